@@ -1,0 +1,503 @@
+//! The DataFusion connector against the bundled nycflights13 Parquet files and small files
+//! written to a temporary directory.
+#![cfg(feature = "datafusion")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::{Array, AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema};
+use futures::StreamExt;
+use metricchat_connectors::datafusion::{CsvOptions, DataFusionConnector};
+use metricchat_connectors::{connect, flights_sample, sample_data_dir};
+use metricchat_core::connector::{
+    Connector, ConnectorRef, Dialect, QueryData, QueryOptions, TableRef, collect_stream,
+};
+use metricchat_core::error::{Error, ErrorKind};
+use tokio_util::sync::CancellationToken;
+
+const FLIGHTS_ROWS: u64 = 336_776;
+/// A query that takes minutes: 336,776² rows, summed so statistics cannot answer it.
+const HEAVY_SQL: &str = "SELECT sum(a.dep_delay * b.arr_delay) FROM flights a CROSS JOIN flights b";
+
+fn sample() -> ConnectorRef {
+    flights_sample("flights").unwrap()
+}
+
+async fn run(conn: &ConnectorRef, sql: &str, opts: QueryOptions) -> Result<QueryData, Error> {
+    let stream = conn.query(sql, opts).await?;
+    collect_stream(stream).await
+}
+
+async fn run_default(conn: &ConnectorRef, sql: &str) -> QueryData {
+    run(conn, sql, QueryOptions::default().with_max_rows(None))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+fn strings(data: &QueryData, col: usize) -> Vec<String> {
+    data.batches
+        .iter()
+        .flat_map(|b| {
+            let a = arrow::compute::cast(b.column(col), &DataType::Utf8).unwrap();
+            let a = a.as_string::<i32>().clone();
+            (0..a.len()).map(move |i| a.value(i).to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn info_and_tables() {
+    let conn = sample();
+    let info = conn.info();
+    assert_eq!(info.name, "flights");
+    assert_eq!(info.backend, "datafusion");
+    assert_eq!(info.dialect, Dialect::DataFusion);
+    assert!(info.capabilities.cancel && info.capabilities.explain);
+    assert!(info.capabilities.limit_pushdown);
+    let tables = conn.list_tables().await.unwrap();
+    let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["airlines", "airports", "flights", "planes", "weather"]
+    );
+    conn.test_connection().await.unwrap();
+}
+
+#[tokio::test]
+async fn flights_schema_has_sql_types_and_exact_rows() {
+    let conn = sample();
+    let s = conn.table_schema(&TableRef::bare("flights")).await.unwrap();
+    assert_eq!(s.columns.len(), 19);
+    let ty = |n: &str| {
+        s.columns
+            .iter()
+            .find(|c| c.name == n)
+            .map(|c| c.data_type.as_str())
+            .unwrap()
+    };
+    assert_eq!(ty("year"), "INT");
+    assert_eq!(ty("dep_delay"), "DOUBLE");
+    assert_eq!(ty("carrier"), "VARCHAR");
+    assert_eq!(ty("distance"), "INT");
+    assert_eq!(ty("time_hour"), "TIMESTAMP");
+    assert!(s.columns.iter().all(|c| c.nullable));
+    assert_eq!(s.row_estimate, Some(FLIGHTS_ROWS));
+    // Qualified and differently cased names find the same table; unknown ones are NotFound.
+    let s2 = conn
+        .table_schema(&TableRef::qualified("public", "FLIGHTS"))
+        .await
+        .unwrap();
+    assert_eq!(s2.table.name, "flights");
+    let err = conn
+        .table_schema(&TableRef::bare("nope"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn sample_rows_and_local_time_hour() {
+    let conn = sample();
+    let data = conn.sample(&TableRef::bare("airlines"), 5).await.unwrap();
+    assert_eq!(data.num_rows(), 5);
+    assert_eq!(data.schema.fields().len(), 2);
+    // The first flight left EWR at 05:17 local time; time_hour is New York wall-clock time.
+    let data = run_default(
+        &conn,
+        "SELECT CAST(time_hour AS VARCHAR) FROM flights \
+         WHERE year = 2013 AND month = 1 AND day = 1 AND dep_time = 517",
+    )
+    .await;
+    assert_eq!(strings(&data, 0), ["2013-01-01T05:00:00"]);
+}
+
+#[tokio::test]
+async fn group_by_matches_the_readme_reference() {
+    let conn = sample();
+    let data = run_default(
+        &conn,
+        "SELECT f.carrier, a.name, AVG(f.dep_delay) AS avg_dep_delay, COUNT(f.dep_delay) AS n \
+         FROM flights f JOIN airlines a ON a.carrier = f.carrier \
+         GROUP BY f.carrier, a.name ORDER BY avg_dep_delay DESC",
+    )
+    .await;
+    assert_eq!(data.num_rows(), 16);
+    let b = &data.batches.iter().find(|b| b.num_rows() > 0).unwrap();
+    assert_eq!(strings(&data, 0)[0], "F9");
+    assert_eq!(strings(&data, 1)[0], "Frontier Airlines Inc.");
+    let avg = b.column(2).as_primitive::<Float64Type>().value(0);
+    assert!((avg - 20.215_542_521_994_134).abs() < 1e-9, "{avg}");
+    assert_eq!(b.column(3).as_primitive::<Int64Type>().value(0), 682);
+
+    let data = run_default(
+        &conn,
+        "SELECT origin, count(*) FROM flights GROUP BY origin ORDER BY origin",
+    )
+    .await;
+    assert_eq!(strings(&data, 0), ["EWR", "JFK", "LGA"]);
+    assert_eq!(strings(&data, 1), ["120835", "111279", "104662"]);
+}
+
+#[tokio::test]
+async fn row_cap_truncates_quickly() {
+    let conn = sample();
+    let started = Instant::now();
+    let data = run(
+        &conn,
+        "SELECT * FROM flights",
+        QueryOptions::default().with_max_rows(Some(10)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(data.num_rows(), 10);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // A cap larger than a batch still gives exactly the cap.
+    let data = run(
+        &conn,
+        "SELECT * FROM flights ORDER BY dep_delay DESC NULLS LAST",
+        QueryOptions::default().with_max_rows(Some(20_000)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(data.num_rows(), 20_000);
+    // The largest delay comes first: the cap keeps the query's order.
+    let first = data.batches[0]
+        .column_by_name("dep_delay")
+        .unwrap()
+        .as_primitive::<Float64Type>()
+        .value(0);
+    assert_eq!(first, 1301.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_stops_a_heavy_query_and_the_connector_still_works() {
+    let conn = sample();
+    let started = Instant::now();
+    let err = run(
+        &conn,
+        HEAVY_SQL,
+        QueryOptions::default().with_timeout(Some(Duration::from_millis(50))),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert!(matches!(err, Error::Timeout { after, .. } if after == Duration::from_millis(50)));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let data = run_default(&conn, "SELECT count(*) FROM airlines").await;
+    assert_eq!(strings(&data, 0), ["16"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_a_heavy_query() {
+    let conn = sample();
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        t.cancel();
+    });
+    let started = Instant::now();
+    let err = run(
+        &conn,
+        HEAVY_SQL,
+        QueryOptions::default()
+            .with_cancel(token)
+            .with_timeout(None),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Cancelled, "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let data = run_default(&conn, "SELECT count(*) FROM planes").await;
+    assert_eq!(strings(&data, 0), ["3322"]);
+}
+
+#[tokio::test]
+async fn cancel_mid_stream_ends_it() {
+    let conn = sample();
+    let token = CancellationToken::new();
+    let mut stream = conn
+        .query(
+            "SELECT * FROM flights",
+            QueryOptions::default()
+                .with_max_rows(None)
+                .with_cancel(token.clone()),
+        )
+        .await
+        .unwrap();
+    assert!(stream.next().await.unwrap().is_ok());
+    token.cancel();
+    let err = stream.next().await.unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Cancelled);
+    assert!(stream.next().await.is_none());
+}
+
+#[tokio::test]
+async fn writes_are_refused_by_the_engine() {
+    let conn = sample();
+    for sql in [
+        "CREATE TABLE t AS SELECT 1 AS x",
+        "CREATE VIEW v AS SELECT * FROM airlines",
+        "DROP TABLE airlines",
+        "INSERT INTO airlines VALUES ('ZZ', 'Nope Air')",
+        "COPY airlines TO '/tmp/metricchat-should-not-exist.csv'",
+        "SET datafusion.execution.batch_size = 1",
+    ] {
+        let err = run(&conn, sql, QueryOptions::default()).await.unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::InvalidInput | ErrorKind::QueryFailed),
+            "{sql}: {err}"
+        );
+        if let Error::SqlRefused {
+            reason,
+            sql: refused,
+        } = &err
+        {
+            assert!(reason.contains("read-only"), "{reason}");
+            assert_eq!(refused, sql);
+        }
+    }
+    let err = run(
+        &conn,
+        "CREATE TABLE t AS SELECT 1 AS x",
+        QueryOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::SqlRefused { .. }), "{err:?}");
+    assert!(!std::path::Path::new("/tmp/metricchat-should-not-exist.csv").exists());
+    // Nothing changed.
+    let tables = conn.list_tables().await.unwrap();
+    assert_eq!(tables.len(), 5);
+    let data = run_default(&conn, "SELECT count(*) FROM airlines").await;
+    assert_eq!(strings(&data, 0), ["16"]);
+}
+
+#[tokio::test]
+async fn a_bad_column_is_a_readable_query_error() {
+    let conn = sample();
+    let err = run(
+        &conn,
+        "SELECT carrier, avg(dep_delayy) FROM flights GROUP BY carrier",
+        QueryOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::QueryFailed);
+    let Error::Query {
+        connector, message, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(connector, "flights");
+    assert!(message.contains("dep_delayy"), "{message}");
+    // DataFusion lists the valid names, which lets a model repair the query.
+    assert!(message.contains("dep_delay"), "{message}");
+    assert!(!message.contains("backtrace"), "{message}");
+
+    let err = run(&conn, "SELEC 1", QueryOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::QueryFailed);
+    let err = run(&conn, "SELECT * FROM nope", QueryOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("nope"), "{err}");
+}
+
+#[tokio::test]
+async fn explain_works() {
+    let conn = sample();
+    let data = run_default(&conn, "EXPLAIN SELECT count(*) FROM flights").await;
+    assert!(data.num_rows() >= 1);
+}
+
+#[tokio::test]
+async fn in_memory_batches() {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("city", DataType::Utf8, false),
+        Field::new("sales", DataType::Float64, true),
+        Field::new("units", DataType::Int64, true),
+    ]));
+    let b1 = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(vec!["Oslo", "Lima"])),
+            Arc::new(Float64Array::from(vec![Some(10.5), None])),
+            Arc::new(Int64Array::from(vec![1, 2])),
+        ],
+    )
+    .unwrap();
+    let b2 = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(vec!["Oslo"])),
+            Arc::new(Float64Array::from(vec![Some(4.5)])),
+            Arc::new(Int64Array::from(vec![3])),
+        ],
+    )
+    .unwrap();
+    let conn: ConnectorRef = Arc::new(
+        DataFusionConnector::new("mem")
+            .with_batches("sales", vec![b1, b2])
+            .unwrap(),
+    );
+    let s = conn.table_schema(&TableRef::bare("sales")).await.unwrap();
+    let cols: Vec<(&str, &str, bool)> = s
+        .columns
+        .iter()
+        .map(|c| (c.name.as_str(), c.data_type.as_str(), c.nullable))
+        .collect();
+    assert_eq!(
+        cols,
+        [
+            ("city", "VARCHAR", false),
+            ("sales", "DOUBLE", true),
+            ("units", "BIGINT", true)
+        ]
+    );
+    assert_eq!(s.row_estimate, Some(3));
+    let data = run_default(
+        &conn,
+        "SELECT city, sum(sales), sum(units) FROM sales GROUP BY city ORDER BY city",
+    )
+    .await;
+    assert_eq!(strings(&data, 0), ["Lima", "Oslo"]);
+    assert_eq!(strings(&data, 2), ["2", "4"]);
+    let b = &data.batches[0];
+    assert!(b.column(1).is_null(0));
+    assert_eq!(b.column(1).as_primitive::<Float64Type>().value(1), 15.0);
+
+    let err = DataFusionConnector::new("mem")
+        .with_batches("empty", Vec::new())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+}
+
+#[tokio::test]
+async fn csv_and_ndjson_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("people.csv");
+    std::fs::write(&csv, "id;name;score\n1;Ana;3.5\n2;Bo;NA\n3;Cy;1.5\n").unwrap();
+    let json = dir.path().join("events.ndjson");
+    std::fs::write(
+        &json,
+        "{\"id\":1,\"kind\":\"click\"}\n{\"id\":2,\"kind\":\"view\"}\n{\"id\":1,\"kind\":\"view\"}\n",
+    )
+    .unwrap();
+    let conn: ConnectorRef = Arc::new(
+        DataFusionConnector::new("files")
+            .with_csv(
+                "people",
+                &csv,
+                CsvOptions::default()
+                    .with_delimiter(b';')
+                    .with_null_value("NA"),
+            )
+            .unwrap()
+            .with_json("events", &json)
+            .unwrap(),
+    );
+    let data = run_default(
+        &conn,
+        "SELECT p.name, count(*) AS n, max(p.score) AS score FROM events e \
+         JOIN people p ON p.id = e.id GROUP BY p.name ORDER BY p.name",
+    )
+    .await;
+    assert_eq!(strings(&data, 0), ["Ana", "Bo"]);
+    assert_eq!(strings(&data, 1), ["2", "1"]);
+    assert!(data.batches[0].column(2).is_null(1), "NA is NULL");
+    let s = conn.table_schema(&TableRef::bare("people")).await.unwrap();
+    assert_eq!(s.columns[2].data_type, "DOUBLE");
+    assert_eq!(s.row_estimate, None);
+
+    // A file removed after construction fails on first use, with a typed error.
+    let gone = dir.path().join("gone.csv");
+    std::fs::write(&gone, "a\n1\n").unwrap();
+    let conn = DataFusionConnector::new("x")
+        .with_csv("gone", &gone, CsvOptions::default())
+        .unwrap();
+    std::fs::remove_file(&gone).unwrap();
+    let err = conn.list_tables().await.map(|_| ());
+    assert!(err.is_ok(), "listing needs no file access");
+    let err = conn.test_connection().await.unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::NotFound | ErrorKind::QueryFailed),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn connect_urls() {
+    let dir = sample_data_dir();
+    // A directory: one table per file, named after the directory.
+    let conn = connect(&format!("file://{}", dir.display())).unwrap();
+    assert_eq!(conn.info().name, "nycflights13");
+    assert_eq!(conn.list_tables().await.unwrap().len(), 5);
+    // A single file, as a plain path, with the name taken from the stem.
+    let conn = connect(dir.join("airlines.parquet").to_str().unwrap()).unwrap();
+    assert_eq!(conn.info().name, "airlines");
+    let data = run_default(&conn, "SELECT count(*) FROM airlines").await;
+    assert_eq!(strings(&data, 0), ["16"]);
+    // A glob with ?name=.
+    let conn = connect(&format!("file://{}/[ap]*.parquet?name=ref", dir.display())).unwrap();
+    assert_eq!(conn.info().name, "ref");
+    let names: Vec<String> = conn
+        .list_tables()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, ["airlines", "airports", "planes"]);
+    // A glob folded into one table.
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, rows) in ["x\n1\n2\n", "x\n3\n"].iter().enumerate() {
+        std::fs::write(tmp.path().join(format!("Part {i}.csv")), rows).unwrap();
+    }
+    std::fs::write(tmp.path().join("notes.txt"), "ignored").unwrap();
+    let conn = connect(&format!(
+        "file://{}/*.csv?table=parts",
+        tmp.path().display()
+    ))
+    .unwrap();
+    let data = run_default(&conn, "SELECT sum(x) FROM parts").await;
+    assert_eq!(strings(&data, 0), ["6"]);
+    // A directory of CSVs: sanitized names, unsupported files skipped.
+    let conn = connect(tmp.path().to_str().unwrap()).unwrap();
+    let names: Vec<String> = conn
+        .list_tables()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, ["part_0", "part_1"]);
+
+    // Failures.
+    let err = connect("file:///definitely/not/here.parquet").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    let err = connect(&format!("file://{}/*.xlsx", dir.display())).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    let err = connect("ftp://example.com/flights.parquet").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("file://"), "{err}");
+    let err = connect("mysql://root@localhost/shop").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+    assert!(err.to_string().contains("`mysql` feature"), "{err}");
+}

@@ -1,0 +1,500 @@
+//! The [`Agent`]: question in, streamed steps and an [`AskResult`] out.
+//!
+//! ```no_run
+//! # async fn demo(conn: metricchat_core::ConnectorRef) -> metricchat_core::Result<()> {
+//! use futures::StreamExt;
+//! use metricchat_core::llm::{OpenAiClient, OpenAiConfig};
+//! use metricchat_core::store::SqliteStore;
+//! use metricchat_core::Agent;
+//!
+//! let llm = OpenAiClient::new(OpenAiConfig::from_env())?;
+//! let agent = Agent::builder()
+//!     .llm(llm)
+//!     .connection(conn)
+//!     .store(SqliteStore::open("mc.db").await?)
+//!     .build()?;
+//! let mut run = agent.stream("Which carrier had the worst average departure delay?");
+//! while let Some(ev) = run.next().await {
+//!     println!("{}", ev.to_json());
+//! }
+//! let result = agent.ask("How many flights left JFK in 2013?").await?;
+//! println!("{:?} {:?}", result.answer, result.sql);
+//! # Ok(()) }
+//! ```
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use futures::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio_util::sync::{CancellationToken, DropGuard};
+use uuid::Uuid;
+
+use crate::connector::{ConnectorRef, QueryData};
+use crate::context::{ContextConfig, ContextHub};
+use crate::error::{Error, Result};
+use crate::events::{Event, RunStatus, Timings};
+use crate::guard::{GuardConfig, SqlGuard};
+use crate::llm::{LlmClient, Usage};
+use crate::planner::{DecisionProtocol, LlmPlanner, Planner};
+use crate::store::{MemoryStore, Store};
+use crate::tools::{DynTool, ToolRegistry};
+use crate::viz::ChartSpec;
+
+mod run;
+mod runner;
+pub(crate) mod state;
+
+/// Behaviour of an agent: budgets, guard, context and protocol settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct AgentConfig {
+    /// Planner steps per run.
+    pub max_iterations: u32,
+    /// Prompt + completion tokens per run.
+    pub max_tokens: Option<u64>,
+    /// Wall time per run.
+    #[serde(with = "crate::llm::duration_ms_opt")]
+    pub max_wall_time: Option<Duration>,
+    /// Cost per run in US dollars (needs the model's prices).
+    pub max_cost_usd: Option<f64>,
+    /// SQL guard settings (read-only, row cap, timeout, table policy).
+    pub guard: GuardConfig,
+    /// Context budgets.
+    pub context: ContextConfig,
+    /// Decision protocol; `auto` picks native tool calling when the model has it.
+    pub protocol: DecisionProtocol,
+    /// Generate a short title for each run.
+    pub generate_title: bool,
+    /// The team's rules, always in the prompt.
+    pub rules: Vec<String>,
+    /// Extra instructions appended to the system prompt.
+    pub instructions: Option<String>,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            max_iterations: 12,
+            max_tokens: Some(400_000),
+            max_wall_time: Some(Duration::from_secs(600)),
+            max_cost_usd: None,
+            guard: GuardConfig::default(),
+            context: ContextConfig::default(),
+            protocol: DecisionProtocol::Auto,
+            generate_title: true,
+            rules: Vec::new(),
+            instructions: None,
+        }
+    }
+}
+
+/// A dataset produced by a run.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Query id.
+    pub query_id: Uuid,
+    /// Title given by the model.
+    pub title: Option<String>,
+    /// Connection name.
+    pub connection: String,
+    /// SQL as run.
+    pub sql: String,
+    /// The data.
+    pub data: QueryData,
+    /// Whether the row cap cut it.
+    pub truncated: bool,
+}
+
+/// A chart proposed by a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chart {
+    /// Visualization id.
+    pub id: Uuid,
+    /// The charted query.
+    pub query_id: Uuid,
+    /// Spec.
+    pub spec: ChartSpec,
+    /// ECharts option.
+    pub echarts: serde_json::Value,
+}
+
+/// The outcome of [`Agent::ask`].
+#[derive(Debug, Clone)]
+pub struct AskResult {
+    /// Run id (look it up in the store).
+    pub run_id: Uuid,
+    /// Completed, or awaiting input after a clarifying question.
+    pub status: RunStatus,
+    /// Short title.
+    pub title: Option<String>,
+    /// The answer.
+    pub answer: Option<String>,
+    /// The clarifying question, when the run awaits input.
+    pub clarification: Option<String>,
+    /// Every dataset, in order.
+    pub datasets: Vec<Dataset>,
+    /// Charts, in order.
+    pub charts: Vec<Chart>,
+    /// Tokens used.
+    pub usage: Usage,
+    /// Cost, when prices are known.
+    pub cost_usd: Option<f64>,
+    /// Timings.
+    pub timings: Timings,
+    /// Planner iterations used.
+    pub iterations: u32,
+}
+
+impl AskResult {
+    /// The main dataset: the last one produced.
+    pub fn dataset(&self) -> Option<&Dataset> {
+        self.datasets.last()
+    }
+
+    /// SQL of the main dataset.
+    pub fn sql(&self) -> Option<&str> {
+        self.dataset().map(|d| d.sql.as_str())
+    }
+
+    /// Arrow batches of the main dataset (empty when there is none).
+    pub fn batches(&self) -> &[RecordBatch] {
+        self.dataset().map_or(&[], |d| d.data.batches.as_slice())
+    }
+
+    /// The chart of the main dataset, or the last chart.
+    pub fn chart(&self) -> Option<&Chart> {
+        let main = self.dataset().map(|d| d.query_id);
+        self.charts
+            .iter()
+            .rev()
+            .find(|c| Some(c.query_id) == main)
+            .or_else(|| self.charts.last())
+    }
+}
+
+pub(crate) struct AgentInner {
+    pub llm: Arc<dyn LlmClient>,
+    pub planner: Arc<dyn Planner>,
+    pub connections: Vec<ConnectorRef>,
+    pub store: Arc<dyn Store>,
+    pub tools: ToolRegistry,
+    pub hub: Arc<ContextHub>,
+    pub config: Arc<AgentConfig>,
+}
+
+/// An analytics agent: a model, connections, tools, a store. Cheap to clone; runs are
+/// independent and may go on concurrently.
+#[derive(Clone)]
+pub struct Agent {
+    inner: Arc<AgentInner>,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("model", &self.inner.llm.model_info().model)
+            .field(
+                "connections",
+                &self
+                    .inner
+                    .connections
+                    .iter()
+                    .map(|c| c.info().name)
+                    .collect::<Vec<_>>(),
+            )
+            .field("tools", &self.inner.tools)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Agent {
+    /// Starts building an agent.
+    pub fn builder() -> AgentBuilder {
+        AgentBuilder::default()
+    }
+
+    /// Starts a run and streams its events. Dropping the [`Run`] cancels it (the stored record
+    /// still ends consistently as `cancelled`).
+    pub fn stream(&self, question: impl Into<String>) -> Run {
+        run::start(self.inner.clone(), question.into())
+    }
+
+    /// Runs a question to the end.
+    ///
+    /// Returns the answer with its data and chart, or the run's typed error (a failure,
+    /// [`Error::Cancelled`], [`Error::BudgetExceeded`]).
+    pub async fn ask(&self, question: impl Into<String>) -> Result<AskResult> {
+        self.stream(question).finish().await
+    }
+
+    /// Where runs are persisted.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The connections.
+    pub fn connections(&self) -> &[ConnectorRef] {
+        &self.inner.connections
+    }
+
+    /// The context hub (schema selection and rendering).
+    pub fn context_hub(&self) -> &Arc<ContextHub> {
+        &self.inner.hub
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AgentConfig {
+        &self.inner.config
+    }
+
+    /// Runs SQL directly through the same guard the agent uses (read-only, one statement,
+    /// row cap, timeout) and collects the result.
+    pub async fn query(&self, connection: Option<&str>, sql: &str) -> Result<QueryData> {
+        let conn = crate::connector::find_connection(&self.inner.connections, connection)?;
+        let guard = SqlGuard::new(self.inner.config.guard.clone());
+        let g = guard.check(sql, conn.info().dialect)?;
+        let opts = crate::connector::QueryOptions::default()
+            .with_max_rows(g.row_cap.and_then(|c| usize::try_from(c).ok()))
+            .with_timeout(g.timeout);
+        crate::connector::collect_stream(conn.query(&g.sql, opts).await?).await
+    }
+}
+
+/// Builds an [`Agent`].
+#[derive(Default)]
+pub struct AgentBuilder {
+    llm: Option<Arc<dyn LlmClient>>,
+    planner: Option<Arc<dyn Planner>>,
+    connections: Vec<ConnectorRef>,
+    store: Option<Arc<dyn Store>>,
+    tools: Option<ToolRegistry>,
+    extra_tools: Vec<Arc<dyn DynTool>>,
+    config: AgentConfig,
+}
+
+impl AgentBuilder {
+    /// The model (required).
+    pub fn llm(mut self, llm: impl LlmClient + 'static) -> Self {
+        self.llm = Some(Arc::new(llm));
+        self
+    }
+
+    /// The model, shared.
+    pub fn llm_arc(mut self, llm: Arc<dyn LlmClient>) -> Self {
+        self.llm = Some(llm);
+        self
+    }
+
+    /// Adds a connection (at least one is required; names must be unique).
+    pub fn connection(mut self, connection: ConnectorRef) -> Self {
+        self.connections.push(connection);
+        self
+    }
+
+    /// Adds connections.
+    pub fn connections(mut self, connections: impl IntoIterator<Item = ConnectorRef>) -> Self {
+        self.connections.extend(connections);
+        self
+    }
+
+    /// Where runs are persisted (default: in memory).
+    pub fn store(mut self, store: impl Store + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// The store, shared.
+    pub fn store_arc(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// A custom planner (default: [`LlmPlanner`] over the model).
+    pub fn planner(mut self, planner: Arc<dyn Planner>) -> Self {
+        self.planner = Some(planner);
+        self
+    }
+
+    /// Replaces the tool set (default: [`ToolRegistry::builtin`]).
+    pub fn tools(mut self, tools: ToolRegistry) -> Self {
+        self.tools = Some(tools);
+        self
+    }
+
+    /// Adds a tool to the set.
+    pub fn tool(mut self, tool: impl DynTool + 'static) -> Self {
+        self.extra_tools.push(Arc::new(tool));
+        self
+    }
+
+    /// Adds a tool object to the set.
+    pub fn tool_arc(mut self, tool: Arc<dyn DynTool>) -> Self {
+        self.extra_tools.push(tool);
+        self
+    }
+
+    /// Replaces the whole configuration.
+    pub fn config(mut self, config: AgentConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Adds a rule the agent always follows.
+    pub fn rule(mut self, rule: impl Into<String>) -> Self {
+        self.config.rules.push(rule.into());
+        self
+    }
+
+    /// Sets the iteration budget.
+    pub fn max_iterations(mut self, n: u32) -> Self {
+        self.config.max_iterations = n;
+        self
+    }
+
+    /// Sets the token budget.
+    pub fn max_tokens(mut self, n: Option<u64>) -> Self {
+        self.config.max_tokens = n;
+        self
+    }
+
+    /// Sets the wall-time budget.
+    pub fn max_wall_time(mut self, d: Option<Duration>) -> Self {
+        self.config.max_wall_time = d;
+        self
+    }
+
+    /// Sets the SQL guard.
+    pub fn guard(mut self, guard: GuardConfig) -> Self {
+        self.config.guard = guard;
+        self
+    }
+
+    /// Sets the decision protocol.
+    pub fn protocol(mut self, protocol: DecisionProtocol) -> Self {
+        self.config.protocol = protocol;
+        self
+    }
+
+    /// Turns title generation on or off.
+    pub fn generate_title(mut self, on: bool) -> Self {
+        self.config.generate_title = on;
+        self
+    }
+
+    /// Builds the agent.
+    pub fn build(self) -> Result<Agent> {
+        let llm = self
+            .llm
+            .ok_or_else(|| Error::config("agent", "no model: call .llm(...)"))?;
+        if self.connections.is_empty() {
+            return Err(Error::config(
+                "agent",
+                "no connection: call .connection(connect(\"file://…\")?)",
+            ));
+        }
+        let mut names: Vec<String> = self.connections.iter().map(|c| c.info().name).collect();
+        names.sort();
+        if let Some(w) = names.windows(2).find(|w| w[0].eq_ignore_ascii_case(&w[1])) {
+            return Err(Error::config(
+                "agent",
+                format!("two connections are named `{}`; names must be unique", w[0]),
+            ));
+        }
+        let mut tools = self.tools.unwrap_or_else(ToolRegistry::builtin);
+        for t in self.extra_tools {
+            tools.register_dyn(t);
+        }
+        let planner = self.planner.unwrap_or_else(|| {
+            Arc::new(LlmPlanner::new(llm.clone()).with_protocol(self.config.protocol))
+        });
+        let hub = Arc::new(ContextHub::new(
+            self.config.context.clone(),
+            self.config.rules.clone(),
+        ));
+        Ok(Agent {
+            inner: Arc::new(AgentInner {
+                llm,
+                planner,
+                connections: self.connections,
+                store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+                tools,
+                hub,
+                config: Arc::new(self.config),
+            }),
+        })
+    }
+}
+
+/// A running question: a stream of [`Event`]s. Dropping it cancels the run.
+pub struct Run {
+    run_id: Uuid,
+    rx: mpsc::UnboundedReceiver<Event>,
+    cancel: CancellationToken,
+    handle: Option<tokio::task::JoinHandle<Result<AskResult>>>,
+    guard: Option<DropGuard>,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Run").field("run_id", &self.run_id).finish()
+    }
+}
+
+impl Run {
+    /// The run's id.
+    pub fn run_id(&self) -> Uuid {
+        self.run_id
+    }
+
+    /// Cancels the run: the model stream and any running query stop, and the run is stored
+    /// as `cancelled`. Events up to `run.finished` still arrive.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// A token that cancels this run when triggered (for wiring to signals).
+    pub fn cancellation_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Drains the remaining events and returns the run's result.
+    pub async fn finish(mut self) -> Result<AskResult> {
+        while self.rx.recv().await.is_some() {}
+        let handle = self.handle.take();
+        let out = match handle {
+            Some(h) => h
+                .await
+                .map_err(|e| Error::Internal(format!("run task failed: {e}")))?,
+            None => Err(Error::Internal("run already finished".into())),
+        };
+        if let Some(g) = self.guard.take() {
+            g.disarm();
+        }
+        out
+    }
+}
+
+impl Stream for Run {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+impl Run {
+    /// Collects all remaining events (for tests and simple hosts).
+    pub async fn collect_events(&mut self) -> Vec<Event> {
+        let mut out = Vec::new();
+        while let Some(ev) = self.next().await {
+            out.push(ev);
+        }
+        out
+    }
+}

@@ -1,0 +1,725 @@
+//! The agent loop of design section 2.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::Utc;
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::runner::run_tool;
+use super::state::{EventSink, RunScratch, RunShared, Terminal};
+use super::{AgentInner, AskResult, Chart, Dataset, Run};
+use crate::context::truncate_observation;
+use crate::error::{Budget, Error, ErrorInfo, Result};
+use crate::events::{EventKind, RunStatus, RunSummary, Timings, ToolStatus};
+use crate::guard::SqlGuard;
+use crate::llm::{ChatMessage, ChatRequest, Usage};
+use crate::planner::{DecisionDelta, PlannerDecision, PlannerInput};
+use crate::store::{
+    DecisionRecord, ExecutionStatus, QueryStatus, RunRecord, Snapshot, StepWrite,
+    ToolExecutionRecord,
+};
+use crate::tools::ToolContext;
+
+pub(crate) fn start(inner: Arc<AgentInner>, question: String) -> Run {
+    let run_id = Uuid::now_v7();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let cancel = CancellationToken::new();
+    let shared = Arc::new(RunShared {
+        run_id,
+        question: question.clone(),
+        connections: inner.connections.clone(),
+        llm: inner.llm.clone(),
+        guard: SqlGuard::new(inner.config.guard.clone()),
+        hub: inner.hub.clone(),
+        sink: EventSink::new(run_id, tx),
+        scratch: Mutex::new(RunScratch::default()),
+        cancel: cancel.clone(),
+    });
+    let handle = tokio::spawn(async move {
+        let mut l = Loop::new(inner, shared.clone());
+        let out = l.execute().await;
+        shared.sink.close();
+        out
+    });
+    Run {
+        run_id,
+        rx,
+        cancel: cancel.clone(),
+        handle: Some(handle),
+        guard: Some(cancel.drop_guard()),
+    }
+}
+
+fn ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Why the loop stopped.
+enum Stop {
+    /// `streamed`: the answer's `block.upsert` events were already emitted.
+    Answer { text: String, streamed: bool },
+    Clarify(String),
+    Cancelled,
+    Budget(Budget, String),
+    Failed(Error),
+}
+
+struct Loop {
+    inner: Arc<AgentInner>,
+    shared: Arc<RunShared>,
+    record: RunRecord,
+    step: u32,
+    messages: Vec<ChatMessage>,
+    pending_decisions: Vec<DecisionRecord>,
+    pending_executions: Vec<ToolExecutionRecord>,
+    started: Instant,
+    tools_ms: u64,
+}
+
+impl Loop {
+    fn new(inner: Arc<AgentInner>, shared: Arc<RunShared>) -> Self {
+        let now = Utc::now();
+        let record = RunRecord {
+            id: shared.run_id,
+            question: shared.question.clone(),
+            title: None,
+            status: RunStatus::Running,
+            model: inner.llm.model_info().model,
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+            iterations: 0,
+            usage: Usage::default(),
+            cost_usd: None,
+            answer: None,
+            error: None,
+        };
+        Self {
+            inner,
+            shared,
+            record,
+            step: 0,
+            messages: vec![],
+            pending_decisions: vec![],
+            pending_executions: vec![],
+            started: Instant::now(),
+            tools_ms: 0,
+        }
+    }
+
+    fn usage(&self) -> Usage {
+        self.shared.scratch().map(|s| s.usage).unwrap_or_default()
+    }
+
+    fn cost(&self, usage: &Usage) -> Option<f64> {
+        self.inner
+            .llm
+            .model_info()
+            .pricing
+            .map(|p| p.cost(usage))
+    }
+
+    /// Writes everything since the last step atomically.
+    async fn persist(&mut self) -> Result<()> {
+        let usage = self.usage();
+        self.record.usage = usage;
+        self.record.cost_usd = self.cost(&usage);
+        self.record.updated_at = Utc::now();
+        let (queries, visualizations) = {
+            let mut s = self.shared.scratch()?;
+            let q = s.take_dirty_queries();
+            (q, std::mem::take(&mut s.new_visualizations))
+        };
+        let snapshot = Snapshot {
+            run_id: self.record.id,
+            step: self.step,
+            status: self.record.status,
+            state: serde_json::json!({
+                "question": self.record.question,
+                "iterations": self.record.iterations,
+                "messages": self.messages,
+                "usage": usage,
+                "answer": self.record.answer,
+                "error": self.record.error,
+            }),
+            created_at: Utc::now(),
+        };
+        let step = StepWrite {
+            run: self.record.clone(),
+            decisions: std::mem::take(&mut self.pending_decisions),
+            tool_executions: std::mem::take(&mut self.pending_executions),
+            queries,
+            visualizations,
+            snapshot,
+            events: self.shared.sink.take_pending(),
+        };
+        self.step += 1;
+        self.inner.store.write_step(&step).await
+    }
+
+    fn deadline_left(&self) -> Option<std::time::Duration> {
+        self.inner
+            .config
+            .max_wall_time
+            .map(|max| max.saturating_sub(self.started.elapsed()))
+    }
+
+    fn check_budgets(&self, iteration: u32) -> Option<Stop> {
+        let cfg = &self.inner.config;
+        if iteration >= cfg.max_iterations {
+            return Some(Stop::Budget(Budget::Iterations, cfg.max_iterations.to_string()));
+        }
+        let usage = self.usage();
+        if let Some(max) = cfg.max_tokens
+            && usage.total() >= max
+        {
+            return Some(Stop::Budget(Budget::Tokens, max.to_string()));
+        }
+        if let Some(max) = cfg.max_cost_usd
+            && self.cost(&usage).is_some_and(|c| c >= max)
+        {
+            return Some(Stop::Budget(Budget::Cost, format!("${max}")));
+        }
+        if let Some(max) = cfg.max_wall_time
+            && self.started.elapsed() >= max
+        {
+            return Some(Stop::Budget(Budget::WallTime, format!("{}s", max.as_secs())));
+        }
+        None
+    }
+
+    fn system_prompt(&self) -> String {
+        let hub = &self.shared.hub;
+        let mut p = String::from(
+            "You are metricchat, a careful data analyst. You answer the user's question about \
+             their data by running read-only SQL with the tools, then you answer in plain words \
+             with the exact numbers from the results. Never invent numbers.\n\n",
+        );
+        p.push_str("Connections:\n");
+        p.push_str(&hub.connections_text());
+        p.push_str("\nSchema:\n");
+        p.push_str(&hub.schema_text(None));
+        let rules = hub.rules_text();
+        if !rules.is_empty() {
+            p.push('\n');
+            p.push_str(&rules);
+        }
+        p.push_str(
+            "\nHow to work: use create_data with one SQL SELECT that computes what the question \
+             asks (use only the tables and columns above; use describe_tables or inspect_data \
+             first only if you are unsure). Look at the rows it returns, then finish with the \
+             answer. If a tool reports an error, fix the cause and try again.\n",
+        );
+        if let Some(extra) = &self.inner.config.instructions {
+            p.push('\n');
+            p.push_str(extra);
+            p.push('\n');
+        }
+        p
+    }
+
+    async fn execute(&mut self) -> Result<AskResult> {
+        let connections: Vec<String> = self
+            .shared
+            .connections
+            .iter()
+            .map(|c| c.info().name)
+            .collect();
+        self.shared.sink.emit(EventKind::RunStarted {
+            question: self.record.question.clone(),
+            model: self.record.model.clone(),
+            connections,
+        });
+        if let Err(e) = self.persist().await {
+            return self.finalize(Stop::Failed(e)).await;
+        }
+        let stop = self.iterate().await;
+        self.finalize(stop).await
+    }
+
+    async fn iterate(&mut self) -> Stop {
+        let cancel = self.shared.cancel.clone();
+        let prime = tokio::select! {
+            r = self.shared.hub.prime(&self.shared.connections, &self.shared.question) => r,
+            () = cancel.cancelled() => return Stop::Cancelled,
+        };
+        if let Err(e) = prime {
+            return Stop::Failed(e);
+        }
+        let system = self.system_prompt();
+        self.messages.push(ChatMessage::user(self.shared.question.clone()));
+        let tools = self.inner.tools.specs();
+        let mut iteration = 0;
+        loop {
+            if cancel.is_cancelled() {
+                return Stop::Cancelled;
+            }
+            if let Some(stop) = self.check_budgets(iteration) {
+                return stop;
+            }
+            let input = PlannerInput {
+                iteration,
+                system_prompt: system.clone(),
+                messages: self.messages.clone(),
+                tools: tools.clone(),
+            };
+            let decision = match self.decide(iteration, input).await {
+                Ok(d) => d,
+                Err(stop) => return stop,
+            };
+            self.record.iterations = iteration + 1;
+            self.shared.sink.emit(EventKind::DecisionFinal {
+                iteration,
+                decision: decision.clone(),
+            });
+            self.pending_decisions.push(DecisionRecord {
+                run_id: self.record.id,
+                iteration,
+                decision: decision.clone(),
+                created_at: Utc::now(),
+            });
+            if let Err(e) = self.persist().await {
+                return Stop::Failed(e);
+            }
+            if decision.analysis_complete {
+                return Stop::Answer {
+                    text: decision.final_answer.clone().unwrap_or_default(),
+                    streamed: false,
+                };
+            }
+            let Some(action) = decision.action.clone() else {
+                return Stop::Failed(Error::Internal("decision without action".into()));
+            };
+            let (observation, status) = self.run_action(iteration, &action).await;
+            if let Err(e) = self.persist().await {
+                return Stop::Failed(e);
+            }
+            if status == ToolStatus::Cancelled || cancel.is_cancelled() {
+                return Stop::Cancelled;
+            }
+            let text = truncate_observation(
+                &observation.to_string(),
+                self.inner.config.context.observation_chars,
+            );
+            self.messages
+                .extend(self.inner.planner.step_messages(&decision, &text));
+            let terminal = self.shared.scratch().ok().and_then(|mut s| s.terminal.take());
+            match terminal {
+                Some(Terminal::Answer { text, streamed }) => {
+                    return Stop::Answer { text, streamed };
+                }
+                Some(Terminal::Clarify(q)) => return Stop::Clarify(q),
+                None => {}
+            }
+            iteration += 1;
+        }
+    }
+
+    /// Streams one decision, forwarding partials; budget and cancellation stop it.
+    async fn decide(
+        &mut self,
+        iteration: u32,
+        input: PlannerInput,
+    ) -> std::result::Result<PlannerDecision, Stop> {
+        let cancel = self.shared.cancel.clone();
+        let deadline = self.deadline_left();
+        let wall = async move {
+            match deadline {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(wall);
+        let started = Instant::now();
+        let mut stream = tokio::select! {
+            s = self.inner.planner.decide(input) => s.map_err(Stop::Failed)?,
+            () = cancel.cancelled() => return Err(Stop::Cancelled),
+            () = &mut wall => return Err(self.wall_stop()),
+        };
+        let block_id = Uuid::now_v7();
+        loop {
+            let next = tokio::select! {
+                n = stream.next() => n,
+                () = cancel.cancelled() => return Err(Stop::Cancelled),
+                () = &mut wall => return Err(self.wall_stop()),
+            };
+            match next {
+                None => {
+                    return Err(Stop::Failed(Error::Internal(
+                        "planner ended without a decision".into(),
+                    )));
+                }
+                Some(Err(e)) => return Err(Stop::Failed(e)),
+                Some(Ok(DecisionDelta::Partial {
+                    reasoning_message,
+                    assistant_message,
+                    final_answer,
+                })) => {
+                    if let Some(text) = final_answer {
+                        self.shared.sink.emit(EventKind::BlockUpsert {
+                            block_id,
+                            text,
+                            done: false,
+                        });
+                    }
+                    self.shared.sink.emit(EventKind::DecisionPartial {
+                        iteration,
+                        reasoning_message,
+                        assistant_message,
+                    });
+                }
+                Some(Ok(DecisionDelta::Retry { attempt, error })) => {
+                    self.shared.sink.emit(EventKind::PlannerRetry {
+                        iteration,
+                        attempt,
+                        error,
+                    });
+                }
+                Some(Ok(DecisionDelta::Final(d))) => {
+                    if let Ok(mut s) = self.shared.scratch() {
+                        s.usage.add(&d.metrics.usage);
+                        s.llm_ms += ms(started.elapsed());
+                        if s.first_token_ms.is_none() {
+                            s.first_token_ms = d
+                                .metrics
+                                .first_token_ms
+                                .map(|t| t + ms(self.started.elapsed() - started.elapsed()));
+                        }
+                    }
+                    return Ok(*d);
+                }
+            }
+        }
+    }
+
+    fn wall_stop(&self) -> Stop {
+        let max = self.inner.config.max_wall_time.unwrap_or_default();
+        Stop::Budget(Budget::WallTime, format!("{}s", max.as_secs()))
+    }
+
+    async fn run_action(
+        &mut self,
+        iteration: u32,
+        action: &crate::planner::PlannedAction,
+    ) -> (serde_json::Value, ToolStatus) {
+        let execution_id = Uuid::now_v7();
+        let mut exec = ToolExecutionRecord {
+            id: execution_id,
+            run_id: self.record.id,
+            iteration,
+            tool: action.tool.clone(),
+            arguments: action.arguments.clone(),
+            status: ExecutionStatus::Running,
+            observation: None,
+            error: None,
+            attempts: 0,
+            started_at: Utc::now(),
+            finished_at: None,
+        };
+        self.shared.sink.emit(EventKind::ToolStarted {
+            execution_id,
+            iteration,
+            tool: action.tool.clone(),
+            arguments: action.arguments.clone(),
+        });
+        self.pending_executions.push(exec.clone());
+        let _ = self.persist().await;
+        let started = Instant::now();
+        let (status, observation, error, attempts) = match self.inner.tools.get(&action.tool) {
+            None => {
+                let msg = format!(
+                    "unknown tool `{}`; available tools: {}",
+                    action.tool,
+                    self.inner.tools.names().join(", ")
+                );
+                (
+                    ToolStatus::Error,
+                    serde_json::json!({ "error": msg }),
+                    Some(msg),
+                    0,
+                )
+            }
+            Some(tool) => {
+                let (ctx, activity) = ToolContext::new(
+                    self.shared.clone(),
+                    execution_id,
+                    tool.name().to_string(),
+                    iteration,
+                );
+                // The tool's token is cancelled by the run or by the wall-time budget.
+                let tool_cancel = self.shared.cancel.child_token();
+                let deadline = self.deadline_left();
+                let timer_cancel = tool_cancel.clone();
+                let timer = tokio::spawn(async move {
+                    if let Some(d) = deadline {
+                        tokio::time::sleep(d).await;
+                        timer_cancel.cancel();
+                    }
+                });
+                let out = run_tool(
+                    tool.clone(),
+                    ctx,
+                    activity,
+                    action.arguments.clone(),
+                    tool_cancel,
+                )
+                .await;
+                timer.abort();
+                if let Some(e) = &out.error {
+                    tracing::debug!(
+                        tool = %action.tool,
+                        error = %e.message,
+                        source = ?e.source.as_ref().map(ToString::to_string),
+                        "tool failed"
+                    );
+                }
+                (
+                    out.status,
+                    out.observation,
+                    out.error.map(|e| e.message),
+                    out.attempts,
+                )
+            }
+        };
+        let duration_ms = ms(started.elapsed());
+        self.tools_ms += duration_ms;
+        exec.status = ExecutionStatus::Finished(status);
+        exec.observation = Some(observation.clone());
+        exec.error = error.clone();
+        exec.attempts = attempts;
+        exec.finished_at = Some(Utc::now());
+        self.shared.sink.emit(EventKind::ToolFinished {
+            execution_id,
+            tool: action.tool.clone(),
+            status,
+            observation: observation.clone(),
+            error,
+            attempts,
+            duration_ms,
+        });
+        self.pending_executions.push(exec);
+        (observation, status)
+    }
+
+    fn summary(&self, status: RunStatus, reason: Option<String>) -> RunSummary {
+        let usage = self.usage();
+        let (llm_ms, first_token_ms) = self
+            .shared
+            .scratch()
+            .map(|s| (s.llm_ms, s.first_token_ms))
+            .unwrap_or_default();
+        RunSummary {
+            status,
+            title: self.record.title.clone(),
+            iterations: self.record.iterations,
+            usage,
+            cost_usd: self.cost(&usage),
+            timings: Timings {
+                first_token_ms,
+                llm_ms,
+                tools_ms: self.tools_ms,
+                total_ms: ms(self.started.elapsed()),
+            },
+            reason,
+        }
+    }
+
+    async fn generate_title(&self) -> Option<String> {
+        if !self.inner.config.generate_title {
+            return None;
+        }
+        let req = ChatRequest {
+            temperature: Some(0.0),
+            max_tokens: Some(24),
+            ..ChatRequest::new(vec![
+                ChatMessage::system(
+                    "Write a title of at most six words for the user's question. Reply with the \
+                     title only.",
+                ),
+                ChatMessage::user(self.record.question.clone()),
+            ])
+        }
+        .with_purpose("title");
+        let cancel = self.shared.cancel.clone();
+        let started = Instant::now();
+        let resp = tokio::select! {
+            r = tokio::time::timeout(std::time::Duration::from_secs(60), self.inner.llm.complete(req)) => r,
+            () = cancel.cancelled() => return None,
+        };
+        if let Ok(mut s) = self.shared.scratch() {
+            s.llm_ms += ms(started.elapsed());
+        }
+        match resp {
+            Ok(Ok(r)) => {
+                if let Ok(mut s) = self.shared.scratch() {
+                    s.usage.add(&r.usage);
+                }
+                let t = r
+                    .text
+                    .trim()
+                    .trim_matches(|c| c == '"' || c == '\'' || c == '*' || c == '#')
+                    .trim()
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(80)
+                    .collect::<String>();
+                (!t.is_empty()).then_some(t)
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "title generation failed");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Ends the run: answer block, title, final records, `run.finished` / `run.failed`.
+    async fn finalize(&mut self, stop: Stop) -> Result<AskResult> {
+        let (status, error, reason) = match &stop {
+            Stop::Answer { .. } => (RunStatus::Completed, None, None),
+            Stop::Clarify(_) => (RunStatus::AwaitingInput, None, None),
+            Stop::Cancelled => (
+                RunStatus::Cancelled,
+                Some(Error::Cancelled),
+                Some("cancelled by the caller".to_string()),
+            ),
+            Stop::Budget(b, limit) => (
+                RunStatus::BudgetExceeded,
+                Some(Error::BudgetExceeded {
+                    budget: *b,
+                    limit: limit.clone(),
+                }),
+                Some(format!("{b} budget of {limit} exceeded")),
+            ),
+            Stop::Failed(e) => (RunStatus::Failed, None, Some(e.to_string())),
+        };
+        match &stop {
+            Stop::Answer { text, streamed } => {
+                let text = text.clone();
+                if !streamed {
+                    self.shared.sink.emit(EventKind::BlockUpsert {
+                        block_id: Uuid::now_v7(),
+                        text: text.clone(),
+                        done: true,
+                    });
+                }
+                self.record.answer = Some(text);
+            }
+            Stop::Clarify(q) => {
+                self.shared.sink.emit(EventKind::BlockUpsert {
+                    block_id: Uuid::now_v7(),
+                    text: q.clone(),
+                    done: true,
+                });
+                self.record.answer = Some(q.clone());
+            }
+            _ => {}
+        }
+        if matches!(status, RunStatus::Completed | RunStatus::AwaitingInput) {
+            self.record.title = self.generate_title().await;
+        }
+        if self.record.title.is_none() {
+            self.record.title = Some(self.record.question.chars().take(60).collect());
+        }
+        // Anything left running is over now.
+        if let Ok(mut s) = self.shared.scratch() {
+            let open: Vec<_> = s
+                .query_records
+                .iter()
+                .filter(|q| q.status == QueryStatus::Running)
+                .cloned()
+                .collect();
+            for mut q in open {
+                q.status = QueryStatus::Error;
+                q.error = Some(match status {
+                    RunStatus::Cancelled => "cancelled".into(),
+                    _ => "stopped with the run".into(),
+                });
+                s.upsert_query(q);
+            }
+        }
+        self.record.status = status;
+        self.record.finished_at = Some(Utc::now());
+        let failed_error = match &stop {
+            Stop::Failed(e) => Some(e),
+            _ => error.as_ref(),
+        };
+        self.record.error = failed_error.map(Error::info).or_else(|| {
+            reason.clone().map(|r| ErrorInfo {
+                kind: crate::error::ErrorKind::Internal,
+                message: r,
+            })
+        });
+        let summary = self.summary(status, reason);
+        match &stop {
+            Stop::Failed(e) => self.shared.sink.emit(EventKind::RunFailed {
+                error: e.info(),
+                summary: summary.clone(),
+            }),
+            _ => self
+                .shared
+                .sink
+                .emit(EventKind::RunFinished { summary: summary.clone() }),
+        }
+        let persisted = self.persist().await;
+        if let Err(e) = &persisted {
+            tracing::error!(error = %e, run_id = %self.record.id, "could not store the run's end");
+        }
+        match stop {
+            Stop::Failed(e) => return Err(e),
+            Stop::Cancelled | Stop::Budget(..) => {
+                return Err(error.unwrap_or(Error::Cancelled));
+            }
+            _ => {}
+        }
+        persisted?;
+        let s = self.shared.scratch()?;
+        let clarification = match status {
+            RunStatus::AwaitingInput => self.record.answer.clone(),
+            _ => None,
+        };
+        Ok(AskResult {
+            run_id: self.record.id,
+            status,
+            title: self.record.title.clone(),
+            answer: match status {
+                RunStatus::Completed => self.record.answer.clone(),
+                _ => None,
+            },
+            clarification,
+            datasets: s
+                .queries
+                .iter()
+                .filter(|q| q.title.as_deref() != Some("inspect"))
+                .map(|q| Dataset {
+                    query_id: q.id,
+                    title: q.title.clone(),
+                    connection: q.connection.clone(),
+                    sql: q.sql.clone(),
+                    data: q.data.clone(),
+                    truncated: q.truncated,
+                })
+                .collect(),
+            charts: s
+                .visualizations
+                .iter()
+                .map(|v| Chart {
+                    id: v.id,
+                    query_id: v.query_id,
+                    spec: v.spec.clone(),
+                    echarts: v.echarts.clone(),
+                })
+                .collect(),
+            usage: summary.usage,
+            cost_usd: summary.cost_usd,
+            timings: summary.timings,
+            iterations: summary.iterations,
+        })
+    }
+}

@@ -1,0 +1,168 @@
+//! State shared by a run's loop and its tools: the event sink and the run's artifacts.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::connector::{ConnectorRef, QueryData};
+use crate::context::ContextHub;
+use crate::error::{Error, Result};
+use crate::events::{Event, EventKind};
+use crate::guard::SqlGuard;
+use crate::llm::{LlmClient, Usage};
+use crate::store::{QueryRecord, VisualizationRecord};
+use crate::viz::ChartSpec;
+
+/// Assigns `seq`/`ts`, sends events to the subscriber and buffers them for the store.
+#[derive(Debug)]
+pub(crate) struct EventSink {
+    run_id: Uuid,
+    inner: Mutex<SinkInner>,
+}
+
+#[derive(Debug)]
+struct SinkInner {
+    seq: u64,
+    tx: Option<mpsc::UnboundedSender<Event>>,
+    pending: Vec<Event>,
+}
+
+impl EventSink {
+    pub(crate) fn new(run_id: Uuid, tx: mpsc::UnboundedSender<Event>) -> Self {
+        Self {
+            run_id,
+            inner: Mutex::new(SinkInner {
+                seq: 0,
+                tx: Some(tx),
+                pending: Vec::new(),
+            }),
+        }
+    }
+
+    /// Emits one event. A subscriber that went away is not an error: the run still completes
+    /// and is stored.
+    pub(crate) fn emit(&self, kind: EventKind) {
+        let Ok(mut g) = self.inner.lock() else {
+            return;
+        };
+        let ev = Event {
+            run_id: self.run_id,
+            seq: g.seq,
+            ts: Utc::now(),
+            kind,
+        };
+        g.seq += 1;
+        if !ev.is_partial() {
+            g.pending.push(ev.clone());
+        }
+        if let Some(tx) = &g.tx
+            && tx.send(ev).is_err()
+        {
+            g.tx = None;
+        }
+    }
+
+    /// Takes the events buffered since the last call.
+    pub(crate) fn take_pending(&self) -> Vec<Event> {
+        self.inner
+            .lock()
+            .map(|mut g| std::mem::take(&mut g.pending))
+            .unwrap_or_default()
+    }
+
+    /// Closes the subscriber channel (the stream ends after the last event).
+    pub(crate) fn close(&self) {
+        if let Ok(mut g) = self.inner.lock() {
+            g.tx = None;
+        }
+    }
+}
+
+/// A successful query and its data.
+#[derive(Debug, Clone)]
+pub(crate) struct QueryArtifact {
+    pub id: Uuid,
+    pub connection: String,
+    pub sql: String,
+    pub title: Option<String>,
+    pub data: QueryData,
+    pub truncated: bool,
+}
+
+/// A chart for a query.
+#[derive(Debug, Clone)]
+pub(crate) struct VizArtifact {
+    pub id: Uuid,
+    pub query_id: Uuid,
+    pub spec: ChartSpec,
+    pub echarts: serde_json::Value,
+}
+
+/// How a tool ended the run.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Terminal {
+    /// The answer; `streamed` when the tool already emitted its `block.upsert` events.
+    Answer { text: String, streamed: bool },
+    Clarify(String),
+}
+
+/// Mutable per-run state written by tools.
+#[derive(Debug, Default)]
+pub(crate) struct RunScratch {
+    pub queries: Vec<QueryArtifact>,
+    pub query_records: Vec<QueryRecord>,
+    pub dirty_queries: Vec<Uuid>,
+    pub visualizations: Vec<VizArtifact>,
+    pub new_visualizations: Vec<VisualizationRecord>,
+    pub usage: Usage,
+    pub llm_ms: u64,
+    pub first_token_ms: Option<u64>,
+    pub terminal: Option<Terminal>,
+}
+
+impl RunScratch {
+    pub(crate) fn upsert_query(&mut self, record: QueryRecord) {
+        let id = record.id;
+        match self.query_records.iter_mut().find(|q| q.id == id) {
+            Some(slot) => *slot = record,
+            None => self.query_records.push(record),
+        }
+        if !self.dirty_queries.contains(&id) {
+            self.dirty_queries.push(id);
+        }
+    }
+
+    pub(crate) fn take_dirty_queries(&mut self) -> Vec<QueryRecord> {
+        let ids = std::mem::take(&mut self.dirty_queries);
+        self.query_records
+            .iter()
+            .filter(|q| ids.contains(&q.id))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Everything a run's tools share.
+#[derive(Debug)]
+pub(crate) struct RunShared {
+    pub run_id: Uuid,
+    pub question: String,
+    pub connections: Vec<ConnectorRef>,
+    pub llm: Arc<dyn LlmClient>,
+    pub guard: SqlGuard,
+    pub hub: Arc<ContextHub>,
+    pub sink: EventSink,
+    pub scratch: Mutex<RunScratch>,
+    pub cancel: CancellationToken,
+}
+
+impl RunShared {
+    pub(crate) fn scratch(&self) -> Result<MutexGuard<'_, RunScratch>> {
+        self.scratch
+            .lock()
+            .map_err(|_| Error::Internal("run state lock poisoned".into()))
+    }
+}

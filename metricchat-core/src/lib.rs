@@ -1,0 +1,33 @@
+//! # metricchat-core
+//!
+//! The heart of metricchat, an embeddable AI analytics agent: the [`Agent`] loop, the
+//! [`Planner`](planner::Planner), [`Tool`](tools::Tool), [`Connector`](connector::Connector) and
+//! [`LlmClient`](llm::LlmClient) traits, the [`ContextHub`](context::ContextHub), the
+//! [`SqlGuard`](guard::SqlGuard), built-in tools, LLM provider clients, the event stream and the
+//! persistence [`Store`](store::Store).
+//!
+//! ## Cargo features
+//! - `sqlite-store` (default): [`store::SqliteStore`], the embedded persistence store.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod agent;
+pub mod connector;
+pub mod context;
+pub mod data;
+pub mod error;
+pub mod events;
+pub mod guard;
+pub mod llm;
+pub mod planner;
+pub mod store;
+pub mod tools;
+pub mod viz;
+
+pub use agent::{Agent, AgentBuilder, AgentConfig, AskResult, Run};
+pub use connector::{Connector, ConnectorRef, Dialect, QueryOptions, SendableRecordBatchStream};
+pub use error::{Error, ErrorKind, Result};
+pub use events::{Event, EventKind, RunStatus};
+
+/// The Arrow crates, re-exported so embedders use the same version.
+pub use arrow;

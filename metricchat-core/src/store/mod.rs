@@ -1,0 +1,407 @@
+//! Persistence: the [`Store`] trait, its records, and the in-memory and SQLite stores.
+//!
+//! The agent writes one [`StepWrite`] after every step (run start, each decision, each tool
+//! execution, the end). A store applies a step atomically, so a run interrupted at any point
+//! leaves a readable, consistent record: the run row, its snapshot and its child records always
+//! agree on how far the run got.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{Error, ErrorInfo, Result};
+use crate::events::{Event, RunStatus, ToolStatus};
+use crate::llm::Usage;
+use crate::planner::PlannerDecision;
+
+#[cfg(feature = "sqlite-store")]
+mod sqlite;
+#[cfg(feature = "sqlite-store")]
+pub use sqlite::SqliteStore;
+
+/// A run: one question and everything the agent did for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Run id.
+    pub id: Uuid,
+    /// The question.
+    pub question: String,
+    /// Generated title.
+    pub title: Option<String>,
+    /// Status.
+    pub status: RunStatus,
+    /// Model id.
+    pub model: String,
+    /// Started.
+    pub created_at: DateTime<Utc>,
+    /// Last written.
+    pub updated_at: DateTime<Utc>,
+    /// Ended.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Planner iterations so far.
+    pub iterations: u32,
+    /// Tokens so far.
+    pub usage: Usage,
+    /// Cost so far, when prices are known.
+    pub cost_usd: Option<f64>,
+    /// The final answer (or the clarifying question).
+    pub answer: Option<String>,
+    /// The error or stop reason.
+    pub error: Option<ErrorInfo>,
+}
+
+/// One planner decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    /// Run id.
+    pub run_id: Uuid,
+    /// Iteration, from 0.
+    pub iteration: u32,
+    /// The decision.
+    pub decision: PlannerDecision,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Status of a stored tool execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionStatus {
+    /// Started, not finished.
+    Running,
+    /// Finished with this outcome.
+    Finished(ToolStatus),
+}
+
+impl ExecutionStatus {
+    /// Stored string form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Running => "running",
+            ExecutionStatus::Finished(ToolStatus::Success) => "success",
+            ExecutionStatus::Finished(ToolStatus::Error) => "error",
+            ExecutionStatus::Finished(ToolStatus::Timeout) => "timeout",
+            ExecutionStatus::Finished(ToolStatus::Cancelled) => "cancelled",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "running" => ExecutionStatus::Running,
+            "success" => ExecutionStatus::Finished(ToolStatus::Success),
+            "error" => ExecutionStatus::Finished(ToolStatus::Error),
+            "timeout" => ExecutionStatus::Finished(ToolStatus::Timeout),
+            "cancelled" => ExecutionStatus::Finished(ToolStatus::Cancelled),
+            _ => return None,
+        })
+    }
+}
+
+/// One tool execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolExecutionRecord {
+    /// Execution id.
+    pub id: Uuid,
+    /// Run id.
+    pub run_id: Uuid,
+    /// Planner iteration.
+    pub iteration: u32,
+    /// Tool name.
+    pub tool: String,
+    /// Arguments as given.
+    pub arguments: serde_json::Value,
+    /// Status.
+    pub status: ExecutionStatus,
+    /// What the model was shown.
+    pub observation: Option<serde_json::Value>,
+    /// Error message.
+    pub error: Option<String>,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Started.
+    pub started_at: DateTime<Utc>,
+    /// Ended.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Status of a stored query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueryStatus {
+    /// Sent to the database.
+    Running,
+    /// Returned rows.
+    Success,
+    /// Failed (database error, timeout, cancellation).
+    Error,
+    /// Refused by the guard; never sent.
+    Refused,
+}
+
+impl QueryStatus {
+    /// Stored string form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueryStatus::Running => "running",
+            QueryStatus::Success => "success",
+            QueryStatus::Error => "error",
+            QueryStatus::Refused => "refused",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "running" => QueryStatus::Running,
+            "success" => QueryStatus::Success,
+            "error" => QueryStatus::Error,
+            "refused" => QueryStatus::Refused,
+            _ => return None,
+        })
+    }
+}
+
+/// One SQL attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryRecord {
+    /// Query id.
+    pub id: Uuid,
+    /// Run id.
+    pub run_id: Uuid,
+    /// The tool execution that ran it.
+    pub execution_id: Option<Uuid>,
+    /// Connection name.
+    pub connection: String,
+    /// SQL as the model wrote it.
+    pub sql: String,
+    /// SQL as run (after the guard's rewrite), if it passed the guard.
+    pub executed_sql: Option<String>,
+    /// Attempt number within its tool call, from 1.
+    pub attempt: u32,
+    /// Status.
+    pub status: QueryStatus,
+    /// Error message.
+    pub error: Option<String>,
+    /// Rows returned.
+    pub row_count: Option<u64>,
+    /// Duration.
+    pub duration_ms: Option<u64>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A chart proposed for a query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VisualizationRecord {
+    /// Visualization id.
+    pub id: Uuid,
+    /// Run id.
+    pub run_id: Uuid,
+    /// The charted query.
+    pub query_id: Uuid,
+    /// The chart spec.
+    pub spec: serde_json::Value,
+    /// The ECharts option.
+    pub echarts: serde_json::Value,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The whole state of a run after a step, for resuming and inspection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Run id.
+    pub run_id: Uuid,
+    /// Step number, from 0, increasing.
+    pub step: u32,
+    /// Run status at this step.
+    pub status: RunStatus,
+    /// Serialised state (messages, observations, usage…).
+    pub state: serde_json::Value,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Everything one agent step writes, applied atomically.
+#[derive(Debug, Clone)]
+pub struct StepWrite {
+    /// The run row (inserted or replaced).
+    pub run: RunRecord,
+    /// New decisions.
+    pub decisions: Vec<DecisionRecord>,
+    /// Tool executions, inserted or replaced by id.
+    pub tool_executions: Vec<ToolExecutionRecord>,
+    /// Queries, inserted or replaced by id.
+    pub queries: Vec<QueryRecord>,
+    /// New visualizations.
+    pub visualizations: Vec<VisualizationRecord>,
+    /// The snapshot after this step.
+    pub snapshot: Snapshot,
+    /// Events emitted since the previous step (token-level partials excluded).
+    pub events: Vec<Event>,
+}
+
+/// Where runs are persisted.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug {
+    /// Applies one step atomically.
+    async fn write_step(&self, step: &StepWrite) -> Result<()>;
+    /// A run by id.
+    async fn get_run(&self, id: Uuid) -> Result<Option<RunRecord>>;
+    /// Most recent runs first.
+    async fn list_runs(&self, limit: u32) -> Result<Vec<RunRecord>>;
+    /// A run's decisions in order.
+    async fn decisions(&self, run_id: Uuid) -> Result<Vec<DecisionRecord>>;
+    /// A run's tool executions in start order.
+    async fn tool_executions(&self, run_id: Uuid) -> Result<Vec<ToolExecutionRecord>>;
+    /// A run's queries in order.
+    async fn queries(&self, run_id: Uuid) -> Result<Vec<QueryRecord>>;
+    /// A run's visualizations in order.
+    async fn visualizations(&self, run_id: Uuid) -> Result<Vec<VisualizationRecord>>;
+    /// A run's latest snapshot.
+    async fn latest_snapshot(&self, run_id: Uuid) -> Result<Option<Snapshot>>;
+    /// A run's stored events in `seq` order.
+    async fn events(&self, run_id: Uuid) -> Result<Vec<Event>>;
+    /// Marks runs still `running` (left by a process that died) as `interrupted`, along with
+    /// their running tool executions and queries. Returns how many runs changed.
+    async fn mark_interrupted(&self) -> Result<u64>;
+}
+
+/// A [`Store`] in memory: for tests and for embedders who keep no history.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<MemoryInner>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryInner {
+    runs: HashMap<Uuid, RunRecord>,
+    decisions: Vec<DecisionRecord>,
+    executions: Vec<ToolExecutionRecord>,
+    queries: Vec<QueryRecord>,
+    visualizations: Vec<VisualizationRecord>,
+    snapshots: HashMap<Uuid, Snapshot>,
+    events: Vec<Event>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, MemoryInner>> {
+        self.inner
+            .lock()
+            .map_err(|_| Error::Internal("memory store lock poisoned".into()))
+    }
+}
+
+fn upsert_by<T: Clone>(items: &mut Vec<T>, item: &T, same: impl Fn(&T) -> bool) {
+    match items.iter_mut().find(|x| same(x)) {
+        Some(slot) => *slot = item.clone(),
+        None => items.push(item.clone()),
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn write_step(&self, step: &StepWrite) -> Result<()> {
+        let mut g = self.lock()?;
+        g.runs.insert(step.run.id, step.run.clone());
+        g.decisions.extend(step.decisions.iter().cloned());
+        for e in &step.tool_executions {
+            upsert_by(&mut g.executions, e, |x| x.id == e.id);
+        }
+        for q in &step.queries {
+            upsert_by(&mut g.queries, q, |x| x.id == q.id);
+        }
+        g.visualizations.extend(step.visualizations.iter().cloned());
+        g.snapshots.insert(step.run.id, step.snapshot.clone());
+        g.events.extend(step.events.iter().cloned());
+        Ok(())
+    }
+
+    async fn get_run(&self, id: Uuid) -> Result<Option<RunRecord>> {
+        Ok(self.lock()?.runs.get(&id).cloned())
+    }
+
+    async fn list_runs(&self, limit: u32) -> Result<Vec<RunRecord>> {
+        let g = self.lock()?;
+        let mut runs: Vec<_> = g.runs.values().cloned().collect();
+        runs.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        runs.truncate(limit as usize);
+        Ok(runs)
+    }
+
+    async fn decisions(&self, run_id: Uuid) -> Result<Vec<DecisionRecord>> {
+        let g = self.lock()?;
+        Ok(g.decisions.iter().filter(|d| d.run_id == run_id).cloned().collect())
+    }
+
+    async fn tool_executions(&self, run_id: Uuid) -> Result<Vec<ToolExecutionRecord>> {
+        let g = self.lock()?;
+        Ok(g.executions.iter().filter(|d| d.run_id == run_id).cloned().collect())
+    }
+
+    async fn queries(&self, run_id: Uuid) -> Result<Vec<QueryRecord>> {
+        let g = self.lock()?;
+        Ok(g.queries.iter().filter(|d| d.run_id == run_id).cloned().collect())
+    }
+
+    async fn visualizations(&self, run_id: Uuid) -> Result<Vec<VisualizationRecord>> {
+        let g = self.lock()?;
+        Ok(g.visualizations
+            .iter()
+            .filter(|d| d.run_id == run_id)
+            .cloned()
+            .collect())
+    }
+
+    async fn latest_snapshot(&self, run_id: Uuid) -> Result<Option<Snapshot>> {
+        Ok(self.lock()?.snapshots.get(&run_id).cloned())
+    }
+
+    async fn events(&self, run_id: Uuid) -> Result<Vec<Event>> {
+        let g = self.lock()?;
+        Ok(g.events.iter().filter(|d| d.run_id == run_id).cloned().collect())
+    }
+
+    async fn mark_interrupted(&self) -> Result<u64> {
+        let mut g = self.lock()?;
+        let now = Utc::now();
+        let mut ids = Vec::new();
+        for run in g.runs.values_mut() {
+            if run.status == RunStatus::Running {
+                run.status = RunStatus::Interrupted;
+                run.finished_at = Some(now);
+                run.updated_at = now;
+                ids.push(run.id);
+            }
+        }
+        for e in g.executions.iter_mut() {
+            if ids.contains(&e.run_id) && e.status == ExecutionStatus::Running {
+                e.status = ExecutionStatus::Finished(ToolStatus::Cancelled);
+                e.finished_at = Some(now);
+            }
+        }
+        for q in g.queries.iter_mut() {
+            if ids.contains(&q.run_id) && q.status == QueryStatus::Running {
+                q.status = QueryStatus::Error;
+                q.error = Some("interrupted".into());
+            }
+        }
+        for id in &ids {
+            if let Some(s) = g.snapshots.get_mut(id) {
+                s.status = RunStatus::Interrupted;
+            }
+        }
+        Ok(ids.len() as u64)
+    }
+}

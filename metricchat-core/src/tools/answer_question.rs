@@ -1,0 +1,106 @@
+//! `answer_question`: the final prose answer, grounded in this run's results, streamed.
+
+use futures::StreamExt;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Tool, ToolCategory, ToolContext, ToolError, ToolPolicy};
+use crate::events::EventKind;
+use crate::llm::{ChatEvent, ChatMessage, ChatRequest};
+
+/// Writes the final answer from the results gathered so far and ends the run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnswerQuestion;
+
+/// Arguments of [`AnswerQuestion`].
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct AnswerQuestionArgs {
+    /// What the answer should focus on, if anything beyond the question.
+    #[serde(default)]
+    pub focus: Option<String>,
+}
+
+/// Output of [`AnswerQuestion`].
+#[derive(Debug, Serialize)]
+pub struct AnswerQuestionOutput {
+    /// The answer.
+    pub answer: String,
+}
+
+impl Tool for AnswerQuestion {
+    const NAME: &'static str = "answer_question";
+    type Args = AnswerQuestionArgs;
+    type Output = AnswerQuestionOutput;
+
+    fn description(&self) -> String {
+        "Write the final answer for the user from the results gathered so far. Ends the run.".into()
+    }
+
+    fn category(&self) -> ToolCategory {
+        ToolCategory::Action
+    }
+
+    fn policy(&self) -> ToolPolicy {
+        ToolPolicy::default()
+            .with_attempts(1)
+            .with_idle_timeout(std::time::Duration::from_secs(120))
+            .with_hard_timeout(std::time::Duration::from_secs(600))
+    }
+
+    async fn call(
+        &self,
+        ctx: &ToolContext,
+        args: AnswerQuestionArgs,
+    ) -> Result<AnswerQuestionOutput, ToolError> {
+        let digest = ctx.results_digest(20);
+        let system = "You are a data analyst. Answer the user's question in a few sentences using \
+                      only the results below. Quote the exact numbers. If the results do not \
+                      answer the question, say so.";
+        let mut user = format!("Question: {}\n\nResults:\n{digest}", ctx.question());
+        if let Some(f) = args.focus.filter(|f| !f.trim().is_empty()) {
+            user.push_str(&format!("\nFocus: {f}"));
+        }
+        let req = ChatRequest {
+            temperature: Some(0.2),
+            ..ChatRequest::new(vec![ChatMessage::system(system), ChatMessage::user(user)])
+        }
+        .with_purpose("answer");
+        let started = std::time::Instant::now();
+        let mut stream = ctx.llm().stream(req).await?;
+        let block_id = Uuid::now_v7();
+        let mut text = String::new();
+        loop {
+            let next = tokio::select! {
+                n = stream.next() => n,
+                () = ctx.cancellation().cancelled() => return Err(crate::error::Error::Cancelled.into()),
+            };
+            let Some(ev) = next else { break };
+            match ev? {
+                ChatEvent::TextDelta { text: t } => {
+                    text.push_str(&t);
+                    ctx.heartbeat();
+                    ctx.emit(EventKind::BlockUpsert {
+                        block_id,
+                        text: text.clone(),
+                        done: false,
+                    });
+                }
+                ChatEvent::Usage { usage } => ctx.record_usage(&usage),
+                _ => {}
+            }
+        }
+        ctx.record_llm_time(started.elapsed());
+        let answer = text.trim().to_string();
+        if answer.is_empty() {
+            return Err(ToolError::retryable("the model wrote an empty answer"));
+        }
+        ctx.emit(EventKind::BlockUpsert {
+            block_id,
+            text: answer.clone(),
+            done: true,
+        });
+        ctx.finish_with_answer_streamed(&answer, block_id);
+        Ok(AnswerQuestionOutput { answer })
+    }
+}

@@ -1,0 +1,405 @@
+//! [`ToolContext`]: what a tool can reach during a run.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::agent::state::{QueryArtifact, RunShared, Terminal, VizArtifact};
+use crate::connector::{ConnectorRef, QueryData, QueryOptions, collect_stream, find_connection};
+use crate::context::ContextHub;
+use crate::data;
+use crate::error::{Error, Result};
+use crate::events::EventKind;
+use crate::guard::SqlGuard;
+use crate::llm::{ChatRequest, ChatResponse, LlmClient, Usage};
+use crate::store::{QueryRecord, QueryStatus, VisualizationRecord};
+use crate::viz::ChartSpec;
+
+/// The result of [`ToolContext::run_sql`].
+#[derive(Debug, Clone)]
+pub struct QueryOutcome {
+    /// Query id (for `create_visualization`).
+    pub query_id: Uuid,
+    /// Connection name.
+    pub connection: String,
+    /// The SQL as run (after the guard).
+    pub sql: String,
+    /// The data.
+    pub data: QueryData,
+    /// Whether the row cap cut the result.
+    pub truncated: bool,
+    /// Duration.
+    pub duration: Duration,
+}
+
+/// What a tool can reach: the run's connections, model, guard and context hub, its event stream
+/// and artifacts, and the cancellation token.
+#[derive(Clone)]
+pub struct ToolContext {
+    shared: Arc<RunShared>,
+    execution_id: Uuid,
+    tool: String,
+    iteration: u32,
+    activity: Arc<watch::Sender<u64>>,
+}
+
+impl std::fmt::Debug for ToolContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolContext")
+            .field("run_id", &self.shared.run_id)
+            .field("execution_id", &self.execution_id)
+            .field("tool", &self.tool)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ToolContext {
+    pub(crate) fn new(
+        shared: Arc<RunShared>,
+        execution_id: Uuid,
+        tool: String,
+        iteration: u32,
+    ) -> (Self, watch::Receiver<u64>) {
+        let (tx, rx) = watch::channel(0);
+        (
+            Self {
+                shared,
+                execution_id,
+                tool,
+                iteration,
+                activity: Arc::new(tx),
+            },
+            rx,
+        )
+    }
+
+    /// The run's id.
+    pub fn run_id(&self) -> Uuid {
+        self.shared.run_id
+    }
+
+    /// This execution's id.
+    pub fn execution_id(&self) -> Uuid {
+        self.execution_id
+    }
+
+    /// The planner iteration that called the tool.
+    pub fn iteration(&self) -> u32 {
+        self.iteration
+    }
+
+    /// The user's question.
+    pub fn question(&self) -> &str {
+        &self.shared.question
+    }
+
+    /// The run's connections.
+    pub fn connections(&self) -> &[ConnectorRef] {
+        &self.shared.connections
+    }
+
+    /// A connection by name; `None` picks the first.
+    pub fn connection(&self, name: Option<&str>) -> Result<&ConnectorRef> {
+        find_connection(&self.shared.connections, name)
+    }
+
+    /// The run's model.
+    pub fn llm(&self) -> &Arc<dyn LlmClient> {
+        &self.shared.llm
+    }
+
+    /// The SQL guard.
+    pub fn guard(&self) -> &SqlGuard {
+        &self.shared.guard
+    }
+
+    /// The context hub (schemas, rules).
+    pub fn hub(&self) -> &ContextHub {
+        &self.shared.hub
+    }
+
+    /// Cancelled when the run is.
+    pub fn cancellation(&self) -> &CancellationToken {
+        &self.shared.cancel
+    }
+
+    /// Tells the runner the tool has started (bridged tools call this when the host language
+    /// picks the call up; typed Rust tools do it automatically).
+    pub fn mark_started(&self) {
+        self.activity.send_modify(|n| *n += 1);
+    }
+
+    /// Resets the idle timer without an event.
+    pub fn heartbeat(&self) {
+        self.activity.send_modify(|n| *n += 1);
+    }
+
+    /// Reports progress: a `tool.progress` event, and resets the idle timer.
+    pub fn progress(&self, message: impl Into<String>) {
+        self.heartbeat();
+        self.shared.sink.emit(EventKind::ToolProgress {
+            execution_id: self.execution_id,
+            tool: self.tool.clone(),
+            message: message.into(),
+        });
+    }
+
+    /// Emits an event on the run's stream.
+    pub fn emit(&self, kind: EventKind) {
+        self.shared.sink.emit(kind);
+    }
+
+    /// Calls the run's model, counting time and tokens against the run's budgets.
+    pub async fn complete(&self, request: ChatRequest) -> Result<ChatResponse> {
+        let started = Instant::now();
+        let resp = tokio::select! {
+            r = self.shared.llm.complete(request) => r,
+            () = self.shared.cancel.cancelled() => Err(Error::Cancelled),
+        };
+        let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let mut s = self.shared.scratch()?;
+        s.llm_ms += elapsed;
+        if let Ok(r) = &resp {
+            s.usage.add(&r.usage);
+        }
+        drop(s);
+        self.heartbeat();
+        resp
+    }
+
+    /// Adds token usage from a model call the tool made itself.
+    pub fn record_usage(&self, usage: &Usage) {
+        if let Ok(mut s) = self.shared.scratch() {
+            s.usage.add(usage);
+        }
+    }
+
+    /// Runs model-written SQL: through the guard, recorded (`query.created`, `query.result`,
+    /// a stored query row), with the run's row cap, time limit and cancellation.
+    ///
+    /// Refusals and database errors come back as errors whose message the model can act on.
+    pub async fn run_sql(
+        &self,
+        connection: Option<&str>,
+        sql: &str,
+        attempt: u32,
+        title: Option<&str>,
+    ) -> Result<QueryOutcome> {
+        let conn = self.connection(connection)?.clone();
+        let info = conn.info();
+        let query_id = Uuid::now_v7();
+        let mut record = QueryRecord {
+            id: query_id,
+            run_id: self.shared.run_id,
+            execution_id: Some(self.execution_id),
+            connection: info.name.clone(),
+            sql: sql.to_string(),
+            executed_sql: None,
+            attempt,
+            status: QueryStatus::Running,
+            error: None,
+            row_count: None,
+            duration_ms: None,
+            created_at: Utc::now(),
+        };
+        let guarded = match self.shared.guard.check(sql, info.dialect) {
+            Ok(g) => g,
+            Err(e) => {
+                record.status = QueryStatus::Refused;
+                record.error = Some(e.to_string());
+                self.emit(EventKind::QueryCreated {
+                    query_id,
+                    connection: info.name.clone(),
+                    sql: sql.to_string(),
+                    attempt,
+                });
+                self.emit(EventKind::QueryResult {
+                    query_id,
+                    columns: Vec::new(),
+                    row_count: 0,
+                    preview: Vec::new(),
+                    truncated: false,
+                    error: Some(e.to_string()),
+                    duration_ms: 0,
+                });
+                self.shared.scratch()?.upsert_query(record);
+                return Err(e);
+            }
+        };
+        record.executed_sql = Some(guarded.sql.clone());
+        self.shared.scratch()?.upsert_query(record.clone());
+        self.emit(EventKind::QueryCreated {
+            query_id,
+            connection: info.name.clone(),
+            sql: guarded.sql.clone(),
+            attempt,
+        });
+        self.progress(format!("running query on {}", info.name));
+        let cap = guarded.row_cap.and_then(|c| usize::try_from(c).ok());
+        let opts = QueryOptions::default()
+            .with_max_rows(cap)
+            .with_timeout(guarded.timeout)
+            .with_cancel(self.shared.cancel.child_token());
+        let started = Instant::now();
+        let result = async {
+            let stream = conn.query(&guarded.sql, opts).await?;
+            collect_stream(stream).await
+        }
+        .await;
+        let duration = started.elapsed();
+        let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+        record.duration_ms = Some(duration_ms);
+        self.heartbeat();
+        match result {
+            Err(e) => {
+                record.status = QueryStatus::Error;
+                record.error = Some(e.to_string());
+                self.shared.scratch()?.upsert_query(record);
+                self.emit(EventKind::QueryResult {
+                    query_id,
+                    columns: Vec::new(),
+                    row_count: 0,
+                    preview: Vec::new(),
+                    truncated: false,
+                    error: Some(e.to_string()),
+                    duration_ms,
+                });
+                Err(e)
+            }
+            Ok(qd) => {
+                let rows = qd.num_rows();
+                let truncated = cap.is_some_and(|c| rows >= c);
+                record.status = QueryStatus::Success;
+                record.row_count = Some(rows as u64);
+                let preview = data::batches_to_json_rows(&qd.batches, 20).unwrap_or_default();
+                self.emit(EventKind::QueryResult {
+                    query_id,
+                    columns: data::columns_meta(&qd.schema),
+                    row_count: rows,
+                    preview,
+                    truncated,
+                    error: None,
+                    duration_ms,
+                });
+                let mut s = self.shared.scratch()?;
+                s.upsert_query(record);
+                s.queries.push(QueryArtifact {
+                    id: query_id,
+                    connection: info.name.clone(),
+                    sql: guarded.sql.clone(),
+                    title: title.map(str::to_string),
+                    data: qd.clone(),
+                    truncated,
+                });
+                Ok(QueryOutcome {
+                    query_id,
+                    connection: info.name,
+                    sql: guarded.sql,
+                    data: qd,
+                    truncated,
+                    duration,
+                })
+            }
+        }
+    }
+
+    /// The data of a query run earlier in this run; `None` picks the latest.
+    pub fn query_data(&self, query_id: Option<Uuid>) -> Option<(Uuid, Option<String>, QueryData)> {
+        let s = self.shared.scratch().ok()?;
+        let q = match query_id {
+            Some(id) => s.queries.iter().find(|q| q.id == id),
+            None => s.queries.last(),
+        }?;
+        Some((q.id, q.title.clone(), q.data.clone()))
+    }
+
+    /// Records a chart for a query: `visualization.created` and a stored row.
+    pub fn add_visualization(
+        &self,
+        query_id: Uuid,
+        spec: ChartSpec,
+        echarts: serde_json::Value,
+    ) -> Result<Uuid> {
+        let id = Uuid::now_v7();
+        self.emit(EventKind::VisualizationCreated {
+            visualization_id: id,
+            query_id,
+            spec: spec.clone(),
+            echarts: echarts.clone(),
+        });
+        let mut s = self.shared.scratch()?;
+        s.new_visualizations.push(VisualizationRecord {
+            id,
+            run_id: self.shared.run_id,
+            query_id,
+            spec: serde_json::to_value(&spec).unwrap_or_default(),
+            echarts: echarts.clone(),
+            created_at: Utc::now(),
+        });
+        s.visualizations.retain(|v| v.query_id != query_id);
+        s.visualizations.push(VizArtifact {
+            id,
+            query_id,
+            spec,
+            echarts,
+        });
+        Ok(id)
+    }
+
+    /// Ends the run with this answer after the tool returns.
+    pub fn finish_with_answer(&self, answer: impl Into<String>) {
+        if let Ok(mut s) = self.shared.scratch() {
+            s.terminal = Some(Terminal::Answer {
+                text: answer.into(),
+                streamed: false,
+            });
+        }
+    }
+
+    /// Ends the run with an answer the tool already streamed as `block.upsert` events.
+    pub fn finish_with_answer_streamed(&self, answer: &str, _block_id: Uuid) {
+        if let Ok(mut s) = self.shared.scratch() {
+            s.terminal = Some(Terminal::Answer {
+                text: answer.to_string(),
+                streamed: true,
+            });
+        }
+    }
+
+    /// Adds time spent waiting on a model the tool called itself.
+    pub fn record_llm_time(&self, elapsed: Duration) {
+        if let Ok(mut s) = self.shared.scratch() {
+            s.llm_ms += u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        }
+    }
+
+    /// Ends the run awaiting the user's reply to `question`.
+    pub fn finish_awaiting_input(&self, question: impl Into<String>) {
+        if let Ok(mut s) = self.shared.scratch() {
+            s.terminal = Some(Terminal::Clarify(question.into()));
+        }
+    }
+
+    /// Compact text previews of the results so far, for grounding prose.
+    pub fn results_digest(&self, max_rows: usize) -> String {
+        let Ok(s) = self.shared.scratch() else {
+            return String::new();
+        };
+        let mut out = String::new();
+        for q in &s.queries {
+            out.push_str(&format!(
+                "Result {} ({} rows{}):\nSQL: {}\n{}\n",
+                q.title.as_deref().unwrap_or("query"),
+                q.data.num_rows(),
+                if q.truncated { ", truncated" } else { "" },
+                q.sql,
+                data::render_text_table(&q.data.batches, max_rows, 60)
+            ));
+        }
+        out
+    }
+}

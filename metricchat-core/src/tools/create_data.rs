@@ -1,0 +1,198 @@
+//! `create_data`: SQL for a data need, run through the guard, repaired on error (bounded),
+//! returned as Arrow with a chart.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::create_visualization::chart_for;
+use super::{Tool, ToolCategory, ToolContext, ToolError, ToolPolicy};
+use crate::data;
+use crate::error::{Error, ErrorKind};
+use crate::guard::extract_sql;
+use crate::llm::{ChatMessage, ChatRequest};
+use crate::viz::{ChartHint, ChartSpec};
+
+/// SQL attempts per call: the first plus two repairs.
+pub const MAX_SQL_ATTEMPTS: u32 = 3;
+/// Rows of the result the model sees.
+const PREVIEW_ROWS: usize = 20;
+
+/// Produces a dataset: writes (or takes) SQL, runs it, repairs it on error, charts it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CreateData;
+
+/// Arguments of [`CreateData`].
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CreateDataArgs {
+    /// Short title of the dataset, e.g. "Average departure delay by carrier".
+    pub title: String,
+    /// One read-only SELECT answering the need. Omit to have it written from `description`.
+    #[serde(default)]
+    pub sql: Option<String>,
+    /// The data need in words (used to write or repair the SQL).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Connection name; omit when there is one connection.
+    #[serde(default)]
+    pub connection: Option<String>,
+    /// Optional chart preferences; omitted fields are inferred from the data.
+    #[serde(default)]
+    pub chart: Option<ChartHint>,
+}
+
+/// Output of [`CreateData`]: what the model sees of the dataset.
+#[derive(Debug, Serialize)]
+pub struct CreateDataOutput {
+    /// Id for `create_visualization`.
+    pub query_id: Uuid,
+    /// Title.
+    pub title: String,
+    /// The SQL that ran.
+    pub sql: String,
+    /// Rows returned.
+    pub row_count: usize,
+    /// Column names and types.
+    pub columns: Vec<crate::events::ColumnMeta>,
+    /// The first rows.
+    pub rows: Vec<serde_json::Value>,
+    /// Whether the row cap (or the preview) cut the rows shown.
+    pub truncated: bool,
+    /// SQL attempts used.
+    pub attempts: u32,
+    /// The chart proposed.
+    pub chart: Option<ChartSpec>,
+}
+
+fn sql_system_prompt(ctx: &ToolContext, dialect: &str, connection: &str) -> String {
+    format!(
+        "You write one read-only SQL query in the {dialect} dialect. Reply with only the SQL, no \
+         explanation.\n\nTables:\n{}\n{}",
+        ctx.hub().schema_text(Some(connection)),
+        ctx.hub().rules_text()
+    )
+}
+
+async fn write_sql(
+    ctx: &ToolContext,
+    system: &str,
+    user: String,
+    purpose: &str,
+) -> Result<String, ToolError> {
+    let req = ChatRequest {
+        temperature: Some(0.0),
+        ..ChatRequest::new(vec![ChatMessage::system(system), ChatMessage::user(user)])
+    }
+    .with_purpose(purpose);
+    let resp = ctx.complete(req).await?;
+    let sql = extract_sql(&resp.text);
+    if sql.is_empty() {
+        return Err(ToolError::retryable("the model returned no SQL"));
+    }
+    Ok(sql)
+}
+
+/// Whether feeding the error back to the model can fix the SQL.
+fn repairable(e: &Error) -> bool {
+    matches!(e, Error::SqlRefused { .. } | Error::Query { .. })
+        || matches!(e.kind(), ErrorKind::InvalidInput | ErrorKind::QueryFailed)
+            && !matches!(e, Error::Connection { .. })
+}
+
+impl Tool for CreateData {
+    const NAME: &'static str = "create_data";
+    type Args = CreateDataArgs;
+    type Output = CreateDataOutput;
+
+    fn description(&self) -> String {
+        "Create the dataset that answers (part of) the question: give a title and one read-only \
+         SQL SELECT. It runs, is repaired automatically if it fails, and is charted. You see the \
+         first rows."
+            .into()
+    }
+
+    fn category(&self) -> ToolCategory {
+        ToolCategory::Action
+    }
+
+    fn policy(&self) -> ToolPolicy {
+        ToolPolicy::default()
+            .with_attempts(1)
+            .with_idle_timeout(std::time::Duration::from_secs(180))
+            .with_hard_timeout(std::time::Duration::from_secs(600))
+    }
+
+    async fn call(
+        &self,
+        ctx: &ToolContext,
+        args: CreateDataArgs,
+    ) -> Result<CreateDataOutput, ToolError> {
+        let conn = ctx.connection(args.connection.as_deref())?.clone();
+        let info = conn.info();
+        let need = args
+            .description
+            .clone()
+            .unwrap_or_else(|| args.title.clone());
+        let system = sql_system_prompt(ctx, info.dialect.display_name(), &info.name);
+        let mut sql = match args.sql.as_deref().map(extract_sql).filter(|s| !s.is_empty()) {
+            Some(sql) => sql,
+            None => {
+                ctx.progress("writing SQL");
+                write_sql(
+                    ctx,
+                    &system,
+                    format!("Question: {}\nData needed: {need}", ctx.question()),
+                    "sql_write",
+                )
+                .await?
+            }
+        };
+        let mut attempt = 1;
+        let outcome = loop {
+            match ctx
+                .run_sql(Some(&info.name), &sql, attempt, Some(&args.title))
+                .await
+            {
+                Ok(o) => break o,
+                Err(e) if attempt < MAX_SQL_ATTEMPTS && repairable(&e) => {
+                    ctx.progress(format!("attempt {attempt} failed; repairing SQL"));
+                    sql = write_sql(
+                        ctx,
+                        &system,
+                        format!(
+                            "Question: {}\nData needed: {need}\n\nThis SQL failed:\n{sql}\n\n\
+                             Error:\n{e}\n\nWrite a corrected query.",
+                            ctx.question()
+                        ),
+                        "sql_repair",
+                    )
+                    .await?;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    let attempts = attempt;
+                    let mut err = ToolError::from(e);
+                    if attempts > 1 {
+                        err.message = format!("{} (after {attempts} SQL attempts)", err.message);
+                    }
+                    return Err(err);
+                }
+            }
+        };
+        let chart = chart_for(ctx, Some(outcome.query_id), args.chart.as_ref())
+            .map(|(_, _, spec)| spec)
+            .ok();
+        let row_count = outcome.data.num_rows();
+        Ok(CreateDataOutput {
+            query_id: outcome.query_id,
+            title: args.title,
+            sql: outcome.sql,
+            row_count,
+            columns: data::columns_meta(&outcome.data.schema),
+            rows: data::batches_to_json_rows(&outcome.data.batches, PREVIEW_ROWS)?,
+            truncated: outcome.truncated || row_count > PREVIEW_ROWS,
+            attempts: attempt,
+            chart,
+        })
+    }
+}

@@ -1,0 +1,576 @@
+//! The OpenAI client against the fake OpenAI-format server, over real HTTP.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use metricchat_core::ErrorKind;
+use metricchat_core::error::Error;
+use metricchat_core::llm::{
+    ChatEvent, ChatMessage, ChatRequest, FinishReason, LlmClient, OpenAiClient, OpenAiConfig,
+    ResponseFormat, RetryPolicy, ToolCall, ToolChoice, ToolSpec,
+};
+use metricchat_testkit::{Exchange, FakeLlmServer, FakeToolCall, Matcher, Reply};
+use serde_json::json;
+
+fn client(server: &FakeLlmServer) -> OpenAiClient {
+    client_with(server, |c| c)
+}
+
+fn client_with(
+    server: &FakeLlmServer,
+    f: impl FnOnce(OpenAiConfig) -> OpenAiConfig,
+) -> OpenAiClient {
+    let config = OpenAiConfig::new("gpt-4.1-mini")
+        .with_base_url(server.base_url())
+        .with_api_key("sk-test-secret")
+        .with_retry(RetryPolicy::new(
+            2,
+            Duration::from_millis(20),
+            Duration::from_secs(3),
+        ))
+        .with_timeouts(
+            Duration::from_secs(2),
+            Duration::from_secs(5),
+            Duration::from_secs(5),
+        );
+    OpenAiClient::new(f(config)).unwrap()
+}
+
+fn ask(text: &str) -> ChatRequest {
+    ChatRequest::new(vec![
+        ChatMessage::system("You are a data analyst."),
+        ChatMessage::user(text),
+    ])
+}
+
+async fn collect(client: &OpenAiClient, req: ChatRequest) -> Vec<ChatEvent> {
+    let mut stream = client.stream(req).await.unwrap();
+    let mut out = Vec::new();
+    while let Some(ev) = stream.next().await {
+        out.push(ev.unwrap());
+    }
+    out
+}
+
+/// Streams until the first error and returns it, with the events before it.
+async fn first_error(client: &OpenAiClient, req: ChatRequest) -> (Vec<ChatEvent>, Error) {
+    let mut stream = match client.stream(req).await {
+        Ok(s) => s,
+        Err(e) => return (Vec::new(), e),
+    };
+    let mut seen = Vec::new();
+    while let Some(ev) = stream.next().await {
+        match ev {
+            Ok(ev) => seen.push(ev),
+            Err(e) => return (seen, e),
+        }
+    }
+    panic!("the stream ended without an error: {seen:?}");
+}
+
+fn tools() -> Vec<ToolSpec> {
+    vec![
+        ToolSpec {
+            name: "create_data".into(),
+            description: "Run a read-only SQL query.".into(),
+            parameters: json!({"type": "object", "properties": {"sql": {"type": "string"}},
+                               "required": ["sql"]}),
+        },
+        ToolSpec {
+            name: "describe_tables".into(),
+            description: "Describe tables.".into(),
+            parameters: json!({"type": "object", "properties": {"tables": {"type": "array"}}}),
+        },
+    ]
+}
+
+#[tokio::test]
+async fn streamed_text_arrives_in_chunks_with_usage() {
+    let server = FakeLlmServer::start(vec![
+        Reply::text("Delays peak in July.")
+            .with_usage(120, 6, 100)
+            .into(),
+    ])
+    .await;
+    let events = collect(&client(&server), ask("when are delays worst?")).await;
+    let deltas: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            ChatEvent::TextDelta { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(deltas.len() > 1, "{deltas:?}");
+    assert_eq!(deltas.concat(), "Delays peak in July.");
+    assert!(events.contains(&ChatEvent::Usage {
+        usage: metricchat_core::llm::Usage {
+            input_tokens: 120,
+            output_tokens: 6,
+            cached_input_tokens: 100,
+        }
+    }));
+    assert_eq!(
+        events.last(),
+        Some(&ChatEvent::Finish {
+            reason: FinishReason::Stop
+        })
+    );
+    let body = &server.requests()[0];
+    assert_eq!(body["stream"], true);
+    assert_eq!(body["stream_options"], json!({"include_usage": true}));
+    assert_eq!(body["model"], "gpt-4.1-mini");
+    assert_eq!(
+        server.recorded()[0]
+            .headers
+            .get("authorization")
+            .map(String::as_str),
+        Some("Bearer sk-test-secret")
+    );
+    server.verify().unwrap();
+}
+
+#[tokio::test]
+async fn non_streamed_json_answer_is_accepted() {
+    // A server that ignores `stream: true` and answers one `application/json` completion.
+    let server = FakeLlmServer::start(vec![Reply::Status {
+        status: 200,
+        body: Some(json!({
+            "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4.1-mini",
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": "Forty-two."}}],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 3}
+        })),
+        headers: Default::default(),
+    }
+    .into()])
+    .await;
+    let reply = client(&server).complete(ask("answer?")).await.unwrap();
+    assert_eq!(reply.text, "Forty-two.");
+    assert_eq!(reply.usage.input_tokens, 9);
+    assert_eq!(reply.usage.output_tokens, 3);
+    assert_eq!(reply.finish_reason, Some(FinishReason::Stop));
+    server.verify().unwrap();
+}
+
+#[tokio::test]
+async fn one_tool_call_with_arguments_in_three_char_pieces() {
+    let args =
+        json!({"sql": "SELECT carrier, avg(delay) FROM flights GROUP BY 1", "title": "Delays"});
+    let server = FakeLlmServer::start(vec![
+        Reply::tool_calls(vec![FakeToolCall::new(
+            "call_abc",
+            "create_data",
+            args.clone(),
+        )])
+        .chunked(3)
+        .into(),
+    ])
+    .await;
+    let mut req = ask("average delay per carrier");
+    req.tools = tools();
+    let events = collect(&client(&server), req).await;
+    let fragments = events
+        .iter()
+        .filter(|e| matches!(e, ChatEvent::ToolCallDelta { .. }))
+        .count();
+    assert!(
+        fragments > 10,
+        "arguments should arrive in many fragments, got {fragments}"
+    );
+    let calls: Vec<&ToolCall> = events
+        .iter()
+        .filter_map(|e| match e {
+            ChatEvent::ToolCall { call } => Some(call),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].id, "call_abc");
+    assert_eq!(calls[0].name, "create_data");
+    let parsed: serde_json::Value = serde_json::from_str(&calls[0].arguments).unwrap();
+    assert_eq!(parsed, args);
+    // The complete call comes before Finish, which is last.
+    let call_pos = events
+        .iter()
+        .position(|e| matches!(e, ChatEvent::ToolCall { .. }));
+    assert!(call_pos < Some(events.len() - 1));
+    assert_eq!(
+        events.last(),
+        Some(&ChatEvent::Finish {
+            reason: FinishReason::ToolCalls
+        })
+    );
+    server.verify().unwrap();
+}
+
+#[tokio::test]
+async fn two_tool_calls_in_one_turn_after_text() {
+    let server = FakeLlmServer::start(vec![
+        Reply::tool_calls(vec![
+            FakeToolCall::new("call_1", "describe_tables", json!({"tables": ["flights"]})),
+            FakeToolCall::new("call_2", "create_data", json!({"sql": "SELECT 1"})),
+        ])
+        .with_text("Let me look.")
+        .chunked(5)
+        .into(),
+    ])
+    .await;
+    let mut req = ask("look at flights");
+    req.tools = tools();
+    let reply = client(&server).complete(req).await.unwrap();
+    assert_eq!(reply.text, "Let me look.");
+    let names: Vec<(&str, &str)> = reply
+        .tool_calls
+        .iter()
+        .map(|c| (c.id.as_str(), c.name.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![("call_1", "describe_tables"), ("call_2", "create_data")]
+    );
+    assert_eq!(reply.tool_calls[1].arguments, r#"{"sql":"SELECT 1"}"#);
+    assert_eq!(reply.finish_reason, Some(FinishReason::ToolCalls));
+    assert!(
+        reply.usage.input_tokens > 0,
+        "usage is reported: {:?}",
+        reply.usage
+    );
+    server.verify().unwrap();
+}
+
+#[tokio::test]
+async fn request_body_has_openai_shape_for_tools_and_tool_results() {
+    let server = FakeLlmServer::start(vec![Reply::text("ok").into()]).await;
+    let mut req = ChatRequest::new(vec![
+        ChatMessage::system("sys"),
+        ChatMessage::user("top carriers"),
+        ChatMessage {
+            tool_calls: vec![ToolCall {
+                id: "call_9".into(),
+                name: "create_data".into(),
+                arguments: r#"{"sql":"SELECT 1"}"#.into(),
+            }],
+            ..ChatMessage::assistant("")
+        },
+        ChatMessage::tool("call_9", r#"{"rows":1}"#),
+    ])
+    .with_purpose("planner");
+    req.tools = tools();
+    req.tool_choice = ToolChoice::Tool("create_data".into());
+    req.temperature = Some(0.0);
+    req.max_tokens = Some(256);
+    client(&server).complete(req).await.unwrap();
+
+    let body = &server.requests()[0];
+    assert_eq!(
+        body["messages"],
+        json!([
+            {"role": "system", "content": "sys"},
+            {"role": "user", "content": "top carriers"},
+            {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "call_9", "type": "function",
+                 "function": {"name": "create_data", "arguments": "{\"sql\":\"SELECT 1\"}"}}]},
+            {"role": "tool", "tool_call_id": "call_9", "content": "{\"rows\":1}"}
+        ])
+    );
+    assert_eq!(body["tools"][0]["type"], "function");
+    assert_eq!(body["tools"][0]["function"]["name"], "create_data");
+    assert_eq!(
+        body["tools"][0]["function"]["parameters"]["required"],
+        json!(["sql"])
+    );
+    assert_eq!(
+        body["tool_choice"],
+        json!({"type": "function", "function": {"name": "create_data"}})
+    );
+    assert_eq!(body["temperature"], 0.0);
+    assert_eq!(body["max_tokens"], 256);
+    assert!(body.get("purpose").is_none());
+    assert!(body.get("response_format").is_none());
+    server.verify().unwrap();
+}
+
+#[tokio::test]
+async fn json_mode_sends_response_format_and_matcher_selects_exchange() {
+    let server = FakeLlmServer::start(vec![
+        Exchange::when(
+            Matcher::pointer("/response_format/type", json!("json_object")),
+            Reply::text(r#"{"answer": 1}"#),
+        ),
+        Exchange::when(Matcher::body_contains("plain please"), Reply::text("plain")),
+    ])
+    .await;
+    let c = client(&server);
+    // Out of script order: the matcher picks the second exchange.
+    assert_eq!(c.complete(ask("plain please")).await.unwrap().text, "plain");
+    let mut req = ask("json please");
+    req.response_format = ResponseFormat::JsonObject;
+    assert_eq!(c.complete(req).await.unwrap().text, r#"{"answer": 1}"#);
+    assert_eq!(
+        server.requests()[1]["response_format"],
+        json!({"type": "json_object"})
+    );
+    server.verify().unwrap();
+}
+
+#[tokio::test]
+async fn rate_limit_waits_for_retry_after_then_succeeds() {
+    let server = FakeLlmServer::start(vec![
+        Reply::rate_limited(1).into(),
+        Reply::text("after the wait").into(),
+    ])
+    .await;
+    let started = Instant::now();
+    let reply = client(&server).complete(ask("hi")).await.unwrap();
+    let waited = started.elapsed();
+    assert_eq!(reply.text, "after the wait");
+    assert_eq!(server.requests().len(), 2);
+    assert!(
+        waited >= Duration::from_millis(950),
+        "waited only {waited:?}"
+    );
+    server.verify().unwrap();
+}
+
+#[tokio::test]
+async fn server_error_is_retried() {
+    let server = FakeLlmServer::start(vec![
+        Reply::status(500).into(),
+        Reply::status(503).into(),
+        Reply::text("third time lucky").into(),
+    ])
+    .await;
+    let reply = client(&server).complete(ask("hi")).await.unwrap();
+    assert_eq!(reply.text, "third time lucky");
+    assert_eq!(server.requests().len(), 3);
+    server.verify().unwrap();
+}
+
+#[tokio::test]
+async fn retries_give_up_with_the_last_error() {
+    let server = FakeLlmServer::start(vec![
+        Reply::status(500).into(),
+        Reply::status(500).into(),
+        Reply::status(502).into(),
+    ])
+    .await;
+    let err = client(&server).complete(ask("hi")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Llm);
+    assert!(
+        matches!(
+            err,
+            Error::Provider {
+                status: Some(502),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+    assert_eq!(server.requests().len(), 3, "1 attempt + 2 retries");
+    server.verify().unwrap();
+}
+
+#[tokio::test]
+async fn unauthorized_is_not_retried_and_keeps_the_message() {
+    let server = FakeLlmServer::start(vec![Reply::status(401).into()]).await;
+    let err = client(&server).complete(ask("hi")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthorized);
+    assert!(err.to_string().contains("Incorrect API key"), "{err}");
+    assert!(!err.to_string().contains("sk-test-secret"));
+    assert_eq!(server.requests().len(), 1);
+    server.verify().unwrap();
+}
+
+#[tokio::test]
+async fn context_length_exceeded_is_invalid_input() {
+    let server = FakeLlmServer::start(vec![Reply::context_length_exceeded().into()]).await;
+    let err = client(&server).complete(ask("hi")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("maximum context length"), "{err}");
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn unknown_model_is_not_found() {
+    let server = FakeLlmServer::start(vec![Reply::status(404).into()]).await;
+    let err = client(&server).complete(ask("hi")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn cut_stream_is_an_llm_error_after_the_text_before_it() {
+    let server = FakeLlmServer::start(vec![
+        Reply::CutStream {
+            text_before: "Partial answ".into(),
+        }
+        .into(),
+    ])
+    .await;
+    let (seen, err) = first_error(&client(&server), ask("hi")).await;
+    let text: String = seen
+        .iter()
+        .filter_map(|e| match e {
+            ChatEvent::TextDelta { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(text, "Partial answ");
+    assert_eq!(err.kind(), ErrorKind::Llm);
+    assert!(err.to_string().contains("cut"), "{err}");
+    // Events had been yielded, so nothing was retried.
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn error_event_mid_stream_is_typed() {
+    let server = FakeLlmServer::start(vec![
+        Reply::StreamError {
+            text_before: "Hello".into(),
+            error: json!({"message": "The server had an error", "type": "server_error",
+                      "param": null, "code": null}),
+        }
+        .into(),
+    ])
+    .await;
+    let (seen, err) = first_error(&client(&server), ask("hi")).await;
+    assert!(!seen.is_empty());
+    assert_eq!(err.kind(), ErrorKind::Llm);
+    assert!(err.to_string().contains("The server had an error"), "{err}");
+}
+
+#[tokio::test]
+async fn stall_before_first_byte_times_out() {
+    let server = FakeLlmServer::start(vec![Exchange::any(Reply::Stall)]).await;
+    let c = client_with(&server, |c| {
+        c.with_retry(RetryPolicy::none()).with_timeouts(
+            Duration::from_secs(2),
+            Duration::from_millis(300),
+            Duration::from_secs(5),
+        )
+    });
+    let started = Instant::now();
+    let err = c.complete(ask("hi")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(matches!(&err, Error::Timeout { operation, .. } if operation.contains("first byte")));
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn first_byte_timeout_is_retried() {
+    let server = FakeLlmServer::start(vec![
+        Reply::text("late").delayed(2_000).into(),
+        Reply::text("fast").into(),
+    ])
+    .await;
+    let c = client_with(&server, |c| {
+        c.with_timeouts(
+            Duration::from_secs(2),
+            Duration::from_millis(300),
+            Duration::from_secs(5),
+        )
+    });
+    assert_eq!(c.complete(ask("hi")).await.unwrap().text, "fast");
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn silence_mid_stream_hits_the_idle_timeout() {
+    let server = FakeLlmServer::start(vec![
+        Reply::text("slow text that pauses")
+            .with_chunk_delay_ms(3_000)
+            .into(),
+        Reply::StallMidStream {
+            text_before: "I was saying".into(),
+        }
+        .into(),
+    ])
+    .await;
+    let c = client_with(&server, |c| {
+        c.with_timeouts(
+            Duration::from_secs(2),
+            Duration::from_secs(2),
+            Duration::from_millis(300),
+        )
+    });
+    for _ in 0..2 {
+        let started = Instant::now();
+        let (seen, err) = first_error(&c, ask("hi")).await;
+        assert!(!seen.is_empty(), "the first chunk arrived before the pause");
+        assert_eq!(err.kind(), ErrorKind::Timeout);
+        assert!(
+            matches!(&err, Error::Timeout { operation, after } if operation == "openai stream idle" && *after == Duration::from_millis(300)),
+            "{err:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+    assert_eq!(server.requests().len(), 2);
+    server.verify().unwrap();
+}
+
+#[tokio::test]
+async fn dropping_the_stream_closes_the_connection() {
+    let server = FakeLlmServer::start(vec![
+        Reply::text("a b c d e f g h")
+            .with_chunk_delay_ms(200)
+            .into(),
+        Reply::text("next").into(),
+    ])
+    .await;
+    let c = client(&server);
+    let mut stream = c.stream(ask("hi")).await.unwrap();
+    let first = stream.next().await.unwrap().unwrap();
+    assert!(matches!(first, ChatEvent::TextDelta { .. }));
+    drop(stream);
+    // The client still works on the same pool afterwards.
+    assert_eq!(c.complete(ask("again")).await.unwrap().text, "next");
+}
+
+#[tokio::test]
+async fn unexpected_request_is_reported_by_verify() {
+    let server = FakeLlmServer::start(vec![Exchange::when(
+        Matcher::body_contains("expected question"),
+        Reply::text("fine"),
+    )])
+    .await;
+    let c = client_with(&server, |c| c.with_retry(RetryPolicy::none()));
+    let err = c.complete(ask("something else")).await.unwrap_err();
+    assert!(err.to_string().contains("unexpected request"), "{err}");
+    assert_eq!(server.unexpected().len(), 1);
+    let problems = server.verify().unwrap_err();
+    assert!(problems.contains("something else"), "{problems}");
+    assert!(problems.contains("never used"), "{problems}");
+    assert_eq!(server.remaining(), 1);
+}
+
+#[tokio::test]
+async fn connection_refused_is_retried_then_reported() {
+    // Bind and drop a server to get a port nobody listens on.
+    let server = FakeLlmServer::start(vec![]).await;
+    let url = server.base_url();
+    server.shutdown().await;
+    let config = OpenAiConfig::new("m")
+        .with_base_url(url)
+        .with_retry(RetryPolicy::new(
+            1,
+            Duration::from_millis(10),
+            Duration::from_millis(50),
+        ));
+    let err = OpenAiClient::new(config)
+        .unwrap()
+        .complete(ask("hi"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Llm);
+    assert!(err.to_string().contains("connection failed"), "{err}");
+}
+
+#[test]
+fn debug_output_hides_the_api_key() {
+    let config = OpenAiConfig::new("gpt-4o").with_api_key("sk-live-abcdef123456");
+    let client = OpenAiClient::new(config.clone()).unwrap();
+    let shown = format!("{config:?} {client:?} {config:#?}");
+    assert!(!shown.contains("sk-live-abcdef123456"), "{shown}");
+    assert!(shown.contains("gpt-4o"));
+}

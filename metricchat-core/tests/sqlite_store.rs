@@ -1,0 +1,1051 @@
+//! The persistence stores, held to one behaviour: every test in `behaviour` runs against
+//! `MemoryStore` (the reference semantics), a `SqliteStore` file in a temp dir and an in-memory
+//! `SqliteStore`. SQLite-only tests then cover what only a database can show: persistence across
+//! reopening, migrations, atomic rollback of a failed step, recovery after a real process crash,
+//! and concurrent writers on one file.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use metricchat_core::error::{Error, ErrorInfo, ErrorKind};
+use metricchat_core::events::{
+    ColumnMeta, Event, EventKind, RunStatus, RunSummary, Timings, ToolStatus,
+};
+use metricchat_core::llm::Usage;
+use metricchat_core::planner::{DecisionMetrics, PlanType, PlannedAction, PlannerDecision};
+use metricchat_core::store::{
+    DecisionRecord, ExecutionStatus, MemoryStore, QueryRecord, QueryStatus, RunRecord, Snapshot,
+    SqliteStore, StepWrite, Store, ToolExecutionRecord, VisualizationRecord,
+};
+use metricchat_core::viz::{ChartSpec, ChartType};
+use serde_json::json;
+use uuid::Uuid;
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+/// A fixed instant with nanoseconds, so exact timestamp round-trips are checked.
+fn at(offset_ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_764_000_000, 123_456_789).unwrap()
+        + TimeDelta::milliseconds(offset_ms)
+}
+
+fn event(run_id: Uuid, seq: u64, start: DateTime<Utc>, kind: EventKind) -> Event {
+    Event {
+        run_id,
+        seq,
+        ts: start + TimeDelta::milliseconds(i64::try_from(seq).unwrap() * 10 + 1),
+        kind,
+    }
+}
+
+fn chart_spec() -> ChartSpec {
+    ChartSpec {
+        chart_type: ChartType::Bar,
+        title: Some("Delays by carrier".into()),
+        x: Some("carrier".into()),
+        y: vec!["avg_delay".into()],
+        series: Some("year".into()),
+        inferred: true,
+    }
+}
+
+fn summary(status: RunStatus) -> RunSummary {
+    RunSummary {
+        status,
+        title: Some("Average delay by carrier".into()),
+        iterations: 2,
+        usage: Usage {
+            input_tokens: 1200,
+            output_tokens: 300,
+            cached_input_tokens: 800,
+        },
+        cost_usd: Some(0.0125),
+        timings: Timings {
+            first_token_ms: Some(120),
+            llm_ms: 2300,
+            tools_ms: 450,
+            total_ms: 2900,
+        },
+        reason: Some("done".into()),
+    }
+}
+
+/// A whole run, written in four steps, and what a store must read back afterwards.
+struct Scenario {
+    steps: Vec<StepWrite>,
+    run: RunRecord,
+    decisions: Vec<DecisionRecord>,
+    executions: Vec<ToolExecutionRecord>,
+    queries: Vec<QueryRecord>,
+    visualizations: Vec<VisualizationRecord>,
+    snapshot: Snapshot,
+    events: Vec<Event>,
+}
+
+fn scenario(run_id: Uuid, start: DateTime<Utc>) -> Scenario {
+    let ms = |n: i64| start + TimeDelta::milliseconds(n);
+    let ev = |seq: u64, kind: EventKind| event(run_id, seq, start, kind);
+    let exec_id = Uuid::new_v4();
+    let query_id = Uuid::new_v4();
+    let viz_id = Uuid::new_v4();
+    let sql = "SELECT carrier, AVG(dep_delay) AS avg_delay FROM flights GROUP BY carrier";
+    let executed = format!("{sql} LIMIT 1000");
+
+    // Step 0: the run starts.
+    let mut run = RunRecord {
+        id: run_id,
+        question: "Which carrier has the worst delays?".into(),
+        title: None,
+        status: RunStatus::Running,
+        model: "gpt-test".into(),
+        created_at: start,
+        updated_at: start,
+        finished_at: None,
+        iterations: 0,
+        usage: Usage::default(),
+        cost_usd: None,
+        answer: None,
+        error: None,
+    };
+    let snapshot = |step: u32, status: RunStatus, at: DateTime<Utc>| Snapshot {
+        run_id,
+        step,
+        status,
+        state: json!({"step": step, "messages": [{"role": "user", "content": "Which carrier?"}],
+                      "ratio": 0.5, "nested": {"list": [1, 2, 3], "none": null}}),
+        created_at: at,
+    };
+    let started = ev(
+        0,
+        EventKind::RunStarted {
+            question: run.question.clone(),
+            model: run.model.clone(),
+            connections: vec!["flights".into(), "warehouse".into()],
+        },
+    );
+    let step0 = StepWrite {
+        run: run.clone(),
+        decisions: vec![],
+        tool_executions: vec![],
+        queries: vec![],
+        visualizations: vec![],
+        snapshot: snapshot(0, RunStatus::Running, ms(1)),
+        events: vec![started.clone()],
+    };
+
+    // Step 1: a decision to run SQL; the tool and its query start.
+    let d0 = DecisionRecord {
+        run_id,
+        iteration: 0,
+        decision: PlannerDecision {
+            analysis_complete: false,
+            plan_type: PlanType::Action,
+            reasoning_message: Some("Average the delay per carrier.".into()),
+            assistant_message: Some("Let me look at the delays.".into()),
+            action: Some(PlannedAction {
+                tool: "execute_sql".into(),
+                arguments: json!({"sql": sql, "connection": "flights"}),
+                call_id: Some("call_1".into()),
+            }),
+            final_answer: None,
+            metrics: DecisionMetrics {
+                first_token_ms: Some(90),
+                total_ms: 800,
+                usage: Usage {
+                    input_tokens: 600,
+                    output_tokens: 120,
+                    cached_input_tokens: 400,
+                },
+            },
+            error: Some("repaired trailing comma".into()),
+            raw_assistant: None,
+        },
+        created_at: ms(100),
+    };
+    let exec_running = ToolExecutionRecord {
+        id: exec_id,
+        run_id,
+        iteration: 0,
+        tool: "execute_sql".into(),
+        arguments: json!({"sql": sql, "connection": "flights"}),
+        status: ExecutionStatus::Running,
+        observation: None,
+        error: None,
+        attempts: 1,
+        started_at: ms(110),
+        finished_at: None,
+    };
+    let query_running = QueryRecord {
+        id: query_id,
+        run_id,
+        execution_id: Some(exec_id),
+        connection: "flights".into(),
+        sql: sql.into(),
+        executed_sql: Some(executed.clone()),
+        attempt: 1,
+        status: QueryStatus::Running,
+        error: None,
+        row_count: None,
+        duration_ms: None,
+        created_at: ms(120),
+    };
+    run.iterations = 1;
+    run.usage = d0.decision.metrics.usage;
+    run.updated_at = ms(120);
+    let step1_events = vec![
+        ev(
+            1,
+            EventKind::DecisionFinal {
+                iteration: 0,
+                decision: d0.decision.clone(),
+            },
+        ),
+        ev(
+            2,
+            EventKind::ToolStarted {
+                execution_id: exec_id,
+                iteration: 0,
+                tool: "execute_sql".into(),
+                arguments: exec_running.arguments.clone(),
+            },
+        ),
+        ev(
+            3,
+            EventKind::QueryCreated {
+                query_id,
+                connection: "flights".into(),
+                sql: executed.clone(),
+                attempt: 1,
+            },
+        ),
+    ];
+    let step1 = StepWrite {
+        run: run.clone(),
+        decisions: vec![d0.clone()],
+        tool_executions: vec![exec_running.clone()],
+        queries: vec![query_running.clone()],
+        visualizations: vec![],
+        snapshot: snapshot(1, RunStatus::Running, ms(121)),
+        events: step1_events.clone(),
+    };
+
+    // Step 2: the query and the tool finish; a chart is proposed.
+    let exec_done = ToolExecutionRecord {
+        status: ExecutionStatus::Finished(ToolStatus::Success),
+        observation: Some(json!({"row_count": 12, "columns": ["carrier", "avg_delay"]})),
+        finished_at: Some(ms(300)),
+        ..exec_running.clone()
+    };
+    let query_done = QueryRecord {
+        status: QueryStatus::Success,
+        row_count: Some(12),
+        duration_ms: Some(34),
+        ..query_running.clone()
+    };
+    let viz = VisualizationRecord {
+        id: viz_id,
+        run_id,
+        query_id,
+        spec: serde_json::to_value(chart_spec()).unwrap(),
+        echarts: json!({"xAxis": {"type": "category", "data": ["AA", "UA"]},
+                        "series": [{"type": "bar", "data": [12.5, 9.25]}]}),
+        created_at: ms(310),
+    };
+    run.updated_at = ms(310);
+    let step2_events = vec![
+        ev(
+            4,
+            EventKind::QueryResult {
+                query_id,
+                columns: vec![
+                    ColumnMeta {
+                        name: "carrier".into(),
+                        data_type: "Utf8".into(),
+                    },
+                    ColumnMeta {
+                        name: "avg_delay".into(),
+                        data_type: "Float64".into(),
+                    },
+                ],
+                row_count: 12,
+                preview: vec![json!({"carrier": "AA", "avg_delay": 12.5})],
+                truncated: false,
+                error: None,
+                duration_ms: 34,
+            },
+        ),
+        ev(
+            5,
+            EventKind::ToolFinished {
+                execution_id: exec_id,
+                tool: "execute_sql".into(),
+                status: ToolStatus::Success,
+                observation: exec_done.observation.clone().unwrap(),
+                error: None,
+                attempts: 1,
+                duration_ms: 190,
+            },
+        ),
+        ev(
+            6,
+            EventKind::VisualizationCreated {
+                visualization_id: viz_id,
+                query_id,
+                spec: chart_spec(),
+                echarts: viz.echarts.clone(),
+            },
+        ),
+    ];
+    let step2 = StepWrite {
+        run: run.clone(),
+        decisions: vec![],
+        tool_executions: vec![exec_done.clone()],
+        queries: vec![query_done.clone()],
+        visualizations: vec![viz.clone()],
+        snapshot: snapshot(2, RunStatus::Running, ms(311)),
+        events: step2_events.clone(),
+    };
+
+    // Step 3: the final answer; the run completes.
+    let d1 = DecisionRecord {
+        run_id,
+        iteration: 1,
+        decision: PlannerDecision {
+            analysis_complete: true,
+            plan_type: PlanType::Research,
+            final_answer: Some("AA has the worst average delay (12.5 min).".into()),
+            ..PlannerDecision::default()
+        },
+        created_at: ms(500),
+    };
+    run.status = RunStatus::Completed;
+    run.title = Some("Average delay by carrier".into());
+    run.iterations = 2;
+    run.usage = Usage {
+        input_tokens: 1200,
+        output_tokens: 300,
+        cached_input_tokens: 800,
+    };
+    run.cost_usd = Some(0.0125);
+    run.answer = d1.decision.final_answer.clone();
+    run.updated_at = ms(510);
+    run.finished_at = Some(ms(510));
+    let step3_events = vec![
+        ev(
+            7,
+            EventKind::BlockUpsert {
+                block_id: Uuid::new_v4(),
+                text: run.answer.clone().unwrap(),
+                done: true,
+            },
+        ),
+        ev(
+            8,
+            EventKind::RunFinished {
+                summary: summary(RunStatus::Completed),
+            },
+        ),
+    ];
+    let final_snapshot = snapshot(3, RunStatus::Completed, ms(511));
+    let step3 = StepWrite {
+        run: run.clone(),
+        decisions: vec![d1.clone()],
+        tool_executions: vec![],
+        queries: vec![],
+        visualizations: vec![],
+        snapshot: final_snapshot.clone(),
+        events: step3_events.clone(),
+    };
+
+    let mut events = vec![started];
+    events.extend(step1_events);
+    events.extend(step2_events);
+    events.extend(step3_events);
+    Scenario {
+        steps: vec![step0, step1, step2, step3],
+        run,
+        decisions: vec![d0, d1],
+        executions: vec![exec_done],
+        queries: vec![query_done],
+        visualizations: vec![viz],
+        snapshot: final_snapshot,
+        events,
+    }
+}
+
+/// One event of every kind, every optional field filled (and a few left empty).
+fn every_event(run_id: Uuid, start: DateTime<Utc>) -> Vec<Event> {
+    let exec_id = Uuid::new_v4();
+    let query_id = Uuid::new_v4();
+    let kinds = vec![
+        EventKind::RunStarted {
+            question: "Delays? — with ünïcode and \"quotes\"".into(),
+            model: "gpt-test".into(),
+            connections: vec!["flights".into()],
+        },
+        EventKind::DecisionPartial {
+            iteration: 0,
+            reasoning_message: Some("thinking".into()),
+            assistant_message: Some("Looking".into()),
+        },
+        EventKind::DecisionPartial {
+            iteration: 0,
+            reasoning_message: None,
+            assistant_message: None,
+        },
+        EventKind::DecisionFinal {
+            iteration: 0,
+            decision: PlannerDecision {
+                analysis_complete: false,
+                plan_type: PlanType::Action,
+                reasoning_message: Some("r".into()),
+                assistant_message: Some("a".into()),
+                action: Some(PlannedAction {
+                    tool: "execute_sql".into(),
+                    arguments: json!({"sql": "SELECT 1"}),
+                    call_id: Some("call_9".into()),
+                }),
+                final_answer: None,
+                metrics: DecisionMetrics {
+                    first_token_ms: Some(5),
+                    total_ms: 50,
+                    usage: Usage {
+                        input_tokens: 10,
+                        output_tokens: 5,
+                        cached_input_tokens: 2,
+                    },
+                },
+                error: Some("repaired".into()),
+                raw_assistant: None,
+            },
+        },
+        EventKind::PlannerRetry {
+            iteration: 0,
+            attempt: 2,
+            error: "not JSON".into(),
+        },
+        EventKind::ToolStarted {
+            execution_id: exec_id,
+            iteration: 0,
+            tool: "execute_sql".into(),
+            arguments: json!({"sql": "SELECT 1", "limit": 10, "flag": true}),
+        },
+        EventKind::ToolProgress {
+            execution_id: exec_id,
+            tool: "execute_sql".into(),
+            message: "running".into(),
+        },
+        EventKind::QueryCreated {
+            query_id,
+            connection: "flights".into(),
+            sql: "SELECT 1 LIMIT 1000".into(),
+            attempt: 3,
+        },
+        EventKind::QueryResult {
+            query_id,
+            columns: vec![ColumnMeta {
+                name: "x".into(),
+                data_type: "Int64".into(),
+            }],
+            row_count: 0,
+            preview: vec![],
+            truncated: true,
+            error: Some("no such table".into()),
+            duration_ms: 7,
+        },
+        EventKind::ToolFinished {
+            execution_id: exec_id,
+            tool: "execute_sql".into(),
+            status: ToolStatus::Timeout,
+            observation: json!({"error": "timed out"}),
+            error: Some("timed out after 30000ms".into()),
+            attempts: 2,
+            duration_ms: 30_001,
+        },
+        EventKind::VisualizationCreated {
+            visualization_id: Uuid::new_v4(),
+            query_id,
+            spec: chart_spec(),
+            echarts: json!({"series": []}),
+        },
+        EventKind::BlockUpsert {
+            block_id: Uuid::new_v4(),
+            text: "partial answer".into(),
+            done: false,
+        },
+        EventKind::RunFinished {
+            summary: summary(RunStatus::BudgetExceeded),
+        },
+        EventKind::RunFailed {
+            error: ErrorInfo {
+                kind: ErrorKind::QueryFailed,
+                message: "query failed on flights: boom".into(),
+            },
+            summary: RunSummary {
+                reason: None,
+                cost_usd: None,
+                title: None,
+                ..summary(RunStatus::Failed)
+            },
+        },
+    ];
+    kinds
+        .into_iter()
+        .enumerate()
+        .map(|(i, kind)| event(run_id, u64::try_from(i).unwrap(), start, kind))
+        .collect()
+}
+
+fn running_run(id: Uuid, created_at: DateTime<Utc>) -> RunRecord {
+    RunRecord {
+        id,
+        question: format!("question {id}"),
+        title: None,
+        status: RunStatus::Running,
+        model: "m".into(),
+        created_at,
+        updated_at: created_at,
+        finished_at: None,
+        iterations: 0,
+        usage: Usage::default(),
+        cost_usd: None,
+        answer: None,
+        error: None,
+    }
+}
+
+/// A minimal step for `run`: only the run row and a snapshot.
+fn bare_step(run: &RunRecord, step: u32) -> StepWrite {
+    StepWrite {
+        run: run.clone(),
+        decisions: vec![],
+        tool_executions: vec![],
+        queries: vec![],
+        visualizations: vec![],
+        snapshot: Snapshot {
+            run_id: run.id,
+            step,
+            status: run.status,
+            state: json!({"step": step}),
+            created_at: run.updated_at,
+        },
+        events: vec![],
+    }
+}
+
+/// Asserts everything the store holds for the scenario's run equals what it expects.
+async fn assert_reads_back(store: &dyn Store, s: &Scenario) {
+    let id = s.run.id;
+    assert_eq!(store.get_run(id).await.unwrap().as_ref(), Some(&s.run));
+    assert_eq!(store.decisions(id).await.unwrap(), s.decisions);
+    assert_eq!(store.tool_executions(id).await.unwrap(), s.executions);
+    assert_eq!(store.queries(id).await.unwrap(), s.queries);
+    assert_eq!(store.visualizations(id).await.unwrap(), s.visualizations);
+    assert_eq!(
+        store.latest_snapshot(id).await.unwrap().as_ref(),
+        Some(&s.snapshot)
+    );
+    assert_eq!(store.events(id).await.unwrap(), s.events);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Behaviour shared by every store
+
+mod behaviour {
+    use super::*;
+
+    /// A run written step by step reads back exactly, and after each step the run row and its
+    /// snapshot show how far it got.
+    pub async fn full_run_round_trips(store: Arc<dyn Store>) {
+        let s = scenario(Uuid::new_v4(), at(0));
+        let mut events_so_far = Vec::new();
+        for step in &s.steps {
+            store.write_step(step).await.unwrap();
+            events_so_far.extend(step.events.iter().cloned());
+            assert_eq!(
+                store.get_run(s.run.id).await.unwrap().as_ref(),
+                Some(&step.run)
+            );
+            assert_eq!(
+                store.latest_snapshot(s.run.id).await.unwrap().as_ref(),
+                Some(&step.snapshot)
+            );
+            assert_eq!(store.events(s.run.id).await.unwrap(), events_so_far);
+        }
+        assert_reads_back(store.as_ref(), &s).await;
+
+        // Another run's records never leak into this one.
+        let other = scenario(Uuid::new_v4(), at(10_000));
+        for step in &other.steps {
+            store.write_step(step).await.unwrap();
+        }
+        assert_reads_back(store.as_ref(), &s).await;
+        assert_reads_back(store.as_ref(), &other).await;
+    }
+
+    /// Unknown runs read as nothing, not as errors.
+    pub async fn unknown_run_reads_empty(store: Arc<dyn Store>) {
+        let id = Uuid::new_v4();
+        assert_eq!(store.get_run(id).await.unwrap(), None);
+        assert_eq!(store.latest_snapshot(id).await.unwrap(), None);
+        assert!(store.decisions(id).await.unwrap().is_empty());
+        assert!(store.tool_executions(id).await.unwrap().is_empty());
+        assert!(store.queries(id).await.unwrap().is_empty());
+        assert!(store.visualizations(id).await.unwrap().is_empty());
+        assert!(store.events(id).await.unwrap().is_empty());
+        assert!(store.list_runs(10).await.unwrap().is_empty());
+    }
+
+    /// `list_runs` returns the newest runs first, at most `limit` of them.
+    pub async fn list_runs_newest_first_with_limit(store: Arc<dyn Store>) {
+        let ids: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
+        // Written out of creation order, so insertion order cannot pass for recency.
+        for (i, offset) in [(2, 2_000), (0, 0), (4, 4_000), (1, 1_000), (3, 3_000)] {
+            let run = running_run(ids[i], at(offset));
+            store.write_step(&bare_step(&run, 0)).await.unwrap();
+        }
+        let newest: Vec<Uuid> = ids.iter().rev().copied().collect();
+        let listed = |runs: Vec<RunRecord>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(listed(store.list_runs(3).await.unwrap()), newest[..3]);
+        assert_eq!(listed(store.list_runs(100).await.unwrap()), newest);
+        assert!(store.list_runs(0).await.unwrap().is_empty());
+
+        // Updating an old run does not make it newer.
+        let mut oldest = running_run(ids[0], at(0));
+        oldest.status = RunStatus::Completed;
+        oldest.updated_at = at(99_000);
+        store.write_step(&bare_step(&oldest, 1)).await.unwrap();
+        let all = store.list_runs(5).await.unwrap();
+        assert_eq!(listed(all.clone()), newest);
+        assert_eq!(all[4], oldest);
+    }
+
+    /// Every event kind and every field comes back as written, in `seq` order.
+    pub async fn events_round_trip_every_field(store: Arc<dyn Store>) {
+        let run = running_run(Uuid::new_v4(), at(0));
+        let events = every_event(run.id, at(0));
+        // Written over two steps.
+        let mut first = bare_step(&run, 0);
+        first.events = events[..5].to_vec();
+        let mut second = bare_step(&run, 1);
+        second.events = events[5..].to_vec();
+        store.write_step(&first).await.unwrap();
+        store.write_step(&second).await.unwrap();
+        let back = store.events(run.id).await.unwrap();
+        assert_eq!(back, events);
+        let seqs: Vec<u64> = back.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (0..14).collect::<Vec<_>>());
+        assert_eq!(back[13].type_name(), "run.failed");
+    }
+
+    /// After a crash, `mark_interrupted` leaves the run, its running execution and query, and
+    /// its latest snapshot consistent, and touches nothing else.
+    pub async fn mark_interrupted_repairs_crashed_run(store: Arc<dyn Store>) {
+        // Crashed mid-query: steps 0 and 1 written, the execution and query still running.
+        let crashed = scenario(Uuid::new_v4(), at(0));
+        store.write_step(&crashed.steps[0]).await.unwrap();
+        store.write_step(&crashed.steps[1]).await.unwrap();
+        // A finished run alongside it.
+        let done = scenario(Uuid::new_v4(), at(1_000));
+        for step in &done.steps {
+            store.write_step(step).await.unwrap();
+        }
+
+        let before = Utc::now();
+        assert_eq!(store.mark_interrupted().await.unwrap(), 1);
+
+        let id = crashed.run.id;
+        let run = store.get_run(id).await.unwrap().unwrap();
+        assert_eq!(run.status, RunStatus::Interrupted);
+        let finished = run.finished_at.expect("interrupted run has finished_at");
+        assert!(finished >= before, "{finished} < {before}");
+        assert_eq!(run.question, crashed.steps[1].run.question);
+        assert_eq!(run.iterations, 1);
+
+        let execs = store.tool_executions(id).await.unwrap();
+        assert_eq!(execs.len(), 1);
+        assert_eq!(
+            execs[0].status,
+            ExecutionStatus::Finished(ToolStatus::Cancelled)
+        );
+        assert!(execs[0].finished_at.is_some_and(|t| t >= before));
+
+        let queries = store.queries(id).await.unwrap();
+        assert_eq!(queries.len(), 1);
+        assert_eq!(queries[0].status, QueryStatus::Error);
+        assert_eq!(queries[0].error.as_deref(), Some("interrupted"));
+
+        let snap = store.latest_snapshot(id).await.unwrap().unwrap();
+        assert_eq!(snap.step, 1);
+        assert_eq!(snap.status, RunStatus::Interrupted);
+        assert_eq!(snap.state, crashed.steps[1].snapshot.state);
+
+        // The finished run is untouched, and a second call finds nothing to do.
+        assert_reads_back(store.as_ref(), &done).await;
+        assert_eq!(store.mark_interrupted().await.unwrap(), 0);
+    }
+
+    /// Two runs written step by step from two tasks at once both land completely.
+    pub async fn concurrent_writers(store: Arc<dyn Store>) {
+        concurrent_writers_on(store.clone(), store).await;
+    }
+
+    /// Writes two runs in parallel, one through each store handle, and checks both.
+    pub async fn concurrent_writers_on(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+        const STEPS: u32 = 30;
+        let write = |store: Arc<dyn Store>, offset: i64| {
+            tokio::spawn(async move {
+                let id = Uuid::new_v4();
+                let mut run = running_run(id, at(offset));
+                for i in 0..STEPS {
+                    run.iterations = i;
+                    run.updated_at = at(offset + i64::from(i));
+                    let mut step = bare_step(&run, i);
+                    step.decisions.push(DecisionRecord {
+                        run_id: id,
+                        iteration: i,
+                        decision: PlannerDecision::default(),
+                        created_at: run.updated_at,
+                    });
+                    step.tool_executions.push(ToolExecutionRecord {
+                        id: Uuid::new_v4(),
+                        run_id: id,
+                        iteration: i,
+                        tool: "t".into(),
+                        arguments: json!({"i": i}),
+                        status: ExecutionStatus::Finished(ToolStatus::Success),
+                        observation: Some(json!(i)),
+                        error: None,
+                        attempts: 1,
+                        started_at: run.updated_at,
+                        finished_at: Some(run.updated_at),
+                    });
+                    step.events.push(event(
+                        id,
+                        u64::from(i),
+                        at(offset),
+                        EventKind::ToolProgress {
+                            execution_id: Uuid::nil(),
+                            tool: "t".into(),
+                            message: format!("{i}"),
+                        },
+                    ));
+                    store.write_step(&step).await?;
+                    tokio::task::yield_now().await;
+                }
+                Ok::<_, Error>(id)
+            })
+        };
+        let (ra, rb) = tokio::join!(write(a.clone(), 0), write(b, 100_000));
+        let ids = [ra.unwrap().unwrap(), rb.unwrap().unwrap()];
+        for id in ids {
+            let run = a.get_run(id).await.unwrap().unwrap();
+            assert_eq!(run.iterations, STEPS - 1);
+            assert_eq!(a.decisions(id).await.unwrap().len(), STEPS as usize);
+            assert_eq!(a.tool_executions(id).await.unwrap().len(), STEPS as usize);
+            assert_eq!(a.events(id).await.unwrap().len(), STEPS as usize);
+            assert_eq!(
+                a.latest_snapshot(id).await.unwrap().unwrap().step,
+                STEPS - 1
+            );
+        }
+        assert_eq!(a.list_runs(10).await.unwrap().len(), 2);
+    }
+}
+
+macro_rules! behaviour_tests {
+    ($($name:ident),* $(,)?) => {
+        mod memory_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::behaviour::$name(std::sync::Arc::new(super::MemoryStore::new())).await;
+                }
+            )*
+        }
+        mod sqlite_file_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = super::SqliteStore::open(dir.path().join("metricchat.db"))
+                        .await
+                        .unwrap();
+                    super::behaviour::$name(std::sync::Arc::new(store)).await;
+                }
+            )*
+        }
+        mod sqlite_memory_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let store = super::SqliteStore::in_memory().await.unwrap();
+                    super::behaviour::$name(std::sync::Arc::new(store)).await;
+                }
+            )*
+        }
+    };
+}
+
+behaviour_tests!(
+    full_run_round_trips,
+    unknown_run_reads_empty,
+    list_runs_newest_first_with_limit,
+    events_round_trip_every_field,
+    mark_interrupted_repairs_crashed_run,
+    concurrent_writers,
+);
+
+// ---------------------------------------------------------------------------------------------
+// SQLite only
+
+/// A raw connection to the store's file, to check what is on disk.
+async fn raw(path: &Path) -> sqlx::SqlitePool {
+    let url = format!("sqlite://{}", path.display());
+    sqlx::SqlitePool::connect(&url).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_survives_reopen_and_migrations_are_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    assert!(!path.exists());
+    let s = scenario(Uuid::new_v4(), at(0));
+    {
+        let store = SqliteStore::open(&path).await.unwrap();
+        assert!(path.exists(), "open creates the file");
+        for step in &s.steps {
+            store.write_step(step).await.unwrap();
+        }
+        store.close().await;
+    }
+    for _ in 0..3 {
+        let store = SqliteStore::open(&path).await.unwrap();
+        assert_reads_back(&store, &s).await;
+        assert_eq!(store.list_runs(10).await.unwrap(), vec![s.run.clone()]);
+        store.close().await;
+    }
+
+    // On disk: one applied migration, WAL mode, summable usage, readable statuses and events.
+    let pool = raw(&path).await;
+    let migrations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(migrations, 1);
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let (input, output, cached): (i64, i64, i64) = sqlx::query_as(
+        "SELECT SUM(input_tokens), SUM(output_tokens), SUM(cached_input_tokens) FROM runs",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((input, output, cached), (1200, 300, 800));
+    let status: String = sqlx::query_scalar("SELECT status FROM runs")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "completed");
+    let exec_status: String = sqlx::query_scalar("SELECT status FROM tool_executions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(exec_status, "success");
+    let types: Vec<String> = sqlx::query_scalar("SELECT type FROM events ORDER BY seq")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(types.first().map(String::as_str), Some("run.started"));
+    assert_eq!(types.last().map(String::as_str), Some("run.finished"));
+    let snapshots: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM snapshots")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(snapshots, 4, "every step's snapshot is kept");
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn open_fails_with_store_error_when_directory_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = SqliteStore::open(dir.path().join("missing").join("x.db"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Store { .. }), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_step_writes_nothing_and_keeps_previous_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("mc.db")).await.unwrap();
+    let s = scenario(Uuid::new_v4(), at(0));
+    store.write_step(&s.steps[0]).await.unwrap();
+    store.write_step(&s.steps[1]).await.unwrap();
+    let expected = Scenario {
+        steps: vec![],
+        run: s.steps[1].run.clone(),
+        decisions: s.steps[1].decisions.clone(),
+        executions: s.steps[1].tool_executions.clone(),
+        queries: s.steps[1].queries.clone(),
+        visualizations: vec![],
+        snapshot: s.steps[1].snapshot.clone(),
+        events: s.events[..4].to_vec(),
+    };
+    assert_reads_back(&store, &expected).await;
+
+    // Step 2, but its visualization names a run that does not exist: the foreign key fails
+    // after the run row, execution and query updates were already applied in the transaction.
+    let mut bad = s.steps[2].clone();
+    bad.run.status = RunStatus::Completed;
+    bad.decisions.push(s.decisions[1].clone());
+    bad.visualizations[0].run_id = Uuid::new_v4();
+    let err = store.write_step(&bad).await.unwrap_err();
+    assert!(matches!(err, Error::Store { .. }), "{err:?}");
+    assert!(err.to_string().contains("visualization"), "{err}");
+    assert!(
+        std::error::Error::source(&err).is_some_and(|e| e.to_string().contains("FOREIGN KEY")),
+        "{err:?}"
+    );
+    assert_reads_back(&store, &expected).await;
+
+    // The store still works: the correct step and the rest apply.
+    store.write_step(&s.steps[2]).await.unwrap();
+    store.write_step(&s.steps[3]).await.unwrap();
+    assert_reads_back(&store, &s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rewriting_a_step_is_idempotent() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let s = scenario(Uuid::new_v4(), at(0));
+    for step in &s.steps {
+        store.write_step(step).await.unwrap();
+        store.write_step(step).await.unwrap();
+    }
+    // Events are kept once per (run_id, seq), the first write winning.
+    let mut again = s.steps[3].clone();
+    again.events[0].kind = EventKind::ToolProgress {
+        execution_id: Uuid::nil(),
+        tool: "x".into(),
+        message: "duplicate seq".into(),
+    };
+    store.write_step(&again).await.unwrap();
+    assert_reads_back(&store, &s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory_stores_are_separate() {
+    let a = SqliteStore::in_memory().await.unwrap();
+    let b = SqliteStore::in_memory().await.unwrap();
+    let run = running_run(Uuid::new_v4(), at(0));
+    a.write_step(&bare_step(&run, 0)).await.unwrap();
+    assert_eq!(a.list_runs(10).await.unwrap().len(), 1);
+    assert!(b.list_runs(10).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_handles_on_one_file_write_concurrently() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.db");
+    let a = SqliteStore::open(&path).await.unwrap();
+    let b = SqliteStore::open(&path).await.unwrap();
+    behaviour::concurrent_writers_on(Arc::new(a), Arc::new(b)).await;
+}
+
+const CRASH_DB_ENV: &str = "METRICCHAT_TEST_CRASH_DB";
+
+/// Child half of `mark_interrupted_after_process_crash`: when started by it, writes a run up to
+/// a running query and aborts the process without closing anything. Otherwise does nothing.
+#[tokio::test]
+async fn crash_helper_child_process() {
+    let Ok(path) = std::env::var(CRASH_DB_ENV) else {
+        return;
+    };
+    let run_id: Uuid = std::env::var("METRICCHAT_TEST_CRASH_RUN")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let store = SqliteStore::open(&path).await.unwrap();
+    let s = scenario(run_id, at(0));
+    store.write_step(&s.steps[0]).await.unwrap();
+    store.write_step(&s.steps[1]).await.unwrap();
+    std::process::abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mark_interrupted_after_process_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crash.db");
+    let run_id = Uuid::new_v4();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "crash_helper_child_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CRASH_DB_ENV, &path)
+        .env("METRICCHAT_TEST_CRASH_RUN", run_id.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the child process must die, not finish");
+
+    // The next process finds the run as the dead one left it...
+    let store = SqliteStore::open(&path).await.unwrap();
+    let s = scenario(run_id, at(0));
+    let left = store.get_run(run_id).await.unwrap().unwrap();
+    assert_eq!(left.status, RunStatus::Running);
+    assert_eq!(left.iterations, 1);
+    assert_eq!(
+        store.tool_executions(run_id).await.unwrap()[0].status,
+        ExecutionStatus::Running
+    );
+    // (The scenario's inner ids are random per call, so compare what does not depend on them.)
+    let events: Vec<(u64, &str)> = store
+        .events(run_id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| (e.seq, e.type_name()))
+        .collect();
+    let expected: Vec<(u64, &str)> = s.events[..4]
+        .iter()
+        .map(|e| (e.seq, e.type_name()))
+        .collect();
+    assert_eq!(events, expected);
+
+    // ...and repairs it.
+    assert_eq!(store.mark_interrupted().await.unwrap(), 1);
+    let run = store.get_run(run_id).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Interrupted);
+    assert!(run.finished_at.is_some());
+    let exec = &store.tool_executions(run_id).await.unwrap()[0];
+    assert_eq!(
+        exec.status,
+        ExecutionStatus::Finished(ToolStatus::Cancelled)
+    );
+    assert!(exec.finished_at.is_some());
+    let query = &store.queries(run_id).await.unwrap()[0];
+    assert_eq!(query.status, QueryStatus::Error);
+    assert_eq!(query.error.as_deref(), Some("interrupted"));
+    let snap = store.latest_snapshot(run_id).await.unwrap().unwrap();
+    assert_eq!((snap.step, snap.status), (1, RunStatus::Interrupted));
+    store.close().await;
+
+    // The repair itself persisted.
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(
+        store.get_run(run_id).await.unwrap().unwrap().status,
+        RunStatus::Interrupted
+    );
+    assert_eq!(store.mark_interrupted().await.unwrap(), 0);
+}

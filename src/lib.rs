@@ -1,0 +1,50 @@
+//! # metricchat
+//!
+//! An embeddable AI analytics agent: a user asks a question in plain language; the agent reads
+//! the warehouse's schema and the team's rules, plans, writes read-only SQL, runs it, repairs it
+//! when it fails, returns the data as Arrow, proposes a chart, and answers — streaming every step
+//! as [`Event`]s.
+//!
+//! ```no_run
+//! # async fn demo() -> metricchat::Result<()> {
+//! use futures::StreamExt;
+//! use metricchat::llm::{OpenAiClient, OpenAiConfig};
+//! use metricchat::store::SqliteStore;
+//! use metricchat::{connect, Agent};
+//!
+//! let agent = Agent::builder()
+//!     .llm(OpenAiClient::new(OpenAiConfig::from_env())?)
+//!     .connection(connect("file:///data/flights/")?)
+//!     .store(SqliteStore::open("mc.db").await?)
+//!     .build()?;
+//! let mut run = agent.stream("Which carrier had the worst average departure delay?");
+//! while let Some(event) = run.next().await {
+//!     println!("{}", event.type_name());
+//! }
+//! let result = agent.ask("How many flights left JFK in 2013?").await?;
+//! println!("{:?}\n{:?}", result.answer, result.sql());
+//! # Ok(()) }
+//! ```
+//!
+//! This crate is a facade: the agent lives in [`metricchat_core`], the warehouses in
+//! [`metricchat_connectors`].
+//!
+//! ## Cargo features
+//! - `datafusion` (default): the embedded DataFusion connector for CSV, Parquet, JSON and Arrow
+//!   files and in-memory tables.
+
+pub use metricchat_core::{
+    Agent, AgentBuilder, AgentConfig, AskResult, Connector, ConnectorRef, Dialect, Error,
+    ErrorKind, Event, EventKind, QueryOptions, Result, Run, RunStatus, SendableRecordBatchStream,
+    agent, arrow, connector, context, data, error, events, guard, llm, planner, store, tools, viz,
+};
+
+/// Warehouse connectors (each behind its cargo feature).
+pub use metricchat_connectors as connectors;
+
+pub use metricchat_connectors::connect;
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,102 @@
+//! Helpers shared by the end-to-end tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use arrow::array::{Array, Float64Array, StringArray};
+use metricchat::events::{Event, EventKind, RunStatus};
+use metricchat::store::{ExecutionStatus, QueryStatus, Store};
+use metricchat::{ConnectorRef, connector::collect_stream};
+use uuid::Uuid;
+
+/// The bundled NYC flights sample as a DataFusion connection named `flights`.
+pub fn flights() -> ConnectorRef {
+    metricchat::connectors::flights_sample("flights").expect("bundled flights sample")
+}
+
+/// Runs SQL directly on a connection (no agent), returning the batches.
+pub async fn direct(conn: &ConnectorRef, sql: &str) -> Vec<arrow::array::RecordBatch> {
+    let stream = conn
+        .query(sql, metricchat::QueryOptions::default())
+        .await
+        .expect("direct query");
+    collect_stream(stream).await.expect("collect").batches
+}
+
+/// The carrier with the worst average departure delay and that average, by direct query.
+pub async fn worst_carrier(conn: &ConnectorRef) -> (String, f64) {
+    let b = direct(
+        conn,
+        "SELECT carrier, AVG(dep_delay) AS avg_delay FROM flights GROUP BY carrier ORDER BY avg_delay DESC LIMIT 1",
+    )
+    .await;
+    let carrier = b[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .map(|a| a.value(0).to_string())
+        .or_else(|| {
+            arrow::compute::cast(b[0].column(0), &arrow::datatypes::DataType::Utf8)
+                .ok()
+                .and_then(|a| {
+                    a.as_any()
+                        .downcast_ref::<StringArray>()
+                        .map(|s| s.value(0).to_string())
+                })
+        })
+        .expect("carrier string");
+    let avg = arrow::compute::cast(b[0].column(1), &arrow::datatypes::DataType::Float64).unwrap();
+    let avg = avg.as_any().downcast_ref::<Float64Array>().unwrap();
+    assert!(!avg.is_null(0));
+    (carrier, avg.value(0))
+}
+
+/// The SQL the scripted model writes for the worst-carrier question.
+pub const WORST_CARRIER_SQL: &str = "SELECT f.carrier, a.name, ROUND(AVG(f.dep_delay), 2) AS avg_dep_delay_min, COUNT(*) AS flights FROM flights f JOIN airlines a ON a.carrier = f.carrier GROUP BY f.carrier, a.name ORDER BY avg_dep_delay_min DESC";
+
+/// Checks that a stored run is complete and self-consistent, and returns its record status.
+pub async fn assert_consistent(store: &Arc<dyn Store>, run_id: Uuid) -> RunStatus {
+    let run = store.get_run(run_id).await.unwrap().expect("run stored");
+    assert!(run.status.is_terminal(), "run left {:?}", run.status);
+    assert!(run.finished_at.is_some());
+    let snap = store.latest_snapshot(run_id).await.unwrap().expect("snapshot");
+    assert_eq!(snap.status, run.status, "snapshot and run disagree");
+    for e in store.tool_executions(run_id).await.unwrap() {
+        assert_ne!(e.status, ExecutionStatus::Running, "execution {} left running", e.tool);
+        assert!(e.finished_at.is_some());
+    }
+    for q in store.queries(run_id).await.unwrap() {
+        assert_ne!(q.status, QueryStatus::Running, "query left running: {}", q.sql);
+    }
+    let events = store.events(run_id).await.unwrap();
+    assert!(!events.is_empty());
+    assert!(matches!(events[0].kind, EventKind::RunStarted { .. }));
+    let last = events.last().unwrap();
+    assert!(
+        matches!(last.kind, EventKind::RunFinished { .. } | EventKind::RunFailed { .. }),
+        "last stored event is {}",
+        last.type_name()
+    );
+    for w in events.windows(2) {
+        assert!(w[0].seq < w[1].seq, "stored events out of order");
+    }
+    let decisions = store.decisions(run_id).await.unwrap();
+    assert_eq!(decisions.len() as u32, run.iterations);
+    run.status
+}
+
+/// Event type names in order, partials dropped.
+pub fn types(events: &[Event]) -> Vec<&'static str> {
+    events
+        .iter()
+        .filter(|e| !e.is_partial())
+        .map(Event::type_name)
+        .collect()
+}
+
+/// Checks `seq` is 0..n with no gaps.
+pub fn assert_seq(events: &[Event]) {
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.seq, i as u64, "seq gap at {i}");
+    }
+}
