@@ -13,11 +13,11 @@
 use std::io::Write;
 
 use futures::StreamExt;
+use metricchat::Agent;
 use metricchat::events::EventKind;
 use metricchat::llm::{OpenAiClient, OpenAiConfig};
 use metricchat::planner::DecisionProtocol;
 use metricchat::store::SqliteStore;
-use metricchat::Agent;
 use metricchat_testkit::{Exchange, FakeLlmServer, Matcher, Reply};
 use serde_json::json;
 
@@ -71,8 +71,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| DEFAULT_QUESTION.to_string());
 
-    let configured = std::env::var("OPENAI_API_KEY").is_ok()
-        || std::env::var("MC_LLM_BASE_URL").is_ok();
+    let configured =
+        std::env::var("OPENAI_API_KEY").is_ok() || std::env::var("MC_LLM_BASE_URL").is_ok();
     let mut fake = None;
     let (llm, protocol) = if configured {
         let config = OpenAiConfig::from_env();
@@ -92,7 +92,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         fake = Some(server);
         (OpenAiClient::new(config)?, DecisionProtocol::NativeTools)
     };
-    let question = if configured { question } else { DEFAULT_QUESTION.to_string() };
+    let question = if configured {
+        question
+    } else {
+        DEFAULT_QUESTION.to_string()
+    };
 
     let db = std::env::temp_dir().join("metricchat-quickstart.db");
     let agent = Agent::builder()
@@ -108,10 +112,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut answer_len = 0;
     while let Some(ev) = run.next().await {
         match &ev.kind {
-            EventKind::RunStarted { model, connections, .. } => {
-                println!("▶ run {} · model {model} · data {}", ev.run_id, connections.join(", "));
+            EventKind::RunStarted {
+                model, connections, ..
+            } => {
+                println!(
+                    "▶ run {} · model {model} · data {}",
+                    ev.run_id,
+                    connections.join(", ")
+                );
             }
-            EventKind::DecisionFinal { iteration, decision } => {
+            EventKind::DecisionFinal {
+                iteration,
+                decision,
+            } => {
                 if let Some(r) = &decision.reasoning_message {
                     println!("\n[step {}] thinking: {r}", iteration + 1);
                 }
@@ -119,16 +132,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     println!("[step {}] → {}", iteration + 1, a.tool);
                 }
             }
-            EventKind::PlannerRetry { error, .. } => println!("  ↻ model output unusable ({error}); asking again"),
+            EventKind::PlannerRetry { error, .. } => {
+                println!("  ↻ model output unusable ({error}); asking again")
+            }
             EventKind::QueryCreated { sql, attempt, .. } => {
                 println!("  SQL (attempt {attempt}):\n    {sql}");
             }
-            EventKind::QueryResult { row_count, error, duration_ms, .. } => match error {
+            EventKind::QueryResult {
+                row_count,
+                error,
+                duration_ms,
+                ..
+            } => match error {
                 Some(e) => println!("  ✗ {e}"),
                 None => println!("  ✓ {row_count} rows in {duration_ms} ms"),
             },
             EventKind::VisualizationCreated { spec, echarts, .. } => {
-                let series = echarts.get("series").and_then(|s| s.as_array()).map_or(0, Vec::len);
+                let series = echarts
+                    .get("series")
+                    .and_then(|s| s.as_array())
+                    .map_or(0, Vec::len);
                 println!(
                     "  chart: {:?} of {} by {} ({series} ECharts series)",
                     spec.chart_type,
@@ -136,8 +159,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     spec.x.as_deref().unwrap_or("-")
                 );
             }
-            EventKind::ToolFinished { tool, status, error, duration_ms, .. } => {
-                println!("  {tool}: {status:?} in {duration_ms} ms{}", error.as_ref().map(|e| format!(" — {e}")).unwrap_or_default());
+            EventKind::ToolFinished {
+                tool,
+                status,
+                error,
+                duration_ms,
+                ..
+            } => {
+                println!(
+                    "  {tool}: {status:?} in {duration_ms} ms{}",
+                    error
+                        .as_ref()
+                        .map(|e| format!(" — {e}"))
+                        .unwrap_or_default()
+                );
             }
             EventKind::BlockUpsert { text, done, .. } => {
                 if !streaming_answer {
@@ -165,14 +200,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     summary.timings.total_ms
                 );
             }
-            EventKind::RunFailed { error, .. } => println!("\n✗ run failed: {} ({})", error.message, error.kind),
+            EventKind::RunFailed { error, .. } => {
+                println!("\n✗ run failed: {} ({})", error.message, error.kind)
+            }
             _ => {}
         }
     }
     let result = run.finish().await?;
     if let Some(ds) = result.dataset() {
-        println!("\nResult table ({}):", ds.title.as_deref().unwrap_or("data"));
-        println!("{}", metricchat::arrow::util::pretty::pretty_format_batches(&ds.data.batches)?);
+        println!(
+            "\nResult table ({}):",
+            ds.title.as_deref().unwrap_or("data")
+        );
+        println!(
+            "{}",
+            metricchat::arrow::util::pretty::pretty_format_batches(&ds.data.batches)?
+        );
     }
     if let Some(chart) = result.chart() {
         let option = serde_json::to_string(&chart.echarts)?;
@@ -180,11 +223,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("\nECharts option ({} bytes): {short}…", option.len());
     }
     println!("\nStored in {} (run {}).", db.display(), result.run_id);
-    if let Some(server) = fake {
-        if let Err(e) = server.verify() {
-            eprintln!("scripted conversation did not go as planned: {e}");
-            std::process::exit(1);
-        }
+    if let Some(server) = fake
+        && let Err(e) = server.verify()
+    {
+        eprintln!("scripted conversation did not go as planned: {e}");
+        std::process::exit(1);
     }
     Ok(())
 }

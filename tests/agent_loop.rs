@@ -54,10 +54,7 @@ async fn json_protocol_answers_with_streamed_reasoning_and_fenced_output() {
         json!({"reasoning": "Average dep_delay per carrier, highest first.",
                "action": {"tool": "create_data", "arguments": {"title": "Delay by carrier", "sql": WORST_CARRIER_SQL}}})
     );
-    let llm = ScriptedLlm::new(
-        [ScriptedTurn::text(fenced), json_answer(&answer)],
-        false,
-    );
+    let llm = ScriptedLlm::new([ScriptedTurn::text(fenced), json_answer(&answer)], false);
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let agent = agent_with(llm.clone(), store.clone());
     let mut run = agent.stream("Which carrier had the worst average departure delay in 2013?");
@@ -68,11 +65,17 @@ async fn json_protocol_answers_with_streamed_reasoning_and_fenced_output() {
     let partials: Vec<String> = events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::DecisionPartial { reasoning_message: Some(r), .. } => Some(r.clone()),
+            EventKind::DecisionPartial {
+                reasoning_message: Some(r),
+                ..
+            } => Some(r.clone()),
             _ => None,
         })
         .collect();
-    assert!(partials.len() > 3, "reasoning was not streamed: {partials:?}");
+    assert!(
+        partials.len() > 3,
+        "reasoning was not streamed: {partials:?}"
+    );
     assert!(partials.iter().any(|p| p.len() < 20));
     let t = types(&events);
     for needed in [
@@ -90,8 +93,11 @@ async fn json_protocol_answers_with_streamed_reasoning_and_fenced_output() {
     }
     assert_eq!(result.status, RunStatus::Completed);
     assert_eq!(result.answer.as_deref(), Some(answer.as_str()));
-    assert_eq!(result.sql().map(|s| s.contains("AVG(f.dep_delay)")), Some(true));
-    assert_eq!(result.batches()[0].num_rows(), 16);
+    assert_eq!(
+        result.sql().map(|s| s.contains("AVG(f.dep_delay)")),
+        Some(true)
+    );
+    assert_eq!(result.dataset().unwrap().data.num_rows(), 16);
     assert!(result.chart().is_some());
     assert!(result.usage.total() > 0);
     // The JSON protocol put tool descriptions in the prompt, not in the native tools field.
@@ -99,7 +105,10 @@ async fn json_protocol_answers_with_streamed_reasoning_and_fenced_output() {
     assert!(req.tools.is_empty());
     assert!(req.messages[0].content.contains("create_data"));
     assert!(req.messages[0].content.contains("Table flights"));
-    assert_eq!(assert_consistent(&store, result.run_id).await, RunStatus::Completed);
+    assert_eq!(
+        assert_consistent(&store, result.run_id).await,
+        RunStatus::Completed
+    );
 }
 
 #[tokio::test]
@@ -107,7 +116,10 @@ async fn malformed_output_is_re_asked_then_recovers() {
     let llm = ScriptedLlm::new(
         [
             ScriptedTurn::text("I think we should look at the flights table."),
-            json_decision("inspect_data", json!({"sql": "SELECT COUNT(*) AS n FROM flights"})),
+            json_decision(
+                "inspect_data",
+                json!({"sql": "SELECT COUNT(*) AS n FROM flights"}),
+            ),
             json_answer("There were 336776 flights."),
         ],
         false,
@@ -125,7 +137,11 @@ async fn malformed_output_is_re_asked_then_recovers() {
     // The repair request told the model what was wrong.
     let repair = &llm.requests()[1];
     let last = repair.messages.last().unwrap();
-    assert!(last.content.contains("could not be used"), "{}", last.content);
+    assert!(
+        last.content.contains("could not be used"),
+        "{}",
+        last.content
+    );
     assert_consistent(&store, result.run_id).await;
 }
 
@@ -146,7 +162,10 @@ async fn output_that_never_becomes_json_fails_the_run_with_a_typed_error() {
     let events = run.collect_events().await;
     let err = run.finish().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Llm);
-    assert!(matches!(events.last().unwrap().kind, EventKind::RunFailed { .. }));
+    assert!(matches!(
+        events.last().unwrap().kind,
+        EventKind::RunFailed { .. }
+    ));
     assert_eq!(assert_consistent(&store, run_id).await, RunStatus::Failed);
     let stored = store.get_run(run_id).await.unwrap().unwrap();
     assert_eq!(stored.error.unwrap().kind, ErrorKind::Llm);
@@ -172,9 +191,21 @@ async fn unknown_tool_and_bad_arguments_are_observations_the_model_recovers_from
     assert_eq!(result.status, RunStatus::Completed);
     let execs = store.tool_executions(result.run_id).await.unwrap();
     assert_eq!(execs.len(), 3);
-    assert!(execs[0].error.as_deref().unwrap().contains("unknown tool `run_sql`"));
+    assert!(
+        execs[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("unknown tool `run_sql`")
+    );
     assert!(execs[0].error.as_deref().unwrap().contains("create_data"));
-    assert!(execs[1].error.as_deref().unwrap().contains("invalid arguments"));
+    assert!(
+        execs[1]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("invalid arguments")
+    );
     // The model saw both errors.
     let third = &llm.requests()[2];
     let seen: String = third.messages.iter().map(|m| m.content.clone()).collect();
@@ -219,7 +250,7 @@ async fn failing_sql_is_repaired_with_the_error_fed_back_and_every_attempt_recor
         .filter(|e| matches!(e.kind, EventKind::QueryCreated { .. }))
         .count();
     assert_eq!(created, 2);
-    assert_eq!(result.batches()[0].num_rows(), 16);
+    assert_eq!(result.dataset().unwrap().data.num_rows(), 16);
     assert_consistent(&store, result.run_id).await;
 }
 
@@ -251,7 +282,10 @@ async fn sql_that_writes_is_refused_and_never_reaches_the_engine() {
         assert!(q.error.as_deref().unwrap().contains("refused"));
     }
     for e in store.tool_executions(result.run_id).await.unwrap() {
-        assert_eq!(e.status, metricchat::store::ExecutionStatus::Finished(ToolStatus::Error));
+        assert_eq!(
+            e.status,
+            metricchat::store::ExecutionStatus::Finished(ToolStatus::Error)
+        );
     }
     // Nothing changed.
     let b = direct(&conn, "SELECT COUNT(*) FROM airlines").await;
@@ -319,10 +353,19 @@ async fn a_tool_that_panics_or_hangs_becomes_an_error_observation() {
     let result = agent.ask("try the tools").await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
     let execs = store.tool_executions(result.run_id).await.unwrap();
-    assert_eq!(execs[0].status, metricchat::store::ExecutionStatus::Finished(ToolStatus::Error));
+    assert_eq!(
+        execs[0].status,
+        metricchat::store::ExecutionStatus::Finished(ToolStatus::Error)
+    );
     assert!(execs[0].error.as_deref().unwrap().contains("crashed"));
-    assert!(!execs[0].error.as_deref().unwrap().contains("boom"), "panic text leaked to model");
-    assert_eq!(execs[1].status, metricchat::store::ExecutionStatus::Finished(ToolStatus::Timeout));
+    assert!(
+        !execs[0].error.as_deref().unwrap().contains("boom"),
+        "panic text leaked to model"
+    );
+    assert_eq!(
+        execs[1].status,
+        metricchat::store::ExecutionStatus::Finished(ToolStatus::Timeout)
+    );
     assert_eq!(execs[1].attempts, 2, "timeouts are retried per policy");
     assert_eq!(result.answer.as_deref(), Some("Both tools failed."));
     assert_consistent(&store, result.run_id).await;
@@ -354,7 +397,10 @@ async fn iteration_budget_ends_the_run_with_a_typed_reason() {
         }
         other => panic!("unexpected last event {other:?}"),
     }
-    assert_eq!(assert_consistent(&store, run_id).await, RunStatus::BudgetExceeded);
+    assert_eq!(
+        assert_consistent(&store, run_id).await,
+        RunStatus::BudgetExceeded
+    );
 }
 
 #[tokio::test]
@@ -373,7 +419,10 @@ async fn wall_time_budget_stops_a_stalled_model() {
     let _ = run.collect_events().await;
     let err = run.finish().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::BudgetExceeded);
-    assert_eq!(assert_consistent(&store, run_id).await, RunStatus::BudgetExceeded);
+    assert_eq!(
+        assert_consistent(&store, run_id).await,
+        RunStatus::BudgetExceeded
+    );
 }
 
 #[tokio::test]
@@ -400,7 +449,10 @@ async fn cancelling_a_run_mid_decision_stores_a_consistent_cancelled_record() {
         &rest.last().unwrap().kind,
         EventKind::RunFinished { summary } if summary.status == RunStatus::Cancelled
     ));
-    assert_eq!(assert_consistent(&store, run_id).await, RunStatus::Cancelled);
+    assert_eq!(
+        assert_consistent(&store, run_id).await,
+        RunStatus::Cancelled
+    );
 }
 
 #[tokio::test]
@@ -425,22 +477,34 @@ async fn dropping_the_stream_cancels_and_still_stores_the_run() {
             break;
         }
     }
-    assert_eq!(assert_consistent(&store, run_id).await, RunStatus::Cancelled);
+    assert_eq!(
+        assert_consistent(&store, run_id).await,
+        RunStatus::Cancelled
+    );
 }
 
 #[tokio::test]
 async fn clarify_ends_the_run_awaiting_input() {
     let llm = ScriptedLlm::new(
-        [json_decision("clarify", json!({"question": "Which year do you mean?"}))],
+        [json_decision(
+            "clarify",
+            json!({"question": "Which year do you mean?"}),
+        )],
         false,
     );
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let agent = agent_with(llm, store.clone());
     let result = agent.ask("How were delays last year?").await.unwrap();
     assert_eq!(result.status, RunStatus::AwaitingInput);
-    assert_eq!(result.clarification.as_deref(), Some("Which year do you mean?"));
+    assert_eq!(
+        result.clarification.as_deref(),
+        Some("Which year do you mean?")
+    );
     assert!(result.answer.is_none());
-    assert_eq!(assert_consistent(&store, result.run_id).await, RunStatus::AwaitingInput);
+    assert_eq!(
+        assert_consistent(&store, result.run_id).await,
+        RunStatus::AwaitingInput
+    );
 }
 
 #[tokio::test]
@@ -468,11 +532,19 @@ async fn native_protocol_uses_tool_calls_and_answer_question_streams_the_answer(
     let mut run = agent.stream("Which airport had the most departures?");
     let events = run.collect_events().await;
     let result = run.finish().await.unwrap();
-    assert_eq!(result.answer.as_deref(), Some("EWR had the most departures."));
+    assert_eq!(
+        result.answer.as_deref(),
+        Some("EWR had the most departures.")
+    );
     let reqs = llm.requests();
     assert!(!reqs[0].tools.is_empty(), "native protocol sends tools");
     // The second planner call carries the tool result as a tool message.
-    assert!(reqs[1].messages.iter().any(|m| m.role == metricchat::llm::Role::Tool));
+    assert!(
+        reqs[1]
+            .messages
+            .iter()
+            .any(|m| m.role == metricchat::llm::Role::Tool)
+    );
     // The answer writer saw the result rows.
     assert!(reqs[2].messages[1].content.contains("EWR"));
     let blocks: Vec<_> = events
@@ -480,6 +552,47 @@ async fn native_protocol_uses_tool_calls_and_answer_question_streams_the_answer(
         .filter(|e| matches!(e.kind, EventKind::BlockUpsert { .. }))
         .collect();
     assert!(blocks.len() >= 2, "answer was not streamed");
-    assert!(matches!(blocks.last().unwrap().kind, EventKind::BlockUpsert { done: true, .. }));
+    assert!(matches!(
+        blocks.last().unwrap().kind,
+        EventKind::BlockUpsert { done: true, .. }
+    ));
     assert_consistent(&store, result.run_id).await;
+}
+
+#[tokio::test]
+async fn cancelling_during_a_query_stops_the_query_and_records_it() {
+    let heavy = "SELECT COUNT(*) AS n FROM flights a CROSS JOIN airports b WHERE a.distance > b.alt + a.dep_time";
+    let llm = ScriptedLlm::new(
+        [json_decision(
+            "create_data",
+            json!({"title": "Heavy", "sql": heavy}),
+        )],
+        false,
+    );
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let agent = agent_with(llm, store.clone());
+    let mut run = agent.stream("count everything");
+    let run_id = run.run_id();
+    let mut cancelled_at = None;
+    while let Some(ev) = run.next().await {
+        if matches!(ev.kind, EventKind::QueryCreated { .. }) {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            run.cancel();
+            cancelled_at = Some(std::time::Instant::now());
+        }
+    }
+    let err = run.finish().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Cancelled);
+    let waited = cancelled_at.expect("the query started").elapsed();
+    assert!(
+        waited < Duration::from_secs(3),
+        "cancellation took {waited:?}"
+    );
+    let queries = store.queries(run_id).await.unwrap();
+    assert_eq!(queries.len(), 1);
+    assert_eq!(queries[0].status, QueryStatus::Error);
+    assert_eq!(
+        assert_consistent(&store, run_id).await,
+        RunStatus::Cancelled
+    );
 }

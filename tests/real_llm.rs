@@ -24,7 +24,9 @@ enum Expect {
 const CASES: [(&str, Expect); 5] = [
     (
         "Which carrier had the worst average departure delay in 2013, and how bad was it?",
-        Expect::Text("SELECT carrier FROM flights GROUP BY carrier ORDER BY AVG(dep_delay) DESC LIMIT 1"),
+        Expect::Text(
+            "SELECT carrier FROM flights GROUP BY carrier ORDER BY AVG(dep_delay) DESC LIMIT 1",
+        ),
     ),
     (
         "How many flights departed from JFK in 2013?",
@@ -49,7 +51,10 @@ fn cells(batches: &[arrow::array::RecordBatch], rows: usize) -> Vec<String> {
     for b in batches {
         for c in b.columns() {
             let s = arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8).unwrap();
-            let s = s.as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
+            let s = s
+                .as_any()
+                .downcast_ref::<arrow::array::StringArray>()
+                .unwrap();
             for i in 0..s.len().min(rows) {
                 if !s.is_null(i) {
                     out.push(s.value(i).to_string());
@@ -109,12 +114,17 @@ async fn five_flights_questions_against_a_real_model() {
                 let ok = got
                     .iter()
                     .any(|g| (g - want).abs() <= (want.abs() * 0.005).max(0.05));
-                (ok, format!("want {want}; answer {:?}; sql {:?}", r.answer, r.sql()))
+                (
+                    ok,
+                    format!("want {want}; answer {:?}; sql {:?}", r.answer, r.sql()),
+                )
             }
             (Ok(r), Expect::Text(sql)) => {
                 let b = direct(&conn, sql).await;
                 let want = cells(&b, 1)[0].to_lowercase();
-                let in_data = cells(r.batches(), 1).iter().any(|c| c.to_lowercase() == want);
+                let in_data = cells(r.batches(), 1)
+                    .iter()
+                    .any(|c| c.to_lowercase() == want);
                 let in_answer = r
                     .answer
                     .as_deref()
@@ -122,7 +132,10 @@ async fn five_flights_questions_against_a_real_model() {
                     .to_lowercase()
                     .split(|c: char| !c.is_alphanumeric())
                     .any(|w| w == want);
-                (in_data || in_answer, format!("want {want}; answer {:?}; sql {:?}", r.answer, r.sql()))
+                (
+                    in_data || in_answer,
+                    format!("want {want}; answer {:?}; sql {:?}", r.answer, r.sql()),
+                )
             }
         };
         if ok {

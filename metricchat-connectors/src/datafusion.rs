@@ -378,8 +378,11 @@ impl DataFusionConnector {
     ) -> Result<Self> {
         self.check_new_table(&table)?;
         let (location, extension) = resolve_location(path, format)?;
-        // Unique while building, so this never copies.
-        Arc::make_mut(&mut self.engine).files.push(FileSource {
+        // Unique while building, so this never copies. A table added after first use needs a
+        // new registration pass (tables already registered are skipped).
+        let engine = Arc::make_mut(&mut self.engine);
+        engine.registered = OnceCell::new();
+        engine.files.push(FileSource {
             table: table.clone(),
             location,
             extension,
@@ -521,23 +524,32 @@ impl Engine {
     /// [`Error::SqlRefused`] when the read-only [`SQLOptions`] rejected the statement.
     fn query_error(&self, e: DataFusionError) -> Error {
         let message = clean_message(&e);
-        if let Some(kind) = [
-            "DDL not supported",
-            "DML not supported",
-            "Statement not supported",
-        ]
-        .iter()
-        .find(|p| message.contains(*p))
+        let refused = [
+            ("DDL not supported", "schema changes (CREATE, DROP, ALTER)"),
+            (
+                "DML not supported",
+                "data changes (INSERT, UPDATE, DELETE, COPY)",
+            ),
+            (
+                "Statement not supported",
+                "session statements (SET, transactions)",
+            ),
+        ];
+        // SQLOptions::verify_plan reports refusals as planning errors with these prefixes.
+        let is_plan = matches!(e.find_root(), DataFusionError::Plan(_));
+        if let Some((marker, what)) = refused
+            .iter()
+            .find(|(m, _)| is_plan && message.contains(*m))
         {
-            let what = message
-                .split_once(kind)
+            let detail = message
+                .split_once(marker)
                 .map(|(_, rest)| rest.trim_start_matches(':').trim())
                 .unwrap_or_default();
             return Error::SqlRefused {
                 reason: format!(
-                    "connection `{}` is read-only: {} ({what}); only queries are allowed",
-                    self.name,
-                    kind.replace(" not supported", " statements are not allowed")
+                    "connection `{}` is read-only: {what} are not allowed (got {detail}); \
+                     write a single SELECT query",
+                    self.name
                 ),
                 sql: String::new(),
             };
@@ -819,7 +831,7 @@ fn with_sql(e: Error, sql: &str) -> Error {
 fn clean_message(e: &DataFusionError) -> String {
     let root = e.find_root();
     let msg = match root {
-        DataFusionError::SQL(parser, _) => format!("SQL error: {parser}"),
+        DataFusionError::SQL(parser, _) => parser.to_string(),
         other => other.strip_backtrace(),
     };
     msg.trim().to_string()

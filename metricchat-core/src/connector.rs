@@ -379,7 +379,10 @@ pub trait Connector: Send + Sync + fmt::Debug {
 
     /// Returns up to `rows` rows of a table.
     async fn sample(&self, table: &TableRef, rows: usize) -> Result<QueryData> {
-        let sql = format!("SELECT * FROM {} LIMIT {rows}", quote_table(self.info().dialect, table));
+        let sql = format!(
+            "SELECT * FROM {} LIMIT {rows}",
+            quote_table(self.info().dialect, table)
+        );
         let stream = self
             .query(&sql, QueryOptions::default().with_max_rows(Some(rows)))
             .await?;
@@ -398,7 +401,11 @@ pub fn quote_ident(dialect: Dialect, ident: &str) -> String {
 /// Quotes a possibly schema-qualified table name for `dialect`.
 pub fn quote_table(dialect: Dialect, table: &TableRef) -> String {
     match &table.schema {
-        Some(s) => format!("{}.{}", quote_ident(dialect, s), quote_ident(dialect, &table.name)),
+        Some(s) => format!(
+            "{}.{}",
+            quote_ident(dialect, s),
+            quote_ident(dialect, &table.name)
+        ),
         None => quote_ident(dialect, &table.name),
     }
 }
@@ -438,10 +445,7 @@ mod tests {
         assert!(t.matches("FLIGHTS"));
         assert!(t.matches("public.flights"));
         assert!(!t.matches("airlines"));
-        assert_eq!(
-            quote_table(Dialect::Postgres, &t),
-            "\"public\".\"flights\""
-        );
+        assert_eq!(quote_table(Dialect::Postgres, &t), "\"public\".\"flights\"");
         assert_eq!(quote_ident(Dialect::MySql, "a`b"), "`a``b`");
     }
 }

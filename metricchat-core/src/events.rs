@@ -329,6 +329,7 @@ impl EventKind {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::panic, clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -1,7 +1,7 @@
 //! # metricchat-core
 //!
 //! The heart of metricchat, an embeddable AI analytics agent: the [`Agent`] loop, the
-//! [`Planner`](planner::Planner), [`Tool`](tools::Tool), [`Connector`](connector::Connector) and
+//! [`Planner`](planner::Planner), [`Tool`](tools::Tool), [`Connector`] and
 //! [`LlmClient`](llm::LlmClient) traits, the [`ContextHub`](context::ContextHub), the
 //! [`SqlGuard`](guard::SqlGuard), built-in tools, LLM provider clients, the event stream and the
 //! persistence [`Store`](store::Store).
@@ -9,7 +9,10 @@
 //! ## Cargo features
 //! - `sqlite-store` (default): [`store::SqliteStore`], the embedded persistence store.
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod agent;
 pub mod connector;

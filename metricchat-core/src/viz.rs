@@ -485,7 +485,7 @@ fn infer(shape: &Shape) -> ChartSpec {
             .collect();
         return match rest.as_slice() {
             [] => shape.spec(ChartType::Line, Some(x), &measures, None),
-            [series] => shape.spec(ChartType::Line, Some(x), &measures, Some(*series)),
+            [series] => shape.spec(ChartType::Line, Some(x), &measures[..1], Some(*series)),
             _ => table,
         };
     }
@@ -642,7 +642,14 @@ fn fill(
             let x = x
                 .or_else(|| shape.first(&prefer, &y_numbers))
                 .or_else(|| shape.first(&[Role::Other], &y_numbers))?;
+            // A series column is only guessed when x repeats (long data) and the chart is not a
+            // plain bar; a label that merely names each x (carrier -> airline) is not a series.
+            let x_repeats = shape.columns[x].distinct < shape.rows;
+            let guess_series = x_repeats && chart_type != T::Bar;
             let series = series.or(y_label).filter(|&s| s != x).or_else(|| {
+                if !guess_series {
+                    return None;
+                }
                 let rest: Vec<usize> = (0..shape.columns.len())
                     .filter(|&i| {
                         i != x && !y.contains(&i) && labels.contains(&shape.columns[i].role)
@@ -1326,6 +1333,7 @@ fn group_digits(text: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use std::sync::Arc;
 
@@ -1664,6 +1672,32 @@ mod tests {
             json!([{"name": "EU", "value": 12.5}, {"name": "US", "value": 30.0}, {"name": "APAC", "value": 7.25}])
         );
         assert_eq!(option["title"]["text"], "Revenue share");
+    }
+
+    #[test]
+    fn a_label_that_names_each_bar_is_not_a_series() {
+        // carrier -> airline name is one-to-one: one bar per airline, one series.
+        let b = batch(vec![
+            ("carrier", strings(&["F9", "EV", "US"])),
+            (
+                "airline",
+                strings(&["Frontier", "ExpressJet", "US Airways"]),
+            ),
+            ("avg_delay", floats(&[20.2, 19.9, 3.8])),
+        ]);
+        let hint = ChartHint {
+            chart_type: Some(ChartType::Bar),
+            x: Some("airline".into()),
+            y: vec!["avg_delay".into()],
+            ..ChartHint::default()
+        };
+        let s = infer_of(&b, Some(&hint));
+        assert_eq!(s.series, None);
+        let option = to_echarts(&s, b.schema_ref(), std::slice::from_ref(&b), 100);
+        assert_eq!(option["series"].as_array().unwrap().len(), 1);
+        assert_eq!(option["series"][0]["data"], json!([20.2, 19.9, 3.8]));
+        let s = infer_of(&b, None);
+        assert_eq!(s.series, None);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The OpenAI client against the fake OpenAI-format server, over real HTTP.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -494,10 +496,16 @@ async fn silence_mid_stream_hits_the_idle_timeout() {
             Duration::from_millis(300),
         )
     });
-    for _ in 0..2 {
+    for with_text in [false, true] {
         let started = Instant::now();
         let (seen, err) = first_error(&c, ask("hi")).await;
-        assert!(!seen.is_empty(), "the first chunk arrived before the pause");
+        // The slow reply's first chunk is only the assistant role, so no text arrives before
+        // the pause; the stalled one sends its text first.
+        assert_eq!(
+            seen.iter()
+                .any(|e| matches!(e, ChatEvent::TextDelta { .. })),
+            with_text
+        );
         assert_eq!(err.kind(), ErrorKind::Timeout);
         assert!(
             matches!(&err, Error::Timeout { operation, after } if operation == "openai stream idle" && *after == Duration::from_millis(300)),
@@ -512,19 +520,27 @@ async fn silence_mid_stream_hits_the_idle_timeout() {
 #[tokio::test]
 async fn dropping_the_stream_closes_the_connection() {
     let server = FakeLlmServer::start(vec![
-        Reply::text("a b c d e f g h")
-            .with_chunk_delay_ms(200)
-            .into(),
+        // ~40 chunks 300 ms apart: 12 s if nobody hangs up.
+        Reply::text("x".repeat(160)).with_chunk_delay_ms(300).into(),
         Reply::text("next").into(),
     ])
     .await;
     let c = client(&server);
     let mut stream = c.stream(ask("hi")).await.unwrap();
-    let first = stream.next().await.unwrap().unwrap();
-    assert!(matches!(first, ChatEvent::TextDelta { .. }));
+    while !matches!(stream.next().await, Some(Ok(ChatEvent::TextDelta { .. }))) {}
+    assert_eq!(server.open_streams(), 1);
     drop(stream);
-    // The client still works on the same pool afterwards.
+    let started = Instant::now();
+    while server.open_streams() > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the server is still streaming after the client dropped the stream"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The client still works afterwards.
     assert_eq!(c.complete(ask("again")).await.unwrap().text, "next");
+    server.verify().unwrap();
 }
 
 #[tokio::test]

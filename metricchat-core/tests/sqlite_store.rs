@@ -3,6 +3,7 @@
 //! `SqliteStore`. SQLite-only tests then cover what only a database can show: persistence across
 //! reopening, migrations, atomic rollback of a failed step, recovery after a real process crash,
 //! and concurrent writers on one file.
+#![cfg(feature = "sqlite-store")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;

@@ -28,7 +28,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::Router;
@@ -70,6 +70,7 @@ struct Shared {
     recorded: Mutex<Vec<RecordedRequest>>,
     unexpected: Mutex<Vec<RecordedRequest>>,
     counter: AtomicU64,
+    open_streams: Arc<AtomicUsize>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -125,6 +126,7 @@ impl FakeLlmServer {
             recorded: Mutex::new(Vec::new()),
             unexpected: Mutex::new(Vec::new()),
             counter: AtomicU64::new(0),
+            open_streams: Arc::new(AtomicUsize::new(0)),
             shutdown: shutdown.clone(),
         });
         let app = Router::new()
@@ -184,6 +186,12 @@ impl FakeLlmServer {
     /// Requests no scripted exchange matched (answered 500), and requests to unknown routes.
     pub fn unexpected(&self) -> Vec<RecordedRequest> {
         lock(&self.shared.unexpected).clone()
+    }
+
+    /// How many streamed (SSE) responses are still being sent. Drops back when a stream ends or
+    /// the client closes the connection, so tests can check that cancelling really hangs up.
+    pub fn open_streams(&self) -> usize {
+        self.shared.open_streams.load(Ordering::SeqCst)
     }
 
     /// How many scripted exchanges are still unused.
@@ -309,7 +317,13 @@ async fn chat(
         return openai::unexpected(&summary);
     };
     let n = shared.counter.fetch_add(1, Ordering::SeqCst) + 1;
-    let ctx = openai::Ctx::new(n, &body, raw.chars().count(), shared.shutdown.clone());
+    let ctx = openai::Ctx::new(
+        n,
+        &body,
+        raw.chars().count(),
+        shared.shutdown.clone(),
+        shared.open_streams.clone(),
+    );
     openai::respond(ctx, reply).await
 }
 

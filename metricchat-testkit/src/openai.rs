@@ -1,12 +1,14 @@
 //! OpenAI Chat Completions wire format: `chat.completion` bodies and `chat.completion.chunk`
 //! server-sent events, in the exact shapes OpenAI sends.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -21,6 +23,9 @@ pub(crate) struct Ctx {
     pub(crate) include_usage: bool,
     pub(crate) prompt_chars: usize,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// Count of streamed bodies still being sent (decremented when hyper drops the body,
+    /// e.g. because the client went away).
+    pub(crate) open_streams: Arc<AtomicUsize>,
 }
 
 impl Ctx {
@@ -29,6 +34,7 @@ impl Ctx {
         body: &Value,
         raw_len: usize,
         shutdown: watch::Receiver<bool>,
+        open_streams: Arc<AtomicUsize>,
     ) -> Self {
         Self {
             id: format!("chatcmpl-fake{n:06}"),
@@ -47,6 +53,7 @@ impl Ctx {
                 .unwrap_or(false),
             prompt_chars: raw_len,
             shutdown,
+            open_streams,
         }
     }
 
@@ -303,6 +310,8 @@ fn render(ctx: &Ctx, reply: Reply) -> Response {
         }
         Reply::CutStream { text_before } => {
             let mut frames = text_frames(ctx, &text_before);
+            // Let the chunks reach the client first: an aborted body discards unflushed bytes.
+            frames.push(Frame::Sleep(50));
             frames.push(Frame::Cut);
             sse(ctx, frames)
         }
@@ -359,8 +368,28 @@ impl std::fmt::Display for CutOnPurpose {
 
 impl std::error::Error for CutOnPurpose {}
 
+/// Counts a body as open until dropped.
+struct OpenStream(Arc<AtomicUsize>);
+
+impl OpenStream {
+    fn new(count: Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count)
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 fn sse(ctx: &Ctx, frames: Vec<Frame>) -> Response {
-    let stream = frame_stream(frames, ctx.shutdown.clone());
+    let guard = OpenStream::new(ctx.open_streams.clone());
+    let stream = frame_stream(frames, ctx.shutdown.clone()).map(move |item| {
+        let _alive = &guard;
+        item
+    });
     let mut resp = Response::new(Body::from_stream(stream));
     let h = resp.headers_mut();
     h.insert(

@@ -59,21 +59,38 @@ pub async fn assert_consistent(store: &Arc<dyn Store>, run_id: Uuid) -> RunStatu
     let run = store.get_run(run_id).await.unwrap().expect("run stored");
     assert!(run.status.is_terminal(), "run left {:?}", run.status);
     assert!(run.finished_at.is_some());
-    let snap = store.latest_snapshot(run_id).await.unwrap().expect("snapshot");
+    let snap = store
+        .latest_snapshot(run_id)
+        .await
+        .unwrap()
+        .expect("snapshot");
     assert_eq!(snap.status, run.status, "snapshot and run disagree");
     for e in store.tool_executions(run_id).await.unwrap() {
-        assert_ne!(e.status, ExecutionStatus::Running, "execution {} left running", e.tool);
+        assert_ne!(
+            e.status,
+            ExecutionStatus::Running,
+            "execution {} left running",
+            e.tool
+        );
         assert!(e.finished_at.is_some());
     }
     for q in store.queries(run_id).await.unwrap() {
-        assert_ne!(q.status, QueryStatus::Running, "query left running: {}", q.sql);
+        assert_ne!(
+            q.status,
+            QueryStatus::Running,
+            "query left running: {}",
+            q.sql
+        );
     }
     let events = store.events(run_id).await.unwrap();
     assert!(!events.is_empty());
     assert!(matches!(events[0].kind, EventKind::RunStarted { .. }));
     let last = events.last().unwrap();
     assert!(
-        matches!(last.kind, EventKind::RunFinished { .. } | EventKind::RunFailed { .. }),
+        matches!(
+            last.kind,
+            EventKind::RunFinished { .. } | EventKind::RunFailed { .. }
+        ),
         "last stored event is {}",
         last.type_name()
     );
@@ -81,7 +98,7 @@ pub async fn assert_consistent(store: &Arc<dyn Store>, run_id: Uuid) -> RunStatu
         assert!(w[0].seq < w[1].seq, "stored events out of order");
     }
     let decisions = store.decisions(run_id).await.unwrap();
-    assert_eq!(decisions.len() as u32, run.iterations);
+    assert_eq!(decisions.len(), run.iterations as usize);
     run.status
 }
 

@@ -61,7 +61,10 @@ fn ms(d: std::time::Duration) -> u64 {
 /// Why the loop stopped.
 enum Stop {
     /// `streamed`: the answer's `block.upsert` events were already emitted.
-    Answer { text: String, streamed: bool },
+    Answer {
+        text: String,
+        streamed: bool,
+    },
     Clarify(String),
     Cancelled,
     Budget(Budget, String),
@@ -116,11 +119,7 @@ impl Loop {
     }
 
     fn cost(&self, usage: &Usage) -> Option<f64> {
-        self.inner
-            .llm
-            .model_info()
-            .pricing
-            .map(|p| p.cost(usage))
+        self.inner.llm.model_info().pricing.map(|p| p.cost(usage))
     }
 
     /// Writes everything since the last step atomically.
@@ -171,7 +170,10 @@ impl Loop {
     fn check_budgets(&self, iteration: u32) -> Option<Stop> {
         let cfg = &self.inner.config;
         if iteration >= cfg.max_iterations {
-            return Some(Stop::Budget(Budget::Iterations, cfg.max_iterations.to_string()));
+            return Some(Stop::Budget(
+                Budget::Iterations,
+                cfg.max_iterations.to_string(),
+            ));
         }
         let usage = self.usage();
         if let Some(max) = cfg.max_tokens
@@ -187,7 +189,10 @@ impl Loop {
         if let Some(max) = cfg.max_wall_time
             && self.started.elapsed() >= max
         {
-            return Some(Stop::Budget(Budget::WallTime, format!("{}s", max.as_secs())));
+            return Some(Stop::Budget(
+                Budget::WallTime,
+                format!("{}s", max.as_secs()),
+            ));
         }
         None
     }
@@ -251,7 +256,8 @@ impl Loop {
             return Stop::Failed(e);
         }
         let system = self.system_prompt();
-        self.messages.push(ChatMessage::user(self.shared.question.clone()));
+        self.messages
+            .push(ChatMessage::user(self.shared.question.clone()));
         let tools = self.inner.tools.specs();
         let mut iteration = 0;
         loop {
@@ -307,7 +313,11 @@ impl Loop {
             );
             self.messages
                 .extend(self.inner.planner.step_messages(&decision, &text));
-            let terminal = self.shared.scratch().ok().and_then(|mut s| s.terminal.take());
+            let terminal = self
+                .shared
+                .scratch()
+                .ok()
+                .and_then(|mut s| s.terminal.take());
             match terminal {
                 Some(Terminal::Answer { text, streamed }) => {
                     return Stop::Answer { text, streamed };
@@ -662,10 +672,9 @@ impl Loop {
                 error: e.info(),
                 summary: summary.clone(),
             }),
-            _ => self
-                .shared
-                .sink
-                .emit(EventKind::RunFinished { summary: summary.clone() }),
+            _ => self.shared.sink.emit(EventKind::RunFinished {
+                summary: summary.clone(),
+            }),
         }
         let persisted = self.persist().await;
         if let Err(e) = &persisted {

@@ -112,6 +112,12 @@ async fn attempt(
     }
 }
 
+/// Exponential backoff with jitter: `base * 2^(attempt-1) * [0.5, 1.5)`.
+fn backoff_delay(base: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(16)));
+    exp.mul_f64(rand::rng().random_range(0.5..1.5))
+}
+
 /// Runs `tool` under its policy.
 pub(crate) async fn run_tool(
     tool: Arc<dyn DynTool>,
@@ -148,9 +154,7 @@ pub(crate) async fn run_tool(
                 };
             }
             AttemptEnd::Done(Err(e)) if e.retryable && n < attempts_allowed => {
-                let base = policy.backoff.as_millis() as f64 * 2f64.powi(i32::try_from(n - 1).unwrap_or(0));
-                let jitter: f64 = rand::rng().random_range(0.5..1.5);
-                let wait = Duration::from_millis((base * jitter) as u64);
+                let wait = backoff_delay(policy.backoff, n);
                 tracing::debug!(tool = tool.name(), attempt = n, error = %e.message, "retrying tool");
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}

@@ -105,7 +105,10 @@ pub(crate) struct VizArtifact {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Terminal {
     /// The answer; `streamed` when the tool already emitted its `block.upsert` events.
-    Answer { text: String, streamed: bool },
+    Answer {
+        text: String,
+        streamed: bool,
+    },
     Clarify(String),
 }
 

@@ -185,6 +185,18 @@ fn stem(w: &str) -> &str {
         .unwrap_or(w)
 }
 
+/// Whether an engine type name is numeric (`INT`, `DOUBLE`, `DECIMAL(10,2)`, `Float64`, …).
+pub fn is_numeric_type(data_type: &str) -> bool {
+    let t = data_type.to_ascii_lowercase();
+    [
+        "int", "float", "double", "decimal", "numeric", "real", "number",
+    ]
+    .iter()
+    .any(|k| t.contains(k))
+        && !t.contains("interval")
+        && !t.contains("point")
+}
+
 /// Cuts a long observation to `max_chars`, leaving a marker that says how much was cut.
 pub fn truncate_observation(text: &str, max_chars: usize) -> String {
     let n = text.chars().count();
@@ -268,7 +280,10 @@ impl ContextHub {
         let Ok(g) = self.read() else {
             return Vec::new();
         };
-        let q: HashSet<String> = words(question).iter().map(|w| stem(w).to_string()).collect();
+        let q: HashSet<String> = words(question)
+            .iter()
+            .map(|w| stem(w).to_string())
+            .collect();
         let mut scored: Vec<TableSelection> = Vec::new();
         for (conn, cat) in g.iter() {
             let small = cat.tables.len() <= self.config.max_full_tables;
@@ -307,7 +322,10 @@ impl ContextHub {
                     let reason = if hits.is_empty() {
                         "small catalog: every table is shown".to_string()
                     } else {
-                        format!("matches {}", hits.into_iter().collect::<Vec<_>>().join(", "))
+                        format!(
+                            "matches {}",
+                            hits.into_iter().collect::<Vec<_>>().join(", ")
+                        )
                     };
                     scored.push(TableSelection {
                         connection: conn.clone(),
@@ -322,7 +340,10 @@ impl ContextHub {
         // Foreign-key neighbours follow their table.
         let mut out: Vec<TableSelection> = Vec::new();
         for s in scored {
-            if out.iter().any(|o| o.table == s.table && o.connection == s.connection) {
+            if out
+                .iter()
+                .any(|o| o.table == s.table && o.connection == s.connection)
+            {
                 continue;
             }
             let fks: Vec<TableRef> = g
@@ -434,17 +455,23 @@ impl ContextHub {
             .iter()
             .map(|c| {
                 let mut vals: Vec<String> = Vec::new();
-                let is_text = {
-                    let ty = c.data_type.to_ascii_lowercase();
-                    ty.contains("char") || ty.contains("text") || ty.contains("utf8") || ty.contains("string")
-                };
+                // Sample values earn their tokens on text and time columns (codes, spellings,
+                // formats); numbers are better learned with inspect_data.
+                if is_numeric_type(&c.data_type) {
+                    return ColumnDescription {
+                        name: c.name.clone(),
+                        data_type: c.data_type.clone(),
+                        nullable: c.nullable,
+                        comment: c.comment.clone(),
+                        samples: Vec::new(),
+                    };
+                }
                 for row in &sample_rows {
                     if vals.len() >= self.config.sample_values {
                         break;
                     }
                     let v = match row.get(&c.name) {
                         Some(serde_json::Value::String(s)) => s.chars().take(40).collect(),
-                        Some(v @ serde_json::Value::Number(_)) if !is_text => v.to_string(),
                         Some(serde_json::Value::Bool(b)) => b.to_string(),
                         _ => continue,
                     };

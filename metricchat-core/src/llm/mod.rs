@@ -347,11 +347,14 @@ impl ChatAccumulator {
                 name,
                 arguments,
             } => {
-                let call = self.partial_calls.entry(*index).or_insert_with(|| ToolCall {
-                    id: String::new(),
-                    name: String::new(),
-                    arguments: String::new(),
-                });
+                let call = self
+                    .partial_calls
+                    .entry(*index)
+                    .or_insert_with(|| ToolCall {
+                        id: String::new(),
+                        name: String::new(),
+                        arguments: String::new(),
+                    });
                 if let Some(id) = id {
                     call.id.clone_from(id);
                 }

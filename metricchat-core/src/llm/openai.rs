@@ -994,6 +994,7 @@ fn known_model(model: &str) -> Option<&'static KnownModel> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::llm::ToolSpec;

@@ -158,6 +158,7 @@ pub(crate) mod duration_ms_opt {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 

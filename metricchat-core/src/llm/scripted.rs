@@ -100,7 +100,10 @@ impl ScriptedLlm {
 
     /// Requests received so far.
     pub fn requests(&self) -> Vec<ChatRequest> {
-        self.inner.lock().map(|g| g.requests.clone()).unwrap_or_default()
+        self.inner
+            .lock()
+            .map(|g| g.requests.clone())
+            .unwrap_or_default()
     }
 
     /// Turns not yet consumed.

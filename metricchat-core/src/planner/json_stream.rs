@@ -58,7 +58,11 @@ fn scan(s: &str) -> Scan {
         match ch {
             '"' => st.in_string = true,
             '{' | '[' => {
-                st.stack.push(if ch == '{' { Frame::Object } else { Frame::Array });
+                st.stack.push(if ch == '{' {
+                    Frame::Object
+                } else {
+                    Frame::Array
+                });
                 st.cuts.push((i + 1, st.stack.clone()));
             }
             '}' | ']' => {
@@ -106,8 +110,14 @@ pub fn parse_partial(text: &str) -> Option<Value> {
         }
         direct.push('"');
     }
-    let trimmed = direct.trim_end_matches([',', ' ', '\n', '\r', '\t']).to_string();
-    for candidate in [trimmed.clone(), format!("{trimmed}null"), format!("{trimmed}:null")] {
+    let trimmed = direct
+        .trim_end_matches([',', ' ', '\n', '\r', '\t'])
+        .to_string();
+    for candidate in [
+        trimmed.clone(),
+        format!("{trimmed}null"),
+        format!("{trimmed}:null"),
+    ] {
         if let Ok(v) = serde_json::from_str::<Value>(&close(candidate, &st.stack)) {
             return Some(v);
         }
@@ -139,8 +149,7 @@ pub fn parse_complete(text: &str) -> Result<Value, String> {
                 return Err("the JSON object is incomplete (an unterminated string)".into());
             }
             let closed = close(s.trim_end().to_string(), &st.stack);
-            serde_json::from_str(&closed)
-                .map_err(|e| format!("the JSON object is incomplete: {e}"))
+            serde_json::from_str(&closed).map_err(|e| format!("the JSON object is incomplete: {e}"))
         }
     }
 }

@@ -16,8 +16,8 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::llm::{
-    ChatEvent, ChatMessage, ChatRequest, LlmClient, ResponseFormat, ToolCall, ToolChoice,
-    ToolSpec, Usage,
+    ChatEvent, ChatMessage, ChatRequest, LlmClient, ResponseFormat, ToolCall, ToolChoice, ToolSpec,
+    Usage,
 };
 
 /// How the model states its decision.
@@ -139,7 +139,10 @@ pub fn decision_from_json(v: &Value) -> std::result::Result<PlannerDecision, Str
     if !v.is_object() {
         return Err("the decision must be a JSON object".into());
     }
-    let reasoning = str_field(v, &["reasoning", "reasoning_message", "thought", "thinking"]);
+    let reasoning = str_field(
+        v,
+        &["reasoning", "reasoning_message", "thought", "thinking"],
+    );
     let assistant = str_field(v, &["assistant_message", "message"]);
     let final_answer = str_field(v, &["final_answer", "answer"]);
     let complete = v
@@ -243,7 +246,12 @@ impl LlmPlanner {
         let mut last_partial: Option<(Option<String>, Option<String>, Option<String>)> = None;
         while let Some(ev) = stream.next().await {
             let ev = ev?;
-            if first_token.is_none() && matches!(ev, ChatEvent::TextDelta { .. } | ChatEvent::ToolCallDelta { .. }) {
+            if first_token.is_none()
+                && matches!(
+                    ev,
+                    ChatEvent::TextDelta { .. } | ChatEvent::ToolCallDelta { .. }
+                )
+            {
                 *first_token = Some(ms_since(started));
             }
             let is_text = matches!(ev, ChatEvent::TextDelta { .. });
@@ -254,7 +262,10 @@ impl LlmPlanner {
             let partial = if json {
                 parse_partial(acc.text()).map(|v| {
                     (
-                        str_field(&v, &["reasoning", "reasoning_message", "thought", "thinking"]),
+                        str_field(
+                            &v,
+                            &["reasoning", "reasoning_message", "thought", "thinking"],
+                        ),
                         str_field(&v, &["assistant_message", "message"]),
                         str_field(&v, &["final_answer", "answer"]),
                     )
@@ -306,7 +317,11 @@ impl LlmPlanner {
         for attempt in 0..=self.max_repairs {
             let req = ChatRequest {
                 messages: messages.clone(),
-                tools: if native { input.tools.clone() } else { Vec::new() },
+                tools: if native {
+                    input.tools.clone()
+                } else {
+                    Vec::new()
+                },
                 tool_choice: ToolChoice::Auto,
                 response_format: if !native && self.llm.model_info().supports_json_mode {
                     ResponseFormat::JsonObject
@@ -400,10 +415,7 @@ impl LlmPlanner {
 
 /// A decision from a native tool-calling turn: the first tool call is the action; text with no
 /// call is the final answer.
-fn native_decision(
-    text: &str,
-    calls: &[ToolCall],
-) -> std::result::Result<PlannerDecision, String> {
+fn native_decision(text: &str, calls: &[ToolCall]) -> std::result::Result<PlannerDecision, String> {
     let text = text.trim();
     match calls.first() {
         Some(call) => {
@@ -472,9 +484,7 @@ impl Planner for LlmPlanner {
                         name: action.tool.clone(),
                         arguments: action.arguments.to_string(),
                     }],
-                    ..ChatMessage::assistant(
-                        decision.reasoning_message.clone().unwrap_or_default(),
-                    )
+                    ..ChatMessage::assistant(decision.reasoning_message.clone().unwrap_or_default())
                 };
                 vec![assistant, ChatMessage::tool(call_id, observation)]
             }
@@ -485,6 +495,7 @@ impl Planner for LlmPlanner {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -505,9 +516,7 @@ mod tests {
         assert!(d.analysis_complete);
         assert_eq!(d.final_answer.as_deref(), Some("42"));
         assert!(decision_from_json(&serde_json::json!({"reasoning": "hmm"})).is_err());
-        assert!(
-            decision_from_json(&serde_json::json!({"analysis_complete": true})).is_err()
-        );
+        assert!(decision_from_json(&serde_json::json!({"analysis_complete": true})).is_err());
     }
 
     #[test]
@@ -520,6 +529,10 @@ mod tests {
             name: "create_data".into(),
             arguments: "{not json".into(),
         };
-        assert!(native_decision("", &[bad]).unwrap_err().contains("not valid JSON"));
+        assert!(
+            native_decision("", &[bad])
+                .unwrap_err()
+                .contains("not valid JSON")
+        );
     }
 }

@@ -335,24 +335,36 @@ impl Store for MemoryStore {
     async fn list_runs(&self, limit: u32) -> Result<Vec<RunRecord>> {
         let g = self.lock()?;
         let mut runs: Vec<_> = g.runs.values().cloned().collect();
-        runs.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        runs.sort_by_key(|r| std::cmp::Reverse(r.created_at));
         runs.truncate(limit as usize);
         Ok(runs)
     }
 
     async fn decisions(&self, run_id: Uuid) -> Result<Vec<DecisionRecord>> {
         let g = self.lock()?;
-        Ok(g.decisions.iter().filter(|d| d.run_id == run_id).cloned().collect())
+        Ok(g.decisions
+            .iter()
+            .filter(|d| d.run_id == run_id)
+            .cloned()
+            .collect())
     }
 
     async fn tool_executions(&self, run_id: Uuid) -> Result<Vec<ToolExecutionRecord>> {
         let g = self.lock()?;
-        Ok(g.executions.iter().filter(|d| d.run_id == run_id).cloned().collect())
+        Ok(g.executions
+            .iter()
+            .filter(|d| d.run_id == run_id)
+            .cloned()
+            .collect())
     }
 
     async fn queries(&self, run_id: Uuid) -> Result<Vec<QueryRecord>> {
         let g = self.lock()?;
-        Ok(g.queries.iter().filter(|d| d.run_id == run_id).cloned().collect())
+        Ok(g.queries
+            .iter()
+            .filter(|d| d.run_id == run_id)
+            .cloned()
+            .collect())
     }
 
     async fn visualizations(&self, run_id: Uuid) -> Result<Vec<VisualizationRecord>> {
@@ -370,7 +382,11 @@ impl Store for MemoryStore {
 
     async fn events(&self, run_id: Uuid) -> Result<Vec<Event>> {
         let g = self.lock()?;
-        Ok(g.events.iter().filter(|d| d.run_id == run_id).cloned().collect())
+        Ok(g.events
+            .iter()
+            .filter(|d| d.run_id == run_id)
+            .cloned()
+            .collect())
     }
 
     async fn mark_interrupted(&self) -> Result<u64> {

@@ -44,6 +44,8 @@ impl Tool for Clarify {
             return Err(ToolError::invalid_arguments("`question` must not be empty"));
         }
         ctx.finish_awaiting_input(q);
-        Ok(ClarifyOutput { asked: q.to_string() })
+        Ok(ClarifyOutput {
+            asked: q.to_string(),
+        })
     }
 }

@@ -134,7 +134,12 @@ impl Tool for CreateData {
             .clone()
             .unwrap_or_else(|| args.title.clone());
         let system = sql_system_prompt(ctx, info.dialect.display_name(), &info.name);
-        let mut sql = match args.sql.as_deref().map(extract_sql).filter(|s| !s.is_empty()) {
+        let mut sql = match args
+            .sql
+            .as_deref()
+            .map(extract_sql)
+            .filter(|s| !s.is_empty())
+        {
             Some(sql) => sql,
             None => {
                 ctx.progress("writing SQL");

@@ -77,7 +77,9 @@ impl Tool for CreateVisualization {
         let query_id = match args.query_id.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(s) => Some(Uuid::parse_str(s).map_err(|_| {
-                ToolError::invalid_arguments(format!("`query_id` {s:?} is not a query id of this run"))
+                ToolError::invalid_arguments(format!(
+                    "`query_id` {s:?} is not a query id of this run"
+                ))
             })?),
         };
         let (_, visualization_id, spec) = chart_for(ctx, query_id, Some(&args.chart))?;

@@ -47,7 +47,9 @@ impl Tool for DescribeTables {
         args: DescribeTablesArgs,
     ) -> Result<DescribeTablesOutput, ToolError> {
         if args.tables.is_empty() {
-            return Err(ToolError::invalid_arguments("`tables` must name at least one table"));
+            return Err(ToolError::invalid_arguments(
+                "`tables` must name at least one table",
+            ));
         }
         let conn = ctx.connection(args.connection.as_deref())?.clone();
         let (tables, missing) = ctx.hub().describe(&conn, &args.tables).await?;
