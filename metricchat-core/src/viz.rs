@@ -169,6 +169,7 @@ const MAX_SERIES: usize = 50;
 /// | a date/time or time-like column (`month`, `year`, `"2024-01"` …) + numbers | line (series from one more category) |
 /// | 1 category + 1 number, ≤ 50 rows | bar |
 /// | 1 category + several numbers, ≤ 50 rows | grouped bar |
+/// | 2 categories, one unique per row (code + name) + numbers | bar (grouped bar) over the unique one |
 /// | 2 categories + number | stacked bar, the category with fewer values as series; heatmap when both have more than 10 values |
 /// | 2 numeric columns only | scatter |
 /// | 1 numeric column, ≥ 20 rows | histogram |
@@ -494,6 +495,23 @@ fn infer(shape: &Shape) -> ChartSpec {
         ([x], 1) if shape.rows <= MAX_BARS => shape.spec(ChartType::Bar, Some(*x), &measures, None),
         ([x], _) if shape.rows <= MAX_BARS => {
             shape.spec(ChartType::GroupedBar, Some(*x), &measures, None)
+        }
+        // Two labels where one already names each row (code + name): bars over the name.
+        ([a, b], _)
+            if shape.rows <= MAX_BARS
+                && (shape.columns[*a].distinct == shape.rows
+                    || shape.columns[*b].distinct == shape.rows) =>
+        {
+            let x = if shape.columns[*b].distinct == shape.rows {
+                *b
+            } else {
+                *a
+            };
+            if measures.len() == 1 {
+                shape.spec(ChartType::Bar, Some(x), &measures, None)
+            } else {
+                shape.spec(ChartType::GroupedBar, Some(x), &measures, None)
+            }
         }
         ([a, b], _) => {
             let (x, series) = if shape.columns[*b].distinct > shape.columns[*a].distinct {

@@ -18,7 +18,7 @@
 //!     println!("{}", ev.to_json());
 //! }
 //! let result = agent.ask("How many flights left JFK in 2013?").await?;
-//! println!("{:?} {:?}", result.answer, result.sql);
+//! println!("{:?} {:?}", result.answer, result.sql());
 //! # Ok(()) }
 //! ```
 

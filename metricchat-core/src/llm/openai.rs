@@ -109,6 +109,7 @@ impl OpenAiConfig {
     /// | `OPENAI_API_KEY` | `api_key` | none |
     /// | `MC_LLM_BASE_URL`, else `OPENAI_BASE_URL` | `base_url` | `https://api.openai.com/v1` |
     /// | `MC_LLM_MODEL` | `model` | `gpt-4.1-mini` |
+    /// | `MC_LLM_SUPPORTS_TOOLS` (`true`/`false`) | `supports_tools` | known models and api.openai.com: yes; other servers: no |
     ///
     /// Empty variables count as unset. Everything else keeps its default.
     pub fn from_env() -> Self {
@@ -126,6 +127,13 @@ impl OpenAiConfig {
         }
         if let Some(model) = var("MC_LLM_MODEL") {
             config.model = model;
+        }
+        if let Some(tools) = var("MC_LLM_SUPPORTS_TOOLS") {
+            config.supports_tools = match tools.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" => Some(true),
+                "0" | "false" | "no" => Some(false),
+                _ => None,
+            };
         }
         config
     }
@@ -282,7 +290,11 @@ impl LlmClient for OpenAiClient {
             context_window: c
                 .context_window
                 .unwrap_or(known.map_or(UNKNOWN_CONTEXT_WINDOW, |k| k.context_window)),
-            supports_tools: c.supports_tools.unwrap_or(true),
+            // Unknown models behind other servers (llama.cpp, vLLM, LM Studio) often lack tool
+            // calling; JSON-in-text works with every model, so it is their default.
+            supports_tools: c
+                .supports_tools
+                .unwrap_or(known.is_some() || c.base_url.contains("api.openai.com")),
             supports_json_mode: c.supports_json_mode.unwrap_or(true),
             supports_vision: known.is_some_and(|k| k.vision),
             pricing: c.pricing.or(known.and_then(|k| k.pricing)),

@@ -29,8 +29,9 @@ impl Tool for Clarify {
     type Output = ClarifyOutput;
 
     fn description(&self) -> String {
-        "Ask the user a clarifying question when the request is ambiguous and the data cannot \
-         settle it. Ends the run until the user replies."
+        "Only when the question uses a term that neither the tables nor common sense define: \
+         ask the user one short question. Never use it when a query can answer the question. \
+         Ends the run until the user replies."
             .into()
     }
 
