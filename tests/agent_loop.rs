@@ -596,3 +596,56 @@ async fn cancelling_during_a_query_stops_the_query_and_records_it() {
         RunStatus::Cancelled
     );
 }
+
+#[tokio::test]
+async fn a_repair_that_repeats_the_failing_sql_is_not_run_again() {
+    let bad = "SELECT carrier, AVG(departure_delay) FROM flights GROUP BY carrier";
+    let llm = ScriptedLlm::new(
+        [
+            json_decision("create_data", json!({"title": "Delay", "sql": bad})),
+            ScriptedTurn::text(bad),
+            ScriptedTurn::text(format!("```sql\n{}\n```", bad.to_lowercase())),
+            // The model then repeats its failing call verbatim; it is not executed again.
+            json_decision("create_data", json!({"title": "Delay", "sql": bad})),
+            json_answer("I could not compute it."),
+        ],
+        false,
+    );
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let agent = agent_with(llm.clone(), store.clone());
+    let result = agent.ask("Average delay by carrier").await.unwrap();
+    let reqs = llm.requests();
+    assert_eq!(
+        reqs[2].temperature,
+        Some(0.7),
+        "the second repair is asked warmer"
+    );
+    assert!(
+        reqs[2]
+            .messages
+            .last()
+            .unwrap()
+            .content
+            .contains("identical")
+    );
+    let queries = store.queries(result.run_id).await.unwrap();
+    assert_eq!(queries.len(), 1, "the identical SQL ran only once");
+    let execs = store.tool_executions(result.run_id).await.unwrap();
+    assert_eq!(execs.len(), 2);
+    assert!(
+        execs[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("could not be repaired")
+    );
+    assert!(
+        execs[1]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("already failed")
+    );
+    assert_eq!(execs[1].attempts, 0);
+    assert_consistent(&store, result.run_id).await;
+}

@@ -81,6 +81,8 @@ struct Loop {
     pending_executions: Vec<ToolExecutionRecord>,
     started: Instant,
     tools_ms: u64,
+    /// Calls that failed, with their error: a weak model tends to repeat them verbatim.
+    failed_actions: Vec<(String, serde_json::Value, String)>,
 }
 
 impl Loop {
@@ -111,6 +113,7 @@ impl Loop {
             pending_executions: vec![],
             started: Instant::now(),
             tools_ms: 0,
+            failed_actions: Vec::new(),
         }
     }
 
@@ -439,7 +442,25 @@ impl Loop {
         self.pending_executions.push(exec.clone());
         let _ = self.persist().await;
         let started = Instant::now();
+        let repeated = self
+            .failed_actions
+            .iter()
+            .find(|(tool, args, _)| *tool == action.tool && *args == action.arguments)
+            .map(|(_, _, error)| error.clone());
         let (status, observation, error, attempts) = match self.inner.tools.get(&action.tool) {
+            Some(_) if repeated.is_some() => {
+                let msg = format!(
+                    "this exact call already failed ({}); do not repeat it: change the arguments \
+                     or use another tool",
+                    repeated.unwrap_or_default()
+                );
+                (
+                    ToolStatus::Error,
+                    serde_json::json!({ "error": msg }),
+                    Some(msg),
+                    0,
+                )
+            }
             None => {
                 let msg = format!(
                     "unknown tool `{}`; available tools: {}",
@@ -497,6 +518,13 @@ impl Loop {
         };
         let duration_ms = ms(started.elapsed());
         self.tools_ms += duration_ms;
+        if status != ToolStatus::Success && status != ToolStatus::Cancelled && attempts > 0 {
+            self.failed_actions.push((
+                action.tool.clone(),
+                action.arguments.clone(),
+                error.clone().unwrap_or_default(),
+            ));
+        }
         exec.status = ExecutionStatus::Finished(status);
         exec.observation = Some(observation.clone());
         exec.error = error.clone();

@@ -78,9 +78,10 @@ async fn write_sql(
     system: &str,
     user: String,
     purpose: &str,
+    temperature: f32,
 ) -> Result<String, ToolError> {
     let req = ChatRequest {
-        temperature: Some(0.0),
+        temperature: Some(temperature),
         ..ChatRequest::new(vec![ChatMessage::system(system), ChatMessage::user(user)])
     }
     .with_purpose(purpose);
@@ -90,6 +91,14 @@ async fn write_sql(
         return Err(ToolError::retryable("the model returned no SQL"));
     }
     Ok(sql)
+}
+
+/// SQL compared for sameness: case and whitespace ignored.
+fn normalize_sql(sql: &str) -> String {
+    sql.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 /// Whether feeding the error back to the model can fix the SQL.
@@ -148,11 +157,13 @@ impl Tool for CreateData {
                     &system,
                     format!("Question: {}\nData needed: {need}", ctx.question()),
                     "sql_write",
+                    0.0,
                 )
                 .await?
             }
         };
         let mut attempt = 1;
+        let mut failed: Vec<String> = Vec::new();
         let outcome = loop {
             match ctx
                 .run_sql(Some(&info.name), &sql, attempt, Some(&args.title))
@@ -161,17 +172,38 @@ impl Tool for CreateData {
                 Ok(o) => break o,
                 Err(e) if attempt < MAX_SQL_ATTEMPTS && repairable(&e) => {
                     ctx.progress(format!("attempt {attempt} failed; repairing SQL"));
-                    sql = write_sql(
-                        ctx,
-                        &system,
-                        format!(
-                            "Question: {}\nData needed: {need}\n\nThis SQL failed:\n{sql}\n\n\
-                             Error:\n{e}\n\nWrite a corrected query.",
-                            ctx.question()
-                        ),
-                        "sql_repair",
-                    )
-                    .await?;
+                    failed.push(normalize_sql(&sql));
+                    let prompt = format!(
+                        "Question: {}\nData needed: {need}\n\nThis SQL failed:\n{sql}\n\n\
+                         Error:\n{e}\n\nFix exactly what the error names and write the corrected \
+                         query.",
+                        ctx.question()
+                    );
+                    let mut repaired =
+                        write_sql(ctx, &system, prompt.clone(), "sql_repair", 0.0).await?;
+                    if failed.contains(&normalize_sql(&repaired)) {
+                        // Small models often hand the failing query back unchanged; running it
+                        // again would fail the same way. Ask once more, warmer and told so.
+                        ctx.progress("the correction repeated the failing SQL; asking again");
+                        repaired = write_sql(
+                            ctx,
+                            &system,
+                            format!(
+                                "{prompt}\n\nYour previous correction was identical to the failing \
+                                 query. Write a different query that avoids the error."
+                            ),
+                            "sql_repair",
+                            0.7,
+                        )
+                        .await?;
+                    }
+                    if failed.contains(&normalize_sql(&repaired)) {
+                        return Err(ToolError::failed(format!(
+                            "{e} (the SQL could not be repaired: every correction repeated the \
+                             failing query; change the query yourself, using the error's hint)"
+                        )));
+                    }
+                    sql = repaired;
                     attempt += 1;
                 }
                 Err(e) => {
