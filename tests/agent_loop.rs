@@ -649,3 +649,38 @@ async fn a_repair_that_repeats_the_failing_sql_is_not_run_again() {
     assert_eq!(execs[1].attempts, 0);
     assert_consistent(&store, result.run_id).await;
 }
+
+#[tokio::test]
+async fn a_follow_up_after_clarify_carries_the_conversation() {
+    let llm = ScriptedLlm::new(
+        [
+            json_decision("clarify", json!({"question": "Which airport do you mean?"})),
+            json_decision(
+                "create_data",
+                json!({"title": "JFK flights", "sql": "SELECT COUNT(*) AS n FROM flights WHERE origin = 'JFK'"}),
+            ),
+            json_answer("111279 flights left JFK."),
+        ],
+        false,
+    );
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let agent = agent_with(llm.clone(), store.clone());
+    let first = agent
+        .ask("How many flights left the airport?")
+        .await
+        .unwrap();
+    assert_eq!(first.status, RunStatus::AwaitingInput);
+    let second = agent.ask_follow_up(first.run_id, "JFK").await.unwrap();
+    assert_eq!(second.answer.as_deref(), Some("111279 flights left JFK."));
+    let msgs = &llm.requests()[1].messages;
+    let text: Vec<&str> = msgs.iter().map(|m| m.content.as_str()).collect();
+    let q = text
+        .iter()
+        .position(|t| *t == "How many flights left the airport?")
+        .unwrap();
+    assert_eq!(text[q + 1], "Which airport do you mean?");
+    assert_eq!(text[q + 2], "JFK");
+    assert_consistent(&store, second.run_id).await;
+    let missing = agent.follow_up(uuid::Uuid::nil(), "x").await.unwrap_err();
+    assert_eq!(missing.kind(), ErrorKind::NotFound);
+}

@@ -116,7 +116,12 @@ async fn five_flights_questions_against_a_real_model() {
                     .any(|g| (g - want).abs() <= (want.abs() * 0.005).max(0.05));
                 (
                     ok,
-                    format!("want {want}; answer {:?}; sql {:?}", r.answer, r.sql()),
+                    format!(
+                        "want {want}; {:?}: {:?}; sql {:?}",
+                        r.status,
+                        r.answer.as_ref().or(r.clarification.as_ref()),
+                        r.sql()
+                    ),
                 )
             }
             (Ok(r), Expect::Text(sql)) => {
@@ -134,7 +139,12 @@ async fn five_flights_questions_against_a_real_model() {
                     .any(|w| w == want);
                 (
                     in_data || in_answer,
-                    format!("want {want}; answer {:?}; sql {:?}", r.answer, r.sql()),
+                    format!(
+                        "want {want}; {:?}: {:?}; sql {:?}",
+                        r.status,
+                        r.answer.as_ref().or(r.clarification.as_ref()),
+                        r.sql()
+                    ),
                 )
             }
         };

@@ -180,6 +180,7 @@ impl AskResult {
 
 pub(crate) struct AgentInner {
     pub llm: Arc<dyn LlmClient>,
+    pub title_llm: Option<Arc<dyn LlmClient>>,
     pub planner: Arc<dyn Planner>,
     pub connections: Vec<ConnectorRef>,
     pub store: Arc<dyn Store>,
@@ -222,7 +223,42 @@ impl Agent {
     /// Starts a run and streams its events. Dropping the [`Run`] cancels it (the stored record
     /// still ends consistently as `cancelled`).
     pub fn stream(&self, question: impl Into<String>) -> Run {
-        run::start(self.inner.clone(), question.into())
+        run::start(self.inner.clone(), question.into(), Vec::new())
+    }
+
+    /// Continues the conversation of `previous_run` (for example, the user's reply to a
+    /// clarifying question): the earlier questions and answers go to the model as history.
+    pub async fn follow_up(&self, previous_run: Uuid, question: impl Into<String>) -> Result<Run> {
+        let prev = self
+            .inner
+            .store
+            .get_run(previous_run)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: "run",
+                name: previous_run.to_string(),
+            })?;
+        let mut history: Vec<crate::llm::ChatMessage> = self
+            .inner
+            .store
+            .latest_snapshot(previous_run)
+            .await?
+            .and_then(|s| serde_json::from_value(s.state.get("history")?.clone()).ok())
+            .unwrap_or_default();
+        history.push(crate::llm::ChatMessage::user(prev.question));
+        if let Some(answer) = prev.answer {
+            history.push(crate::llm::ChatMessage::assistant(answer));
+        }
+        Ok(run::start(self.inner.clone(), question.into(), history))
+    }
+
+    /// [`Agent::follow_up`] run to the end.
+    pub async fn ask_follow_up(
+        &self,
+        previous_run: Uuid,
+        question: impl Into<String>,
+    ) -> Result<AskResult> {
+        self.follow_up(previous_run, question).await?.finish().await
     }
 
     /// Runs a question to the end.
@@ -270,6 +306,7 @@ impl Agent {
 #[derive(Default)]
 pub struct AgentBuilder {
     llm: Option<Arc<dyn LlmClient>>,
+    title_llm: Option<Arc<dyn LlmClient>>,
     planner: Option<Arc<dyn Planner>>,
     connections: Vec<ConnectorRef>,
     store: Option<Arc<dyn Store>>,
@@ -288,6 +325,12 @@ impl AgentBuilder {
     /// The model, shared.
     pub fn llm_arc(mut self, llm: Arc<dyn LlmClient>) -> Self {
         self.llm = Some(llm);
+        self
+    }
+
+    /// A smaller, cheaper model for run titles (default: the main model).
+    pub fn title_llm(mut self, llm: impl LlmClient + 'static) -> Self {
+        self.title_llm = Some(Arc::new(llm));
         self
     }
 
@@ -420,6 +463,7 @@ impl AgentBuilder {
         Ok(Agent {
             inner: Arc::new(AgentInner {
                 llm,
+                title_llm: self.title_llm,
                 planner,
                 connections: self.connections,
                 store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),

@@ -24,7 +24,7 @@ use crate::store::{
 };
 use crate::tools::ToolContext;
 
-pub(crate) fn start(inner: Arc<AgentInner>, question: String) -> Run {
+pub(crate) fn start(inner: Arc<AgentInner>, question: String, history: Vec<ChatMessage>) -> Run {
     let run_id = Uuid::now_v7();
     let (tx, rx) = mpsc::unbounded_channel();
     let cancel = CancellationToken::new();
@@ -40,7 +40,7 @@ pub(crate) fn start(inner: Arc<AgentInner>, question: String) -> Run {
         cancel: cancel.clone(),
     });
     let handle = tokio::spawn(async move {
-        let mut l = Loop::new(inner, shared.clone());
+        let mut l = Loop::new(inner, shared.clone(), history);
         let out = l.execute().await;
         shared.sink.close();
         out
@@ -77,6 +77,8 @@ struct Loop {
     record: RunRecord,
     step: u32,
     messages: Vec<ChatMessage>,
+    /// Earlier turns of the conversation (questions and answers only).
+    history: Vec<ChatMessage>,
     pending_decisions: Vec<DecisionRecord>,
     pending_executions: Vec<ToolExecutionRecord>,
     started: Instant,
@@ -86,7 +88,7 @@ struct Loop {
 }
 
 impl Loop {
-    fn new(inner: Arc<AgentInner>, shared: Arc<RunShared>) -> Self {
+    fn new(inner: Arc<AgentInner>, shared: Arc<RunShared>, history: Vec<ChatMessage>) -> Self {
         let now = Utc::now();
         let record = RunRecord {
             id: shared.run_id,
@@ -109,6 +111,7 @@ impl Loop {
             record,
             step: 0,
             messages: vec![],
+            history,
             pending_decisions: vec![],
             pending_executions: vec![],
             started: Instant::now(),
@@ -143,6 +146,7 @@ impl Loop {
             state: serde_json::json!({
                 "question": self.record.question,
                 "iterations": self.record.iterations,
+                "history": self.history,
                 "messages": self.messages,
                 "usage": usage,
                 "answer": self.record.answer,
@@ -259,6 +263,7 @@ impl Loop {
             return Stop::Failed(e);
         }
         let system = self.system_prompt();
+        self.messages.extend(self.history.iter().cloned());
         self.messages
             .push(ChatMessage::user(self.shared.question.clone()));
         let tools = self.inner.tools.specs();
@@ -270,10 +275,18 @@ impl Loop {
             if let Some(stop) = self.check_budgets(iteration) {
                 return stop;
             }
+            let mut messages = self.messages.clone();
+            let left = self.inner.config.max_iterations.saturating_sub(iteration);
+            if left <= 2 && iteration > 0 {
+                // Weak models loop; tell them the budget before it ends the run.
+                messages.push(ChatMessage::user(format!(
+                    "Only {left} step(s) left: finish now with the best answer the results support."
+                )));
+            }
             let input = PlannerInput {
                 iteration,
                 system_prompt: system.clone(),
-                messages: self.messages.clone(),
+                messages,
                 tools: tools.clone(),
             };
             let decision = match self.decide(iteration, input).await {
@@ -584,8 +597,9 @@ impl Loop {
         .with_purpose("title");
         let cancel = self.shared.cancel.clone();
         let started = Instant::now();
+        let title_llm = self.inner.title_llm.as_ref().unwrap_or(&self.inner.llm);
         let resp = tokio::select! {
-            r = tokio::time::timeout(std::time::Duration::from_secs(60), self.inner.llm.complete(req)) => r,
+            r = tokio::time::timeout(std::time::Duration::from_secs(60), title_llm.complete(req)) => r,
             () = cancel.cancelled() => return None,
         };
         if let Ok(mut s) = self.shared.scratch() {
