@@ -747,7 +747,7 @@ impl Loop {
             datasets: s
                 .queries
                 .iter()
-                .filter(|q| q.title.as_deref() != Some("inspect"))
+                .filter(|q| q.title.is_some())
                 .map(|q| Dataset {
                     query_id: q.id,
                     title: q.title.clone(),

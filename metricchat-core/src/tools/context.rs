@@ -36,6 +36,19 @@ pub struct QueryOutcome {
     pub duration: Duration,
 }
 
+/// The `query.result` event of a query that was refused or failed.
+fn failed_result(query_id: Uuid, error: &crate::error::Error, duration_ms: u64) -> EventKind {
+    EventKind::QueryResult {
+        query_id,
+        columns: Vec::new(),
+        row_count: 0,
+        preview: Vec::new(),
+        truncated: false,
+        error: Some(error.to_string()),
+        duration_ms,
+    }
+}
+
 /// What a tool can reach: the run's connections, model, guard and context hub, its event stream
 /// and artifacts, and the cancellation token.
 #[derive(Clone)]
@@ -181,7 +194,9 @@ impl ToolContext {
     /// Runs model-written SQL: through the guard, recorded (`query.created`, `query.result`,
     /// a stored query row), with the run's row cap, time limit and cancellation.
     ///
-    /// Refusals and database errors come back as errors whose message the model can act on.
+    /// A `title` marks the result as a dataset for the user (charted, returned by `ask`);
+    /// exploratory queries pass `None`. Refusals and database errors come back as errors whose
+    /// message the model can act on.
     pub async fn run_sql(
         &self,
         connection: Option<&str>,
@@ -217,15 +232,7 @@ impl ToolContext {
                     sql: sql.to_string(),
                     attempt,
                 });
-                self.emit(EventKind::QueryResult {
-                    query_id,
-                    columns: Vec::new(),
-                    row_count: 0,
-                    preview: Vec::new(),
-                    truncated: false,
-                    error: Some(e.to_string()),
-                    duration_ms: 0,
-                });
+                self.emit(failed_result(query_id, &e, 0));
                 self.shared.scratch()?.upsert_query(record);
                 return Err(e);
             }
@@ -259,15 +266,7 @@ impl ToolContext {
                 record.status = QueryStatus::Error;
                 record.error = Some(e.to_string());
                 self.shared.scratch()?.upsert_query(record);
-                self.emit(EventKind::QueryResult {
-                    query_id,
-                    columns: Vec::new(),
-                    row_count: 0,
-                    preview: Vec::new(),
-                    truncated: false,
-                    error: Some(e.to_string()),
-                    duration_ms,
-                });
+                self.emit(failed_result(query_id, &e, duration_ms));
                 Err(e)
             }
             Ok(qd) => {
@@ -312,7 +311,8 @@ impl ToolContext {
         let s = self.shared.scratch().ok()?;
         let q = match query_id {
             Some(id) => s.queries.iter().find(|q| q.id == id),
-            None => s.queries.last(),
+            // The latest dataset; exploratory queries (no title) are not charted by default.
+            None => s.queries.iter().rev().find(|q| q.title.is_some()),
         }?;
         Some((q.id, q.title.clone(), q.data.clone()))
     }

@@ -51,7 +51,7 @@ impl Tool for InspectData {
         args: InspectDataArgs,
     ) -> Result<InspectDataOutput, ToolError> {
         let out = ctx
-            .run_sql(args.connection.as_deref(), &args.sql, 1, Some("inspect"))
+            .run_sql(args.connection.as_deref(), &args.sql, 1, None)
             .await?;
         let row_count = out.data.num_rows();
         let rows = data::batches_to_json_rows(&out.data.batches, INSPECT_ROWS)?;
