@@ -320,3 +320,25 @@ async fn cancelling_while_the_model_streams_stops_the_http_request() {
         RunStatus::Cancelled
     );
 }
+
+#[tokio::test]
+async fn a_server_that_reports_no_usage_still_counts_against_the_budget() {
+    // Some OpenAI-compatible servers ignore `stream_options.include_usage`.
+    let server = FakeLlmServer::start(vec![Exchange::any(
+        Reply::text(
+            json!({"reasoning": "known", "analysis_complete": true, "final_answer": "16 airlines."})
+                .to_string(),
+        )
+        .with_usage(0, 0, 0),
+    )])
+    .await;
+    let agent = Agent::builder()
+        .llm(client(&server, |c| c.supports_tools = Some(false)))
+        .connection(flights())
+        .generate_title(false)
+        .build()
+        .unwrap();
+    let result = agent.ask("How many airlines?").await.unwrap();
+    assert!(result.usage.input_tokens > 500, "{:?}", result.usage);
+    assert!(result.usage.output_tokens > 5, "{:?}", result.usage);
+}

@@ -599,7 +599,7 @@ impl Loop {
         let started = Instant::now();
         let title_llm = self.inner.title_llm.as_ref().unwrap_or(&self.inner.llm);
         let resp = tokio::select! {
-            r = tokio::time::timeout(std::time::Duration::from_secs(60), title_llm.complete(req)) => r,
+            r = tokio::time::timeout(std::time::Duration::from_secs(60), title_llm.complete(req.clone())) => r,
             () = cancel.cancelled() => return None,
         };
         if let Ok(mut s) = self.shared.scratch() {
@@ -608,7 +608,7 @@ impl Loop {
         match resp {
             Ok(Ok(r)) => {
                 if let Ok(mut s) = self.shared.scratch() {
-                    s.usage.add(&r.usage);
+                    s.usage.add(&r.usage_or_estimate(&req));
                 }
                 let t = r
                     .text

@@ -266,6 +266,49 @@ pub struct ChatResponse {
     pub finish_reason: Option<FinishReason>,
 }
 
+impl ChatResponse {
+    /// The reported usage, or an estimate (4 characters a token) when the provider reported
+    /// none — some OpenAI-compatible servers ignore `stream_options.include_usage`, and budgets
+    /// must still count.
+    pub fn usage_or_estimate(&self, request: &ChatRequest) -> Usage {
+        if self.usage.total() > 0 {
+            return self.usage;
+        }
+        estimate_usage(request, &self.text, &self.tool_calls)
+    }
+}
+
+/// Estimates usage at 4 characters a token.
+pub fn estimate_usage(request: &ChatRequest, text: &str, calls: &[ToolCall]) -> Usage {
+    let chars = |s: &str| s.chars().count() as u64;
+    let input: u64 = request
+        .messages
+        .iter()
+        .map(|m| {
+            chars(&m.content)
+                + m.tool_calls
+                    .iter()
+                    .map(|c| chars(&c.arguments))
+                    .sum::<u64>()
+        })
+        .sum::<u64>()
+        + request
+            .tools
+            .iter()
+            .map(|t| chars(&t.description) + chars(&t.parameters.to_string()))
+            .sum::<u64>();
+    let output = chars(text)
+        + calls
+            .iter()
+            .map(|c| chars(&c.arguments) + chars(&c.name))
+            .sum::<u64>();
+    Usage {
+        input_tokens: input.div_ceil(4),
+        output_tokens: output.div_ceil(4),
+        cached_input_tokens: 0,
+    }
+}
+
 /// Prices in US dollars per million tokens.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Pricing {

@@ -241,7 +241,7 @@ impl LlmPlanner {
         first_token: &mut Option<u64>,
         json: bool,
     ) -> Result<Attempt> {
-        let mut stream = self.llm.stream(req).await?;
+        let mut stream = self.llm.stream(req.clone()).await?;
         let mut acc = crate::llm::ChatAccumulator::default();
         let mut last_partial: Option<(Option<String>, Option<String>, Option<String>)> = None;
         while let Some(ev) = stream.next().await {
@@ -291,10 +291,11 @@ impl LlmPlanner {
             }
         }
         let resp = acc.finish();
+        let usage = resp.usage_or_estimate(&req);
         Ok(Attempt {
             text: resp.text,
             calls: resp.tool_calls,
-            usage: resp.usage,
+            usage,
         })
     }
 

@@ -12,7 +12,7 @@ use crate::llm::{ChatMessage, ToolSpec, Usage};
 pub mod json_stream;
 mod llm_planner;
 
-pub use llm_planner::{DecisionProtocol, LlmPlanner};
+pub use llm_planner::{DecisionProtocol, LlmPlanner, render_tools};
 
 /// Whether a step gathers information or produces output for the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -67,7 +67,8 @@ impl Tool for AnswerQuestion {
         }
         .with_purpose("answer");
         let started = std::time::Instant::now();
-        let mut stream = ctx.llm().stream(req).await?;
+        let mut stream = ctx.llm().stream(req.clone()).await?;
+        let mut reported = false;
         let block_id = Uuid::now_v7();
         let mut text = String::new();
         loop {
@@ -86,11 +87,17 @@ impl Tool for AnswerQuestion {
                         done: false,
                     });
                 }
-                ChatEvent::Usage { usage } => ctx.record_usage(&usage),
+                ChatEvent::Usage { usage } => {
+                    reported = usage.total() > 0;
+                    ctx.record_usage(&usage);
+                }
                 _ => {}
             }
         }
         ctx.record_llm_time(started.elapsed());
+        if !reported {
+            ctx.record_usage(&crate::llm::estimate_usage(&req, &text, &[]));
+        }
         let answer = text.trim().to_string();
         if answer.is_empty() {
             return Err(ToolError::retryable("the model wrote an empty answer"));

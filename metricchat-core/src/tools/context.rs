@@ -170,14 +170,14 @@ impl ToolContext {
     pub async fn complete(&self, request: ChatRequest) -> Result<ChatResponse> {
         let started = Instant::now();
         let resp = tokio::select! {
-            r = self.shared.llm.complete(request) => r,
+            r = self.shared.llm.complete(request.clone()) => r,
             () = self.shared.cancel.cancelled() => Err(Error::Cancelled),
         };
         let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let mut s = self.shared.scratch()?;
         s.llm_ms += elapsed;
         if let Ok(r) = &resp {
-            s.usage.add(&r.usage);
+            s.usage.add(&r.usage_or_estimate(&request));
         }
         drop(s);
         self.heartbeat();

@@ -334,9 +334,14 @@ impl<T: Tool> DynTool for T {
         };
         let args: T::Args = serde_json::from_value(arguments).map_err(|e| {
             ToolError::invalid_arguments(format!(
-                "invalid arguments for `{}`: {e}. Expected JSON matching: {}",
+                "invalid arguments for `{}`: {e}. Its arguments are:\n{}",
                 T::NAME,
-                schema_of::<T::Args>()
+                crate::planner::render_tools(&[self.spec()])
+                    .lines()
+                    .skip(1)
+                    .map(str::trim)
+                    .collect::<Vec<_>>()
+                    .join("\n")
             ))
         })?;
         let out = self.call(ctx, args).await?;
