@@ -342,3 +342,73 @@ async fn a_server_that_reports_no_usage_still_counts_against_the_budget() {
     assert!(result.usage.input_tokens > 500, "{:?}", result.usage);
     assert!(result.usage.output_tokens > 5, "{:?}", result.usage);
 }
+
+/// The end-to-end flow with each provider's client speaking its own wire format.
+#[tokio::test]
+async fn the_end_to_end_flow_works_with_every_provider_client() {
+    use metricchat::llm::{
+        AnthropicClient, AnthropicConfig, LlmClient, OllamaClient, OllamaConfig,
+    };
+    let conn = flights();
+    let (carrier, avg) = worst_carrier(&conn).await;
+    let answer = format!("{carrier} had the worst average departure delay: {avg:.2} minutes.");
+    for provider in ["openai", "anthropic", "ollama"] {
+        let server = FakeLlmServer::start(vec![
+            Exchange::when(
+                planner(),
+                Reply::tool_call(
+                    "create_data",
+                    json!({"title": "Delay by carrier", "sql": WORST_CARRIER_SQL}),
+                )
+                .chunked(5),
+            ),
+            Exchange::when(planner(), Reply::text(answer.clone())),
+        ])
+        .await;
+        let llm: Arc<dyn LlmClient> = match provider {
+            "openai" => Arc::new(client(&server, |_| {})),
+            "anthropic" => Arc::new(
+                AnthropicClient::new(
+                    AnthropicConfig::new("claude-sonnet-4-5")
+                        .with_base_url(server.origin())
+                        .with_api_key("test-key"),
+                )
+                .unwrap(),
+            ),
+            _ => Arc::new(
+                OllamaClient::new(
+                    OllamaConfig::new("qwen2.5-coder")
+                        .with_host(server.origin())
+                        .with_tools(true),
+                )
+                .unwrap(),
+            ),
+        };
+        let store: Arc<dyn Store> = Arc::new(metricchat::store::MemoryStore::new());
+        let agent = Agent::builder()
+            .llm_arc(llm)
+            .connection(conn.clone())
+            .store_arc(store.clone())
+            .generate_title(false)
+            .build()
+            .unwrap();
+        let result = agent
+            .ask("Which carrier had the worst average departure delay?")
+            .await
+            .unwrap_or_else(|e| panic!("{provider}: {e}"));
+        server
+            .verify()
+            .unwrap_or_else(|e| panic!("{provider}: {e}"));
+        assert_eq!(
+            result.answer.as_deref(),
+            Some(answer.as_str()),
+            "{provider}"
+        );
+        assert_eq!(result.dataset().unwrap().data.num_rows(), 16, "{provider}");
+        assert!(result.usage.total() > 0, "{provider}");
+        assert_eq!(
+            assert_consistent(&store, result.run_id).await,
+            RunStatus::Completed
+        );
+    }
+}

@@ -22,7 +22,9 @@
 //! # }
 //! ```
 //!
-//! Routes: `POST /v1/chat/completions` (scripted), `GET /v1/models` (a fixed list),
+//! Routes: `POST /v1/chat/completions` (scripted, OpenAI format), `POST /v1/messages`
+//! (scripted, Anthropic Messages format), `POST /api/chat` (scripted, Ollama NDJSON format): the
+//! same script answers all three, each in its own wire format. `GET /v1/models` (a fixed list),
 //! `GET /_fake/state` (recorded requests, unexpected requests, remaining exchanges as JSON).
 //! Anything else is recorded as unexpected and answered 404.
 
@@ -42,8 +44,11 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub mod anthropic;
+pub mod ollama;
 mod openai;
 pub mod script;
+mod wire;
 
 pub use script::{Exchange, FakeToolCall, FakeUsage, Matcher, Reply};
 
@@ -131,6 +136,8 @@ impl FakeLlmServer {
         });
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
+            .route("/v1/messages", post(chat))
+            .route("/api/chat", post(chat))
             .route("/v1/models", get(models))
             .route("/_fake/state", get(state))
             .fallback(fallback)
@@ -160,6 +167,12 @@ impl FakeLlmServer {
     /// `http://127.0.0.1:PORT/v1`, the base URL to give an OpenAI client.
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT`, the host to give an Ollama client (an Anthropic client takes
+    /// this or [`FakeLlmServer::base_url`]).
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// Appends an exchange to the script.
@@ -314,9 +327,37 @@ async fn chat(
         let summary = summarize(&body);
         tracing::warn!(%summary, "fake LLM server: unexpected request");
         lock(&shared.unexpected).push(request);
-        return openai::unexpected(&summary);
+        return match uri.path() {
+            "/v1/messages" => anthropic::unexpected(&summary),
+            "/api/chat" => ollama::unexpected(&summary),
+            _ => openai::unexpected(&summary),
+        };
     };
     let n = shared.counter.fetch_add(1, Ordering::SeqCst) + 1;
+    if let path @ ("/v1/messages" | "/api/chat") = uri.path() {
+        let ollama = path == "/api/chat";
+        let req = wire::Req {
+            n,
+            model: body
+                .get("model")
+                .and_then(Value::as_str)
+                .unwrap_or("fake-model")
+                .to_string(),
+            // Ollama streams unless told not to; Anthropic only when asked.
+            stream: body
+                .get("stream")
+                .and_then(Value::as_bool)
+                .unwrap_or(ollama),
+            prompt_chars: raw.chars().count(),
+            shutdown: shared.shutdown.clone(),
+            open_streams: shared.open_streams.clone(),
+        };
+        return if ollama {
+            ollama::respond(req, reply).await
+        } else {
+            anthropic::respond(req, reply).await
+        };
+    }
     let ctx = openai::Ctx::new(
         n,
         &body,

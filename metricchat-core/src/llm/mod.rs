@@ -10,11 +10,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+pub mod anthropic;
+pub mod ollama;
 pub mod openai;
 pub(crate) mod retry;
 pub(crate) use retry::{duration_ms, duration_ms_opt};
 pub mod scripted;
 
+pub use anthropic::{AnthropicClient, AnthropicConfig};
+pub use ollama::{OllamaClient, OllamaConfig};
 pub use openai::{OpenAiClient, OpenAiConfig};
 pub use retry::RetryPolicy;
 pub use scripted::{ScriptedLlm, ScriptedTurn};

@@ -1,0 +1,410 @@
+//! The Ollama client against the fake server's `/api/chat` NDJSON wire format, over real HTTP.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use metricchat_core::ErrorKind;
+use metricchat_core::error::Error;
+use metricchat_core::llm::{
+    ChatEvent, ChatMessage, ChatRequest, FinishReason, LlmClient, OllamaClient, OllamaConfig,
+    ResponseFormat, RetryPolicy, ToolCall, ToolChoice, ToolSpec, Usage,
+};
+use metricchat_testkit::{Exchange, FakeLlmServer, FakeToolCall, Reply};
+use serde_json::json;
+
+fn client(server: &FakeLlmServer) -> OllamaClient {
+    client_with(server, |c| c)
+}
+
+fn client_with(
+    server: &FakeLlmServer,
+    f: impl FnOnce(OllamaConfig) -> OllamaConfig,
+) -> OllamaClient {
+    let config = OllamaConfig::new("qwen2.5:7b")
+        .with_host(server.origin())
+        .with_tools(true)
+        .with_retry(RetryPolicy::new(
+            2,
+            Duration::from_millis(20),
+            Duration::from_secs(3),
+        ))
+        .with_timeouts(
+            Duration::from_secs(2),
+            Duration::from_secs(5),
+            Duration::from_secs(5),
+        );
+    OllamaClient::new(f(config)).unwrap()
+}
+
+fn ask(text: &str) -> ChatRequest {
+    ChatRequest::new(vec![
+        ChatMessage::system("You are a data analyst."),
+        ChatMessage::user(text),
+    ])
+}
+
+async fn collect(client: &OllamaClient, req: ChatRequest) -> Vec<ChatEvent> {
+    let mut stream = client.stream(req).await.unwrap();
+    let mut out = Vec::new();
+    while let Some(ev) = stream.next().await {
+        out.push(ev.unwrap());
+    }
+    out
+}
+
+async fn first_error(client: &OllamaClient, req: ChatRequest) -> (Vec<ChatEvent>, Error) {
+    let mut stream = match client.stream(req).await {
+        Ok(s) => s,
+        Err(e) => return (Vec::new(), e),
+    };
+    let mut seen = Vec::new();
+    while let Some(ev) = stream.next().await {
+        match ev {
+            Ok(ev) => seen.push(ev),
+            Err(e) => return (seen, e),
+        }
+    }
+    panic!("the stream ended without an error: {seen:?}");
+}
+
+fn tools() -> Vec<ToolSpec> {
+    vec![
+        ToolSpec {
+            name: "create_data".into(),
+            description: "Run a read-only SQL query.".into(),
+            parameters: json!({"type": "object", "properties": {"sql": {"type": "string"}},
+                               "required": ["sql"]}),
+        },
+        ToolSpec {
+            name: "describe_tables".into(),
+            description: "Describe tables.".into(),
+            parameters: json!({"type": "object", "properties": {"tables": {"type": "array"}}}),
+        },
+    ]
+}
+
+#[tokio::test]
+async fn streamed_text_arrives_in_lines_with_usage() {
+    let server = FakeLlmServer::start(vec![
+        Reply::text("Delays peak in July.")
+            .with_usage(120, 6, 0)
+            .into(),
+    ])
+    .await;
+    let events = collect(&client(&server), ask("when are delays worst?")).await;
+    let deltas: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            ChatEvent::TextDelta { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(deltas.len() > 1, "{deltas:?}");
+    assert_eq!(deltas.concat(), "Delays peak in July.");
+    assert!(events.contains(&ChatEvent::Usage {
+        usage: Usage {
+            input_tokens: 120,
+            output_tokens: 6,
+            cached_input_tokens: 0,
+        }
+    }));
+    assert_eq!(
+        events.last(),
+        Some(&ChatEvent::Finish {
+            reason: FinishReason::Stop
+        })
+    );
+    let rec = &server.recorded()[0];
+    assert_eq!(rec.path, "/api/chat");
+    assert_eq!(rec.body["stream"], true);
+    assert_eq!(rec.body["model"], "qwen2.5:7b");
+    assert!(!rec.headers.contains_key("authorization"));
+    server.verify().unwrap();
+}
+
+#[tokio::test]
+async fn one_tool_call_arrives_whole_with_object_arguments() {
+    let args =
+        json!({"sql": "SELECT carrier, avg(delay) FROM flights GROUP BY 1", "title": "Delays"});
+    let server = FakeLlmServer::start(vec![
+        Reply::tool_call("create_data", args.clone())
+            .chunked(3)
+            .into(),
+    ])
+    .await;
+    let mut req = ask("average delay per carrier");
+    req.tools = tools();
+    let events = collect(&client(&server), req).await;
+    let calls: Vec<&ToolCall> = events
+        .iter()
+        .filter_map(|e| match e {
+            ChatEvent::ToolCall { call } => Some(call),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].name, "create_data");
+    assert_eq!(calls[0].id, "call_0", "Ollama sends no id; one is assigned");
+    let parsed: serde_json::Value = serde_json::from_str(&calls[0].arguments).unwrap();
+    assert_eq!(parsed, args);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, ChatEvent::ToolCallDelta { index: 0, .. }))
+    );
+    let call_pos = events
+        .iter()
+        .position(|e| matches!(e, ChatEvent::ToolCall { .. }));
+    assert!(call_pos < Some(events.len() - 1));
+    // Ollama says `done_reason: stop` after tool calls; the client reports ToolCalls.
+    assert_eq!(
+        events.last(),
+        Some(&ChatEvent::Finish {
+            reason: FinishReason::ToolCalls
+        })
+    );
+    server.verify().unwrap();
+}
+
+#[tokio::test]
+async fn two_tool_calls_in_one_turn_after_text() {
+    let server = FakeLlmServer::start(vec![
+        Reply::tool_calls(vec![
+            FakeToolCall::new("", "describe_tables", json!({"tables": ["flights"]})),
+            FakeToolCall::new("", "create_data", json!({"sql": "SELECT 1"})),
+        ])
+        .with_text("Let me look.")
+        .chunked(5)
+        .into(),
+    ])
+    .await;
+    let mut req = ask("look at flights");
+    req.tools = tools();
+    let reply = client(&server).complete(req).await.unwrap();
+    assert_eq!(reply.text, "Let me look.");
+    let names: Vec<(&str, &str)> = reply
+        .tool_calls
+        .iter()
+        .map(|c| (c.id.as_str(), c.name.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![("call_0", "describe_tables"), ("call_1", "create_data")]
+    );
+    assert_eq!(reply.tool_calls[1].arguments, r#"{"sql":"SELECT 1"}"#);
+    assert_eq!(reply.finish_reason, Some(FinishReason::ToolCalls));
+    assert!(reply.usage.input_tokens > 0);
+    server.verify().unwrap();
+}
+
+#[tokio::test]
+async fn request_body_has_ollama_shape() {
+    let server =
+        FakeLlmServer::start(vec![Reply::text("{}").into(), Reply::text("ok").into()]).await;
+    let c = client(&server);
+    let mut req = ChatRequest::new(vec![
+        ChatMessage::system("sys"),
+        ChatMessage::user("top carriers"),
+        ChatMessage {
+            tool_calls: vec![ToolCall {
+                id: "call_0".into(),
+                name: "create_data".into(),
+                arguments: r#"{"sql":"SELECT 1"}"#.into(),
+            }],
+            ..ChatMessage::assistant("")
+        },
+        ChatMessage::tool("call_0", r#"{"rows":1}"#),
+    ]);
+    req.tools = tools();
+    req.temperature = Some(0.0);
+    req.max_tokens = Some(256);
+    req.response_format = ResponseFormat::JsonObject;
+    c.complete(req.clone()).await.unwrap();
+    let body = &server.requests()[0];
+    assert_eq!(
+        body["messages"],
+        json!([
+            {"role": "system", "content": "sys"},
+            {"role": "user", "content": "top carriers"},
+            {"role": "assistant", "content": "", "tool_calls": [
+                {"function": {"name": "create_data", "arguments": {"sql": "SELECT 1"}}}]},
+            {"role": "tool", "content": "{\"rows\":1}", "tool_name": "create_data"}
+        ])
+    );
+    assert_eq!(body["format"], "json");
+    assert_eq!(body["tools"][0]["type"], "function");
+    assert_eq!(body["tools"][0]["function"]["name"], "create_data");
+    assert_eq!(
+        body["tools"][0]["function"]["parameters"]["required"],
+        json!(["sql"])
+    );
+    assert_eq!(
+        body["options"],
+        json!({"num_ctx": 8192, "temperature": 0.0, "num_predict": 256})
+    );
+
+    // `tool_choice: none` is honoured by offering no tools; text mode sends no format.
+    req.tool_choice = ToolChoice::None;
+    req.response_format = ResponseFormat::Text;
+    c.complete(req).await.unwrap();
+    let body = &server.requests()[1];
+    assert!(body.get("tools").is_none());
+    assert!(body.get("format").is_none());
+    server.verify().unwrap();
+}
+
+#[tokio::test]
+async fn rate_limit_waits_for_retry_after_then_succeeds() {
+    let server = FakeLlmServer::start(vec![
+        Reply::rate_limited(1).into(),
+        Reply::text("after the wait").into(),
+    ])
+    .await;
+    let started = Instant::now();
+    let reply = client(&server).complete(ask("hi")).await.unwrap();
+    assert_eq!(reply.text, "after the wait");
+    assert_eq!(server.requests().len(), 2);
+    assert!(started.elapsed() >= Duration::from_millis(950));
+    server.verify().unwrap();
+}
+
+#[tokio::test]
+async fn busy_server_is_retried() {
+    let server = FakeLlmServer::start(vec![
+        Reply::status(503).into(),
+        Reply::text("loaded").into(),
+    ])
+    .await;
+    assert_eq!(
+        client(&server).complete(ask("hi")).await.unwrap().text,
+        "loaded"
+    );
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn errors_map_to_kinds_and_keep_the_message() {
+    let server = FakeLlmServer::start(vec![Reply::status(404).into()]).await;
+    let err = client(&server).complete(ask("hi")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(err.to_string().contains("try pulling it first"), "{err}");
+    assert_eq!(server.requests().len(), 1);
+
+    let server = FakeLlmServer::start(vec![Reply::status(401).into()]).await;
+    let c = client_with(&server, |c| c.with_api_key("ollama-secret-key"));
+    let err = c.complete(ask("hi")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthorized);
+    assert!(!err.to_string().contains("ollama-secret-key"));
+    assert_eq!(server.requests().len(), 1, "not retried");
+    assert_eq!(
+        server.recorded()[0]
+            .headers
+            .get("authorization")
+            .map(String::as_str),
+        Some("Bearer ollama-secret-key")
+    );
+
+    let server = FakeLlmServer::start(vec![Reply::status(400).into()]).await;
+    let err = client(&server).complete(ask("hi")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+}
+
+#[tokio::test]
+async fn error_line_mid_stream_is_an_llm_error() {
+    let server = FakeLlmServer::start(vec![
+        Reply::StreamError {
+            text_before: "Hello".into(),
+            error: json!("an error was encountered while running the model"),
+        }
+        .into(),
+    ])
+    .await;
+    let (seen, err) = first_error(&client(&server), ask("hi")).await;
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, ChatEvent::TextDelta { .. }))
+    );
+    assert_eq!(err.kind(), ErrorKind::Llm);
+    assert!(err.to_string().contains("while running the model"), "{err}");
+}
+
+#[tokio::test]
+async fn cut_stream_is_an_llm_error_after_the_text_before_it() {
+    let server = FakeLlmServer::start(vec![
+        Reply::CutStream {
+            text_before: "Partial answ".into(),
+        }
+        .into(),
+    ])
+    .await;
+    let (seen, err) = first_error(&client(&server), ask("hi")).await;
+    let text: String = seen
+        .iter()
+        .filter_map(|e| match e {
+            ChatEvent::TextDelta { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(text, "Partial answ");
+    assert_eq!(err.kind(), ErrorKind::Llm);
+    assert!(err.to_string().contains("cut"), "{err}");
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn stalls_time_out() {
+    let server = FakeLlmServer::start(vec![
+        Exchange::any(Reply::Stall),
+        Reply::StallMidStream {
+            text_before: "I was saying".into(),
+        }
+        .into(),
+    ])
+    .await;
+    let c = client_with(&server, |c| {
+        c.with_retry(RetryPolicy::none()).with_timeouts(
+            Duration::from_secs(2),
+            Duration::from_millis(300),
+            Duration::from_millis(300),
+        )
+    });
+    let started = Instant::now();
+    let err = c.complete(ask("hi")).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Timeout { operation, .. } if operation == "ollama first byte"),
+        "{err:?}"
+    );
+    let (seen, err) = first_error(&c, ask("hi")).await;
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, ChatEvent::TextDelta { .. }))
+    );
+    assert!(
+        matches!(&err, Error::Timeout { operation, .. } if operation == "ollama stream idle"),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    server.verify().unwrap();
+}
+
+#[test]
+fn debug_output_hides_the_api_key_and_model_info_follows_config() {
+    let config = OllamaConfig::new("llama3.1:8b").with_api_key("ollama-live-abc123");
+    let client = OllamaClient::new(config.clone()).unwrap();
+    let shown = format!("{config:?} {client:?} {config:#?}");
+    assert!(!shown.contains("ollama-live-abc123"), "{shown}");
+    assert!(shown.contains("llama3.1:8b"));
+    let info = client.model_info();
+    assert_eq!(info.provider, "ollama");
+    assert!(!info.supports_tools, "JSON-in-text by default");
+    assert!(info.supports_json_mode);
+    assert_eq!(info.context_window, 8192);
+    assert!(info.pricing.is_none());
+    let info = OllamaClient::new(config.with_tools(true).with_context_window(32_768))
+        .unwrap()
+        .model_info();
+    assert!(info.supports_tools);
+    assert_eq!(info.context_window, 32_768);
+}
