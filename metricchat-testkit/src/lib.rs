@@ -1,8 +1,10 @@
 //! # metricchat-testkit
 //!
 //! Test infrastructure for metricchat: [`FakeLlmServer`], a real HTTP server speaking the OpenAI
-//! Chat Completions wire format (JSON and SSE), which plays a script of [`Exchange`]s, records
-//! every request and reports unexpected ones. The `mc-fake-llm` binary serves the same thing
+//! Chat Completions (`POST /v1/chat/completions`, JSON and SSE), Anthropic Messages
+//! (`POST /v1/messages`, SSE) and Ollama (`POST /api/chat`, NDJSON) wire formats, which plays one
+//! script of [`Exchange`]s in whichever format a request arrives in, records every request and
+//! reports unexpected ones. The `mc-fake-llm` binary serves the same thing
 //! from a JSON script file for the Python and Node tests.
 //!
 //! ```no_run
