@@ -32,6 +32,8 @@
 //! ## Cargo features
 //! - `datafusion` (default): the embedded DataFusion connector for CSV, Parquet, JSON and Arrow
 //!   files and in-memory tables.
+//! - `sqlite`: the SQLite connector (`sqlite:///path.db`).
+//! - `postgres`: the PostgreSQL connector (`postgres://user@host/db`).
 
 pub use metricchat_core::{
     Agent, AgentBuilder, AgentConfig, AskResult, Connector, ConnectorRef, Dialect, Error,

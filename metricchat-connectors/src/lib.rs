@@ -6,8 +6,10 @@
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
 //! | `datafusion` | yes | [`datafusion::DataFusionConnector`]: Parquet, CSV, newline-delimited JSON and Arrow IPC files and in-memory Arrow tables, queried in process with Apache DataFusion; `file://` URLs and plain paths in [`connect`]; the bundled [`flights_sample`] |
+//! | `sqlite` | no | `sqlite::SqliteConnector`: SQLite files and in-memory databases (sqlx); `sqlite://` URLs |
+//! | `postgres` | no | `postgres::PostgresConnector`: PostgreSQL (sqlx); `postgres://` and `postgresql://` URLs |
 //!
-//! Further backends (`sqlite`, `postgres`, `mysql`, `redshift`, `snowflake`, `bigquery`) come
+//! Further backends (`mysql`, `redshift`, `snowflake`, `bigquery`) come
 //! behind features of the same names; [`connect`] already recognises their URL schemes and says
 //! which feature to enable.
 //!
@@ -38,6 +40,12 @@
 
 #[cfg(feature = "datafusion")]
 pub mod datafusion;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql_common;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 
 use std::path::{Path, PathBuf};
 
@@ -48,6 +56,12 @@ use metricchat_core::error::{Error, Result};
 pub const SUPPORTED_SCHEMES: &[&str] = &[
     #[cfg(feature = "datafusion")]
     "file",
+    #[cfg(feature = "postgres")]
+    "postgres",
+    #[cfg(feature = "postgres")]
+    "postgresql",
+    #[cfg(feature = "sqlite")]
+    "sqlite",
 ];
 
 /// Schemes of backends that exist behind a cargo feature, and that feature.
@@ -81,6 +95,12 @@ pub fn connect(url: &str) -> Result<ConnectorRef> {
             let (path, params) = parse_file_url(url)?;
             connect_file(&path, params)
         }
+        #[cfg(feature = "postgres")]
+        "postgres" | "postgresql" => Ok(std::sync::Arc::new(
+            postgres::PostgresConnector::from_url(url)?,
+        )),
+        #[cfg(feature = "sqlite")]
+        "sqlite" => Ok(std::sync::Arc::new(sqlite::SqliteConnector::from_url(url)?)),
         other => match FEATURE_SCHEMES.iter().find(|(s, _)| *s == other) {
             Some((_, feature)) => Err(Error::Unsupported(format!(
                 "`{other}://` connections need the `{feature}` feature of metricchat-connectors; \
@@ -337,10 +357,10 @@ mod tests {
 
     #[test]
     fn feature_schemes_say_which_feature() {
-        let err = connect("postgres://user@localhost/db").err();
+        let err = connect("mysql://user@localhost/db").err();
         let msg = err.as_ref().map(ToString::to_string).unwrap_or_default();
         assert!(matches!(err, Some(Error::Unsupported(_))), "{err:?}");
-        assert!(msg.contains("`postgres` feature"), "{msg}");
+        assert!(msg.contains("`mysql` feature"), "{msg}");
         let err = connect("gopher://x").err();
         assert!(matches!(err, Some(Error::InvalidInput { .. })), "{err:?}");
     }

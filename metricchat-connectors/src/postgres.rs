@@ -1,0 +1,1147 @@
+//! PostgreSQL through sqlx: `postgres://user:password@host:5432/database?name=warehouse`.
+//!
+//! ```no_run
+//! # async fn demo() -> metricchat_core::error::Result<()> {
+//! use metricchat_core::connector::{Connector, QueryOptions, collect_stream};
+//! let pg = metricchat_connectors::postgres::PostgresConnector::from_url(
+//!     "postgres://analyst@127.0.0.1:5432/shop",
+//! )?;
+//! let data = collect_stream(pg.query("SELECT 1 AS one", QueryOptions::default()).await?).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Read-only, limits and cancellation
+//!
+//! Every query runs in its own `BEGIN READ ONLY` transaction with `SET LOCAL statement_timeout`
+//! set from `timeout`; writes fail at the engine with SQLSTATE `25006` whatever guard sits in
+//! front. Rows are streamed (`fetch`) into batches of up to 8192 rows. When the caller cancels,
+//! the deadline passes, the row cap is reached before the result ends or the stream is dropped,
+//! the backend is interrupted with `pg_cancel_backend`, the transaction is rolled back and the
+//! connection goes back to the pool (a connection that cannot be rolled back is closed instead).
+//! Database errors become [`Error::Query`] with the SQLSTATE as `code`.
+//!
+//! # Type mapping
+//!
+//! Results are read in PostgreSQL's binary format and converted exactly:
+//!
+//! | PostgreSQL | Arrow |
+//! | --- | --- |
+//! | `boolean` | Boolean |
+//! | `smallint` / `integer` / `bigint` | Int16 / Int32 / Int64 |
+//! | `oid` | Int64 |
+//! | `real` / `double precision` | Float32 / Float64 |
+//! | `numeric(p, s)` table column with p ≤ 38 | Decimal128(p, s) |
+//! | `numeric` without typmod (expressions, unconstrained columns) or p > 38 | Utf8 (exact decimal text; `NaN`, `Infinity`, `-Infinity` spelled out) |
+//! | `text`, `varchar`, `char(n)`, `name`, `"char"`, `citext`, `xml` | Utf8 |
+//! | `bytea` | Binary |
+//! | `date` | Date32 (±infinity → NULL) |
+//! | `time` | Time64(µs) |
+//! | `timestamp` | Timestamp(µs, None) (±infinity → NULL) |
+//! | `timestamptz` | Timestamp(µs, "UTC") (±infinity → NULL) |
+//! | `interval` | Interval(MonthDayNano) |
+//! | `void` (e.g. `pg_sleep`) | Null |
+//! | `uuid` | Utf8 (hyphenated lowercase) |
+//! | `json` / `jsonb` | Utf8 (the JSON text) |
+//! | enums | Utf8 (the label) |
+//! | domains | as their base type |
+//! | one-dimensional arrays of any type above | List of that type (NULL elements kept) |
+//!
+//! NULL is kept everywhere. Other types (ranges, composites, geometric and network types,
+//! `money`, multi-dimensional arrays) fail with [`Error::Unsupported`] naming the column; cast
+//! them to `text` in SQL.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::NullBufferBuilder;
+use arrow::array::{
+    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder,
+    Float64Builder, Int16Builder, Int32Builder, Int64Builder, IntervalMonthDayNanoBuilder,
+    ListArray, NullArray, RecordBatch, StringBuilder, Time64MicrosecondBuilder,
+    TimestampMicrosecondBuilder,
+};
+use arrow::buffer::OffsetBuffer;
+use arrow::datatypes::{
+    DataType, Field, IntervalMonthDayNano, IntervalUnit, Schema, SchemaRef, TimeUnit,
+};
+use async_trait::async_trait;
+use futures::StreamExt;
+use metricchat_core::connector::{
+    Capabilities, ColumnInfo, Connector, ConnectorInfo, Dialect, ForeignKey, QueryOptions,
+    SendableRecordBatchStream, TableKind, TableRef, TableSchema,
+};
+use metricchat_core::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{
+    PgColumn, PgConnectOptions, PgPool, PgPoolOptions, PgTypeInfo, PgTypeKind, PgValueFormat,
+};
+use sqlx::{
+    AssertSqlSafe, Column, Executor, Postgres, Row, SqlSafeStr, Statement, TypeInfo, ValueRef,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::sql_common::{
+    BATCH_ROWS, Limits, SchemaReply, connection_error, conversion_error, finish_stream,
+    query_error, sleep_until,
+};
+
+/// The backend name in [`ConnectorInfo::backend`].
+pub const BACKEND: &str = "postgres";
+
+/// How to reach a PostgreSQL database.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct PostgresConfig {
+    /// The connection's name (default: the database name).
+    pub name: Option<String>,
+    /// Host name or address (default `localhost`).
+    pub host: String,
+    /// Port (default 5432).
+    pub port: u16,
+    /// User (default `postgres`).
+    pub user: String,
+    /// Password, if the server asks for one. Hidden in `Debug`.
+    pub password: Option<String>,
+    /// Database (default `postgres`).
+    pub database: String,
+    /// libpq-style `sslmode` (`disable`, `prefer`, `require`, …; default: sqlx's `prefer`).
+    pub ssl_mode: Option<String>,
+    /// Pool size (default 5).
+    pub max_connections: u32,
+    /// How long to wait for a pooled connection or a new one, in seconds (default 10).
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        Self {
+            name: None,
+            host: "localhost".into(),
+            port: 5432,
+            user: "postgres".into(),
+            password: None,
+            database: "postgres".into(),
+            ssl_mode: None,
+            max_connections: 5,
+            connect_timeout_secs: 10,
+        }
+    }
+}
+
+impl fmt::Debug for PostgresConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresConfig")
+            .field("name", &self.name)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+            .field("database", &self.database)
+            .field("ssl_mode", &self.ssl_mode)
+            .field("max_connections", &self.max_connections)
+            .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .finish()
+    }
+}
+
+impl PostgresConfig {
+    /// Parses `postgres://user:password@host:port/database?name=…&sslmode=…`
+    /// (`postgresql://` too).
+    pub fn from_url(url: &str) -> Result<Self> {
+        let bad = |m: String| Error::invalid_input(format!("bad PostgreSQL URL: {m}"));
+        let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+        if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+            return Err(bad(format!(
+                "scheme `{}` is not postgres://",
+                parsed.scheme()
+            )));
+        }
+        let decode = |s: &str| {
+            url::form_urlencoded::parse(s.as_bytes())
+                .map(|(k, v)| format!("{k}{v}"))
+                .collect::<String>()
+        };
+        let mut cfg = Self::default();
+        if let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) {
+            cfg.host = host.trim_matches(['[', ']']).to_string();
+        }
+        if let Some(port) = parsed.port() {
+            cfg.port = port;
+        }
+        if !parsed.username().is_empty() {
+            cfg.user = decode(parsed.username());
+        }
+        cfg.password = parsed.password().map(decode);
+        let db = parsed.path().trim_start_matches('/');
+        if !db.is_empty() {
+            cfg.database = decode(db);
+        }
+        for (k, v) in parsed.query_pairs() {
+            match k.as_ref() {
+                "name" => cfg.name = Some(v.into_owned()),
+                "sslmode" => cfg.ssl_mode = Some(v.into_owned()),
+                "max_connections" => {
+                    cfg.max_connections = v
+                        .parse()
+                        .map_err(|_| bad(format!("max_connections `{v}` is not a number")))?;
+                }
+                other => {
+                    return Err(bad(format!(
+                        "unknown parameter `{other}`; known: name, sslmode, max_connections"
+                    )));
+                }
+            }
+        }
+        Ok(cfg)
+    }
+
+    fn connect_options(&self) -> Result<PgConnectOptions> {
+        let mut opts = PgConnectOptions::new_without_pgpass()
+            .host(&self.host)
+            .port(self.port)
+            .username(&self.user)
+            .database(&self.database)
+            .application_name("metricchat");
+        if let Some(p) = &self.password {
+            opts = opts.password(p);
+        }
+        if let Some(mode) = &self.ssl_mode {
+            let mode = sqlx::postgres::PgSslMode::from_str(mode)
+                .map_err(|e| Error::config(BACKEND, format!("sslmode `{mode}`: {e}")))?;
+            opts = opts.ssl_mode(mode);
+        }
+        Ok(opts)
+    }
+}
+
+/// A pooled PostgreSQL connection (see the module docs).
+pub struct PostgresConnector {
+    name: String,
+    pool: PgPool,
+    config: PostgresConfig,
+}
+
+impl fmt::Debug for PostgresConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresConnector")
+            .field("name", &self.name)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresConnector {
+    /// A connection from a `postgres://` URL. The pool connects lazily, on first use.
+    pub fn from_url(url: &str) -> Result<Self> {
+        Self::new(PostgresConfig::from_url(url)?)
+    }
+
+    /// A connection from a config. The pool connects lazily, on first use.
+    pub fn new(config: PostgresConfig) -> Result<Self> {
+        let opts = config.connect_options()?;
+        let pool = PgPoolOptions::new()
+            .max_connections(config.max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(config.connect_timeout_secs.max(1)))
+            .connect_lazy_with(opts);
+        let name = config
+            .name
+            .clone()
+            .unwrap_or_else(|| config.database.clone());
+        Ok(Self { name, pool, config })
+    }
+
+    /// The connection's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The sqlx pool (for loading data in tests or embedding code; queries through it are not
+    /// read-only).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn catalog_rows(
+        &self,
+        sql: &'static str,
+        schema: &str,
+        table: &str,
+    ) -> Result<Vec<sqlx::postgres::PgRow>> {
+        sqlx::query(sql)
+            .bind(schema)
+            .bind(table)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| query_error(&self.name, e))
+    }
+}
+
+const LIST_TABLES: &str = "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c \
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f') \
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') \
+       AND n.nspname NOT LIKE 'pg_temp_%' AND n.nspname NOT LIKE 'pg_toast_temp_%' \
+       AND NOT c.relispartition \
+       AND has_schema_privilege(n.oid, 'USAGE') \
+     ORDER BY 1, 2";
+
+const TABLE_INFO: &str = "SELECT c.oid::int8, c.relkind::text, obj_description(c.oid, 'pg_class'), \
+       c.reltuples::float8 FROM pg_catalog.pg_class c \
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'v', 'm', 'p', 'f')";
+
+const COLUMNS: &str = "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), \
+       NOT a.attnotnull, col_description(a.attrelid, a.attnum) \
+     FROM pg_catalog.pg_attribute a \
+     WHERE a.attrelid = $1::int8::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
+
+const CONSTRAINTS: &str = "SELECT con.contype::text, \
+       ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, i) \
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i), \
+       rn.nspname::text, rc.relname::text, \
+       ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i) \
+             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i) \
+     FROM pg_catalog.pg_constraint con \
+     LEFT JOIN pg_catalog.pg_class rc ON rc.oid = con.confrelid \
+     LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace \
+     WHERE con.conrelid = $1::int8::oid AND con.contype IN ('p', 'f') ORDER BY con.conname";
+
+#[async_trait]
+impl Connector for PostgresConnector {
+    fn info(&self) -> ConnectorInfo {
+        ConnectorInfo {
+            name: self.name.clone(),
+            backend: BACKEND.into(),
+            dialect: Dialect::Postgres,
+            capabilities: Capabilities::none()
+                .with_cancel(true)
+                .with_explain(true)
+                .with_limit_pushdown(true)
+                .with_read_only_transactions(true),
+        }
+    }
+
+    async fn test_connection(&self) -> Result<()> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| connection_error(&self.name, e))?;
+        sqlx::query("SELECT 1")
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| connection_error(&self.name, e))?;
+        Ok(())
+    }
+
+    async fn list_tables(&self) -> Result<Vec<TableRef>> {
+        let rows = sqlx::query(LIST_TABLES)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| query_error(&self.name, e))?;
+        rows.iter()
+            .map(|r| {
+                Ok(TableRef::qualified(
+                    r.try_get::<String, _>(0)
+                        .map_err(|e| query_error(&self.name, e))?,
+                    r.try_get::<String, _>(1)
+                        .map_err(|e| query_error(&self.name, e))?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn table_schema(&self, table: &TableRef) -> Result<TableSchema> {
+        let schema = table.schema.clone().unwrap_or_else(|| "public".into());
+        let err = |e| query_error(&self.name, e);
+        let info = self.catalog_rows(TABLE_INFO, &schema, &table.name).await?;
+        let Some(info) = info.first() else {
+            return Err(Error::NotFound {
+                what: "table",
+                name: table.to_string(),
+            });
+        };
+        let oid: i64 = info.try_get(0).map_err(err)?;
+        let relkind: String = info.try_get(1).map_err(err)?;
+        let comment: Option<String> = info.try_get(2).map_err(err)?;
+        let reltuples: f64 = info.try_get(3).map_err(err)?;
+        let columns = sqlx::query(COLUMNS)
+            .bind(oid)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?
+            .iter()
+            .map(|r| {
+                Ok(ColumnInfo {
+                    name: r.try_get(0)?,
+                    data_type: r.try_get(1)?,
+                    nullable: r.try_get(2)?,
+                    comment: r.try_get(3)?,
+                })
+            })
+            .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
+            .map_err(err)?;
+        let mut primary_key = Vec::new();
+        let mut foreign_keys = Vec::new();
+        for r in sqlx::query(CONSTRAINTS)
+            .bind(oid)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?
+        {
+            let kind: String = r.try_get(0).map_err(err)?;
+            let cols: Vec<String> = r.try_get(1).map_err(err)?;
+            if kind == "p" {
+                primary_key = cols;
+            } else {
+                let ref_schema: Option<String> = r.try_get(2).map_err(err)?;
+                let ref_table: Option<String> = r.try_get(3).map_err(err)?;
+                foreign_keys.push(ForeignKey {
+                    columns: cols,
+                    references: TableRef {
+                        schema: ref_schema,
+                        name: ref_table.unwrap_or_default(),
+                    },
+                    referenced_columns: r.try_get(4).map_err(err)?,
+                });
+            }
+        }
+        let is_view = matches!(relkind.as_str(), "v" | "m");
+        // reltuples is -1 for a table never analysed.
+        let row_estimate = (!is_view && reltuples >= 0.0).then(|| {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let n = reltuples.round() as u64;
+            n
+        });
+        Ok(TableSchema {
+            table: TableRef::qualified(schema, table.name.clone()),
+            kind: if is_view {
+                TableKind::View
+            } else {
+                TableKind::Table
+            },
+            columns,
+            comment,
+            primary_key,
+            foreign_keys,
+            row_estimate,
+        })
+    }
+
+    async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
+        let limits = Limits {
+            connector: self.name.clone(),
+            deadline: opts.timeout.map(|t| Instant::now() + t),
+            timeout: opts.timeout.unwrap_or_default(),
+            cancel: opts.cancel,
+            max_rows: opts.max_rows,
+        };
+        let (schema_tx, schema_rx) = oneshot::channel();
+        let (batch_tx, batch_rx) = mpsc::channel(2);
+        let task = QueryTask {
+            pool: self.pool.clone(),
+            sql: sql.to_string(),
+            limits: limits.clone(),
+        };
+        tokio::spawn(task.run(schema_tx, batch_tx));
+        finish_stream(schema_rx, batch_rx, limits).await
+    }
+}
+
+/// Everything the background query task needs.
+struct QueryTask {
+    pool: PgPool,
+    sql: String,
+    limits: Limits,
+}
+
+/// A pooled connection inside our transaction; closed instead of reused unless rolled back.
+struct TxConn {
+    conn: PoolConnection<Postgres>,
+    clean: bool,
+}
+
+impl Drop for TxConn {
+    fn drop(&mut self) {
+        if !self.clean {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+/// Why the row loop stopped early.
+enum Stop {
+    Cancelled,
+    Deadline,
+    Closed,
+}
+
+impl QueryTask {
+    async fn run(self, schema_tx: SchemaReply, batch_tx: mpsc::Sender<Result<RecordBatch>>) {
+        let mut schema_tx = Some(schema_tx);
+        let result = self.run_inner(&mut schema_tx, &batch_tx).await;
+        if let Err(e) = result {
+            match schema_tx.take() {
+                Some(tx) => {
+                    let _ = tx.send(Err(e));
+                }
+                None => {
+                    let _ = batch_tx.send(Err(e)).await;
+                }
+            }
+        }
+    }
+
+    async fn run_inner(
+        &self,
+        schema_tx: &mut Option<SchemaReply>,
+        batch_tx: &mpsc::Sender<Result<RecordBatch>>,
+    ) -> Result<()> {
+        let name = &self.limits.connector;
+        let conn = tokio::select! {
+            biased;
+            () = self.limits.cancel.cancelled() => return Err(Error::Cancelled),
+            () = sleep_until(self.limits.deadline) => return Err(self.limits.timeout_error()),
+            c = self.pool.acquire() => c.map_err(|e| connection_error(name, e))?,
+        };
+        let mut tx = TxConn { conn, clean: false };
+        let mut setup = String::from("BEGIN READ ONLY");
+        if let Some(d) = self.limits.deadline {
+            let ms = d
+                .saturating_duration_since(Instant::now())
+                .as_millis()
+                .max(1);
+            setup.push_str(&format!("; SET LOCAL statement_timeout = {ms}"));
+        }
+        sqlx::raw_sql(AssertSqlSafe(setup))
+            .execute(&mut *tx.conn)
+            .await
+            .map_err(|e| query_error(name, e))?;
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut *tx.conn)
+            .await
+            .map_err(|e| query_error(name, e))?;
+
+        let mut finished = false;
+        let outcome = self
+            .stream_rows(&mut tx, &mut finished, schema_tx, batch_tx)
+            .await;
+        // The statement may still run (row cap, cancel, deadline, dropped stream): interrupt it.
+        if !finished {
+            cancel_backend(&self.pool, pid).await;
+        }
+        if sqlx::raw_sql("ROLLBACK")
+            .execute(&mut *tx.conn)
+            .await
+            .is_ok()
+        {
+            tx.clean = true;
+        }
+        match outcome {
+            Ok(None | Some(Stop::Closed)) => Ok(()),
+            Ok(Some(Stop::Cancelled)) => Err(Error::Cancelled),
+            Ok(Some(Stop::Deadline)) => Err(self.limits.timeout_error()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Streams rows into batches. `Ok(None)` means the result ended; `Ok(Some(_))` that we
+    /// stopped reading early. `finished` tells whether the statement is known to have ended
+    /// (otherwise the caller interrupts it).
+    async fn stream_rows(
+        &self,
+        tx: &mut TxConn,
+        finished: &mut bool,
+        schema_tx: &mut Option<SchemaReply>,
+        batch_tx: &mpsc::Sender<Result<RecordBatch>>,
+    ) -> Result<Option<Stop>> {
+        let name = &self.limits.connector;
+        let map_err = |e: sqlx::Error| self.map_engine_error(e);
+        let stmt = (&mut *tx.conn)
+            .prepare(AssertSqlSafe(self.sql.clone()).into_sql_str())
+            .await
+            .map_err(|e| {
+                *finished = true;
+                map_err(e)
+            })?;
+        let columns: Vec<PgColumn> = stmt.columns().to_vec();
+        let mut cols = Vec::with_capacity(columns.len());
+        for c in &columns {
+            let typmod = self.numeric_typmod(&mut tx.conn, c).await?;
+            cols.push(ColBuilder::for_type(c.name(), c.type_info(), typmod)?);
+        }
+        let schema: SchemaRef = Arc::new(Schema::new(
+            cols.iter()
+                .zip(&columns)
+                .map(|(b, c)| Field::new(c.name(), b.data_type(), true))
+                .collect::<Vec<_>>(),
+        ));
+        if let Some(s) = schema_tx.take() {
+            let _ = s.send(Ok(schema.clone()));
+        }
+        let mut rows = stmt.query().fetch(&mut *tx.conn);
+        let mut in_batch = 0usize;
+        let mut total = 0usize;
+        let cap = self.limits.max_rows;
+        loop {
+            if cap.is_some_and(|c| total >= c) {
+                if in_batch > 0 {
+                    let b = finish_batch(&schema, &mut cols)?;
+                    let _ = batch_tx.send(Ok(b)).await;
+                }
+                return Ok(Some(Stop::Closed));
+            }
+            let next = tokio::select! {
+                biased;
+                () = self.limits.cancel.cancelled() => return Ok(Some(Stop::Cancelled)),
+                () = sleep_until(self.limits.deadline) => return Ok(Some(Stop::Deadline)),
+                () = batch_tx.closed() => return Ok(Some(Stop::Closed)),
+                r = rows.next() => r,
+            };
+            let Some(row) = next else {
+                *finished = true;
+                break;
+            };
+            let row = row.map_err(|e| {
+                *finished = true;
+                map_err(e)
+            })?;
+            for (i, col) in cols.iter_mut().enumerate() {
+                let v = row.try_get_raw(i).map_err(|e| query_error(name, e))?;
+                if v.is_null() {
+                    col.append_null();
+                    continue;
+                }
+                if v.format() != PgValueFormat::Binary {
+                    return Err(Error::Internal(
+                        "PostgreSQL sent a text-format value".into(),
+                    ));
+                }
+                let bytes = v
+                    .as_bytes()
+                    .map_err(|e| conversion_error(name, columns[i].name(), e.to_string()))?;
+                col.append(bytes)
+                    .map_err(|m| conversion_error(name, columns[i].name(), m))?;
+            }
+            in_batch += 1;
+            total += 1;
+            if in_batch == BATCH_ROWS {
+                let b = finish_batch(&schema, &mut cols)?;
+                in_batch = 0;
+                if batch_tx.send(Ok(b)).await.is_err() {
+                    return Ok(Some(Stop::Closed));
+                }
+            }
+        }
+        drop(rows);
+        if in_batch > 0 || total == 0 {
+            let b = finish_batch(&schema, &mut cols)?;
+            let _ = batch_tx.send(Ok(b)).await;
+        }
+        Ok(None)
+    }
+
+    /// The `atttypmod` of a numeric (or numeric array) column read straight from a table.
+    async fn numeric_typmod(
+        &self,
+        conn: &mut PoolConnection<Postgres>,
+        c: &PgColumn,
+    ) -> Result<Option<i32>> {
+        let oid = c.type_info().oid().map(|o| o.0);
+        if !matches!(oid, Some(1700 | 1231)) {
+            return Ok(None);
+        }
+        let (Some(rel), Some(att)) = (c.relation_id(), c.relation_attribute_no()) else {
+            return Ok(None);
+        };
+        let typmod: Option<i32> = sqlx::query_scalar(
+            "SELECT atttypmod FROM pg_catalog.pg_attribute \
+             WHERE attrelid = $1::int8::oid AND attnum = $2",
+        )
+        .bind(i64::from(rel.0))
+        .bind(att)
+        .fetch_optional(&mut **conn)
+        .await
+        .map_err(|e| query_error(&self.limits.connector, e))?;
+        Ok(typmod.filter(|t| *t >= 4))
+    }
+
+    /// Maps a driver error, turning the engine's query cancellation into ours.
+    fn map_engine_error(&self, e: sqlx::Error) -> Error {
+        if let sqlx::Error::Database(db) = &e
+            && db.code().as_deref() == Some("57014")
+        {
+            if self.limits.cancel.is_cancelled() {
+                return Error::Cancelled;
+            }
+            if self.limits.expired() || db.message().contains("statement timeout") {
+                return self.limits.timeout_error();
+            }
+        }
+        query_error(&self.limits.connector, e)
+    }
+}
+
+/// Interrupts backend `pid` with `pg_cancel_backend` from another connection.
+async fn cancel_backend(pool: &PgPool, pid: i32) {
+    let sent = sqlx::query("SELECT pg_cancel_backend($1)")
+        .bind(pid)
+        .execute(pool)
+        .await;
+    if let Err(e) = sent {
+        tracing::warn!(pid, error = %e, "pg_cancel_backend failed");
+    }
+}
+
+fn finish_batch(schema: &SchemaRef, cols: &mut [ColBuilder]) -> Result<RecordBatch> {
+    let arrays: Vec<ArrayRef> = cols.iter_mut().map(ColBuilder::finish).collect();
+    Ok(RecordBatch::try_new(schema.clone(), arrays)?)
+}
+
+/// PostgreSQL's epoch (2000-01-01) in days and microseconds since the Unix epoch.
+const PG_EPOCH_DAYS: i32 = 10_957;
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// One result column being converted to Arrow.
+enum ColBuilder {
+    Bool(BooleanBuilder),
+    I16(Int16Builder),
+    I32(Int32Builder),
+    I64(Int64Builder),
+    Oid(Int64Builder),
+    F32(Float32Builder),
+    F64(Float64Builder),
+    Decimal(Decimal128Builder, u8, i8),
+    NumericText(StringBuilder),
+    Text(StringBuilder),
+    Jsonb(StringBuilder),
+    Uuid(StringBuilder),
+    Bytes(BinaryBuilder),
+    Date(Date32Builder),
+    Time(Time64MicrosecondBuilder),
+    Timestamp(TimestampMicrosecondBuilder),
+    TimestampTz(TimestampMicrosecondBuilder),
+    Interval(IntervalMonthDayNanoBuilder),
+    Void(usize),
+    List {
+        offsets: Vec<i32>,
+        nulls: NullBufferBuilder,
+        child: Box<ColBuilder>,
+    },
+}
+
+impl ColBuilder {
+    fn for_type(column: &str, ty: &PgTypeInfo, typmod: Option<i32>) -> Result<Self> {
+        if let PgTypeKind::Array(elem) = ty.kind() {
+            let child = Self::for_type(column, elem, typmod)?;
+            if matches!(child, ColBuilder::List { .. }) {
+                return Err(unsupported(column, ty));
+            }
+            return Ok(ColBuilder::List {
+                offsets: vec![0],
+                nulls: NullBufferBuilder::new(0),
+                child: Box::new(child),
+            });
+        }
+        match ty.kind() {
+            PgTypeKind::Enum(_) => return Ok(ColBuilder::Text(StringBuilder::new())),
+            PgTypeKind::Domain(base) => return Self::for_type(column, base, typmod),
+            _ => {}
+        }
+        let Some(oid) = ty.oid() else {
+            return Err(unsupported(column, ty));
+        };
+        Ok(match oid.0 {
+            16 => ColBuilder::Bool(BooleanBuilder::new()),
+            21 => ColBuilder::I16(Int16Builder::new()),
+            23 => ColBuilder::I32(Int32Builder::new()),
+            20 => ColBuilder::I64(Int64Builder::new()),
+            26 => ColBuilder::Oid(Int64Builder::new()),
+            700 => ColBuilder::F32(Float32Builder::new()),
+            701 => ColBuilder::F64(Float64Builder::new()),
+            1700 => match typmod.map(numeric_precision_scale) {
+                Some((p, s)) if (1..=38).contains(&p) => {
+                    let (p, s) = (u8::try_from(p).unwrap_or(38), i8::try_from(s).unwrap_or(0));
+                    ColBuilder::Decimal(
+                        Decimal128Builder::new().with_data_type(DataType::Decimal128(p, s)),
+                        p,
+                        s,
+                    )
+                }
+                _ => ColBuilder::NumericText(StringBuilder::new()),
+            },
+            25 | 1043 | 1042 | 19 | 18 | 142 | 114 => ColBuilder::Text(StringBuilder::new()),
+            3802 => ColBuilder::Jsonb(StringBuilder::new()),
+            2950 => ColBuilder::Uuid(StringBuilder::new()),
+            17 => ColBuilder::Bytes(BinaryBuilder::new()),
+            1082 => ColBuilder::Date(Date32Builder::new()),
+            1083 => ColBuilder::Time(Time64MicrosecondBuilder::new()),
+            1114 => ColBuilder::Timestamp(TimestampMicrosecondBuilder::new()),
+            1184 => {
+                ColBuilder::TimestampTz(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
+            }
+            1186 => ColBuilder::Interval(IntervalMonthDayNanoBuilder::new()),
+            2278 => ColBuilder::Void(0),
+            _ if ty.name().eq_ignore_ascii_case("citext") => ColBuilder::Text(StringBuilder::new()),
+            _ => return Err(unsupported(column, ty)),
+        })
+    }
+
+    fn data_type(&self) -> DataType {
+        match self {
+            ColBuilder::Bool(_) => DataType::Boolean,
+            ColBuilder::I16(_) => DataType::Int16,
+            ColBuilder::I32(_) => DataType::Int32,
+            ColBuilder::I64(_) | ColBuilder::Oid(_) => DataType::Int64,
+            ColBuilder::F32(_) => DataType::Float32,
+            ColBuilder::F64(_) => DataType::Float64,
+            ColBuilder::Decimal(_, p, s) => DataType::Decimal128(*p, *s),
+            ColBuilder::NumericText(_)
+            | ColBuilder::Text(_)
+            | ColBuilder::Jsonb(_)
+            | ColBuilder::Uuid(_) => DataType::Utf8,
+            ColBuilder::Bytes(_) => DataType::Binary,
+            ColBuilder::Date(_) => DataType::Date32,
+            ColBuilder::Time(_) => DataType::Time64(TimeUnit::Microsecond),
+            ColBuilder::Timestamp(_) => DataType::Timestamp(TimeUnit::Microsecond, None),
+            ColBuilder::TimestampTz(_) => {
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+            }
+            ColBuilder::Interval(_) => DataType::Interval(IntervalUnit::MonthDayNano),
+            ColBuilder::Void(_) => DataType::Null,
+            ColBuilder::List { child, .. } => {
+                DataType::List(Arc::new(Field::new("item", child.data_type(), true)))
+            }
+        }
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            ColBuilder::Bool(b) => b.append_null(),
+            ColBuilder::I16(b) => b.append_null(),
+            ColBuilder::I32(b) => b.append_null(),
+            ColBuilder::I64(b) | ColBuilder::Oid(b) => b.append_null(),
+            ColBuilder::F32(b) => b.append_null(),
+            ColBuilder::F64(b) => b.append_null(),
+            ColBuilder::Decimal(b, _, _) => b.append_null(),
+            ColBuilder::NumericText(b)
+            | ColBuilder::Text(b)
+            | ColBuilder::Jsonb(b)
+            | ColBuilder::Uuid(b) => b.append_null(),
+            ColBuilder::Bytes(b) => b.append_null(),
+            ColBuilder::Date(b) => b.append_null(),
+            ColBuilder::Time(b) => b.append_null(),
+            ColBuilder::Timestamp(b) | ColBuilder::TimestampTz(b) => b.append_null(),
+            ColBuilder::Interval(b) => b.append_null(),
+            ColBuilder::Void(n) => *n += 1,
+            ColBuilder::List { offsets, nulls, .. } => {
+                let last = offsets.last().copied().unwrap_or(0);
+                offsets.push(last);
+                nulls.append_null();
+            }
+        }
+    }
+
+    /// Appends one binary-format value.
+    fn append(&mut self, v: &[u8]) -> std::result::Result<(), String> {
+        match self {
+            ColBuilder::Bool(b) => b.append_value(fixed::<1>(v)?[0] != 0),
+            ColBuilder::I16(b) => b.append_value(i16::from_be_bytes(fixed(v)?)),
+            ColBuilder::I32(b) => b.append_value(i32::from_be_bytes(fixed(v)?)),
+            ColBuilder::I64(b) => b.append_value(i64::from_be_bytes(fixed(v)?)),
+            ColBuilder::Oid(b) => b.append_value(i64::from(u32::from_be_bytes(fixed(v)?))),
+            ColBuilder::F32(b) => b.append_value(f32::from_be_bytes(fixed(v)?)),
+            ColBuilder::F64(b) => b.append_value(f64::from_be_bytes(fixed(v)?)),
+            ColBuilder::Decimal(b, _, s) => {
+                let text = numeric_text(v)?;
+                b.append_value(decimal_from_text(&text, *s)?);
+            }
+            ColBuilder::NumericText(b) => b.append_value(numeric_text(v)?),
+            ColBuilder::Text(b) => b.append_value(utf8(v)?),
+            ColBuilder::Jsonb(b) => match v.split_first() {
+                Some((1, rest)) => b.append_value(utf8(rest)?),
+                _ => return Err("unknown jsonb binary version".into()),
+            },
+            ColBuilder::Uuid(b) => b.append_value(uuid_text(&fixed::<16>(v)?)),
+            ColBuilder::Bytes(b) => b.append_value(v),
+            ColBuilder::Void(n) => *n += 1,
+            ColBuilder::Date(b) => {
+                let d = i32::from_be_bytes(fixed(v)?);
+                match d.checked_add(PG_EPOCH_DAYS) {
+                    Some(d) if d != i32::MAX && d != i32::MIN => b.append_value(d),
+                    _ => b.append_null(),
+                }
+            }
+            ColBuilder::Time(b) => b.append_value(i64::from_be_bytes(fixed(v)?)),
+            ColBuilder::Timestamp(b) | ColBuilder::TimestampTz(b) => {
+                let t = i64::from_be_bytes(fixed(v)?);
+                if t == i64::MAX || t == i64::MIN {
+                    b.append_null();
+                } else {
+                    b.append_value(t.saturating_add(PG_EPOCH_MICROS));
+                }
+            }
+            ColBuilder::Interval(b) => {
+                let raw = fixed::<16>(v)?;
+                let micros = i64::from_be_bytes(take8(&raw[0..8]));
+                let days = i32::from_be_bytes(take4(&raw[8..12]));
+                let months = i32::from_be_bytes(take4(&raw[12..16]));
+                b.append_value(IntervalMonthDayNano::new(
+                    months,
+                    days,
+                    micros.saturating_mul(1000),
+                ));
+            }
+            ColBuilder::List {
+                offsets,
+                nulls,
+                child,
+            } => {
+                let elems = array_elements(v)?;
+                let n = i32::try_from(elems.len()).map_err(|_| "array too long".to_string())?;
+                for e in elems {
+                    match e {
+                        Some(bytes) => child.append(bytes)?,
+                        None => child.append_null(),
+                    }
+                }
+                let last = offsets.last().copied().unwrap_or(0);
+                offsets.push(last + n);
+                nulls.append_non_null();
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ColBuilder::Bool(b) => Arc::new(b.finish()),
+            ColBuilder::I16(b) => Arc::new(b.finish()),
+            ColBuilder::I32(b) => Arc::new(b.finish()),
+            ColBuilder::I64(b) | ColBuilder::Oid(b) => Arc::new(b.finish()),
+            ColBuilder::F32(b) => Arc::new(b.finish()),
+            ColBuilder::F64(b) => Arc::new(b.finish()),
+            ColBuilder::Decimal(b, _, _) => Arc::new(b.finish()),
+            ColBuilder::NumericText(b)
+            | ColBuilder::Text(b)
+            | ColBuilder::Jsonb(b)
+            | ColBuilder::Uuid(b) => Arc::new(b.finish()),
+            ColBuilder::Bytes(b) => Arc::new(b.finish()),
+            ColBuilder::Date(b) => Arc::new(b.finish()),
+            ColBuilder::Time(b) => Arc::new(b.finish()),
+            ColBuilder::Timestamp(b) | ColBuilder::TimestampTz(b) => Arc::new(b.finish()),
+            ColBuilder::Interval(b) => Arc::new(b.finish()),
+            ColBuilder::Void(n) => Arc::new(NullArray::new(std::mem::take(n))),
+            ColBuilder::List {
+                offsets,
+                nulls,
+                child,
+            } => {
+                let field = Arc::new(Field::new("item", child.data_type(), true));
+                let values = child.finish();
+                let offs = std::mem::replace(offsets, vec![0]);
+                let nb = nulls.finish();
+                Arc::new(ListArray::new(
+                    field,
+                    OffsetBuffer::new(offs.into()),
+                    values,
+                    nb,
+                ))
+            }
+        }
+    }
+}
+
+fn unsupported(column: &str, ty: &PgTypeInfo) -> Error {
+    Error::Unsupported(format!(
+        "column `{column}` has PostgreSQL type `{}`, which has no Arrow mapping; \
+         cast it to text in the query (`{column}::text`)",
+        ty.name()
+    ))
+}
+
+fn fixed<const N: usize>(v: &[u8]) -> std::result::Result<[u8; N], String> {
+    v.try_into()
+        .map_err(|_| format!("expected {N} bytes, got {}", v.len()))
+}
+
+fn take4(v: &[u8]) -> [u8; 4] {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&v[..4]);
+    a
+}
+
+fn take8(v: &[u8]) -> [u8; 8] {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&v[..8]);
+    a
+}
+
+fn utf8(v: &[u8]) -> std::result::Result<&str, String> {
+    std::str::from_utf8(v).map_err(|e| format!("invalid UTF-8: {e}"))
+}
+
+fn uuid_text(b: &[u8; 16]) -> String {
+    let mut s = String::with_capacity(36);
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push_str(&format!("{byte:02x}"));
+    }
+    s
+}
+
+/// Precision and scale from a numeric `atttypmod`.
+fn numeric_precision_scale(typmod: i32) -> (i32, i32) {
+    let t = typmod - 4;
+    ((t >> 16) & 0xffff, t & 0xffff)
+}
+
+/// The decimal text of a binary `numeric` (base-10000 digits, weight, sign, display scale).
+fn numeric_text(v: &[u8]) -> std::result::Result<String, String> {
+    if v.len() < 8 {
+        return Err("short numeric value".into());
+    }
+    let u16_at = |i: usize| u16::from_be_bytes([v[i], v[i + 1]]);
+    let ndigits = usize::from(u16_at(0));
+    let weight = i32::from(i16::from_be_bytes([v[2], v[3]]));
+    let sign = u16_at(4);
+    let dscale = usize::from(u16_at(6));
+    match sign {
+        0xC000 => return Ok("NaN".into()),
+        0xD000 => return Ok("Infinity".into()),
+        0xF000 => return Ok("-Infinity".into()),
+        _ => {}
+    }
+    if v.len() < 8 + 2 * ndigits {
+        return Err("short numeric value".into());
+    }
+    let digit = |i: i32| -> u16 {
+        usize::try_from(i)
+            .ok()
+            .filter(|i| *i < ndigits)
+            .map_or(0, |i| u16_at(8 + 2 * i))
+    };
+    let mut out = String::new();
+    if sign == 0x4000 {
+        out.push('-');
+    }
+    if weight < 0 {
+        out.push('0');
+    } else {
+        for p in 0..=weight {
+            let d = digit(p);
+            if p == 0 {
+                out.push_str(&d.to_string());
+            } else {
+                out.push_str(&format!("{d:04}"));
+            }
+        }
+    }
+    if dscale > 0 {
+        let mut frac = String::new();
+        let groups = i32::try_from(dscale.div_ceil(4)).unwrap_or(i32::MAX);
+        for g in 1..=groups {
+            frac.push_str(&format!("{:04}", digit(weight + g)));
+        }
+        frac.truncate(dscale);
+        out.push('.');
+        out.push_str(&frac);
+    }
+    Ok(out)
+}
+
+/// An i128 with `scale` implied decimals from decimal text.
+fn decimal_from_text(text: &str, scale: i8) -> std::result::Result<i128, String> {
+    let (neg, body) = match text.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, text),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    let scale = usize::try_from(scale).unwrap_or(0);
+    if frac.len() > scale && frac[scale..].bytes().any(|b| b != b'0') {
+        return Err(format!("{text} has more than {scale} decimals"));
+    }
+    let mut digits = String::from(int);
+    let kept = &frac[..frac.len().min(scale)];
+    digits.push_str(kept);
+    digits.extend(std::iter::repeat_n('0', scale - kept.len()));
+    let n: i128 = digits
+        .parse()
+        .map_err(|_| format!("{text} does not fit Decimal128"))?;
+    Ok(if neg { -n } else { n })
+}
+
+/// The elements of a one-dimensional binary array (`None` for NULL elements).
+fn array_elements(v: &[u8]) -> std::result::Result<Vec<Option<&[u8]>>, String> {
+    let short = || "short array value".to_string();
+    let i32_at = |i: usize| -> std::result::Result<i32, String> {
+        v.get(i..i + 4)
+            .map(|b| i32::from_be_bytes(take4(b)))
+            .ok_or_else(short)
+    };
+    let ndim = i32_at(0)?;
+    if ndim == 0 {
+        return Ok(Vec::new());
+    }
+    if ndim != 1 {
+        return Err(format!(
+            "{ndim}-dimensional arrays are not supported; unnest them or cast to text"
+        ));
+    }
+    let len = usize::try_from(i32_at(12)?).map_err(|_| short())?;
+    let mut pos = 20;
+    let mut out = Vec::with_capacity(len);
+    for _ in 0..len {
+        let n = i32_at(pos)?;
+        pos += 4;
+        if n < 0 {
+            out.push(None);
+        } else {
+            let n = usize::try_from(n).map_err(|_| short())?;
+            out.push(Some(v.get(pos..pos + n).ok_or_else(short)?));
+            pos += n;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_and_hide_passwords() {
+        let c = PostgresConfig::from_url("postgres://bob:s%40cret@db.example:6543/shop?name=wh")
+            .unwrap();
+        assert_eq!(c.host, "db.example");
+        assert_eq!(c.port, 6543);
+        assert_eq!(c.user, "bob");
+        assert_eq!(c.password.as_deref(), Some("s@cret"));
+        assert_eq!(c.database, "shop");
+        assert_eq!(c.name.as_deref(), Some("wh"));
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("cret"), "{dbg}");
+        assert!(PostgresConfig::from_url("postgres://h/db?bogus=1").is_err());
+    }
+
+    #[test]
+    fn numerics_decode() {
+        // 12345.678: ndigits 3, weight 1, sign +, dscale 3, digits 1 2345 6780
+        let v = [0, 3, 0, 1, 0, 0, 0, 3, 0, 1, 0x09, 0x29, 0x1a, 0x7c];
+        assert_eq!(numeric_text(&v).unwrap(), "12345.678");
+        assert_eq!(decimal_from_text("12345.678", 4).unwrap(), 123_456_780);
+        assert_eq!(decimal_from_text("-0.5", 2).unwrap(), -50);
+        // 0.0001: ndigits 1, weight -1, dscale 4, digit 1
+        let v = [0, 1, 0xff, 0xff, 0, 0, 0, 4, 0, 1];
+        assert_eq!(numeric_text(&v).unwrap(), "0.0001");
+        assert_eq!(numeric_precision_scale((10 << 16 | 2) + 4), (10, 2));
+    }
+}
