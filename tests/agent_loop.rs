@@ -684,3 +684,37 @@ async fn a_follow_up_after_clarify_carries_the_conversation() {
     let missing = agent.follow_up(uuid::Uuid::nil(), "x").await.unwrap_err();
     assert_eq!(missing.kind(), ErrorKind::NotFound);
 }
+
+#[tokio::test]
+async fn an_answer_that_misquotes_the_results_is_sent_back_once() {
+    let llm = ScriptedLlm::new(
+        [
+            json_decision(
+                "create_data",
+                json!({"title": "UA flights", "sql": "SELECT COUNT(*) AS n FROM flights WHERE carrier = 'UA'"}),
+            ),
+            json_answer("UA operated 586,655 flights in 2013."),
+            json_answer("UA operated 58,665 flights in 2013."),
+        ],
+        false,
+    );
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let agent = agent_with(llm.clone(), store.clone());
+    let mut run = agent.stream("How many flights did UA operate in 2013?");
+    let events = run.collect_events().await;
+    let result = run.finish().await.unwrap();
+    assert!(events.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::PlannerRetry { error, .. } if error.contains("586,655")
+    )));
+    let check = llm.requests()[2].messages.last().unwrap().content.clone();
+    assert!(
+        check.contains("58665"),
+        "the results went back with the check: {check}"
+    );
+    assert_eq!(
+        result.answer.as_deref(),
+        Some("UA operated 58,665 flights in 2013.")
+    );
+    assert_consistent(&store, result.run_id).await;
+}

@@ -45,6 +45,7 @@ use crate::store::{MemoryStore, Store};
 use crate::tools::{DynTool, ToolRegistry};
 use crate::viz::ChartSpec;
 
+mod grounding;
 mod run;
 mod runner;
 pub(crate) mod state;

@@ -85,6 +85,8 @@ struct Loop {
     tools_ms: u64,
     /// Calls that failed, with their error: a weak model tends to repeat them verbatim.
     failed_actions: Vec<(String, serde_json::Value, String)>,
+    /// Whether the final answer's numbers were already checked against the results.
+    grounding_checked: bool,
 }
 
 impl Loop {
@@ -117,6 +119,7 @@ impl Loop {
             started: Instant::now(),
             tools_ms: 0,
             failed_actions: Vec::new(),
+            grounding_checked: false,
         }
     }
 
@@ -308,8 +311,43 @@ impl Loop {
                 return Stop::Failed(e);
             }
             if decision.analysis_complete {
+                let text = decision.final_answer.clone().unwrap_or_default();
+                // One chance to fix an answer that quotes numbers the results do not contain.
+                if !self.grounding_checked {
+                    self.grounding_checked = true;
+                    let stray = crate::agent::grounding::stray_numbers(
+                        &text,
+                        &self.shared.question,
+                        &self
+                            .shared
+                            .scratch()
+                            .map(|s| s.queries.clone())
+                            .unwrap_or_default(),
+                    );
+                    if !stray.is_empty() && iteration + 1 < self.inner.config.max_iterations {
+                        let problem = format!(
+                            "the answer quotes {} which the results do not contain",
+                            stray.join(", ")
+                        );
+                        self.shared.sink.emit(EventKind::PlannerRetry {
+                            iteration,
+                            attempt: 1,
+                            error: problem.clone(),
+                        });
+                        self.messages.extend(self.inner.planner.step_messages(
+                            &decision,
+                            &format!(
+                                "Check failed: {problem}. Rewrite the final answer quoting the \
+                                 exact numbers from the results:\n{}",
+                                self.results_digest()
+                            ),
+                        ));
+                        iteration += 1;
+                        continue;
+                    }
+                }
                 return Stop::Answer {
-                    text: decision.final_answer.clone().unwrap_or_default(),
+                    text,
                     streamed: false,
                 };
             }
@@ -420,6 +458,17 @@ impl Loop {
                 }
             }
         }
+    }
+
+    fn results_digest(&self) -> String {
+        let Ok(s) = self.shared.scratch() else {
+            return String::new();
+        };
+        s.queries
+            .iter()
+            .map(|q| crate::data::render_text_table(&q.data.batches, 10, 60))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     fn wall_stop(&self) -> Stop {
