@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::pin::Pin;
 use std::time::Duration;
 
+use super::http::is_json;
 use async_trait::async_trait;
 use eventsource_stream::{Event as SseEvent, EventStreamError, Eventsource};
 use futures::{Stream, StreamExt};
@@ -447,49 +448,15 @@ fn key_header(key: Option<&SecretString>) -> Result<Option<HeaderValue>> {
 // Errors
 
 fn send_error(e: reqwest::Error) -> Error {
-    if e.is_builder() {
-        return Error::config(PROVIDER, format!("cannot build the request: {e}"));
-    }
-    let what = if e.is_connect() {
-        "connection failed"
-    } else if e.is_timeout() {
-        "connection timed out"
-    } else {
-        "request failed"
-    };
-    transport_error(PROVIDER, format!("{what}: {e}"), Some(e.into()))
+    super::http::send_error(PROVIDER, e)
 }
 
 fn cut(detail: &str, source: Option<crate::error::BoxError>) -> Error {
-    transport_error(
-        PROVIDER,
-        format!("the response stream was cut: {detail}"),
-        source,
-    )
+    super::http::stream_cut(PROVIDER, detail, source)
 }
 
 fn sse_error(e: EventStreamError<reqwest::Error>) -> Error {
-    match e {
-        EventStreamError::Transport(e) => cut(
-            "connection closed before the response ended",
-            Some(e.into()),
-        ),
-        EventStreamError::Utf8(e) => cut("invalid UTF-8 in the stream", Some(e.into())),
-        EventStreamError::Parser(e) => {
-            transport_error(PROVIDER, format!("malformed event stream: {e}"), None)
-        }
-    }
-}
-
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/json")
-        })
+    super::http::sse_error(PROVIDER, e)
 }
 
 /// The [`ErrorKind`] of an Anthropic error `type`.

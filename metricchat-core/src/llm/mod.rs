@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 pub mod anthropic;
+mod http;
 pub mod ollama;
 pub mod openai;
 pub(crate) mod retry;

@@ -474,17 +474,7 @@ fn auth_header(key: Option<&SecretString>) -> Result<Option<HeaderValue>> {
 // Errors
 
 fn send_error(e: reqwest::Error) -> Error {
-    if e.is_builder() {
-        return Error::config(PROVIDER, format!("cannot build the request: {e}"));
-    }
-    let what = if e.is_connect() {
-        "connection failed (is `ollama serve` running?)"
-    } else if e.is_timeout() {
-        "connection timed out"
-    } else {
-        "request failed"
-    };
-    transport_error(PROVIDER, format!("{what}: {e}"), Some(e.into()))
+    super::http::send_error(PROVIDER, e)
 }
 
 fn cut(detail: &str) -> Error {
