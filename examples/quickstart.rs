@@ -17,7 +17,7 @@ use metricchat::Agent;
 use metricchat::events::EventKind;
 use metricchat::llm::{OpenAiClient, OpenAiConfig};
 use metricchat::planner::DecisionProtocol;
-use metricchat::store::SqliteStore;
+use metricchat::store::{SqliteStore, Store};
 use metricchat_testkit::{Exchange, FakeLlmServer, Matcher, Reply};
 use serde_json::json;
 
@@ -99,10 +99,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let db = std::env::temp_dir().join("metricchat-quickstart.db");
+    let store = SqliteStore::open(&db).await?;
+    // Runs a killed earlier process left `running` are closed as `interrupted`.
+    let interrupted = store.mark_interrupted().await?;
+    if interrupted > 0 {
+        println!(
+            "({interrupted} interrupted earlier run(s) marked in {})",
+            db.display()
+        );
+    }
     let agent = Agent::builder()
         .llm(llm)
         .connection(metricchat::connectors::flights_sample("flights")?)
-        .store(SqliteStore::open(&db).await?)
+        .store(store)
         .protocol(protocol)
         .build()?;
 
