@@ -41,6 +41,8 @@ pub use metricchat_core::{
     agent, arrow, connector, context, data, error, events, guard, llm, planner, store, tools, viz,
 };
 
+pub mod spec;
+
 /// Warehouse connectors (each behind its cargo feature).
 pub use metricchat_connectors as connectors;
 

@@ -347,12 +347,13 @@ async fn a_server_that_reports_no_usage_still_counts_against_the_budget() {
 #[tokio::test]
 async fn the_end_to_end_flow_works_with_every_provider_client() {
     use metricchat::llm::{
-        AnthropicClient, AnthropicConfig, LlmClient, OllamaClient, OllamaConfig,
+        AnthropicClient, AnthropicConfig, GeminiClient, GeminiConfig, LlmClient, OllamaClient,
+        OllamaConfig,
     };
     let conn = flights();
     let (carrier, avg) = worst_carrier(&conn).await;
     let answer = format!("{carrier} had the worst average departure delay: {avg:.2} minutes.");
-    for provider in ["openai", "anthropic", "ollama"] {
+    for provider in ["openai", "anthropic", "ollama", "gemini"] {
         let server = FakeLlmServer::start(vec![
             Exchange::when(
                 planner(),
@@ -370,6 +371,14 @@ async fn the_end_to_end_flow_works_with_every_provider_client() {
             "anthropic" => Arc::new(
                 AnthropicClient::new(
                     AnthropicConfig::new("claude-sonnet-4-5")
+                        .with_base_url(server.origin())
+                        .with_api_key("test-key"),
+                )
+                .unwrap(),
+            ),
+            "gemini" => Arc::new(
+                GeminiClient::new(
+                    GeminiConfig::new("gemini-2.5-flash")
                         .with_base_url(server.origin())
                         .with_api_key("test-key"),
                 )

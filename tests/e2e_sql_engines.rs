@@ -214,3 +214,70 @@ async fn the_agent_flow_runs_on_postgres() {
     .await
     .unwrap();
 }
+
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn the_agent_flow_runs_on_mariadb() {
+    use metricchat::connectors::mysql::MySqlConnector;
+
+    let Ok(url) = std::env::var("MC_TEST_MYSQL_URL") else {
+        eprintln!("\n*** SKIPPED the_agent_flow_runs_on_mariadb: MC_TEST_MYSQL_URL is not set.\n");
+        return;
+    };
+    let db = format!("mc_e2e_{}", std::process::id());
+    let admin = MySqlConnector::from_url(&url).unwrap();
+    for stmt in [
+        format!("DROP DATABASE IF EXISTS {db}"),
+        format!("CREATE DATABASE {db}"),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(stmt))
+            .execute(admin.pool())
+            .await
+            .unwrap();
+    }
+    let db_url = match url.split_once('?') {
+        Some((base, query)) => format!("{}/{db}?{query}", base.rsplit_once('/').unwrap().0),
+        None => format!("{}/{db}", url.rsplit_once('/').unwrap().0),
+    };
+    let (airlines, flights_rows) = slice().await;
+    let loader = MySqlConnector::from_url(&db_url).unwrap();
+    let pool = loader.pool();
+    sqlx::raw_sql(
+        "CREATE TABLE airlines (carrier VARCHAR(2) PRIMARY KEY, name VARCHAR(100));
+         CREATE TABLE flights (carrier VARCHAR(2), dep_delay DOUBLE,
+                               FOREIGN KEY (carrier) REFERENCES airlines (carrier));",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    for chunk in airlines.chunks(1000) {
+        let sql = format!(
+            "INSERT INTO airlines VALUES {}",
+            vec!["(?, ?)"; chunk.len()].join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (c, n) in chunk {
+            q = q.bind(c).bind(n);
+        }
+        q.execute(pool).await.unwrap();
+    }
+    for chunk in flights_rows.chunks(1000) {
+        let sql = format!(
+            "INSERT INTO flights VALUES {}",
+            vec!["(?, ?)"; chunk.len()].join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (c, d) in chunk {
+            q = q.bind(c).bind(d);
+        }
+        q.execute(pool).await.unwrap();
+    }
+    pool.close().await;
+    let conn = metricchat::connect(&db_url.replacen("mysql://", "mariadb://", 1)).unwrap();
+    assert_eq!(conn.info().dialect, metricchat::Dialect::MySql);
+    agent_on(conn).await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+}

@@ -8,8 +8,9 @@
 //! | `datafusion` | yes | [`datafusion::DataFusionConnector`]: Parquet, CSV, newline-delimited JSON and Arrow IPC files and in-memory Arrow tables, queried in process with Apache DataFusion; `file://` URLs and plain paths in [`connect`]; the bundled [`flights_sample`] |
 //! | `sqlite` | no | `sqlite::SqliteConnector`: SQLite files and in-memory databases (sqlx); `sqlite://` URLs |
 //! | `postgres` | no | `postgres::PostgresConnector`: PostgreSQL (sqlx); `postgres://` and `postgresql://` URLs |
+//! | `mysql` | no | `mysql::MySqlConnector`: MySQL and MariaDB (sqlx); `mysql://` and `mariadb://` URLs |
 //!
-//! Further backends (`mysql`, `redshift`, `snowflake`, `bigquery`) come
+//! Further backends (`redshift`, `snowflake`, `bigquery`) come
 //! behind features of the same names; [`connect`] already recognises their URL schemes and says
 //! which feature to enable.
 //!
@@ -40,9 +41,11 @@
 
 #[cfg(feature = "datafusion")]
 pub mod datafusion;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod sql_common;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
@@ -60,6 +63,10 @@ pub const SUPPORTED_SCHEMES: &[&str] = &[
     "postgres",
     #[cfg(feature = "postgres")]
     "postgresql",
+    #[cfg(feature = "mysql")]
+    "mysql",
+    #[cfg(feature = "mysql")]
+    "mariadb",
     #[cfg(feature = "sqlite")]
     "sqlite",
 ];
@@ -99,6 +106,8 @@ pub fn connect(url: &str) -> Result<ConnectorRef> {
         "postgres" | "postgresql" => Ok(std::sync::Arc::new(
             postgres::PostgresConnector::from_url(url)?,
         )),
+        #[cfg(feature = "mysql")]
+        "mysql" | "mariadb" => Ok(std::sync::Arc::new(mysql::MySqlConnector::from_url(url)?)),
         #[cfg(feature = "sqlite")]
         "sqlite" => Ok(std::sync::Arc::new(sqlite::SqliteConnector::from_url(url)?)),
         other => match FEATURE_SCHEMES.iter().find(|(s, _)| *s == other) {
@@ -357,10 +366,24 @@ mod tests {
 
     #[test]
     fn feature_schemes_say_which_feature() {
-        let err = connect("mysql://user@localhost/db").err();
+        let err = connect("snowflake://user@account/db").err();
         let msg = err.as_ref().map(ToString::to_string).unwrap_or_default();
         assert!(matches!(err, Some(Error::Unsupported(_))), "{err:?}");
-        assert!(msg.contains("`mysql` feature"), "{msg}");
+        assert!(msg.contains("`snowflake` feature"), "{msg}");
+        #[cfg(not(feature = "mysql"))]
+        assert!(matches!(
+            connect("mariadb://user@localhost/db").err(),
+            Some(Error::Unsupported(m)) if m.contains("`mysql` feature")
+        ));
+        #[cfg(feature = "mysql")]
+        for url in ["mysql://user@localhost/db", "mariadb://user@localhost/db"] {
+            let conn = connect(url);
+            assert!(
+                matches!(&conn, Ok(c) if c.info().backend == "mysql"),
+                "{url}: {:?}",
+                conn.err()
+            );
+        }
         let err = connect("gopher://x").err();
         assert!(matches!(err, Some(Error::InvalidInput { .. })), "{err:?}");
     }

@@ -93,6 +93,34 @@ pub fn batches_to_json_rows(
     Ok(rows)
 }
 
+/// The batches as one Arrow IPC *stream* (schema message, then each batch), the format
+/// `tableFromIPC` (JavaScript) and `pyarrow.ipc.open_stream` read. `schema` is written even when
+/// there are no batches, so an empty result keeps its columns.
+///
+/// ```
+/// use std::sync::Arc;
+/// use arrow::array::{Int64Array, RecordBatch};
+/// use metricchat_core::data::to_ipc_stream;
+///
+/// let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![1, 2])) as _)])?;
+/// let bytes = to_ipc_stream(batch.schema_ref(), &[batch.clone()])?;
+/// let back: Vec<_> = arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)?
+///     .collect::<Result<_, _>>()?;
+/// assert_eq!(back, vec![batch]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn to_ipc_stream(schema: &Schema, batches: &[RecordBatch]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    {
+        let mut writer = arrow::ipc::writer::StreamWriter::try_new(&mut out, schema)?;
+        for batch in batches {
+            writer.write(batch)?;
+        }
+        writer.finish()?;
+    }
+    Ok(out)
+}
+
 /// Column names and displayed Arrow types of `schema`, for events and the model.
 pub fn columns_meta(schema: &Schema) -> Vec<ColumnMeta> {
     schema

@@ -24,9 +24,12 @@
 //! # }
 //! ```
 //!
-//! Routes: `POST /v1/chat/completions` (scripted, OpenAI format), `POST /v1/messages`
-//! (scripted, Anthropic Messages format), `POST /api/chat` (scripted, Ollama NDJSON format): the
-//! same script answers all three, each in its own wire format. `GET /v1/models` (a fixed list),
+//! Routes: `POST /v1/chat/completions` (scripted, OpenAI format; also Azure OpenAI's
+//! `/openai/deployments/{deployment}/chat/completions`, which must carry `?api-version=` and an
+//! `api-key` header), `POST /v1/messages` (scripted, Anthropic Messages format), `POST /api/chat`
+//! (scripted, Ollama NDJSON format), `POST /v1beta/models/{model}:generateContent` and
+//! `:streamGenerateContent` (scripted, Gemini format): the same script answers all of them, each
+//! in its own wire format. `GET /v1/models` (a fixed list),
 //! `GET /_fake/state` (recorded requests, unexpected requests, remaining exchanges as JSON).
 //! Anything else is recorded as unexpected and answered 404.
 
@@ -47,6 +50,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub mod anthropic;
+pub mod gemini;
 pub mod ollama;
 mod openai;
 pub mod script;
@@ -61,6 +65,9 @@ pub struct RecordedRequest {
     pub method: String,
     /// Path, e.g. `/v1/chat/completions`.
     pub path: String,
+    /// Query string without the `?`, if any (e.g. `api-version=2024-10-21`, `alt=sse`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
     /// Headers (lower-case names; values that are not UTF-8 are dropped).
     pub headers: BTreeMap<String, String>,
     /// The body as JSON (a JSON string holding the raw text if it was not JSON; null if empty).
@@ -140,6 +147,11 @@ impl FakeLlmServer {
             .route("/v1/chat/completions", post(chat))
             .route("/v1/messages", post(chat))
             .route("/api/chat", post(chat))
+            .route("/v1beta/models/{model_method}", post(chat))
+            .route(
+                "/openai/deployments/{deployment}/chat/completions",
+                post(chat),
+            )
             .route("/v1/models", get(models))
             .route("/_fake/state", get(state))
             .fallback(fallback)
@@ -305,10 +317,15 @@ async fn chat(
     let request = RecordedRequest {
         method: "POST".into(),
         path: uri.path().to_string(),
+        query: uri.query().map(str::to_string),
         headers: header_map(&headers),
         body: body.clone(),
     };
     lock(&shared.recorded).push(request.clone());
+    if let Some(refused) = azure_refusal(&uri, &headers) {
+        lock(&shared.unexpected).push(request);
+        return refused;
+    }
     let reply = {
         let mut script = lock(&shared.script);
         script
@@ -332,10 +349,26 @@ async fn chat(
         return match uri.path() {
             "/v1/messages" => anthropic::unexpected(&summary),
             "/api/chat" => ollama::unexpected(&summary),
+            p if p.starts_with("/v1beta/") => gemini::unexpected(&summary),
             _ => openai::unexpected(&summary),
         };
     };
     let n = shared.counter.fetch_add(1, Ordering::SeqCst) + 1;
+    if let Some((model, method)) = gemini::model_and_method(uri.path()) {
+        let streaming = method == "streamGenerateContent";
+        let sse = uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|kv| kv == "alt=sse"));
+        let req = wire::Req {
+            n,
+            model: model.to_string(),
+            stream: streaming,
+            prompt_chars: raw.chars().count(),
+            shutdown: shared.shutdown.clone(),
+            open_streams: shared.open_streams.clone(),
+        };
+        return gemini::respond(req, reply, streaming && !sse).await;
+    }
     if let path @ ("/v1/messages" | "/api/chat") = uri.path() {
         let ollama = path == "/api/chat";
         let req = wire::Req {
@@ -370,6 +403,43 @@ async fn chat(
     openai::respond(ctx, reply).await
 }
 
+/// Azure OpenAI refuses a deployment request without `?api-version=` (404) or without an
+/// `api-key` header (401); so does the fake, with Azure's error bodies.
+fn azure_refusal(uri: &Uri, headers: &HeaderMap) -> Option<Response> {
+    if !uri.path().starts_with("/openai/deployments/") {
+        return None;
+    }
+    let has_version = uri.query().is_some_and(|q| {
+        q.split('&').any(|kv| {
+            kv.strip_prefix("api-version=")
+                .is_some_and(|v| !v.is_empty())
+        })
+    });
+    let (status, code, message) = if !has_version {
+        (StatusCode::NOT_FOUND, "404", "Resource not found")
+    } else if headers
+        .get("api-key")
+        .is_none_or(|v| v.as_bytes().is_empty())
+    {
+        (
+            StatusCode::UNAUTHORIZED,
+            "401",
+            "Access denied due to invalid subscription key or wrong API endpoint. Make sure to \
+             provide a valid key for an active subscription and use a correct regional API \
+             endpoint for your resource.",
+        )
+    } else {
+        return None;
+    };
+    Some(
+        (
+            status,
+            axum::Json(json!({"error": {"code": code, "message": message}})),
+        )
+            .into_response(),
+    )
+}
+
 async fn models() -> Response {
     axum::Json(openai::models()).into_response()
 }
@@ -395,6 +465,7 @@ async fn fallback(
     let request = RecordedRequest {
         method: method.to_string(),
         path: uri.path().to_string(),
+        query: uri.query().map(str::to_string),
         headers: header_map(&headers),
         body: parse_body(&raw),
     };

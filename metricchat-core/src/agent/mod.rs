@@ -168,6 +168,44 @@ impl AskResult {
         self.dataset().map_or(&[], |d| d.data.batches.as_slice())
     }
 
+    /// Everything but the data, as the JSON object the Python and Node packages hand to their
+    /// hosts: `run_id`, `status`, `title`, `answer`, `clarification`, `sql`, `datasets` (each
+    /// with `query_id`, `title`, `connection`, `sql`, `columns`, `row_count`, `truncated`),
+    /// `chart` and `charts` (ECharts options with their specs), `usage`, `cost_usd`, `timings`
+    /// and `iterations`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let datasets: Vec<_> = self
+            .datasets
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "query_id": d.query_id,
+                    "title": d.title,
+                    "connection": d.connection,
+                    "sql": d.sql,
+                    "columns": crate::data::columns_meta(&d.data.schema),
+                    "row_count": d.data.num_rows(),
+                    "truncated": d.truncated,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "run_id": self.run_id,
+            "status": self.status,
+            "title": self.title,
+            "answer": self.answer,
+            "clarification": self.clarification,
+            "sql": self.sql(),
+            "datasets": datasets,
+            "chart": self.chart(),
+            "charts": self.charts,
+            "usage": self.usage,
+            "cost_usd": self.cost_usd,
+            "timings": self.timings,
+            "iterations": self.iterations,
+        })
+    }
+
     /// The chart of the main dataset, or the last chart.
     pub fn chart(&self) -> Option<&Chart> {
         let main = self.dataset().map(|d| d.query_id);
@@ -294,12 +332,9 @@ impl Agent {
     /// row cap, timeout) and collects the result.
     pub async fn query(&self, connection: Option<&str>, sql: &str) -> Result<QueryData> {
         let conn = crate::connector::find_connection(&self.inner.connections, connection)?;
-        let guard = SqlGuard::new(self.inner.config.guard.clone());
-        let g = guard.check(sql, conn.info().dialect)?;
-        let opts = crate::connector::QueryOptions::default()
-            .with_max_rows(g.row_cap.and_then(|c| usize::try_from(c).ok()))
-            .with_timeout(g.timeout);
-        crate::connector::collect_stream(conn.query(&g.sql, opts).await?).await
+        SqlGuard::new(self.inner.config.guard.clone())
+            .run(conn, sql, None)
+            .await
     }
 }
 
@@ -332,6 +367,12 @@ impl AgentBuilder {
     /// A smaller, cheaper model for run titles (default: the main model).
     pub fn title_llm(mut self, llm: impl LlmClient + 'static) -> Self {
         self.title_llm = Some(Arc::new(llm));
+        self
+    }
+
+    /// A shared title model (see [`title_llm`](Self::title_llm)).
+    pub fn title_llm_arc(mut self, llm: Arc<dyn LlmClient>) -> Self {
+        self.title_llm = Some(llm);
         self
     }
 

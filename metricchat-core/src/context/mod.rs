@@ -149,7 +149,7 @@ struct Catalog {
 #[derive(Debug, Default)]
 pub struct ContextHub {
     config: ContextConfig,
-    rules: Vec<String>,
+    rules: RwLock<Vec<String>>,
     catalogs: RwLock<BTreeMap<String, Catalog>>,
 }
 
@@ -212,8 +212,42 @@ impl ContextHub {
     pub fn new(config: ContextConfig, rules: Vec<String>) -> Self {
         Self {
             config,
-            rules,
+            rules: RwLock::new(rules),
             catalogs: RwLock::new(BTreeMap::new()),
+        }
+    }
+
+    /// The team's rules, in prompt order.
+    pub fn rules(&self) -> Vec<String> {
+        self.rules.read().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Adds a rule; runs started from now on carry it. An identical rule is not added twice.
+    /// Returns whether it was added.
+    pub fn add_rule(&self, rule: impl Into<String>) -> bool {
+        let rule = rule.into();
+        let rule = rule.trim();
+        if rule.is_empty() {
+            return false;
+        }
+        match self.rules.write() {
+            Ok(mut rules) if !rules.iter().any(|r| r == rule) => {
+                rules.push(rule.to_string());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Removes a rule by its text; returns whether it was there.
+    pub fn remove_rule(&self, rule: &str) -> bool {
+        match self.rules.write() {
+            Ok(mut rules) => {
+                let before = rules.len();
+                rules.retain(|r| r != rule.trim());
+                rules.len() != before
+            }
+            Err(_) => false,
         }
     }
 
@@ -578,11 +612,12 @@ impl ContextHub {
 
     /// The rules section (empty when there are none), within its budget.
     pub fn rules_text(&self) -> String {
-        if self.rules.is_empty() {
+        let rules = self.rules();
+        if rules.is_empty() {
             return String::new();
         }
         let mut out = String::from("Rules of this team (always follow):\n");
-        for r in &self.rules {
+        for r in &rules {
             let line = format!("- {}\n", r.trim());
             if estimate_tokens(&out) + estimate_tokens(&line) > self.config.rules_tokens {
                 break;

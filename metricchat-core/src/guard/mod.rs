@@ -170,6 +170,24 @@ impl SqlGuard {
     pub fn config(&self) -> &GuardConfig {
         &self.config
     }
+    /// Checks `sql` against the connection's dialect, then runs it with the guard's row cap and
+    /// time limit (and `cancel`, when given), collecting the result. What `Agent::query` and the
+    /// Python and Node `conn.query` use.
+    pub async fn run(
+        &self,
+        connection: &crate::connector::ConnectorRef,
+        sql: &str,
+        cancel: Option<tokio_util::sync::CancellationToken>,
+    ) -> Result<crate::connector::QueryData> {
+        let g = self.check(sql, connection.info().dialect)?;
+        let mut opts = crate::connector::QueryOptions::default()
+            .with_max_rows(g.row_cap.and_then(|c| usize::try_from(c).ok()))
+            .with_timeout(g.timeout);
+        if let Some(cancel) = cancel {
+            opts = opts.with_cancel(cancel);
+        }
+        crate::connector::collect_stream(connection.query(&g.sql, opts).await?).await
+    }
 
     /// Parses `sql` in `dialect`, refuses anything but one read-only statement, applies the row cap.
     ///

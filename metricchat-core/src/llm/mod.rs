@@ -11,18 +11,22 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 pub mod anthropic;
+pub mod gemini;
 mod http;
 pub mod ollama;
 pub mod openai;
 pub(crate) mod retry;
 pub(crate) use retry::{duration_ms, duration_ms_opt};
 pub mod scripted;
+pub mod spec;
 
 pub use anthropic::{AnthropicClient, AnthropicConfig};
+pub use gemini::{GeminiClient, GeminiConfig};
 pub use ollama::{OllamaClient, OllamaConfig};
 pub use openai::{OpenAiClient, OpenAiConfig};
 pub use retry::RetryPolicy;
 pub use scripted::{ScriptedLlm, ScriptedTurn};
+pub use spec::{LlmSource, LlmSpec, Provider};
 
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

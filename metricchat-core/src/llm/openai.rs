@@ -1,5 +1,7 @@
 //! OpenAI Chat Completions client, also for any OpenAI-compatible server (Azure OpenAI's
-//! `/openai/v1`, vLLM, llama.cpp's `llama-server`, LM Studio, Ollama's `/v1`).
+//! `/openai/v1`, vLLM, llama.cpp's `llama-server`, LM Studio, Ollama's `/v1`) and for Azure
+//! OpenAI deployments (`{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=…`
+//! with an `api-key` header, see [`OpenAiConfig::azure`]).
 //!
 //! Requests are always streamed (`stream: true` with `stream_options.include_usage`); a server
 //! that ignores that and answers one `application/json` completion is accepted too. Failures
@@ -16,7 +18,7 @@ use eventsource_stream::{Event as SseEvent, EventStreamError, Eventsource};
 use futures::{Stream, StreamExt};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{
@@ -26,6 +28,21 @@ use super::{
 use crate::error::{Error, ErrorKind, Result};
 
 const PROVIDER: &str = "openai";
+/// The `api-version` an Azure deployment is called with when none is configured (the latest
+/// generally available data-plane inference version).
+pub const AZURE_DEFAULT_API_VERSION: &str = "2024-10-21";
+
+/// How an [`OpenAiClient`] sends its API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum KeyHeader {
+    /// `Authorization: Bearer <key>` (OpenAI and most compatible servers).
+    #[default]
+    Bearer,
+    /// `api-key: <key>` (Azure OpenAI deployments).
+    ApiKey,
+}
 
 /// Configuration of an [`OpenAiClient`].
 ///
@@ -60,6 +77,10 @@ pub struct OpenAiConfig {
     pub supports_json_mode: Option<bool>,
     /// Override of the model's prices (e.g. zero for a local server, or a negotiated rate).
     pub pricing: Option<Pricing>,
+    /// Sent as the `api-version` query parameter (Azure OpenAI deployments).
+    pub api_version: Option<String>,
+    /// How the API key is sent.
+    pub key_header: KeyHeader,
 }
 
 impl Default for OpenAiConfig {
@@ -76,6 +97,8 @@ impl Default for OpenAiConfig {
             supports_tools: None,
             supports_json_mode: None,
             pricing: None,
+            api_version: None,
+            key_header: KeyHeader::Bearer,
         }
     }
 }
@@ -90,6 +113,8 @@ impl std::fmt::Debug for OpenAiConfig {
             .field("first_byte_timeout", &self.first_byte_timeout)
             .field("idle_timeout", &self.idle_timeout)
             .field("retry", &self.retry)
+            .field("api_version", &self.api_version)
+            .field("key_header", &self.key_header)
             .finish_non_exhaustive()
     }
 }
@@ -137,6 +162,69 @@ impl OpenAiConfig {
             };
         }
         config
+    }
+
+    /// An Azure OpenAI deployment: requests go to
+    /// `{endpoint}/openai/deployments/{deployment}/chat/completions?api-version={api_version}`
+    /// with the key in an `api-key` header. `endpoint` is the resource URL
+    /// (`https://{resource}.openai.azure.com`); the deployment name also serves as the model id
+    /// (for the price table), and native tool calling is on.
+    pub fn azure(
+        endpoint: impl AsRef<str>,
+        deployment: impl Into<String>,
+        api_version: impl Into<String>,
+    ) -> Self {
+        let deployment = deployment.into();
+        let endpoint = endpoint.as_ref().trim().trim_end_matches('/');
+        Self {
+            base_url: format!("{endpoint}/openai/deployments/{deployment}"),
+            model: deployment,
+            api_version: Some(api_version.into()),
+            key_header: KeyHeader::ApiKey,
+            supports_tools: Some(true),
+            ..Self::default()
+        }
+    }
+
+    /// An Azure OpenAI deployment configured from the environment:
+    ///
+    /// | variable | meaning | default |
+    /// | --- | --- | --- |
+    /// | `AZURE_OPENAI_ENDPOINT` | resource URL, `https://{resource}.openai.azure.com` | required |
+    /// | `AZURE_OPENAI_API_KEY` | key, sent as `api-key` | none |
+    /// | `AZURE_OPENAI_DEPLOYMENT`, else `MC_LLM_MODEL` | deployment name | required |
+    /// | `OPENAI_API_VERSION` | `api-version` | [`AZURE_DEFAULT_API_VERSION`] |
+    ///
+    /// Empty variables count as unset; a missing endpoint or deployment is a config error.
+    pub fn azure_from_env() -> Result<Self> {
+        Self::azure_from_vars(|name| std::env::var(name).ok())
+    }
+
+    fn azure_from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let endpoint = var("AZURE_OPENAI_ENDPOINT")
+            .ok_or_else(|| Error::config(PROVIDER, "AZURE_OPENAI_ENDPOINT is not set"))?;
+        let deployment = var("AZURE_OPENAI_DEPLOYMENT")
+            .or_else(|| var("MC_LLM_MODEL"))
+            .ok_or_else(|| {
+                Error::config(
+                    PROVIDER,
+                    "AZURE_OPENAI_DEPLOYMENT (or MC_LLM_MODEL) names no deployment",
+                )
+            })?;
+        let version =
+            var("OPENAI_API_VERSION").unwrap_or_else(|| AZURE_DEFAULT_API_VERSION.to_string());
+        let mut config = Self::azure(endpoint, deployment.trim(), version.trim());
+        if let Some(key) = var("AZURE_OPENAI_API_KEY") {
+            config.api_key = Some(SecretString::from(key));
+        }
+        Ok(config)
+    }
+
+    /// Sets the `api-version` query parameter.
+    pub fn with_api_version(mut self, version: impl Into<String>) -> Self {
+        self.api_version = Some(version.into());
+        self
     }
 
     /// Sets the base URL.
@@ -195,12 +283,17 @@ impl OpenAiClient {
     /// Builds a client; fails on a malformed base URL or API key.
     pub fn new(config: OpenAiConfig) -> Result<Self> {
         let base = config.base_url.trim_end_matches('/');
-        let endpoint = url::Url::parse(&format!("{base}/chat/completions")).map_err(|e| {
+        let mut endpoint = url::Url::parse(&format!("{base}/chat/completions")).map_err(|e| {
             Error::config(
                 PROVIDER,
                 format!("invalid base_url `{}`: {e}", config.base_url),
             )
         })?;
+        if let Some(version) = config.api_version.as_deref().filter(|v| !v.is_empty()) {
+            endpoint
+                .query_pairs_mut()
+                .append_pair("api-version", version);
+        }
         if !matches!(endpoint.scheme(), "http" | "https") {
             return Err(Error::config(
                 PROVIDER,
@@ -208,7 +301,7 @@ impl OpenAiClient {
             ));
         }
         // Validate the key once so a bad key fails here, not on the first request.
-        auth_header(config.api_key.as_ref())?;
+        auth_header(config.api_key.as_ref(), config.key_header)?;
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .user_agent(concat!("metricchat/", env!("CARGO_PKG_VERSION")))
@@ -236,8 +329,11 @@ impl OpenAiClient {
         let first_byte = self.config.first_byte_timeout;
         let fut = async {
             let mut req = self.http.post(self.endpoint.clone()).json(body);
-            if let Some(auth) = auth_header(self.config.api_key.as_ref())? {
-                req = req.header(header::AUTHORIZATION, auth);
+            if let Some(auth) = auth_header(self.config.api_key.as_ref(), self.config.key_header)? {
+                req = match self.config.key_header {
+                    KeyHeader::Bearer => req.header(header::AUTHORIZATION, auth),
+                    KeyHeader::ApiKey => req.header("api-key", auth),
+                };
             }
             let resp = req.send().await.map_err(send_error)?;
             let status = resp.status();
@@ -420,15 +516,18 @@ fn message_json(m: &ChatMessage) -> Result<Value> {
     })
 }
 
-fn auth_header(key: Option<&SecretString>) -> Result<Option<HeaderValue>> {
+fn auth_header(key: Option<&SecretString>, kind: KeyHeader) -> Result<Option<HeaderValue>> {
     let Some(key) = key else { return Ok(None) };
-    let mut value =
-        HeaderValue::from_str(&format!("Bearer {}", key.expose_secret())).map_err(|_| {
-            Error::config(
-                PROVIDER,
-                "the API key contains characters not allowed in an HTTP header",
-            )
-        })?;
+    let text = match kind {
+        KeyHeader::Bearer => format!("Bearer {}", key.expose_secret()),
+        KeyHeader::ApiKey => key.expose_secret().to_string(),
+    };
+    let mut value = HeaderValue::from_str(&text).map_err(|_| {
+        Error::config(
+            PROVIDER,
+            "the API key contains characters not allowed in an HTTP header",
+        )
+    })?;
     value.set_sensitive(true);
     Ok(Some(value))
 }
@@ -1014,6 +1113,30 @@ mod tests {
         let info = OpenAiClient::new(c).unwrap().model_info();
         assert_eq!(info.context_window, 4096);
         assert!(info.pricing.is_none());
+    }
+
+    #[test]
+    fn azure_config_from_env_vars() {
+        let vars = BTreeMap::from([
+            ("AZURE_OPENAI_ENDPOINT", "https://res.openai.azure.com/"),
+            ("AZURE_OPENAI_API_KEY", "az-key"),
+            ("AZURE_OPENAI_DEPLOYMENT", "gpt-4o"),
+            ("OPENAI_API_VERSION", ""),
+        ]);
+        let c = OpenAiConfig::azure_from_vars(|k| vars.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.key_header, KeyHeader::ApiKey);
+        assert_eq!(c.api_version.as_deref(), Some(AZURE_DEFAULT_API_VERSION));
+        let client = OpenAiClient::new(c).unwrap();
+        assert_eq!(
+            client.endpoint.as_str(),
+            "https://res.openai.azure.com/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
+        );
+        let info = client.model_info();
+        assert!(info.supports_tools);
+        assert_eq!(info.pricing.map(|p| p.input_per_mtok), Some(2.5));
+        assert!(!format!("{client:?}").contains("az-key"));
+        let err = OpenAiConfig::azure_from_vars(|_| None).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod context;
 mod create_data;
 mod create_visualization;
 mod describe_tables;
+mod external;
 mod inspect_data;
 
 pub use answer_question::{AnswerQuestion, AnswerQuestionArgs};
@@ -32,6 +33,7 @@ pub use context::{QueryOutcome, ToolContext};
 pub use create_data::{CreateData, CreateDataArgs};
 pub use create_visualization::{CreateVisualization, CreateVisualizationArgs};
 pub use describe_tables::{DescribeTables, DescribeTablesArgs};
+pub use external::{ExternalCall, ExternalHandler, ExternalTool, valid_tool_name};
 pub use inspect_data::{InspectData, InspectDataArgs};
 
 /// Whether a tool gathers information or produces output.

@@ -1,0 +1,440 @@
+// Public TypeScript declarations of the npm package `metricchat`.
+//
+// The native classes these wrap are declared in `native.d.ts`, generated from the Rust side by
+// `npm run build`. The event and result types mirror the serde JSON of the Rust crate
+// (metricchat-core/src/events.rs, AskResult::to_json): keep them in step with it.
+
+/** Portable error kinds; `MetricChatError.code` is one of these. */
+export type ErrorCode =
+  | 'InvalidInput'
+  | 'NotFound'
+  | 'Unauthorized'
+  | 'RateLimited'
+  | 'Timeout'
+  | 'Cancelled'
+  | 'QueryFailed'
+  | 'Llm'
+  | 'Tool'
+  | 'BudgetExceeded'
+  | 'Unsupported'
+  | 'Internal'
+
+/** An error from metricchat. */
+export declare class MetricChatError extends Error {
+  /** The ErrorKind name, the same in Rust, Python and Node. */
+  readonly code: ErrorCode
+}
+
+// ---------------------------------------------------------------- LLM specs
+
+/** Which provider's wire format an LLM spec speaks. */
+export type Provider = 'openai' | 'openai_compatible' | 'anthropic' | 'ollama'
+
+/** A model described as data (the Rust `LlmSpec`); camelCase keys are accepted too. */
+export interface LlmSpec {
+  provider: Provider
+  /** Model name; the provider client's default when absent. */
+  model?: string
+  /** Base URL (OpenAI-style `…/v1`, Anthropic's API root, or the Ollama host). */
+  base_url?: string
+  baseUrl?: string
+  /** API key; the provider's environment variable when absent. */
+  api_key?: string
+  apiKey?: string
+  /** Whether the model does native tool calling (overrides the model table). */
+  supports_tools?: boolean
+  supportsTools?: boolean
+  /** Context window in tokens. */
+  context_window?: number
+  contextWindow?: number
+  /** Retries after 429/5xx (default 3). */
+  max_retries?: number
+  maxRetries?: number
+  /** Seconds to wait for a connection, the first byte, or during a silent stream. */
+  connect_timeout_secs?: number
+  first_byte_timeout_secs?: number
+  idle_timeout_secs?: number
+  [key: string]: unknown
+}
+
+/** Options of the `llm.*` helpers (a string is the model name). */
+export type LlmOptions = Omit<LlmSpec, 'provider'> | string
+
+/** LLM spec helpers, one per provider. */
+export declare const llm: {
+  /** OpenAI (key from `OPENAI_API_KEY`). */
+  openai(options?: LlmOptions): LlmSpec
+  /** Anthropic (key from `ANTHROPIC_API_KEY`). */
+  anthropic(options?: LlmOptions): LlmSpec
+  /** Ollama (host from `OLLAMA_HOST`). */
+  ollama(options?: LlmOptions): LlmSpec
+  /** Any OpenAI-compatible server (llama.cpp, vLLM, LM Studio…): `{ baseUrl, model }`. */
+  openaiCompatible(options: LlmOptions): LlmSpec
+}
+
+// ---------------------------------------------------------------- tools
+
+/** What a tool handler gets besides its arguments. */
+export interface ToolCallContext {
+  runId: string
+  executionId: string
+  question: string
+}
+
+/**
+ * A tool written in JavaScript. The arguments are checked against `parameters` before the
+ * handler runs; a thrown error or rejected promise becomes a tool error the model sees.
+ */
+export interface Tool<Args = any> {
+  /** 1-64 characters of A-Z, a-z, 0-9, _ or -. */
+  name: string
+  /** What it does, for the model. */
+  description: string
+  /** JSON Schema of the arguments (`type: "object"`). */
+  parameters?: Record<string, unknown>
+  /** Returns any JSON-serialisable value. */
+  handler: (args: Args, context: ToolCallContext) => unknown | Promise<unknown>
+}
+
+// ---------------------------------------------------------------- agent
+
+/** Options of `new Agent` (the Rust `AgentSpec`; snake_case keys are accepted too). */
+export interface AgentOptions {
+  /** `"openai:gpt-4.1-mini"`, `"openai_compatible:MODEL@BASE_URL"` or an LLM spec. */
+  llm: string | LlmSpec
+  /** A smaller model for run titles. */
+  titleLlm?: string | LlmSpec
+  /** Connection URLs (`"sample:flights"` is the bundled flights data) or `connect()` results. */
+  connections?: Array<string | Connection>
+  /** `"memory"` (default) or `"sqlite:///path.db"`. */
+  store?: string
+  /** Team rules every prompt carries. */
+  rules?: string[]
+  /** Extra instructions appended to the system prompt. */
+  instructions?: string
+  /** JavaScript tools, added to the built-in ones. */
+  tools?: Tool[]
+  /** Planner iterations per run. */
+  maxIterations?: number
+  /** Token budget per run. */
+  maxTokens?: number
+  /** Wall-time budget per run, in seconds. */
+  maxWallTimeSecs?: number
+  /** Cost budget per run, in US dollars. */
+  maxCostUsd?: number
+  /** Row cap of every query. */
+  maxRows?: number
+  /** Time limit of every query, in seconds. */
+  queryTimeoutSecs?: number
+  /** Lets the agent's SQL write (off by default). */
+  allowWrites?: boolean
+  /** How decisions are asked of the model. */
+  protocol?: 'auto' | 'native_tools' | 'json_text'
+  /** Whether runs get a generated title. */
+  generateTitle?: boolean
+}
+
+/** Options of one run. */
+export interface RunOptions {
+  /** Aborting cancels the run and its running query; `ask` then rejects with code `Cancelled`. */
+  signal?: AbortSignal
+}
+
+/** Token counts. */
+export interface Usage {
+  input_tokens: number
+  output_tokens: number
+  cached_input_tokens: number
+}
+
+/** Wall-clock timings, in milliseconds. */
+export interface Timings {
+  first_token_ms: number | null
+  llm_ms: number
+  tools_ms: number
+  total_ms: number
+}
+
+/** A column of a result. */
+export interface ColumnMeta {
+  name: string
+  /** The Arrow type, displayed. */
+  data_type: string
+}
+
+/** A chart's encoding. */
+export interface ChartSpec {
+  chart_type: string
+  title?: string
+  x?: string
+  y?: string[]
+  series?: string
+  inferred: boolean
+}
+
+/** A proposed chart. */
+export interface Chart {
+  id: string
+  query_id: string
+  spec: ChartSpec
+  /** The ECharts option, ready for `chart.setOption`. */
+  echarts: Record<string, unknown>
+}
+
+/** A dataset a run produced (without its data). */
+export interface DatasetMeta {
+  query_id: string
+  title: string | null
+  connection: string
+  sql: string
+  columns: ColumnMeta[]
+  row_count: number
+  truncated: boolean
+}
+
+/** A row of `rows()`: see the README's "Node" section for how values are encoded. */
+export type Row = Record<string, unknown>
+
+/** Data shared by run results and query results. */
+export interface Tabular {
+  /**
+   * The (main) dataset as one Arrow IPC stream: `tableFromIPC(result.data)` from apache-arrow.
+   * `null` when the run produced no data.
+   */
+  data: Uint8Array | null
+  /** The same data as plain objects keyed by column name. */
+  rows(): Row[]
+}
+
+/** How a run ended. */
+export type RunStatus =
+  | 'running'
+  | 'completed'
+  | 'awaiting_input'
+  | 'cancelled'
+  | 'budget_exceeded'
+  | 'failed'
+  | 'interrupted'
+
+/** The result of `agent.ask` / `run.result()`. */
+export interface AskResult extends Tabular {
+  runId: string
+  status: RunStatus
+  title: string | null
+  answer: string | null
+  /** The clarifying question, when the run awaits input. */
+  clarification: string | null
+  /** SQL of the main (last) dataset. */
+  sql: string | null
+  datasets: DatasetMeta[]
+  /** The chart of the main dataset, or the last chart. */
+  chart: Chart | null
+  charts: Chart[]
+  usage: Usage
+  costUsd: number | null
+  timings: Timings
+  iterations: number
+}
+
+/** The result of `conn.query` / `agent.query`. */
+export interface QueryResult extends Tabular {
+  /** The SQL as given. */
+  sql: string
+  columns: ColumnMeta[]
+  rowCount: number
+}
+
+// ---------------------------------------------------------------- events
+
+/** Fields every event has. */
+export interface EventBase {
+  run_id: string
+  /** Monotonic per run, from 0. */
+  seq: number
+  /** RFC 3339 time. */
+  ts: string
+}
+
+/** Summary of a finished run. */
+export interface RunSummary {
+  status: RunStatus
+  title: string | null
+  iterations: number
+  usage: Usage
+  cost_usd: number | null
+  timings: Timings
+  reason?: string
+}
+
+/** A planner decision. */
+export interface PlannerDecision {
+  analysis_complete: boolean
+  plan_type: 'research' | 'action'
+  reasoning_message?: string
+  assistant_message?: string
+  action?: { tool: string; arguments: unknown; call_id?: string }
+  final_answer?: string
+  metrics: { first_token_ms: number | null; total_ms: number; usage: Usage }
+  error?: string
+}
+
+/** One event of a run: a discriminated union on `type` (the JSON of the Rust `Event`). */
+export type AgentEvent = EventBase &
+  (
+    | { type: 'run.started'; question: string; model: string; connections: string[] }
+    | {
+        type: 'decision.partial'
+        iteration: number
+        reasoning_message: string | null
+        assistant_message: string | null
+      }
+    | { type: 'decision.final'; iteration: number; decision: PlannerDecision }
+    | { type: 'planner.retry'; iteration: number; attempt: number; error: string }
+    | {
+        type: 'tool.started'
+        execution_id: string
+        iteration: number
+        tool: string
+        arguments: unknown
+      }
+    | { type: 'tool.progress'; execution_id: string; tool: string; message: string }
+    | {
+        type: 'tool.finished'
+        execution_id: string
+        tool: string
+        status: 'success' | 'error' | 'timeout' | 'cancelled'
+        observation: unknown
+        error?: string
+        attempts: number
+        duration_ms: number
+      }
+    | { type: 'query.created'; query_id: string; connection: string; sql: string; attempt: number }
+    | {
+        type: 'query.result'
+        query_id: string
+        columns: ColumnMeta[]
+        row_count: number
+        preview: Row[]
+        truncated: boolean
+        error?: string
+        duration_ms: number
+      }
+    | {
+        type: 'visualization.created'
+        visualization_id: string
+        query_id: string
+        spec: ChartSpec
+        echarts: Record<string, unknown>
+      }
+    | { type: 'block.upsert'; block_id: string; text: string; done: boolean }
+    | { type: 'run.finished'; summary: RunSummary }
+    | { type: 'run.failed'; error: { kind: ErrorCode; message: string }; summary: RunSummary }
+  )
+
+/** The `type` tags of events. */
+export type EventType = AgentEvent['type']
+
+/** One run: iterate it for events, then `await run.result()`. */
+export declare class Run implements AsyncIterable<AgentEvent> {
+  private constructor()
+  /** The run's id. */
+  runId(): Promise<string>
+  /** Cancels the run; events up to `run.finished` still arrive. */
+  cancel(): void
+  /** Events in order; leaving the loop early cancels the run. */
+  [Symbol.asyncIterator](): AsyncIterator<AgentEvent>
+  /** The result (draining events not yet read), or the run's error. */
+  result(): Promise<AskResult>
+}
+
+/** A connection's static facts. */
+export interface ConnectionInfo {
+  name: string
+  backend: string
+  dialect: string
+  capabilities: Record<string, boolean>
+}
+
+/** A stored run. */
+export interface RunRecord {
+  id: string
+  question: string
+  title: string | null
+  status: RunStatus
+  model: string
+  created_at: string
+  updated_at: string
+  finished_at: string | null
+  iterations: number
+  usage: Usage
+  cost_usd: number | null
+  answer: string | null
+  error: { kind: ErrorCode; message: string } | null
+}
+
+/** An analytics agent: a model, connections, tools and a store. Runs may go on concurrently. */
+export declare class Agent {
+  constructor(options: AgentOptions)
+  /** Resolves once the agent is built; rejects with its configuration error. */
+  ready(): Promise<void>
+  /** Runs `question` to the end. */
+  ask(question: string, options?: RunOptions): Promise<AskResult>
+  /** Starts `question` and streams its events. */
+  stream(question: string, options?: RunOptions): Run
+  /** Runs SQL through the agent's guard on `connection` (default: the only or first one). */
+  query(sql: string, options?: { connection?: string }): Promise<QueryResult>
+  /** The connections. */
+  connections(): Promise<ConnectionInfo[]>
+  /** The latest stored runs, newest first. */
+  runs(limit?: number): Promise<RunRecord[]>
+}
+
+// ---------------------------------------------------------------- connections
+
+/** Limits of a connection's queries (defaults: 10,000 rows, 60 s). */
+export interface ConnectOptions {
+  maxRows?: number
+  queryTimeoutSecs?: number
+  /** If set, only these tables may be read. */
+  allowedTables?: string[]
+  /** These tables may never be read. */
+  deniedTables?: string[]
+}
+
+/** A table's name. */
+export interface TableRef {
+  schema?: string
+  name: string
+}
+
+/** A table's description. */
+export interface TableSchema {
+  table: TableRef
+  kind: 'table' | 'view'
+  columns: Array<{ name: string; data_type: string; nullable: boolean; comment?: string }>
+  comment?: string
+  primary_key?: string[]
+  foreign_keys?: Array<{ columns: string[]; references: TableRef; referenced_columns: string[] }>
+  row_estimate?: number
+}
+
+/** One connection with the SQL guard (read-only, one statement, row cap, timeout) in front. */
+export declare class Connection {
+  private constructor()
+  /** The URL it was opened from. */
+  readonly url: string
+  /** Name, backend, dialect, capabilities. */
+  readonly info: ConnectionInfo
+  /** Tables and views. */
+  tables(): Promise<TableRef[]>
+  /** One table's columns, keys and comments (`name` or `schema.name`). */
+  describe(table: string): Promise<TableSchema>
+  /** Runs `sql` through the guard; `signal` cancels it. */
+  query(sql: string, options?: { signal?: AbortSignal }): Promise<QueryResult>
+}
+
+/**
+ * Opens a connection: `file:///data/*.parquet`, `sqlite:///path.db`, `postgres://…`,
+ * `mysql://…`, or `sample:flights`.
+ */
+export declare function connect(url: string, options?: ConnectOptions): Connection

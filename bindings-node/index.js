@@ -1,0 +1,278 @@
+'use strict';
+// metricchat for Node: the public API over the native addon (metricchat.node, see src/).
+// A thin shell: option names are converted, promises and AbortSignals bridged, native errors
+// given their `code`; everything else happens in Rust.
+
+const path = require('node:path');
+
+const native = require(path.join(__dirname, 'metricchat.node'));
+
+/** An error from metricchat; `code` is the ErrorKind name ("InvalidInput", "Cancelled", …). */
+class MetricChatError extends Error {
+  constructor(message, code, options) {
+    super(message, options);
+    this.name = 'MetricChatError';
+    this.code = code;
+  }
+}
+
+const CODED = /^\[([A-Za-z]+)\] ([\s\S]*)$/;
+
+/** Turns a native `[Kind] message` error into a MetricChatError with `code` = Kind. */
+function coded(err) {
+  const m = err instanceof Error ? CODED.exec(err.message) : null;
+  return m ? new MetricChatError(m[2], m[1], { cause: err }) : err;
+}
+
+async function call(fn) {
+  try {
+    return await fn();
+  } catch (err) {
+    throw coded(err);
+  }
+}
+
+function callSync(fn) {
+  try {
+    return fn();
+  } catch (err) {
+    throw coded(err);
+  }
+}
+
+const snake = (key) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+function snakeKeys(obj) {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return obj;
+  return Object.fromEntries(Object.entries(obj).map(([k, v]) => [snake(k), snakeKeys(v)]));
+}
+
+/** Calls `fn` when `signal` aborts (at once if it already has); returns the unsubscribe. */
+function onAbort(signal, fn) {
+  if (!signal) return () => {};
+  if (signal.aborted) {
+    fn();
+    return () => {};
+  }
+  signal.addEventListener('abort', fn, { once: true });
+  return () => signal.removeEventListener('abort', fn);
+}
+
+/** A native result as the public result object. */
+function toResult(res) {
+  const m = res.meta;
+  const out = {};
+  for (const [k, v] of Object.entries(m)) {
+    out[k.replace(/_([a-z])/g, (_, c) => c.toUpperCase())] = v;
+  }
+  out.data = res.hasData ? res.ipc() : null; // a Buffer, which is a Uint8Array
+  out.rows = () => res.rows();
+  return out;
+}
+
+/** The spec the Rust `AgentSpec` reads, from the JavaScript options. */
+function agentSpec(options) {
+  const { tools, connections, llm, titleLlm, ...rest } = options;
+  const spec = snakeKeys(rest);
+  if (llm !== undefined) spec.llm = snakeKeys(llm);
+  if (titleLlm !== undefined) spec.title_llm = snakeKeys(titleLlm);
+  if (connections !== undefined) {
+    spec.connections = connections.map((c) => (c instanceof Connection ? c.url : c));
+  }
+  return spec;
+}
+
+/** The dispatcher native tools call: never rejects; replies `{ok}` or `{error}` as JSON. */
+function dispatcher(handlers) {
+  return async ([name, argsJson, ctxJson]) => {
+    try {
+      const ctx = JSON.parse(ctxJson);
+      const value = await handlers.get(name)(JSON.parse(argsJson), {
+        runId: ctx.run_id,
+        executionId: ctx.execution_id,
+        question: ctx.question,
+      });
+      return JSON.stringify({ ok: value === undefined ? null : value });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      return JSON.stringify({ error: message || 'the tool failed' });
+    }
+  };
+}
+
+/** One run of a question: iterate it for events, then `await run.result()`. */
+class Run {
+  #native;
+  #signal;
+  #result;
+
+  constructor(nativeAgent, question, signal) {
+    this.#signal = signal;
+    this.#native = nativeAgent.then((a) => a.stream(question));
+    this.#native.catch(() => {});
+  }
+
+  /** The run's id. */
+  async runId() {
+    return (await call(() => this.#native)).runId;
+  }
+
+  /** Cancels the run; its events up to `run.finished` still arrive. */
+  cancel() {
+    this.#native.then((r) => r.cancel(), () => {});
+  }
+
+  async *[Symbol.asyncIterator]() {
+    const run = await call(() => this.#native);
+    const off = onAbort(this.#signal, () => run.cancel());
+    let done = false;
+    try {
+      for (;;) {
+        const ev = await call(() => run.next());
+        if (ev === null || ev === undefined) {
+          done = true;
+          return;
+        }
+        yield ev;
+      }
+    } finally {
+      off();
+      // Leaving the loop early (break, throw) cancels the run, like dropping a Rust `Run`.
+      if (!done) run.cancel();
+    }
+  }
+
+  /** The run's result (draining any events not yet read), or its error. */
+  result() {
+    if (!this.#result) {
+      this.#result = call(async () => {
+        const run = await this.#native;
+        const off = onAbort(this.#signal, () => run.cancel());
+        try {
+          return toResult(await run.finish());
+        } finally {
+          off();
+        }
+      });
+    }
+    return this.#result;
+  }
+}
+
+/** An analytics agent: a model, connections, tools and a store. */
+class Agent {
+  #native;
+
+  constructor(options = {}) {
+    const tools = options.tools ?? [];
+    const handlers = new Map(tools.map((t) => [t.name, t.handler]));
+    for (const t of tools) {
+      if (typeof t.handler !== 'function') {
+        throw new MetricChatError(`tool \`${t.name}\` needs a handler function`, 'InvalidInput');
+      }
+    }
+    const defs = tools.map((t) => ({
+      name: t.name,
+      description: t.description ?? '',
+      parameters: t.parameters ?? null,
+    }));
+    const dispatch = tools.length > 0 ? dispatcher(handlers) : undefined;
+    this.#native = call(() => native.createAgent(agentSpec(options), defs, dispatch));
+    // Errors surface on the first use (or `await agent.ready()`), never as unhandled rejections.
+    this.#native.catch(() => {});
+  }
+
+  /** Resolves once the agent is built; rejects with its configuration error. */
+  async ready() {
+    await this.#native;
+  }
+
+  /** Runs `question` to the end. `signal` cancels the run and its query. */
+  ask(question, { signal } = {}) {
+    return new Run(this.#native, question, signal).result();
+  }
+
+  /** Starts `question`: `for await (const ev of agent.stream(q))`, then `await run.result()`. */
+  stream(question, { signal } = {}) {
+    return new Run(this.#native, question, signal);
+  }
+
+  /** Runs SQL through the agent's guard on `connection` (default: the only or first one). */
+  async query(sql, { connection } = {}) {
+    const agent = await call(() => this.#native);
+    return toResult(await call(() => agent.query(connection ?? null, sql)));
+  }
+
+  /** The connections' `{ name, backend, dialect, capabilities }`. */
+  async connections() {
+    const agent = await call(() => this.#native);
+    return callSync(() => agent.connections());
+  }
+
+  /** The latest stored runs, newest first. */
+  async runs(limit = 20) {
+    const agent = await call(() => this.#native);
+    return call(() => agent.runs(limit));
+  }
+}
+
+/** One connection, with the SQL guard (read-only, one statement, row cap, timeout) in front. */
+class Connection {
+  #native;
+
+  constructor(url, options = {}) {
+    /** The URL it was opened from (an Agent given this connection opens it again). */
+    this.url = url;
+    this.#native = callSync(() => native.connect(url, options));
+  }
+
+  /** `{ name, backend, dialect, capabilities }`. */
+  get info() {
+    return callSync(() => this.#native.info);
+  }
+
+  /** Tables and views as `{ schema?, name }`. */
+  tables() {
+    return call(() => this.#native.tables());
+  }
+
+  /** One table's columns, keys and comments. */
+  describe(table) {
+    return call(() => this.#native.describe(table));
+  }
+
+  /** Runs `sql` through the guard; `signal` cancels it. */
+  async query(sql, { signal } = {}) {
+    const q = this.#native.query(sql);
+    const off = onAbort(signal, () => q.cancel());
+    try {
+      return toResult(await call(() => q.result()));
+    } finally {
+      off();
+    }
+  }
+}
+
+/** Opens a connection from a URL: `file://…`, `sqlite://…`, `postgres://…`, `mysql://…`, `sample:flights`. */
+function connect(url, options) {
+  return new Connection(url, options);
+}
+
+const spec = (provider) => (opts = {}) => {
+  const o = typeof opts === 'string' ? { model: opts } : opts;
+  return { provider, ...snakeKeys(o) };
+};
+
+/** LLM specs for each provider (plain objects; keys default to the provider's env variable). */
+const llm = Object.freeze({
+  /** OpenAI (`OPENAI_API_KEY`). */
+  openai: spec('openai'),
+  /** Anthropic (`ANTHROPIC_API_KEY`). */
+  anthropic: spec('anthropic'),
+  /** Ollama (`OLLAMA_HOST`). */
+  ollama: spec('ollama'),
+  /** Any OpenAI-compatible server: `{ baseUrl, model }`. */
+  openaiCompatible: spec('openai_compatible'),
+});
+
+module.exports = { Agent, Run, Connection, MetricChatError, connect, llm };

@@ -1,0 +1,101 @@
+// Declarations of the native addon (metricchat.node), generated from the #[napi] items of
+// src/ by scripts/build.mjs: do not edit. The public API is index.d.ts.
+
+/** An agent (cheap to share; runs are independent and may go on concurrently). */
+export declare class NativeAgent {
+  /** Starts a run of `question`. */
+  stream(question: string): NativeRun
+  /** Runs SQL through the agent's guard on `connection` (the only or first one when absent). */
+  query(connection: string | undefined | null, sql: string): Promise<NativeResult>
+  /** The connections' names, backends and dialects. */
+  connections(): any
+  /** The latest `limit` stored runs, newest first. */
+  runs(limit: number): Promise<any>
+}
+
+/** One connection. */
+export declare class NativeConnection {
+  /** Name, backend, dialect and capabilities. */
+  get info(): any
+  /** Tables and views, as `{ schema?, name }`. */
+  tables(): Promise<any>
+  /** One table's columns, keys and comments (`name` or `schema.name`). */
+  describe(table: string): Promise<any>
+  /** Starts `sql` through the guard; `result()` awaits it, `cancel()` stops it. */
+  query(sql: string): NativeQuery
+}
+
+/** A query under way. */
+export declare class NativeQuery {
+  /** Stops the query (its result becomes a `Cancelled` error). */
+  cancel(): void
+  /** The query's result. */
+  result(): Promise<NativeResult>
+}
+
+/** A result: its JSON metadata and, when there is one, its data. */
+export declare class NativeResult {
+  /** Everything but the data, as JSON (the Rust `AskResult::to_json` shape for runs). */
+  get meta(): any
+  /** Whether there is a dataset. */
+  get hasData(): boolean
+  /** The data as one Arrow IPC stream (`tableFromIPC` reads it); `null` without a dataset. */
+  ipc(): Buffer | null
+  /**
+   * The rows as plain objects (see `metricchat_core::data` for the encoding; integers beyond
+   * ±(2^53 − 1) become `BigInt`).
+   */
+  rows(): any
+}
+
+/** One run: its events one by one, then its result. */
+export declare class NativeRun {
+  /** The run's id. */
+  get runId(): string
+  /**
+   * Cancels the run: the model stream and any running query stop; events up to
+   * `run.finished` still arrive.
+   */
+  cancel(): void
+  /** The next event as its JSON object, or `null` after the last one. */
+  next(): Promise<any | null>
+  /**
+   * Drains the remaining events and returns the result, or the run's error
+   * (`[Cancelled]`, `[BudgetExceeded]`, …).
+   */
+  finish(): Promise<NativeResult>
+}
+
+/**
+ * Opens a connection from a URL (`file://`, `sqlite://`, `postgres://`, `mysql://`,
+ * `sample:flights`).
+ */
+export declare function connect(url: string, options?: ConnectOptions | undefined | null): NativeConnection
+
+/** Limits of a connection's queries (the guard's defaults: 10,000 rows, 60 s). */
+export interface ConnectOptions {
+  /** Row cap of every query. */
+  maxRows?: number
+  /** Time limit of every query, in seconds. */
+  queryTimeoutSecs?: number
+  /** If set, only these tables may be read. */
+  allowedTables?: Array<string>
+  /** These tables may never be read. */
+  deniedTables?: Array<string>
+}
+
+/**
+ * Builds an agent from an `AgentSpec` object (snake_case keys) and JavaScript tools, whose
+ * calls go through `dispatch`. Opens the store; makes no call to the model or the warehouses.
+ */
+export declare function createAgent(spec: any, tools: Array<ToolDef>, dispatch?: ((arg: [string, string, string]) => Promise<string>)): Promise<NativeAgent>
+
+/** A tool's description; its handler stays on the JavaScript side. */
+export interface ToolDef {
+  /** Name (1-64 characters of A-Z, a-z, 0-9, _ or -). */
+  name: string
+  /** What the tool does, for the model. */
+  description: string
+  /** JSON Schema of the arguments (`"type": "object"`). */
+  parameters?: any
+}

@@ -1,0 +1,714 @@
+"""metricchat: an embeddable AI analytics agent.
+
+Ask a question in plain language; the agent reads the warehouse's schema and your rules, writes
+read-only SQL, runs it, repairs it when it fails, and answers — with the data as a
+``pyarrow.Table`` and a proposed chart.
+
+>>> import metricchat as mc                                             # doctest: +SKIP
+>>> agent = mc.Agent(llm="openai:gpt-4.1-mini", connections=[mc.sample_url()])
+>>> result = agent.ask("Which carrier had the worst average departure delay?")
+>>> result.answer, result.sql
+>>> result.to_pandas()
+
+The package is a thin shell over the Rust core (``metricchat._native``): specs, events and
+results are the core's own JSON, data crosses as Arrow without copying.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import os
+import pathlib
+import uuid
+from typing import (
+    Any,
+    AsyncIterator,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Union,
+)
+
+from . import _native, llm
+from ._native import (
+    BudgetExceededError,
+    CancelledError,
+    InternalError,
+    InvalidInputError,
+    LlmError,
+    MetricChatError,
+    NotFoundError,
+    QueryFailedError,
+    RateLimitedError,
+    TimeoutError,
+    ToolError,
+    UnauthorizedError,
+    UnsupportedError,
+)
+from .llm import LLM
+from .tools import Tool, tool
+
+__version__: str = _native.__version__
+
+__all__ = [
+    "Agent",
+    "AsyncRunStream",
+    "BudgetExceededError",
+    "CancelledError",
+    "Chart",
+    "Connection",
+    "Event",
+    "InternalError",
+    "InvalidInputError",
+    "LLM",
+    "LlmError",
+    "MetricChatError",
+    "NotFoundError",
+    "QueryFailedError",
+    "RateLimitedError",
+    "Result",
+    "RunStream",
+    "Rules",
+    "Runs",
+    "TimeoutError",
+    "Tool",
+    "ToolError",
+    "UnauthorizedError",
+    "UnsupportedError",
+    "connect",
+    "llm",
+    "sample_url",
+    "tool",
+]
+
+LlmLike = Union[str, LLM, Dict[str, Any]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Events
+
+
+class Event:
+    """One step of a run, as the Rust core emitted it.
+
+    Every event has ``type`` (e.g. ``"tool.started"``), ``seq`` (1, 2, … within the run),
+    ``run_id`` and ``ts``; the other fields depend on the type and read as attributes.
+    ``to_dict()`` is the core's JSON, unchanged.
+    """
+
+    __slots__ = ("_data",)
+    #: The event type this class stands for (None on the base class).
+    TYPE: Optional[str] = None
+
+    def __init__(self, data: Dict[str, Any]) -> None:
+        self._data = data
+
+    @property
+    def type(self) -> str:
+        """The event type, e.g. ``"query.result"``."""
+        return self._data["type"]
+
+    @property
+    def seq(self) -> int:
+        """Position in the run, from 1."""
+        return self._data["seq"]
+
+    @property
+    def run_id(self) -> str:
+        """The run's id."""
+        return self._data["run_id"]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._data[name]
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__} has no field {name!r}") from None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """A field, or ``default`` when the event lacks it (optional fields such as ``error``
+        are left out of the JSON when empty)."""
+        return self._data.get(name, default)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The event as the Rust core's JSON object."""
+        return json.loads(json.dumps(self._data))
+
+    def __repr__(self) -> str:
+        fields = {k: v for k, v in self._data.items() if k not in ("run_id", "ts")}
+        text = json.dumps(fields, default=str)
+        return f"{type(self).__name__}({text[:200]}{'…' if len(text) > 200 else ''})"
+
+
+def _event_class(type_name: str) -> type:
+    cls_name = "".join(part.capitalize() for part in type_name.replace(".", "_").split("_"))
+    cls = type(cls_name, (Event,), {"__slots__": (), "TYPE": type_name,
+                                    "__doc__": f"A ``{type_name}`` event."})
+    return cls
+
+
+#: The event types of the core's contract, each with its own class (``mc.events["run.started"]``).
+EVENT_TYPES = (
+    "run.started",
+    "decision.partial",
+    "decision.final",
+    "planner.retry",
+    "tool.started",
+    "tool.progress",
+    "tool.finished",
+    "query.created",
+    "query.result",
+    "visualization.created",
+    "block.upsert",
+    "run.finished",
+    "run.failed",
+)
+events: Dict[str, type] = {t: _event_class(t) for t in EVENT_TYPES}
+for _cls in events.values():
+    globals()[_cls.__name__] = _cls
+
+
+def _event(text: str) -> Event:
+    data = json.loads(text)
+    return events.get(data.get("type"), Event)(data)
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+class Chart:
+    """A proposed chart: ``option`` is an ECharts option dict; renders itself in Jupyter."""
+
+    def __init__(self, data: Dict[str, Any]) -> None:
+        self._data = data
+
+    @property
+    def option(self) -> Dict[str, Any]:
+        """The ECharts option (``echarts.init(el).setOption(option)``)."""
+        return self._data.get("echarts", {})
+
+    @property
+    def spec(self) -> Dict[str, Any]:
+        """What to draw and which columns go where (the core's ``ChartSpec``)."""
+        return self._data.get("spec", {})
+
+    @property
+    def kind(self) -> Optional[str]:
+        """Chart kind (``bar``, ``line``, ``pie``, ``table``, …)."""
+        return self.spec.get("chart_type")
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The chart as the core's JSON."""
+        return json.loads(json.dumps(self._data))
+
+    def to_html(self, width: str = "100%", height: str = "400px") -> str:
+        """A self-contained HTML snippet that draws the chart with ECharts (loaded from a CDN)."""
+        div = f"mc-chart-{uuid.uuid4().hex}"
+        option = json.dumps(self.option).replace("</", "<\\/")
+        return (
+            f'<div id="{div}" style="width:{html.escape(width)};height:{html.escape(height)}"></div>'
+            '<script src="https://cdn.jsdelivr.net/npm/echarts@5/dist/echarts.min.js"></script>'
+            f"<script>(function(){{var el=document.getElementById('{div}');"
+            f"echarts.init(el).setOption({option});}})();</script>"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def __repr__(self) -> str:
+        return f"Chart(kind={self.kind!r})"
+
+
+class Result:
+    """A finished run: the answer, the SQL, the data and the chart."""
+
+    def __init__(self, native: Any) -> None:
+        self._native = native
+        self._meta: Dict[str, Any] = json.loads(native.json())
+        self._table: Any = None
+
+    @property
+    def run_id(self) -> str:
+        """The run's id (look it up with ``agent.runs.get``)."""
+        return self._meta["run_id"]
+
+    @property
+    def status(self) -> str:
+        """``completed``, or ``awaiting_input`` after a clarifying question."""
+        return self._meta["status"]
+
+    @property
+    def title(self) -> Optional[str]:
+        """Short title of the run."""
+        return self._meta.get("title")
+
+    @property
+    def answer(self) -> Optional[str]:
+        """The answer in plain language."""
+        return self._meta.get("answer")
+
+    @property
+    def clarification(self) -> Optional[str]:
+        """The agent's question back to the user, when it needs one."""
+        return self._meta.get("clarification")
+
+    @property
+    def sql(self) -> Optional[str]:
+        """SQL of the main dataset, as run."""
+        return self._meta.get("sql")
+
+    @property
+    def datasets(self) -> List[Dict[str, Any]]:
+        """Every dataset's metadata (query id, SQL, columns, row count, truncated)."""
+        return self._meta.get("datasets", [])
+
+    @property
+    def usage(self) -> Dict[str, int]:
+        """Tokens used: ``input_tokens``, ``output_tokens``, ``cached_input_tokens``…"""
+        return self._meta.get("usage", {})
+
+    @property
+    def cost_usd(self) -> Optional[float]:
+        """Cost in US dollars, when the model's prices are known."""
+        return self._meta.get("cost_usd")
+
+    @property
+    def timings(self) -> Dict[str, Any]:
+        """Wall-clock timings in milliseconds."""
+        return self._meta.get("timings", {})
+
+    @property
+    def iterations(self) -> int:
+        """Planner iterations used."""
+        return self._meta.get("iterations", 0)
+
+    @property
+    def data(self) -> Any:
+        """The main dataset as a ``pyarrow.Table`` (shared with Rust, not copied), or None."""
+        if self._table is None:
+            self._table = self._native.table()
+        return self._table
+
+    def table(self, index: int) -> Any:
+        """Dataset ``index`` as a ``pyarrow.Table``."""
+        return self._native.table(index)
+
+    def to_pandas(self, **kwargs: Any) -> Any:
+        """The main dataset as a ``pandas.DataFrame`` (needs pandas)."""
+        table = self.data
+        if table is None:
+            import pandas  # noqa: F401  (clear ImportError when pandas is missing)
+
+            return pandas.DataFrame()
+        return table.to_pandas(**kwargs)
+
+    def to_polars(self) -> Any:
+        """The main dataset as a ``polars.DataFrame`` (needs polars)."""
+        import polars
+
+        return polars.from_arrow(self.data) if self.data is not None else polars.DataFrame()
+
+    @property
+    def chart(self) -> Optional[Chart]:
+        """The proposed chart of the main dataset."""
+        c = self._meta.get("chart")
+        return Chart(c) if c else None
+
+    @property
+    def charts(self) -> List[Chart]:
+        """Every chart of the run."""
+        return [Chart(c) for c in self._meta.get("charts", [])]
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Everything but the data, as the core's JSON."""
+        return json.loads(json.dumps(self._meta))
+
+    def _repr_html_(self) -> str:
+        parts = []
+        if self.answer:
+            parts.append(f"<p>{html.escape(self.answer)}</p>")
+        if self.clarification:
+            parts.append(f"<p><em>{html.escape(self.clarification)}</em></p>")
+        if self.sql:
+            parts.append(f"<pre>{html.escape(self.sql)}</pre>")
+        if self.chart is not None and self.chart.kind != "table":
+            parts.append(self.chart.to_html())
+        elif self.data is not None:
+            try:
+                parts.append(self.data.slice(0, 20).to_pandas().to_html())
+            except ImportError:
+                parts.append(f"<pre>{html.escape(str(self.data.slice(0, 20)))}</pre>")
+        return "".join(parts)
+
+    def __repr__(self) -> str:
+        return f"Result(status={self.status!r}, answer={self.answer!r}, sql={self.sql!r})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs
+
+
+class RunStream:
+    """A run in progress: iterate for events, then ``result()``.
+
+    Breaking out of the loop (or ``KeyboardInterrupt``) cancels the run and its query.
+    """
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+        self._done = False
+
+    @property
+    def run_id(self) -> str:
+        """The run's id."""
+        return self._handle.run_id
+
+    def __iter__(self) -> Iterator[Event]:
+        try:
+            while True:
+                text = self._handle.next_event()
+                if text is None:
+                    self._done = True
+                    return
+                if text:
+                    yield _event(text)
+        finally:
+            if not self._done:
+                self.cancel()
+
+    def __enter__(self) -> "RunStream":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if not self._done:
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Cancels the run (and its running query); the store records it as cancelled."""
+        self._handle.cancel()
+        self._drain()
+
+    def _drain(self) -> None:
+        # Let the run wind down so its stored record is final before control returns.
+        for _ in range(200):
+            if self._handle.next_event(0.05) is None:
+                self._done = True
+                return
+
+    def result(self) -> Result:
+        """The finished run; consumes remaining events. Raises the run's error."""
+        if not self._done:
+            for _ in self:
+                pass
+        return Result(self._handle.result())
+
+
+class AsyncRunStream:
+    """``async for ev in agent.stream_async(q)``, then ``await stream.result()``.
+
+    Cancelling the awaiting task cancels the run and its query.
+    """
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+        self._done = False
+
+    @property
+    def run_id(self) -> str:
+        """The run's id."""
+        return self._handle.run_id
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._events()
+
+    async def _next_text(self) -> Optional[str]:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                text = await loop.run_in_executor(None, self._handle.next_event, 0.25)
+            except BaseException:
+                self._handle.cancel()
+                raise
+            if text != "":
+                return text
+
+    async def _events(self) -> AsyncIterator[Event]:
+        try:
+            while True:
+                text = await self._next_text()
+                if text is None:
+                    self._done = True
+                    return
+                yield _event(text)
+        finally:
+            if not self._done:
+                self._handle.cancel()
+
+    def cancel(self) -> None:
+        """Cancels the run (and its running query)."""
+        self._handle.cancel()
+
+    async def result(self) -> Result:
+        """The finished run; consumes remaining events. Raises the run's error."""
+        if not self._done:
+            async for _ in self:
+                pass
+        return Result(self._handle.result())
+
+
+class Rules:
+    """The agent's rules (``agent.rules``): text every prompt carries."""
+
+    def __init__(self, native: Any) -> None:
+        self._native = native
+
+    def add(self, rule: str) -> bool:
+        """Adds a rule for runs started from now on; False when it was already there."""
+        return self._native.add_rule(rule)
+
+    def remove(self, rule: str) -> bool:
+        """Removes a rule by its text; False when it was not there."""
+        return self._native.remove_rule(rule)
+
+    def list(self) -> List[str]:
+        """The rules in prompt order."""
+        return list(self._native.rules())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.list())
+
+    def __len__(self) -> int:
+        return len(self.list())
+
+    def __contains__(self, rule: object) -> bool:
+        return rule in self.list()
+
+    def __repr__(self) -> str:
+        return f"Rules({self.list()!r})"
+
+
+class Runs:
+    """Run history from the agent's store (``agent.runs``)."""
+
+    def __init__(self, native: Any) -> None:
+        self._native = native
+
+    def list(self, limit: int = 50) -> List[Dict[str, Any]]:
+        """The latest runs, newest first (id, question, status, title, answer, usage, …)."""
+        return json.loads(self._native.list_runs(limit))
+
+    def get(self, run_id: str) -> Optional[Dict[str, Any]]:
+        """One run's record, or None."""
+        text = self._native.get_run(str(run_id))
+        return json.loads(text) if text else None
+
+    def events(self, run_id: str) -> List[Event]:
+        """A stored run's events, in order."""
+        return [events.get(e.get("type"), Event)(e) for e in json.loads(self._native.run_events(str(run_id)))]
+
+
+def _llm_spec(value: LlmLike) -> Any:
+    if isinstance(value, LLM):
+        return value.to_dict()
+    if isinstance(value, (str, dict)):
+        return value
+    raise TypeError(f"llm must be a string like 'openai:gpt-4.1-mini', a dict or mc.llm.*(), not {type(value).__name__}")
+
+
+def _connection_url(value: Any) -> str:
+    if isinstance(value, Connection):
+        return value.url
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, dict):
+        return value["url"]
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"a connection is a URL, a path, a dict with 'url' or mc.connect(...), not {type(value).__name__}")
+
+
+def _as_tool(value: Any) -> Tool:
+    if isinstance(value, Tool):
+        return value
+    if callable(value):
+        return Tool(value)
+    raise TypeError(f"tools must be functions or @mc.tool objects, not {type(value).__name__}")
+
+
+class Agent:
+    """The analytics agent.
+
+    Args:
+        llm: ``"openai:gpt-4.1-mini"``, ``mc.llm.anthropic(...)`` or a dict (the core's LlmSpec).
+        connections: URLs (``postgres://…``, ``sqlite:///…``, ``file:///data/*.parquet``),
+            paths, or ``mc.connect(...)`` objects.
+        store: where runs are kept — None/``"memory"``, or ``"sqlite:///runs.db"``.
+        rules: the team's rules, carried in every prompt.
+        tools: extra tools: functions (optionally ``@mc.tool``-decorated).
+        **options: ``max_rows``, ``query_timeout_secs``, ``max_iterations``, ``max_tokens``,
+            ``max_wall_time_secs``, ``max_cost_usd``, ``protocol`` (``"auto"``,
+            ``"native_tools"``, ``"json_text"``), ``generate_title``, ``instructions``,
+            ``title_llm``, ``allow_writes``. Unknown options raise ``InvalidInputError``.
+    """
+
+    def __init__(
+        self,
+        llm: LlmLike,
+        connections: Iterable[Any] = (),
+        store: Optional[str] = None,
+        rules: Iterable[str] = (),
+        tools: Iterable[Any] = (),
+        **options: Any,
+    ) -> None:
+        spec: Dict[str, Any] = {
+            "llm": _llm_spec(llm),
+            "connections": [_connection_url(c) for c in connections],
+            "rules": list(rules),
+        }
+        if store is not None:
+            spec["store"] = os.fspath(store) if isinstance(store, os.PathLike) else store
+        if "title_llm" in options and options["title_llm"] is not None:
+            options["title_llm"] = _llm_spec(options["title_llm"])
+        spec.update({k: v for k, v in options.items() if v is not None})
+        self.tools: List[Tool] = [_as_tool(t) for t in tools]
+        self._native = _native.Agent(json.dumps(spec), [t._native_tuple() for t in self.tools])
+        #: The agent's rules (``agent.rules.add("…")``).
+        self.rules = Rules(self._native)
+        #: Run history (``agent.runs.list()``).
+        self.runs = Runs(self._native)
+
+    @property
+    def connections(self) -> List[str]:
+        """Names of the agent's connections."""
+        return list(self._native.connections())
+
+    def stream(self, question: str, *, follow_up: Optional[Union[str, Result]] = None) -> RunStream:
+        """Starts a run and returns its event stream (see :class:`RunStream`).
+
+        ``follow_up`` continues an earlier run (a ``Result`` or its ``run_id``), e.g. to answer
+        its clarifying question."""
+        return RunStream(self._native.stream(question, _run_id(follow_up)))
+
+    def ask(self, question: str, *, follow_up: Optional[Union[str, Result]] = None) -> Result:
+        """Runs the agent to the end and returns the :class:`Result`.
+
+        Blocking, with the GIL released; safe inside a running event loop (Jupyter).
+        ``KeyboardInterrupt`` cancels the run and its query."""
+        return self.stream(question, follow_up=follow_up).result()
+
+    def stream_async(
+        self, question: str, *, follow_up: Optional[Union[str, Result]] = None
+    ) -> AsyncRunStream:
+        """The async form of :meth:`stream`: ``async for ev in agent.stream_async(q)``."""
+        return AsyncRunStream(self._native.stream(question, _run_id(follow_up)))
+
+    async def ask_async(
+        self, question: str, *, follow_up: Optional[Union[str, Result]] = None
+    ) -> Result:
+        """The async form of :meth:`ask`; cancelling the task cancels the run."""
+        return await self.stream_async(question, follow_up=follow_up).result()
+
+    def query(self, sql: str, connection: Optional[str] = None) -> Any:
+        """Runs ``sql`` on a connection through the agent's guard; returns a ``pyarrow.Table``."""
+        return self._native.query(sql, connection).table()
+
+    def __repr__(self) -> str:
+        return f"Agent(connections={self.connections!r}, tools={[t.name for t in self.tools]!r})"
+
+
+def _run_id(value: Optional[Union[str, Result]]) -> Optional[str]:
+    if value is None:
+        return None
+    if isinstance(value, Result):
+        return value.run_id
+    return str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Connections
+
+_DEFAULT = object()
+
+
+class Connection:
+    """A warehouse connection (``mc.connect(url)``) with the same guard the agent uses."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_rows: Any = _DEFAULT,
+        timeout_secs: Any = _DEFAULT,
+        allow_writes: bool = False,
+    ) -> None:
+        self.url = url
+        kwargs: Dict[str, Any] = {"allow_writes": allow_writes}
+        if max_rows is not _DEFAULT:
+            kwargs["max_rows"] = max_rows
+        if timeout_secs is not _DEFAULT:
+            kwargs["timeout_secs"] = timeout_secs
+        self._native = _native.Connection(url, **kwargs)
+
+    @property
+    def name(self) -> str:
+        """The connection's name."""
+        return self._native.name
+
+    @property
+    def dialect(self) -> str:
+        """The SQL dialect."""
+        return self._native.dialect
+
+    def query(self, sql: str) -> Any:
+        """Runs one read-only statement (row-capped, time-limited); returns a ``pyarrow.Table``.
+        ``KeyboardInterrupt`` cancels the query at the engine."""
+        return self._native.query(sql).table()
+
+    def tables(self) -> List[Dict[str, Any]]:
+        """Tables and views: ``[{"schema": ..., "name": ...}, ...]``."""
+        return json.loads(self._native.tables())
+
+    def describe(self, table: str) -> Dict[str, Any]:
+        """A table's columns, types, keys and comments."""
+        return json.loads(self._native.describe(table))
+
+    def __repr__(self) -> str:
+        return f"Connection(name={self.name!r}, dialect={self.dialect!r})"
+
+
+def connect(
+    url_or_config: Union[str, os.PathLike, Dict[str, Any]],
+    *,
+    max_rows: Any = _DEFAULT,
+    timeout_secs: Any = _DEFAULT,
+    allow_writes: bool = False,
+) -> Connection:
+    """Opens a connection: ``postgres://…``, ``mysql://…``, ``sqlite:///path.db``,
+    ``file:///data/*.parquet``, a path, or ``{"url": ..., "max_rows": ...}``.
+
+    Queries are read-only, one statement, capped at 10,000 rows and 60 s by default;
+    ``max_rows=None`` / ``timeout_secs=None`` lift the limits explicitly."""
+    if isinstance(url_or_config, dict):
+        config = dict(url_or_config)
+        url = config.pop("url")
+        return Connection(url, **config)
+    return Connection(
+        _connection_url(url_or_config),
+        max_rows=max_rows,
+        timeout_secs=timeout_secs,
+        allow_writes=allow_writes,
+    )
+
+
+def sample_url(name: str = "flights") -> str:
+    """URL of the bundled nycflights13 sample (tables ``flights``, ``airlines``, ``airports``,
+    ``planes``, ``weather``) as a connection called ``name``."""
+    bundled = pathlib.Path(__file__).parent / "data" / "nycflights13"
+    if (bundled / "flights.parquet").exists():
+        return f"{bundled.as_uri()}/?name={name}"
+    return f"sample:{name}"

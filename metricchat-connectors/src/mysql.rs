@@ -1,0 +1,1425 @@
+//! MySQL and MariaDB through sqlx: `mysql://user:password@host:3306/database?name=warehouse`
+//! (`mariadb://` too).
+//!
+//! ```no_run
+//! # async fn demo() -> metricchat_core::error::Result<()> {
+//! use metricchat_core::connector::{Connector, QueryOptions, collect_stream};
+//! let db = metricchat_connectors::mysql::MySqlConnector::from_url(
+//!     "mysql://analyst@127.0.0.1:3306/shop",
+//! )?;
+//! db.test_connection().await?; // names the cause: unreachable, bad password, unknown database
+//! let data = collect_stream(db.query("SELECT 1 AS one", QueryOptions::default()).await?).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! URL parameters: `name` (the connection's name; default: the database), `ssl-mode`
+//! (`DISABLED`, `PREFERRED`, `REQUIRED`, `VERIFY_CA`, `VERIFY_IDENTITY`), `max_connections`
+//! (pool size, default 5) and `connect_timeout` (seconds, default 10).
+//!
+//! # Scope
+//!
+//! With a database in the URL, [`Connector::list_tables`] lists that database's tables and views
+//! (qualified with the database name, which MySQL calls a schema) and unqualified names resolve
+//! there. Without one, it lists every database the user can see except `mysql`,
+//! `information_schema`, `performance_schema` and `sys`. Introspection reads
+//! `information_schema`: one query lists the tables; describing a table takes three (table with
+//! comment and `TABLE_ROWS` estimate, columns with types, nullability and comments, primary and
+//! foreign keys), each filtered on the table's schema and name so the server opens only that
+//! table.
+//!
+//! # Read-only, limits and cancellation
+//!
+//! Every query runs after `SET SESSION TRANSACTION READ ONLY` inside its own
+//! `START TRANSACTION READ ONLY`, so the engine refuses writes and DDL (SQLSTATE `25006`,
+//! "Cannot execute statement in a READ ONLY transaction") whatever guard sits in front; a read-only
+//! transaction alone would let DDL through by committing implicitly. The timeout is also set at
+//! the engine: `max_statement_time` (seconds) on MariaDB, `max_execution_time` (milliseconds) on
+//! MySQL; the flavour is read once from `SELECT VERSION()`. Statements are prepared, so one
+//! statement per query (no `;`-separated batches). Rows are streamed into batches of up to 8192
+//! rows. When the caller cancels, the deadline passes, the row cap is reached before the result
+//! ends or the stream is dropped, the statement is interrupted with `KILL QUERY <connection id>`
+//! from another connection, the transaction is rolled back, the session settings are restored
+//! and the connection goes back to the pool (a connection that cannot be cleaned is closed
+//! instead). Database errors become [`Error::Query`] with the SQLSTATE as `code`; the engine's
+//! time limit becomes [`Error::Timeout`] and a cancelled query [`Error::Cancelled`].
+//!
+//! # Type mapping
+//!
+//! Results are read in the binary protocol and converted exactly; sessions use
+//! `time_zone = '+00:00'`, so `TIMESTAMP` values arrive in UTC:
+//!
+//! | MySQL / MariaDB | Arrow |
+//! | --- | --- |
+//! | `TINYINT(1)` / `BOOLEAN` | Boolean (0 is false, anything else true) |
+//! | `TINYINT` / `SMALLINT` / `MEDIUMINT`, `INT` / `BIGINT` | Int8 / Int16 / Int32 / Int64 |
+//! | the same `UNSIGNED` | UInt8 / UInt16 / UInt32 / UInt64 |
+//! | `YEAR` | UInt16 (`0` for the zero year) |
+//! | `BIT(n)` | UInt64 (the bits as a number) |
+//! | `DECIMAL(p, s)` table column, p ≤ 38 | Decimal128(p, s) |
+//! | `DECIMAL(p, s)` table column, p > 38 | Decimal256(p, s) |
+//! | `DECIMAL` expression (`SUM`, `AVG`, arithmetic, derived tables) | Utf8 (exact decimal text; `CAST(… AS DOUBLE)` in SQL for a float) |
+//! | `FLOAT` / `DOUBLE` | Float32 / Float64 |
+//! | `CHAR`, `VARCHAR`, `TINYTEXT` … `LONGTEXT`, `ENUM`, `SET` | Utf8 (`SET` as the comma-separated members) |
+//! | `JSON` (MySQL's type, MariaDB's `LONGTEXT` alias) | Utf8 (the JSON text) |
+//! | `BINARY`, `VARBINARY`, `TINYBLOB` … `LONGBLOB` and other binary-collation strings | Binary |
+//! | `DATE` | Date32 (`0000-00-00` and other zero dates → NULL) |
+//! | `TIME` | Time64(µs) (values outside `00:00:00`–`23:59:59.999999` fail, see below) |
+//! | `DATETIME` | Timestamp(µs, None) (zero dates → NULL) |
+//! | `TIMESTAMP` | Timestamp(µs, "UTC") (zero dates → NULL) |
+//! | `NULL` literal | Null |
+//!
+//! NULL is kept everywhere. A `DECIMAL` table column is recognised from the result metadata's
+//! origin (table and column) and its precision and scale read from `information_schema.COLUMNS`
+//! before the statement runs. Text and binary strings are told apart by the result's collation
+//! (`binary` is binary data), so a `utf8mb4_bin` column or MariaDB's `JSON` stays text.
+//! `GEOMETRY` and a `TIME` beyond a day or negative fail with [`Error::Unsupported`] or
+//! [`Error::Query`] naming the column; cast them in SQL (`ST_AsText(g)`, `CAST(t AS CHAR)`).
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{
+    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Decimal256Builder,
+    Float32Builder, Float64Builder, Int8Builder, Int16Builder, Int32Builder, Int64Builder,
+    NullArray, RecordBatch, StringBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
+    UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, i256};
+use async_trait::async_trait;
+use futures::StreamExt;
+use metricchat_core::connector::{
+    Capabilities, ColumnInfo, Connector, ConnectorInfo, Dialect, ForeignKey, QueryOptions,
+    SendableRecordBatchStream, TableKind, TableRef, TableSchema,
+};
+use metricchat_core::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use sqlx::mysql::{
+    MySqlColumn, MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlPool,
+    MySqlPoolOptions, MySqlSslMode, MySqlTypeInfo,
+};
+use sqlx::pool::PoolConnection;
+use sqlx::{
+    AssertSqlSafe, Column, Connection, Decode, Executor, MySql, Row, SqlSafeStr, Statement,
+    TypeInfo, ValueRef,
+};
+use tokio::sync::{OnceCell, mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::sql_common::{
+    BATCH_ROWS, Limits, SchemaReply, conversion_error, finish_stream, query_error, sleep_until,
+};
+
+/// The backend name in [`ConnectorInfo::backend`].
+pub const BACKEND: &str = "mysql";
+
+/// Databases [`Connector::list_tables`] never lists.
+const SYSTEM_SCHEMAS: &str = "'mysql', 'information_schema', 'performance_schema', 'sys'";
+
+/// How to reach a MySQL or MariaDB database.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct MySqlConfig {
+    /// The connection's name (default: the database name, else `mysql`).
+    pub name: Option<String>,
+    /// Host name or address (default `localhost`).
+    pub host: String,
+    /// Port (default 3306).
+    pub port: u16,
+    /// User (default `root`).
+    pub user: String,
+    /// Password, if the server asks for one. Hidden in `Debug`.
+    pub password: Option<String>,
+    /// Default database; introspection is limited to it (default: none, every database).
+    pub database: Option<String>,
+    /// `ssl-mode` (`DISABLED`, `PREFERRED`, `REQUIRED`, `VERIFY_CA`, `VERIFY_IDENTITY`; default:
+    /// sqlx's `PREFERRED`).
+    pub ssl_mode: Option<String>,
+    /// Pool size (default 5).
+    pub max_connections: u32,
+    /// How long to wait for a pooled connection or a new one, in seconds (default 10).
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for MySqlConfig {
+    fn default() -> Self {
+        Self {
+            name: None,
+            host: "localhost".into(),
+            port: 3306,
+            user: "root".into(),
+            password: None,
+            database: None,
+            ssl_mode: None,
+            max_connections: 5,
+            connect_timeout_secs: 10,
+        }
+    }
+}
+
+impl fmt::Debug for MySqlConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MySqlConfig")
+            .field("name", &self.name)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+            .field("database", &self.database)
+            .field("ssl_mode", &self.ssl_mode)
+            .field("max_connections", &self.max_connections)
+            .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .finish()
+    }
+}
+
+impl MySqlConfig {
+    /// Parses `mysql://user:password@host:port/database?name=…&ssl-mode=…&max_connections=…&connect_timeout=…`
+    /// (`mariadb://` too).
+    pub fn from_url(url: &str) -> Result<Self> {
+        let bad = |m: String| Error::invalid_input(format!("bad MySQL URL: {m}"));
+        let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+        if !matches!(parsed.scheme(), "mysql" | "mariadb") {
+            return Err(bad(format!(
+                "scheme `{}` is not mysql:// or mariadb://",
+                parsed.scheme()
+            )));
+        }
+        let decode = |s: &str| {
+            url::form_urlencoded::parse(s.as_bytes())
+                .map(|(k, v)| format!("{k}{v}"))
+                .collect::<String>()
+        };
+        let mut cfg = Self::default();
+        if let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) {
+            cfg.host = host.trim_matches(['[', ']']).to_string();
+        }
+        if let Some(port) = parsed.port() {
+            cfg.port = port;
+        }
+        if !parsed.username().is_empty() {
+            cfg.user = decode(parsed.username());
+        }
+        cfg.password = parsed.password().map(decode);
+        let db = parsed.path().trim_start_matches('/');
+        if !db.is_empty() {
+            cfg.database = Some(decode(db));
+        }
+        let number = |k: &str, v: &str| {
+            v.parse::<u64>()
+                .map_err(|_| bad(format!("{k} `{v}` is not a number")))
+        };
+        for (k, v) in parsed.query_pairs() {
+            match k.as_ref() {
+                "name" => cfg.name = Some(v.into_owned()),
+                "ssl-mode" | "sslmode" | "ssl_mode" => cfg.ssl_mode = Some(v.into_owned()),
+                "max_connections" => {
+                    cfg.max_connections = u32::try_from(number(&k, &v)?)
+                        .map_err(|_| bad(format!("max_connections `{v}` is too large")))?;
+                }
+                "connect_timeout" => cfg.connect_timeout_secs = number(&k, &v)?,
+                other => {
+                    return Err(bad(format!(
+                        "unknown parameter `{other}`; known: name, ssl-mode, max_connections, \
+                         connect_timeout"
+                    )));
+                }
+            }
+        }
+        Ok(cfg)
+    }
+
+    fn connect_options(&self) -> Result<MySqlConnectOptions> {
+        let mut opts = MySqlConnectOptions::new()
+            .host(&self.host)
+            .port(self.port)
+            .username(&self.user)
+            .timezone(Some("+00:00".to_string()))
+            .charset("utf8mb4");
+        if let Some(p) = &self.password {
+            opts = opts.password(p);
+        }
+        if let Some(db) = &self.database {
+            opts = opts.database(db);
+        }
+        if let Some(mode) = &self.ssl_mode {
+            let mode = MySqlSslMode::from_str(mode)
+                .map_err(|e| Error::config(BACKEND, format!("ssl-mode `{mode}`: {e}")))?;
+            opts = opts.ssl_mode(mode);
+        }
+        Ok(opts)
+    }
+
+    fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_secs.max(1))
+    }
+
+    fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+/// Which server a connection talks to; decides the statement time limit's variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Flavor {
+    /// Oracle MySQL (or a compatible server that does not call itself MariaDB).
+    MySql,
+    /// MariaDB.
+    MariaDb,
+}
+
+impl Flavor {
+    /// The flavour of a server from its `SELECT VERSION()` (`10.11.6-MariaDB-…` is MariaDB).
+    pub fn from_version(version: &str) -> Self {
+        if version.to_ascii_lowercase().contains("mariadb") {
+            Flavor::MariaDb
+        } else {
+            Flavor::MySql
+        }
+    }
+
+    /// Statements that set the session's statement time limit to `limit` (none: back to the
+    /// server default).
+    fn time_limit_sql(self, limit: Option<Duration>) -> String {
+        match (self, limit) {
+            (Flavor::MariaDb, Some(d)) => format!(
+                "SET SESSION max_statement_time = {}.{:06}",
+                d.as_secs(),
+                d.subsec_micros()
+            ),
+            (Flavor::MariaDb, None) => "SET SESSION max_statement_time = DEFAULT".into(),
+            (Flavor::MySql, Some(d)) => format!(
+                "SET SESSION max_execution_time = {}",
+                d.as_millis().clamp(1, u128::from(u32::MAX))
+            ),
+            (Flavor::MySql, None) => "SET SESSION max_execution_time = DEFAULT".into(),
+        }
+    }
+
+    /// The statement that restores the session's default access mode.
+    fn read_write_default_sql(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "SET SESSION tx_read_only = DEFAULT",
+            Flavor::MySql => "SET SESSION transaction_read_only = DEFAULT",
+        }
+    }
+}
+
+/// A pooled MySQL or MariaDB connection (see the module docs).
+pub struct MySqlConnector {
+    name: String,
+    pool: MySqlPool,
+    options: MySqlConnectOptions,
+    config: MySqlConfig,
+    flavor: Arc<OnceCell<Flavor>>,
+}
+
+impl fmt::Debug for MySqlConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MySqlConnector")
+            .field("name", &self.name)
+            .field("config", &self.config)
+            .field("flavor", &self.flavor.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MySqlConnector {
+    /// A connection from a `mysql://` or `mariadb://` URL. The pool connects lazily, on first
+    /// use.
+    pub fn from_url(url: &str) -> Result<Self> {
+        Self::new(MySqlConfig::from_url(url)?)
+    }
+
+    /// A connection from a config. The pool connects lazily, on first use.
+    pub fn new(config: MySqlConfig) -> Result<Self> {
+        let options = config.connect_options()?;
+        let pool = MySqlPoolOptions::new()
+            .max_connections(config.max_connections.max(1))
+            .acquire_timeout(config.connect_timeout())
+            .connect_lazy_with(options.clone());
+        let name = config
+            .name
+            .clone()
+            .or_else(|| config.database.clone())
+            .unwrap_or_else(|| BACKEND.to_string());
+        Ok(Self {
+            name,
+            pool,
+            options,
+            config,
+            flavor: Arc::new(OnceCell::new()),
+        })
+    }
+
+    /// The connection's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The sqlx pool (for loading data in tests or embedding code; queries through it are not
+    /// read-only).
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    /// The server's flavour, read with `SELECT VERSION()` on first use.
+    pub async fn flavor(&self) -> Result<Flavor> {
+        let mut conn = self.acquire().await?;
+        flavor_of(&self.flavor, &mut conn, &self.name).await
+    }
+
+    async fn acquire(&self) -> Result<PoolConnection<MySql>> {
+        self.pool
+            .acquire()
+            .await
+            .map_err(|e| connect_error(&self.name, &self.config, e))
+    }
+
+    /// The schema unqualified names resolve to.
+    fn default_schema(&self, table: &TableRef) -> Result<String> {
+        table
+            .schema
+            .clone()
+            .or_else(|| self.config.database.clone())
+            .ok_or_else(|| {
+                Error::invalid_input(format!(
+                    "table `{table}` needs a database (`db.{table}`): the connection URL names none",
+                ))
+            })
+    }
+}
+
+/// The cached flavour, read on `conn` the first time.
+async fn flavor_of(
+    cell: &OnceCell<Flavor>,
+    conn: &mut MySqlConnection,
+    name: &str,
+) -> Result<Flavor> {
+    if let Some(f) = cell.get() {
+        return Ok(*f);
+    }
+    let version: String = sqlx::query_scalar("SELECT VERSION()")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| query_error(name, e))?;
+    let f = Flavor::from_version(&version);
+    let _ = cell.set(f);
+    Ok(f)
+}
+
+/// The MySQL error number of a database error.
+fn error_number(e: &sqlx::Error) -> Option<u16> {
+    match e {
+        sqlx::Error::Database(db) => db
+            .try_downcast_ref::<MySqlDatabaseError>()
+            .map(MySqlDatabaseError::number),
+        _ => None,
+    }
+}
+
+/// A connection failure named by its cause: unreachable server, authentication, unknown database.
+fn connect_error(name: &str, cfg: &MySqlConfig, e: sqlx::Error) -> Error {
+    let addr = cfg.address();
+    let connection = |message: String, e: sqlx::Error| Error::Connection {
+        connector: name.to_string(),
+        message,
+        source: Some(Box::new(e)),
+    };
+    match error_number(&e) {
+        // ER_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR is below.
+        Some(1045) => {
+            let msg = database_message(&e);
+            return connection(
+                format!(
+                    "authentication failed for user `{}` at {addr}: {msg}; check the user name \
+                     and password",
+                    cfg.user
+                ),
+                e,
+            );
+        }
+        // ER_BAD_DB_ERROR
+        Some(1049) => {
+            return Error::NotFound {
+                what: "database",
+                name: format!(
+                    "`{}` on {addr} (the server knows no such database; check the URL's path)",
+                    cfg.database.as_deref().unwrap_or_default()
+                ),
+            };
+        }
+        // ER_DBACCESS_DENIED_ERROR
+        Some(1044) => {
+            let msg = database_message(&e);
+            return connection(
+                format!(
+                    "user `{}` may not use database `{}` at {addr}: {msg}",
+                    cfg.user,
+                    cfg.database.as_deref().unwrap_or_default()
+                ),
+                e,
+            );
+        }
+        _ => {}
+    }
+    match e {
+        sqlx::Error::Io(io) => {
+            let message = format!(
+                "cannot reach MySQL/MariaDB at {addr}: {io}; check the host and port and that \
+                 the server is running"
+            );
+            connection(message, sqlx::Error::Io(io))
+        }
+        sqlx::Error::PoolTimedOut => connection(
+            format!(
+                "no connection to MySQL/MariaDB at {addr} within {}s; the server may be down or \
+                 unreachable (test_connection names the cause)",
+                cfg.connect_timeout().as_secs()
+            ),
+            sqlx::Error::PoolTimedOut,
+        ),
+        sqlx::Error::Database(db) => {
+            let message = db.message().to_string();
+            connection(message, sqlx::Error::Database(db))
+        }
+        other => connection(other.to_string(), other),
+    }
+}
+
+fn database_message(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(db) => db.message().to_string(),
+        other => other.to_string(),
+    }
+}
+
+const LIST_TABLES_IN: &str = "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR) \
+     FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY 1, 2";
+
+const TABLE_INFO: &str = "SELECT CAST(TABLE_TYPE AS CHAR), CAST(TABLE_COMMENT AS CHAR), \
+       CAST(TABLE_ROWS AS SIGNED) \
+     FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?";
+
+const COLUMNS: &str = "SELECT CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), \
+       CAST(IS_NULLABLE AS CHAR), CAST(COLUMN_COMMENT AS CHAR) \
+     FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
+     ORDER BY ORDINAL_POSITION";
+
+const KEYS: &str = "SELECT CAST(CONSTRAINT_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), \
+       CAST(REFERENCED_TABLE_SCHEMA AS CHAR), CAST(REFERENCED_TABLE_NAME AS CHAR), \
+       CAST(REFERENCED_COLUMN_NAME AS CHAR) \
+     FROM information_schema.KEY_COLUMN_USAGE \
+     WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
+       AND (CONSTRAINT_NAME = 'PRIMARY' OR REFERENCED_TABLE_NAME IS NOT NULL) \
+     ORDER BY CONSTRAINT_NAME = 'PRIMARY' DESC, CONSTRAINT_NAME, ORDINAL_POSITION";
+
+#[async_trait]
+impl Connector for MySqlConnector {
+    fn info(&self) -> ConnectorInfo {
+        ConnectorInfo {
+            name: self.name.clone(),
+            backend: BACKEND.into(),
+            dialect: Dialect::MySql,
+            capabilities: Capabilities::none()
+                .with_cancel(true)
+                .with_explain(true)
+                .with_limit_pushdown(true)
+                .with_read_only_transactions(true),
+        }
+    }
+
+    /// Opens a fresh connection (not from the pool) so the error names the cause at once:
+    /// unreachable server, failed authentication ([`Error::Connection`]) or unknown database
+    /// ([`Error::NotFound`]).
+    async fn test_connection(&self) -> Result<()> {
+        let connect = MySqlConnection::connect_with(&self.options);
+        let mut conn = match tokio::time::timeout(self.config.connect_timeout(), connect).await {
+            Ok(c) => c.map_err(|e| connect_error(&self.name, &self.config, e))?,
+            Err(_) => {
+                return Err(Error::Connection {
+                    connector: self.name.clone(),
+                    message: format!(
+                        "cannot reach MySQL/MariaDB at {}: no answer within {}s; check the host, \
+                         port and firewall",
+                        self.config.address(),
+                        self.config.connect_timeout().as_secs()
+                    ),
+                    source: None,
+                });
+            }
+        };
+        let flavor = flavor_of(&self.flavor, &mut conn, &self.name).await;
+        let _ = conn.close().await;
+        flavor.map(|_| ())
+    }
+
+    async fn list_tables(&self) -> Result<Vec<TableRef>> {
+        let query = match &self.config.database {
+            Some(db) => sqlx::query(LIST_TABLES_IN).bind(db.clone()),
+            None => sqlx::query(AssertSqlSafe(format!(
+                "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR) \
+                 FROM information_schema.TABLES WHERE TABLE_SCHEMA NOT IN ({SYSTEM_SCHEMAS}) \
+                 ORDER BY 1, 2"
+            ))),
+        };
+        let mut conn = self.acquire().await?;
+        let rows = query
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| query_error(&self.name, e))?;
+        rows.iter()
+            .map(|r| {
+                Ok(TableRef::qualified(
+                    r.try_get::<String, _>(0)
+                        .map_err(|e| query_error(&self.name, e))?,
+                    r.try_get::<String, _>(1)
+                        .map_err(|e| query_error(&self.name, e))?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn table_schema(&self, table: &TableRef) -> Result<TableSchema> {
+        let schema = self.default_schema(table)?;
+        let err = |e| query_error(&self.name, e);
+        let mut conn = self.acquire().await?;
+        let info = sqlx::query(TABLE_INFO)
+            .bind(&schema)
+            .bind(&table.name)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(err)?;
+        let Some(info) = info else {
+            return Err(Error::NotFound {
+                what: "table",
+                name: format!("{schema}.{}", table.name),
+            });
+        };
+        let table_type: String = info.try_get(0).map_err(err)?;
+        let comment: Option<String> = info.try_get(1).map_err(err)?;
+        let rows: Option<i64> = info.try_get(2).map_err(err)?;
+        let is_view = table_type.eq_ignore_ascii_case("VIEW");
+        let columns = sqlx::query(COLUMNS)
+            .bind(&schema)
+            .bind(&table.name)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(err)?
+            .iter()
+            .map(|r| {
+                let nullable: String = r.try_get(2)?;
+                let comment: Option<String> = r.try_get(3)?;
+                Ok(ColumnInfo {
+                    name: r.try_get(0)?,
+                    data_type: r.try_get(1)?,
+                    nullable: nullable.eq_ignore_ascii_case("YES"),
+                    comment: comment.filter(|c| !c.is_empty()),
+                })
+            })
+            .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
+            .map_err(err)?;
+        let mut primary_key = Vec::new();
+        let mut foreign_keys: Vec<(String, ForeignKey)> = Vec::new();
+        for r in sqlx::query(KEYS)
+            .bind(&schema)
+            .bind(&table.name)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(err)?
+        {
+            let constraint: String = r.try_get(0).map_err(err)?;
+            let column: String = r.try_get(1).map_err(err)?;
+            if constraint == "PRIMARY" {
+                primary_key.push(column);
+                continue;
+            }
+            let ref_schema: Option<String> = r.try_get(2).map_err(err)?;
+            let ref_table: Option<String> = r.try_get(3).map_err(err)?;
+            let ref_column: Option<String> = r.try_get(4).map_err(err)?;
+            match foreign_keys.last_mut() {
+                Some((name, fk)) if *name == constraint => {
+                    fk.columns.push(column);
+                    fk.referenced_columns.extend(ref_column);
+                }
+                _ => foreign_keys.push((
+                    constraint,
+                    ForeignKey {
+                        columns: vec![column],
+                        references: TableRef {
+                            schema: ref_schema,
+                            name: ref_table.unwrap_or_default(),
+                        },
+                        referenced_columns: ref_column.into_iter().collect(),
+                    },
+                )),
+            }
+        }
+        // A view's comment is the word `VIEW`.
+        let comment = comment.filter(|c| !(c.is_empty() || is_view && c == "VIEW"));
+        Ok(TableSchema {
+            table: TableRef::qualified(schema, table.name.clone()),
+            kind: if is_view {
+                TableKind::View
+            } else {
+                TableKind::Table
+            },
+            columns,
+            comment,
+            primary_key,
+            foreign_keys: foreign_keys.into_iter().map(|(_, fk)| fk).collect(),
+            row_estimate: if is_view {
+                None
+            } else {
+                rows.and_then(|n| u64::try_from(n).ok())
+            },
+        })
+    }
+
+    async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
+        let limits = Limits {
+            connector: self.name.clone(),
+            deadline: opts.timeout.map(|t| Instant::now() + t),
+            timeout: opts.timeout.unwrap_or_default(),
+            cancel: opts.cancel,
+            max_rows: opts.max_rows,
+        };
+        let (schema_tx, schema_rx) = oneshot::channel();
+        let (batch_tx, batch_rx) = mpsc::channel(2);
+        let task = QueryTask {
+            pool: self.pool.clone(),
+            options: self.options.clone(),
+            config: self.config.clone(),
+            flavor: self.flavor.clone(),
+            sql: sql.to_string(),
+            limits: limits.clone(),
+        };
+        tokio::spawn(task.run(schema_tx, batch_tx));
+        finish_stream(schema_rx, batch_rx, limits).await
+    }
+}
+
+/// Everything the background query task needs.
+struct QueryTask {
+    pool: MySqlPool,
+    options: MySqlConnectOptions,
+    config: MySqlConfig,
+    flavor: Arc<OnceCell<Flavor>>,
+    sql: String,
+    limits: Limits,
+}
+
+/// A pooled connection with our session settings; closed instead of reused unless cleaned.
+struct TxConn {
+    conn: PoolConnection<MySql>,
+    clean: bool,
+}
+
+impl Drop for TxConn {
+    fn drop(&mut self) {
+        if !self.clean {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+/// Why the row loop stopped early.
+enum Stop {
+    Cancelled,
+    Deadline,
+    Closed,
+}
+
+impl QueryTask {
+    async fn run(self, schema_tx: SchemaReply, batch_tx: mpsc::Sender<Result<RecordBatch>>) {
+        let mut schema_tx = Some(schema_tx);
+        let result = self.run_inner(&mut schema_tx, &batch_tx).await;
+        if let Err(e) = result {
+            match schema_tx.take() {
+                Some(tx) => {
+                    let _ = tx.send(Err(e));
+                }
+                None => {
+                    let _ = batch_tx.send(Err(e)).await;
+                }
+            }
+        }
+    }
+
+    async fn run_inner(
+        &self,
+        schema_tx: &mut Option<SchemaReply>,
+        batch_tx: &mpsc::Sender<Result<RecordBatch>>,
+    ) -> Result<()> {
+        let name = &self.limits.connector;
+        let conn = tokio::select! {
+            biased;
+            () = self.limits.cancel.cancelled() => return Err(Error::Cancelled),
+            () = sleep_until(self.limits.deadline) => return Err(self.limits.timeout_error()),
+            c = self.pool.acquire() => c.map_err(|e| connect_error(name, &self.config, e))?,
+        };
+        let mut tx = TxConn { conn, clean: false };
+        let flavor = flavor_of(&self.flavor, &mut tx.conn, name).await?;
+        let limit = self.limits.deadline.map(|d| {
+            d.saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1))
+        });
+        let setup = format!(
+            "SET SESSION TRANSACTION READ ONLY; {}; START TRANSACTION READ ONLY",
+            flavor.time_limit_sql(limit)
+        );
+        sqlx::raw_sql(AssertSqlSafe(setup))
+            .execute(&mut *tx.conn)
+            .await
+            .map_err(|e| query_error(name, e))?;
+        let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
+            .fetch_one(&mut *tx.conn)
+            .await
+            .map_err(|e| query_error(name, e))?;
+
+        let mut finished = false;
+        let outcome = self
+            .stream_rows(&mut tx, &mut finished, schema_tx, batch_tx)
+            .await;
+        // The statement may still run (row cap, cancel, deadline, dropped stream): interrupt it.
+        if !finished {
+            kill_query(&self.pool, &self.options, id).await;
+        }
+        let cleanup = format!(
+            "ROLLBACK; {}; {}",
+            flavor.read_write_default_sql(),
+            flavor.time_limit_sql(None)
+        );
+        // The first attempt may only collect the interrupted statement's error.
+        for _ in 0..2 {
+            if sqlx::raw_sql(AssertSqlSafe(cleanup.clone()))
+                .execute(&mut *tx.conn)
+                .await
+                .is_ok()
+            {
+                tx.clean = true;
+                break;
+            }
+        }
+        match outcome {
+            Ok(None | Some(Stop::Closed)) => Ok(()),
+            Ok(Some(Stop::Cancelled)) => Err(Error::Cancelled),
+            Ok(Some(Stop::Deadline)) => Err(self.limits.timeout_error()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Streams rows into batches. `Ok(None)` means the result ended; `Ok(Some(_))` that we
+    /// stopped reading early. `finished` tells whether the statement is known to have ended
+    /// (otherwise the caller interrupts it).
+    async fn stream_rows(
+        &self,
+        tx: &mut TxConn,
+        finished: &mut bool,
+        schema_tx: &mut Option<SchemaReply>,
+        batch_tx: &mpsc::Sender<Result<RecordBatch>>,
+    ) -> Result<Option<Stop>> {
+        let name = &self.limits.connector;
+        let map_err = |e: sqlx::Error| self.map_engine_error(e);
+        let stmt = (&mut *tx.conn)
+            .prepare(AssertSqlSafe(self.sql.clone()).into_sql_str())
+            .await
+            .map_err(|e| {
+                *finished = true;
+                map_err(e)
+            })?;
+        let columns: Vec<MySqlColumn> = stmt.columns().to_vec();
+        let decimals = self.decimal_types(&mut tx.conn, &columns).await?;
+        let mut cols = Vec::with_capacity(columns.len());
+        for (c, dec) in columns.iter().zip(&decimals) {
+            cols.push(ColBuilder::for_type(c.name(), c.type_info(), *dec)?);
+        }
+        let schema: SchemaRef = Arc::new(Schema::new(
+            cols.iter()
+                .zip(&columns)
+                .map(|(b, c)| Field::new(c.name(), b.data_type(), true))
+                .collect::<Vec<_>>(),
+        ));
+        if let Some(s) = schema_tx.take() {
+            let _ = s.send(Ok(schema.clone()));
+        }
+        let mut rows = stmt.query().fetch(&mut *tx.conn);
+        let mut in_batch = 0usize;
+        let mut total = 0usize;
+        let cap = self.limits.max_rows;
+        loop {
+            if cap.is_some_and(|c| total >= c) {
+                if in_batch > 0 {
+                    let b = finish_batch(&schema, &mut cols)?;
+                    let _ = batch_tx.send(Ok(b)).await;
+                }
+                return Ok(Some(Stop::Closed));
+            }
+            let next = tokio::select! {
+                biased;
+                () = self.limits.cancel.cancelled() => return Ok(Some(Stop::Cancelled)),
+                () = sleep_until(self.limits.deadline) => return Ok(Some(Stop::Deadline)),
+                () = batch_tx.closed() => return Ok(Some(Stop::Closed)),
+                r = rows.next() => r,
+            };
+            let Some(row) = next else {
+                *finished = true;
+                break;
+            };
+            let row = row.map_err(|e| {
+                *finished = true;
+                map_err(e)
+            })?;
+            for (i, col) in cols.iter_mut().enumerate() {
+                let v = row.try_get_raw(i).map_err(|e| query_error(name, e))?;
+                if v.is_null() {
+                    col.append_null();
+                    continue;
+                }
+                let bytes = <&[u8] as Decode<MySql>>::decode(v)
+                    .map_err(|e| conversion_error(name, columns[i].name(), e.to_string()))?;
+                col.append(bytes)
+                    .map_err(|m| conversion_error(name, columns[i].name(), m))?;
+            }
+            in_batch += 1;
+            total += 1;
+            if in_batch == BATCH_ROWS {
+                let b = finish_batch(&schema, &mut cols)?;
+                in_batch = 0;
+                if batch_tx.send(Ok(b)).await.is_err() {
+                    return Ok(Some(Stop::Closed));
+                }
+            }
+        }
+        drop(rows);
+        if in_batch > 0 || total == 0 {
+            let b = finish_batch(&schema, &mut cols)?;
+            let _ = batch_tx.send(Ok(b)).await;
+        }
+        Ok(None)
+    }
+
+    /// Precision and scale of each `DECIMAL` result column read straight from a table, in one
+    /// `information_schema` query; `None` for other columns and for expressions.
+    async fn decimal_types(
+        &self,
+        conn: &mut PoolConnection<MySql>,
+        columns: &[MySqlColumn],
+    ) -> Result<Vec<Option<(u8, i8)>>> {
+        let origins: Vec<Option<(String, String, String)>> = columns
+            .iter()
+            .map(|c| {
+                if c.type_info().name() != "DECIMAL" {
+                    return None;
+                }
+                let origin = c.origin();
+                let tc = origin.table_column()?;
+                let (schema, table) = tc.table.split_once('.')?;
+                Some((schema.to_string(), table.to_string(), tc.name.to_string()))
+            })
+            .collect();
+        let wanted: Vec<&(String, String, String)> = origins.iter().flatten().collect();
+        if wanted.is_empty() {
+            return Ok(vec![None; columns.len()]);
+        }
+        let filter =
+            vec!["(TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?)"; wanted.len()]
+                .join(" OR ");
+        let sql = format!(
+            "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR), \
+               CAST(COLUMN_NAME AS CHAR), CAST(NUMERIC_PRECISION AS SIGNED), \
+               CAST(NUMERIC_SCALE AS SIGNED) \
+             FROM information_schema.COLUMNS WHERE {filter}"
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (s, t, c) in &wanted {
+            q = q.bind(s.as_str()).bind(t.as_str()).bind(c.as_str());
+        }
+        let err = |e| query_error(&self.limits.connector, e);
+        let mut found = Vec::new();
+        for r in q.fetch_all(&mut **conn).await.map_err(err)? {
+            let key: (String, String, String) = (
+                r.try_get(0).map_err(err)?,
+                r.try_get(1).map_err(err)?,
+                r.try_get(2).map_err(err)?,
+            );
+            let p: Option<i64> = r.try_get(3).map_err(err)?;
+            let s: Option<i64> = r.try_get(4).map_err(err)?;
+            if let (Some(p), Some(s)) = (p, s)
+                && let (Ok(p), Ok(s)) = (u8::try_from(p), i8::try_from(s))
+            {
+                found.push((key, (p, s)));
+            }
+        }
+        Ok(origins
+            .iter()
+            .map(|o| {
+                let o = o.as_ref()?;
+                found.iter().find(|(k, _)| k == o).map(|(_, ps)| *ps)
+            })
+            .collect())
+    }
+
+    /// Maps a driver error, turning the engine's interruption into cancellation or timeout.
+    fn map_engine_error(&self, e: sqlx::Error) -> Error {
+        match error_number(&e) {
+            // ER_STATEMENT_TIMEOUT (MariaDB), ER_QUERY_TIMEOUT (MySQL)
+            Some(1969 | 3024) => {
+                if self.limits.cancel.is_cancelled() {
+                    return Error::Cancelled;
+                }
+                return self.limits.timeout_error();
+            }
+            // ER_QUERY_INTERRUPTED
+            Some(1317) => {
+                if self.limits.cancel.is_cancelled() {
+                    return Error::Cancelled;
+                }
+                if self.limits.expired() {
+                    return self.limits.timeout_error();
+                }
+            }
+            _ => {}
+        }
+        query_error(&self.limits.connector, e)
+    }
+}
+
+/// Interrupts the statement running on connection `id` with `KILL QUERY` from another
+/// connection: an idle pooled one, else a fresh one (so a full pool cannot block the kill).
+async fn kill_query(pool: &MySqlPool, options: &MySqlConnectOptions, id: u64) {
+    let sql = AssertSqlSafe(format!("KILL QUERY {id}"));
+    let sent = match pool.try_acquire() {
+        Some(mut conn) => sqlx::raw_sql(sql).execute(&mut *conn).await.map(|_| ()),
+        None => match MySqlConnection::connect_with(options).await {
+            Ok(mut conn) => {
+                let r = sqlx::raw_sql(sql).execute(&mut conn).await.map(|_| ());
+                let _ = conn.close().await;
+                r
+            }
+            Err(e) => Err(e),
+        },
+    };
+    if let Err(e) = sent {
+        // ER_NO_SUCH_THREAD: the statement and its connection are already gone.
+        if error_number(&e) != Some(1094) {
+            tracing::warn!(id, error = %e, "KILL QUERY failed");
+        }
+    }
+}
+
+fn finish_batch(schema: &SchemaRef, cols: &mut [ColBuilder]) -> Result<RecordBatch> {
+    let arrays: Vec<ArrayRef> = cols.iter_mut().map(ColBuilder::finish).collect();
+    Ok(RecordBatch::try_new(schema.clone(), arrays)?)
+}
+
+/// Microseconds in a day.
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// One result column being converted to Arrow.
+enum ColBuilder {
+    Bool(BooleanBuilder),
+    I8(Int8Builder),
+    I16(Int16Builder),
+    I32(Int32Builder),
+    I64(Int64Builder),
+    U8(UInt8Builder),
+    U16(UInt16Builder),
+    U32(UInt32Builder),
+    U64(UInt64Builder),
+    Bit(UInt64Builder),
+    F32(Float32Builder),
+    F64(Float64Builder),
+    Decimal128(Decimal128Builder, u8, i8),
+    Decimal256(Decimal256Builder, u8, i8),
+    Text(StringBuilder),
+    Bytes(BinaryBuilder),
+    Date(Date32Builder),
+    Time(Time64MicrosecondBuilder),
+    Timestamp(TimestampMicrosecondBuilder),
+    TimestampUtc(TimestampMicrosecondBuilder),
+    Null(usize),
+}
+
+impl ColBuilder {
+    fn for_type(column: &str, ty: &MySqlTypeInfo, decimal: Option<(u8, i8)>) -> Result<Self> {
+        let is_text = <str as sqlx::Type<MySql>>::compatible(ty);
+        Ok(match ty.name() {
+            "BOOLEAN" => ColBuilder::Bool(BooleanBuilder::new()),
+            "TINYINT" => ColBuilder::I8(Int8Builder::new()),
+            "SMALLINT" => ColBuilder::I16(Int16Builder::new()),
+            "MEDIUMINT" | "INT" => ColBuilder::I32(Int32Builder::new()),
+            "BIGINT" => ColBuilder::I64(Int64Builder::new()),
+            "TINYINT UNSIGNED" => ColBuilder::U8(UInt8Builder::new()),
+            "SMALLINT UNSIGNED" | "YEAR" => ColBuilder::U16(UInt16Builder::new()),
+            "MEDIUMINT UNSIGNED" | "INT UNSIGNED" => ColBuilder::U32(UInt32Builder::new()),
+            "BIGINT UNSIGNED" => ColBuilder::U64(UInt64Builder::new()),
+            "BIT" => ColBuilder::Bit(UInt64Builder::new()),
+            "FLOAT" => ColBuilder::F32(Float32Builder::new()),
+            "DOUBLE" => ColBuilder::F64(Float64Builder::new()),
+            "DECIMAL" => match decimal {
+                Some((p, s)) if (1..=38).contains(&p) => ColBuilder::Decimal128(
+                    Decimal128Builder::new().with_data_type(DataType::Decimal128(p, s)),
+                    p,
+                    s,
+                ),
+                Some((p, s)) if (39..=76).contains(&p) => ColBuilder::Decimal256(
+                    Decimal256Builder::new().with_data_type(DataType::Decimal256(p, s)),
+                    p,
+                    s,
+                ),
+                _ => ColBuilder::Text(StringBuilder::new()),
+            },
+            "DATE" => ColBuilder::Date(Date32Builder::new()),
+            "TIME" => ColBuilder::Time(Time64MicrosecondBuilder::new()),
+            "DATETIME" => ColBuilder::Timestamp(TimestampMicrosecondBuilder::new()),
+            "TIMESTAMP" => {
+                ColBuilder::TimestampUtc(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
+            }
+            "NULL" => ColBuilder::Null(0),
+            "JSON" | "ENUM" | "SET" => ColBuilder::Text(StringBuilder::new()),
+            "CHAR" | "VARCHAR" | "TINYTEXT" | "TEXT" | "MEDIUMTEXT" | "LONGTEXT" | "BINARY"
+            | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" => {
+                if is_text {
+                    ColBuilder::Text(StringBuilder::new())
+                } else {
+                    ColBuilder::Bytes(BinaryBuilder::new())
+                }
+            }
+            other => {
+                return Err(Error::Unsupported(format!(
+                    "column `{column}` has MySQL type `{other}`, which has no Arrow mapping; \
+                     convert it in the query (`CAST({column} AS CHAR)`, `ST_AsText({column})`)"
+                )));
+            }
+        })
+    }
+
+    fn data_type(&self) -> DataType {
+        match self {
+            ColBuilder::Bool(_) => DataType::Boolean,
+            ColBuilder::I8(_) => DataType::Int8,
+            ColBuilder::I16(_) => DataType::Int16,
+            ColBuilder::I32(_) => DataType::Int32,
+            ColBuilder::I64(_) => DataType::Int64,
+            ColBuilder::U8(_) => DataType::UInt8,
+            ColBuilder::U16(_) => DataType::UInt16,
+            ColBuilder::U32(_) => DataType::UInt32,
+            ColBuilder::U64(_) | ColBuilder::Bit(_) => DataType::UInt64,
+            ColBuilder::F32(_) => DataType::Float32,
+            ColBuilder::F64(_) => DataType::Float64,
+            ColBuilder::Decimal128(_, p, s) => DataType::Decimal128(*p, *s),
+            ColBuilder::Decimal256(_, p, s) => DataType::Decimal256(*p, *s),
+            ColBuilder::Text(_) => DataType::Utf8,
+            ColBuilder::Bytes(_) => DataType::Binary,
+            ColBuilder::Date(_) => DataType::Date32,
+            ColBuilder::Time(_) => DataType::Time64(TimeUnit::Microsecond),
+            ColBuilder::Timestamp(_) => DataType::Timestamp(TimeUnit::Microsecond, None),
+            ColBuilder::TimestampUtc(_) => {
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+            }
+            ColBuilder::Null(_) => DataType::Null,
+        }
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            ColBuilder::Bool(b) => b.append_null(),
+            ColBuilder::I8(b) => b.append_null(),
+            ColBuilder::I16(b) => b.append_null(),
+            ColBuilder::I32(b) => b.append_null(),
+            ColBuilder::I64(b) => b.append_null(),
+            ColBuilder::U8(b) => b.append_null(),
+            ColBuilder::U16(b) => b.append_null(),
+            ColBuilder::U32(b) => b.append_null(),
+            ColBuilder::U64(b) | ColBuilder::Bit(b) => b.append_null(),
+            ColBuilder::F32(b) => b.append_null(),
+            ColBuilder::F64(b) => b.append_null(),
+            ColBuilder::Decimal128(b, _, _) => b.append_null(),
+            ColBuilder::Decimal256(b, _, _) => b.append_null(),
+            ColBuilder::Text(b) => b.append_null(),
+            ColBuilder::Bytes(b) => b.append_null(),
+            ColBuilder::Date(b) => b.append_null(),
+            ColBuilder::Time(b) => b.append_null(),
+            ColBuilder::Timestamp(b) | ColBuilder::TimestampUtc(b) => b.append_null(),
+            ColBuilder::Null(n) => *n += 1,
+        }
+    }
+
+    /// Appends one binary-protocol value.
+    fn append(&mut self, v: &[u8]) -> std::result::Result<(), String> {
+        match self {
+            ColBuilder::Bool(b) => b.append_value(fixed::<1>(v)?[0] != 0),
+            ColBuilder::I8(b) => b.append_value(i8::from_le_bytes(fixed(v)?)),
+            ColBuilder::I16(b) => b.append_value(i16::from_le_bytes(fixed(v)?)),
+            ColBuilder::I32(b) => b.append_value(i32::from_le_bytes(fixed(v)?)),
+            ColBuilder::I64(b) => b.append_value(i64::from_le_bytes(fixed(v)?)),
+            ColBuilder::U8(b) => b.append_value(u8::from_le_bytes(fixed(v)?)),
+            ColBuilder::U16(b) => b.append_value(u16::from_le_bytes(fixed(v)?)),
+            ColBuilder::U32(b) => b.append_value(u32::from_le_bytes(fixed(v)?)),
+            ColBuilder::U64(b) => b.append_value(u64::from_le_bytes(fixed(v)?)),
+            ColBuilder::Bit(b) => {
+                if v.len() > 8 {
+                    return Err(format!("BIT value of {} bytes", v.len()));
+                }
+                b.append_value(v.iter().fold(0u64, |acc, x| (acc << 8) | u64::from(*x)));
+            }
+            ColBuilder::F32(b) => b.append_value(f32::from_le_bytes(fixed(v)?)),
+            ColBuilder::F64(b) => b.append_value(f64::from_le_bytes(fixed(v)?)),
+            ColBuilder::Decimal128(b, _, s) => {
+                b.append_value(decimal_from_text(utf8(v)?, *s)?);
+            }
+            ColBuilder::Decimal256(b, _, s) => {
+                let digits = scaled_digits(utf8(v)?, *s)?;
+                let n = i256::from_string(&digits)
+                    .ok_or_else(|| format!("{digits} does not fit Decimal256"))?;
+                b.append_value(n);
+            }
+            ColBuilder::Text(b) => b.append_value(utf8(v)?),
+            ColBuilder::Bytes(b) => b.append_value(v),
+            ColBuilder::Date(b) => match date_days(v)? {
+                Some(d) => b.append_value(d),
+                None => b.append_null(),
+            },
+            ColBuilder::Time(b) => b.append_value(time_micros(v)?),
+            ColBuilder::Timestamp(b) | ColBuilder::TimestampUtc(b) => match datetime_micros(v)? {
+                Some(t) => b.append_value(t),
+                None => b.append_null(),
+            },
+            ColBuilder::Null(n) => *n += 1,
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ColBuilder::Bool(b) => Arc::new(b.finish()),
+            ColBuilder::I8(b) => Arc::new(b.finish()),
+            ColBuilder::I16(b) => Arc::new(b.finish()),
+            ColBuilder::I32(b) => Arc::new(b.finish()),
+            ColBuilder::I64(b) => Arc::new(b.finish()),
+            ColBuilder::U8(b) => Arc::new(b.finish()),
+            ColBuilder::U16(b) => Arc::new(b.finish()),
+            ColBuilder::U32(b) => Arc::new(b.finish()),
+            ColBuilder::U64(b) | ColBuilder::Bit(b) => Arc::new(b.finish()),
+            ColBuilder::F32(b) => Arc::new(b.finish()),
+            ColBuilder::F64(b) => Arc::new(b.finish()),
+            ColBuilder::Decimal128(b, _, _) => Arc::new(b.finish()),
+            ColBuilder::Decimal256(b, _, _) => Arc::new(b.finish()),
+            ColBuilder::Text(b) => Arc::new(b.finish()),
+            ColBuilder::Bytes(b) => Arc::new(b.finish()),
+            ColBuilder::Date(b) => Arc::new(b.finish()),
+            ColBuilder::Time(b) => Arc::new(b.finish()),
+            ColBuilder::Timestamp(b) | ColBuilder::TimestampUtc(b) => Arc::new(b.finish()),
+            ColBuilder::Null(n) => Arc::new(NullArray::new(std::mem::take(n))),
+        }
+    }
+}
+
+fn fixed<const N: usize>(v: &[u8]) -> std::result::Result<[u8; N], String> {
+    v.try_into()
+        .map_err(|_| format!("expected {N} bytes, got {}", v.len()))
+}
+
+fn utf8(v: &[u8]) -> std::result::Result<&str, String> {
+    std::str::from_utf8(v).map_err(|e| format!("invalid UTF-8: {e}"))
+}
+
+/// Days since the Unix epoch of a civil date, `None` for MySQL's zero dates.
+fn civil_days(year: u16, month: u8, day: u8) -> Option<i64> {
+    if year == 0 || month == 0 || day == 0 || month > 12 || day > 31 {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let (y, m, d) = (i64::from(year), i64::from(month), i64::from(day));
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+/// A binary `DATE`: length byte, then year (u16 LE), month, day.
+fn date_days(v: &[u8]) -> std::result::Result<Option<i32>, String> {
+    let (len, rest) = v.split_first().ok_or("empty DATE value")?;
+    if *len == 0 {
+        return Ok(None);
+    }
+    if rest.len() < 4 {
+        return Err("short DATE value".into());
+    }
+    let days = civil_days(u16::from_le_bytes([rest[0], rest[1]]), rest[2], rest[3]);
+    days.map(|d| i32::try_from(d).map_err(|_| "DATE out of range".to_string()))
+        .transpose()
+}
+
+/// A binary `DATETIME`/`TIMESTAMP`: length byte (0, 4, 7 or 11), then year, month, day, hour,
+/// minute, second, microsecond.
+fn datetime_micros(v: &[u8]) -> std::result::Result<Option<i64>, String> {
+    let (len, rest) = v.split_first().ok_or("empty DATETIME value")?;
+    let len = usize::from(*len);
+    if len == 0 {
+        return Ok(None);
+    }
+    if rest.len() < len || len < 4 {
+        return Err("short DATETIME value".into());
+    }
+    let Some(days) = civil_days(u16::from_le_bytes([rest[0], rest[1]]), rest[2], rest[3]) else {
+        return Ok(None);
+    };
+    let (h, m, s) = if len >= 7 {
+        (i64::from(rest[4]), i64::from(rest[5]), i64::from(rest[6]))
+    } else {
+        (0, 0, 0)
+    };
+    let micros = if len >= 11 {
+        i64::from(u32::from_le_bytes([rest[7], rest[8], rest[9], rest[10]]))
+    } else {
+        0
+    };
+    Ok(Some(
+        days * MICROS_PER_DAY + ((h * 60 + m) * 60 + s) * 1_000_000 + micros,
+    ))
+}
+
+/// A binary `TIME`: length byte (0, 8 or 12), sign, days (u32 LE), hour, minute, second,
+/// microsecond; only times of day fit Time64.
+fn time_micros(v: &[u8]) -> std::result::Result<i64, String> {
+    let (len, rest) = v.split_first().ok_or("empty TIME value")?;
+    let len = usize::from(*len);
+    if len == 0 {
+        return Ok(0);
+    }
+    if rest.len() < len || len < 8 {
+        return Err("short TIME value".into());
+    }
+    let negative = rest[0] != 0;
+    let days = u32::from_le_bytes([rest[1], rest[2], rest[3], rest[4]]);
+    let (h, m, s) = (i64::from(rest[5]), i64::from(rest[6]), i64::from(rest[7]));
+    let micros = if len >= 12 {
+        i64::from(u32::from_le_bytes([rest[8], rest[9], rest[10], rest[11]]))
+    } else {
+        0
+    };
+    let total = ((h * 60 + m) * 60 + s) * 1_000_000 + micros;
+    if days != 0 || (negative && total != 0) {
+        let sign = if negative { "-" } else { "" };
+        return Err(format!(
+            "TIME {sign}{}:{m:02}:{s:02} is not a time of day and does not fit Time64; \
+             cast it in the query (CAST(… AS CHAR) or TIME_TO_SEC(…))",
+            i64::from(days) * 24 + h
+        ));
+    }
+    Ok(total)
+}
+
+/// The digits of decimal text scaled by `scale` (`"-12.5"`, 2 → `"-1250"`).
+fn scaled_digits(text: &str, scale: i8) -> std::result::Result<String, String> {
+    let (neg, body) = match text.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, text),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    let scale = usize::try_from(scale).unwrap_or(0);
+    if frac.len() > scale && frac[scale..].bytes().any(|b| b != b'0') {
+        return Err(format!("{text} has more than {scale} decimals"));
+    }
+    if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return Err(format!("`{text}` is not a decimal number"));
+    }
+    let mut digits = String::with_capacity(int.len() + scale + 1);
+    if neg {
+        digits.push('-');
+    }
+    digits.push_str(if int.is_empty() { "0" } else { int });
+    let kept = &frac[..frac.len().min(scale)];
+    digits.push_str(kept);
+    digits.extend(std::iter::repeat_n('0', scale - kept.len()));
+    Ok(digits)
+}
+
+/// An i128 with `scale` implied decimals from decimal text.
+fn decimal_from_text(text: &str, scale: i8) -> std::result::Result<i128, String> {
+    scaled_digits(text, scale)?
+        .parse()
+        .map_err(|_| format!("{text} does not fit Decimal128"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_and_hide_passwords() {
+        let c = MySqlConfig::from_url(
+            "mysql://bob:s%40cret@db.example:3307/shop?name=wh&ssl-mode=DISABLED&connect_timeout=3",
+        )
+        .unwrap();
+        assert_eq!(c.host, "db.example");
+        assert_eq!(c.port, 3307);
+        assert_eq!(c.user, "bob");
+        assert_eq!(c.password.as_deref(), Some("s@cret"));
+        assert_eq!(c.database.as_deref(), Some("shop"));
+        assert_eq!(c.name.as_deref(), Some("wh"));
+        assert_eq!(c.ssl_mode.as_deref(), Some("DISABLED"));
+        assert_eq!(c.connect_timeout_secs, 3);
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("cret"), "{dbg}");
+        let m = MySqlConfig::from_url("mariadb://h").unwrap();
+        assert_eq!((m.port, m.user.as_str(), m.database), (3306, "root", None));
+        assert!(MySqlConfig::from_url("mysql://h/db?bogus=1").is_err());
+        assert!(MySqlConfig::from_url("postgres://h/db").is_err());
+        let conn = MySqlConnector::from_url("mysql://u@h/shop").unwrap();
+        assert_eq!(conn.name(), "shop");
+        assert_eq!(conn.info().dialect, Dialect::MySql);
+    }
+
+    #[test]
+    fn flavors_and_their_time_limits() {
+        assert_eq!(
+            Flavor::from_version("10.11.6-MariaDB-0+deb12u1"),
+            Flavor::MariaDb
+        );
+        assert_eq!(Flavor::from_version("8.0.36"), Flavor::MySql);
+        let d = Some(Duration::from_millis(1500));
+        assert_eq!(
+            Flavor::MariaDb.time_limit_sql(d),
+            "SET SESSION max_statement_time = 1.500000"
+        );
+        assert_eq!(
+            Flavor::MySql.time_limit_sql(d),
+            "SET SESSION max_execution_time = 1500"
+        );
+    }
+
+    #[test]
+    fn binary_values_decode() {
+        // 2013-01-02
+        assert_eq!(date_days(&[4, 0xdd, 0x07, 1, 2]).unwrap(), Some(15707));
+        assert_eq!(date_days(&[0]).unwrap(), None);
+        assert_eq!(date_days(&[4, 0, 0, 0, 0]).unwrap(), None);
+        assert_eq!(date_days(&[4, 0xb2, 0x07, 1, 1]).unwrap(), Some(0));
+        // 2013-01-02 03:04:05.678901
+        let v = [11, 0xdd, 0x07, 1, 2, 3, 4, 5, 0x35, 0x5c, 0x0a, 0x00];
+        assert_eq!(datetime_micros(&v).unwrap(), Some(1_357_095_845_678_901));
+        assert_eq!(
+            datetime_micros(&[4, 0xdd, 0x07, 1, 2]).unwrap(),
+            Some(1_357_084_800_000_000)
+        );
+        // 12:34:56.789
+        let t = [12, 0, 0, 0, 0, 0, 12, 34, 56, 0x08, 0x0a, 0x0c, 0x00];
+        assert_eq!(time_micros(&t).unwrap(), 45_296_789_000);
+        assert!(time_micros(&[8, 0, 1, 0, 0, 0, 1, 0, 0]).is_err());
+        assert!(time_micros(&[8, 1, 0, 0, 0, 0, 1, 0, 0]).is_err());
+        assert_eq!(decimal_from_text("-12.5", 2).unwrap(), -1250);
+        assert_eq!(decimal_from_text("0.001", 3).unwrap(), 1);
+        assert!(decimal_from_text("1.234", 2).is_err());
+        assert_eq!(scaled_digits("123.4", 3).unwrap(), "123400");
+    }
+}

@@ -1,0 +1,483 @@
+//! LLM clients from configuration: a short string such as `"anthropic:claude-sonnet-4-5"` or a
+//! serde object, so that hosts (the Python and Node packages, config files) never construct
+//! provider clients by hand.
+//!
+//! | string | client |
+//! | --- | --- |
+//! | `openai:gpt-4.1-mini` | OpenAI Chat Completions (`OPENAI_API_KEY`) |
+//! | `anthropic:claude-sonnet-4-5` | Anthropic Messages (`ANTHROPIC_API_KEY`) |
+//! | `ollama:qwen2.5-coder:1.5b` | Ollama `/api/chat` (`OLLAMA_HOST`) |
+//! | `gemini:gemini-2.5-flash` | Google Gemini (`GEMINI_API_KEY`, else `GOOGLE_API_KEY`) |
+//! | `azure:DEPLOYMENT@https://RESOURCE.openai.azure.com` | Azure OpenAI (`AZURE_OPENAI_API_KEY`; `api_version` field or `OPENAI_API_VERSION`) |
+//! | `openai_compatible:qwen@http://127.0.0.1:8089/v1` | any OpenAI-compatible server at that base URL |
+//!
+//! The model is everything after the first `:` (Ollama tags keep their own colon); an
+//! `@base_url` suffix overrides the provider's base URL. Keys come from the object's `api_key`,
+//! else from the provider's usual environment variable.
+//!
+//! ```
+//! use metricchat_core::llm::{LlmSpec, Provider};
+//!
+//! let spec: LlmSpec = "ollama:qwen2.5-coder:1.5b".parse()?;
+//! assert_eq!(spec.provider, Provider::Ollama);
+//! assert_eq!(spec.model.as_deref(), Some("qwen2.5-coder:1.5b"));
+//!
+//! let spec: LlmSpec = serde_json::from_value(serde_json::json!({
+//!     "provider": "openai_compatible",
+//!     "model": "qwen",
+//!     "base_url": "http://127.0.0.1:8089/v1",
+//!     "supports_tools": false,
+//! }))?;
+//! let client = spec.build()?;
+//! assert_eq!(client.model_info().model, "qwen");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    AnthropicClient, AnthropicConfig, GeminiClient, GeminiConfig, LlmClient, OllamaClient,
+    OllamaConfig, OpenAiClient, OpenAiConfig, Pricing, RetryPolicy,
+};
+use crate::error::{Error, Result};
+
+const COMPONENT: &str = "llm spec";
+
+/// Which provider's wire format a [`LlmSpec`] speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    /// OpenAI Chat Completions.
+    #[default]
+    #[serde(rename = "openai")]
+    OpenAi,
+    /// An OpenAI-compatible server (llama.cpp, vLLM, LM Studio…): needs `base_url`; tools off
+    /// unless `supports_tools` says otherwise.
+    #[serde(rename = "openai_compatible")]
+    OpenAiCompatible,
+    /// Anthropic Messages.
+    Anthropic,
+    /// Ollama's native `/api/chat`.
+    Ollama,
+    /// Google Gemini (`generateContent` / `streamGenerateContent`).
+    Gemini,
+    /// Azure OpenAI: `model` is the deployment, `base_url` the resource endpoint.
+    Azure,
+}
+
+impl Provider {
+    /// The name used in strings and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OpenAi => "openai",
+            Self::OpenAiCompatible => "openai_compatible",
+            Self::Anthropic => "anthropic",
+            Self::Ollama => "ollama",
+            Self::Gemini => "gemini",
+            Self::Azure => "azure",
+        }
+    }
+
+    /// Parses a provider name (a few common aliases accepted).
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(
+            match name.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+                "openai" => Self::OpenAi,
+                "openai_compatible" | "openai_compat" | "compatible" => Self::OpenAiCompatible,
+                "anthropic" | "claude" => Self::Anthropic,
+                "ollama" => Self::Ollama,
+                "gemini" | "google" => Self::Gemini,
+                "azure" | "azure_openai" => Self::Azure,
+                _ => return None,
+            },
+        )
+    }
+
+    /// Every provider this build can construct.
+    pub fn all() -> &'static [Provider] {
+        &[
+            Self::OpenAi,
+            Self::OpenAiCompatible,
+            Self::Anthropic,
+            Self::Ollama,
+            Self::Gemini,
+            Self::Azure,
+        ]
+    }
+}
+
+/// A provider client described as data. Unknown fields are refused, so a typo fails loudly.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmSpec {
+    /// The provider.
+    pub provider: Provider,
+    /// Model name; the provider client's default when absent.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Base URL (OpenAI-style `…/v1`, Anthropic's API root, or the Ollama host).
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// API key; the provider's environment variable when absent.
+    #[serde(default, skip_serializing)]
+    pub api_key: Option<SecretString>,
+    /// Whether the model does native tool calling (overrides the model table).
+    #[serde(default)]
+    pub supports_tools: Option<bool>,
+    /// Context window in tokens (overrides the model table).
+    #[serde(default)]
+    pub context_window: Option<u32>,
+    /// Prices per million tokens (overrides the model table).
+    #[serde(default)]
+    pub pricing: Option<Pricing>,
+    /// Retries after 429/5xx/overloaded (default 3).
+    #[serde(default)]
+    pub max_retries: Option<u32>,
+    /// Seconds to wait for the TCP/TLS connection.
+    #[serde(default)]
+    pub connect_timeout_secs: Option<f64>,
+    /// Seconds to wait for the first byte of a response.
+    #[serde(default)]
+    pub first_byte_timeout_secs: Option<f64>,
+    /// Seconds a stream may stay silent.
+    #[serde(default)]
+    pub idle_timeout_secs: Option<f64>,
+    /// Anthropic only: the `max_tokens` of each reply.
+    #[serde(default)]
+    pub max_output_tokens: Option<u32>,
+    /// Azure only: the `api-version` query parameter.
+    #[serde(default)]
+    pub api_version: Option<String>,
+}
+
+impl std::fmt::Debug for LlmSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlmSpec")
+            .field("provider", &self.provider)
+            .field("model", &self.model)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .field("supports_tools", &self.supports_tools)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FromStr for LlmSpec {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let s = s.trim();
+        let (provider, rest) = s.split_once(':').unwrap_or((s, ""));
+        let provider = Provider::parse(provider).ok_or_else(|| {
+            Error::config(
+                COMPONENT,
+                format!(
+                    "unknown provider `{provider}` in `{s}`; expected one of: {}",
+                    Provider::all()
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })?;
+        let (model, base_url) = match rest.split_once('@') {
+            Some((model, url)) => (model, Some(url.to_string())),
+            None => (rest, None),
+        };
+        let model = Some(model.trim().to_string()).filter(|m| !m.is_empty());
+        if matches!(provider, Provider::OpenAiCompatible | Provider::Azure) && base_url.is_none() {
+            return Err(Error::config(
+                COMPONENT,
+                format!(
+                    "`{s}`: needs a base URL, as in `openai_compatible:MODEL@http://127.0.0.1:8080/v1` or `azure:DEPLOYMENT@https://RESOURCE.openai.azure.com`"
+                ),
+            ));
+        }
+        Ok(Self {
+            provider,
+            model,
+            base_url,
+            ..Self::default()
+        })
+    }
+}
+
+impl LlmSpec {
+    /// A spec for `provider` with its defaults.
+    pub fn new(provider: Provider) -> Self {
+        Self {
+            provider,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the model.
+    pub fn with_model(mut self, model: impl Into<String>) -> Self {
+        self.model = Some(model.into());
+        self
+    }
+
+    /// Sets the base URL.
+    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Sets the API key.
+    pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(SecretString::from(key.into()));
+        self
+    }
+
+    fn retry(&self, default: RetryPolicy) -> RetryPolicy {
+        match self.max_retries {
+            Some(n) => RetryPolicy {
+                max_retries: n,
+                ..default
+            },
+            None => default,
+        }
+    }
+
+    fn timeouts(&self, connect: &mut Duration, first_byte: &mut Duration, idle: &mut Duration) {
+        let secs = |v: Option<f64>, d: &mut Duration| {
+            if let Some(v) = v.filter(|v| v.is_finite() && *v > 0.0) {
+                *d = Duration::from_secs_f64(v);
+            }
+        };
+        secs(self.connect_timeout_secs, connect);
+        secs(self.first_byte_timeout_secs, first_byte);
+        secs(self.idle_timeout_secs, idle);
+    }
+
+    /// Builds the client (no network I/O).
+    pub fn build(&self) -> Result<Arc<dyn LlmClient>> {
+        Ok(match self.provider {
+            Provider::OpenAi | Provider::OpenAiCompatible => {
+                let mut c = if self.provider == Provider::OpenAi {
+                    OpenAiConfig::from_env()
+                } else {
+                    OpenAiConfig::default()
+                };
+                if self.provider == Provider::OpenAiCompatible {
+                    let Some(url) = &self.base_url else {
+                        return Err(Error::config(
+                            COMPONENT,
+                            "an openai_compatible model needs `base_url`",
+                        ));
+                    };
+                    c.base_url = url.clone();
+                    c.supports_tools = Some(self.supports_tools.unwrap_or(false));
+                    c.pricing = Some(self.pricing.unwrap_or_default());
+                }
+                if let Some(m) = &self.model {
+                    c.model = m.clone();
+                }
+                if let Some(u) = &self.base_url {
+                    c.base_url = u.clone();
+                }
+                if let Some(k) = &self.api_key {
+                    c.api_key = Some(k.clone());
+                }
+                c.supports_tools = self.supports_tools.or(c.supports_tools);
+                c.context_window = self.context_window.or(c.context_window);
+                c.pricing = self.pricing.or(c.pricing);
+                c.retry = self.retry(c.retry.clone());
+                self.timeouts(
+                    &mut c.connect_timeout,
+                    &mut c.first_byte_timeout,
+                    &mut c.idle_timeout,
+                );
+                Arc::new(OpenAiClient::new(c)?)
+            }
+            Provider::Azure => {
+                let (Some(endpoint), Some(deployment)) = (&self.base_url, &self.model) else {
+                    return Err(Error::config(
+                        COMPONENT,
+                        "an azure model needs `model` (the deployment) and `base_url` (the resource endpoint)",
+                    ));
+                };
+                let version = self
+                    .api_version
+                    .clone()
+                    .or_else(|| {
+                        std::env::var("OPENAI_API_VERSION")
+                            .ok()
+                            .filter(|v| !v.trim().is_empty())
+                    })
+                    .unwrap_or_else(|| super::openai::AZURE_DEFAULT_API_VERSION.to_string());
+                let mut c = OpenAiConfig::azure(endpoint, deployment.clone(), version);
+                c.api_key = self.api_key.clone().or_else(|| {
+                    std::env::var("AZURE_OPENAI_API_KEY")
+                        .ok()
+                        .filter(|k| !k.trim().is_empty())
+                        .map(SecretString::from)
+                });
+                c.supports_tools = self.supports_tools.or(c.supports_tools);
+                c.context_window = self.context_window.or(c.context_window);
+                c.pricing = self.pricing.or(c.pricing);
+                c.retry = self.retry(c.retry.clone());
+                self.timeouts(
+                    &mut c.connect_timeout,
+                    &mut c.first_byte_timeout,
+                    &mut c.idle_timeout,
+                );
+                Arc::new(OpenAiClient::new(c)?)
+            }
+            Provider::Gemini => {
+                let mut c = GeminiConfig::from_env();
+                if let Some(m) = &self.model {
+                    c.model = m.clone();
+                }
+                if let Some(u) = &self.base_url {
+                    c.base_url = u.clone();
+                }
+                if let Some(k) = &self.api_key {
+                    c.api_key = Some(k.clone());
+                }
+                c.context_window = self.context_window.or(c.context_window);
+                c.pricing = self.pricing.or(c.pricing);
+                c.retry = self.retry(c.retry.clone());
+                self.timeouts(
+                    &mut c.connect_timeout,
+                    &mut c.first_byte_timeout,
+                    &mut c.idle_timeout,
+                );
+                Arc::new(GeminiClient::new(c)?)
+            }
+            Provider::Anthropic => {
+                let mut c = AnthropicConfig::from_env();
+                if let Some(m) = &self.model {
+                    c.model = m.clone();
+                }
+                if let Some(u) = &self.base_url {
+                    c.base_url = u.clone();
+                }
+                if let Some(k) = &self.api_key {
+                    c.api_key = Some(k.clone());
+                }
+                if let Some(n) = self.max_output_tokens {
+                    c.max_tokens = n;
+                }
+                c.context_window = self.context_window.or(c.context_window);
+                c.pricing = self.pricing.or(c.pricing);
+                c.retry = self.retry(c.retry.clone());
+                self.timeouts(
+                    &mut c.connect_timeout,
+                    &mut c.first_byte_timeout,
+                    &mut c.idle_timeout,
+                );
+                Arc::new(AnthropicClient::new(c)?)
+            }
+            Provider::Ollama => {
+                let mut c = OllamaConfig::from_env();
+                if let Some(m) = &self.model {
+                    c.model = m.clone();
+                }
+                if let Some(u) = &self.base_url {
+                    c.host = u.clone();
+                }
+                if let Some(k) = &self.api_key {
+                    c.api_key = Some(k.clone());
+                }
+                if let Some(t) = self.supports_tools {
+                    c.supports_tools = t;
+                }
+                if let Some(w) = self.context_window {
+                    c.context_window = w;
+                }
+                c.pricing = self.pricing.or(c.pricing);
+                c.retry = self.retry(c.retry.clone());
+                self.timeouts(
+                    &mut c.connect_timeout,
+                    &mut c.first_byte_timeout,
+                    &mut c.idle_timeout,
+                );
+                Arc::new(OllamaClient::new(c)?)
+            }
+        })
+    }
+}
+
+/// An LLM given either as a string (`"openai:gpt-4.1-mini"`) or as a [`LlmSpec`] object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LlmSource {
+    /// The short string form.
+    Url(String),
+    /// The object form.
+    Spec(LlmSpec),
+}
+
+impl LlmSource {
+    /// The spec this source describes.
+    pub fn spec(&self) -> Result<LlmSpec> {
+        match self {
+            Self::Url(s) => s.parse(),
+            Self::Spec(s) => Ok(s.clone()),
+        }
+    }
+
+    /// Builds the client.
+    pub fn build(&self) -> Result<Arc<dyn LlmClient>> {
+        self.spec()?.build()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_strings() {
+        let s: LlmSpec = "anthropic:claude-sonnet-4-5".parse().unwrap();
+        assert_eq!(s.provider, Provider::Anthropic);
+        assert_eq!(s.model.as_deref(), Some("claude-sonnet-4-5"));
+        let s: LlmSpec = "openai_compatible:qwen@http://127.0.0.1:8089/v1"
+            .parse()
+            .unwrap();
+        assert_eq!(s.base_url.as_deref(), Some("http://127.0.0.1:8089/v1"));
+        assert_eq!(s.model.as_deref(), Some("qwen"));
+        let s: LlmSpec = "openai".parse().unwrap();
+        assert_eq!(s.model, None);
+        let err = "nope:x".parse::<LlmSpec>().unwrap_err();
+        assert!(err.to_string().contains("unknown provider"), "{err}");
+        assert!("openai_compatible:qwen".parse::<LlmSpec>().is_err());
+    }
+
+    #[test]
+    fn objects_refuse_unknown_fields_and_hide_keys() {
+        let err = serde_json::from_value::<LlmSpec>(serde_json::json!({
+            "provider": "openai", "modle": "x"
+        }))
+        .unwrap_err();
+        assert!(err.to_string().contains("modle"), "{err}");
+        let s: LlmSpec = serde_json::from_value(serde_json::json!({
+            "provider": "anthropic", "api_key": "sk-secret-123"
+        }))
+        .unwrap();
+        assert!(!format!("{s:?}").contains("sk-secret-123"));
+        assert!(!serde_json::to_string(&s).unwrap().contains("sk-secret-123"));
+        let client = s.build().unwrap();
+        assert!(!format!("{client:?}").contains("sk-secret-123"));
+    }
+
+    #[test]
+    fn builds_each_provider() {
+        for p in Provider::all() {
+            let mut spec = LlmSpec::new(*p).with_model("m1");
+            if matches!(p, Provider::OpenAiCompatible | Provider::Azure) {
+                spec = spec.with_base_url("http://127.0.0.1:1/v1");
+            }
+            let c = spec.build().unwrap();
+            assert_eq!(c.model_info().model, "m1");
+        }
+    }
+}
