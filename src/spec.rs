@@ -1,7 +1,7 @@
 //! An [`Agent`] described as data — the form the Python and Node packages and config files use.
 //!
 //! ```no_run
-//! # async fn demo() -> metricchat::Result<()> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use metricchat::spec::AgentSpec;
 //!
 //! let spec: AgentSpec = serde_json::from_value(serde_json::json!({

@@ -366,6 +366,9 @@ mod tests {
 
     #[test]
     fn feature_schemes_say_which_feature() {
+        // Lazy pools (postgres, mysql) need a runtime context even though they connect later.
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let _entered = rt.enter();
         let err = connect("snowflake://user@account/db").err();
         let msg = err.as_ref().map(ToString::to_string).unwrap_or_default();
         assert!(matches!(err, Some(Error::Unsupported(_))), "{err:?}");

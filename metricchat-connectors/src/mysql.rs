@@ -431,7 +431,7 @@ fn connect_error(name: &str, cfg: &MySqlConfig, e: sqlx::Error) -> Error {
     };
     match error_number(&e) {
         // ER_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR is below.
-        Some(1045) => {
+        Some(1045 | 1698) => {
             let msg = database_message(&e);
             return connection(
                 format!(
@@ -1357,6 +1357,9 @@ mod tests {
 
     #[test]
     fn urls_parse_and_hide_passwords() {
+        // The lazy pool needs a runtime context even though it connects later.
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let _entered = rt.enter();
         let c = MySqlConfig::from_url(
             "mysql://bob:s%40cret@db.example:3307/shop?name=wh&ssl-mode=DISABLED&connect_timeout=3",
         )
@@ -1406,7 +1409,7 @@ mod tests {
         assert_eq!(date_days(&[4, 0, 0, 0, 0]).unwrap(), None);
         assert_eq!(date_days(&[4, 0xb2, 0x07, 1, 1]).unwrap(), Some(0));
         // 2013-01-02 03:04:05.678901
-        let v = [11, 0xdd, 0x07, 1, 2, 3, 4, 5, 0x35, 0x5c, 0x0a, 0x00];
+        let v = [11, 0xdd, 0x07, 1, 2, 3, 4, 5, 0xf5, 0x5b, 0x0a, 0x00];
         assert_eq!(datetime_micros(&v).unwrap(), Some(1_357_095_845_678_901));
         assert_eq!(
             datetime_micros(&[4, 0xdd, 0x07, 1, 2]).unwrap(),
