@@ -365,6 +365,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::unwrap_used)]
     fn feature_schemes_say_which_feature() {
         // Lazy pools (postgres, mysql) need a runtime context even though they connect later.
         let rt = tokio::runtime::Runtime::new().unwrap();
