@@ -61,15 +61,14 @@ def prepare_postgres(url: str, rows: int) -> None:
             return
         c.execute("DROP TABLE IF EXISTS mc_bench_rows")
         c.execute(
-            """CREATE TABLE mc_bench_rows AS SELECT
-                 g::bigint AS id, (g % 100000)::int AS i32, (g * 7919)::bigint AS i64,
+            f"""CREATE TABLE mc_bench_rows AS SELECT
+                 g::bigint AS id, (g % 100000)::int AS i32, g::bigint * 7919 AS i64,
                  g / 3.0::float8 AS f64, (g % 10000)::numeric(12,2) / 100 AS price,
                  'customer_' || (g % 5000) AS name, g % 2 = 0 AS flag,
                  DATE '2020-01-01' + (g % 1500) AS day,
                  TIMESTAMP '2020-01-01' + g * INTERVAL '1 second' AS ts,
                  md5(g::text) AS note
-               FROM generate_series(1, %s) AS g""",
-            (rows,),
+               FROM generate_series(1, {int(rows)}) AS g"""
         )
         c.execute("ANALYZE mc_bench_rows")
 
