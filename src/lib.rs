@@ -34,6 +34,7 @@
 //!   files and in-memory tables.
 //! - `sqlite`: the SQLite connector (`sqlite:///path.db`).
 //! - `postgres`: the PostgreSQL connector (`postgres://user@host/db`).
+//! - `mysql`: the MySQL/MariaDB connector (`mysql://user@host/db`, `mariadb://…`).
 
 pub use metricchat_core::{
     Agent, AgentBuilder, AgentConfig, AskResult, Connector, ConnectorRef, Dialect, Error,
