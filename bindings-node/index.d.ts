@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'Llm'
   | 'Tool'
   | 'BudgetExceeded'
+  | 'ContextLengthExceeded'
+  | 'ContentFiltered'
   | 'Unsupported'
   | 'Internal'
 
@@ -44,6 +46,9 @@ export interface LlmSpec {
   /** Whether the model does native tool calling (overrides the model table). */
   supports_tools?: boolean
   supportsTools?: boolean
+  /** Whether the model accepts images (OpenAI-compatible and Ollama models). */
+  supports_vision?: boolean
+  supportsVision?: boolean
   /** Context window in tokens. */
   context_window?: number
   contextWindow?: number

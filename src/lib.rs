@@ -35,11 +35,17 @@
 //! - `sqlite`: the SQLite connector (`sqlite:///path.db`).
 //! - `postgres`: the PostgreSQL connector (`postgres://user@host/db`).
 //! - `mysql`: the MySQL/MariaDB connector (`mysql://user@host/db`, `mariadb://…`).
+//! - `snowflake`: the Snowflake connector over the SQL API v2 (`snowflake://ACCOUNT/DB/SCHEMA?…`).
+//! - `bigquery`: the BigQuery connector over the REST API (`bigquery://PROJECT/DATASET?…`).
+//!
+//! The `postgres` feature also enables the PostgreSQL run store
+//! ([`store::PostgresStore`](metricchat_core::store)).
 
 pub use metricchat_core::{
     Agent, AgentBuilder, AgentConfig, AskResult, Connector, ConnectorRef, Dialect, Error,
     ErrorKind, Event, EventKind, QueryOptions, Result, Run, RunStatus, SendableRecordBatchStream,
-    agent, arrow, connector, context, data, error, events, guard, llm, planner, store, tools, viz,
+    agent, arrow, connector, context, data, error, events, guard, instructions, knowledge, llm, planner,
+    store, tools, viz,
 };
 
 pub mod spec;

@@ -45,8 +45,9 @@ pub struct AgentSpec {
     /// nycflights13 sample when this crate is built from a checkout.
     #[serde(default)]
     pub connections: Vec<String>,
-    /// Where runs are kept: absent or `"memory"` in memory, `"sqlite:///path.db"` (or a plain
-    /// path ending in `.db`/`.sqlite`) in a SQLite file.
+    /// Where runs, instructions and memories are kept: absent or `"memory"` in memory,
+    /// `"sqlite:///path.db"` (or a plain path ending in `.db`/`.sqlite`) in a SQLite file, or
+    /// with the `postgres` feature a `postgres://` URL (schema `metricchat` in that database).
     #[serde(default)]
     pub store: Option<String>,
     /// Team rules every prompt carries.
@@ -83,6 +84,10 @@ pub struct AgentSpec {
     /// Whether runs get a generated title.
     #[serde(default)]
     pub generate_title: Option<bool>,
+    /// Knowledge to load: dbt `manifest.json` files or project folders, LookML files or
+    /// folders, Tableau `.tds` / `.twb` files.
+    #[serde(default)]
+    pub knowledge: Vec<String>,
 }
 
 fn secs(field: &str, v: Option<f64>) -> Result<Option<Duration>> {
@@ -111,6 +116,10 @@ pub async fn open_store(spec: Option<&str>) -> Result<Arc<dyn Store>> {
     let spec = spec.map(str::trim).filter(|s| !s.is_empty());
     Ok(match spec {
         None | Some("memory") | Some(":memory:") => Arc::new(MemoryStore::new()),
+        #[cfg(feature = "postgres")]
+        Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+            Arc::new(metricchat_core::store::PostgresStore::connect(s).await?)
+        }
         Some(s) => {
             let path = s
                 .strip_prefix("sqlite://")
@@ -122,7 +131,7 @@ pub async fn open_store(spec: Option<&str>) -> Result<Arc<dyn Store>> {
                     Error::config(
                         "agent spec",
                         format!(
-                            "store `{s}`: expected \"memory\", \"sqlite:///path.db\" or a path ending in .db/.sqlite"
+                            "store `{s}`: expected \"memory\", \"sqlite:///path.db\", a path ending in .db/.sqlite, or (with the `postgres` feature) a postgres:// URL"
                         ),
                     )
                 })?;
@@ -161,6 +170,9 @@ impl AgentSpec {
         builder = builder.store_arc(open_store(self.store.as_deref()).await?);
         for tool in tools {
             builder = builder.tool_arc(tool);
+        }
+        for path in &self.knowledge {
+            builder = builder.knowledge(path);
         }
         let mut config = metricchat_core::AgentConfig::default();
         config.rules.extend(self.rules.iter().cloned());

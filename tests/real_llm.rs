@@ -88,13 +88,26 @@ async fn five_flights_questions_against_a_real_model() {
     cfg.context_window = Some(8192);
     cfg.first_byte_timeout = Duration::from_secs(300);
     cfg.idle_timeout = Duration::from_secs(120);
-    let conn = flights();
+    // MC_TEST_LLM_DECOYS=400 hides the flights tables among that many decoy tables (issue 5).
+    let decoys: usize = std::env::var("MC_TEST_LLM_DECOYS")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0);
+    let conn = if decoys > 0 {
+        flights_among_decoys(decoys)
+    } else {
+        flights()
+    };
     let agent = Agent::builder()
         .llm(OpenAiClient::new(cfg).unwrap())
         .connection(conn.clone())
         .max_iterations(6)
         .build()
         .unwrap();
+    if decoys > 0 {
+        let plan = agent.explain_context(CASES[0].0).await.unwrap();
+        eprintln!("{decoys} decoy tables; context for the first question:\n{}", plan.explain());
+    }
     let mut right = 0;
     let mut report = Vec::new();
     for (question, expect) in CASES {

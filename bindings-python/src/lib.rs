@@ -96,6 +96,18 @@ create_exception!(
 );
 create_exception!(
     _native,
+    ContextLengthExceededError,
+    MetricChatError,
+    "The prompt does not fit the model's context window."
+);
+create_exception!(
+    _native,
+    ContentFilteredError,
+    MetricChatError,
+    "The provider's safety system blocked the prompt or the answer."
+);
+create_exception!(
+    _native,
     UnsupportedError,
     MetricChatError,
     "Not supported by this build or backend."
@@ -133,6 +145,8 @@ fn error_class(py: Python<'_>, kind: ErrorKind) -> Bound<'_, pyo3::types::PyType
         ErrorKind::Llm => py.get_type::<LlmError>(),
         ErrorKind::Tool => py.get_type::<ToolError>(),
         ErrorKind::BudgetExceeded => py.get_type::<BudgetExceededError>(),
+        ErrorKind::ContextLengthExceeded => py.get_type::<ContextLengthExceededError>(),
+        ErrorKind::ContentFiltered => py.get_type::<ContentFilteredError>(),
         ErrorKind::Unsupported => py.get_type::<UnsupportedError>(),
         _ => py.get_type::<InternalError>(),
     }
@@ -348,7 +362,7 @@ impl Agent {
         let previous = previous_run
             .map(|s| {
                 uuid::Uuid::parse_str(&s)
-                    .map_err(|e| InvalidInputError::new_err(format!("run id `{s}`: {e}")))
+                    .map_err(|e| InvalidInputError::new_err(format!("id `{s}`: {e}")))
             })
             .transpose()?;
         let rt = runtime()?;
@@ -429,6 +443,96 @@ impl Agent {
         self.inner.context_hub().remove_rule(rule)
     }
 
+    /// Adds an instruction from the JSON of a `NewInstruction`; returns the stored one as JSON.
+    fn add_instruction(&self, py: Python<'_>, new_json: &str) -> PyResult<String> {
+        let new: metricchat::instructions::NewInstruction =
+            serde_json::from_str(new_json).map_err(json_err)?;
+        let agent = self.inner.clone();
+        let i = wait(py, async move { agent.instructions().add(new).await }, None)?.map_err(err)?;
+        serde_json::to_string(&i).map_err(json_err)
+    }
+
+    /// Sets an instruction's status (`draft`, `approved`, `archived`); returns it as JSON.
+    fn set_instruction_status(&self, py: Python<'_>, id: &str, status: &str) -> PyResult<String> {
+        let id = parse_run_id(id)?;
+        let status: metricchat::instructions::InstructionStatus =
+            serde_json::from_value(serde_json::Value::String(status.to_string()))
+                .map_err(json_err)?;
+        let agent = self.inner.clone();
+        let i = wait(
+            py,
+            async move { agent.instructions().set_status(id, status).await },
+            None,
+        )?
+        .map_err(err)?;
+        serde_json::to_string(&i).map_err(json_err)
+    }
+
+    /// Deletes an instruction.
+    fn delete_instruction(&self, py: Python<'_>, id: &str) -> PyResult<()> {
+        let id = parse_run_id(id)?;
+        let agent = self.inner.clone();
+        wait(py, async move { agent.instructions().delete(id).await }, None)?.map_err(err)
+    }
+
+    /// Instructions matching the JSON of an `InstructionFilter`, as a JSON array.
+    fn list_instructions(&self, py: Python<'_>, filter_json: &str) -> PyResult<String> {
+        let filter: metricchat::instructions::InstructionFilter =
+            serde_json::from_str(filter_json).map_err(json_err)?;
+        let agent = self.inner.clone();
+        let v = wait(py, async move { agent.instructions().list(&filter).await }, None)?
+            .map_err(err)?;
+        serde_json::to_string(&v).map_err(json_err)
+    }
+
+    /// Adds a memory from the JSON of a `NewMemory`; returns it as JSON.
+    fn add_memory(&self, py: Python<'_>, new_json: &str) -> PyResult<String> {
+        let new: metricchat::instructions::NewMemory =
+            serde_json::from_str(new_json).map_err(json_err)?;
+        let agent = self.inner.clone();
+        let m = wait(py, async move { agent.memories().add(new).await }, None)?.map_err(err)?;
+        serde_json::to_string(&m).map_err(json_err)
+    }
+
+    /// Memories matching the JSON of a `MemoryFilter`, as a JSON array.
+    fn list_memories(&self, py: Python<'_>, filter_json: &str) -> PyResult<String> {
+        let filter: metricchat::instructions::MemoryFilter =
+            serde_json::from_str(filter_json).map_err(json_err)?;
+        let agent = self.inner.clone();
+        let v = wait(py, async move { agent.memories().list(&filter).await }, None)?
+            .map_err(err)?;
+        serde_json::to_string(&v).map_err(json_err)
+    }
+
+    /// The `k` memories most relevant to `text`, as a JSON array.
+    fn search_memories(&self, py: Python<'_>, text: String, k: usize) -> PyResult<String> {
+        let agent = self.inner.clone();
+        let v = wait(py, async move { agent.memories().search(&text, k).await }, None)?
+            .map_err(err)?;
+        serde_json::to_string(&v).map_err(json_err)
+    }
+
+    /// Deletes a memory.
+    fn delete_memory(&self, py: Python<'_>, id: &str) -> PyResult<()> {
+        let id = parse_run_id(id)?;
+        let agent = self.inner.clone();
+        wait(py, async move { agent.memories().delete(id).await }, None)?.map_err(err)
+    }
+
+    /// What a run of `question` would send the model: `(plan_json, explanation_text)`.
+    fn explain_context(&self, py: Python<'_>, question: String) -> PyResult<(String, String)> {
+        let agent = self.inner.clone();
+        let plan = wait(py, async move { agent.explain_context(&question).await }, None)?
+            .map_err(err)?;
+        Ok((serde_json::to_string(&plan).map_err(json_err)?, plan.explain()))
+    }
+
+    /// Rules, instructions, memories and knowledge resources matching `query`, as JSON.
+    fn search_knowledge(&self, query: &str, k: usize) -> PyResult<String> {
+        serde_json::to_string(&self.inner.context_hub().search_knowledge(query, k))
+            .map_err(json_err)
+    }
+
     /// The latest runs as JSON (newest first).
     fn list_runs(&self, py: Python<'_>, limit: u32) -> PyResult<String> {
         let store = Arc::clone(self.inner.store());
@@ -455,7 +559,7 @@ impl Agent {
 }
 
 fn parse_run_id(s: &str) -> PyResult<uuid::Uuid> {
-    uuid::Uuid::parse_str(s).map_err(|e| InvalidInputError::new_err(format!("run id `{s}`: {e}")))
+    uuid::Uuid::parse_str(s).map_err(|e| InvalidInputError::new_err(format!("id `{s}`: {e}")))
 }
 
 enum Msg {
@@ -720,6 +824,14 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("LlmError", py.get_type::<LlmError>())?;
     m.add("ToolError", py.get_type::<ToolError>())?;
     m.add("BudgetExceededError", py.get_type::<BudgetExceededError>())?;
+    m.add(
+        "ContextLengthExceededError",
+        py.get_type::<ContextLengthExceededError>(),
+    )?;
+    m.add(
+        "ContentFilteredError",
+        py.get_type::<ContentFilteredError>(),
+    )?;
     m.add("UnsupportedError", py.get_type::<UnsupportedError>())?;
     m.add("InternalError", py.get_type::<InternalError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

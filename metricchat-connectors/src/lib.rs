@@ -9,8 +9,10 @@
 //! | `sqlite` | no | `sqlite::SqliteConnector`: SQLite files and in-memory databases (sqlx); `sqlite://` URLs |
 //! | `postgres` | no | `postgres::PostgresConnector`: PostgreSQL (sqlx); `postgres://` and `postgresql://` URLs |
 //! | `mysql` | no | `mysql::MySqlConnector`: MySQL and MariaDB (sqlx); `mysql://` and `mariadb://` URLs |
+//! | `snowflake` | no | `snowflake::SnowflakeConnector`: Snowflake over the SQL API v2 (key-pair JWT or OAuth); `snowflake://` URLs |
+//! | `bigquery` | no | `bigquery::BigQueryConnector`: Google BigQuery over REST v2 (service account or bearer token); `bigquery://` URLs |
 //!
-//! Further backends (`redshift`, `snowflake`, `bigquery`) come
+//! Further backends (`redshift`) come
 //! behind features of the same names; [`connect`] already recognises their URL schemes and says
 //! which feature to enable.
 //!
@@ -45,6 +47,12 @@ pub mod datafusion;
 pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(any(feature = "snowflake", feature = "bigquery"))]
+mod rest_common;
+#[cfg(feature = "snowflake")]
+pub mod snowflake;
+#[cfg(feature = "bigquery")]
+pub mod bigquery;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod sql_common;
 #[cfg(feature = "sqlite")]
@@ -69,6 +77,10 @@ pub const SUPPORTED_SCHEMES: &[&str] = &[
     "mariadb",
     #[cfg(feature = "sqlite")]
     "sqlite",
+    #[cfg(feature = "snowflake")]
+    "snowflake",
+    #[cfg(feature = "bigquery")]
+    "bigquery",
 ];
 
 /// Schemes of backends that exist behind a cargo feature, and that feature.
@@ -110,6 +122,14 @@ pub fn connect(url: &str) -> Result<ConnectorRef> {
         "mysql" | "mariadb" => Ok(std::sync::Arc::new(mysql::MySqlConnector::from_url(url)?)),
         #[cfg(feature = "sqlite")]
         "sqlite" => Ok(std::sync::Arc::new(sqlite::SqliteConnector::from_url(url)?)),
+        #[cfg(feature = "snowflake")]
+        "snowflake" => Ok(std::sync::Arc::new(
+            snowflake::SnowflakeConnector::from_url(url)?,
+        )),
+        #[cfg(feature = "bigquery")]
+        "bigquery" => Ok(std::sync::Arc::new(bigquery::BigQueryConnector::from_url(
+            url,
+        )?)),
         other => match FEATURE_SCHEMES.iter().find(|(s, _)| *s == other) {
             Some((_, feature)) => Err(Error::Unsupported(format!(
                 "`{other}://` connections need the `{feature}` feature of metricchat-connectors; \
@@ -370,10 +390,10 @@ mod tests {
         // Lazy pools (postgres, mysql) need a runtime context even though they connect later.
         let rt = tokio::runtime::Runtime::new().unwrap();
         let _entered = rt.enter();
-        let err = connect("snowflake://user@account/db").err();
+        let err = connect("redshift://user@cluster:5439/db").err();
         let msg = err.as_ref().map(ToString::to_string).unwrap_or_default();
         assert!(matches!(err, Some(Error::Unsupported(_))), "{err:?}");
-        assert!(msg.contains("`snowflake` feature"), "{msg}");
+        assert!(msg.contains("`redshift` feature"), "{msg}");
         #[cfg(not(feature = "mysql"))]
         assert!(matches!(
             connect("mariadb://user@localhost/db").err(),

@@ -311,6 +311,63 @@ const CONSTRAINTS: &str = "SELECT con.contype::text, \
      LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace \
      WHERE con.conrelid = $1::int8::oid AND con.contype IN ('p', 'f') ORDER BY con.conname";
 
+/// The relations `LIST_TABLES` shows, for the bulk catalog queries.
+const CATALOG_RELATIONS: &str = "SELECT c.oid FROM pg_catalog.pg_class c \
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f') \
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') \
+       AND n.nspname NOT LIKE 'pg_temp_%' AND n.nspname NOT LIKE 'pg_toast_temp_%' \
+       AND NOT c.relispartition \
+       AND has_schema_privilege(n.oid, 'USAGE')";
+
+fn catalog_tables_sql() -> String {
+    format!(
+        "SELECT c.oid::int8, n.nspname::text, c.relname::text, c.relkind::text, \
+           d.description, c.reltuples::float8 \
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN pg_catalog.pg_description d ON d.objoid = c.oid AND d.objsubid = 0 \
+           AND d.classoid = 'pg_catalog.pg_class'::regclass \
+         WHERE c.oid IN ({CATALOG_RELATIONS}) ORDER BY 2, 3"
+    )
+}
+
+fn catalog_columns_sql() -> String {
+    format!(
+        "SELECT a.attrelid::int8, a.attname::text, format_type(a.atttypid, a.atttypmod), \
+           NOT a.attnotnull, d.description \
+         FROM pg_catalog.pg_attribute a \
+         LEFT JOIN pg_catalog.pg_description d ON d.objoid = a.attrelid \
+           AND d.objsubid = a.attnum AND d.classoid = 'pg_catalog.pg_class'::regclass \
+         WHERE a.attrelid IN ({CATALOG_RELATIONS}) AND a.attnum > 0 AND NOT a.attisdropped \
+         ORDER BY a.attrelid, a.attnum"
+    )
+}
+
+fn catalog_constraints_sql() -> String {
+    format!(
+        "SELECT con.conrelid::int8, con.contype::text, \
+           ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, i) \
+                 JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i), \
+           rn.nspname::text, rc.relname::text, \
+           ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i) \
+                 JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i) \
+         FROM pg_catalog.pg_constraint con \
+         LEFT JOIN pg_catalog.pg_class rc ON rc.oid = con.confrelid \
+         LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace \
+         WHERE con.conrelid IN ({CATALOG_RELATIONS}) AND con.contype IN ('p', 'f') \
+         ORDER BY con.conrelid, con.conname"
+    )
+}
+
+/// reltuples is -1 for a table never analysed; views have no row estimate.
+fn row_estimate(is_view: bool, reltuples: f64) -> Option<u64> {
+    (!is_view && reltuples >= 0.0).then(|| {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let n = reltuples.round() as u64;
+        n
+    })
+}
+
 #[async_trait]
 impl Connector for PostgresConnector {
     fn info(&self) -> ConnectorInfo {
@@ -412,12 +469,7 @@ impl Connector for PostgresConnector {
             }
         }
         let is_view = matches!(relkind.as_str(), "v" | "m");
-        // reltuples is -1 for a table never analysed.
-        let row_estimate = (!is_view && reltuples >= 0.0).then(|| {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let n = reltuples.round() as u64;
-            n
-        });
+        let row_estimate = row_estimate(is_view, reltuples);
         Ok(TableSchema {
             table: TableRef::qualified(schema, table.name.clone()),
             kind: if is_view {
@@ -431,6 +483,82 @@ impl Connector for PostgresConnector {
             foreign_keys,
             row_estimate,
         })
+    }
+
+    /// Three catalog queries for every table at once (tables, columns, keys).
+    async fn catalog(&self) -> Result<Vec<TableSchema>> {
+        let err = |e| query_error(&self.name, e);
+        let mut tables: Vec<TableSchema> = Vec::new();
+        let mut by_oid: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+        for r in sqlx::query(sqlx::AssertSqlSafe(catalog_tables_sql()))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?
+        {
+            let oid: i64 = r.try_get(0).map_err(err)?;
+            let relkind: String = r.try_get(3).map_err(err)?;
+            let is_view = matches!(relkind.as_str(), "v" | "m");
+            by_oid.insert(oid, tables.len());
+            tables.push(TableSchema {
+                table: TableRef::qualified(
+                    r.try_get::<String, _>(1).map_err(err)?,
+                    r.try_get::<String, _>(2).map_err(err)?,
+                ),
+                kind: if is_view {
+                    TableKind::View
+                } else {
+                    TableKind::Table
+                },
+                columns: Vec::new(),
+                comment: r.try_get(4).map_err(err)?,
+                primary_key: Vec::new(),
+                foreign_keys: Vec::new(),
+                row_estimate: row_estimate(is_view, r.try_get(5).map_err(err)?),
+            });
+        }
+        for r in sqlx::query(sqlx::AssertSqlSafe(catalog_columns_sql()))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?
+        {
+            let oid: i64 = r.try_get(0).map_err(err)?;
+            if let Some(&i) = by_oid.get(&oid) {
+                tables[i].columns.push(ColumnInfo {
+                    name: r.try_get(1).map_err(err)?,
+                    data_type: r.try_get(2).map_err(err)?,
+                    nullable: r.try_get(3).map_err(err)?,
+                    comment: r.try_get(4).map_err(err)?,
+                });
+            }
+        }
+        for r in sqlx::query(sqlx::AssertSqlSafe(catalog_constraints_sql()))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?
+        {
+            let oid: i64 = r.try_get(0).map_err(err)?;
+            let Some(&i) = by_oid.get(&oid) else {
+                continue;
+            };
+            let kind: String = r.try_get(1).map_err(err)?;
+            let cols: Vec<String> = r.try_get(2).map_err(err)?;
+            if kind == "p" {
+                tables[i].primary_key = cols;
+            } else {
+                tables[i].foreign_keys.push(ForeignKey {
+                    columns: cols,
+                    references: TableRef {
+                        schema: r.try_get(3).map_err(err)?,
+                        name: r
+                            .try_get::<Option<String>, _>(4)
+                            .map_err(err)?
+                            .unwrap_or_default(),
+                    },
+                    referenced_columns: r.try_get(5).map_err(err)?,
+                });
+            }
+        }
+        Ok(tables)
     }
 
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {

@@ -520,7 +520,7 @@ async fn connect_urls() {
     let err = connect("ftp://example.com/flights.parquet").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     assert!(err.to_string().contains("file://"), "{err}");
-    let err = connect("snowflake://acme/analytics").unwrap_err();
+    let err = connect("redshift://acme/analytics").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unsupported);
-    assert!(err.to_string().contains("`snowflake` feature"), "{err}");
+    assert!(err.to_string().contains("`redshift` feature"), "{err}");
 }

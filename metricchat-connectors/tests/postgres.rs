@@ -616,10 +616,65 @@ async fn postgres_lists_10000_tables_fast() {
         assert_eq!(t.primary_key, vec!["id"]);
     }
     let described = started.elapsed() / 3;
+
+    // The whole catalog in three queries, then the context hub's index and one selection.
+    fx.exec(
+        "CREATE TABLE $S.dim_customers (customer_id bigint PRIMARY KEY, region text);
+         CREATE TABLE $S.fct_orders (order_id bigint PRIMARY KEY,
+             customer_id bigint REFERENCES $S.dim_customers, net_revenue numeric(12,2));
+         COMMENT ON COLUMN $S.fct_orders.net_revenue IS 'Revenue after refunds';",
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let catalog = fx.conn.catalog().await.unwrap();
+    let loaded = started.elapsed();
+    let ours: Vec<_> = catalog
+        .iter()
+        .filter(|t| t.table.schema.as_deref() == Some(fx.schema.as_str()))
+        .collect();
+    assert_eq!(ours.len(), 10_002);
+    let t77 = ours.iter().find(|t| t.table.name == "t77").unwrap();
+    assert_eq!(t77.columns.len(), 2);
+    assert_eq!(t77.primary_key, vec!["id"]);
+    let orders = ours.iter().find(|t| t.table.name == "fct_orders").unwrap();
+    assert_eq!(orders.foreign_keys[0].references.name, "dim_customers");
+    assert_eq!(
+        orders.columns[2].comment.as_deref(),
+        Some("Revenue after refunds")
+    );
+    let url = std::env::var("MC_TEST_POSTGRES_URL").unwrap();
+    let conn: metricchat_core::ConnectorRef =
+        std::sync::Arc::new(PostgresConnector::from_url(&url).unwrap());
+    let hub = metricchat_core::context::ContextHub::default();
+    let started = std::time::Instant::now();
+    hub.load_catalogs(std::slice::from_ref(&conn))
+        .await
+        .unwrap();
+    let sel = hub.select_tables("revenue by customer region", 4_000);
+    let hub_ms = started.elapsed();
+    let started = std::time::Instant::now();
+    let again = hub.select_tables("net revenue per region", 4_000);
+    let select_ms = started.elapsed();
+    // Other schemas of the test database may hold tables of the same names.
+    let ours = |sel: &[metricchat_core::context::TableSelection]| -> Vec<String> {
+        sel.iter()
+            .filter(|s| s.table.schema.as_deref() == Some(fx.schema.as_str()))
+            .map(|s| s.table.name.clone())
+            .collect()
+    };
+    let names = ours(&sel);
+    assert!(names.contains(&"fct_orders".to_string()), "{names:?}");
+    assert!(names.contains(&"dim_customers".to_string()), "{names:?}");
+    let names = ours(&again);
+    assert!(names.contains(&"fct_orders".to_string()), "{names:?}");
     eprintln!(
-        "10,000 tables: list_tables {} ms, table_schema {} ms each",
+        "10,000 tables: list_tables {} ms, table_schema {} ms each, catalog (all columns and keys) {} ms; \
+         context hub load + index + first selection {} ms, next selection {} ms",
         listed.as_millis(),
-        described.as_millis()
+        described.as_millis(),
+        loaded.as_millis(),
+        hub_ms.as_millis(),
+        select_ms.as_millis()
     );
     assert!(listed < Duration::from_secs(5), "{listed:?}");
     assert!(described < Duration::from_secs(1), "{described:?}");

@@ -35,6 +35,11 @@ pub enum ErrorKind {
     Tool,
     /// A run budget (iterations, tokens, cost, wall time) ran out.
     BudgetExceeded,
+    /// The prompt does not fit the model's context window; retrying the same request cannot
+    /// help, a shorter one may.
+    ContextLengthExceeded,
+    /// The provider's safety system blocked the prompt or cut the answer.
+    ContentFiltered,
     /// The backend cannot do what was asked.
     Unsupported,
     /// A bug or an unexpected state inside metricchat.
@@ -55,9 +60,19 @@ impl ErrorKind {
             Self::Llm => "Llm",
             Self::Tool => "Tool",
             Self::BudgetExceeded => "BudgetExceeded",
+            Self::ContextLengthExceeded => "ContextLengthExceeded",
+            Self::ContentFiltered => "ContentFiltered",
             Self::Unsupported => "Unsupported",
             Self::Internal => "Internal",
         }
+    }
+}
+
+impl ErrorKind {
+    /// `false` for kinds where sending the same request again cannot succeed whatever the HTTP
+    /// status said (a too-long prompt, a filtered answer).
+    fn retryable_by_nature(self) -> bool {
+        !matches!(self, Self::ContextLengthExceeded | Self::ContentFiltered)
     }
 }
 
@@ -250,6 +265,9 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Provider { kind, status, .. } => {
+                if !kind.retryable_by_nature() {
+                    return false;
+                }
                 matches!(kind, ErrorKind::RateLimited | ErrorKind::Timeout)
                     || status.is_some_and(|s| s >= 500)
                     || (status.is_none() && *kind == ErrorKind::Llm)
@@ -324,5 +342,25 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         assert!(!e.is_retryable());
         assert_eq!(ErrorKind::QueryFailed.to_string(), "QueryFailed");
+        for kind in [ErrorKind::ContextLengthExceeded, ErrorKind::ContentFiltered] {
+            // Even a 5xx or a status-less stream error of these kinds is not retried.
+            for status in [None, Some(500)] {
+                let e = Error::Provider {
+                    provider: "openai".into(),
+                    status,
+                    message: "no".into(),
+                    kind,
+                    retry_after: None,
+                    source: None,
+                };
+                assert_eq!(e.kind(), kind);
+                assert!(!e.is_retryable(), "{kind} {status:?}");
+            }
+        }
+        assert_eq!(
+            ErrorKind::ContextLengthExceeded.as_str(),
+            "ContextLengthExceeded"
+        );
+        assert_eq!(ErrorKind::ContentFiltered.as_str(), "ContentFiltered");
     }
 }

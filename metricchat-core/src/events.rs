@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::ErrorInfo;
+use crate::instructions::Instruction;
 use crate::llm::Usage;
 use crate::planner::PlannerDecision;
 use crate::viz::ChartSpec;
@@ -290,6 +291,14 @@ pub enum EventKind {
         /// Whether this is the final text.
         done: bool,
     },
+    /// The agent proposed an instruction (stored as a draft; the host approves it).
+    #[serde(rename = "instructions.suggested")]
+    InstructionsSuggested {
+        /// The stored draft.
+        instruction: Instruction,
+        /// Why the agent proposes it.
+        reason: String,
+    },
     /// The run ended (completed, awaiting input, cancelled or over budget).
     #[serde(rename = "run.finished")]
     RunFinished {
@@ -321,6 +330,7 @@ impl EventKind {
             EventKind::QueryResult { .. } => "query.result",
             EventKind::VisualizationCreated { .. } => "visualization.created",
             EventKind::BlockUpsert { .. } => "block.upsert",
+            EventKind::InstructionsSuggested { .. } => "instructions.suggested",
             EventKind::RunFinished { .. } => "run.finished",
             EventKind::RunFailed { .. } => "run.failed",
         }

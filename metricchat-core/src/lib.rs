@@ -8,6 +8,8 @@
 //!
 //! ## Cargo features
 //! - `sqlite-store` (default): [`store::SqliteStore`], the embedded persistence store.
+//! - `postgres-store`: `store::PostgresStore`, the persistence store in a schema of a
+//!   PostgreSQL database.
 
 #![cfg_attr(
     not(test),
@@ -21,6 +23,8 @@ pub mod data;
 pub mod error;
 pub mod events;
 pub mod guard;
+pub mod instructions;
+pub mod knowledge;
 pub mod llm;
 pub mod planner;
 pub mod store;

@@ -8,8 +8,8 @@ use futures::StreamExt;
 use metricchat_core::ErrorKind;
 use metricchat_core::error::Error;
 use metricchat_core::llm::{
-    AnthropicClient, AnthropicConfig, ChatEvent, ChatMessage, ChatRequest, FinishReason, LlmClient,
-    ResponseFormat, RetryPolicy, ToolCall, ToolChoice, ToolSpec, Usage,
+    AnthropicClient, AnthropicConfig, ChatEvent, ChatMessage, ChatRequest, FinishReason,
+    ImageContent, LlmClient, ResponseFormat, RetryPolicy, ToolCall, ToolChoice, ToolSpec, Usage,
 };
 use metricchat_testkit::{Exchange, FakeLlmServer, FakeToolCall, Reply, anthropic};
 use serde_json::json;
@@ -515,4 +515,59 @@ fn debug_output_hides_the_api_key_and_model_info() {
     assert_eq!(info.context_window, 200_000);
     assert!(info.supports_tools && info.supports_vision && !info.supports_json_mode);
     assert_eq!(info.pricing.map(|p| p.input_per_mtok), Some(3.0));
+}
+
+#[tokio::test]
+async fn prompt_too_long_is_context_length_exceeded() {
+    let server = FakeLlmServer::start(vec![anthropic::prompt_too_long().into()]).await;
+    let err = client(&server).complete(ask("hi")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ContextLengthExceeded, "{err}");
+    assert!(err.to_string().contains("prompt is too long"), "{err}");
+    assert!(!err.is_retryable());
+    assert_eq!(server.requests().len(), 1);
+    // Any other invalid request stays InvalidInput.
+    let server = FakeLlmServer::start(vec![Reply::status(400).into()]).await;
+    let err = client(&server).complete(ask("hi")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+}
+
+#[tokio::test]
+async fn refusal_stop_reason_is_content_filtered() {
+    let server = FakeLlmServer::start(vec![
+        Reply::text("I won't")
+            .with_finish_reason("content_filter")
+            .into(),
+    ])
+    .await;
+    let (seen, err) = first_error(&client(&server), ask("x")).await;
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, ChatEvent::TextDelta { .. })),
+        "{seen:?}"
+    );
+    assert_eq!(err.kind(), ErrorKind::ContentFiltered);
+    assert!(err.to_string().contains("refusal"), "{err}");
+    // The fake really sent Anthropic's `refusal`.
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn images_go_out_as_image_blocks_before_the_text() {
+    let server = FakeLlmServer::start(vec![Reply::text("A line chart.").into()]).await;
+    let req = ChatRequest::new(vec![
+        ChatMessage::user("What does this show?")
+            .with_image(ImageContent::base64("image/jpeg", "/9j/4AAQ"))
+            .with_image(ImageContent::url("https://example.com/q3.png")),
+    ]);
+    let reply = client(&server).complete(req).await.unwrap();
+    assert_eq!(reply.text, "A line chart.");
+    assert_eq!(
+        server.requests()[0]["messages"][0]["content"],
+        json!([
+            {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg",
+                                         "data": "/9j/4AAQ"}},
+            {"type": "image", "source": {"type": "url", "url": "https://example.com/q3.png"}},
+            {"type": "text", "text": "What does this show?"},
+        ])
+    );
 }

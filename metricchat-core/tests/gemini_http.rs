@@ -9,7 +9,7 @@ use metricchat_core::ErrorKind;
 use metricchat_core::error::Error;
 use metricchat_core::llm::{
     ChatAccumulator, ChatEvent, ChatMessage, ChatRequest, FinishReason, GeminiClient, GeminiConfig,
-    LlmClient, ResponseFormat, RetryPolicy, ToolCall, ToolChoice, ToolSpec, Usage,
+    ImageContent, LlmClient, ResponseFormat, RetryPolicy, ToolCall, ToolChoice, ToolSpec, Usage,
 };
 use metricchat_testkit::{Exchange, FakeLlmServer, FakeToolCall, Reply, gemini};
 use serde_json::json;
@@ -199,10 +199,43 @@ async fn max_tokens_and_safety_finish_reasons() {
     let reply = c.complete(ask("long")).await.unwrap();
     assert_eq!(reply.finish_reason, Some(FinishReason::Length));
     assert_eq!(reply.text, "cut sh");
-    let reply = c.complete(ask("unsafe")).await.unwrap();
-    assert_eq!(reply.finish_reason, Some(FinishReason::ContentFilter));
-    assert_eq!(reply.text, "");
+    let err = c.complete(ask("unsafe")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ContentFiltered, "{err}");
+    assert!(!err.is_retryable());
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "a filtered answer is not retried"
+    );
     server.verify().unwrap();
+}
+
+#[tokio::test]
+async fn prohibited_content_mid_answer_ends_the_stream_with_content_filtered() {
+    let server = FakeLlmServer::start(vec![
+        Reply::text("Here is the fi")
+            .with_finish_reason("PROHIBITED_CONTENT")
+            .into(),
+    ])
+    .await;
+    let (seen, err) = first_error(&client(&server), ask("x")).await;
+    let text: String = seen
+        .iter()
+        .filter_map(|e| match e {
+            ChatEvent::TextDelta { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        text, "Here is the fi",
+        "text before the filter still arrives"
+    );
+    assert!(
+        !seen.iter().any(|e| matches!(e, ChatEvent::Finish { .. })),
+        "no finish event: {seen:?}"
+    );
+    assert_eq!(err.kind(), ErrorKind::ContentFiltered);
+    assert!(err.to_string().contains("content filter"), "{err}");
 }
 
 #[tokio::test]
@@ -434,7 +467,7 @@ async fn client_errors_map_to_kinds_without_retry() {
         ),
         (
             gemini::context_too_long(),
-            ErrorKind::InvalidInput,
+            ErrorKind::ContextLengthExceeded,
             "context length exceeded",
         ),
         (Reply::status(404), ErrorKind::NotFound, "not found"),
@@ -453,7 +486,7 @@ async fn client_errors_map_to_kinds_without_retry() {
 async fn a_blocked_prompt_is_a_typed_error_not_retried() {
     let server = FakeLlmServer::start(vec![gemini::prompt_blocked("SAFETY").into()]).await;
     let err = client(&server).complete(ask("bad")).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_eq!(err.kind(), ErrorKind::ContentFiltered);
     assert!(err.to_string().contains("blocked"), "{err}");
     assert!(err.to_string().contains("SAFETY"), "{err}");
     assert_eq!(server.requests().len(), 1);
@@ -563,4 +596,28 @@ fn debug_output_hides_the_api_key_and_model_info() {
     assert_eq!(info.context_window, 1_048_576);
     assert!(info.supports_tools && info.supports_json_mode && info.supports_vision);
     assert_eq!(info.pricing.map(|p| p.output_per_mtok), Some(2.5));
+}
+
+#[tokio::test]
+async fn images_go_out_as_inline_data_and_file_data_parts() {
+    let server = FakeLlmServer::start(vec![Reply::text("A pie chart.").into()]).await;
+    let req = ChatRequest::new(vec![
+        ChatMessage::user("What does this show?")
+            .with_image(ImageContent::from_bytes("image/png", b"\x89PNG\r\n\x1a\n"))
+            .with_image(ImageContent::Url {
+                url: "https://generativelanguage.googleapis.com/v1beta/files/abc".into(),
+                media_type: Some("image/png".into()),
+            }),
+    ]);
+    let reply = client(&server).complete(req).await.unwrap();
+    assert_eq!(reply.text, "A pie chart.");
+    assert_eq!(
+        server.requests()[0]["contents"][0],
+        json!({"role": "user", "parts": [
+            {"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}},
+            {"fileData": {"mimeType": "image/png",
+                          "fileUri": "https://generativelanguage.googleapis.com/v1beta/files/abc"}},
+            {"text": "What does this show?"},
+        ]})
+    );
 }

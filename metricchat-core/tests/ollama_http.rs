@@ -8,10 +8,10 @@ use futures::StreamExt;
 use metricchat_core::ErrorKind;
 use metricchat_core::error::Error;
 use metricchat_core::llm::{
-    ChatEvent, ChatMessage, ChatRequest, FinishReason, LlmClient, OllamaClient, OllamaConfig,
-    ResponseFormat, RetryPolicy, ToolCall, ToolChoice, ToolSpec, Usage,
+    ChatEvent, ChatMessage, ChatRequest, FinishReason, ImageContent, LlmClient, OllamaClient,
+    OllamaConfig, ResponseFormat, RetryPolicy, ToolCall, ToolChoice, ToolSpec, Usage,
 };
-use metricchat_testkit::{Exchange, FakeLlmServer, FakeToolCall, Reply};
+use metricchat_testkit::{Exchange, FakeLlmServer, FakeToolCall, Reply, ollama};
 use serde_json::json;
 
 fn client(server: &FakeLlmServer) -> OllamaClient {
@@ -407,4 +407,60 @@ fn debug_output_hides_the_api_key_and_model_info_follows_config() {
         .model_info();
     assert!(info.supports_tools);
     assert_eq!(info.context_window, 32_768);
+}
+
+#[tokio::test]
+async fn input_over_the_context_length_is_context_length_exceeded() {
+    let server = FakeLlmServer::start(vec![ollama::context_exceeded().into()]).await;
+    let err = client(&server).complete(ask("hi")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ContextLengthExceeded, "{err}");
+    assert!(
+        err.to_string().contains("exceeds the context length"),
+        "{err}"
+    );
+    assert_eq!(server.requests().len(), 1, "not retried");
+    // Older runners answer 500 with the same message: still not retried.
+    let server = FakeLlmServer::start(vec![
+        Reply::Status {
+            status: 500,
+            body: Some(json!({"error": "input exceeds context length"})),
+            headers: Default::default(),
+        }
+        .into(),
+    ])
+    .await;
+    let err = client(&server).complete(ask("hi")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ContextLengthExceeded, "{err}");
+    assert_eq!(server.requests().len(), 1, "not retried");
+}
+
+#[tokio::test]
+async fn images_go_out_as_base64_in_the_message_when_the_model_has_vision() {
+    let server = FakeLlmServer::start(vec![Reply::text("A scatter plot.").into()]).await;
+    let req = ChatRequest::new(vec![
+        ChatMessage::user("What does this show?")
+            .with_image(ImageContent::from_bytes("image/png", b"\x89PNG\r\n\x1a\n")),
+    ]);
+    let refused = client(&server).complete(req.clone()).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Unsupported, "{refused}");
+    assert!(server.requests().is_empty());
+
+    let c = client_with(&server, |c| c.with_vision(true));
+    assert!(c.model_info().supports_vision);
+    let reply = c.complete(req).await.unwrap();
+    assert_eq!(reply.text, "A scatter plot.");
+    assert_eq!(
+        server.requests()[0]["messages"][0],
+        json!({"role": "user", "content": "What does this show?", "images": ["iVBORw0KGgo="]})
+    );
+
+    // Ollama cannot fetch URLs.
+    let err = c
+        .complete(ChatRequest::new(vec![
+            ChatMessage::user("x").with_image(ImageContent::url("https://e/a.png")),
+        ]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    assert_eq!(server.requests().len(), 1);
 }

@@ -8,8 +8,8 @@ use futures::StreamExt;
 use metricchat_core::ErrorKind;
 use metricchat_core::error::Error;
 use metricchat_core::llm::{
-    ChatEvent, ChatMessage, ChatRequest, FinishReason, LlmClient, OpenAiClient, OpenAiConfig,
-    ResponseFormat, RetryPolicy, ToolCall, ToolChoice, ToolSpec,
+    ChatEvent, ChatMessage, ChatRequest, FinishReason, ImageContent, LlmClient, OpenAiClient,
+    OpenAiConfig, ResponseFormat, RetryPolicy, ToolCall, ToolChoice, ToolSpec,
 };
 use metricchat_testkit::{Exchange, FakeLlmServer, FakeToolCall, Matcher, Reply};
 use serde_json::json;
@@ -385,10 +385,11 @@ async fn unauthorized_is_not_retried_and_keeps_the_message() {
 }
 
 #[tokio::test]
-async fn context_length_exceeded_is_invalid_input() {
+async fn context_length_exceeded_has_its_own_kind() {
     let server = FakeLlmServer::start(vec![Reply::context_length_exceeded().into()]).await;
     let err = client(&server).complete(ask("hi")).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_eq!(err.kind(), ErrorKind::ContextLengthExceeded);
+    assert!(!err.is_retryable());
     assert!(err.to_string().contains("maximum context length"), "{err}");
     assert_eq!(server.requests().len(), 1);
 }
@@ -658,4 +659,143 @@ async fn azure_deployment_without_api_version_or_key_is_refused() {
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
     assert_eq!(server.unexpected().len(), 2);
     assert_eq!(server.remaining(), 1);
+}
+
+#[tokio::test]
+async fn context_length_exceeded_as_a_stream_error_event_has_its_own_kind() {
+    let server = FakeLlmServer::start(vec![
+        Reply::StreamError {
+            text_before: String::new(),
+            error: json!({"message": "This model's maximum context length is 8192 tokens.",
+                          "type": "invalid_request_error", "param": "messages",
+                          "code": "context_length_exceeded"}),
+        }
+        .into(),
+    ])
+    .await;
+    let err = client(&server).complete(ask("hi")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ContextLengthExceeded, "{err}");
+    assert_eq!(server.requests().len(), 1, "not retried");
+}
+
+#[tokio::test]
+async fn content_filter_finish_reason_is_a_content_filtered_error() {
+    let server = FakeLlmServer::start(vec![
+        Reply::text("I can")
+            .with_finish_reason("content_filter")
+            .into(),
+        Reply::text("").with_finish_reason("content_filter").into(),
+    ])
+    .await;
+    let c = client(&server);
+    let (seen, err) = first_error(&c, ask("something nasty")).await;
+    assert!(
+        seen.contains(&ChatEvent::TextDelta {
+            text: "I ca".into()
+        }),
+        "{seen:?}"
+    );
+    assert!(!seen.iter().any(|e| matches!(e, ChatEvent::Finish { .. })));
+    assert_eq!(err.kind(), ErrorKind::ContentFiltered);
+    assert!(err.to_string().contains("content_filter"), "{err}");
+    assert!(!err.is_retryable());
+
+    // `complete` surfaces the same error.
+    let err = c.complete(ask("again")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ContentFiltered);
+    assert_eq!(server.requests().len(), 2);
+    server.verify().unwrap();
+}
+
+#[tokio::test]
+async fn azure_content_filter_refusal_is_content_filtered_and_not_retried() {
+    let server = FakeLlmServer::start(vec![Reply::content_filtered_prompt().into()]).await;
+    let config = OpenAiConfig::azure(server.origin(), "gpt-4o", "2024-10-21")
+        .with_api_key("az-secret")
+        .with_retry(RetryPolicy::new(
+            2,
+            Duration::from_millis(20),
+            Duration::from_secs(1),
+        ));
+    let err = OpenAiClient::new(config)
+        .unwrap()
+        .complete(ask("hi"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ContentFiltered, "{err}");
+    assert!(
+        err.to_string().contains("content management policy"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("HTTP 400"), "{err}");
+    assert_eq!(server.requests().len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vision
+
+const PNG_1PX: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+#[tokio::test]
+async fn images_go_out_as_image_url_parts() {
+    let server = FakeLlmServer::start(vec![Reply::text("A bar chart.").into()]).await;
+    let req = ChatRequest::new(vec![
+        ChatMessage::user("What does this chart show?")
+            .with_image(ImageContent::from_bytes("image/png", PNG_1PX))
+            .with_image(ImageContent::url("https://example.com/q3.png")),
+    ]);
+    let reply = client_with(&server, |c| c).complete(req).await.unwrap();
+    assert_eq!(reply.text, "A bar chart.");
+    let body = &server.requests()[0];
+    assert_eq!(
+        body["messages"][0]["content"],
+        json!([
+            {"type": "text", "text": "What does this chart show?"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+            {"type": "image_url", "image_url": {"url": "https://example.com/q3.png"}},
+        ])
+    );
+}
+
+#[tokio::test]
+async fn images_to_a_model_without_vision_are_refused_before_sending() {
+    let server = FakeLlmServer::start(vec![]).await;
+    let req = ChatRequest::new(vec![
+        ChatMessage::user("Describe").with_image(ImageContent::url("https://example.com/a.png")),
+    ]);
+    // gpt-3.5-turbo has no vision; an unknown local model has none unless configured.
+    for model in ["gpt-3.5-turbo", "qwen2.5-coder:1.5b"] {
+        let c = client_with(&server, |mut c| {
+            c.model = model.into();
+            c
+        });
+        assert!(!c.model_info().supports_vision);
+        let err = c.complete(req.clone()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+        assert!(err.to_string().contains("does not accept images"), "{err}");
+    }
+    assert!(server.requests().is_empty());
+    // The override turns it on.
+    server.push(Reply::text("ok").into());
+    let c = client_with(&server, |mut c| {
+        c.model = "llava-compatible".into();
+        c.supports_vision = Some(true);
+        c
+    });
+    assert_eq!(c.complete(req).await.unwrap().text, "ok");
+}
+
+#[tokio::test]
+async fn malformed_images_are_invalid_input() {
+    let server = FakeLlmServer::start(vec![]).await;
+    let c = client(&server);
+    for msg in [
+        ChatMessage::user("x").with_image(ImageContent::base64("text/plain", "aGk=")),
+        ChatMessage::user("x").with_image(ImageContent::base64("image/png", "")),
+        ChatMessage::assistant("x").with_image(ImageContent::url("https://e/a.png")),
+    ] {
+        let err = c.complete(ChatRequest::new(vec![msg])).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    }
+    assert!(server.requests().is_empty());
 }

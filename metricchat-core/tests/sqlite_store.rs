@@ -1,18 +1,25 @@
 //! The persistence stores, held to one behaviour: every test in `behaviour` runs against
-//! `MemoryStore` (the reference semantics), a `SqliteStore` file in a temp dir and an in-memory
-//! `SqliteStore`. SQLite-only tests then cover what only a database can show: persistence across
+//! `MemoryStore` (the reference semantics), a `SqliteStore` file in a temp dir, an in-memory
+//! `SqliteStore` and — with the `postgres-store` feature and `MC_TEST_POSTGRES_URL` set (for
+//! example `postgres://postgres@127.0.0.1:5432/test`) — a `PostgresStore` in a fresh schema that
+//! is dropped afterwards. Without the URL the PostgreSQL tests print a SKIP line and pass.
+//! Database-only tests then cover what only a database can show: persistence across
 //! reopening, migrations, atomic rollback of a failed step, recovery after a real process crash,
-//! and concurrent writers on one file.
+//! concurrent writers on one file, and schema isolation on PostgreSQL.
 #![cfg(feature = "sqlite-store")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use metricchat_core::error::{Error, ErrorInfo, ErrorKind};
 use metricchat_core::events::{
     ColumnMeta, Event, EventKind, RunStatus, RunSummary, Timings, ToolStatus,
+};
+use metricchat_core::instructions::{
+    Instruction, InstructionFilter, InstructionStatus, InstructionUpdate, Memory, MemoryFilter,
+    NewInstruction, NewMemory, Origin, Scope,
 };
 use metricchat_core::llm::Usage;
 use metricchat_core::planner::{DecisionMetrics, PlanType, PlannedAction, PlannerDecision};
@@ -27,9 +34,10 @@ use uuid::Uuid;
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 
-/// A fixed instant with nanoseconds, so exact timestamp round-trips are checked.
+/// A fixed instant with microseconds (the finest PostgreSQL keeps), so exact timestamp
+/// round-trips are checked on every store. SQLite's nanoseconds have their own test.
 fn at(offset_ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(1_764_000_000, 123_456_789).unwrap()
+    DateTime::from_timestamp(1_764_000_000, 123_456_000).unwrap()
         + TimeDelta::milliseconds(offset_ms)
 }
 
@@ -537,6 +545,21 @@ fn bare_step(run: &RunRecord, step: u32) -> StepWrite {
     }
 }
 
+/// An instruction built from `new`, created `offset_ms` after the fixed instant.
+fn instruction(new: NewInstruction, offset_ms: i64) -> Instruction {
+    let mut i = new.build().unwrap();
+    i.created_at = at(offset_ms);
+    i.updated_at = at(offset_ms);
+    i
+}
+
+/// A memory built from `new`, created `offset_ms` after the fixed instant.
+fn memory(new: NewMemory, offset_ms: i64) -> Memory {
+    let mut m = new.build().unwrap();
+    m.created_at = at(offset_ms);
+    m
+}
+
 /// Asserts everything the store holds for the scenario's run equals what it expects.
 async fn assert_reads_back(store: &dyn Store, s: &Scenario) {
     let id = s.run.id;
@@ -655,7 +678,8 @@ mod behaviour {
             store.write_step(step).await.unwrap();
         }
 
-        let before = Utc::now();
+        // Truncated like PostgreSQL's timestamps, so "not before" holds on every store.
+        let before = Utc::now().trunc_subsecs(6);
         assert_eq!(store.mark_interrupted().await.unwrap(), 1);
 
         let id = crashed.run.id;
@@ -755,6 +779,346 @@ mod behaviour {
         }
         assert_eq!(a.list_runs(10).await.unwrap().len(), 2);
     }
+
+    /// Instructions read back exactly; every filter field selects as
+    /// `InstructionFilter::matches` does; oldest first.
+    pub async fn instructions_round_trip_and_filter(store: Arc<dyn Store>) {
+        let run = Uuid::new_v4();
+        let global = instruction(
+            NewInstruction::new("Exclude test accounts (is_test = true)").label("Finance"),
+            0,
+        );
+        let on_warehouse = instruction(
+            NewInstruction::new("Amounts are in cents")
+                .scope(Scope::Connection {
+                    connection: "Warehouse".into(),
+                })
+                .labels(["units", "finance"]),
+            1,
+        );
+        let on_tables = instruction(
+            NewInstruction::new("Fiscal year starts in April — ünïcode \"quoted\"")
+                .scope(Scope::Tables {
+                    connection: Some("warehouse".into()),
+                    tables: vec!["public.orders".into(), "refunds".into()],
+                })
+                .source(Origin::Agent)
+                .run_id(run),
+            2,
+        );
+        let archived = instruction(
+            NewInstruction::new("Old rule").status(InstructionStatus::Archived),
+            3,
+        );
+        // Written out of order, so insertion order cannot pass for age.
+        for i in [&on_tables, &global, &archived, &on_warehouse] {
+            store.put_instruction(i).await.unwrap();
+        }
+        assert_eq!(on_tables.status, InstructionStatus::Draft);
+        for i in [&global, &on_warehouse, &on_tables, &archived] {
+            assert_eq!(store.get_instruction(i.id).await.unwrap().as_ref(), Some(i));
+        }
+        assert_eq!(store.get_instruction(Uuid::new_v4()).await.unwrap(), None);
+
+        let ids = |v: Vec<Instruction>| v.into_iter().map(|i| i.id).collect::<Vec<_>>();
+        let list = |f: InstructionFilter| {
+            let store = store.clone();
+            async move { ids(store.list_instructions(&f).await.unwrap()) }
+        };
+        assert_eq!(
+            store
+                .list_instructions(&InstructionFilter::all())
+                .await
+                .unwrap(),
+            vec![
+                global.clone(),
+                on_warehouse.clone(),
+                on_tables.clone(),
+                archived.clone()
+            ]
+        );
+        assert_eq!(
+            list(InstructionFilter::approved()).await,
+            vec![global.id, on_warehouse.id]
+        );
+        assert_eq!(
+            list(InstructionFilter::all().status(InstructionStatus::Draft)).await,
+            vec![on_tables.id]
+        );
+        assert_eq!(
+            list(InstructionFilter::all().source(Origin::Agent)).await,
+            vec![on_tables.id]
+        );
+        assert_eq!(
+            list(InstructionFilter::all().label("FINANCE")).await,
+            vec![global.id, on_warehouse.id]
+        );
+        assert_eq!(
+            list(InstructionFilter::all().connection("WAREHOUSE")).await,
+            vec![on_warehouse.id, on_tables.id]
+        );
+        assert_eq!(
+            list(InstructionFilter::all().text("FISCAL year")).await,
+            vec![on_tables.id]
+        );
+        assert_eq!(
+            list(InstructionFilter::all().run_id(run)).await,
+            vec![on_tables.id]
+        );
+        assert_eq!(
+            list(
+                InstructionFilter::all()
+                    .status(InstructionStatus::Approved)
+                    .label("units")
+                    .connection("warehouse")
+            )
+            .await,
+            vec![on_warehouse.id]
+        );
+        assert!(
+            list(InstructionFilter::all().text("nowhere"))
+                .await
+                .is_empty()
+        );
+
+        // Putting an instruction with a known id replaces it.
+        let mut replaced = global.clone();
+        replaced.text = "Exclude test and internal accounts".into();
+        replaced.usage_count = 7;
+        store.put_instruction(&replaced).await.unwrap();
+        assert_eq!(
+            store.get_instruction(global.id).await.unwrap(),
+            Some(replaced)
+        );
+        assert_eq!(
+            store
+                .list_instructions(&InstructionFilter::all())
+                .await
+                .unwrap()
+                .len(),
+            4
+        );
+    }
+
+    /// Status changes, updates and deletes apply to one instruction, stamp `updated_at`, and
+    /// fail with NotFound / InvalidInput without changing anything.
+    pub async fn instruction_lifecycle_and_errors(store: Arc<dyn Store>) {
+        let draft = instruction(
+            NewInstruction::new("Use net revenue")
+                .source(Origin::Agent)
+                .label("finance"),
+            0,
+        );
+        let other = instruction(NewInstruction::new("Other rule"), 1);
+        store.put_instruction(&draft).await.unwrap();
+        store.put_instruction(&other).await.unwrap();
+
+        let approved = store
+            .set_instruction_status(draft.id, InstructionStatus::Approved)
+            .await
+            .unwrap();
+        assert_eq!(approved.status, InstructionStatus::Approved);
+        assert!(approved.updated_at > draft.updated_at);
+        assert_eq!(
+            (approved.text.as_str(), approved.created_at, approved.source),
+            (draft.text.as_str(), draft.created_at, Origin::Agent)
+        );
+        assert_eq!(
+            store.get_instruction(draft.id).await.unwrap().as_ref(),
+            Some(&approved)
+        );
+
+        let updated = store
+            .update_instruction(
+                draft.id,
+                &InstructionUpdate::new()
+                    .text("  Use net revenue (net_revenue)  ")
+                    .scope(Scope::Connection {
+                        connection: "crm".into(),
+                    }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(updated.text, "Use net revenue (net_revenue)");
+        assert_eq!(updated.scope.connection(), Some("crm"));
+        assert_eq!(
+            updated.labels,
+            vec!["finance".to_string()],
+            "labels untouched"
+        );
+        assert_eq!(updated.status, InstructionStatus::Approved);
+        assert_eq!(
+            store.get_instruction(draft.id).await.unwrap().as_ref(),
+            Some(&updated)
+        );
+        assert_eq!(
+            store
+                .list_instructions(&InstructionFilter::all().connection("CRM"))
+                .await
+                .unwrap(),
+            vec![updated.clone()]
+        );
+        let relabelled = store
+            .update_instruction(draft.id, &InstructionUpdate::new().labels(["a", "b"]))
+            .await
+            .unwrap();
+        assert_eq!(relabelled.labels, vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(relabelled.text, updated.text);
+
+        // Bad input changes nothing.
+        let before = store.get_instruction(draft.id).await.unwrap().unwrap();
+        let err = store
+            .update_instruction(draft.id, &InstructionUpdate::new().text("   "))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        let err = store
+            .update_instruction(
+                draft.id,
+                &InstructionUpdate::new().scope(Scope::Tables {
+                    connection: None,
+                    tables: vec![],
+                }),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        assert_eq!(store.get_instruction(draft.id).await.unwrap(), Some(before));
+        let mut empty = other.clone();
+        empty.id = Uuid::new_v4();
+        empty.text = " \n ".into();
+        let err = store.put_instruction(&empty).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+        assert_eq!(store.get_instruction(empty.id).await.unwrap(), None);
+
+        // Unknown ids are NotFound.
+        let ghost = Uuid::new_v4();
+        for err in [
+            store
+                .set_instruction_status(ghost, InstructionStatus::Approved)
+                .await
+                .unwrap_err(),
+            store
+                .update_instruction(ghost, &InstructionUpdate::new().text("x"))
+                .await
+                .unwrap_err(),
+            store.delete_instruction(ghost).await.unwrap_err(),
+        ] {
+            assert!(
+                matches!(
+                    err,
+                    Error::NotFound {
+                        what: "instruction",
+                        ..
+                    }
+                ),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains(&ghost.to_string()), "{err}");
+        }
+
+        // Delete removes one, and only once.
+        store.delete_instruction(draft.id).await.unwrap();
+        assert_eq!(store.get_instruction(draft.id).await.unwrap(), None);
+        assert_eq!(
+            store.delete_instruction(draft.id).await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            store
+                .list_instructions(&InstructionFilter::all())
+                .await
+                .unwrap(),
+            vec![other]
+        );
+    }
+
+    /// Each use adds one per instruction (repeats in one call count once; unknown ids are
+    /// skipped), without touching `updated_at`.
+    pub async fn instruction_usage_counts(store: Arc<dyn Store>) {
+        let a = instruction(NewInstruction::new("A"), 0);
+        let b = instruction(NewInstruction::new("B"), 1);
+        store.put_instruction(&a).await.unwrap();
+        store.put_instruction(&b).await.unwrap();
+        store.record_instruction_usage(&[]).await.unwrap();
+        store
+            .record_instruction_usage(&[a.id, Uuid::new_v4(), a.id])
+            .await
+            .unwrap();
+        store.record_instruction_usage(&[a.id, b.id]).await.unwrap();
+        // Concurrent runs all count.
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                let id = b.id;
+                tokio::spawn(async move { store.record_instruction_usage(&[id]).await })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let a2 = store.get_instruction(a.id).await.unwrap().unwrap();
+        let b2 = store.get_instruction(b.id).await.unwrap().unwrap();
+        assert_eq!((a2.usage_count, b2.usage_count), (2, 9));
+        assert_eq!(a2.updated_at, a.updated_at);
+    }
+
+    /// Memories read back exactly, filter like `MemoryFilter::matches`, oldest first, and
+    /// delete once.
+    pub async fn memories_round_trip_and_filter(store: Arc<dyn Store>) {
+        let run = Uuid::new_v4();
+        let by_user = memory(NewMemory::new("revenue means net_revenue").label("defs"), 0);
+        let by_agent = memory(
+            NewMemory::new("carrier codes are IATA codes")
+                .scope(Scope::Tables {
+                    connection: Some("Flights".into()),
+                    tables: vec!["airlines".into()],
+                })
+                .source(Origin::Agent)
+                .run_id(run),
+            1,
+        );
+        store.put_memory(&by_agent).await.unwrap();
+        store.put_memory(&by_user).await.unwrap();
+        let ids = |v: Vec<Memory>| v.into_iter().map(|m| m.id).collect::<Vec<_>>();
+        assert_eq!(
+            store.list_memories(&MemoryFilter::all()).await.unwrap(),
+            vec![by_user.clone(), by_agent.clone()]
+        );
+        for (filter, want) in [
+            (MemoryFilter::all().run_id(run), vec![by_agent.id]),
+            (MemoryFilter::all().source(Origin::User), vec![by_user.id]),
+            (MemoryFilter::all().label("DEFS"), vec![by_user.id]),
+            (MemoryFilter::all().connection("flights"), vec![by_agent.id]),
+            (MemoryFilter::all().text("IATA"), vec![by_agent.id]),
+            (MemoryFilter::all().text("nothing"), vec![]),
+        ] {
+            assert_eq!(
+                ids(store.list_memories(&filter).await.unwrap()),
+                want,
+                "{filter:?}"
+            );
+        }
+        let mut empty = by_user.clone();
+        empty.id = Uuid::new_v4();
+        empty.text = String::new();
+        assert_eq!(
+            store.put_memory(&empty).await.unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+        store.delete_memory(by_user.id).await.unwrap();
+        let err = store.delete_memory(by_user.id).await.unwrap_err();
+        assert!(
+            matches!(err, Error::NotFound { what: "memory", .. }),
+            "{err:?}"
+        );
+        assert_eq!(
+            store.list_memories(&MemoryFilter::all()).await.unwrap(),
+            vec![by_agent]
+        );
+        // Runs and the team's knowledge are independent.
+        assert!(store.list_runs(10).await.unwrap().is_empty());
+    }
 }
 
 macro_rules! behaviour_tests {
@@ -788,6 +1152,18 @@ macro_rules! behaviour_tests {
                 }
             )*
         }
+        #[cfg(feature = "postgres-store")]
+        mod postgres_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::pg::with_store(stringify!($name), |store| {
+                        super::behaviour::$name(store)
+                    })
+                    .await;
+                }
+            )*
+        }
     };
 }
 
@@ -798,6 +1174,10 @@ behaviour_tests!(
     events_round_trip_every_field,
     mark_interrupted_repairs_crashed_run,
     concurrent_writers,
+    instructions_round_trip_and_filter,
+    instruction_lifecycle_and_errors,
+    instruction_usage_counts,
+    memories_round_trip_and_filter,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -836,7 +1216,7 @@ async fn data_survives_reopen_and_migrations_are_idempotent() {
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(migrations, 1);
+    assert_eq!(migrations, 2);
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&pool)
         .await
@@ -886,6 +1266,12 @@ async fn open_fails_with_store_error_when_directory_is_missing() {
 async fn failed_step_writes_nothing_and_keeps_previous_state() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("mc.db")).await.unwrap();
+    failed_step_rolls_back(&store).await;
+}
+
+/// A step that fails half-way (a foreign key) leaves the store exactly as the previous step
+/// did, and the store goes on working.
+async fn failed_step_rolls_back(store: &dyn Store) {
     let s = scenario(Uuid::new_v4(), at(0));
     store.write_step(&s.steps[0]).await.unwrap();
     store.write_step(&s.steps[1]).await.unwrap();
@@ -899,7 +1285,7 @@ async fn failed_step_writes_nothing_and_keeps_previous_state() {
         snapshot: s.steps[1].snapshot.clone(),
         events: s.events[..4].to_vec(),
     };
-    assert_reads_back(&store, &expected).await;
+    assert_reads_back(store, &expected).await;
 
     // Step 2, but its visualization names a run that does not exist: the foreign key fails
     // after the run row, execution and query updates were already applied in the transaction.
@@ -911,15 +1297,34 @@ async fn failed_step_writes_nothing_and_keeps_previous_state() {
     assert!(matches!(err, Error::Store { .. }), "{err:?}");
     assert!(err.to_string().contains("visualization"), "{err}");
     assert!(
-        std::error::Error::source(&err).is_some_and(|e| e.to_string().contains("FOREIGN KEY")),
+        std::error::Error::source(&err)
+            .is_some_and(|e| e.to_string().to_lowercase().contains("foreign key")),
         "{err:?}"
     );
-    assert_reads_back(&store, &expected).await;
+    assert_reads_back(store, &expected).await;
 
     // The store still works: the correct step and the rest apply.
     store.write_step(&s.steps[2]).await.unwrap();
     store.write_step(&s.steps[3]).await.unwrap();
-    assert_reads_back(&store, &s).await;
+    assert_reads_back(store, &s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_keeps_nanoseconds_exactly() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let t = DateTime::from_timestamp(1_764_000_000, 123_456_789).unwrap();
+    let run = running_run(Uuid::new_v4(), t);
+    store.write_step(&bare_step(&run, 0)).await.unwrap();
+    assert_eq!(store.get_run(run.id).await.unwrap(), Some(run.clone()));
+    assert_eq!(
+        store
+            .latest_snapshot(run.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .created_at,
+        t
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1049,4 +1454,241 @@ async fn mark_interrupted_after_process_crash() {
         RunStatus::Interrupted
     );
     assert_eq!(store.mark_interrupted().await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instructions_and_memories_survive_reopen_as_readable_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("team.db");
+    let rule = instruction(
+        NewInstruction::new("Exclude test accounts")
+            .scope(Scope::Tables {
+                connection: None,
+                tables: vec!["accounts".into()],
+            })
+            .label("finance"),
+        0,
+    );
+    let fact = memory(NewMemory::new("revenue means net_revenue"), 1);
+    {
+        let store = SqliteStore::open(&path).await.unwrap();
+        store.put_instruction(&rule).await.unwrap();
+        store.put_memory(&fact).await.unwrap();
+        store.record_instruction_usage(&[rule.id]).await.unwrap();
+        store.close().await;
+    }
+    let store = SqliteStore::open(&path).await.unwrap();
+    let back = store.get_instruction(rule.id).await.unwrap().unwrap();
+    assert_eq!(back.usage_count, 1);
+    assert_eq!(back.scope, rule.scope);
+    assert_eq!(
+        store.list_memories(&MemoryFilter::all()).await.unwrap(),
+        vec![fact]
+    );
+    store.close().await;
+    let pool = raw(&path).await;
+    let (status, tables, label): (String, String, String) = sqlx::query_as(
+        "SELECT status, json_extract(scope, '$.tables[0]'), json_extract(labels, '$[0]') \
+         FROM instructions",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (status.as_str(), tables.as_str(), label.as_str()),
+        ("approved", "accounts", "finance")
+    );
+    pool.close().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL only
+
+#[cfg(feature = "postgres-store")]
+mod pg {
+    use std::future::Future;
+    use std::io::Write;
+    use std::panic::AssertUnwindSafe;
+
+    use futures::FutureExt;
+    use metricchat_core::store::{PostgresStore, PostgresStoreConfig};
+
+    use super::*;
+
+    const URL_ENV: &str = "MC_TEST_POSTGRES_URL";
+
+    /// The test database's URL, or `None` after a loud SKIP line on stderr (written past the
+    /// test harness's capture, so it shows in every run).
+    pub fn url(test: &str) -> Option<String> {
+        match std::env::var(URL_ENV) {
+            Ok(url) if !url.trim().is_empty() => Some(url),
+            _ => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIP postgres_store::{test}: {URL_ENV} is not set \
+                     (e.g. postgres://postgres@127.0.0.1:5432/test)"
+                );
+                None
+            }
+        }
+    }
+
+    /// A schema name no other test run uses.
+    pub fn fresh_schema() -> String {
+        format!("mc_test_{}", Uuid::new_v4().simple())
+    }
+
+    /// Drops `schema` and everything in it.
+    pub async fn drop_schema(url: &str, schema: &str) {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+        )))
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    }
+
+    /// Runs `f` against a store in a fresh schema, then drops the schema (also when `f`
+    /// panics, re-raising the panic afterwards).
+    pub async fn with_store<F, Fut>(test: &str, f: F)
+    where
+        F: FnOnce(Arc<dyn Store>) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let Some(url) = url(test) else {
+            return;
+        };
+        let schema = fresh_schema();
+        let store = PostgresStore::connect_with(PostgresStoreConfig::new(&url).schema(&schema))
+            .await
+            .unwrap();
+        let out = AssertUnwindSafe(f(Arc::new(store.clone())))
+            .catch_unwind()
+            .await;
+        store.close().await;
+        drop_schema(&url, &schema).await;
+        if let Err(panic) = out {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_failed_step_writes_nothing_and_keeps_previous_state() {
+        with_store("failed_step", |store| async move {
+            failed_step_rolls_back(store.as_ref()).await;
+        })
+        .await;
+    }
+
+    /// Two schemas of one database hold two independent stores; reconnecting migrates
+    /// nothing twice; the tables use native types a user can query.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_schemas_are_isolated_and_migrations_idempotent() {
+        let Some(url) = url("schemas_are_isolated") else {
+            return;
+        };
+        let (sa, sb) = (fresh_schema(), fresh_schema());
+        let connect = |schema: &str| {
+            PostgresStore::connect_with(PostgresStoreConfig::new(&url).schema(schema))
+        };
+        let result = AssertUnwindSafe(async {
+            let a = connect(&sa).await.unwrap();
+            let b = connect(&sb).await.unwrap();
+            assert_eq!(a.schema(), sa);
+            let s = scenario(Uuid::new_v4(), at(0));
+            for step in &s.steps {
+                a.write_step(step).await.unwrap();
+            }
+            let rule = instruction(NewInstruction::new("only in a"), 0);
+            a.put_instruction(&rule).await.unwrap();
+            assert!(b.list_runs(10).await.unwrap().is_empty());
+            assert!(
+                b.list_instructions(&InstructionFilter::all())
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            a.close().await;
+            b.close().await;
+            for _ in 0..2 {
+                let again = connect(&sa).await.unwrap();
+                assert_reads_back(&again, &s).await;
+                assert_eq!(
+                    again.get_instruction(rule.id).await.unwrap(),
+                    Some(rule.clone())
+                );
+                again.close().await;
+            }
+
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            let migrations: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM \"{sa}\"._sqlx_migrations"
+            )))
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            assert_eq!(migrations, 2);
+            let (tokens, status, first_type, spec_type): (i64, String, String, String) =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT r.input_tokens + r.output_tokens, r.status, \
+                     (SELECT type FROM \"{sa}\".events ORDER BY seq LIMIT 1), \
+                     (SELECT spec->>'chart_type' FROM \"{sa}\".visualizations LIMIT 1) \
+                     FROM \"{sa}\".runs r"
+                )))
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            assert_eq!(
+                (
+                    tokens,
+                    status.as_str(),
+                    first_type.as_str(),
+                    spec_type.as_str()
+                ),
+                (1500, "completed", "run.started", "bar")
+            );
+            let column_type: String = sqlx::query_scalar(
+                "SELECT data_type FROM information_schema.columns \
+                 WHERE table_schema = $1 AND table_name = 'runs' AND column_name = 'created_at'",
+            )
+            .bind(&sa)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            assert_eq!(column_type, "timestamp with time zone");
+            pool.close().await;
+        })
+        .catch_unwind()
+        .await;
+        drop_schema(&url, &sa).await;
+        drop_schema(&url, &sb).await;
+        if let Err(panic) = result {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    #[tokio::test]
+    async fn postgres_bad_schema_or_url_are_typed_errors() {
+        let err = PostgresStore::connect_with(
+            PostgresStoreConfig::new("postgres://postgres@127.0.0.1:5432/test")
+                .schema("bad-name\"; DROP"),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        let err = PostgresStore::connect("not a url").await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        // Nothing listens on port 1.
+        let started = std::time::Instant::now();
+        let err = PostgresStore::connect_with(
+            PostgresStoreConfig::new("postgres://postgres@127.0.0.1:1/test")
+                .connect_timeout(std::time::Duration::from_millis(500)),
+        )
+        .await
+        .unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert!(matches!(err, Error::Store { .. }), "{err:?}");
+    }
 }

@@ -43,6 +43,18 @@ pub fn default_error(status: u16) -> (&'static str, &'static str) {
     }
 }
 
+/// Anthropic's 400 for a prompt over the model's context window.
+pub fn prompt_too_long() -> Reply {
+    Reply::Status {
+        status: 400,
+        body: Some(error_body(
+            "invalid_request_error",
+            "prompt is too long: 208656 tokens > 200000 maximum",
+        )),
+        headers: Default::default(),
+    }
+}
+
 /// A 529 `overloaded_error` reply.
 pub fn overloaded() -> Reply {
     Reply::Status {

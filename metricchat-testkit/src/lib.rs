@@ -50,10 +50,14 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub mod anthropic;
+#[cfg(feature = "bigquery")]
+pub mod bigquery;
 pub mod gemini;
 pub mod ollama;
 mod openai;
 pub mod script;
+#[cfg(feature = "snowflake")]
+pub mod snowflake;
 mod wire;
 
 pub use script::{Exchange, FakeToolCall, FakeUsage, Matcher, Reply};

@@ -27,6 +27,15 @@ pub fn default_error(status: u16) -> &'static str {
     }
 }
 
+/// Ollama's 400 for a prompt longer than `num_ctx` when the request says `truncate: false`.
+pub fn context_exceeded() -> Reply {
+    Reply::Status {
+        status: 400,
+        body: Some(json!({"error": "the input length exceeds the context length"})),
+        headers: Default::default(),
+    }
+}
+
 fn line(v: &Value) -> Frame {
     Frame::Raw(format!("{v}\n"))
 }

@@ -318,6 +318,42 @@ impl Reply {
         )
     }
 
+    /// Azure OpenAI's 400 for a prompt its content filter blocked: code `content_filter`,
+    /// inner error `ResponsibleAIPolicyViolation`.
+    pub fn content_filtered_prompt() -> Self {
+        Reply::Status {
+            status: 400,
+            body: Some(json!({"error": {
+                "message": "The response was filtered due to the prompt triggering Azure \
+                            OpenAI's content management policy. Please modify your prompt and \
+                            retry.",
+                "type": null,
+                "param": "prompt",
+                "code": "content_filter",
+                "status": 400,
+                "innererror": {
+                    "code": "ResponsibleAIPolicyViolation",
+                    "content_filter_result": {
+                        "hate": {"filtered": false, "severity": "safe"},
+                        "self_harm": {"filtered": false, "severity": "safe"},
+                        "sexual": {"filtered": false, "severity": "safe"},
+                        "violence": {"filtered": true, "severity": "medium"}
+                    }
+                }
+            }})),
+            headers: BTreeMap::new(),
+        }
+    }
+
+    /// Sets the finish reason of a text reply, in OpenAI's vocabulary (`content_filter`,
+    /// `length`, …); the other formats translate it (Anthropic `refusal`, Gemini `SAFETY`).
+    pub fn with_finish_reason(mut self, reason: impl Into<String>) -> Self {
+        if let Reply::Text { finish_reason, .. } = &mut self {
+            *finish_reason = Some(reason.into());
+        }
+        self
+    }
+
     /// 429 with `Retry-After: secs`.
     pub fn rate_limited(retry_after_secs: u64) -> Self {
         Self::status(429).with_header("retry-after", retry_after_secs.to_string())

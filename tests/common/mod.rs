@@ -117,3 +117,47 @@ pub fn assert_seq(events: &[Event]) {
         assert_eq!(e.seq, i as u64, "seq gap at {i}");
     }
 }
+
+/// The bundled flights tables in one DataFusion connection named `warehouse`, among `decoys`
+/// unrelated tables (marketing, HR, finance… and some with aviation-sounding names), each with
+/// eight columns and one row: the "right tables among many" setting of issue 5.
+pub fn flights_among_decoys(decoys: usize) -> ConnectorRef {
+    use arrow::datatypes::{DataType, Field, Schema};
+    let dir = metricchat::connectors::sample_data_dir();
+    let mut conn = metricchat::connectors::datafusion::DataFusionConnector::new("warehouse");
+    for table in ["flights", "airlines", "airports", "planes", "weather"] {
+        conn = conn
+            .with_parquet(table, dir.join(format!("{table}.parquet")))
+            .unwrap();
+    }
+    let domains = [
+        "marketing_campaign", "hr_employee", "finance_ledger", "crm_account", "web_session",
+        "support_ticket", "inventory_stock", "payroll_run", "product_catalog", "sales_quota",
+        "airport_parking", "flight_attendant_roster", "carrier_contract", "travel_expense",
+        "lounge_access", "baggage_claim_survey", "fuel_invoice", "loyalty_member",
+    ];
+    let columns = [
+        "id", "name", "created_at", "amount", "status", "region", "owner", "score", "category",
+        "updated_by", "notes", "code",
+    ];
+    for i in 0..decoys {
+        let domain = domains[i % domains.len()];
+        let fields: Vec<Field> = (0..8)
+            .map(|c| {
+                let name = columns[(i + c * 5) % columns.len()];
+                Field::new(format!("{name}_{c}"), DataType::Utf8, true)
+            })
+            .collect();
+        let schema = Arc::new(Schema::new(fields));
+        let arrays: Vec<arrow::array::ArrayRef> = (0..8)
+            .map(|c| {
+                Arc::new(StringArray::from(vec![format!("v{i}_{c}")])) as arrow::array::ArrayRef
+            })
+            .collect();
+        let batch = arrow::array::RecordBatch::try_new(schema, arrays).unwrap();
+        conn = conn
+            .with_batches(format!("{domain}_{i}"), vec![batch])
+            .unwrap();
+    }
+    Arc::new(conn)
+}

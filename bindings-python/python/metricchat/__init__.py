@@ -38,6 +38,8 @@ from . import _native, llm
 from ._native import (
     BudgetExceededError,
     CancelledError,
+    ContentFilteredError,
+    ContextLengthExceededError,
     InternalError,
     InvalidInputError,
     LlmError,
@@ -62,11 +64,16 @@ __all__ = [
     "CancelledError",
     "Chart",
     "Connection",
+    "ContextPlan",
+    "ContentFilteredError",
+    "ContextLengthExceededError",
     "Event",
+    "Instructions",
     "InternalError",
     "InvalidInputError",
     "LLM",
     "LlmError",
+    "Memory",
     "MetricChatError",
     "NotFoundError",
     "QueryFailedError",
@@ -164,6 +171,7 @@ EVENT_TYPES = (
     "query.result",
     "visualization.created",
     "block.upsert",
+    "instructions.suggested",
     "run.finished",
     "run.failed",
 )
@@ -492,6 +500,152 @@ class Rules:
         return f"Rules({self.list()!r})"
 
 
+def _scope(scope: Any) -> Dict[str, Any]:
+    """``None``/``"global"``, ``{"connection": "wh"}``, ``{"tables": [...], "connection": ...}``
+    or a list of table names, as the core's scope JSON."""
+    if scope is None or scope == "global":
+        return {"kind": "global"}
+    if isinstance(scope, (list, tuple)):
+        return {"kind": "tables", "tables": [str(t) for t in scope]}
+    if isinstance(scope, dict):
+        if "kind" in scope:
+            return dict(scope)
+        if "tables" in scope:
+            out: Dict[str, Any] = {"kind": "tables", "tables": [str(t) for t in scope["tables"]]}
+            if scope.get("connection"):
+                out["connection"] = scope["connection"]
+            return out
+        if "connection" in scope:
+            return {"kind": "connection", "connection": scope["connection"]}
+    raise InvalidInputError(f"scope {scope!r}: expected None, 'global', {{'connection': ...}} or {{'tables': [...]}}")
+
+
+def _filter(**fields: Any) -> str:
+    return json.dumps({k: v for k, v in fields.items() if v is not None})
+
+
+class Instructions:
+    """The team's instructions (``agent.instructions``), kept in the agent's store.
+
+    Only approved instructions whose scope matches a run (global, a connection, or tables the
+    run uses) reach its prompt; the agent's ``suggest_instruction`` tool adds drafts, which a
+    person approves with :meth:`approve`."""
+
+    def __init__(self, native: Any) -> None:
+        self._native = native
+
+    def add(
+        self,
+        text: str,
+        scope: Any = None,
+        labels: Iterable[str] = (),
+        status: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """Adds an instruction (approved unless ``status="draft"``); returns the stored record."""
+        new: Dict[str, Any] = {"text": text, "scope": _scope(scope), "labels": list(labels)}
+        if status is not None:
+            new["status"] = status
+        return json.loads(self._native.add_instruction(json.dumps(new)))
+
+    def approve(self, id: str) -> Dict[str, Any]:
+        """Approves a draft: the next runs in its scope carry it."""
+        return json.loads(self._native.set_instruction_status(str(id), "approved"))
+
+    def archive(self, id: str) -> Dict[str, Any]:
+        """Archives an instruction: kept, never in prompts."""
+        return json.loads(self._native.set_instruction_status(str(id), "archived"))
+
+    def delete(self, id: str) -> None:
+        """Deletes an instruction."""
+        self._native.delete_instruction(str(id))
+
+    def list(
+        self,
+        status: Optional[str] = None,
+        source: Optional[str] = None,
+        label: Optional[str] = None,
+        connection: Optional[str] = None,
+        text: Optional[str] = None,
+    ) -> List[Dict[str, Any]]:
+        """Instructions matching every given filter (``status="draft"`` lists suggestions)."""
+        return json.loads(self._native.list_instructions(
+            _filter(status=status, source=source, label=label, connection=connection, text=text)))
+
+    def __repr__(self) -> str:
+        return f"Instructions({len(self.list())} stored)"
+
+
+class Memory:
+    """Facts recorded by the agent (its ``remember`` tool) or by people (``agent.memory``)."""
+
+    def __init__(self, native: Any) -> None:
+        self._native = native
+
+    def add(self, text: str, scope: Any = None, labels: Iterable[str] = ()) -> Dict[str, Any]:
+        """Records a fact; runs in its scope see it."""
+        new = {"text": text, "scope": _scope(scope), "labels": list(labels)}
+        return json.loads(self._native.add_memory(json.dumps(new)))
+
+    def list(
+        self,
+        source: Optional[str] = None,
+        run_id: Optional[str] = None,
+        text: Optional[str] = None,
+    ) -> List[Dict[str, Any]]:
+        """Memories matching every given filter (``source="agent"``, the ``run_id`` that made them)."""
+        return json.loads(self._native.list_memories(_filter(source=source, run_id=run_id, text=text)))
+
+    def search(self, text: str, k: int = 5) -> List[Dict[str, Any]]:
+        """The ``k`` memories most relevant to ``text``."""
+        return json.loads(self._native.search_memories(text, k))
+
+    def delete(self, id: str) -> None:
+        """Deletes a memory."""
+        self._native.delete_memory(str(id))
+
+    def __repr__(self) -> str:
+        return f"Memory({len(self.list())} facts)"
+
+
+class ContextPlan:
+    """What a run would send the model, and why (``agent.explain_context(question)``)."""
+
+    def __init__(self, data: Dict[str, Any], explanation: str) -> None:
+        self._data = data
+        self._explanation = explanation
+
+    @property
+    def tables(self) -> List[Dict[str, Any]]:
+        """The tables described in full: connection, table, score, reason, columns, tokens."""
+        return self._data["tables"]
+
+    @property
+    def sections(self) -> List[Dict[str, Any]]:
+        """Prompt sections with their text, tokens, budget and what was left out."""
+        return self._data["sections"]
+
+    @property
+    def system_prompt(self) -> Optional[str]:
+        """The whole system prompt."""
+        return self._data.get("system_prompt")
+
+    @property
+    def total_tokens(self) -> int:
+        """Tokens of every section."""
+        return sum(s["tokens"] for s in self.sections)
+
+    def explain(self) -> str:
+        """A readable report: sections against budgets, tables with reasons, rules, memories."""
+        return self._explanation
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The core's JSON form."""
+        return self._data
+
+    def __repr__(self) -> str:
+        return self._explanation
+
+
 class Runs:
     """Run history from the agent's store (``agent.runs``)."""
 
@@ -547,13 +701,16 @@ class Agent:
         llm: ``"openai:gpt-4.1-mini"``, ``mc.llm.anthropic(...)`` or a dict (the core's LlmSpec).
         connections: URLs (``postgres://…``, ``sqlite:///…``, ``file:///data/*.parquet``),
             paths, or ``mc.connect(...)`` objects.
-        store: where runs are kept — None/``"memory"``, or ``"sqlite:///runs.db"``.
+        store: where runs, instructions and memories are kept — None/``"memory"``,
+            ``"sqlite:///runs.db"`` or ``"postgres://…"``.
         rules: the team's rules, carried in every prompt.
         tools: extra tools: functions (optionally ``@mc.tool``-decorated).
         **options: ``max_rows``, ``query_timeout_secs``, ``max_iterations``, ``max_tokens``,
             ``max_wall_time_secs``, ``max_cost_usd``, ``protocol`` (``"auto"``,
             ``"native_tools"``, ``"json_text"``), ``generate_title``, ``instructions``,
-            ``title_llm``, ``allow_writes``. Unknown options raise ``InvalidInputError``.
+            ``title_llm``, ``allow_writes``, ``knowledge`` (paths: dbt ``manifest.json`` or
+            project, LookML files or folders, Tableau ``.tds``/``.twb``). Unknown options raise
+            ``InvalidInputError``.
     """
 
     def __init__(
@@ -581,6 +738,19 @@ class Agent:
         self.rules = Rules(self._native)
         #: Run history (``agent.runs.list()``).
         self.runs = Runs(self._native)
+        #: Stored instructions with status and scope (``agent.instructions.add("…")``).
+        self.instructions = Instructions(self._native)
+        #: Recorded facts (``agent.memory.add("revenue means net_revenue")``).
+        self.memory = Memory(self._native)
+
+    def explain_context(self, question: str) -> ContextPlan:
+        """What a run of ``question`` would send the model, and why (no model is called)."""
+        data, text = self._native.explain_context(question)
+        return ContextPlan(json.loads(data), text)
+
+    def search_knowledge(self, query: str, k: int = 5) -> List[Dict[str, Any]]:
+        """Rules, instructions, memories and dbt/LookML/Tableau resources matching ``query``."""
+        return json.loads(self._native.search_knowledge(query, k))
 
     @property
     def connections(self) -> List[str]:

@@ -46,9 +46,12 @@ use crate::tools::{DynTool, ToolRegistry};
 use crate::viz::ChartSpec;
 
 mod grounding;
+mod instructions;
 mod run;
 mod runner;
 pub(crate) mod state;
+
+pub use instructions::{InstructionsHandle, MemoriesHandle};
 
 /// Behaviour of an agent: budgets, guard, context and protocol settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -308,6 +311,18 @@ impl Agent {
         self.stream(question).finish().await
     }
 
+    /// The team's instructions (rules): add, approve, archive, update, delete, list. Changes
+    /// reach the next run's prompt; every run also reloads them from the store.
+    pub fn instructions(&self) -> InstructionsHandle {
+        InstructionsHandle::new(self.inner.clone())
+    }
+
+    /// The memories (facts recorded by users and by the `remember` tool): add, list, search,
+    /// delete.
+    pub fn memories(&self) -> MemoriesHandle {
+        MemoriesHandle::new(self.inner.clone())
+    }
+
     /// Where runs are persisted.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
@@ -326,6 +341,24 @@ impl Agent {
     /// The configuration.
     pub fn config(&self) -> &AgentConfig {
         &self.inner.config
+    }
+
+    /// What a run of `question` would put in front of the model, and why: the chosen tables
+    /// with scores and reasons, the rules and memories in scope, each prompt section's tokens
+    /// against its budget, and the whole system prompt. Loads catalogs and samples as a run
+    /// would; calls no model. Print [`ContextPlan::explain`](crate::context::ContextPlan::explain)
+    /// for a readable view.
+    pub async fn explain_context(&self, question: &str) -> Result<crate::context::ContextPlan> {
+        let mut plan = self
+            .inner
+            .hub
+            .plan(&self.inner.connections, question)
+            .await?;
+        plan.system_prompt = Some(run::system_prompt(
+            &plan,
+            self.inner.config.instructions.as_deref(),
+        ));
+        Ok(plan)
     }
 
     /// Runs SQL directly through the same guard the agent uses (read-only, one statement,
@@ -349,9 +382,35 @@ pub struct AgentBuilder {
     tools: Option<ToolRegistry>,
     extra_tools: Vec<Arc<dyn DynTool>>,
     config: AgentConfig,
+    resources: Vec<crate::knowledge::Resource>,
+    knowledge_paths: Vec<std::path::PathBuf>,
+    embedder: Option<Arc<dyn crate::context::Embedder>>,
 }
 
 impl AgentBuilder {
+    /// Knowledge resources (dbt, LookML, Tableau… parsed by [`crate::knowledge`] or built by
+    /// the host): their descriptions rank and explain tables, their metrics and measures reach
+    /// the prompt, and the `search_knowledge` tool searches them.
+    pub fn resources(mut self, resources: Vec<crate::knowledge::Resource>) -> Self {
+        self.resources.extend(resources);
+        self
+    }
+
+    /// An embedding model whose similarities are blended into table ranking
+    /// (see [`crate::context::Embedder`]).
+    pub fn embedder(mut self, embedder: Arc<dyn crate::context::Embedder>) -> Self {
+        self.embedder = Some(embedder);
+        self
+    }
+
+    /// Loads knowledge from a path at [`AgentBuilder::build`]: a dbt `manifest.json` (with its
+    /// `catalog.json`), a dbt project or target folder, a `.lkml` file or LookML folder, a
+    /// Tableau `.tds` / `.twb` (see [`crate::knowledge::load_path`]).
+    pub fn knowledge(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.knowledge_paths.push(path.into());
+        self
+    }
+
     /// The model (required).
     pub fn llm(mut self, llm: impl LlmClient + 'static) -> Self {
         self.llm = Some(Arc::new(llm));
@@ -498,10 +557,26 @@ impl AgentBuilder {
         let planner = self.planner.unwrap_or_else(|| {
             Arc::new(LlmPlanner::new(llm.clone()).with_protocol(self.config.protocol))
         });
-        let hub = Arc::new(ContextHub::new(
-            self.config.context.clone(),
-            self.config.rules.clone(),
+        let info = llm.model_info();
+        let mut context = self.config.context.clone();
+        if context.context_window.is_none() && info.context_window > 0 {
+            context.context_window = Some(info.context_window as usize);
+        }
+        let hub = Arc::new(ContextHub::new(context, self.config.rules.clone()));
+        hub.set_token_counter(crate::context::tokens::counter_for(
+            &info.provider,
+            &info.model,
         ));
+        let mut resources = self.resources;
+        for path in &self.knowledge_paths {
+            resources.extend(crate::knowledge::load_path(path)?);
+        }
+        if !resources.is_empty() {
+            hub.add_resources(resources);
+        }
+        if let Some(e) = self.embedder {
+            hub.set_embedder(e);
+        }
         Ok(Agent {
             inner: Arc::new(AgentInner {
                 llm,

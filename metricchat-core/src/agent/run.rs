@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::runner::run_tool;
 use super::state::{EventSink, RunScratch, RunShared, Terminal};
 use super::{AgentInner, AskResult, Chart, Dataset, Run};
-use crate::context::truncate_observation;
+use crate::context::{ContextPlan, truncate_observation};
 use crate::error::{Budget, Error, ErrorInfo, Result};
 use crate::events::{EventKind, RunStatus, RunSummary, Timings, ToolStatus};
 use crate::guard::SqlGuard;
@@ -35,9 +35,11 @@ pub(crate) fn start(inner: Arc<AgentInner>, question: String, history: Vec<ChatM
         llm: inner.llm.clone(),
         guard: SqlGuard::new(inner.config.guard.clone()),
         hub: inner.hub.clone(),
+        store: inner.store.clone(),
         sink: EventSink::new(run_id, tx),
         scratch: Mutex::new(RunScratch::default()),
         cancel: cancel.clone(),
+        plan: std::sync::OnceLock::new(),
     });
     let handle = tokio::spawn(async move {
         let mut l = Loop::new(inner, shared.clone(), history);
@@ -207,34 +209,8 @@ impl Loop {
         None
     }
 
-    fn system_prompt(&self) -> String {
-        let hub = &self.shared.hub;
-        let mut p = String::from(
-            "You are metricchat, a careful data analyst. You answer the user's question about \
-             their data by running read-only SQL with the tools, then you answer in plain words \
-             with the exact numbers from the results. Never invent numbers.\n\n",
-        );
-        p.push_str("Connections:\n");
-        p.push_str(&hub.connections_text());
-        p.push_str("\nSchema:\n");
-        p.push_str(&hub.schema_text(None));
-        let rules = hub.rules_text();
-        if !rules.is_empty() {
-            p.push('\n');
-            p.push_str(&rules);
-        }
-        p.push_str(
-            "\nHow to work: use create_data with one SQL SELECT that computes what the question \
-             asks (use only the tables and columns above; use describe_tables or inspect_data \
-             first only if you are unsure). Look at the rows it returns, then finish with the \
-             answer. If a tool reports an error, fix the cause and try again.\n",
-        );
-        if let Some(extra) = &self.inner.config.instructions {
-            p.push('\n');
-            p.push_str(extra);
-            p.push('\n');
-        }
-        p
+    fn system_prompt(&self, plan: &ContextPlan) -> String {
+        system_prompt(plan, self.inner.config.instructions.as_deref())
     }
 
     async fn execute(&mut self) -> Result<AskResult> {
@@ -258,14 +234,21 @@ impl Loop {
 
     async fn iterate(&mut self) -> Stop {
         let cancel = self.shared.cancel.clone();
-        let prime = tokio::select! {
-            r = self.shared.hub.prime(&self.shared.connections, &self.shared.question) => r,
+        // The team's instructions and memories as the store has them now (another process
+        // or agent may have approved some since the last run).
+        super::instructions::refresh_hub(&self.inner.store, &self.inner.hub).await;
+        let plan = tokio::select! {
+            r = self.shared.hub.plan(&self.shared.connections, &self.shared.question) => r,
             () = cancel.cancelled() => return Stop::Cancelled,
         };
-        if let Err(e) = prime {
-            return Stop::Failed(e);
-        }
-        let system = self.system_prompt();
+        let mut plan = match plan {
+            Ok(p) => p,
+            Err(e) => return Stop::Failed(e),
+        };
+        let system = self.system_prompt(&plan);
+        plan.system_prompt = Some(system.clone());
+        super::instructions::record_usage(&self.inner.store, &plan.instructions).await;
+        let _ = self.shared.plan.set(Arc::new(plan));
         self.messages.extend(self.history.iter().cloned());
         self.messages
             .push(ChatMessage::user(self.shared.question.clone()));
@@ -279,6 +262,16 @@ impl Loop {
                 return stop;
             }
             let mut messages = self.messages.clone();
+            if let Some(window) = self.shared.hub.config().context_window {
+                // Keep the conversation inside the model's window: system prompt, tool specs
+                // and room for the reply come first; old observations are cut, then summarised.
+                let counter = self.shared.hub.token_counter();
+                let fixed = counter.count(&system)
+                    + counter.count(&serde_json::to_string(&tools).unwrap_or_default());
+                let reserve = (window / 8).clamp(512, 4_096);
+                let budget = window.saturating_sub(fixed + reserve);
+                crate::context::fit_messages(&mut messages, budget, 4, counter.as_ref());
+            }
             let left = self.inner.config.max_iterations.saturating_sub(iteration);
             if left <= 2 && iteration > 0 {
                 // Weak models loop; tell them the budget before it ends the run.
@@ -822,4 +815,38 @@ impl Loop {
             iterations: summary.iterations,
         })
     }
+}
+
+/// The system prompt of a run: the role, then the plan's sections (connections, schema, table
+/// index, knowledge, rules, memories), then how to work and the embedder's instructions.
+pub(crate) fn system_prompt(plan: &ContextPlan, extra: Option<&str>) -> String {
+    let mut p = String::from(
+        "You are metricchat, a careful data analyst. You answer the user's question about \
+         their data by running read-only SQL with the tools, then you answer in plain words \
+         with the exact numbers from the results. Never invent numbers.\n\n",
+    );
+    p.push_str("Connections:\n");
+    p.push_str(plan.section("connections"));
+    p.push_str("\nSchema:\n");
+    p.push_str(plan.section("schema"));
+    p.push_str(plan.section("table_index"));
+    for name in ["knowledge", "rules", "memories"] {
+        let s = plan.section(name);
+        if !s.is_empty() {
+            p.push('\n');
+            p.push_str(s);
+        }
+    }
+    p.push_str(
+        "\nHow to work: use create_data with one SQL SELECT that computes what the question \
+         asks (use only the tables and columns above; use describe_tables or inspect_data \
+         first only if you are unsure). Look at the rows it returns, then finish with the \
+         answer. If a tool reports an error, fix the cause and try again.\n",
+    );
+    if let Some(extra) = extra {
+        p.push('\n');
+        p.push_str(extra);
+        p.push('\n');
+    }
+    p
 }

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
 use crate::guard::SqlGuard;
 use crate::llm::{LlmClient, Usage};
-use crate::store::{QueryRecord, VisualizationRecord};
+use crate::store::{QueryRecord, Store, VisualizationRecord};
 use crate::viz::ChartSpec;
 
 /// Assigns `seq`/`ts`, sends events to the subscriber and buffers them for the store.
@@ -157,9 +157,12 @@ pub(crate) struct RunShared {
     pub llm: Arc<dyn LlmClient>,
     pub guard: SqlGuard,
     pub hub: Arc<ContextHub>,
+    pub store: Arc<dyn Store>,
     pub sink: EventSink,
     pub scratch: Mutex<RunScratch>,
     pub cancel: CancellationToken,
+    /// The context chosen for this run's question (set once the hub has planned it).
+    pub plan: std::sync::OnceLock<Arc<crate::context::ContextPlan>>,
 }
 
 impl RunShared {

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{
-    ChatEvent, ChatRequest, ChatStream, FinishReason, LlmClient, ModelInfo, Pricing,
+    ChatEvent, ChatRequest, ChatStream, FinishReason, ImageContent, LlmClient, ModelInfo, Pricing,
     ResponseFormat, RetryPolicy, Role, ToolCall, ToolChoice, Usage, transport_error,
 };
 use crate::error::{Error, ErrorKind, Result};
@@ -185,6 +185,7 @@ pub struct AnthropicClient {
     config: AnthropicConfig,
     endpoint: url::Url,
     http: reqwest::Client,
+    transport: super::http::Transport,
 }
 
 impl AnthropicClient {
@@ -214,6 +215,7 @@ impl AnthropicClient {
             config,
             endpoint,
             http,
+            transport: super::http::Transport::default(),
         })
     }
 
@@ -239,7 +241,7 @@ impl AnthropicClient {
             if let Some(key) = key_header(self.config.api_key.as_ref())? {
                 req = req.header("x-api-key", key);
             }
-            let resp = req.send().await.map_err(send_error)?;
+            let resp = self.transport.send(PROVIDER, &self.http, req).await?;
             if !resp.status().is_success() {
                 return Err(http_error(resp).await);
             }
@@ -279,6 +281,13 @@ impl AnthropicClient {
     }
 }
 
+impl super::cassette::Recordable for AnthropicClient {
+    fn with_cassette(mut self, cassette: &super::cassette::Cassette) -> Self {
+        self.transport.set_cassette(cassette.clone());
+        self
+    }
+}
+
 #[async_trait]
 impl LlmClient for AnthropicClient {
     fn model_info(&self) -> ModelInfo {
@@ -295,6 +304,7 @@ impl LlmClient for AnthropicClient {
     }
 
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream> {
+        super::check_images(PROVIDER, &self.model_info(), &request, true)?;
         let body = request_body(&self.config.model, self.config.max_tokens, &request)?;
         tracing::debug!(
             provider = PROVIDER,
@@ -309,7 +319,7 @@ impl LlmClient for AnthropicClient {
             .retry
             .retry("anthropic chat", |_| self.attempt(&body))
             .await?;
-        Ok(match opened {
+        let stream: ChatStream = match opened {
             Opened::Json(events) => Box::pin(futures::stream::iter(events.into_iter().map(Ok))),
             Opened::Sse { source, first } => sse_stream(SseState {
                 source,
@@ -319,7 +329,12 @@ impl LlmClient for AnthropicClient {
                 ended: false,
                 idle_timeout: self.config.idle_timeout,
             }),
-        })
+        };
+        Ok(super::content_filter_as_error(
+            PROVIDER,
+            "stop_reason refusal",
+            stream,
+        ))
     }
 }
 
@@ -381,7 +396,12 @@ fn messages_json(request: &ChatRequest) -> Result<Vec<Value>> {
     for m in &request.messages {
         let (role, blocks) = match m.role {
             Role::System => continue,
-            Role::User => ("user", text_block(&m.content).into_iter().collect()),
+            Role::User => {
+                // Images first, then the text, as Anthropic's vision guide recommends.
+                let mut blocks: Vec<Value> = m.images.iter().map(image_block).collect();
+                blocks.extend(text_block(&m.content));
+                ("user", blocks)
+            }
             Role::Assistant => {
                 let mut blocks: Vec<Value> = text_block(&m.content).into_iter().collect();
                 blocks.extend(m.tool_calls.iter().map(|c| {
@@ -419,6 +439,19 @@ fn messages_json(request: &ChatRequest) -> Result<Vec<Value>> {
 }
 
 /// A text block, or none for empty text (the API rejects empty text blocks).
+/// An `image` block: `source` of type `base64` (with `media_type`) or `url`.
+fn image_block(image: &ImageContent) -> Value {
+    match image {
+        ImageContent::Url { url, .. } => {
+            json!({"type": "image", "source": {"type": "url", "url": url}})
+        }
+        ImageContent::Base64 { media_type, data } => json!({
+            "type": "image",
+            "source": {"type": "base64", "media_type": media_type, "data": data},
+        }),
+    }
+}
+
 fn text_block(text: &str) -> Option<Value> {
     (!text.is_empty()).then(|| json!({"type": "text", "text": text}))
 }
@@ -447,10 +480,6 @@ fn key_header(key: Option<&SecretString>) -> Result<Option<HeaderValue>> {
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-fn send_error(e: reqwest::Error) -> Error {
-    super::http::send_error(PROVIDER, e)
-}
-
 fn cut(detail: &str, source: Option<crate::error::BoxError>) -> Error {
     super::http::stream_cut(PROVIDER, detail, source)
 }
@@ -469,6 +498,13 @@ fn error_kind(kind: &str) -> Option<ErrorKind> {
         "api_error" => ErrorKind::Llm,
         _ => return None,
     })
+}
+
+/// Anthropic's `invalid_request_error` for a prompt over the context window:
+/// `prompt is too long: 208656 tokens > 200000 maximum`.
+fn is_prompt_too_long(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    lower.contains("prompt is too long") || lower.contains("context window")
 }
 
 /// Maps an HTTP error response to a typed [`Error::Provider`], keeping the provider's message.
@@ -496,6 +532,7 @@ async fn http_error(resp: reqwest::Response) -> Error {
             }
         });
     let kind = match status {
+        400 | 413 if is_prompt_too_long(&message) => ErrorKind::ContextLengthExceeded,
         401 | 403 => ErrorKind::Unauthorized,
         // 529: Anthropic is overloaded; like a rate limit, waiting helps.
         429 | 529 => ErrorKind::RateLimited,
@@ -559,7 +596,11 @@ fn error_event(data: &str) -> Option<Error> {
         } else {
             message.to_string()
         },
-        kind: error_kind(field("type")).unwrap_or(ErrorKind::Llm),
+        kind: if is_prompt_too_long(message) {
+            ErrorKind::ContextLengthExceeded
+        } else {
+            error_kind(field("type")).unwrap_or(ErrorKind::Llm)
+        },
         retry_after: None,
         source: None,
     })

@@ -17,9 +17,9 @@
 //! handed to the caller.
 //!
 //! A candidate stopped by a safety filter (`SAFETY`, `RECITATION`, `BLOCKLIST`,
-//! `PROHIBITED_CONTENT`, `SPII`, …) ends with [`FinishReason::ContentFilter`]; a prompt refused
-//! outright (`promptFeedback.blockReason`) fails with an [`ErrorKind::InvalidInput`] provider
-//! error naming the block reason.
+//! `PROHIBITED_CONTENT`, `SPII`, …) and a prompt refused outright (`promptFeedback.blockReason`)
+//! both fail with an [`ErrorKind::ContentFiltered`] provider error (the latter naming the block
+//! reason); a prompt over the context window fails with [`ErrorKind::ContextLengthExceeded`].
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
@@ -36,7 +36,7 @@ use serde_json::{Map, Value, json};
 
 use super::http::is_json;
 use super::{
-    ChatEvent, ChatRequest, ChatStream, FinishReason, LlmClient, ModelInfo, Pricing,
+    ChatEvent, ChatRequest, ChatStream, FinishReason, ImageContent, LlmClient, ModelInfo, Pricing,
     ResponseFormat, RetryPolicy, Role, ToolCall, ToolChoice, Usage, transport_error,
 };
 use crate::error::{Error, ErrorKind, Result};
@@ -232,6 +232,7 @@ pub struct GeminiClient {
     config: GeminiConfig,
     endpoint: url::Url,
     http: reqwest::Client,
+    transport: super::http::Transport,
     signatures: Arc<Signatures>,
 }
 
@@ -287,6 +288,7 @@ impl GeminiClient {
             config,
             endpoint,
             http,
+            transport: super::http::Transport::default(),
             signatures: Arc::default(),
         })
     }
@@ -315,7 +317,7 @@ impl GeminiClient {
             if let Some(key) = key_header(self.config.api_key.as_ref())? {
                 req = req.header("x-goog-api-key", key);
             }
-            let resp = req.send().await.map_err(send_error)?;
+            let resp = self.transport.send(PROVIDER, &self.http, req).await?;
             if !resp.status().is_success() {
                 return Err(http_error(resp).await);
             }
@@ -361,6 +363,13 @@ impl GeminiClient {
     }
 }
 
+impl super::cassette::Recordable for GeminiClient {
+    fn with_cassette(mut self, cassette: &super::cassette::Cassette) -> Self {
+        self.transport.set_cassette(cassette.clone());
+        self
+    }
+}
+
 #[async_trait]
 impl LlmClient for GeminiClient {
     fn model_info(&self) -> ModelInfo {
@@ -380,6 +389,7 @@ impl LlmClient for GeminiClient {
     }
 
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream> {
+        super::check_images(PROVIDER, &self.model_info(), &request, true)?;
         let body = request_body(&request, &self.signatures)?;
         tracing::debug!(
             provider = PROVIDER,
@@ -394,7 +404,7 @@ impl LlmClient for GeminiClient {
             .retry
             .retry("gemini chat", |_| self.attempt(&body))
             .await?;
-        Ok(match opened {
+        let stream: ChatStream = match opened {
             Opened::Json(events) => Box::pin(futures::stream::iter(events.into_iter().map(Ok))),
             Opened::Sse {
                 source,
@@ -407,7 +417,12 @@ impl LlmClient for GeminiClient {
                 ended: false,
                 idle_timeout: self.config.idle_timeout,
             }),
-        })
+        };
+        Ok(super::content_filter_as_error(
+            PROVIDER,
+            "finishReason SAFETY, PROHIBITED_CONTENT, RECITATION or similar",
+            stream,
+        ))
     }
 }
 
@@ -491,7 +506,11 @@ fn contents_json(request: &ChatRequest, signatures: &Signatures) -> Result<Vec<V
     for (i, m) in request.messages.iter().enumerate() {
         let (role, parts) = match m.role {
             Role::System => continue,
-            Role::User => ("user", text_part(&m.content).into_iter().collect()),
+            Role::User => {
+                let mut parts: Vec<Value> = m.images.iter().map(image_part).collect();
+                parts.extend(text_part(&m.content));
+                ("user", parts)
+            }
             Role::Assistant => {
                 let mut parts: Vec<Value> = text_part(&m.content).into_iter().collect();
                 parts.extend(m.tool_calls.iter().map(|c| {
@@ -551,6 +570,23 @@ fn contents_json(request: &ChatRequest, signatures: &Signatures) -> Result<Vec<V
 }
 
 /// A text part, or none for empty text.
+/// An image part: `inlineData` (base64 bytes) or `fileData` (a URI Gemini fetches).
+fn image_part(image: &ImageContent) -> Value {
+    match image {
+        ImageContent::Url { url, media_type } => {
+            let mut file = Map::new();
+            if let Some(mt) = media_type {
+                file.insert("mimeType".into(), json!(mt));
+            }
+            file.insert("fileUri".into(), json!(url));
+            json!({ "fileData": file })
+        }
+        ImageContent::Base64 { media_type, data } => {
+            json!({"inlineData": {"mimeType": media_type, "data": data}})
+        }
+    }
+}
+
 fn text_part(text: &str) -> Option<Value> {
     (!text.is_empty()).then(|| json!({"text": text}))
 }
@@ -813,10 +849,6 @@ fn key_header(key: Option<&SecretString>) -> Result<Option<HeaderValue>> {
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-fn send_error(e: reqwest::Error) -> Error {
-    super::http::send_error(PROVIDER, e)
-}
-
 fn cut(detail: &str, source: Option<crate::error::BoxError>) -> Error {
     super::http::stream_cut(PROVIDER, detail, source)
 }
@@ -870,13 +902,18 @@ fn parse_retry_delay(s: &str) -> Option<Duration> {
     Duration::try_from_secs_f64(secs).ok()
 }
 
-/// Prefixes Gemini's message when it says the prompt is longer than the model's context window.
-fn describe(message: &str) -> String {
+/// Whether Gemini's message says the prompt is longer than the model's context window
+/// (`The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).`).
+fn is_too_long(message: &str) -> bool {
     let lower = message.to_ascii_lowercase();
-    if lower.contains("exceeds the maximum number of tokens")
+    lower.contains("exceeds the maximum number of tokens")
         || lower.contains("input token count")
         || lower.contains("context length")
-    {
+}
+
+/// Prefixes Gemini's message when it says the prompt is longer than the model's context window.
+fn describe(message: &str) -> String {
+    if is_too_long(message) {
         format!("context length exceeded: {message}")
     } else {
         message.to_string()
@@ -912,7 +949,9 @@ async fn http_error(resp: reqwest::Response) -> Error {
         });
     let rpc_status = g.as_ref().and_then(|g| g.status);
     let reason = g.as_ref().and_then(|g| g.reason);
+    let too_long = g.as_ref().and_then(|g| g.message).is_some_and(is_too_long);
     let kind = match status {
+        400 if too_long => ErrorKind::ContextLengthExceeded,
         401 | 403 => ErrorKind::Unauthorized,
         // Gemini answers a bad key with 400 INVALID_ARGUMENT and reason API_KEY_INVALID.
         400 if reason.is_some_and(|r| r.starts_with("API_KEY")) => ErrorKind::Unauthorized,
@@ -970,7 +1009,11 @@ fn error_in(v: &Value, raw: &str) -> Option<Error> {
         provider: PROVIDER.into(),
         status: None,
         message,
-        kind: g.status.and_then(status_kind).unwrap_or(ErrorKind::Llm),
+        kind: if g.message.is_some_and(is_too_long) {
+            ErrorKind::ContextLengthExceeded
+        } else {
+            g.status.and_then(status_kind).unwrap_or(ErrorKind::Llm)
+        },
         retry_after: g.retry_delay,
         source: None,
     })
@@ -985,7 +1028,7 @@ fn blocked_prompt(reason: &str, message: Option<&str>) -> Error {
             Some(m) if !m.is_empty() => format!("the prompt was blocked ({reason}): {m}"),
             _ => format!("the prompt was blocked by Gemini's content filter ({reason})"),
         },
-        kind: ErrorKind::InvalidInput,
+        kind: ErrorKind::ContentFiltered,
         retry_after: None,
         source: None,
     }
@@ -1509,7 +1552,7 @@ mod tests {
         let err = d
             .data(r#"{"promptFeedback":{"blockReason":"SAFETY"}}"#, &mut out)
             .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert_eq!(err.kind(), ErrorKind::ContentFiltered);
         assert!(!err.is_retryable());
         assert!(err.to_string().contains("SAFETY"), "{err}");
         assert_eq!(finish_reason("RECITATION"), FinishReason::ContentFilter);

@@ -58,3 +58,33 @@ pub(crate) fn is_json(headers: &HeaderMap) -> bool {
                 .starts_with("application/json")
         })
 }
+
+/// How a provider client sends its requests: straight to the network, or through a
+/// [`Cassette`](super::cassette::Cassette) that records or replays them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Transport {
+    cassette: Option<super::cassette::Cassette>,
+}
+
+impl Transport {
+    /// Sends through `cassette` from now on.
+    pub(crate) fn set_cassette(&mut self, cassette: super::cassette::Cassette) {
+        self.cassette = Some(cassette);
+    }
+
+    /// Sends `request` with `client`, or answers it from the cassette.
+    pub(crate) async fn send(
+        &self,
+        provider: &str,
+        client: &reqwest::Client,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, Error> {
+        match &self.cassette {
+            None => request.send().await.map_err(|e| send_error(provider, e)),
+            Some(cassette) => {
+                let request = request.build().map_err(|e| send_error(provider, e))?;
+                cassette.send(provider, client, request).await
+            }
+        }
+    }
+}

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 pub mod anthropic;
+pub mod cassette;
 pub mod gemini;
 mod http;
 pub mod ollama;
@@ -21,6 +22,7 @@ pub mod scripted;
 pub mod spec;
 
 pub use anthropic::{AnthropicClient, AnthropicConfig};
+pub use cassette::{Cassette, CassetteMode, Recordable};
 pub use gemini::{GeminiClient, GeminiConfig};
 pub use ollama::{OllamaClient, OllamaConfig};
 pub use openai::{OpenAiClient, OpenAiConfig};
@@ -66,6 +68,157 @@ pub struct ChatMessage {
     /// For [`Role::Tool`] messages: the call being answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+    /// Images shown to the model with this message (user messages only; the model must
+    /// support vision, see [`ModelInfo::supports_vision`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ImageContent>,
+}
+
+/// An image attached to a user message.
+///
+/// ```
+/// use metricchat_core::llm::{ChatMessage, ImageContent};
+///
+/// let msg = ChatMessage::user("What does this chart show?")
+///     .with_image(ImageContent::from_bytes("image/png", b"\x89PNG\r\n"))
+///     .with_image(ImageContent::url("https://example.com/q3.png"));
+/// assert_eq!(msg.images.len(), 2);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ImageContent {
+    /// An image the provider fetches itself (OpenAI, Anthropic; Gemini `fileData`). Ollama
+    /// cannot fetch images and refuses these.
+    Url {
+        /// `https://…` (or a `data:` URL for OpenAI).
+        url: String,
+        /// The MIME type, when known (Gemini wants it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media_type: Option<String>,
+    },
+    /// Image bytes sent inline.
+    Base64 {
+        /// The MIME type: `image/png`, `image/jpeg`, `image/gif` or `image/webp`.
+        media_type: String,
+        /// The bytes, standard base64 (no `data:` prefix).
+        data: String,
+    },
+}
+
+impl ImageContent {
+    /// An image at `url`.
+    pub fn url(url: impl Into<String>) -> Self {
+        ImageContent::Url {
+            url: url.into(),
+            media_type: None,
+        }
+    }
+
+    /// An image already base64-encoded.
+    pub fn base64(media_type: impl Into<String>, data: impl Into<String>) -> Self {
+        ImageContent::Base64 {
+            media_type: media_type.into(),
+            data: data.into(),
+        }
+    }
+
+    /// Raw image bytes, encoded here.
+    pub fn from_bytes(media_type: impl Into<String>, bytes: &[u8]) -> Self {
+        Self::base64(media_type, base64_encode(bytes))
+    }
+
+    /// The MIME type, when known.
+    pub fn media_type(&self) -> Option<&str> {
+        match self {
+            ImageContent::Url { media_type, .. } => media_type.as_deref(),
+            ImageContent::Base64 { media_type, .. } => Some(media_type),
+        }
+    }
+
+    /// A `data:{media_type};base64,{data}` URL for inline images, the URL itself otherwise.
+    pub fn as_url(&self) -> String {
+        match self {
+            ImageContent::Url { url, .. } => url.clone(),
+            ImageContent::Base64 { media_type, data } => format!("data:{media_type};base64,{data}"),
+        }
+    }
+}
+
+/// Standard base64 with padding (RFC 4648 §4).
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (usize::from(b[0]) << 16) | (usize::from(b[1]) << 8) | usize::from(b[2]);
+        let sextet = |shift: u32| char::from(ALPHABET[(n >> shift) & 0x3f]);
+        out.push(sextet(18));
+        out.push(sextet(12));
+        out.push(if chunk.len() > 1 { sextet(6) } else { '=' });
+        out.push(if chunk.len() > 2 { sextet(0) } else { '=' });
+    }
+    out
+}
+
+/// Checks a request's images before it is sent: only user messages carry them, the model must
+/// support vision, inline images need an image MIME type and data, and (for providers that
+/// cannot fetch URLs) every image must be inline.
+pub(crate) fn check_images(
+    provider: &str,
+    info: &ModelInfo,
+    request: &ChatRequest,
+    urls_allowed: bool,
+) -> Result<()> {
+    let mut any = false;
+    for m in &request.messages {
+        if m.images.is_empty() {
+            continue;
+        }
+        any = true;
+        if m.role != Role::User {
+            return Err(Error::invalid_input(format!(
+                "images can only be attached to user messages, not {:?} messages",
+                m.role
+            )));
+        }
+        for image in &m.images {
+            match image {
+                ImageContent::Url { url, .. } => {
+                    if url.trim().is_empty() {
+                        return Err(Error::invalid_input("an image URL is empty"));
+                    }
+                    if !urls_allowed {
+                        return Err(Error::Unsupported(format!(
+                            "{provider} cannot fetch images from URLs; send the bytes \
+                             (ImageContent::from_bytes) instead"
+                        )));
+                    }
+                }
+                ImageContent::Base64 { media_type, data } => {
+                    if !media_type.starts_with("image/") {
+                        return Err(Error::invalid_input(format!(
+                            "an inline image needs an image/* media type, got `{media_type}`"
+                        )));
+                    }
+                    if data.trim().is_empty() {
+                        return Err(Error::invalid_input("an inline image has no data"));
+                    }
+                }
+            }
+        }
+    }
+    if any && !info.supports_vision {
+        return Err(Error::Unsupported(format!(
+            "{provider} model `{}` does not accept images (model_info().supports_vision is \
+             false; set `supports_vision` in the config if the model does)",
+            info.model
+        )));
+    }
+    Ok(())
 }
 
 impl ChatMessage {
@@ -92,12 +245,19 @@ impl ChatMessage {
         }
     }
 
+    /// Attaches an image (user messages only).
+    pub fn with_image(mut self, image: ImageContent) -> Self {
+        self.images.push(image);
+        self
+    }
+
     fn new(role: Role, content: impl Into<String>) -> Self {
         Self {
             role,
             content: content.into(),
             tool_calls: Vec::new(),
             tool_call_id: None,
+            images: Vec::new(),
         }
     }
 }
@@ -216,7 +376,9 @@ pub enum FinishReason {
     Length,
     /// Stopped to call tools.
     ToolCalls,
-    /// Blocked by the provider's content filter.
+    /// Blocked by the provider's content filter. The clients in this crate report this as an
+    /// [`ErrorKind::ContentFiltered`](crate::error::ErrorKind::ContentFiltered) error instead of a
+    /// finish event; custom clients may still send it.
     ContentFilter,
     /// Anything else.
     Other,
@@ -443,6 +605,32 @@ impl ChatAccumulator {
     }
 }
 
+/// Turns a provider's content-filter stop into a typed [`ErrorKind::ContentFiltered`] error.
+///
+/// The events before it (text, usage) still reach the caller; the
+/// [`ChatEvent::Finish`] with [`FinishReason::ContentFilter`] is replaced by the error, so a
+/// filtered answer is never mistaken for a complete one. `what` names the provider's signal
+/// (`finish_reason content_filter`, `stop_reason refusal`, …).
+pub(crate) fn content_filter_as_error(
+    provider: &'static str,
+    what: &'static str,
+    stream: ChatStream,
+) -> ChatStream {
+    Box::pin(stream.map(move |item| match item {
+        Ok(ChatEvent::Finish {
+            reason: FinishReason::ContentFilter,
+        }) => Err(Error::Provider {
+            provider: provider.to_string(),
+            status: None,
+            message: format!("the provider's content filter stopped the answer ({what})"),
+            kind: crate::error::ErrorKind::ContentFiltered,
+            retry_after: None,
+            source: None,
+        }),
+        other => other,
+    }))
+}
+
 /// Makes an [`Error::Provider`] with no HTTP status.
 pub(crate) fn transport_error(
     provider: &str,
@@ -462,6 +650,22 @@ pub(crate) fn transport_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (raw, enc) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64_encode(raw.as_bytes()), enc);
+        }
+        assert_eq!(base64_encode(&[0xff, 0xfe, 0x00]), "//4A");
+    }
 
     #[test]
     fn accumulator_joins_fragments() {

@@ -20,8 +20,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{
-    ChatEvent, ChatMessage, ChatRequest, ChatStream, FinishReason, LlmClient, ModelInfo, Pricing,
-    ResponseFormat, RetryPolicy, Role, ToolCall, ToolChoice, Usage, transport_error,
+    ChatEvent, ChatMessage, ChatRequest, ChatStream, FinishReason, ImageContent, LlmClient,
+    ModelInfo, Pricing, ResponseFormat, RetryPolicy, Role, ToolCall, ToolChoice, Usage,
+    transport_error,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -47,6 +48,8 @@ pub struct OllamaConfig {
     pub context_window: u32,
     /// Whether the model supports native tool calling.
     pub supports_tools: bool,
+    /// Whether the model accepts images (`llava`, `llama3.2-vision`, `qwen2.5vl`, …).
+    pub supports_vision: bool,
     /// How long Ollama keeps the model loaded after the request (e.g. `"5m"`); server default
     /// when unset.
     pub keep_alive: Option<String>,
@@ -74,6 +77,7 @@ impl Default for OllamaConfig {
             api_key: None,
             context_window: 8192,
             supports_tools: false,
+            supports_vision: false,
             keep_alive: None,
             connect_timeout: Duration::from_secs(10),
             first_byte_timeout: Duration::from_secs(120),
@@ -92,6 +96,7 @@ impl std::fmt::Debug for OllamaConfig {
             .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
             .field("context_window", &self.context_window)
             .field("supports_tools", &self.supports_tools)
+            .field("supports_vision", &self.supports_vision)
             .field("connect_timeout", &self.connect_timeout)
             .field("first_byte_timeout", &self.first_byte_timeout)
             .field("idle_timeout", &self.idle_timeout)
@@ -164,6 +169,12 @@ impl OllamaConfig {
     /// Declares whether the model supports native tool calling.
     pub fn with_tools(mut self, supports_tools: bool) -> Self {
         self.supports_tools = supports_tools;
+        self
+    }
+
+    /// Declares whether the model accepts images.
+    pub fn with_vision(mut self, supports_vision: bool) -> Self {
+        self.supports_vision = supports_vision;
         self
     }
 
@@ -250,6 +261,7 @@ pub struct OllamaClient {
     config: OllamaConfig,
     endpoint: url::Url,
     http: reqwest::Client,
+    transport: super::http::Transport,
 }
 
 impl OllamaClient {
@@ -266,6 +278,7 @@ impl OllamaClient {
             config,
             endpoint,
             http,
+            transport: super::http::Transport::default(),
         })
     }
 
@@ -292,7 +305,7 @@ impl OllamaClient {
             if let Some(auth) = auth_header(self.config.api_key.as_ref())? {
                 req = req.header(header::AUTHORIZATION, auth);
             }
-            let resp = req.send().await.map_err(send_error)?;
+            let resp = self.transport.send(PROVIDER, &self.http, req).await?;
             if !resp.status().is_success() {
                 return Err(http_error(resp).await);
             }
@@ -324,6 +337,13 @@ impl OllamaClient {
     }
 }
 
+impl super::cassette::Recordable for OllamaClient {
+    fn with_cassette(mut self, cassette: &super::cassette::Cassette) -> Self {
+        self.transport.set_cassette(cassette.clone());
+        self
+    }
+}
+
 #[async_trait]
 impl LlmClient for OllamaClient {
     fn model_info(&self) -> ModelInfo {
@@ -334,12 +354,13 @@ impl LlmClient for OllamaClient {
             context_window: c.context_window,
             supports_tools: c.supports_tools,
             supports_json_mode: true,
-            supports_vision: false,
+            supports_vision: c.supports_vision,
             pricing: c.pricing,
         }
     }
 
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream> {
+        super::check_images(PROVIDER, &self.model_info(), &request, false)?;
         let body = request_body(&self.config, &request)?;
         tracing::debug!(
             provider = PROVIDER,
@@ -424,7 +445,19 @@ fn request_body(config: &OllamaConfig, request: &ChatRequest) -> Result<Value> {
 fn message_json(m: &ChatMessage, names: &BTreeMap<&str, &str>) -> Result<Value> {
     Ok(match m.role {
         Role::System => json!({"role": "system", "content": m.content}),
-        Role::User => json!({"role": "user", "content": m.content}),
+        Role::User if m.images.is_empty() => json!({"role": "user", "content": m.content}),
+        Role::User => {
+            // Ollama takes base64 image data only (URLs are refused before this point).
+            let images: Vec<&str> = m
+                .images
+                .iter()
+                .filter_map(|i| match i {
+                    ImageContent::Base64 { data, .. } => Some(data.as_str()),
+                    ImageContent::Url { .. } => None,
+                })
+                .collect();
+            json!({"role": "user", "content": m.content, "images": images})
+        }
         Role::Assistant if m.tool_calls.is_empty() => {
             json!({"role": "assistant", "content": m.content})
         }
@@ -473,10 +506,6 @@ fn auth_header(key: Option<&SecretString>) -> Result<Option<HeaderValue>> {
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-fn send_error(e: reqwest::Error) -> Error {
-    super::http::send_error(PROVIDER, e)
-}
-
 fn cut(detail: &str) -> Error {
     transport_error(
         PROVIDER,
@@ -490,6 +519,13 @@ fn truncate(s: &str, max_chars: usize) -> String {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_string(),
     }
+}
+
+/// Ollama's `the input length exceeds the context length` (and the runner's
+/// `input exceeds context length`).
+fn is_context_error(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    lower.contains("exceeds the context length") || lower.contains("exceeds context length")
 }
 
 /// Maps an HTTP error response (`{"error": "..."}`) to a typed [`Error::Provider`].
@@ -518,6 +554,9 @@ async fn http_error(resp: reqwest::Response) -> Error {
             }
         });
     let kind = match status {
+        // Ollama answers 400 (older runners 500) when `truncate: false` and the prompt is
+        // longer than `num_ctx`.
+        _ if is_context_error(&message) => ErrorKind::ContextLengthExceeded,
         401 | 403 => ErrorKind::Unauthorized,
         429 => ErrorKind::RateLimited,
         404 => ErrorKind::NotFound,
@@ -560,8 +599,12 @@ fn error_line(line: &str) -> Option<Error> {
     Some(Error::Provider {
         provider: PROVIDER.into(),
         status: None,
+        kind: if is_context_error(&message) {
+            ErrorKind::ContextLengthExceeded
+        } else {
+            ErrorKind::Llm
+        },
         message,
-        kind: ErrorKind::Llm,
         retry_after: None,
         source: None,
     })

@@ -75,6 +75,8 @@ pub struct OpenAiConfig {
     pub supports_tools: Option<bool>,
     /// Override of whether the server supports `response_format: {"type": "json_object"}`.
     pub supports_json_mode: Option<bool>,
+    /// Override of whether the model accepts images (known vision models: yes; others: no).
+    pub supports_vision: Option<bool>,
     /// Override of the model's prices (e.g. zero for a local server, or a negotiated rate).
     pub pricing: Option<Pricing>,
     /// Sent as the `api-version` query parameter (Azure OpenAI deployments).
@@ -96,6 +98,7 @@ impl Default for OpenAiConfig {
             context_window: None,
             supports_tools: None,
             supports_json_mode: None,
+            supports_vision: None,
             pricing: None,
             api_version: None,
             key_header: KeyHeader::Bearer,
@@ -277,6 +280,7 @@ pub struct OpenAiClient {
     config: OpenAiConfig,
     endpoint: url::Url,
     http: reqwest::Client,
+    transport: super::http::Transport,
 }
 
 impl OpenAiClient {
@@ -311,6 +315,7 @@ impl OpenAiClient {
             config,
             endpoint,
             http,
+            transport: super::http::Transport::default(),
         })
     }
 
@@ -335,7 +340,7 @@ impl OpenAiClient {
                     KeyHeader::ApiKey => req.header("api-key", auth),
                 };
             }
-            let resp = req.send().await.map_err(send_error)?;
+            let resp = self.transport.send(PROVIDER, &self.http, req).await?;
             let status = resp.status();
             if !status.is_success() {
                 return Err(http_error(resp).await);
@@ -376,6 +381,13 @@ impl OpenAiClient {
     }
 }
 
+impl super::cassette::Recordable for OpenAiClient {
+    fn with_cassette(mut self, cassette: &super::cassette::Cassette) -> Self {
+        self.transport.set_cassette(cassette.clone());
+        self
+    }
+}
+
 #[async_trait]
 impl LlmClient for OpenAiClient {
     fn model_info(&self) -> ModelInfo {
@@ -393,12 +405,13 @@ impl LlmClient for OpenAiClient {
                 .supports_tools
                 .unwrap_or(known.is_some() || c.base_url.contains("api.openai.com")),
             supports_json_mode: c.supports_json_mode.unwrap_or(true),
-            supports_vision: known.is_some_and(|k| k.vision),
+            supports_vision: c.supports_vision.unwrap_or(known.is_some_and(|k| k.vision)),
             pricing: c.pricing.or(known.and_then(|k| k.pricing)),
         }
     }
 
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream> {
+        super::check_images(PROVIDER, &self.model_info(), &request, true)?;
         let body = request_body(&self.config.model, &request)?;
         tracing::debug!(
             provider = PROVIDER,
@@ -413,7 +426,7 @@ impl LlmClient for OpenAiClient {
             .retry
             .retry("openai chat", |_| self.attempt(&body))
             .await?;
-        Ok(match opened {
+        let stream: ChatStream = match opened {
             Opened::Json(events) => Box::pin(futures::stream::iter(events.into_iter().map(Ok))),
             Opened::Sse { source, first } => sse_stream(SseState {
                 source,
@@ -423,7 +436,12 @@ impl LlmClient for OpenAiClient {
                 ended: false,
                 idle_timeout: self.config.idle_timeout,
             }),
-        })
+        };
+        Ok(super::content_filter_as_error(
+            PROVIDER,
+            "finish_reason content_filter",
+            stream,
+        ))
     }
 }
 
@@ -484,7 +502,21 @@ fn request_body(model: &str, request: &ChatRequest) -> Result<Value> {
 fn message_json(m: &ChatMessage) -> Result<Value> {
     Ok(match m.role {
         Role::System => json!({"role": "system", "content": m.content}),
-        Role::User => json!({"role": "user", "content": m.content}),
+        Role::User if m.images.is_empty() => json!({"role": "user", "content": m.content}),
+        Role::User => {
+            // Content parts: the text, then each image as an `image_url` part (a `data:` URL
+            // for inline bytes).
+            let mut parts: Vec<Value> = Vec::new();
+            if !m.content.is_empty() {
+                parts.push(json!({"type": "text", "text": m.content}));
+            }
+            parts.extend(
+                m.images.iter().map(
+                    |image| json!({"type": "image_url", "image_url": {"url": image.as_url()}}),
+                ),
+            );
+            json!({"role": "user", "content": parts})
+        }
         Role::Assistant if m.tool_calls.is_empty() => {
             json!({"role": "assistant", "content": m.content})
         }
@@ -535,10 +567,6 @@ fn auth_header(key: Option<&SecretString>, kind: KeyHeader) -> Result<Option<Hea
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-fn send_error(e: reqwest::Error) -> Error {
-    super::http::send_error(PROVIDER, e)
-}
-
 fn cut(detail: &str, source: Option<crate::error::BoxError>) -> Error {
     super::http::stream_cut(PROVIDER, detail, source)
 }
@@ -572,12 +600,15 @@ async fn http_error(resp: reqwest::Response) -> Error {
                 truncate(text, 500)
             }
         });
-    let kind = match status {
-        401 | 403 => ErrorKind::Unauthorized,
-        429 => ErrorKind::RateLimited,
-        404 => ErrorKind::NotFound,
-        408 => ErrorKind::Timeout,
-        400..=499 => ErrorKind::InvalidInput,
+    let kind = match (status, code) {
+        (_, Some("context_length_exceeded")) => ErrorKind::ContextLengthExceeded,
+        // Azure OpenAI refuses a filtered prompt with 400 and code `content_filter`.
+        (_, Some("content_filter")) => ErrorKind::ContentFiltered,
+        (401 | 403, _) => ErrorKind::Unauthorized,
+        (429, _) => ErrorKind::RateLimited,
+        (404, _) => ErrorKind::NotFound,
+        (408, _) => ErrorKind::Timeout,
+        (400..=499, _) => ErrorKind::InvalidInput,
         _ => ErrorKind::Llm,
     };
     tracing::debug!(
@@ -636,7 +667,9 @@ fn error_event(data: &str) -> Option<Error> {
     let kind = match (field("type"), code) {
         (_, "rate_limit_exceeded") | ("rate_limit_error", _) => ErrorKind::RateLimited,
         (_, "invalid_api_key") | ("authentication_error", _) => ErrorKind::Unauthorized,
-        (_, "context_length_exceeded") | ("invalid_request_error", _) => ErrorKind::InvalidInput,
+        (_, "context_length_exceeded") => ErrorKind::ContextLengthExceeded,
+        (_, "content_filter") => ErrorKind::ContentFiltered,
+        ("invalid_request_error", _) => ErrorKind::InvalidInput,
         (_, "model_not_found") => ErrorKind::NotFound,
         _ => ErrorKind::Llm,
     };

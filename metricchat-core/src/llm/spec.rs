@@ -129,6 +129,10 @@ pub struct LlmSpec {
     /// Whether the model does native tool calling (overrides the model table).
     #[serde(default)]
     pub supports_tools: Option<bool>,
+    /// Whether the model accepts images (overrides the model table; OpenAI-compatible and
+    /// Ollama models only — Anthropic and Gemini models all do).
+    #[serde(default)]
+    pub supports_vision: Option<bool>,
     /// Context window in tokens (overrides the model table).
     #[serde(default)]
     pub context_window: Option<u32>,
@@ -286,6 +290,7 @@ impl LlmSpec {
                     c.api_key = Some(k.clone());
                 }
                 c.supports_tools = self.supports_tools.or(c.supports_tools);
+                c.supports_vision = self.supports_vision.or(c.supports_vision);
                 c.context_window = self.context_window.or(c.context_window);
                 c.pricing = self.pricing.or(c.pricing);
                 c.retry = self.retry(c.retry.clone());
@@ -320,6 +325,7 @@ impl LlmSpec {
                         .map(SecretString::from)
                 });
                 c.supports_tools = self.supports_tools.or(c.supports_tools);
+                c.supports_vision = self.supports_vision.or(c.supports_vision);
                 c.context_window = self.context_window.or(c.context_window);
                 c.pricing = self.pricing.or(c.pricing);
                 c.retry = self.retry(c.retry.clone());
@@ -388,6 +394,9 @@ impl LlmSpec {
                 }
                 if let Some(t) = self.supports_tools {
                     c.supports_tools = t;
+                }
+                if let Some(v) = self.supports_vision {
+                    c.supports_vision = v;
                 }
                 if let Some(w) = self.context_window {
                     c.context_window = w;
@@ -479,5 +488,19 @@ mod tests {
             let c = spec.build().unwrap();
             assert_eq!(c.model_info().model, "m1");
         }
+    }
+
+    #[test]
+    fn supports_vision_overrides_the_model_table() {
+        for spec in [
+            serde_json::json!({"provider": "ollama", "model": "llava:7b", "supports_vision": true}),
+            serde_json::json!({"provider": "openai_compatible", "model": "qwen2.5-vl",
+                               "base_url": "http://127.0.0.1:1/v1", "supports_vision": true}),
+        ] {
+            let spec: LlmSpec = serde_json::from_value(spec).unwrap();
+            assert!(spec.build().unwrap().model_info().supports_vision);
+        }
+        let spec: LlmSpec = "ollama:llava:7b".parse().unwrap();
+        assert!(!spec.build().unwrap().model_info().supports_vision);
     }
 }

@@ -1,4 +1,5 @@
-//! Persistence: the [`Store`] trait, its records, and the in-memory and SQLite stores.
+//! Persistence: the [`Store`] trait, its records, and the in-memory, SQLite and PostgreSQL
+//! stores.
 //!
 //! The agent writes one [`StepWrite`] after every step (run start, each decision, each tool
 //! execution, the end). A store applies a step atomically, so a run interrupted at any point
@@ -16,6 +17,9 @@ use uuid::Uuid;
 
 use crate::error::{Error, ErrorInfo, Result};
 use crate::events::{Event, RunStatus, ToolStatus};
+use crate::instructions::{
+    Instruction, InstructionFilter, InstructionStatus, InstructionUpdate, Memory, MemoryFilter,
+};
 use crate::llm::Usage;
 use crate::planner::PlannerDecision;
 
@@ -23,6 +27,11 @@ use crate::planner::PlannerDecision;
 mod sqlite;
 #[cfg(feature = "sqlite-store")]
 pub use sqlite::SqliteStore;
+
+#[cfg(feature = "postgres-store")]
+mod postgres;
+#[cfg(feature = "postgres-store")]
+pub use postgres::{PostgresStore, PostgresStoreConfig};
 
 /// A run: one question and everything the agent did for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -271,6 +280,70 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Marks runs still `running` (left by a process that died) as `interrupted`, along with
     /// their running tool executions and queries. Returns how many runs changed.
     async fn mark_interrupted(&self) -> Result<u64>;
+
+    /// Stores a new instruction (or replaces the one with its id).
+    ///
+    /// Fails with [`Error::InvalidInput`] on empty text or an unusable scope.
+    async fn put_instruction(&self, instruction: &Instruction) -> Result<()>;
+    /// An instruction by id.
+    async fn get_instruction(&self, id: Uuid) -> Result<Option<Instruction>>;
+    /// Instructions passing `filter` ([`InstructionFilter::matches`]), oldest first.
+    async fn list_instructions(&self, filter: &InstructionFilter) -> Result<Vec<Instruction>>;
+    /// Sets an instruction's status and returns it. [`Error::NotFound`] for an unknown id.
+    async fn set_instruction_status(
+        &self,
+        id: Uuid,
+        status: InstructionStatus,
+    ) -> Result<Instruction>;
+    /// Changes an instruction's text, scope or labels and returns it.
+    /// [`Error::NotFound`] for an unknown id, [`Error::InvalidInput`] for empty text.
+    async fn update_instruction(&self, id: Uuid, update: &InstructionUpdate)
+    -> Result<Instruction>;
+    /// Deletes an instruction. [`Error::NotFound`] for an unknown id.
+    async fn delete_instruction(&self, id: Uuid) -> Result<()>;
+    /// Adds one to the usage count of each instruction in `ids` (unknown ids are skipped:
+    /// an instruction deleted while a run used it is not an error).
+    async fn record_instruction_usage(&self, ids: &[Uuid]) -> Result<()>;
+    /// Stores a new memory (or replaces the one with its id).
+    ///
+    /// Fails with [`Error::InvalidInput`] on empty text or an unusable scope.
+    async fn put_memory(&self, memory: &Memory) -> Result<()>;
+    /// Memories passing `filter` ([`MemoryFilter::matches`]), oldest first.
+    async fn list_memories(&self, filter: &MemoryFilter) -> Result<Vec<Memory>>;
+    /// Deletes a memory. [`Error::NotFound`] for an unknown id.
+    async fn delete_memory(&self, id: Uuid) -> Result<()>;
+}
+
+/// [`Error::NotFound`] for an instruction id.
+pub(crate) fn instruction_not_found(id: Uuid) -> Error {
+    Error::NotFound {
+        what: "instruction",
+        name: id.to_string(),
+    }
+}
+
+/// [`Error::NotFound`] for a memory id.
+pub(crate) fn memory_not_found(id: Uuid) -> Error {
+    Error::NotFound {
+        what: "memory",
+        name: id.to_string(),
+    }
+}
+
+/// `ids` without repeats, in first-seen order: a run counts once per instruction.
+pub(crate) fn dedup(ids: &[Uuid]) -> Vec<Uuid> {
+    let mut out: Vec<Uuid> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !out.contains(id) {
+            out.push(*id);
+        }
+    }
+    out
+}
+
+/// Oldest first, ties by id: the order every store lists instructions and memories in.
+fn by_creation<T>(items: &mut [T], key: impl Fn(&T) -> (DateTime<Utc>, Uuid)) {
+    items.sort_by_key(|x| key(x));
 }
 
 /// A [`Store`] in memory: for tests and for embedders who keep no history.
@@ -288,6 +361,8 @@ struct MemoryInner {
     visualizations: Vec<VisualizationRecord>,
     snapshots: HashMap<Uuid, Snapshot>,
     events: Vec<Event>,
+    instructions: HashMap<Uuid, Instruction>,
+    memories: HashMap<Uuid, Memory>,
 }
 
 impl MemoryStore {
@@ -419,5 +494,102 @@ impl Store for MemoryStore {
             }
         }
         Ok(ids.len() as u64)
+    }
+
+    async fn put_instruction(&self, instruction: &Instruction) -> Result<()> {
+        instruction.validate()?;
+        self.lock()?
+            .instructions
+            .insert(instruction.id, instruction.clone());
+        Ok(())
+    }
+
+    async fn get_instruction(&self, id: Uuid) -> Result<Option<Instruction>> {
+        Ok(self.lock()?.instructions.get(&id).cloned())
+    }
+
+    async fn list_instructions(&self, filter: &InstructionFilter) -> Result<Vec<Instruction>> {
+        let g = self.lock()?;
+        let mut out: Vec<Instruction> = g
+            .instructions
+            .values()
+            .filter(|i| filter.matches(i))
+            .cloned()
+            .collect();
+        by_creation(&mut out, |i| (i.created_at, i.id));
+        Ok(out)
+    }
+
+    async fn set_instruction_status(
+        &self,
+        id: Uuid,
+        status: InstructionStatus,
+    ) -> Result<Instruction> {
+        let mut g = self.lock()?;
+        let i = g
+            .instructions
+            .get_mut(&id)
+            .ok_or_else(|| instruction_not_found(id))?;
+        i.status = status;
+        i.updated_at = crate::instructions::now();
+        Ok(i.clone())
+    }
+
+    async fn update_instruction(
+        &self,
+        id: Uuid,
+        update: &InstructionUpdate,
+    ) -> Result<Instruction> {
+        let mut g = self.lock()?;
+        let i = g
+            .instructions
+            .get_mut(&id)
+            .ok_or_else(|| instruction_not_found(id))?;
+        update.apply(i)?;
+        Ok(i.clone())
+    }
+
+    async fn delete_instruction(&self, id: Uuid) -> Result<()> {
+        self.lock()?
+            .instructions
+            .remove(&id)
+            .map(drop)
+            .ok_or_else(|| instruction_not_found(id))
+    }
+
+    async fn record_instruction_usage(&self, ids: &[Uuid]) -> Result<()> {
+        let mut g = self.lock()?;
+        for id in dedup(ids) {
+            if let Some(i) = g.instructions.get_mut(&id) {
+                i.usage_count += 1;
+            }
+        }
+        Ok(())
+    }
+
+    async fn put_memory(&self, memory: &Memory) -> Result<()> {
+        memory.validate()?;
+        self.lock()?.memories.insert(memory.id, memory.clone());
+        Ok(())
+    }
+
+    async fn list_memories(&self, filter: &MemoryFilter) -> Result<Vec<Memory>> {
+        let g = self.lock()?;
+        let mut out: Vec<Memory> = g
+            .memories
+            .values()
+            .filter(|m| filter.matches(m))
+            .cloned()
+            .collect();
+        by_creation(&mut out, |m| (m.created_at, m.id));
+        Ok(out)
+    }
+
+    async fn delete_memory(&self, id: Uuid) -> Result<()> {
+        self.lock()?
+            .memories
+            .remove(&id)
+            .map(drop)
+            .ok_or_else(|| memory_not_found(id))
     }
 }

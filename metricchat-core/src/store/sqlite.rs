@@ -24,6 +24,7 @@ use sqlx::{Row, Sqlite, Transaction};
 
 use super::*;
 use crate::error::ErrorKind;
+use crate::instructions::{Origin, Scope};
 
 /// The embedded schema migrations (`metricchat-core/migrations`).
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -259,6 +260,262 @@ impl Store for SqliteStore {
             }
         }
     }
+
+    async fn put_instruction(&self, instruction: &Instruction) -> Result<()> {
+        instruction.validate()?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| Error::store("put_instruction: acquiring a connection", e))?;
+        write_instruction(&mut conn, instruction).await
+    }
+
+    async fn get_instruction(&self, id: Uuid) -> Result<Option<Instruction>> {
+        let rows = self
+            .fetch_all(
+                "instruction",
+                sqlx::query(SELECT_INSTRUCTION_BY_ID).bind(uuid_text(id)),
+            )
+            .await?;
+        rows.first().map(instruction_from_row).transpose()
+    }
+
+    async fn list_instructions(&self, filter: &InstructionFilter) -> Result<Vec<Instruction>> {
+        // The indexed fields narrow the rows in SQL; `matches` then applies the whole filter,
+        // so every store lists exactly the same instructions.
+        let rows = self
+            .fetch_all(
+                "instructions",
+                sqlx::query(LIST_INSTRUCTIONS)
+                    .bind(filter.status.map(InstructionStatus::as_str))
+                    .bind(filter.source.map(Origin::as_str))
+                    .bind(filter.run_id.map(uuid_text))
+                    .bind(
+                        filter
+                            .connection
+                            .as_deref()
+                            .map(|c| c.trim().to_lowercase()),
+                    ),
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let i = instruction_from_row(row)?;
+            if filter.matches(&i) {
+                out.push(i);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn set_instruction_status(
+        &self,
+        id: Uuid,
+        status: InstructionStatus,
+    ) -> Result<Instruction> {
+        let done =
+            sqlx::query("UPDATE instructions SET status = ?2, updated_at = ?3 WHERE id = ?1")
+                .bind(uuid_text(id))
+                .bind(status.as_str())
+                .bind(ts_text(&crate::instructions::now()))
+                .execute(&self.pool)
+                .await
+                .map_err(|e| Error::store(format!("setting the status of instruction {id}"), e))?;
+        if done.rows_affected() == 0 {
+            return Err(instruction_not_found(id));
+        }
+        self.get_instruction(id)
+            .await?
+            .ok_or_else(|| instruction_not_found(id))
+    }
+
+    async fn update_instruction(
+        &self,
+        id: Uuid,
+        update: &InstructionUpdate,
+    ) -> Result<Instruction> {
+        // Read, change and write in one write transaction, so concurrent updates of different
+        // fields do not undo each other.
+        let mut tx = self.begin_write("update_instruction").await?;
+        let result = async {
+            let row = sqlx::query(SELECT_INSTRUCTION_BY_ID)
+                .bind(uuid_text(id))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(|e| Error::store(format!("reading instruction {id}"), e))?;
+            let mut i = row
+                .as_ref()
+                .map(instruction_from_row)
+                .transpose()?
+                .ok_or_else(|| instruction_not_found(id))?;
+            update.apply(&mut i)?;
+            write_instruction(&mut tx, &i).await?;
+            Ok(i)
+        }
+        .await;
+        match result {
+            Ok(i) => {
+                tx.commit()
+                    .await
+                    .map_err(|e| Error::store("update_instruction: committing", e))?;
+                Ok(i)
+            }
+            Err(err) => {
+                if let Err(rollback) = tx.rollback().await {
+                    tracing::warn!(error = %rollback, "update_instruction: rollback failed");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn delete_instruction(&self, id: Uuid) -> Result<()> {
+        let done = sqlx::query("DELETE FROM instructions WHERE id = ?1")
+            .bind(uuid_text(id))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| Error::store(format!("deleting instruction {id}"), e))?;
+        if done.rows_affected() == 0 {
+            return Err(instruction_not_found(id));
+        }
+        Ok(())
+    }
+
+    async fn record_instruction_usage(&self, ids: &[Uuid]) -> Result<()> {
+        let ids = dedup(ids);
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write("record_instruction_usage").await?;
+        for id in &ids {
+            if let Err(e) =
+                sqlx::query("UPDATE instructions SET usage_count = usage_count + 1 WHERE id = ?1")
+                    .bind(uuid_text(*id))
+                    .execute(&mut *tx)
+                    .await
+            {
+                if let Err(rollback) = tx.rollback().await {
+                    tracing::warn!(error = %rollback, "record_instruction_usage: rollback failed");
+                }
+                return Err(Error::store(
+                    format!("counting a use of instruction {id}"),
+                    e,
+                ));
+            }
+        }
+        tx.commit()
+            .await
+            .map_err(|e| Error::store("record_instruction_usage: committing", e))
+    }
+
+    async fn put_memory(&self, memory: &Memory) -> Result<()> {
+        memory.validate()?;
+        sqlx::query(
+            "INSERT INTO memories (id, text, scope, scope_connection, labels, source, run_id, \
+             created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (id) DO UPDATE SET text = excluded.text, scope = excluded.scope, \
+             scope_connection = excluded.scope_connection, labels = excluded.labels, \
+             source = excluded.source, run_id = excluded.run_id, \
+             created_at = excluded.created_at",
+        )
+        .bind(uuid_text(memory.id))
+        .bind(memory.text.as_str())
+        .bind(json_text(&memory.scope, "memories.scope")?)
+        .bind(scope_connection(&memory.scope))
+        .bind(json_text(&memory.labels, "memories.labels")?)
+        .bind(memory.source.as_str())
+        .bind(memory.run_id.map(uuid_text))
+        .bind(ts_text(&memory.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| Error::store(format!("writing memory {}", memory.id), e))?;
+        Ok(())
+    }
+
+    async fn list_memories(&self, filter: &MemoryFilter) -> Result<Vec<Memory>> {
+        let rows = self
+            .fetch_all(
+                "memories",
+                sqlx::query(
+                    "SELECT id, text, scope, labels, source, run_id, created_at FROM memories \
+                     WHERE (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR run_id = ?2) \
+                     AND (?3 IS NULL OR scope_connection = ?3) \
+                     ORDER BY created_at, id",
+                )
+                .bind(filter.source.map(Origin::as_str))
+                .bind(filter.run_id.map(uuid_text))
+                .bind(
+                    filter
+                        .connection
+                        .as_deref()
+                        .map(|c| c.trim().to_lowercase()),
+                ),
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let m = memory_from_row(row)?;
+            if filter.matches(&m) {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn delete_memory(&self, id: Uuid) -> Result<()> {
+        let done = sqlx::query("DELETE FROM memories WHERE id = ?1")
+            .bind(uuid_text(id))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| Error::store(format!("deleting memory {id}"), e))?;
+        if done.rows_affected() == 0 {
+            return Err(memory_not_found(id));
+        }
+        Ok(())
+    }
+}
+
+const SELECT_INSTRUCTION_BY_ID: &str = "SELECT id, text, status, scope, labels, source, run_id, \
+    usage_count, created_at, updated_at FROM instructions WHERE id = ?1";
+
+const LIST_INSTRUCTIONS: &str = "SELECT id, text, status, scope, labels, source, run_id, \
+    usage_count, created_at, updated_at FROM instructions \
+    WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR source = ?2) \
+    AND (?3 IS NULL OR run_id = ?3) AND (?4 IS NULL OR scope_connection = ?4) \
+    ORDER BY created_at, id";
+
+/// The scope's connection, lowercased, for the indexed `scope_connection` column.
+fn scope_connection(scope: &Scope) -> Option<String> {
+    scope.connection().map(|c| c.trim().to_lowercase())
+}
+
+async fn write_instruction(conn: &mut SqliteConnection, i: &Instruction) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO instructions (id, text, status, scope, scope_connection, labels, source, \
+         run_id, usage_count, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+         ON CONFLICT (id) DO UPDATE SET text = excluded.text, status = excluded.status, \
+         scope = excluded.scope, scope_connection = excluded.scope_connection, \
+         labels = excluded.labels, source = excluded.source, run_id = excluded.run_id, \
+         usage_count = excluded.usage_count, created_at = excluded.created_at, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(uuid_text(i.id))
+    .bind(i.text.as_str())
+    .bind(i.status.as_str())
+    .bind(json_text(&i.scope, "instructions.scope")?)
+    .bind(scope_connection(&i.scope))
+    .bind(json_text(&i.labels, "instructions.labels")?)
+    .bind(i.source.as_str())
+    .bind(i.run_id.map(uuid_text))
+    .bind(to_i64(i.usage_count, "instructions.usage_count")?)
+    .bind(ts_text(&i.created_at))
+    .bind(ts_text(&i.updated_at))
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| Error::store(format!("writing instruction {}", i.id), e))?;
+    Ok(())
 }
 
 const SELECT_RUN_BY_ID: &str = "SELECT id, question, title, status, model, created_at, \
@@ -681,6 +938,49 @@ fn snapshot_from_row(row: &SqliteRow) -> Result<Snapshot> {
             &get::<String>(row, T, "created_at")?,
             "snapshots.created_at",
         )?,
+    })
+}
+
+fn instruction_from_row(row: &SqliteRow) -> Result<Instruction> {
+    const T: &str = "instructions";
+    let status: String = get(row, T, "status")?;
+    let source: String = get(row, T, "source")?;
+    Ok(Instruction {
+        id: parse_uuid(&get::<String>(row, T, "id")?, "instructions.id")?,
+        text: get(row, T, "text")?,
+        status: InstructionStatus::parse(&status)
+            .ok_or_else(|| bad_value("instructions.status", &status))?,
+        scope: parse_json(&get::<String>(row, T, "scope")?, "instructions.scope")?,
+        labels: parse_json(&get::<String>(row, T, "labels")?, "instructions.labels")?,
+        source: Origin::parse(&source).ok_or_else(|| bad_value("instructions.source", &source))?,
+        run_id: get::<Option<String>>(row, T, "run_id")?
+            .map(|s| parse_uuid(&s, "instructions.run_id"))
+            .transpose()?,
+        usage_count: to_u64(get(row, T, "usage_count")?, "instructions.usage_count")?,
+        created_at: parse_ts(
+            &get::<String>(row, T, "created_at")?,
+            "instructions.created_at",
+        )?,
+        updated_at: parse_ts(
+            &get::<String>(row, T, "updated_at")?,
+            "instructions.updated_at",
+        )?,
+    })
+}
+
+fn memory_from_row(row: &SqliteRow) -> Result<Memory> {
+    const T: &str = "memories";
+    let source: String = get(row, T, "source")?;
+    Ok(Memory {
+        id: parse_uuid(&get::<String>(row, T, "id")?, "memories.id")?,
+        text: get(row, T, "text")?,
+        scope: parse_json(&get::<String>(row, T, "scope")?, "memories.scope")?,
+        labels: parse_json(&get::<String>(row, T, "labels")?, "memories.labels")?,
+        source: Origin::parse(&source).ok_or_else(|| bad_value("memories.source", &source))?,
+        run_id: get::<Option<String>>(row, T, "run_id")?
+            .map(|s| parse_uuid(&s, "memories.run_id"))
+            .transpose()?,
+        created_at: parse_ts(&get::<String>(row, T, "created_at")?, "memories.created_at")?,
     })
 }
 

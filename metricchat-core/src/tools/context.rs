@@ -135,6 +135,17 @@ impl ToolContext {
         &self.shared.hub
     }
 
+    /// The context chosen for this run's question (tables, rules, memories in scope), once
+    /// planned — it is before any tool runs.
+    pub fn plan(&self) -> Option<&crate::context::ContextPlan> {
+        self.shared.plan.get().map(|p| p.as_ref())
+    }
+
+    /// The agent's store (instructions, memories, run history).
+    pub fn store(&self) -> &Arc<dyn crate::store::Store> {
+        &self.shared.store
+    }
+
     /// Cancelled when the run is.
     pub fn cancellation(&self) -> &CancellationToken {
         &self.shared.cancel

@@ -68,8 +68,12 @@ fn sql_system_prompt(ctx: &ToolContext, dialect: &str, connection: &str) -> Stri
     format!(
         "You write one read-only SQL query in the {dialect} dialect. Reply with only the SQL, no \
          explanation.\n\nTables:\n{}\n{}",
-        ctx.hub().schema_text(Some(connection)),
-        ctx.hub().rules_text()
+        ctx.plan()
+            .map(|p| p.schema_for(Some(connection)))
+            .unwrap_or_else(|| ctx.hub().schema_text(Some(connection))),
+        ctx.plan()
+            .map(|p| format!("{}{}", p.section("rules"), p.section("memories")))
+            .unwrap_or_else(|| ctx.hub().rules_text())
     )
 }
 

@@ -26,6 +26,9 @@ mod create_visualization;
 mod describe_tables;
 mod external;
 mod inspect_data;
+mod remember;
+mod search_knowledge;
+mod suggest_instruction;
 
 pub use answer_question::{AnswerQuestion, AnswerQuestionArgs};
 pub use clarify::{Clarify, ClarifyArgs};
@@ -35,6 +38,11 @@ pub use create_visualization::{CreateVisualization, CreateVisualizationArgs};
 pub use describe_tables::{DescribeTables, DescribeTablesArgs};
 pub use external::{ExternalCall, ExternalHandler, ExternalTool, valid_tool_name};
 pub use inspect_data::{InspectData, InspectDataArgs};
+pub use remember::{Remember, RememberArgs, RememberOutput};
+pub use search_knowledge::{SearchKnowledge, SearchKnowledgeArgs, SearchKnowledgeOutput};
+pub use suggest_instruction::{
+    SuggestInstruction, SuggestInstructionArgs, SuggestInstructionOutput,
+};
 
 /// Whether a tool gathers information or produces output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -382,6 +390,9 @@ impl ToolRegistry {
         r.register(CreateVisualization);
         r.register(AnswerQuestion);
         r.register(Clarify);
+        r.register(SearchKnowledge);
+        r.register(SuggestInstruction);
+        r.register(Remember);
         r
     }
 

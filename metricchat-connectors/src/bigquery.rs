@@ -1,0 +1,1274 @@
+//! Google BigQuery over the REST API v2 (`jobs.query` and `jobs.getQueryResults`):
+//! `bigquery://PROJECT/DATASET?location=EU&credentials_path=/keys/sa.json&maximum_bytes_billed=1000000000`.
+//!
+//! ```no_run
+//! # async fn demo() -> metricchat_core::error::Result<()> {
+//! use metricchat_core::connector::{Connector, QueryOptions, collect_stream};
+//! let bq = metricchat_connectors::bigquery::BigQueryConnector::from_url(
+//!     "bigquery://my-project/sales?location=EU&credentials_path=/keys/sa.json",
+//! )?;
+//! let bytes = bq.estimate_bytes("SELECT * FROM sales.orders").await?; // a dry run, free
+//! let data = collect_stream(bq.query("SELECT 1 AS one", QueryOptions::default()).await?).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! URL parameters: `location` (`US`, `EU`, `europe-west1`, …), `credentials_path` (a
+//! service-account JSON key file) or `token` (an OAuth access token used as is),
+//! `maximum_bytes_billed`, `name` (the connection's name; default the dataset, else the project),
+//! `api_base` (default `https://bigquery.googleapis.com`) and `token_uri` (default: the key
+//! file's). [`BigQueryConfig`] holds the same and more and deserialises from a map.
+//!
+//! # Authentication
+//!
+//! A service account signs an RS256 JWT (issuer the account's e-mail, scope
+//! `https://www.googleapis.com/auth/bigquery`, audience the token URI, one hour) and trades it at
+//! the token URI (`grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`) for an access token,
+//! cached until shortly before its `expires_in` and fetched again then, or at once after a 401.
+//!
+//! # Queries, limits and cancellation
+//!
+//! `POST /bigquery/v2/projects/{project}/queries` with standard SQL (`useLegacySql: false`), the
+//! default dataset, `location`, `maximumBytesBilled`, `labels`, a `requestId` (so a retried
+//! request never starts a second job), `maxResults` (page size, at most the row cap) and
+//! `timeoutMs` (at most the time left). While `jobComplete` is false the job is polled with
+//! `GET …/queries/{jobId}`; further pages follow `pageToken` lazily, and no page past the row
+//! cap is fetched. On cancel or deadline, `POST …/jobs/{jobId}/cancel` stops the job. 429 and
+//! 5xx answers are retried with exponential backoff.
+//!
+//! Bytes: [`BigQueryConnector::estimate_bytes`] runs a dry run (`dryRun: true`, free) and returns
+//! `totalBytesProcessed`. With `maximum_bytes_billed` set, BigQuery itself refuses a larger
+//! query before it runs; that refusal (`bytesBilledLimitExceeded`) becomes [`Error::Query`] with
+//! that code. BigQuery has no read-only session: the SQL guard and the credentials' IAM roles keep
+//! writes out (grant `roles/bigquery.dataViewer` and `roles/bigquery.jobUser`).
+//!
+//! Errors (`error.code/status/message/errors[].reason`): 401, `UNAUTHENTICATED`, `accessDenied`
+//! → [`Error::Provider`] with kind `Unauthorized`; `rateLimitExceeded`, `quotaExceeded`, 429
+//! after the retries → kind `RateLimited`; `invalidQuery`, `notFound` and other 400/404 →
+//! [`Error::Query`] with the reason as `code`; `stopped` → [`Error::Cancelled`]; 5xx →
+//! [`Error::Connection`].
+//!
+//! # Type mapping
+//!
+//! | BigQuery | Arrow |
+//! | --- | --- |
+//! | `INT64` | Int64 |
+//! | `FLOAT64` | Float64 (`NaN`, `Infinity`, `-Infinity` kept) |
+//! | `NUMERIC`, `NUMERIC(p, s)` | Decimal128(38, 9), Decimal128(p, s) |
+//! | `BIGNUMERIC`, `BIGNUMERIC(p, s)` | Decimal256(76, 38), Decimal256(p, s) |
+//! | `BOOL` | Boolean |
+//! | `STRING` | Utf8 |
+//! | `BYTES` (base64 on the wire) | Binary |
+//! | `DATE` | Date32 |
+//! | `TIME` | Time64(µs) |
+//! | `DATETIME` | Timestamp(µs, None) |
+//! | `TIMESTAMP` (float seconds, or int64 microseconds) | Timestamp(µs, "UTC") |
+//! | `JSON`, `GEOGRAPHY` (WKT), `INTERVAL`, `RANGE` | Utf8 |
+//! | `REPEATED` mode | List of the element type |
+//! | `RECORD` / `STRUCT` | Struct of the mapped fields |
+//!
+//! NULL is kept everywhere; decimals are parsed from their text exactly, never through a float.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arrow::array::{
+    ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Decimal256Array,
+    Float64Array, Int64Array, ListArray, RecordBatch, RecordBatchOptions, StringArray, StructArray,
+    Time64MicrosecondArray, TimestampMicrosecondArray,
+};
+use arrow::buffer::{NullBuffer, OffsetBuffer};
+use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use async_trait::async_trait;
+use base64::Engine as _;
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use futures::StreamExt;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use metricchat_core::connector::{
+    Capabilities, ColumnInfo, Connector, ConnectorInfo, Dialect, QueryOptions,
+    SendableRecordBatchStream, TableKind, TableRef, TableSchema,
+};
+use metricchat_core::error::{Error, ErrorKind, Result};
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::rest_common::{
+    Limits, Retry, bad_response, body_text, conversion_error, http_error, limited_stream,
+    parse_scaled, parse_scaled_256, send_retrying, sql_string, transport_error,
+};
+
+/// The backend name in [`ConnectorInfo::backend`].
+pub const BACKEND: &str = "bigquery";
+
+/// The OAuth scope requested for service accounts.
+pub const SCOPE: &str = "https://www.googleapis.com/auth/bigquery";
+
+/// How to reach BigQuery. Deserialises from a map with every field optional.
+#[derive(Clone, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct BigQueryConfig {
+    /// The connection's name (default: the dataset, else the project).
+    pub name: Option<String>,
+    /// Project that runs (and pays for) the jobs.
+    pub project: String,
+    /// Default dataset: unqualified table names resolve there and introspection is limited to it.
+    pub dataset: Option<String>,
+    /// Location of the data (`US`, `EU`, `europe-west1`, …); jobs run there.
+    pub location: Option<String>,
+    /// Path of a service-account JSON key file.
+    pub credentials_path: Option<PathBuf>,
+    /// The service-account JSON itself (instead of a path). Hidden in `Debug`.
+    pub credentials_json: Option<SecretString>,
+    /// An OAuth access token used as is (instead of a service account). Hidden in `Debug`.
+    pub token: Option<SecretString>,
+    /// `maximumBytesBilled` of every query: BigQuery refuses larger queries before running them.
+    pub maximum_bytes_billed: Option<u64>,
+    /// API origin (default `https://bigquery.googleapis.com`).
+    pub api_base: Option<String>,
+    /// Token endpoint (default: the key file's `token_uri`, else Google's).
+    pub token_uri: Option<String>,
+    /// Labels of every job (default `client: metricchat`).
+    pub labels: BTreeMap<String, String>,
+    /// Rows per page (`maxResults`, default 10000).
+    pub page_size: u32,
+    /// How long one `jobs.query`/`getQueryResults` call may wait for the job, in milliseconds
+    /// (`timeoutMs`, default 10000).
+    pub wait_ms: u64,
+    /// Retries of a request answered 429/502/503/504 or lost in transport (default 3).
+    pub max_retries: u32,
+    /// First retry backoff in milliseconds, doubled each retry (default 500).
+    pub retry_base_delay_ms: u64,
+    /// Time limit of catalog queries in seconds (default 60).
+    pub catalog_timeout_secs: u64,
+}
+
+impl Default for BigQueryConfig {
+    fn default() -> Self {
+        Self {
+            name: None,
+            project: String::new(),
+            dataset: None,
+            location: None,
+            credentials_path: None,
+            credentials_json: None,
+            token: None,
+            maximum_bytes_billed: None,
+            api_base: None,
+            token_uri: None,
+            labels: BTreeMap::from([("client".to_string(), "metricchat".to_string())]),
+            page_size: 10_000,
+            wait_ms: 10_000,
+            max_retries: 3,
+            retry_base_delay_ms: 500,
+            catalog_timeout_secs: 60,
+        }
+    }
+}
+
+impl fmt::Debug for BigQueryConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hidden = |s: &Option<SecretString>| s.as_ref().map(|_| "<hidden>");
+        f.debug_struct("BigQueryConfig")
+            .field("name", &self.name)
+            .field("project", &self.project)
+            .field("dataset", &self.dataset)
+            .field("location", &self.location)
+            .field("credentials_path", &self.credentials_path)
+            .field("credentials_json", &hidden(&self.credentials_json))
+            .field("token", &hidden(&self.token))
+            .field("maximum_bytes_billed", &self.maximum_bytes_billed)
+            .field("api_base", &self.api_base)
+            .field("token_uri", &self.token_uri)
+            .field("labels", &self.labels)
+            .field("page_size", &self.page_size)
+            .field("wait_ms", &self.wait_ms)
+            .field("max_retries", &self.max_retries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BigQueryConfig {
+    /// Parses `bigquery://PROJECT[/DATASET]?location=&credentials_path=&maximum_bytes_billed=`
+    /// (also `token`, `name`, `api_base`, `token_uri`).
+    pub fn from_url(url: &str) -> Result<Self> {
+        let bad = |m: String| Error::invalid_input(format!("bad BigQuery URL: {m}"));
+        let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+        if parsed.scheme() != "bigquery" {
+            return Err(bad(format!(
+                "scheme `{}` is not bigquery://",
+                parsed.scheme()
+            )));
+        }
+        let mut cfg = Self {
+            project: parsed
+                .host_str()
+                .filter(|h| !h.is_empty())
+                .ok_or_else(|| bad("no project (bigquery://PROJECT/DATASET)".into()))?
+                .to_string(),
+            ..Self::default()
+        };
+        let segments: Vec<&str> = parsed.path().split('/').filter(|s| !s.is_empty()).collect();
+        match segments.as_slice() {
+            [] => {}
+            [dataset] => cfg.dataset = Some((*dataset).to_string()),
+            _ => return Err(bad("the path is /DATASET, nothing more".into())),
+        }
+        for (k, v) in parsed.query_pairs() {
+            let v = v.into_owned();
+            match k.as_ref() {
+                "name" => cfg.name = Some(v),
+                "location" => cfg.location = Some(v),
+                "credentials_path" => cfg.credentials_path = Some(PathBuf::from(v)),
+                "token" => cfg.token = Some(SecretString::from(v)),
+                "maximum_bytes_billed" => {
+                    cfg.maximum_bytes_billed = Some(v.parse().map_err(|_| {
+                        bad(format!("maximum_bytes_billed `{v}` is not a whole number"))
+                    })?);
+                }
+                "api_base" => cfg.api_base = Some(v),
+                "token_uri" => cfg.token_uri = Some(v),
+                other => {
+                    return Err(bad(format!(
+                        "unknown parameter `{other}`; known: location, credentials_path, token, \
+                         maximum_bytes_billed, name, api_base, token_uri"
+                    )));
+                }
+            }
+        }
+        Ok(cfg)
+    }
+}
+
+/// The fields of a service-account key file this connector uses.
+#[derive(Deserialize)]
+struct ServiceAccountKey {
+    client_email: String,
+    private_key: String,
+    #[serde(default)]
+    private_key_id: Option<String>,
+    #[serde(default)]
+    token_uri: Option<String>,
+}
+
+enum Auth {
+    ServiceAccount(Box<ServiceAccount>),
+    Bearer(SecretString),
+}
+
+struct ServiceAccount {
+    client_email: String,
+    key: EncodingKey,
+    key_id: Option<String>,
+    token_uri: String,
+    cached: tokio::sync::Mutex<Option<(SecretString, Instant)>>,
+}
+
+#[derive(serde::Serialize)]
+struct AssertionClaims<'a> {
+    iss: &'a str,
+    scope: &'a str,
+    aud: &'a str,
+    iat: u64,
+    exp: u64,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+/// A BigQuery field of a result schema.
+#[derive(Debug, Clone, Deserialize)]
+struct BqField {
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    fields: Vec<BqField>,
+    #[serde(default)]
+    precision: Option<String>,
+    #[serde(default)]
+    scale: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct JobReference {
+    job_id: String,
+    location: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct BqSchema {
+    fields: Vec<BqField>,
+}
+
+/// `QueryResponse` and `GetQueryResultsResponse` (the fields used).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct QueryResponse {
+    schema: Option<BqSchema>,
+    job_reference: Option<JobReference>,
+    page_token: Option<String>,
+    rows: Vec<Value>,
+    total_bytes_processed: Option<String>,
+    job_complete: Option<bool>,
+}
+
+struct Inner {
+    name: String,
+    config: BigQueryConfig,
+    api_base: String,
+    auth: Auth,
+    http: reqwest::Client,
+}
+
+/// A BigQuery connection over REST (see the module docs).
+#[derive(Clone)]
+pub struct BigQueryConnector {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for BigQueryConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BigQueryConnector")
+            .field("name", &self.inner.name)
+            .field("api_base", &self.inner.api_base)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BigQueryConnector {
+    /// A connection from a `bigquery://` URL (reads the key file now; no request is sent).
+    pub fn from_url(url: &str) -> Result<Self> {
+        Self::new(BigQueryConfig::from_url(url)?)
+    }
+
+    /// A connection from a config (reads the key file now; no request is sent).
+    pub fn new(config: BigQueryConfig) -> Result<Self> {
+        if config.project.trim().is_empty() {
+            return Err(Error::config(BACKEND, "`project` is required"));
+        }
+        let auth = if let Some(token) = &config.token {
+            Auth::Bearer(token.clone())
+        } else {
+            let json = match (&config.credentials_json, &config.credentials_path) {
+                (Some(j), _) => j.expose_secret().to_string(),
+                (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
+                    Error::config(
+                        BACKEND,
+                        format!("cannot read credentials_path `{}`: {e}", path.display()),
+                    )
+                })?,
+                (None, None) => {
+                    return Err(Error::config(
+                        BACKEND,
+                        "no credentials: give `credentials_path` (a service-account key file) or \
+                         `token`",
+                    ));
+                }
+            };
+            let key: ServiceAccountKey = serde_json::from_str(&json).map_err(|e| {
+                Error::config(BACKEND, format!("not a service-account key file: {e}"))
+            })?;
+            let signing = EncodingKey::from_rsa_pem(key.private_key.as_bytes()).map_err(|e| {
+                Error::config(
+                    BACKEND,
+                    format!("the key file's private_key is unusable: {e}"),
+                )
+            })?;
+            let token_uri = config
+                .token_uri
+                .clone()
+                .or(key.token_uri)
+                .unwrap_or_else(|| "https://oauth2.googleapis.com/token".to_string());
+            Auth::ServiceAccount(Box::new(ServiceAccount {
+                client_email: key.client_email,
+                key: signing,
+                key_id: key.private_key_id,
+                token_uri,
+                cached: tokio::sync::Mutex::new(None),
+            }))
+        };
+        let api_base = config
+            .api_base
+            .clone()
+            .unwrap_or_else(|| "https://bigquery.googleapis.com".to_string())
+            .trim_end_matches('/')
+            .to_string();
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("metricchat/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| Error::config(BACKEND, format!("cannot build the HTTP client: {e}")))?;
+        let name = config
+            .name
+            .clone()
+            .or_else(|| config.dataset.clone())
+            .unwrap_or_else(|| config.project.clone());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                name,
+                config,
+                api_base,
+                auth,
+                http,
+            }),
+        })
+    }
+
+    /// The connection's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Bytes `sql` would scan, from a dry run (free; nothing runs).
+    pub async fn estimate_bytes(&self, sql: &str) -> Result<u64> {
+        let limits = self.catalog_limits();
+        let resp = self.inner.clone().run(sql, &limits, true, None).await?;
+        let text = resp.total_bytes_processed.unwrap_or_default();
+        text.parse().map_err(|_| {
+            bad_response(
+                BACKEND,
+                &self.inner.name,
+                "dry run without totalBytesProcessed",
+                &text,
+            )
+        })
+    }
+
+    fn catalog_limits(&self) -> Limits {
+        Limits::catalog(
+            &self.inner.name,
+            Duration::from_secs(self.inner.config.catalog_timeout_secs.max(1)),
+        )
+    }
+
+    /// Runs a catalog query and returns every row's values as text.
+    async fn catalog_rows(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        let limits = self.catalog_limits();
+        let first = self.inner.clone().run(sql, &limits, false, None).await?;
+        let job = first.job_reference.clone().unwrap_or_default();
+        let mut rows = first.rows;
+        let mut token = first.page_token;
+        while let Some(t) = token.take() {
+            let page = limits
+                .race(self.inner.results(&job, Some(&t), None))
+                .await??;
+            rows.extend(page.rows);
+            token = page.page_token;
+        }
+        Ok(rows
+            .iter()
+            .map(|r| {
+                cells(r)
+                    .iter()
+                    .map(|c| match c.get("v") {
+                        Some(Value::String(s)) => Some(s.clone()),
+                        Some(Value::Null) | None => None,
+                        Some(other) => Some(other.to_string()),
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
+    fn dataset_of(&self, table: &TableRef) -> Result<String> {
+        table
+            .schema
+            .clone()
+            .or_else(|| self.inner.config.dataset.clone())
+            .ok_or_else(|| {
+                Error::invalid_input(format!(
+                    "table `{table}` needs a dataset (`dataset.{table}`): the connection URL names \
+                     none"
+                ))
+            })
+    }
+}
+
+/// The `f` cells of a row.
+fn cells(row: &Value) -> &[Value] {
+    row.get("f")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+impl ServiceAccount {
+    /// The cached access token, or a new one from the token endpoint.
+    async fn token(&self, inner: &Inner) -> Result<String> {
+        let mut cached = self.cached.lock().await;
+        if let Some((token, expires)) = cached.as_ref()
+            && Instant::now() < *expires
+        {
+            return Ok(token.expose_secret().to_string());
+        }
+        let iat = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let claims = AssertionClaims {
+            iss: &self.client_email,
+            scope: SCOPE,
+            aud: &self.token_uri,
+            iat,
+            exp: iat + 3600,
+        };
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = self.key_id.clone();
+        let assertion = jsonwebtoken::encode(&header, &claims, &self.key)
+            .map_err(|e| Error::config(BACKEND, format!("cannot sign the JWT assertion: {e}")))?;
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
+            .append_pair("assertion", &assertion)
+            .finish();
+        let retry = Retry::new(inner.config.max_retries, inner.config.retry_base_delay_ms);
+        let resp = send_retrying(BACKEND, &inner.name, retry, None, |_| {
+            let req = inner
+                .http
+                .post(&self.token_uri)
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .body(form.clone());
+            async move { Ok(req) }
+        })
+        .await?;
+        let status = resp.status();
+        let text = body_text(BACKEND, &inner.name, resp).await?;
+        if !status.is_success() {
+            // OAuth errors: {"error": "invalid_grant", "error_description": "…"}.
+            let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let description = body
+                .get("error_description")
+                .and_then(Value::as_str)
+                .or_else(|| body.get("error").and_then(Value::as_str))
+                .unwrap_or(&text);
+            let kind = if status.as_u16() == 429 || status.is_server_error() {
+                ErrorKind::RateLimited
+            } else {
+                ErrorKind::Unauthorized
+            };
+            return Err(http_error(
+                BACKEND,
+                status,
+                kind,
+                format!(
+                    "the token endpoint refused service account `{}`: {description}",
+                    self.client_email
+                ),
+            ));
+        }
+        let token: TokenResponse = serde_json::from_str(&text)
+            .map_err(|_| bad_response(BACKEND, &inner.name, "token response", &text))?;
+        let lifetime = Duration::from_secs(token.expires_in.unwrap_or(3600));
+        let margin = (lifetime / 5).min(Duration::from_secs(60));
+        let expires = Instant::now() + lifetime.saturating_sub(margin);
+        *cached = Some((SecretString::from(token.access_token.clone()), expires));
+        Ok(token.access_token)
+    }
+
+    async fn invalidate(&self) {
+        *self.cached.lock().await = None;
+    }
+}
+
+impl Inner {
+    fn retry(&self) -> Retry {
+        Retry::new(self.config.max_retries, self.config.retry_base_delay_ms)
+    }
+
+    async fn bearer(&self) -> Result<String> {
+        match &self.auth {
+            Auth::Bearer(t) => Ok(t.expose_secret().to_string()),
+            Auth::ServiceAccount(sa) => sa.token(self).await,
+        }
+    }
+
+    fn project_url(&self, rest: &str) -> String {
+        format!(
+            "{}/bigquery/v2/projects/{}/{rest}",
+            self.api_base,
+            encode(&self.config.project)
+        )
+    }
+
+    /// Sends `method url` with `body`, retrying; after a 401 a service account fetches a new
+    /// token and tries once more. Returns the parsed body or a typed error.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<Value> {
+        let mut refreshed = false;
+        loop {
+            let resp = send_retrying(BACKEND, &self.name, self.retry(), None, |_| async {
+                let mut req = self
+                    .http
+                    .request(method.clone(), url)
+                    .bearer_auth(self.bearer().await?)
+                    .header(reqwest::header::ACCEPT, "application/json");
+                if let Some(b) = body {
+                    req = req
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(b.to_string());
+                }
+                Ok(req)
+            })
+            .await?;
+            let status = resp.status();
+            let text = body_text(BACKEND, &self.name, resp).await?;
+            if status == StatusCode::UNAUTHORIZED
+                && !refreshed
+                && let Auth::ServiceAccount(sa) = &self.auth
+            {
+                sa.invalidate().await;
+                refreshed = true;
+                continue;
+            }
+            if !status.is_success() {
+                return Err(self.status_error(status, &text));
+            }
+            return serde_json::from_str(&text)
+                .map_err(|_| bad_response(BACKEND, &self.name, "not JSON", &text));
+        }
+    }
+
+    /// `jobs.query`, then polls until the job is complete; cancels it when interrupted.
+    async fn run(
+        self: Arc<Self>,
+        sql: &str,
+        limits: &Limits,
+        dry_run: bool,
+        max_rows: Option<usize>,
+    ) -> Result<QueryResponse> {
+        let page = self.page_size(max_rows);
+        let mut body = json!({
+            "query": sql,
+            "useLegacySql": false,
+            "maxResults": page,
+            "timeoutMs": self.wait_ms(limits),
+            "dryRun": dry_run,
+            "labels": self.config.labels,
+            "requestId": uuid::Uuid::new_v4().to_string(),
+        });
+        if let Some(l) = &self.config.location {
+            body["location"] = json!(l);
+        }
+        if let Some(max) = self.config.maximum_bytes_billed {
+            body["maximumBytesBilled"] = json!(max.to_string());
+        }
+        if let Some(d) = &self.config.dataset {
+            body["defaultDataset"] = json!({"projectId": self.config.project, "datasetId": d});
+        }
+        let url = self.project_url("queries");
+        // The POST runs in its own task: when the caller gives up first, the job it reports can
+        // still be cancelled.
+        let mut submit = {
+            let inner = self.clone();
+            tokio::spawn(async move { inner.call(reqwest::Method::POST, &url, Some(&body)).await })
+        };
+        let first = match limits.race(&mut submit).await {
+            Ok(joined) => joined
+                .map_err(|e| Error::Internal(format!("BigQuery submit task failed: {e}")))??,
+            Err(stop) => {
+                let inner = self.clone();
+                tokio::spawn(async move {
+                    if let Ok(Ok(v)) = submit.await
+                        && let Ok(r) = serde_json::from_value::<QueryResponse>(v)
+                        && r.job_complete == Some(false)
+                        && let Some(job) = r.job_reference
+                    {
+                        inner.cancel(&job).await;
+                    }
+                });
+                return Err(stop);
+            }
+        };
+        let mut resp: QueryResponse = serde_json::from_value(first)
+            .map_err(|e| bad_response(BACKEND, &self.name, &format!("QueryResponse: {e}"), ""))?;
+        if dry_run {
+            return Ok(resp);
+        }
+        while resp.job_complete != Some(true) {
+            let job = resp.job_reference.clone().ok_or_else(|| {
+                bad_response(
+                    BACKEND,
+                    &self.name,
+                    "incomplete job without jobReference",
+                    "",
+                )
+            })?;
+            match limits.race(self.results(&job, None, Some(limits))).await {
+                Ok(r) => resp = r?,
+                Err(stop) => {
+                    self.cancel(&job).await;
+                    return Err(stop);
+                }
+            }
+        }
+        Ok(resp)
+    }
+
+    fn page_size(&self, max_rows: Option<usize>) -> u32 {
+        let page = self.config.page_size.max(1);
+        match max_rows {
+            Some(cap) => page.min(u32::try_from(cap.max(1)).unwrap_or(u32::MAX)),
+            None => page,
+        }
+    }
+
+    fn wait_ms(&self, limits: &Limits) -> u64 {
+        let wait = self.config.wait_ms.max(1);
+        match limits.remaining() {
+            Some(left) => wait.min(u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1)),
+            None => wait,
+        }
+    }
+
+    /// `jobs.getQueryResults`: waits for the job (when `limits` given) or reads a page.
+    async fn results(
+        &self,
+        job: &JobReference,
+        page_token: Option<&str>,
+        limits: Option<&Limits>,
+    ) -> Result<QueryResponse> {
+        let mut url =
+            url::Url::parse(&self.project_url(&format!("queries/{}", encode(&job.job_id))))
+                .map_err(|e| Error::config(BACKEND, format!("bad api_base: {e}")))?;
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(l) = job.location.as_ref().or(self.config.location.as_ref()) {
+                q.append_pair("location", l);
+            }
+            if let Some(t) = page_token {
+                q.append_pair("pageToken", t);
+            }
+            q.append_pair("maxResults", &self.config.page_size.max(1).to_string());
+            if let Some(l) = limits {
+                q.append_pair("timeoutMs", &self.wait_ms(l).to_string());
+            }
+        }
+        let v = self.call(reqwest::Method::GET, url.as_str(), None).await?;
+        serde_json::from_value(v).map_err(|e| {
+            bad_response(
+                BACKEND,
+                &self.name,
+                &format!("GetQueryResultsResponse: {e}"),
+                "",
+            )
+        })
+    }
+
+    /// `POST …/jobs/{jobId}/cancel`; failures are logged, not returned.
+    async fn cancel(&self, job: &JobReference) {
+        let mut url = self.project_url(&format!("jobs/{}/cancel", encode(&job.job_id)));
+        if let Some(l) = job.location.as_ref().or(self.config.location.as_ref()) {
+            url.push_str(&format!("?location={}", encode(l)));
+        }
+        let sent = async {
+            self.http
+                .post(&url)
+                .bearer_auth(self.bearer().await?)
+                .send()
+                .await
+                .map_err(|e| transport_error(BACKEND, &self.name, e))
+        };
+        match tokio::time::timeout(Duration::from_secs(10), sent).await {
+            Ok(Ok(r)) if r.status().is_success() => {
+                tracing::debug!(connector = %self.name, job = %job.job_id, "BigQuery job cancelled");
+            }
+            Ok(Ok(r)) => {
+                tracing::warn!(connector = %self.name, job = %job.job_id, status = %r.status(), "cancel refused");
+            }
+            Ok(Err(e)) => tracing::warn!(connector = %self.name, error = %e, "cancel failed"),
+            Err(_) => tracing::warn!(connector = %self.name, "cancel timed out"),
+        }
+    }
+
+    /// A typed error from a Google error body (`error.code/status/message/errors[].reason`).
+    fn status_error(&self, status: StatusCode, text: &str) -> Error {
+        let body: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+        let error = body.get("error").unwrap_or(&Value::Null);
+        let message = error
+            .get("message")
+            .and_then(Value::as_str)
+            .map_or_else(|| text.chars().take(300).collect(), str::to_string);
+        let google_status = error.get("status").and_then(Value::as_str).unwrap_or("");
+        let reason = error
+            .pointer("/errors/0/reason")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let described = if reason.is_empty() {
+            message.clone()
+        } else {
+            format!("{message} ({reason})")
+        };
+        match (status.as_u16(), google_status, reason.as_str()) {
+            (_, _, "stopped") => Error::Cancelled,
+            (401, _, _) | (_, "UNAUTHENTICATED", _) | (_, _, "accessDenied") => {
+                http_error(BACKEND, status, ErrorKind::Unauthorized, described)
+            }
+            (429, _, _) | (_, _, "rateLimitExceeded" | "quotaExceeded") => {
+                http_error(BACKEND, status, ErrorKind::RateLimited, described)
+            }
+            (403, _, _) | (_, "PERMISSION_DENIED", _) => {
+                http_error(BACKEND, status, ErrorKind::Unauthorized, described)
+            }
+            (s, _, _) if s >= 500 => Error::Connection {
+                connector: self.name.clone(),
+                message: format!("BigQuery answered HTTP {status}: {described}"),
+                source: None,
+            },
+            _ => Error::Query {
+                connector: self.name.clone(),
+                message,
+                code: (!reason.is_empty()).then_some(reason),
+                source: None,
+            },
+        }
+    }
+}
+
+/// Percent-encodes one path segment.
+fn encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The Arrow field of a BigQuery field (see the module docs).
+fn arrow_field(f: &BqField, top: bool) -> Field {
+    let base = base_type(f);
+    let repeated = f
+        .mode
+        .as_deref()
+        .is_some_and(|m| m.eq_ignore_ascii_case("REPEATED"));
+    let required = f
+        .mode
+        .as_deref()
+        .is_some_and(|m| m.eq_ignore_ascii_case("REQUIRED"));
+    if repeated {
+        let item = Field::new("item", base, true);
+        Field::new(&f.name, DataType::List(Arc::new(item)), true)
+    } else {
+        Field::new(&f.name, base, !(top && required))
+    }
+}
+
+fn base_type(f: &BqField) -> DataType {
+    let num = |s: &Option<String>| s.as_deref().and_then(|v| v.parse::<u8>().ok());
+    match f.kind.to_ascii_uppercase().as_str() {
+        "INT64" | "INTEGER" => DataType::Int64,
+        "FLOAT64" | "FLOAT" => DataType::Float64,
+        "NUMERIC" => {
+            let p = num(&f.precision).unwrap_or(38).clamp(1, 38);
+            let s = num(&f.scale).map_or(9, |s| i8::try_from(s).unwrap_or(9));
+            DataType::Decimal128(p, s)
+        }
+        "BIGNUMERIC" => {
+            let p = num(&f.precision).unwrap_or(76).clamp(1, 76);
+            let s = num(&f.scale).map_or(38, |s| i8::try_from(s).unwrap_or(38));
+            DataType::Decimal256(p, s)
+        }
+        "BOOL" | "BOOLEAN" => DataType::Boolean,
+        "BYTES" => DataType::Binary,
+        "DATE" => DataType::Date32,
+        "TIME" => DataType::Time64(TimeUnit::Microsecond),
+        "DATETIME" => DataType::Timestamp(TimeUnit::Microsecond, None),
+        "TIMESTAMP" => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        "RECORD" | "STRUCT" => DataType::Struct(Fields::from(
+            f.fields
+                .iter()
+                .map(|c| arrow_field(c, false))
+                .collect::<Vec<_>>(),
+        )),
+        _ => DataType::Utf8,
+    }
+}
+
+fn schema_of(fields: &[BqField]) -> SchemaRef {
+    Arc::new(Schema::new(
+        fields
+            .iter()
+            .map(|f| arrow_field(f, true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Converts `rows` (`{"f": [{"v": …}]}`) to a batch of `schema`.
+fn to_batch(
+    connector: &str,
+    schema: &SchemaRef,
+    fields: &[BqField],
+    rows: &[Value],
+) -> Result<RecordBatch> {
+    let columns = fields
+        .iter()
+        .zip(schema.fields())
+        .enumerate()
+        .map(|(i, (f, af))| {
+            let values: Vec<&Value> = rows
+                .iter()
+                .map(|r| {
+                    cells(r)
+                        .get(i)
+                        .and_then(|c| c.get("v"))
+                        .unwrap_or(&Value::Null)
+                })
+                .collect();
+            build(connector, f, af.data_type(), &values)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let options = RecordBatchOptions::new().with_row_count(Some(rows.len()));
+    Ok(RecordBatch::try_new_with_options(
+        schema.clone(),
+        columns,
+        &options,
+    )?)
+}
+
+/// Builds one column from its `v` values.
+fn build(
+    connector: &str,
+    f: &BqField,
+    data_type: &DataType,
+    values: &[&Value],
+) -> Result<ArrayRef> {
+    if let DataType::List(item) = data_type {
+        let mut offsets = Vec::with_capacity(values.len());
+        let mut flat: Vec<&Value> = Vec::new();
+        for v in values {
+            if let Some(items) = v.as_array() {
+                flat.extend(items.iter().map(|i| i.get("v").unwrap_or(&Value::Null)));
+            }
+            offsets.push(flat.len());
+        }
+        let element = BqField {
+            mode: Some("NULLABLE".into()),
+            ..f.clone()
+        };
+        let child = build(connector, &element, item.data_type(), &flat)?;
+        let offsets = OffsetBuffer::<i32>::from_lengths(
+            std::iter::once(0)
+                .chain(offsets.iter().copied())
+                .collect::<Vec<_>>()
+                .windows(2)
+                .map(|w| w[1] - w[0]),
+        );
+        return Ok(Arc::new(ListArray::try_new(
+            item.clone(),
+            offsets,
+            child,
+            None,
+        )?));
+    }
+    if let DataType::Struct(children) = data_type {
+        let valid: Vec<bool> = values.iter().map(|v| !v.is_null()).collect();
+        let arrays = f
+            .fields
+            .iter()
+            .zip(children.iter())
+            .enumerate()
+            .map(|(i, (cf, af))| {
+                let vs: Vec<&Value> = values
+                    .iter()
+                    .map(|v| {
+                        cells(v)
+                            .get(i)
+                            .and_then(|c| c.get("v"))
+                            .unwrap_or(&Value::Null)
+                    })
+                    .collect();
+                build(connector, cf, af.data_type(), &vs)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let nulls = valid.iter().any(|v| !v).then(|| NullBuffer::from(valid));
+        return Ok(Arc::new(StructArray::try_new(
+            children.clone(),
+            arrays,
+            nulls,
+        )?));
+    }
+    let bad = |v: &str| {
+        conversion_error(
+            connector,
+            &f.name,
+            format!("cannot read `{v}` as {data_type}"),
+        )
+    };
+    let text = |v: &&Value| match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    };
+    macro_rules! collect {
+        ($parse:expr) => {
+            values
+                .iter()
+                .map(|v| match text(v) {
+                    None => Ok(None),
+                    Some(s) => $parse(s.as_str()).map(Some).ok_or_else(|| bad(&s)),
+                })
+                .collect::<Result<Vec<_>>>()?
+        };
+    }
+    Ok(match data_type {
+        DataType::Int64 => Arc::new(Int64Array::from(collect!(|s: &str| s.parse::<i64>().ok()))),
+        DataType::Float64 => Arc::new(Float64Array::from(collect!(|s: &str| s
+            .parse::<f64>()
+            .ok()))),
+        DataType::Decimal128(p, s) => {
+            let scale = u32::try_from(*s).unwrap_or(0);
+            let v = collect!(|t: &str| parse_scaled(t, scale, false));
+            Arc::new(Decimal128Array::from(v).with_precision_and_scale(*p, *s)?)
+        }
+        DataType::Decimal256(p, s) => {
+            let scale = u32::try_from(*s).unwrap_or(0);
+            let v = collect!(|t: &str| parse_scaled_256(t, scale));
+            Arc::new(Decimal256Array::from(v).with_precision_and_scale(*p, *s)?)
+        }
+        DataType::Boolean => Arc::new(BooleanArray::from(collect!(|s: &str| match s {
+            "true" | "TRUE" => Some(true),
+            "false" | "FALSE" => Some(false),
+            _ => None,
+        }))),
+        DataType::Binary => {
+            let v: Vec<Option<Vec<u8>>> =
+                collect!(|s: &str| base64::engine::general_purpose::STANDARD.decode(s).ok());
+            Arc::new(BinaryArray::from_iter(v))
+        }
+        DataType::Date32 => {
+            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+            Arc::new(Date32Array::from(collect!(|s: &str| {
+                NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .ok()
+                    .and_then(|d| i32::try_from((d - epoch).num_days()).ok())
+            })))
+        }
+        DataType::Time64(_) => Arc::new(Time64MicrosecondArray::from(collect!(|s: &str| {
+            NaiveTime::parse_from_str(s, "%H:%M:%S%.f").ok().map(|t| {
+                i64::from(t.num_seconds_from_midnight()) * 1_000_000
+                    + i64::from(t.nanosecond() / 1000)
+            })
+        }))),
+        DataType::Timestamp(_, None) => {
+            Arc::new(TimestampMicrosecondArray::from(collect!(|s: &str| {
+                NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+                    .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
+                    .ok()
+                    .map(|d| d.and_utc().timestamp_micros())
+            })))
+        }
+        DataType::Timestamp(_, tz) => {
+            // Float seconds ("1.7000000001234561E9"), or int64 microseconds with
+            // `formatOptions.useInt64Timestamp`; both parsed exactly.
+            let v = collect!(|s: &str| {
+                if s.contains(['.', 'E', 'e']) {
+                    parse_scaled(s, 6, true).and_then(|x| i64::try_from(x).ok())
+                } else {
+                    s.parse::<i64>().ok()
+                }
+            });
+            Arc::new(TimestampMicrosecondArray::from(v).with_timezone_opt(tz.clone()))
+        }
+        _ => Arc::new(StringArray::from(
+            values.iter().map(text).collect::<Vec<Option<String>>>(),
+        )),
+    })
+}
+
+#[async_trait]
+impl Connector for BigQueryConnector {
+    fn info(&self) -> ConnectorInfo {
+        ConnectorInfo {
+            name: self.inner.name.clone(),
+            backend: BACKEND.into(),
+            dialect: Dialect::BigQuery,
+            capabilities: Capabilities::none()
+                .with_cancel(true)
+                .with_dry_run_cost(true),
+        }
+    }
+
+    async fn test_connection(&self) -> Result<()> {
+        let limits = self.catalog_limits();
+        self.inner
+            .clone()
+            .run("SELECT 1", &limits, true, None)
+            .await
+            .map(|_| ())
+    }
+
+    /// One query on the dataset's `INFORMATION_SCHEMA.TABLES`, or, without a dataset, on the
+    /// region's (`region-LOCATION`, default `us`).
+    async fn list_tables(&self) -> Result<Vec<TableRef>> {
+        let project = &self.inner.config.project;
+        let from = match &self.inner.config.dataset {
+            Some(d) => format!("`{project}.{d}`.INFORMATION_SCHEMA.TABLES"),
+            None => {
+                let loc = self
+                    .inner
+                    .config
+                    .location
+                    .as_deref()
+                    .unwrap_or("us")
+                    .to_ascii_lowercase();
+                format!("`{project}`.`region-{loc}`.INFORMATION_SCHEMA.TABLES")
+            }
+        };
+        let sql = format!(
+            "SELECT table_schema, table_name, table_type FROM {from} ORDER BY table_schema, \
+             table_name"
+        );
+        Ok(self
+            .catalog_rows(&sql)
+            .await?
+            .into_iter()
+            .filter_map(|r| {
+                let mut it = r.into_iter();
+                let schema = it.next()??;
+                let name = it.next()??;
+                Some(TableRef::qualified(schema, name))
+            })
+            .collect())
+    }
+
+    /// One query joining the dataset's `INFORMATION_SCHEMA.COLUMNS`, `TABLES` and
+    /// `COLUMN_FIELD_PATHS` (for descriptions).
+    async fn table_schema(&self, table: &TableRef) -> Result<TableSchema> {
+        let dataset = self.dataset_of(table)?;
+        let ds = format!("`{}.{dataset}`", self.inner.config.project);
+        let sql = format!(
+            "SELECT c.column_name, c.data_type, c.is_nullable, p.description, t.table_type \
+             FROM {ds}.INFORMATION_SCHEMA.COLUMNS c \
+             JOIN {ds}.INFORMATION_SCHEMA.TABLES t ON t.table_name = c.table_name \
+             LEFT JOIN {ds}.INFORMATION_SCHEMA.COLUMN_FIELD_PATHS p \
+               ON p.table_name = c.table_name AND p.column_name = c.column_name \
+               AND p.field_path = c.column_name \
+             WHERE c.table_name = {} ORDER BY c.ordinal_position",
+            sql_string(&table.name)
+        );
+        let rows = self.catalog_rows(&sql).await?;
+        let Some(first) = rows.first() else {
+            return Err(Error::NotFound {
+                what: "table",
+                name: format!("{dataset}.{}", table.name),
+            });
+        };
+        let cell = |r: &Vec<Option<String>>, i: usize| r.get(i).cloned().flatten();
+        let kind = if cell(first, 4).is_some_and(|t| t.eq_ignore_ascii_case("VIEW")) {
+            TableKind::View
+        } else {
+            TableKind::Table
+        };
+        Ok(TableSchema {
+            table: TableRef::qualified(dataset, table.name.clone()),
+            kind,
+            columns: rows
+                .iter()
+                .map(|r| ColumnInfo {
+                    name: cell(r, 0).unwrap_or_default(),
+                    data_type: cell(r, 1).unwrap_or_default(),
+                    nullable: cell(r, 2).is_none_or(|n| n.eq_ignore_ascii_case("YES")),
+                    comment: cell(r, 3).filter(|c| !c.is_empty()),
+                })
+                .collect(),
+            comment: None,
+            primary_key: Vec::new(),
+            foreign_keys: Vec::new(),
+            row_estimate: None,
+        })
+    }
+
+    async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
+        let limits = Limits::new(&self.inner.name, opts);
+        let first = self
+            .inner
+            .clone()
+            .run(sql, &limits, false, limits.max_rows)
+            .await?;
+        let fields = Arc::new(first.schema.map(|s| s.fields).unwrap_or_default());
+        let schema = schema_of(&fields);
+        let batch = to_batch(&self.inner.name, &schema, &fields, &first.rows)?;
+        let seen = first.rows.len();
+        struct Pager {
+            inner: Arc<Inner>,
+            job: JobReference,
+            token: Option<String>,
+            fields: Arc<Vec<BqField>>,
+            schema: SchemaRef,
+            left: Option<usize>,
+        }
+        let pager = Pager {
+            inner: self.inner.clone(),
+            job: first.job_reference.unwrap_or_default(),
+            token: first.page_token,
+            fields,
+            schema: schema.clone(),
+            left: limits.max_rows.map(|m| m.saturating_sub(seen)),
+        };
+        let rest = futures::stream::unfold(Some(pager), |state| async move {
+            let mut p = state?;
+            let token = p.token.take()?;
+            if p.left == Some(0) {
+                return None;
+            }
+            let page = match p.inner.results(&p.job, Some(&token), None).await {
+                Ok(page) => page,
+                Err(e) => return Some((Err(e), None)),
+            };
+            let batch = to_batch(&p.inner.name, &p.schema, &p.fields, &page.rows);
+            p.left = p.left.map(|l| l.saturating_sub(page.rows.len()));
+            p.token = page.page_token;
+            Some((batch, Some(p)))
+        });
+        let batches = futures::stream::once(async move { Ok(batch) }).chain(rest);
+        Ok(limited_stream(schema, batches, limits))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_parses_and_hides_secrets() {
+        let c = BigQueryConfig::from_url(
+            "bigquery://my-project/sales?location=EU&maximum_bytes_billed=1000&token=secret",
+        )
+        .unwrap();
+        assert_eq!(c.project, "my-project");
+        assert_eq!(c.dataset.as_deref(), Some("sales"));
+        assert_eq!(c.location.as_deref(), Some("EU"));
+        assert_eq!(c.maximum_bytes_billed, Some(1000));
+        assert!(!format!("{c:?}").contains("secret"));
+        for bad in [
+            "bigquery://p/d?maximum_bytes_billed=lots",
+            "bigquery://p/d/extra",
+            "bigquery://p?colour=red",
+        ] {
+            assert_eq!(
+                BigQueryConfig::from_url(bad).unwrap_err().kind(),
+                ErrorKind::InvalidInput,
+                "{bad}"
+            );
+        }
+        let e = BigQueryConnector::from_url("bigquery://p").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    }
+}

@@ -1,0 +1,1191 @@
+//! Snowflake over the SQL API v2 (`POST /api/v2/statements`):
+//! `snowflake://ACCOUNT/DATABASE/SCHEMA?warehouse=WH&role=ANALYST&user=ME&private_key_path=/keys/rsa_key.p8`.
+//!
+//! ```no_run
+//! # async fn demo() -> metricchat_core::error::Result<()> {
+//! use metricchat_core::connector::{Connector, QueryOptions, collect_stream};
+//! let sf = metricchat_connectors::snowflake::SnowflakeConnector::from_url(
+//!     "snowflake://xy12345/SALES/PUBLIC?warehouse=WH&user=ANALYST&private_key_path=/keys/rsa_key.p8",
+//! )?;
+//! let data = collect_stream(sf.query("SELECT 1 AS one", QueryOptions::default()).await?).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! URL parameters: `user`, `warehouse`, `role`, `private_key_path` (an unencrypted PKCS#8 or
+//! PKCS#1 PEM file) or `token` (an OAuth access token), `name` (the connection's name; default
+//! the database), `query_tag` (default `metricchat`) and `base_url` (default
+//! `https://ACCOUNT.snowflakecomputing.com`; a local fake in tests). [`SnowflakeConfig`] holds
+//! the same and more, and deserialises from a map.
+//!
+//! # Authentication
+//!
+//! Key-pair: a JWT signed RS256 with the user's private key, issuer
+//! `ACCOUNT.USER.SHA256:<base64 SHA-256 of the public key's DER>`, subject `ACCOUNT.USER`
+//! (account without its region part, both upper-case), sent with
+//! `X-Snowflake-Authorization-Token-Type: KEYPAIR_JWT`. The token lives
+//! [`SnowflakeConfig::jwt_lifetime_secs`] (default 59 minutes, Snowflake's maximum is one hour)
+//! and is signed anew shortly before it expires, or at once when Snowflake answers 401.
+//! OAuth: the token as given, with the type `OAUTH`.
+//!
+//! # Statements, limits and cancellation
+//!
+//! Each query is one `POST /api/v2/statements?requestId=<uuid>` with the database, schema,
+//! warehouse, role, a `timeout` (the query's time limit, in seconds) and the parameters
+//! `QUERY_TAG` and `MULTI_STATEMENT_COUNT=1` (so Snowflake refuses `;`-separated batches). A 429
+//! or 503 is retried with exponential backoff (and `Retry-After`), resending the same
+//! `requestId` with `retry=true` so Snowflake never runs the statement twice. A `202` (still
+//! running) is polled with `GET /api/v2/statements/{handle}`. When the caller cancels or the
+//! deadline passes, `POST /api/v2/statements/{handle}/cancel` stops the statement at the
+//! engine. Result partitions after the first are fetched concurrently
+//! ([`SnowflakeConfig::max_concurrent_partitions`]) with `?partition=N`, gzip bodies inflated,
+//! and only as many as the row cap needs. Snowflake has no read-only session: writes are kept
+//! out by the SQL guard and the role's grants.
+//!
+//! Errors: 401/403 and codes `390xxx` → [`Error::Provider`] with kind `Unauthorized`; 422 (SQL
+//! compilation and execution errors) → [`Error::Query`] with the SQLSTATE as `code` and
+//! Snowflake's code in the message; code `000630` (statement timeout) → [`Error::Timeout`];
+//! `000604` → [`Error::Cancelled`]; 429 after the retries → kind `RateLimited`.
+//!
+//! # Type mapping
+//!
+//! The API returns every value as a string (`jsonv2`); the column's `rowType` decides:
+//!
+//! | Snowflake `rowType.type` | Arrow |
+//! | --- | --- |
+//! | `fixed`, scale 0 and precision ≤ 18 | Int64 |
+//! | `fixed` otherwise (`NUMBER(p, s)`) | Decimal128(p, s) |
+//! | `real` | Float64 |
+//! | `text` | Utf8 |
+//! | `boolean` | Boolean |
+//! | `date` (days since 1970-01-01) | Date32 |
+//! | `time` (seconds since midnight with fraction) | Time64(µs), Time64(ns) for scale > 6 |
+//! | `timestamp_ntz` (epoch seconds with fraction) | Timestamp(µs or ns, None) |
+//! | `timestamp_ltz` | Timestamp(µs or ns, "UTC") |
+//! | `timestamp_tz` (`<epoch> <offset + 1440 minutes>`) | Timestamp(µs or ns, "UTC"): the instant; the row's offset is dropped |
+//! | `binary` (hex) | Binary |
+//! | `variant`, `object`, `array`, `map`, `geography`, `geometry`, `vector` | Utf8 (JSON or the API's text) |
+//!
+//! NULL is kept everywhere. An unknown type is passed through as Utf8.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arrow::array::{
+    ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int64Array,
+    PrimitiveArray, RecordBatch, StringArray,
+};
+use arrow::datatypes::{
+    DataType, Field, Schema, SchemaRef, Time64MicrosecondType, Time64NanosecondType, TimeUnit,
+    TimestampMicrosecondType, TimestampNanosecondType,
+};
+use async_trait::async_trait;
+use base64::Engine as _;
+use futures::StreamExt;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use metricchat_core::connector::{
+    Capabilities, ColumnInfo, Connector, ConnectorInfo, Dialect, QueryOptions,
+    SendableRecordBatchStream, TableKind, TableRef, TableSchema,
+};
+use metricchat_core::error::{Error, ErrorKind, Result};
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::rest_common::{
+    Limits, Retry, bad_response, body_text, conversion_error, decode_hex, http_error,
+    limited_stream, parse_scaled, send_retrying, sql_string,
+};
+
+/// The backend name in [`ConnectorInfo::backend`].
+pub const BACKEND: &str = "snowflake";
+
+/// How to reach Snowflake. Deserialises from a map with every field optional.
+#[derive(Clone, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct SnowflakeConfig {
+    /// The connection's name (default: the database, else `snowflake`).
+    pub name: Option<String>,
+    /// Account identifier (`xy12345`, `xy12345.eu-west-1`, `myorg-myaccount`).
+    pub account: String,
+    /// User name (needed for key-pair authentication).
+    pub user: Option<String>,
+    /// Default database; introspection is limited to it.
+    pub database: Option<String>,
+    /// Default schema; introspection is limited to it when set.
+    pub schema: Option<String>,
+    /// Warehouse that runs the statements.
+    pub warehouse: Option<String>,
+    /// Role the statements run as.
+    pub role: Option<String>,
+    /// Path of an unencrypted PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 PEM private key.
+    pub private_key_path: Option<PathBuf>,
+    /// The private key's PEM text itself (instead of a path). Hidden in `Debug`.
+    pub private_key: Option<SecretString>,
+    /// An OAuth access token (instead of a key). Hidden in `Debug`.
+    pub token: Option<SecretString>,
+    /// API origin (default `https://ACCOUNT.snowflakecomputing.com`).
+    pub base_url: Option<String>,
+    /// `QUERY_TAG` of every statement (default `metricchat`).
+    pub query_tag: String,
+    /// Lifetime of a key-pair JWT in seconds (default 3540; at most 3600).
+    pub jwt_lifetime_secs: u64,
+    /// Wait between two polls of a running statement, in milliseconds (default 500).
+    pub poll_interval_ms: u64,
+    /// Result partitions fetched at once (default 4).
+    pub max_concurrent_partitions: usize,
+    /// Retries of a request answered 429/502/503/504 or lost in transport (default 3).
+    pub max_retries: u32,
+    /// First retry backoff in milliseconds, doubled each retry (default 500).
+    pub retry_base_delay_ms: u64,
+    /// Time limit of catalog queries (`list_tables`, `table_schema`) in seconds (default 60).
+    pub catalog_timeout_secs: u64,
+}
+
+impl Default for SnowflakeConfig {
+    fn default() -> Self {
+        Self {
+            name: None,
+            account: String::new(),
+            user: None,
+            database: None,
+            schema: None,
+            warehouse: None,
+            role: None,
+            private_key_path: None,
+            private_key: None,
+            token: None,
+            base_url: None,
+            query_tag: "metricchat".into(),
+            jwt_lifetime_secs: 3540,
+            poll_interval_ms: 500,
+            max_concurrent_partitions: 4,
+            max_retries: 3,
+            retry_base_delay_ms: 500,
+            catalog_timeout_secs: 60,
+        }
+    }
+}
+
+impl fmt::Debug for SnowflakeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hidden = |s: &Option<SecretString>| s.as_ref().map(|_| "<hidden>");
+        f.debug_struct("SnowflakeConfig")
+            .field("name", &self.name)
+            .field("account", &self.account)
+            .field("user", &self.user)
+            .field("database", &self.database)
+            .field("schema", &self.schema)
+            .field("warehouse", &self.warehouse)
+            .field("role", &self.role)
+            .field("private_key_path", &self.private_key_path)
+            .field("private_key", &hidden(&self.private_key))
+            .field("token", &hidden(&self.token))
+            .field("base_url", &self.base_url)
+            .field("query_tag", &self.query_tag)
+            .field("jwt_lifetime_secs", &self.jwt_lifetime_secs)
+            .field("poll_interval_ms", &self.poll_interval_ms)
+            .field("max_concurrent_partitions", &self.max_concurrent_partitions)
+            .field("max_retries", &self.max_retries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SnowflakeConfig {
+    /// Parses `snowflake://ACCOUNT/DATABASE/SCHEMA?warehouse=&role=&user=&private_key_path=|token=`
+    /// (also `name`, `query_tag`, `base_url`).
+    pub fn from_url(url: &str) -> Result<Self> {
+        let bad = |m: String| Error::invalid_input(format!("bad Snowflake URL: {m}"));
+        let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+        if parsed.scheme() != "snowflake" {
+            return Err(bad(format!(
+                "scheme `{}` is not snowflake://",
+                parsed.scheme()
+            )));
+        }
+        let decode = |s: &str| {
+            url::form_urlencoded::parse(s.as_bytes())
+                .map(|(k, v)| format!("{k}{v}"))
+                .collect::<String>()
+        };
+        let mut cfg = Self {
+            account: parsed
+                .host_str()
+                .filter(|h| !h.is_empty())
+                .ok_or_else(|| bad("no account (snowflake://ACCOUNT/DATABASE/SCHEMA)".into()))?
+                .to_string(),
+            ..Self::default()
+        };
+        if !parsed.username().is_empty() {
+            cfg.user = Some(decode(parsed.username()));
+        }
+        let mut segments = parsed
+            .path()
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(decode);
+        cfg.database = segments.next();
+        cfg.schema = segments.next();
+        if segments.next().is_some() {
+            return Err(bad("the path is /DATABASE/SCHEMA, nothing more".into()));
+        }
+        for (k, v) in parsed.query_pairs() {
+            let v = v.into_owned();
+            match k.as_ref() {
+                "name" => cfg.name = Some(v),
+                "user" => cfg.user = Some(v),
+                "warehouse" => cfg.warehouse = Some(v),
+                "role" => cfg.role = Some(v),
+                "private_key_path" => cfg.private_key_path = Some(PathBuf::from(v)),
+                "token" => cfg.token = Some(SecretString::from(v)),
+                "query_tag" => cfg.query_tag = v,
+                "base_url" => cfg.base_url = Some(v),
+                other => {
+                    return Err(bad(format!(
+                        "unknown parameter `{other}`; known: user, warehouse, role, \
+                         private_key_path, token, name, query_tag, base_url"
+                    )));
+                }
+            }
+        }
+        Ok(cfg)
+    }
+}
+
+/// How requests are authorised.
+enum Auth {
+    KeyPair(KeyPair),
+    OAuth(SecretString),
+}
+
+impl Auth {
+    fn token_type(&self) -> &'static str {
+        match self {
+            Auth::KeyPair(_) => "KEYPAIR_JWT",
+            Auth::OAuth(_) => "OAUTH",
+        }
+    }
+
+    fn bearer(&self) -> Result<String> {
+        match self {
+            Auth::KeyPair(k) => k.token(),
+            Auth::OAuth(t) => Ok(t.expose_secret().to_string()),
+        }
+    }
+
+    fn invalidate(&self) {
+        if let Auth::KeyPair(k) = self {
+            *k.cached.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        }
+    }
+}
+
+/// A private key and the JWT last signed with it.
+struct KeyPair {
+    /// `ACCOUNT.USER`.
+    subject: String,
+    /// `ACCOUNT.USER.SHA256:<fingerprint>`.
+    issuer: String,
+    key: EncodingKey,
+    lifetime: Duration,
+    cached: Mutex<Option<(SecretString, SystemTime)>>,
+}
+
+#[derive(serde::Serialize)]
+struct JwtClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    iat: u64,
+    exp: u64,
+}
+
+impl KeyPair {
+    fn new(account: &str, user: &str, pem: &str, lifetime: Duration) -> Result<Self> {
+        use rsa::pkcs1::DecodeRsaPrivateKey;
+        use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
+        let cfg_err = |m: String| Error::config(BACKEND, m);
+        if pem.contains("ENCRYPTED PRIVATE KEY") {
+            return Err(cfg_err(
+                "encrypted private keys are not supported; decrypt it with \
+                 `openssl pkcs8 -in rsa_key.p8 -out rsa_key_plain.p8` and keep that file private"
+                    .into(),
+            ));
+        }
+        let private = rsa::RsaPrivateKey::from_pkcs8_pem(pem)
+            .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(pem))
+            .map_err(|e| cfg_err(format!("the private key is not an RSA PEM key: {e}")))?;
+        let der = private
+            .to_public_key()
+            .to_public_key_der()
+            .map_err(|e| cfg_err(format!("cannot encode the public key: {e}")))?;
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(der.as_bytes());
+        let fingerprint = base64::engine::general_purpose::STANDARD.encode(digest);
+        let key = EncodingKey::from_rsa_pem(pem.as_bytes())
+            .map_err(|e| cfg_err(format!("the private key cannot sign JWTs: {e}")))?;
+        // The account locator's region part is not part of the identity.
+        let account = account
+            .split('.')
+            .next()
+            .unwrap_or(account)
+            .to_ascii_uppercase();
+        let subject = format!("{account}.{}", user.to_ascii_uppercase());
+        Ok(Self {
+            issuer: format!("{subject}.SHA256:{fingerprint}"),
+            subject,
+            key,
+            lifetime,
+            cached: Mutex::new(None),
+        })
+    }
+
+    /// The cached JWT, or a new one when it is missing or about to expire.
+    fn token(&self) -> Result<String> {
+        let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
+        let margin = (self.lifetime / 5).min(Duration::from_secs(60));
+        if let Some((token, expires)) = cached.as_ref()
+            && SystemTime::now() + margin < *expires
+        {
+            return Ok(token.expose_secret().to_string());
+        }
+        let iat = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let exp = iat + self.lifetime.as_secs().max(1);
+        let claims = JwtClaims {
+            iss: &self.issuer,
+            sub: &self.subject,
+            iat,
+            exp,
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key)
+            .map_err(|e| Error::config(BACKEND, format!("cannot sign the JWT: {e}")))?;
+        // Expiry as Snowflake sees it: whole seconds of `exp`.
+        *cached = Some((
+            SecretString::from(token.clone()),
+            UNIX_EPOCH + Duration::from_secs(exp),
+        ));
+        Ok(token)
+    }
+}
+
+/// One column of a result as described by `resultSetMetaData.rowType`.
+#[derive(Debug, Clone, Deserialize)]
+struct RowType {
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    precision: Option<u32>,
+    #[serde(default)]
+    scale: Option<i64>,
+    #[serde(default = "yes")]
+    nullable: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PartitionInfo {
+    row_count: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Meta {
+    #[serde(default)]
+    row_type: Vec<RowType>,
+    #[serde(default)]
+    partition_info: Vec<PartitionInfo>,
+}
+
+/// The body of every statements response: a result set, a status or a failure.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct StatementResponse {
+    code: Option<String>,
+    message: Option<String>,
+    sql_state: Option<String>,
+    statement_handle: Option<String>,
+    statement_status_url: Option<String>,
+    result_set_meta_data: Option<Meta>,
+    data: Option<Vec<Vec<Option<String>>>>,
+}
+
+/// Raw rows, all values text.
+type Rows = Vec<Vec<Option<String>>>;
+
+/// A finished statement: its columns, first partition and the row counts of the others.
+struct Finished {
+    handle: String,
+    row_types: Vec<RowType>,
+    first: Rows,
+    partitions: Vec<u64>,
+}
+
+struct Inner {
+    name: String,
+    config: SnowflakeConfig,
+    base_url: String,
+    auth: Auth,
+    http: reqwest::Client,
+}
+
+/// A Snowflake connection over the SQL API (see the module docs).
+#[derive(Clone)]
+pub struct SnowflakeConnector {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for SnowflakeConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SnowflakeConnector")
+            .field("name", &self.inner.name)
+            .field("base_url", &self.inner.base_url)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SnowflakeConnector {
+    /// A connection from a `snowflake://` URL (reads the private key file now).
+    pub fn from_url(url: &str) -> Result<Self> {
+        Self::new(SnowflakeConfig::from_url(url)?)
+    }
+
+    /// A connection from a config (reads the private key file now; no request is sent).
+    pub fn new(config: SnowflakeConfig) -> Result<Self> {
+        if config.account.trim().is_empty() {
+            return Err(Error::config(BACKEND, "`account` is required"));
+        }
+        let lifetime = Duration::from_secs(config.jwt_lifetime_secs.clamp(1, 3600));
+        let auth = if let Some(token) = &config.token {
+            Auth::OAuth(token.clone())
+        } else {
+            let pem = match (&config.private_key, &config.private_key_path) {
+                (Some(pem), _) => pem.expose_secret().to_string(),
+                (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
+                    Error::config(
+                        BACKEND,
+                        format!("cannot read private_key_path `{}`: {e}", path.display()),
+                    )
+                })?,
+                (None, None) => {
+                    return Err(Error::config(
+                        BACKEND,
+                        "no credentials: give `private_key_path` (key-pair) or `token` (OAuth)",
+                    ));
+                }
+            };
+            let user = config
+                .user
+                .as_deref()
+                .ok_or_else(|| Error::config(BACKEND, "key-pair authentication needs `user`"))?;
+            Auth::KeyPair(KeyPair::new(&config.account, user, &pem, lifetime)?)
+        };
+        let base_url = config
+            .base_url
+            .clone()
+            .unwrap_or_else(|| {
+                format!(
+                    "https://{}.snowflakecomputing.com",
+                    config.account.to_ascii_lowercase()
+                )
+            })
+            .trim_end_matches('/')
+            .to_string();
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("metricchat/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| Error::config(BACKEND, format!("cannot build the HTTP client: {e}")))?;
+        let name = config
+            .name
+            .clone()
+            .or_else(|| config.database.clone())
+            .unwrap_or_else(|| BACKEND.to_string());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                name,
+                config,
+                base_url,
+                auth,
+                http,
+            }),
+        })
+    }
+
+    /// The connection's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Runs a catalog query and returns its rows as text.
+    async fn catalog_rows(&self, sql: &str) -> Result<Rows> {
+        let limits = Limits::catalog(
+            &self.inner.name,
+            Duration::from_secs(self.inner.config.catalog_timeout_secs.max(1)),
+        );
+        let done = self.inner.clone().execute(sql.to_string(), &limits).await?;
+        let mut rows = done.first;
+        let fetches = (1..done.partitions.len()).map(|i| {
+            let inner = self.inner.clone();
+            let handle = done.handle.clone();
+            async move { inner.partition(&handle, i).await }
+        });
+        let mut parts = futures::stream::iter(fetches)
+            .buffered(self.inner.config.max_concurrent_partitions.max(1));
+        while let Some(part) = limits.race(parts.next()).await? {
+            rows.extend(part?);
+        }
+        Ok(rows)
+    }
+
+    fn database(&self) -> Result<&str> {
+        self.inner.config.database.as_deref().ok_or_else(|| {
+            Error::invalid_input(
+                "the Snowflake connection names no database (snowflake://ACCOUNT/DATABASE/SCHEMA)",
+            )
+        })
+    }
+}
+
+/// What `POST /api/v2/statements` led to before polling.
+enum Submitted {
+    Done(Box<StatementResponse>),
+    /// The statement handle and the status URL to poll.
+    Running(String, String),
+}
+
+impl Inner {
+    fn request(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+    ) -> Result<reqwest::RequestBuilder> {
+        let url = if path_and_query.starts_with("http://") || path_and_query.starts_with("https://")
+        {
+            path_and_query.to_string()
+        } else {
+            format!("{}{path_and_query}", self.base_url)
+        };
+        Ok(self
+            .http
+            .request(method, url)
+            .bearer_auth(self.auth.bearer()?)
+            .header(
+                "X-Snowflake-Authorization-Token-Type",
+                self.auth.token_type(),
+            )
+            .header(reqwest::header::ACCEPT, "application/json"))
+    }
+
+    fn retry(&self) -> Retry {
+        Retry::new(self.config.max_retries, self.config.retry_base_delay_ms)
+    }
+
+    /// Sends with retries; a 401 under key-pair auth signs a fresh JWT and tries once more.
+    async fn send<F>(&self, limits: Option<&Limits>, build: F) -> Result<reqwest::Response>
+    where
+        F: Fn(u32) -> Result<reqwest::RequestBuilder>,
+    {
+        let mut refreshed = false;
+        loop {
+            let resp = send_retrying(BACKEND, &self.name, self.retry(), limits, |attempt| {
+                let built = build(attempt);
+                async move { built }
+            })
+            .await?;
+            if resp.status() == StatusCode::UNAUTHORIZED
+                && matches!(self.auth, Auth::KeyPair(_))
+                && !refreshed
+            {
+                self.auth.invalidate();
+                refreshed = true;
+                continue;
+            }
+            return Ok(resp);
+        }
+    }
+
+    /// Submits `sql`, polls it to completion and returns the first partition.
+    async fn execute(self: Arc<Self>, sql: String, limits: &Limits) -> Result<Finished> {
+        // Whole seconds, rounded up: Snowflake's `timeout` is an integer.
+        let timeout_secs = limits
+            .remaining()
+            .map(|d| (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1));
+        // The POST runs in its own task so that, when the caller gives up while Snowflake
+        // still holds the request, the statement it answers with can still be cancelled.
+        let mut submit = {
+            let inner = self.clone();
+            tokio::spawn(async move { inner.submit(&sql, timeout_secs).await })
+        };
+        let submitted = match limits.race(&mut submit).await {
+            Ok(joined) => joined
+                .map_err(|e| Error::Internal(format!("Snowflake submit task failed: {e}")))??,
+            Err(stop) => {
+                let inner = self.clone();
+                tokio::spawn(async move {
+                    if let Ok(Ok(Submitted::Running(handle, _))) = submit.await {
+                        inner.cancel(&handle).await;
+                    }
+                });
+                return Err(stop);
+            }
+        };
+        let mut response = match submitted {
+            Submitted::Done(r) => *r,
+            Submitted::Running(handle, url) => self.poll(&handle, &url, limits).await?,
+        };
+        let handle = response.statement_handle.clone().unwrap_or_default();
+        let meta = response
+            .result_set_meta_data
+            .take()
+            .ok_or_else(|| bad_response(BACKEND, &self.name, "no resultSetMetaData", ""))?;
+        let partitions = meta.partition_info.iter().map(|p| p.row_count).collect();
+        Ok(Finished {
+            handle,
+            row_types: meta.row_type,
+            first: response.data.take().unwrap_or_default(),
+            partitions,
+        })
+    }
+
+    async fn submit(&self, sql: &str, timeout_secs: Option<u64>) -> Result<Submitted> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let mut body = json!({
+            "statement": sql,
+            "parameters": {
+                "MULTI_STATEMENT_COUNT": "1",
+                "QUERY_TAG": self.config.query_tag,
+            },
+        });
+        if let Some(t) = timeout_secs {
+            body["timeout"] = json!(t);
+        }
+        for (key, value) in [
+            ("database", &self.config.database),
+            ("schema", &self.config.schema),
+            ("warehouse", &self.config.warehouse),
+            ("role", &self.config.role),
+        ] {
+            if let Some(v) = value {
+                body[key] = json!(v);
+            }
+        }
+        let resp = self
+            .send(None, |attempt| {
+                let mut path = format!("/api/v2/statements?requestId={request_id}");
+                if attempt > 0 {
+                    path.push_str("&retry=true");
+                }
+                Ok(self
+                    .request(reqwest::Method::POST, &path)?
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.to_string()))
+            })
+            .await?;
+        let status = resp.status();
+        let text = body_text(BACKEND, &self.name, resp).await?;
+        match status {
+            StatusCode::OK => Ok(Submitted::Done(Box::new(self.parse(&text)?))),
+            StatusCode::ACCEPTED => {
+                let r = self.parse(&text)?;
+                let handle = r.statement_handle.ok_or_else(|| {
+                    bad_response(BACKEND, &self.name, "202 without statementHandle", &text)
+                })?;
+                let url = r
+                    .statement_status_url
+                    .unwrap_or_else(|| format!("/api/v2/statements/{handle}"));
+                Ok(Submitted::Running(handle, url))
+            }
+            _ => Err(self.status_error(status, &text)),
+        }
+    }
+
+    /// Polls a running statement at its `statementStatusUrl` until it finishes, cancelling it
+    /// when interrupted.
+    async fn poll(&self, handle: &str, url: &str, limits: &Limits) -> Result<StatementResponse> {
+        let interval = Duration::from_millis(self.config.poll_interval_ms.max(10));
+        loop {
+            let step = async {
+                tokio::time::sleep(interval).await;
+                let resp = self
+                    .send(None, |_| self.request(reqwest::Method::GET, url))
+                    .await?;
+                let status = resp.status();
+                let text = body_text(BACKEND, &self.name, resp).await?;
+                match status {
+                    StatusCode::OK => Ok(Some(self.parse(&text)?)),
+                    StatusCode::ACCEPTED => Ok(None),
+                    _ => Err(self.status_error(status, &text)),
+                }
+            };
+            match limits.race(step).await {
+                Ok(Ok(Some(done))) => return Ok(done),
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(stop) => {
+                    self.cancel(handle).await;
+                    return Err(stop);
+                }
+            }
+        }
+    }
+
+    /// `POST /api/v2/statements/{handle}/cancel`; failures are logged, not returned.
+    async fn cancel(&self, handle: &str) {
+        let sent = async {
+            self.request(
+                reqwest::Method::POST,
+                &format!("/api/v2/statements/{handle}/cancel"),
+            )?
+            .send()
+            .await
+            .map_err(|e| crate::rest_common::transport_error(BACKEND, &self.name, e))
+        };
+        match tokio::time::timeout(Duration::from_secs(10), sent).await {
+            Ok(Ok(resp)) if resp.status().is_success() => {
+                tracing::debug!(connector = %self.name, %handle, "Snowflake statement cancelled");
+            }
+            Ok(Ok(resp)) => {
+                tracing::warn!(connector = %self.name, %handle, status = %resp.status(), "cancel refused");
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(connector = %self.name, %handle, error = %e, "cancel failed")
+            }
+            Err(_) => tracing::warn!(connector = %self.name, %handle, "cancel timed out"),
+        }
+    }
+
+    /// `GET /api/v2/statements/{handle}?partition=N`: that partition's rows.
+    async fn partition(&self, handle: &str, index: usize) -> Result<Rows> {
+        let resp = self
+            .send(None, |_| {
+                self.request(
+                    reqwest::Method::GET,
+                    &format!("/api/v2/statements/{handle}?partition={index}"),
+                )
+            })
+            .await?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| crate::rest_common::transport_error(BACKEND, &self.name, e))?;
+        let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut out)
+                .map_err(|e| {
+                    bad_response(BACKEND, &self.name, &format!("bad gzip partition: {e}"), "")
+                })?;
+            out
+        } else {
+            bytes.to_vec()
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        if !status.is_success() {
+            return Err(self.status_error(status, &text));
+        }
+        Ok(self.parse(&text)?.data.unwrap_or_default())
+    }
+
+    fn parse(&self, text: &str) -> Result<StatementResponse> {
+        serde_json::from_str(text).map_err(|e| {
+            bad_response(
+                BACKEND,
+                &self.name,
+                &format!("not a statement response: {e}"),
+                text,
+            )
+        })
+    }
+
+    /// A typed error from a failed response's status and body (`code`, `message`, `sqlState`).
+    fn status_error(&self, status: StatusCode, text: &str) -> Error {
+        let body: StatementResponse = serde_json::from_str(text).unwrap_or_default();
+        let code = body.code.clone().unwrap_or_default();
+        let message = body
+            .message
+            .clone()
+            .unwrap_or_else(|| text.chars().take(300).collect());
+        let with_code = if code.is_empty() {
+            message.clone()
+        } else {
+            format!("{message} (Snowflake error {code})")
+        };
+        match (status.as_u16(), code.as_str()) {
+            (_, "000604") => Error::Cancelled,
+            (408, _) | (_, "000630") => Error::Timeout {
+                operation: format!("Snowflake statement on `{}`", self.name),
+                after: Duration::ZERO,
+            },
+            (401 | 403, _) => http_error(BACKEND, status, ErrorKind::Unauthorized, with_code),
+            (_, c) if c.starts_with("390") => {
+                http_error(BACKEND, status, ErrorKind::Unauthorized, with_code)
+            }
+            (429, _) => http_error(BACKEND, status, ErrorKind::RateLimited, with_code),
+            (s, _) if s >= 500 => Error::Connection {
+                connector: self.name.clone(),
+                message: format!("Snowflake answered HTTP {status}: {with_code}"),
+                source: None,
+            },
+            _ => Error::Query {
+                connector: self.name.clone(),
+                message: with_code,
+                code: body.sql_state.or(body.code),
+                source: None,
+            },
+        }
+    }
+}
+
+/// The Arrow type of a Snowflake column (see the module docs).
+fn arrow_type(rt: &RowType) -> DataType {
+    let scale = rt.scale.unwrap_or(0);
+    let fine = scale > 6;
+    let unit = if fine {
+        TimeUnit::Nanosecond
+    } else {
+        TimeUnit::Microsecond
+    };
+    match rt.kind.to_ascii_lowercase().as_str() {
+        "fixed" => {
+            let precision = rt.precision.unwrap_or(38).clamp(1, 38);
+            if scale == 0 && precision <= 18 {
+                DataType::Int64
+            } else {
+                let precision = u8::try_from(precision).unwrap_or(38);
+                let scale = i8::try_from(scale.clamp(0, 37)).unwrap_or(0);
+                DataType::Decimal128(precision, scale.min(i8::try_from(precision).unwrap_or(38)))
+            }
+        }
+        "real" | "float" | "double" => DataType::Float64,
+        "boolean" => DataType::Boolean,
+        "date" => DataType::Date32,
+        "time" => DataType::Time64(unit),
+        "timestamp_ntz" => DataType::Timestamp(unit, None),
+        "timestamp_ltz" | "timestamp_tz" => DataType::Timestamp(unit, Some("UTC".into())),
+        "binary" => DataType::Binary,
+        _ => DataType::Utf8,
+    }
+}
+
+/// The schema of a result.
+fn schema_of(row_types: &[RowType]) -> SchemaRef {
+    Arc::new(Schema::new(
+        row_types
+            .iter()
+            .map(|rt| Field::new(&rt.name, arrow_type(rt), rt.nullable))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Converts text rows to a batch of `schema`.
+fn to_batch(
+    connector: &str,
+    schema: &SchemaRef,
+    row_types: &[RowType],
+    rows: &Rows,
+) -> Result<RecordBatch> {
+    let columns = row_types
+        .iter()
+        .zip(schema.fields())
+        .enumerate()
+        .map(|(i, (rt, field))| {
+            let values = rows.iter().map(|r| r.get(i).and_then(|v| v.as_deref()));
+            column(connector, rt, field.data_type(), values)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(rows.len()));
+    Ok(RecordBatch::try_new_with_options(
+        schema.clone(),
+        columns,
+        &options,
+    )?)
+}
+
+fn column<'a>(
+    connector: &str,
+    rt: &RowType,
+    data_type: &DataType,
+    values: impl Iterator<Item = Option<&'a str>>,
+) -> Result<ArrayRef> {
+    let bad = |v: &str| {
+        conversion_error(
+            connector,
+            &rt.name,
+            format!("cannot read `{v}` as {data_type}"),
+        )
+    };
+    macro_rules! collect {
+        ($f:expr) => {
+            values
+                .map(|v| match v {
+                    None => Ok(None),
+                    Some(s) => $f(s).map(Some).ok_or_else(|| bad(s)),
+                })
+                .collect::<Result<Vec<_>>>()?
+        };
+    }
+    let digits = |unit: &TimeUnit| {
+        if matches!(unit, TimeUnit::Nanosecond) {
+            9
+        } else {
+            6
+        }
+    };
+    Ok(match data_type {
+        DataType::Int64 => Arc::new(Int64Array::from(collect!(|s: &str| s
+            .trim()
+            .parse::<i64>()
+            .ok()))),
+        DataType::Decimal128(p, s) => {
+            let scale = u32::try_from(*s).unwrap_or(0);
+            let v = collect!(|t: &str| parse_scaled(t, scale, false));
+            Arc::new(Decimal128Array::from(v).with_precision_and_scale(*p, *s)?)
+        }
+        DataType::Float64 => Arc::new(Float64Array::from(collect!(|s: &str| s
+            .trim()
+            .parse::<f64>()
+            .ok()))),
+        DataType::Boolean => Arc::new(BooleanArray::from(collect!(|s: &str| match s.trim() {
+            "true" | "TRUE" | "1" => Some(true),
+            "false" | "FALSE" | "0" => Some(false),
+            _ => None,
+        }))),
+        DataType::Date32 => Arc::new(Date32Array::from(collect!(|s: &str| s
+            .trim()
+            .parse::<i32>()
+            .ok()))),
+        DataType::Time64(unit) => {
+            let n = digits(unit);
+            let v =
+                collect!(|s: &str| parse_scaled(s, n, true).and_then(|x| i64::try_from(x).ok()));
+            match unit {
+                TimeUnit::Nanosecond => Arc::new(PrimitiveArray::<Time64NanosecondType>::from(v)),
+                _ => Arc::new(PrimitiveArray::<Time64MicrosecondType>::from(v)),
+            }
+        }
+        DataType::Timestamp(unit, tz) => {
+            let n = digits(unit);
+            // `timestamp_tz` adds ` <offset + 1440>` after the epoch; the epoch is the instant.
+            let v = collect!(|s: &str| s
+                .split_whitespace()
+                .next()
+                .and_then(|e| parse_scaled(e, n, true))
+                .and_then(|x| i64::try_from(x).ok()));
+            match unit {
+                TimeUnit::Nanosecond => Arc::new(
+                    PrimitiveArray::<TimestampNanosecondType>::from(v)
+                        .with_timezone_opt(tz.clone()),
+                ),
+                _ => Arc::new(
+                    PrimitiveArray::<TimestampMicrosecondType>::from(v)
+                        .with_timezone_opt(tz.clone()),
+                ),
+            }
+        }
+        DataType::Binary => {
+            let v: Vec<Option<Vec<u8>>> = collect!(decode_hex);
+            Arc::new(BinaryArray::from_iter(v))
+        }
+        _ => Arc::new(StringArray::from_iter(values)),
+    })
+}
+
+const TABLES_SQL: &str = "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE FROM {db}.INFORMATION_SCHEMA.TABLES \
+     WHERE TABLE_SCHEMA <> 'INFORMATION_SCHEMA'{filter} ORDER BY TABLE_SCHEMA, TABLE_NAME";
+
+#[async_trait]
+impl Connector for SnowflakeConnector {
+    fn info(&self) -> ConnectorInfo {
+        ConnectorInfo {
+            name: self.inner.name.clone(),
+            backend: BACKEND.into(),
+            dialect: Dialect::Snowflake,
+            capabilities: Capabilities::none().with_cancel(true).with_explain(true),
+        }
+    }
+
+    async fn test_connection(&self) -> Result<()> {
+        let limits = Limits::catalog(&self.inner.name, Duration::from_secs(30));
+        self.inner
+            .clone()
+            .execute("SELECT 1".to_string(), &limits)
+            .await
+            .map(|_| ())
+    }
+
+    /// One query on `DATABASE.INFORMATION_SCHEMA.TABLES` (limited to the schema when the
+    /// connection names one).
+    async fn list_tables(&self) -> Result<Vec<TableRef>> {
+        let db = quote(self.database()?);
+        let filter = match &self.inner.config.schema {
+            Some(s) => format!(" AND TABLE_SCHEMA = {}", sql_string(s)),
+            None => String::new(),
+        };
+        let sql = TABLES_SQL.replace("{db}", &db).replace("{filter}", &filter);
+        let rows = self.catalog_rows(&sql).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let mut it = r.into_iter();
+                let schema = it.next()??;
+                let name = it.next()??;
+                Some(TableRef::qualified(schema, name))
+            })
+            .collect())
+    }
+
+    /// One query joining `INFORMATION_SCHEMA.COLUMNS` and `TABLES` (names match as given or
+    /// upper-cased, Snowflake's folding of unquoted identifiers).
+    async fn table_schema(&self, table: &TableRef) -> Result<TableSchema> {
+        let db = quote(self.database()?);
+        let schema = table
+            .schema
+            .clone()
+            .or_else(|| self.inner.config.schema.clone())
+            .unwrap_or_else(|| "PUBLIC".to_string());
+        let name_match = |col: &str, v: &str| {
+            format!(
+                "({col} = {} OR {col} = {})",
+                sql_string(v),
+                sql_string(&v.to_ascii_uppercase())
+            )
+        };
+        let sql = format!(
+            "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE, c.NUMERIC_PRECISION, \
+             c.NUMERIC_SCALE, c.IS_NULLABLE, c.COMMENT, t.TABLE_TYPE, t.COMMENT, t.ROW_COUNT \
+             FROM {db}.INFORMATION_SCHEMA.COLUMNS c JOIN {db}.INFORMATION_SCHEMA.TABLES t \
+             ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
+             WHERE {} AND {} ORDER BY c.ORDINAL_POSITION",
+            name_match("c.TABLE_SCHEMA", &schema),
+            name_match("c.TABLE_NAME", &table.name)
+        );
+        let rows = self.catalog_rows(&sql).await?;
+        let Some(first) = rows.first() else {
+            return Err(Error::NotFound {
+                what: "table",
+                name: format!("{schema}.{}", table.name),
+            });
+        };
+        let cell = |r: &Vec<Option<String>>, i: usize| r.get(i).cloned().flatten();
+        let kind = if cell(first, 8).is_some_and(|t| t.eq_ignore_ascii_case("VIEW")) {
+            TableKind::View
+        } else {
+            TableKind::Table
+        };
+        let columns = rows
+            .iter()
+            .map(|r| {
+                let mut data_type = cell(r, 3).unwrap_or_default();
+                if let (Some(p), Some(s)) = (cell(r, 4), cell(r, 5))
+                    && data_type.eq_ignore_ascii_case("NUMBER")
+                {
+                    data_type = format!("{data_type}({p},{s})");
+                }
+                ColumnInfo {
+                    name: cell(r, 2).unwrap_or_default(),
+                    data_type,
+                    nullable: cell(r, 6).is_none_or(|n| n.eq_ignore_ascii_case("YES")),
+                    comment: cell(r, 7).filter(|c| !c.is_empty()),
+                }
+            })
+            .collect();
+        Ok(TableSchema {
+            table: TableRef::qualified(
+                cell(first, 0).unwrap_or(schema),
+                cell(first, 1).unwrap_or_else(|| table.name.clone()),
+            ),
+            kind,
+            columns,
+            comment: cell(first, 9).filter(|c| !c.is_empty()),
+            primary_key: Vec::new(),
+            foreign_keys: Vec::new(),
+            row_estimate: cell(first, 10).and_then(|n| n.parse().ok()),
+        })
+    }
+
+    async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
+        let limits = Limits::new(&self.inner.name, opts);
+        let done = self.inner.clone().execute(sql.to_string(), &limits).await?;
+        let schema = schema_of(&done.row_types);
+        let first = to_batch(&self.inner.name, &schema, &done.row_types, &done.first)?;
+        // Only the partitions the row cap needs.
+        let mut needed = done.partitions.len().max(1);
+        if let Some(cap) = limits.max_rows {
+            let mut seen = 0u64;
+            for (i, rows) in done.partitions.iter().enumerate() {
+                seen += rows;
+                if seen >= u64::try_from(cap).unwrap_or(u64::MAX) {
+                    needed = i + 1;
+                    break;
+                }
+            }
+        }
+        let row_types = Arc::new(done.row_types);
+        let handle = done.handle;
+        let inner = self.inner.clone();
+        let schema_for_rest = schema.clone();
+        let rest = futures::stream::iter(1..needed)
+            .map(move |i| {
+                let inner = inner.clone();
+                let handle = handle.clone();
+                let row_types = row_types.clone();
+                let schema = schema_for_rest.clone();
+                async move {
+                    let rows = inner.partition(&handle, i).await?;
+                    to_batch(&inner.name, &schema, &row_types, &rows)
+                }
+            })
+            .buffered(self.inner.config.max_concurrent_partitions.max(1));
+        let batches = futures::stream::once(async move { Ok(first) }).chain(rest);
+        Ok(limited_stream(schema, batches, limits))
+    }
+}
+
+/// Quotes an identifier unless it is a plain upper-case name.
+fn quote(ident: &str) -> String {
+    let plain = ident
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && ident.starts_with(|c: char| c.is_ascii_uppercase() || c == '_');
+    if plain {
+        ident.to_string()
+    } else {
+        format!("\"{}\"", ident.replace('"', "\"\""))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_parses_and_hides_secrets() {
+        let c = SnowflakeConfig::from_url(
+            "snowflake://xy12345.eu-west-1/SALES/PUBLIC?warehouse=WH&role=R&user=me&token=secret",
+        )
+        .unwrap();
+        assert_eq!(c.account, "xy12345.eu-west-1");
+        assert_eq!(c.database.as_deref(), Some("SALES"));
+        assert_eq!(c.schema.as_deref(), Some("PUBLIC"));
+        assert_eq!(c.warehouse.as_deref(), Some("WH"));
+        assert!(!format!("{c:?}").contains("secret"));
+        let e = SnowflakeConfig::from_url("snowflake://a/b?colour=red").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        let e = SnowflakeConnector::new(SnowflakeConfig::from_url("snowflake://a/b").unwrap())
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert_eq!(quote("SALES"), "SALES");
+        assert_eq!(quote("my db"), "\"my db\"");
+    }
+}
