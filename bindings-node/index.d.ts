@@ -332,6 +332,23 @@ export type AgentEvent = EventBase &
         echarts: Record<string, unknown>
       }
     | { type: 'block.upsert'; block_id: string; text: string; done: boolean }
+    | {
+        type: 'instructions.suggested'
+        /** The stored draft instruction (status `draft`, source `agent`). */
+        instruction: {
+          id: string
+          text: string
+          status: 'draft' | 'approved' | 'archived'
+          scope: { kind: 'global' } | { kind: 'connection'; connection: string } | { kind: 'tables'; connection?: string; tables: string[] }
+          labels: string[]
+          source: 'user' | 'agent'
+          run_id?: string
+          usage_count: number
+          created_at: string
+          updated_at: string
+        }
+        reason: string
+      }
     | { type: 'run.finished'; summary: RunSummary }
     | { type: 'run.failed'; error: { kind: ErrorCode; message: string }; summary: RunSummary }
   )

@@ -29,14 +29,20 @@ async fn explain_context_finds_the_flights_tables_among_400_decoys() {
     assert!(names.contains(&"airlines".to_string()), "{names:?}");
     let schema = plan.section("schema");
     assert!(schema.contains("dep_delay"), "{schema}");
-    assert!(schema.contains("(e.g. "), "sample values are shown: {schema}");
+    assert!(
+        schema.contains("(e.g. "),
+        "sample values are shown: {schema}"
+    );
     let index = plan.section("table_index");
     assert!(index.starts_with("Other tables"), "{index}");
     let system = plan.system_prompt.as_deref().unwrap();
     assert!(system.contains("Delays are in minutes."));
     assert!(plan.total_tokens() < 8_000, "{}", plan.explain());
     let explain = plan.explain();
-    assert!(explain.contains("Tables described:") && explain.contains("flights"), "{explain}");
+    assert!(
+        explain.contains("Tables described:") && explain.contains("flights"),
+        "{explain}"
+    );
     println!("{explain}");
 }
 
@@ -77,6 +83,9 @@ async fn a_run_among_decoys_answers_from_the_flights_table() {
     let first = &llm.requests()[0];
     let system = &first.messages[0].content;
     assert!(system.contains("Table flights"), "{system}");
-    assert!(!system.contains("Table marketing_campaign_0\n"), "decoys are not described");
+    assert!(
+        !system.contains("Table marketing_campaign_0\n"),
+        "decoys are not described"
+    );
     assert!(system.contains("marketing_campaign_0") || system.contains("… and"));
 }

@@ -106,7 +106,10 @@ async fn five_flights_questions_against_a_real_model() {
         .unwrap();
     if decoys > 0 {
         let plan = agent.explain_context(CASES[0].0).await.unwrap();
-        eprintln!("{decoys} decoy tables; context for the first question:\n{}", plan.explain());
+        eprintln!(
+            "{decoys} decoy tables; context for the first question:\n{}",
+            plan.explain()
+        );
     }
     let mut right = 0;
     let mut report = Vec::new();

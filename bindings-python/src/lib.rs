@@ -472,7 +472,12 @@ impl Agent {
     fn delete_instruction(&self, py: Python<'_>, id: &str) -> PyResult<()> {
         let id = parse_run_id(id)?;
         let agent = self.inner.clone();
-        wait(py, async move { agent.instructions().delete(id).await }, None)?.map_err(err)
+        wait(
+            py,
+            async move { agent.instructions().delete(id).await },
+            None,
+        )?
+        .map_err(err)
     }
 
     /// Instructions matching the JSON of an `InstructionFilter`, as a JSON array.
@@ -480,8 +485,12 @@ impl Agent {
         let filter: metricchat::instructions::InstructionFilter =
             serde_json::from_str(filter_json).map_err(json_err)?;
         let agent = self.inner.clone();
-        let v = wait(py, async move { agent.instructions().list(&filter).await }, None)?
-            .map_err(err)?;
+        let v = wait(
+            py,
+            async move { agent.instructions().list(&filter).await },
+            None,
+        )?
+        .map_err(err)?;
         serde_json::to_string(&v).map_err(json_err)
     }
 
@@ -499,16 +508,24 @@ impl Agent {
         let filter: metricchat::instructions::MemoryFilter =
             serde_json::from_str(filter_json).map_err(json_err)?;
         let agent = self.inner.clone();
-        let v = wait(py, async move { agent.memories().list(&filter).await }, None)?
-            .map_err(err)?;
+        let v = wait(
+            py,
+            async move { agent.memories().list(&filter).await },
+            None,
+        )?
+        .map_err(err)?;
         serde_json::to_string(&v).map_err(json_err)
     }
 
     /// The `k` memories most relevant to `text`, as a JSON array.
     fn search_memories(&self, py: Python<'_>, text: String, k: usize) -> PyResult<String> {
         let agent = self.inner.clone();
-        let v = wait(py, async move { agent.memories().search(&text, k).await }, None)?
-            .map_err(err)?;
+        let v = wait(
+            py,
+            async move { agent.memories().search(&text, k).await },
+            None,
+        )?
+        .map_err(err)?;
         serde_json::to_string(&v).map_err(json_err)
     }
 
@@ -522,9 +539,16 @@ impl Agent {
     /// What a run of `question` would send the model: `(plan_json, explanation_text)`.
     fn explain_context(&self, py: Python<'_>, question: String) -> PyResult<(String, String)> {
         let agent = self.inner.clone();
-        let plan = wait(py, async move { agent.explain_context(&question).await }, None)?
-            .map_err(err)?;
-        Ok((serde_json::to_string(&plan).map_err(json_err)?, plan.explain()))
+        let plan = wait(
+            py,
+            async move { agent.explain_context(&question).await },
+            None,
+        )?
+        .map_err(err)?;
+        Ok((
+            serde_json::to_string(&plan).map_err(json_err)?,
+            plan.explain(),
+        ))
     }
 
     /// Rules, instructions, memories and knowledge resources matching `query`, as JSON.

@@ -41,6 +41,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "bigquery")]
+pub mod bigquery;
 #[cfg(feature = "datafusion")]
 pub mod datafusion;
 #[cfg(feature = "mysql")]
@@ -51,8 +53,6 @@ pub mod postgres;
 mod rest_common;
 #[cfg(feature = "snowflake")]
 pub mod snowflake;
-#[cfg(feature = "bigquery")]
-pub mod bigquery;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod sql_common;
 #[cfg(feature = "sqlite")]

@@ -1,7 +1,7 @@
 //! Schema-recall evaluation of the context hub's table selection on Spider-format data.
 //!
 //! ```text
-//! cargo run --release -p metricchat-core --example schema_recall -- \
+//! cargo run --release --example schema_recall -- \
 //!     --tables tables.json[.gz] --questions dev.json [--budget 4000] [--max-tables 20] \
 //!     [--merged] [--baseline] [--verbose]
 //! ```
@@ -200,7 +200,12 @@ fn tables_of_sql(sql: &str) -> Vec<String> {
     let _ = sqlparser::ast::visit_relations(&statements, |r| {
         out.push(
             r.0.iter()
-                .map(|p| p.to_string().trim_matches('"').trim_matches('`').to_string())
+                .map(|p| {
+                    p.to_string()
+                        .trim_matches('"')
+                        .trim_matches('`')
+                        .to_string()
+                })
                 .collect::<Vec<_>>()
                 .join("."),
         );
@@ -306,7 +311,10 @@ fn main() -> Result<(), String> {
     for hub in hubs.values() {
         let _ = hub.select_tables("warm up", 1);
     }
-    println!("index build: {:.0} ms", started.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "index build: {:.0} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
 
     let mut hub_tally = Tally::default();
     let mut base_tally = Tally::default();
@@ -362,7 +370,10 @@ fn main() -> Result<(), String> {
                 "MISS {} | gold {:?} | chose {:?}",
                 q.question,
                 gold,
-                on_db.iter().map(|s| s.table.to_string()).collect::<Vec<_>>()
+                on_db
+                    .iter()
+                    .map(|s| s.table.to_string())
+                    .collect::<Vec<_>>()
             );
         }
         if args.baseline {

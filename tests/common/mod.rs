@@ -131,14 +131,38 @@ pub fn flights_among_decoys(decoys: usize) -> ConnectorRef {
             .unwrap();
     }
     let domains = [
-        "marketing_campaign", "hr_employee", "finance_ledger", "crm_account", "web_session",
-        "support_ticket", "inventory_stock", "payroll_run", "product_catalog", "sales_quota",
-        "airport_parking", "flight_attendant_roster", "carrier_contract", "travel_expense",
-        "lounge_access", "baggage_claim_survey", "fuel_invoice", "loyalty_member",
+        "marketing_campaign",
+        "hr_employee",
+        "finance_ledger",
+        "crm_account",
+        "web_session",
+        "support_ticket",
+        "inventory_stock",
+        "payroll_run",
+        "product_catalog",
+        "sales_quota",
+        "airport_parking",
+        "flight_attendant_roster",
+        "carrier_contract",
+        "travel_expense",
+        "lounge_access",
+        "baggage_claim_survey",
+        "fuel_invoice",
+        "loyalty_member",
     ];
     let columns = [
-        "id", "name", "created_at", "amount", "status", "region", "owner", "score", "category",
-        "updated_by", "notes", "code",
+        "id",
+        "name",
+        "created_at",
+        "amount",
+        "status",
+        "region",
+        "owner",
+        "score",
+        "category",
+        "updated_by",
+        "notes",
+        "code",
     ];
     for i in 0..decoys {
         let domain = domains[i % domains.len()];

@@ -1247,10 +1247,13 @@ impl ContextHub {
         let small = idx.entries.len() <= cfg.max_full_tables;
 
         // Candidates in order: ranked tables, each followed by the tables it references.
+        // Candidates too big for what is left of the budget are passed over, but only so many:
+        // the rest rank lower still.
+        let examine = (cfg.max_full_tables * 4).max(40);
         let mut order: Vec<(usize, f64, String)> = Vec::new();
         let mut seen: HashSet<usize> = HashSet::new();
         for &(i, score) in &ranked {
-            if !small && score < top * 0.05 {
+            if (!small && score < top * 0.05) || order.len() >= examine {
                 break;
             }
             if seen.insert(i) {
@@ -1282,9 +1285,6 @@ impl ContextHub {
 
         let mut out = Vec::new();
         let mut used = 0;
-        // Candidates too big for what is left of the budget are passed over, but only so many:
-        // the rest rank lower still.
-        let examine = (cfg.max_full_tables * 4).max(40);
         for (i, score, reason) in order.into_iter().take(examine) {
             if out.len() >= cfg.max_full_tables {
                 break;
