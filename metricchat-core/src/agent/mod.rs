@@ -349,6 +349,8 @@ impl Agent {
     /// would; calls no model. Print [`ContextPlan::explain`](crate::context::ContextPlan::explain)
     /// for a readable view.
     pub async fn explain_context(&self, question: &str) -> Result<crate::context::ContextPlan> {
+        // The same view of the store as a run: approvals made by another process count.
+        instructions::refresh_hub(&self.inner.store, &self.inner.hub).await;
         let mut plan = self
             .inner
             .hub
