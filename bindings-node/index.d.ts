@@ -59,6 +59,14 @@ export interface LlmSpec {
   connect_timeout_secs?: number
   first_byte_timeout_secs?: number
   idle_timeout_secs?: number
+  /**
+   * A cassette file (JSON Lines): the model's HTTP traffic is recorded to it when `MC_RECORD=1`
+   * and replayed from it otherwise, so tests run without a network or a key.
+   */
+  cassette?: string
+  /** `"auto"` (default: `MC_RECORD` decides), `"record"` or `"replay"`. */
+  cassette_mode?: 'auto' | 'record' | 'replay'
+  cassetteMode?: 'auto' | 'record' | 'replay'
   [key: string]: unknown
 }
 
@@ -395,8 +403,154 @@ export interface RunRecord {
 }
 
 /** An analytics agent: a model, connections, tools and a store. Runs may go on concurrently. */
+/**
+ * Where an instruction or memory applies: everywhere (`'global'`, the default), one connection,
+ * or runs that use some tables (bare names match any schema); the core's tagged form
+ * `{ kind: 'global' | 'connection' | 'tables', ... }` is accepted too.
+ */
+export type Scope =
+  | 'global'
+  | null
+  | string[]
+  | { connection: string }
+  | { tables: string[]; connection?: string }
+  | { kind: 'global' }
+  | { kind: 'connection'; connection: string }
+  | { kind: 'tables'; tables: string[]; connection?: string }
+
+/** A stored instruction. */
+export interface Instruction {
+  id: string
+  text: string
+  status: 'draft' | 'approved' | 'archived'
+  scope: { kind: 'global' } | { kind: 'connection'; connection: string } | { kind: 'tables'; tables: string[]; connection?: string }
+  labels: string[]
+  source: 'user' | 'agent'
+  run_id?: string
+  /** Runs whose prompt carried it. */
+  usage_count: number
+  created_at: string
+  updated_at: string
+}
+
+/** A stored memory (a fact). */
+export interface MemoryRecord {
+  id: string
+  text: string
+  scope: Instruction['scope']
+  labels: string[]
+  source: 'user' | 'agent'
+  run_id?: string
+  created_at: string
+}
+
+/** The team's rules: plain sentences in every prompt. */
+export declare class Rules {
+  private constructor()
+  /** Adds a rule for runs started from now on; resolves to whether it was new. */
+  add(rule: string): Promise<boolean>
+  /** Removes a rule; resolves to whether it was there. */
+  remove(rule: string): Promise<boolean>
+  /** The rules in prompt order. */
+  list(): Promise<string[]>
+}
+
+/** The team's instructions, kept in the agent's store. */
+export declare class Instructions {
+  private constructor()
+  /** Adds an instruction (approved unless `status: 'draft'`). */
+  add(
+    text: string,
+    options?: { scope?: Scope; labels?: string[]; status?: 'draft' | 'approved' | 'archived' },
+  ): Promise<Instruction>
+  /** Approves a draft: the next runs in its scope carry it. */
+  approve(id: string): Promise<Instruction>
+  /** Archives an instruction: kept, never in prompts. */
+  archive(id: string): Promise<Instruction>
+  /** Deletes an instruction. */
+  delete(id: string): Promise<void>
+  /** Instructions matching every given filter. */
+  list(filter?: {
+    status?: 'draft' | 'approved' | 'archived'
+    source?: 'user' | 'agent'
+    label?: string
+    connection?: string
+    runId?: string
+    text?: string
+  }): Promise<Instruction[]>
+}
+
+/** Facts recorded by the agent (its `remember` tool) or by people. */
+export declare class Memory {
+  private constructor()
+  /** Records a fact; runs in its scope see it. */
+  add(text: string, options?: { scope?: Scope; labels?: string[] }): Promise<MemoryRecord>
+  /** Memories matching every given filter. */
+  list(filter?: {
+    source?: 'user' | 'agent'
+    runId?: string
+    label?: string
+    connection?: string
+    text?: string
+  }): Promise<MemoryRecord[]>
+  /** The `k` memories most relevant to `text`. */
+  search(text: string, k?: number): Promise<MemoryRecord[]>
+  /** Deletes a memory. */
+  delete(id: string): Promise<void>
+}
+
+/** One prompt section of a context plan. */
+export interface PromptSection {
+  name: string
+  text: string
+  tokens: number
+  budget: number
+  /** Items (tables, rules…) the section holds. */
+  items: number
+  /** Items left out to stay within the budget. */
+  omitted: number
+}
+
+/** What a run would send the model, and why. */
+export interface ContextExplanation {
+  /** The core's ContextPlan. */
+  plan: {
+    question: string
+    /** The tables described in full, with why each was chosen. */
+    tables: Array<{
+      connection: string
+      table: TableRef
+      score: number
+      reason: string
+      /** Columns the question matched. */
+      columns: string[]
+      tokens: number
+      family?: { pattern: string; tables: TableRef[] }
+    }>
+    instructions: Instruction[]
+    memories: MemoryRecord[]
+    resources: string[]
+    sections: PromptSection[]
+    tokenizer: string
+    context_window: number | null
+    system_prompt?: string
+  }
+  /** A readable report: sections against budgets, tables with reasons, rules, memories. */
+  explanation: string
+}
+
 export declare class Agent {
   constructor(options: AgentOptions)
+  /** The team's rules. */
+  readonly rules: Rules
+  /** The team's instructions, in the store. */
+  readonly instructions: Instructions
+  /** Facts the agent and people recorded, in the store. */
+  readonly memory: Memory
+  /** What a run of `question` would send the model, without calling it. */
+  explainContext(question: string): Promise<ContextExplanation>
+  /** Rules, instructions, memories and knowledge resources matching `query`. */
+  searchKnowledge(query: string, k?: number): Promise<Array<Record<string, unknown>>>
   /** Resolves once the agent is built; rejects with its configuration error. */
   ready(): Promise<void>
   /** Runs `question` to the end. */

@@ -159,6 +159,112 @@ class Run {
   }
 }
 
+/** A filter object with only the keys that are set, in the core's snake_case. */
+const filter = (obj = {}) =>
+  Object.fromEntries(Object.entries(snakeKeys(obj)).filter(([, v]) => v !== undefined && v !== null));
+
+/** The team's rules (`agent.rules`): plain sentences in every prompt. */
+class Rules {
+  #agent;
+
+  constructor(agent) {
+    this.#agent = agent;
+  }
+
+  /** Adds a rule for runs started from now on; resolves to whether it was new. */
+  async add(rule) {
+    const agent = await this.#agent();
+    return callSync(() => agent.addRule(rule));
+  }
+
+  /** Removes a rule; resolves to whether it was there. */
+  async remove(rule) {
+    const agent = await this.#agent();
+    return callSync(() => agent.removeRule(rule));
+  }
+
+  /** The rules in prompt order. */
+  async list() {
+    const agent = await this.#agent();
+    return callSync(() => agent.rules());
+  }
+}
+
+/**
+ * The team's instructions (`agent.instructions`), kept in the agent's store. Approved ones whose
+ * scope matches a run reach its prompt; the agent's `suggest_instruction` tool adds drafts.
+ */
+class Instructions {
+  #agent;
+
+  constructor(agent) {
+    this.#agent = agent;
+  }
+
+  /** Adds an instruction (approved unless `status: 'draft'`); resolves to the stored record. */
+  async add(text, { scope, labels, status } = {}) {
+    const agent = await this.#agent();
+    return call(() => agent.addInstruction(filter({ text, scope, labels, status })));
+  }
+
+  /** Approves a draft: the next runs in its scope carry it. */
+  async approve(id) {
+    const agent = await this.#agent();
+    return call(() => agent.setInstructionStatus(String(id), 'approved'));
+  }
+
+  /** Archives an instruction: kept, never in prompts. */
+  async archive(id) {
+    const agent = await this.#agent();
+    return call(() => agent.setInstructionStatus(String(id), 'archived'));
+  }
+
+  /** Deletes an instruction. */
+  async delete(id) {
+    const agent = await this.#agent();
+    return call(() => agent.deleteInstruction(String(id)));
+  }
+
+  /** Instructions matching every given filter (`{ status: 'draft' }` lists suggestions). */
+  async list(options = {}) {
+    const agent = await this.#agent();
+    return call(() => agent.listInstructions(filter(options)));
+  }
+}
+
+/** Facts recorded by the agent (its `remember` tool) or by people (`agent.memory`). */
+class Memory {
+  #agent;
+
+  constructor(agent) {
+    this.#agent = agent;
+  }
+
+  /** Records a fact; runs in its scope see it. */
+  async add(text, { scope, labels } = {}) {
+    const agent = await this.#agent();
+    return call(() => agent.addMemory(filter({ text, scope, labels })));
+  }
+
+  /** Memories matching every given filter (`{ source: 'agent' }`, `{ runId }`, `{ text }`). */
+  async list(options = {}) {
+    const agent = await this.#agent();
+    return call(() => agent.listMemories(filter(options)));
+  }
+
+  /** The `k` memories most relevant to `text`. */
+  async search(text, k = 5) {
+    const agent = await this.#agent();
+    return call(() => agent.searchMemories(text, k));
+  }
+
+  /** Deletes a memory. */
+  async delete(id) {
+    const agent = await this.#agent();
+    return call(() => agent.deleteMemory(String(id)));
+  }
+}
+
 /** An analytics agent: a model, connections, tools and a store. */
 class Agent {
   #native;
@@ -180,6 +286,29 @@ class Agent {
     this.#native = call(() => native.createAgent(agentSpec(options), defs, dispatch));
     // Errors surface on the first use (or `await agent.ready()`), never as unhandled rejections.
     this.#native.catch(() => {});
+    const native = () => call(() => this.#native);
+    /** The team's rules. */
+    this.rules = new Rules(native);
+    /** The team's instructions, in the store. */
+    this.instructions = new Instructions(native);
+    /** Facts the agent and people recorded, in the store. */
+    this.memory = new Memory(native);
+  }
+
+  /**
+   * What a run of `question` would send the model, without calling it: `{ plan, explanation }`,
+   * `plan` being the core's ContextPlan (tables with scores and reasons, prompt sections with
+   * tokens and budgets, rules, memories, the system prompt) and `explanation` a readable report.
+   */
+  async explainContext(question) {
+    const agent = await call(() => this.#native);
+    return call(() => agent.explainContext(question));
+  }
+
+  /** Rules, instructions, memories and knowledge resources matching `query`. */
+  async searchKnowledge(query, k = 5) {
+    const agent = await call(() => this.#native);
+    return callSync(() => agent.searchKnowledge(query, k));
   }
 
   /** Resolves once the agent is built; rejects with its configuration error. */
@@ -275,4 +404,4 @@ const llm = Object.freeze({
   openaiCompatible: spec('openai_compatible'),
 });
 
-module.exports = { Agent, Run, Connection, MetricChatError, connect, llm };
+module.exports = { Agent, Run, Connection, Rules, Instructions, Memory, MetricChatError, connect, llm };

@@ -35,8 +35,12 @@
 //! - `sqlite`: the SQLite connector (`sqlite:///path.db`).
 //! - `postgres`: the PostgreSQL connector (`postgres://user@host/db`).
 //! - `mysql`: the MySQL/MariaDB connector (`mysql://user@host/db`, `mariadb://…`).
+//! - `redshift`: the Amazon Redshift connector (`redshift://user@cluster:5439/dev`; implies
+//!   `postgres`).
 //! - `snowflake`: the Snowflake connector over the SQL API v2 (`snowflake://ACCOUNT/DB/SCHEMA?…`).
 //! - `bigquery`: the BigQuery connector over the REST API (`bigquery://PROJECT/DATASET?…`).
+//! - `openai`, `anthropic`, `gemini`, `ollama` (all default): the LLM provider clients
+//!   ([`llm`]); `openai` also serves Azure OpenAI and OpenAI-compatible servers.
 //!
 //! The `postgres` feature also enables the PostgreSQL run store
 //! ([`store::PostgresStore`](metricchat_core::store)).

@@ -20,9 +20,9 @@ use common::*;
 
 fn client(server: &FakeLlmServer, tweak: impl FnOnce(&mut OpenAiConfig)) -> OpenAiClient {
     let mut cfg = OpenAiConfig::new("gpt-4.1-mini").with_base_url(server.base_url());
-    cfg.retry.max_retries = 2;
-    cfg.retry.initial_backoff = Duration::from_millis(50);
-    cfg.retry.max_backoff = Duration::from_secs(2);
+    cfg.http.retry.max_retries = 2;
+    cfg.http.retry.initial_backoff = Duration::from_millis(50);
+    cfg.http.retry.max_backoff = Duration::from_secs(2);
     tweak(&mut cfg);
     OpenAiClient::new(cfg).unwrap()
 }
@@ -248,7 +248,7 @@ async fn a_stream_cut_mid_way_fails_cleanly() {
     let agent = Agent::builder()
         .llm(client(&server, |c| {
             c.supports_tools = Some(false);
-            c.retry.max_retries = 0;
+            c.http.retry.max_retries = 0;
         }))
         .connection(flights())
         .store_arc(store.clone())
@@ -276,8 +276,8 @@ async fn a_server_that_never_answers_times_out() {
     let store = sqlite_store(&dir).await;
     let agent = Agent::builder()
         .llm(client(&server, |c| {
-            c.first_byte_timeout = Duration::from_millis(300);
-            c.retry.max_retries = 0;
+            c.http.first_byte_timeout = Duration::from_millis(300);
+            c.http.retry.max_retries = 0;
         }))
         .connection(flights())
         .store_arc(store.clone())
@@ -419,5 +419,89 @@ async fn the_end_to_end_flow_works_with_every_provider_client() {
             assert_consistent(&store, result.run_id).await,
             RunStatus::Completed
         );
+    }
+}
+
+/// `model_info().supports_tools` picks the decision protocol, for every provider, over HTTP:
+/// a tool-calling model gets the provider's tools field on the wire, a model without tool
+/// calling gets none (and answers with one JSON decision in text); the builder's override
+/// forces either way.
+#[tokio::test]
+async fn model_info_picks_native_tools_or_json_in_text_for_every_provider() {
+    use metricchat::llm::LlmSpec;
+
+    /// Whether `body` offers tools in `provider`'s own format.
+    fn offers_tools(provider: &str, body: &serde_json::Value) -> bool {
+        let Some(tools) = body.get("tools") else {
+            return false;
+        };
+        match provider {
+            "anthropic" => {
+                tools[0]["name"] == "create_data" || tools[0]["input_schema"].is_object()
+            }
+            "gemini" => tools[0]["functionDeclarations"][0]["name"].is_string(),
+            _ => tools[0]["type"] == "function" && tools[0]["function"]["name"].is_string(),
+        }
+    }
+
+    let conn = flights();
+    let native_answer = "Sixteen carriers flew from New York.";
+    let json_answer = "There were 16 carriers.";
+    // (provider, model whose table entry has tool calling, override that turns it off/on)
+    for provider in ["openai", "anthropic", "gemini", "ollama"] {
+        // Ollama models have no tool calling unless the config says so; the others do.
+        let table_tools = provider != "ollama";
+        for (tools, protocol) in [
+            (true, DecisionProtocol::Auto),
+            (false, DecisionProtocol::Auto),
+            (false, DecisionProtocol::NativeTools),
+            (true, DecisionProtocol::JsonText),
+        ] {
+            let native = match protocol {
+                DecisionProtocol::Auto => tools,
+                DecisionProtocol::NativeTools => true,
+                _ => false,
+            };
+            let reply = if native {
+                Reply::text(native_answer)
+            } else {
+                Reply::text(
+                    json!({"reasoning": "Known.", "analysis_complete": true,
+                           "final_answer": json_answer})
+                    .to_string(),
+                )
+            };
+            let server = FakeLlmServer::start(vec![Exchange::when(planner(), reply)]).await;
+            let base_url = if provider == "openai" {
+                server.base_url()
+            } else {
+                server.origin()
+            };
+            let mut spec = json!({"provider": provider, "base_url": base_url,
+                                  "api_key": "test-key", "max_retries": 0});
+            if tools != table_tools {
+                spec["supports_tools"] = json!(tools);
+            }
+            let spec: LlmSpec = serde_json::from_value(spec).unwrap();
+            let llm = spec.build().unwrap();
+            let case = format!("{provider}, tools {tools}, {protocol:?}");
+            assert_eq!(llm.model_info().supports_tools, tools, "{case}");
+            let agent = Agent::builder()
+                .llm_arc(llm)
+                .connection(conn.clone())
+                .protocol(protocol)
+                .generate_title(false)
+                .build()
+                .unwrap();
+            let result = agent
+                .ask("How many carriers flew?")
+                .await
+                .unwrap_or_else(|e| panic!("{case}: {e}"));
+            server.verify().unwrap_or_else(|e| panic!("{case}: {e}"));
+            let body = &server.requests()[0];
+            assert_eq!(offers_tools(provider, body), native, "{case}: {body}");
+            let expected = if native { native_answer } else { json_answer };
+            assert_eq!(result.answer.as_deref(), Some(expected), "{case}");
+        }
     }
 }

@@ -86,8 +86,8 @@ async fn five_flights_questions_against_a_real_model() {
     let mut cfg = OpenAiConfig::new(model).with_base_url(url);
     cfg.supports_tools = Some(false);
     cfg.context_window = Some(8192);
-    cfg.first_byte_timeout = Duration::from_secs(300);
-    cfg.idle_timeout = Duration::from_secs(120);
+    cfg.http.first_byte_timeout = Duration::from_secs(300);
+    cfg.http.idle_timeout = Duration::from_secs(120);
     // MC_TEST_LLM_DECOYS=400 hides the flights tables among that many decoy tables (issue 5).
     let decoys: usize = std::env::var("MC_TEST_LLM_DECOYS")
         .ok()

@@ -10,6 +10,10 @@ use napi_derive::napi;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
+use metricchat::instructions::{
+    InstructionFilter, InstructionStatus, MemoryFilter, NewInstruction, NewMemory,
+};
+
 use crate::data::NativeResult;
 use crate::tools::{Dispatch, ToolDef, external_tool};
 use crate::{coded, js};
@@ -74,6 +78,105 @@ impl NativeAgent {
         serde_json::to_value(infos).map_err(|e| coded(ErrorKind::Internal, e))
     }
 
+    /// The team's rules in prompt order.
+    #[napi]
+    pub fn rules(&self) -> Vec<String> {
+        self.agent.context_hub().rules()
+    }
+
+    /// Adds a rule for runs started from now on; returns whether it was new.
+    #[napi]
+    pub fn add_rule(&self, rule: String) -> bool {
+        self.agent.context_hub().add_rule(&rule)
+    }
+
+    /// Removes a rule; returns whether it was there.
+    #[napi]
+    pub fn remove_rule(&self, rule: String) -> bool {
+        self.agent.context_hub().remove_rule(&rule)
+    }
+
+    /// Adds an instruction from a `NewInstruction` object; returns the stored one.
+    #[napi]
+    pub async fn add_instruction(&self, new: serde_json::Value) -> napi::Result<serde_json::Value> {
+        let new: NewInstruction = from_value(new)?;
+        to_value(js(self.agent.instructions().add(new).await)?)
+    }
+
+    /// Sets an instruction's status (`draft`, `approved`, `archived`); returns it.
+    #[napi]
+    pub async fn set_instruction_status(
+        &self,
+        id: String,
+        status: String,
+    ) -> napi::Result<serde_json::Value> {
+        let status: InstructionStatus = from_value(serde_json::Value::String(status))?;
+        let id = uuid(&id)?;
+        to_value(js(self.agent.instructions().set_status(id, status).await)?)
+    }
+
+    /// Deletes an instruction.
+    #[napi]
+    pub async fn delete_instruction(&self, id: String) -> napi::Result<()> {
+        js(self.agent.instructions().delete(uuid(&id)?).await)
+    }
+
+    /// Instructions matching an `InstructionFilter` object.
+    #[napi]
+    pub async fn list_instructions(
+        &self,
+        filter: serde_json::Value,
+    ) -> napi::Result<serde_json::Value> {
+        let filter: InstructionFilter = from_value(filter)?;
+        to_value(js(self.agent.instructions().list(&filter).await)?)
+    }
+
+    /// Adds a memory from a `NewMemory` object; returns it.
+    #[napi]
+    pub async fn add_memory(&self, new: serde_json::Value) -> napi::Result<serde_json::Value> {
+        let new: NewMemory = from_value(new)?;
+        to_value(js(self.agent.memories().add(new).await)?)
+    }
+
+    /// Memories matching a `MemoryFilter` object.
+    #[napi]
+    pub async fn list_memories(
+        &self,
+        filter: serde_json::Value,
+    ) -> napi::Result<serde_json::Value> {
+        let filter: MemoryFilter = from_value(filter)?;
+        to_value(js(self.agent.memories().list(&filter).await)?)
+    }
+
+    /// The `k` memories most relevant to `text`.
+    #[napi]
+    pub async fn search_memories(&self, text: String, k: u32) -> napi::Result<serde_json::Value> {
+        to_value(js(self.agent.memories().search(&text, k as usize).await)?)
+    }
+
+    /// Deletes a memory.
+    #[napi]
+    pub async fn delete_memory(&self, id: String) -> napi::Result<()> {
+        js(self.agent.memories().delete(uuid(&id)?).await)
+    }
+
+    /// What a run of `question` would send the model: `{ plan, explanation }`.
+    #[napi]
+    pub async fn explain_context(&self, question: String) -> napi::Result<serde_json::Value> {
+        let plan = js(self.agent.explain_context(&question).await)?;
+        Ok(serde_json::json!({ "plan": to_value(&plan)?, "explanation": plan.explain() }))
+    }
+
+    /// Rules, instructions, memories and knowledge resources matching `query`.
+    #[napi]
+    pub fn search_knowledge(&self, query: String, k: u32) -> napi::Result<serde_json::Value> {
+        to_value(
+            self.agent
+                .context_hub()
+                .search_knowledge(&query, k as usize),
+        )
+    }
+
     /// The latest `limit` stored runs, newest first.
     #[napi]
     pub async fn runs(&self, limit: u32) -> napi::Result<serde_json::Value> {
@@ -130,4 +233,20 @@ impl NativeRun {
         let data = result.dataset().map(|d| d.data.clone());
         Ok(NativeResult::new(result.to_json(), data))
     }
+}
+
+/// A JavaScript object read as `T` (an `InvalidInput` error naming what did not fit).
+fn from_value<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> napi::Result<T> {
+    serde_json::from_value(v).map_err(|e| coded(ErrorKind::InvalidInput, e))
+}
+
+/// A value as a JavaScript object.
+fn to_value<T: serde::Serialize>(v: T) -> napi::Result<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| coded(ErrorKind::Internal, e))
+}
+
+/// An id given by JavaScript.
+fn uuid(id: &str) -> napi::Result<uuid::Uuid> {
+    id.parse()
+        .map_err(|e| coded(ErrorKind::InvalidInput, format!("`{id}` is not an id: {e}")))
 }

@@ -7,6 +7,19 @@ Each measurement runs in a fresh Python process, so peak memory (ru_maxrss, minu
 own size after imports) belongs to that method alone. Time is wall-clock from issuing the query
 to holding the DataFrame, best of R runs. Ratios are taken within this one run.
 Needs MC_TEST_POSTGRES_URL for the PostgreSQL half.
+
+The figures reported for issue 6 come from a release wheel in its own virtualenv and target
+directory (so the CI's dev build is left alone; the first build compiles DataFusion in release,
+20+ minutes on two cores), run from the repository root:
+
+    python3 -m venv /tmp/mc-bench
+    /tmp/mc-bench/bin/pip install "maturin>=1.9,<2" "pyarrow>=14" pandas "psycopg[binary]>=3.1"
+    (cd bindings-python && CARGO_TARGET_DIR=$HOME/.cache/mc-release-target \
+        /tmp/mc-bench/bin/maturin build --release --auditwheel skip \
+        -i /tmp/mc-bench/bin/python -o /tmp/mc-bench/dist)
+    /tmp/mc-bench/bin/pip install --force-reinstall --no-deps /tmp/mc-bench/dist/metricchat-*.whl
+    MC_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
+        /tmp/mc-bench/bin/python bindings-python/bench/to_pandas.py
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@
 //! and errors become one exception class per [`ErrorKind`]. Every wait releases the GIL and
 //! polls for signals, so `KeyboardInterrupt` cancels the run and its query.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -260,27 +261,89 @@ fn first_buffer_address(batches: &[RecordBatch], column: usize) -> Option<usize>
     data.buffers().first().map(|b| b.as_ptr() as usize)
 }
 
-/// A Python callable as an agent tool. The Python side passes `invoke(args_json) -> str`, which
-/// applies the arguments, awaits coroutines and encodes the result; it runs on a blocking thread
-/// so the runtime never waits on the GIL.
+/// Tells the Python side to stop call `id` when the call's future is dropped before it
+/// finished (the run was cancelled or gave up on the tool): the worker thread would otherwise
+/// run the Python function to its end.
+struct CancelOnDrop {
+    cancel: Arc<Py<PyAny>>,
+    id: u64,
+    /// Set by the worker thread as soon as `invoke` returned.
+    returned: Arc<AtomicBool>,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let cancel = Arc::clone(&self.cancel);
+        let returned = Arc::clone(&self.returned);
+        let id = self.id;
+        // `cancel(id)` is False while the call has not registered itself on the Python side
+        // yet (the worker thread is about to enter it): ask again shortly, until it is found or
+        // has returned. Never waits on the GIL on a runtime thread.
+        let stop = move || {
+            let give_up = std::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                let settled = Python::attach(|py| {
+                    if returned.load(Ordering::SeqCst) {
+                        return true;
+                    }
+                    match cancel.call1(py, (id,)) {
+                        Ok(found) => found.is_truthy(py).unwrap_or(true),
+                        Err(e) => {
+                            e.print(py);
+                            true
+                        }
+                    }
+                });
+                if settled || std::time::Instant::now() >= give_up {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn_blocking(stop)),
+            Err(_) => drop(std::thread::spawn(stop)),
+        }
+    }
+}
+
+/// A Python callable as an agent tool. The Python side passes `invoke(args_json, call_id) ->
+/// str`, which applies the arguments, awaits coroutines and encodes the result, and
+/// `cancel(call_id)`, which stops a running call (cancels an async tool's task, raises
+/// `ToolCancelled` in a sync tool's thread). `invoke` runs on a blocking thread so the runtime
+/// never waits on the GIL.
 fn python_tool(
     name: String,
     description: String,
     parameters_json: &str,
     invoke: Py<PyAny>,
+    cancel: Py<PyAny>,
 ) -> PyResult<ExternalTool> {
+    static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
     let parameters: serde_json::Value = serde_json::from_str(parameters_json)
         .map_err(|e| InvalidInputError::new_err(format!("tool `{name}`: parameters: {e}")))?;
     let invoke = Arc::new(invoke);
+    let cancel = Arc::new(cancel);
     let tool_name = name.clone();
     let handler: ExternalHandler = Arc::new(move |call: ExternalCall| {
         let invoke = Arc::clone(&invoke);
+        let cancel = Arc::clone(&cancel);
         let tool_name = tool_name.clone();
         Box::pin(async move {
             let args = call.arguments.to_string();
-            let out = tokio::task::spawn_blocking(move || {
+            let id = NEXT_CALL.fetch_add(1, Ordering::Relaxed);
+            let returned = Arc::new(AtomicBool::new(false));
+            let worker_returned = Arc::clone(&returned);
+            let worker = tokio::task::spawn_blocking(move || {
                 Python::attach(|py| -> Result<String, (String, String)> {
-                    match invoke.call1(py, (args,)) {
+                    let out = invoke.call1(py, (args, id));
+                    // Still holding the GIL: a cancel checks this before calling into Python.
+                    worker_returned.store(true, Ordering::SeqCst);
+                    match out {
                         Ok(v) => v.extract::<String>(py).map_err(|e| {
                             (
                                 format!("the tool returned a non-string: {e}"),
@@ -302,9 +365,23 @@ fn python_tool(
                         }
                     }
                 })
-            })
-            .await
-            .map_err(|e| {
+            });
+            // Armed once the call is sure to reach Python (see `CancelOnDrop`).
+            let mut guard = CancelOnDrop {
+                cancel,
+                id,
+                returned,
+                armed: true,
+            };
+            let out = tokio::select! {
+                out = worker => out,
+                // The guard stops the Python call as this future ends.
+                () = call.cancel.cancelled() => {
+                    return Err(CoreToolError::failed("cancelled"));
+                }
+            };
+            guard.armed = false;
+            let out = out.map_err(|e| {
                 CoreToolError::failed("the Python tool crashed").with_source(e.to_string())
             })?;
             match out {
@@ -328,20 +405,27 @@ struct Agent {
 #[pymethods]
 impl Agent {
     /// `Agent(spec_json, tools)`: `tools` is a list of `(name, description, parameters_json,
-    /// invoke)` tuples.
+    /// invoke, cancel)` tuples (see `python_tool`).
     #[new]
     #[pyo3(signature = (spec_json, tools = Vec::new()))]
     fn new(py: Python<'_>, spec_json: &str, tools: Vec<Bound<'_, PyTuple>>) -> PyResult<Self> {
         let spec = AgentSpec::from_json(spec_json).map_err(err)?;
         let mut dyn_tools: Vec<Arc<dyn DynTool>> = Vec::new();
         for t in tools {
-            let (name, description, parameters, invoke): (String, String, String, Py<PyAny>) =
-                t.extract()?;
+            #[allow(clippy::type_complexity)]
+            let (name, description, parameters, invoke, cancel): (
+                String,
+                String,
+                String,
+                Py<PyAny>,
+                Py<PyAny>,
+            ) = t.extract()?;
             dyn_tools.push(Arc::new(python_tool(
                 name,
                 description,
                 &parameters,
                 invoke,
+                cancel,
             )?));
         }
         let inner = wait(py, async move { spec.build(dyn_tools).await }, None)?.map_err(err)?;
@@ -357,7 +441,10 @@ impl Agent {
         previous_run: Option<String>,
     ) -> PyResult<RunHandle> {
         let agent = self.inner.clone();
-        let (tx, rx) = std_mpsc::channel::<Msg>();
+        // Multi-consumer: several readers of one run share its events (see `next_event`).
+        let (tx, rx) = flume::unbounded::<String>();
+        let outcome: Arc<Mutex<Option<metricchat::Result<AskResult>>>> = Arc::default();
+        let outcome_slot = Arc::clone(&outcome);
         let (id_tx, id_rx) = std_mpsc::channel();
         let previous = previous_run
             .map(|s| {
@@ -381,11 +468,16 @@ impl Agent {
             let _ = id_tx.send(Ok((run.run_id(), run.cancellation_token())));
             while let Some(ev) = run.next().await {
                 let text = serde_json::to_string(&ev).unwrap_or_else(|_| "{}".into());
-                if tx.send(Msg::Event(text)).is_err() {
+                if tx.send(text).is_err() {
                     run.cancel();
                 }
             }
-            let _ = tx.send(Msg::Done(Box::new(run.finish().await)));
+            let done = run.finish().await;
+            if let Ok(mut slot) = outcome_slot.lock() {
+                *slot = Some(done);
+            }
+            // Readers see the end (a closed channel) only once the outcome is in place.
+            drop(tx);
         });
         let (run_id, cancel) = recv_detached(py, id_rx, Duration::from_secs(60))
             .0
@@ -393,9 +485,9 @@ impl Agent {
             .map_err(err)?;
         Ok(RunHandle {
             run_id: run_id.to_string(),
-            rx: Mutex::new(Some(rx)),
+            rx,
             cancel,
-            outcome: Mutex::new(None),
+            outcome,
         })
     }
 
@@ -586,19 +678,18 @@ fn parse_run_id(s: &str) -> PyResult<uuid::Uuid> {
     uuid::Uuid::parse_str(s).map_err(|e| InvalidInputError::new_err(format!("id `{s}`: {e}")))
 }
 
-enum Msg {
-    Event(String),
-    Done(Box<metricchat::Result<AskResult>>),
-}
-
 /// A run in progress: its events, then its result.
-#[pyclass(module = "metricchat._native")]
+///
+/// Several readers may call `next_event` at once (threads, asyncio tasks, a sync and an async
+/// loop): each event goes to exactly one of them, in order, and every one of them sees the end.
+#[pyclass(frozen, module = "metricchat._native")]
 struct RunHandle {
     #[pyo3(get)]
     run_id: String,
-    rx: Mutex<Option<std_mpsc::Receiver<Msg>>>,
+    rx: flume::Receiver<String>,
     cancel: CancellationToken,
-    outcome: Mutex<Option<metricchat::Result<AskResult>>>,
+    /// Set by the run's task before the event channel closes.
+    outcome: Arc<Mutex<Option<metricchat::Result<AskResult>>>>,
 }
 
 #[pymethods]
@@ -608,42 +699,24 @@ impl RunHandle {
     /// (seconds), returns `""` when no event came in time.
     #[pyo3(signature = (timeout = None))]
     fn next_event(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<String>> {
-        let mut slot = self
-            .rx
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("run handle poisoned"))?;
-        let Some(mut rx) = slot.take() else {
-            return Err(PyRuntimeError::new_err(
-                "next_event() is already waiting on another thread",
-            ));
-        };
         let deadline =
             timeout.map(|t| std::time::Instant::now() + Duration::from_secs_f64(t.max(0.0)));
-        let result = loop {
-            let (out, back) = recv_detached(py, rx, Duration::from_millis(50));
-            rx = back;
-            match out {
-                Ok(Msg::Event(text)) => break Ok(Some(text)),
-                Ok(Msg::Done(outcome)) => {
-                    if let Ok(mut done) = self.outcome.lock() {
-                        *done = Some(*outcome);
-                    }
-                    break Ok(None);
-                }
-                Err(std_mpsc::RecvTimeoutError::Disconnected) => break Ok(None),
-                Err(std_mpsc::RecvTimeoutError::Timeout) => {
+        loop {
+            let rx = self.rx.clone();
+            match py.detach(move || rx.recv_timeout(Duration::from_millis(50))) {
+                Ok(text) => return Ok(Some(text)),
+                Err(flume::RecvTimeoutError::Disconnected) => return Ok(None),
+                Err(flume::RecvTimeoutError::Timeout) => {
                     if let Err(e) = py.check_signals() {
                         self.cancel.cancel();
-                        break Err(e);
+                        return Err(e);
                     }
                     if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-                        break Ok(Some(String::new()));
+                        return Ok(Some(String::new()));
                     }
                 }
             }
-        };
-        *slot = Some(rx);
-        result
+        }
     }
 
     /// Cancels the run (and its running query).
@@ -662,9 +735,13 @@ impl RunHandle {
         let mut slot = self
             .outcome
             .lock()
-            .map_err(|_| PyRuntimeError::new_err("run handle poisoned"))?;
+            .map_err(|_| InternalError::new_err("run handle poisoned"))?;
         match slot.take() {
-            Some(Ok(result)) => Ok(RunResult { inner: result }),
+            Some(Ok(result)) => {
+                // Every reader of the run may ask for it (the data is shared, not copied).
+                *slot = Some(Ok(result.clone()));
+                Ok(RunResult { inner: result })
+            }
             Some(Err(e)) => {
                 let py_err = to_py_err(&e);
                 *slot = Some(Err(e));

@@ -67,12 +67,26 @@
 //! | `RECORD` / `STRUCT` | Struct of the mapped fields |
 //!
 //! NULL is kept everywhere; decimals are parsed from their text exactly, never through a float.
+//!
+//! # Introspection
+//!
+//! [`Connector::catalog`] sends two queries for the whole dataset, concurrently: one joins
+//! `INFORMATION_SCHEMA.COLUMNS` (types, nullability), `TABLES` (table type),
+//! `COLUMN_FIELD_PATHS` (column descriptions), `TABLE_OPTIONS` (`option_name = 'description'`,
+//! whose `option_value` is a quoted literal) and the dataset's `__TABLES__` (`row_count`); the
+//! other joins `KEY_COLUMN_USAGE`, `TABLE_CONSTRAINTS` and `CONSTRAINT_COLUMN_USAGE` for the
+//! primary and foreign keys BigQuery records but does not enforce (a foreign key's referenced
+//! columns come from the referenced primary key, by `position_in_unique_constraint`). Without a
+//! dataset in the URL, the region's views are read (`region-LOCATION`, row counts from
+//! `TABLE_STORAGE.total_rows`) and keys are left out, since the key views need a dataset
+//! qualifier. [`Connector::table_schema`] runs the same two queries limited to one table. Every
+//! `INFORMATION_SCHEMA` query is billed at least 10 MB on on-demand pricing.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use arrow::array::{
     ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Decimal256Array,
@@ -85,10 +99,10 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use futures::StreamExt;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::EncodingKey;
 use metricchat_core::connector::{
-    Capabilities, ColumnInfo, Connector, ConnectorInfo, Dialect, QueryOptions,
-    SendableRecordBatchStream, TableKind, TableRef, TableSchema,
+    Capabilities, Connector, ConnectorInfo, Dialect, QueryOptions, SendableRecordBatchStream,
+    TableRef, TableSchema,
 };
 use metricchat_core::error::{Error, ErrorKind, Result};
 use reqwest::StatusCode;
@@ -98,8 +112,10 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::rest_common::{
-    Limits, Retry, bad_response, body_text, conversion_error, http_error, limited_stream,
-    parse_scaled, parse_scaled_256, send_retrying, sql_string, transport_error,
+    KeyColumn, Limits, NamedRows, Retry, assemble_catalog, bad_response, bad_url, body_text,
+    conversion_error, http_client, http_error, limited_stream, parse_conn_url, parse_scaled,
+    parse_scaled_256, send_retrying, sign_rs256, sql_string, transport_error, unix_now,
+    unknown_param,
 };
 
 /// The backend name in [`ConnectorInfo::backend`].
@@ -197,47 +213,42 @@ impl BigQueryConfig {
     /// Parses `bigquery://PROJECT[/DATASET]?location=&credentials_path=&maximum_bytes_billed=`
     /// (also `token`, `name`, `api_base`, `token_uri`).
     pub fn from_url(url: &str) -> Result<Self> {
-        let bad = |m: String| Error::invalid_input(format!("bad BigQuery URL: {m}"));
-        let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
-        if parsed.scheme() != "bigquery" {
-            return Err(bad(format!(
-                "scheme `{}` is not bigquery://",
-                parsed.scheme()
-            )));
-        }
+        let parsed = parse_conn_url(url, "bigquery", "BigQuery", "bigquery://PROJECT/DATASET", 1)?;
         let mut cfg = Self {
-            project: parsed
-                .host_str()
-                .filter(|h| !h.is_empty())
-                .ok_or_else(|| bad("no project (bigquery://PROJECT/DATASET)".into()))?
-                .to_string(),
+            project: parsed.host,
+            dataset: parsed.path.into_iter().next(),
             ..Self::default()
         };
-        let segments: Vec<&str> = parsed.path().split('/').filter(|s| !s.is_empty()).collect();
-        match segments.as_slice() {
-            [] => {}
-            [dataset] => cfg.dataset = Some((*dataset).to_string()),
-            _ => return Err(bad("the path is /DATASET, nothing more".into())),
-        }
-        for (k, v) in parsed.query_pairs() {
-            let v = v.into_owned();
-            match k.as_ref() {
+        for (k, v) in parsed.params {
+            match k.as_str() {
                 "name" => cfg.name = Some(v),
                 "location" => cfg.location = Some(v),
                 "credentials_path" => cfg.credentials_path = Some(PathBuf::from(v)),
                 "token" => cfg.token = Some(SecretString::from(v)),
                 "maximum_bytes_billed" => {
                     cfg.maximum_bytes_billed = Some(v.parse().map_err(|_| {
-                        bad(format!("maximum_bytes_billed `{v}` is not a whole number"))
+                        bad_url(
+                            "BigQuery",
+                            format!("maximum_bytes_billed `{v}` is not a whole number"),
+                        )
                     })?);
                 }
                 "api_base" => cfg.api_base = Some(v),
                 "token_uri" => cfg.token_uri = Some(v),
                 other => {
-                    return Err(bad(format!(
-                        "unknown parameter `{other}`; known: location, credentials_path, token, \
-                         maximum_bytes_billed, name, api_base, token_uri"
-                    )));
+                    return Err(unknown_param(
+                        "BigQuery",
+                        other,
+                        &[
+                            "location",
+                            "credentials_path",
+                            "token",
+                            "maximum_bytes_billed",
+                            "name",
+                            "api_base",
+                            "token_uri",
+                        ],
+                    ));
                 }
             }
         }
@@ -408,11 +419,7 @@ impl BigQueryConnector {
             .unwrap_or_else(|| "https://bigquery.googleapis.com".to_string())
             .trim_end_matches('/')
             .to_string();
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("metricchat/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| Error::config(BACKEND, format!("cannot build the HTTP client: {e}")))?;
+        let http = http_client(BACKEND)?;
         let name = config
             .name
             .clone()
@@ -456,11 +463,16 @@ impl BigQueryConnector {
         )
     }
 
-    /// Runs a catalog query and returns every row's values as text.
-    async fn catalog_rows(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+    /// Runs a catalog query (all pages) and returns every row's values as text, by column name.
+    async fn catalog_rows(&self, sql: &str) -> Result<NamedRows> {
         let limits = self.catalog_limits();
         let first = self.inner.clone().run(sql, &limits, false, None).await?;
         let job = first.job_reference.clone().unwrap_or_default();
+        let names = first
+            .schema
+            .as_ref()
+            .map(|s| s.fields.iter().map(|f| f.name.clone()).collect())
+            .unwrap_or_default();
         let mut rows = first.rows;
         let mut token = first.page_token;
         while let Some(t) = token.take() {
@@ -470,7 +482,7 @@ impl BigQueryConnector {
             rows.extend(page.rows);
             token = page.page_token;
         }
-        Ok(rows
+        let rows = rows
             .iter()
             .map(|r| {
                 cells(r)
@@ -482,7 +494,158 @@ impl BigQueryConnector {
                     })
                     .collect()
             })
-            .collect())
+            .collect();
+        Ok(NamedRows::new(names, rows))
+    }
+
+    /// Where catalog queries look: the dataset, or without one the location's region.
+    fn scope(&self, dataset: Option<&str>) -> Scope {
+        let project = &self.inner.config.project;
+        match dataset {
+            Some(d) => Scope {
+                views: format!("`{project}.{d}`.INFORMATION_SCHEMA"),
+                row_counts: format!(
+                    "(SELECT dataset_id AS table_schema, table_id AS table_name, row_count \
+                     FROM `{project}.{d}.__TABLES__`)"
+                ),
+                keys: true,
+            },
+            None => {
+                let loc = self
+                    .inner
+                    .config
+                    .location
+                    .as_deref()
+                    .unwrap_or("us")
+                    .to_ascii_lowercase();
+                let views = format!("`{project}`.`region-{loc}`.INFORMATION_SCHEMA");
+                Scope {
+                    row_counts: format!(
+                        "(SELECT table_schema, table_name, total_rows AS row_count \
+                         FROM {views}.TABLE_STORAGE)"
+                    ),
+                    views,
+                    keys: false,
+                }
+            }
+        }
+    }
+
+    /// Columns with their types, nullability and descriptions, and their table's type,
+    /// description and row count, for every table in `scope` or the one named `table`.
+    fn columns_sql(scope: &Scope, table: Option<&str>) -> String {
+        let Scope {
+            views, row_counts, ..
+        } = scope;
+        let filter = table.map_or_else(String::new, |t| {
+            format!("WHERE c.table_name = {} ", sql_string(t))
+        });
+        format!(
+            "SELECT c.table_schema AS TABLE_SCHEMA, c.table_name AS TABLE_NAME, \
+             c.column_name AS COLUMN_NAME, c.ordinal_position AS ORDINAL_POSITION, \
+             c.data_type AS DATA_TYPE, c.is_nullable AS IS_NULLABLE, \
+             p.description AS COLUMN_COMMENT, t.table_type AS TABLE_TYPE, \
+             o.option_value AS TABLE_COMMENT, s.row_count AS ROW_COUNT \
+             FROM {views}.COLUMNS c \
+             JOIN {views}.TABLES t ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+             LEFT JOIN {views}.COLUMN_FIELD_PATHS p ON p.table_schema = c.table_schema \
+               AND p.table_name = c.table_name AND p.column_name = c.column_name \
+               AND p.field_path = c.column_name \
+             LEFT JOIN {views}.TABLE_OPTIONS o ON o.table_schema = c.table_schema \
+               AND o.table_name = c.table_name AND o.option_name = 'description' \
+             LEFT JOIN {row_counts} s ON s.table_schema = c.table_schema AND s.table_name = c.table_name \
+             {filter}ORDER BY c.table_schema, c.table_name, c.ordinal_position"
+        )
+    }
+
+    /// Primary and foreign key columns of the dataset (of one table's foreign keys and every
+    /// primary key, which its foreign keys may reference by position).
+    fn keys_sql(scope: &Scope, table: Option<&str>) -> String {
+        let views = &scope.views;
+        let filter = table.map_or_else(String::new, |t| {
+            format!(
+                "WHERE k.table_name = {} OR tc.constraint_type = 'PRIMARY KEY' ",
+                sql_string(t)
+            )
+        });
+        format!(
+            "SELECT k.table_schema AS TABLE_SCHEMA, k.table_name AS TABLE_NAME, \
+             k.constraint_name AS CONSTRAINT_NAME, tc.constraint_type AS CONSTRAINT_TYPE, \
+             k.column_name AS COLUMN_NAME, k.ordinal_position AS ORDINAL_POSITION, \
+             k.position_in_unique_constraint AS POSITION_IN_UNIQUE_CONSTRAINT, \
+             u.table_schema AS REFERENCED_SCHEMA, u.table_name AS REFERENCED_TABLE, \
+             u.column_name AS REFERENCED_COLUMN \
+             FROM {views}.KEY_COLUMN_USAGE k \
+             JOIN {views}.TABLE_CONSTRAINTS tc ON tc.table_name = k.table_name \
+               AND tc.constraint_name = k.constraint_name \
+             LEFT JOIN (SELECT constraint_name, ANY_VALUE(table_schema) AS table_schema, \
+               ANY_VALUE(table_name) AS table_name, \
+               IF(COUNT(*) = 1, ANY_VALUE(column_name), NULL) AS column_name \
+               FROM {views}.CONSTRAINT_COLUMN_USAGE GROUP BY constraint_name) u \
+               ON u.constraint_name = k.constraint_name AND tc.constraint_type = 'FOREIGN KEY' \
+             {filter}ORDER BY k.table_name, k.constraint_name, k.ordinal_position"
+        )
+    }
+
+    /// Runs the columns query and, where the scope has them, the keys query, concurrently, and
+    /// assembles the tables.
+    async fn described(&self, scope: &Scope, table: Option<&str>) -> Result<Vec<TableSchema>> {
+        let columns_sql = Self::columns_sql(scope, table);
+        let keys_sql = Self::keys_sql(scope, table);
+        let keys = async {
+            if !scope.keys {
+                return Ok(NamedRows::default());
+            }
+            match self.catalog_rows(&keys_sql).await {
+                // Key views need `bigquery.tables.get`; without it the tables still describe.
+                Err(e)
+                    if e.kind() == ErrorKind::QueryFailed
+                        || e.kind() == ErrorKind::Unauthorized =>
+                {
+                    tracing::warn!(connector = %self.inner.name, error = %e, "no key information");
+                    Ok(NamedRows::default())
+                }
+                other => other,
+            }
+        };
+        let (columns, keys) = futures::join!(self.catalog_rows(&columns_sql), keys);
+        let (columns, keys) = (columns?, keys?);
+        let mut primary = Vec::new();
+        let mut foreign = Vec::new();
+        for r in keys.iter() {
+            let (Some(schema), Some(name), Some(column)) = (
+                r.text("TABLE_SCHEMA"),
+                r.text("TABLE_NAME"),
+                r.text("COLUMN_NAME"),
+            ) else {
+                continue;
+            };
+            let is_foreign = r
+                .get("CONSTRAINT_TYPE")
+                .is_some_and(|t| t.eq_ignore_ascii_case("FOREIGN KEY"));
+            let key = KeyColumn {
+                table: TableRef::qualified(schema, name),
+                constraint: r.text("CONSTRAINT_NAME").unwrap_or_default(),
+                column,
+                position: r.number("ORDINAL_POSITION").unwrap_or(0),
+                references: r.text("REFERENCED_TABLE").map(|t| TableRef {
+                    schema: r.text("REFERENCED_SCHEMA"),
+                    name: t,
+                }),
+                referenced_column: r.text("REFERENCED_COLUMN"),
+                referenced_position: r.number("POSITION_IN_UNIQUE_CONSTRAINT"),
+            };
+            if is_foreign {
+                foreign.push(key);
+            } else {
+                primary.push(key);
+            }
+        }
+        let mut tables = assemble_catalog(&columns, &primary, &foreign);
+        for t in &mut tables {
+            t.comment = t.comment.take().and_then(|c| option_literal(&c));
+        }
+        Ok(tables)
     }
 
     fn dataset_of(&self, table: &TableRef) -> Result<String> {
@@ -497,6 +660,45 @@ impl BigQueryConnector {
                 ))
             })
     }
+}
+
+/// The `INFORMATION_SCHEMA` a catalog query reads.
+struct Scope {
+    /// `` `project.dataset`.INFORMATION_SCHEMA `` or `` `project`.`region-xx`.INFORMATION_SCHEMA ``.
+    views: String,
+    /// A subquery of `table_schema`, `table_name`, `row_count`.
+    row_counts: String,
+    /// Whether key views can be read (they need a dataset qualifier).
+    keys: bool,
+}
+
+/// The text of a `TABLE_OPTIONS.option_value`, which is written as a GoogleSQL literal
+/// (`"All orders"`); a value that is not a quoted literal is taken as it is.
+fn option_literal(value: &str) -> Option<String> {
+    let v = value.trim();
+    let inner = v
+        .strip_prefix('"')
+        .and_then(|r| r.strip_suffix('"'))
+        .or_else(|| v.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')));
+    let Some(inner) = inner else {
+        return (!v.is_empty()).then(|| v.to_string());
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// The `f` cells of a row.
@@ -515,10 +717,7 @@ impl ServiceAccount {
         {
             return Ok(token.expose_secret().to_string());
         }
-        let iat = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
+        let iat = unix_now();
         let claims = AssertionClaims {
             iss: &self.client_email,
             scope: SCOPE,
@@ -526,10 +725,7 @@ impl ServiceAccount {
             iat,
             exp: iat + 3600,
         };
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = self.key_id.clone();
-        let assertion = jsonwebtoken::encode(&header, &claims, &self.key)
-            .map_err(|e| Error::config(BACKEND, format!("cannot sign the JWT assertion: {e}")))?;
+        let assertion = sign_rs256(BACKEND, &claims, &self.key, self.key_id.clone())?;
         let form = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
             .append_pair("assertion", &assertion)
@@ -1116,82 +1312,47 @@ impl Connector for BigQueryConnector {
     /// One query on the dataset's `INFORMATION_SCHEMA.TABLES`, or, without a dataset, on the
     /// region's (`region-LOCATION`, default `us`).
     async fn list_tables(&self) -> Result<Vec<TableRef>> {
-        let project = &self.inner.config.project;
-        let from = match &self.inner.config.dataset {
-            Some(d) => format!("`{project}.{d}`.INFORMATION_SCHEMA.TABLES"),
-            None => {
-                let loc = self
-                    .inner
-                    .config
-                    .location
-                    .as_deref()
-                    .unwrap_or("us")
-                    .to_ascii_lowercase();
-                format!("`{project}`.`region-{loc}`.INFORMATION_SCHEMA.TABLES")
-            }
-        };
+        let scope = self.scope(self.inner.config.dataset.as_deref());
         let sql = format!(
-            "SELECT table_schema, table_name, table_type FROM {from} ORDER BY table_schema, \
-             table_name"
+            "SELECT table_schema, table_name, table_type FROM {}.TABLES ORDER BY table_schema, \
+             table_name",
+            scope.views
         );
         Ok(self
             .catalog_rows(&sql)
             .await?
-            .into_iter()
+            .iter()
             .filter_map(|r| {
-                let mut it = r.into_iter();
-                let schema = it.next()??;
-                let name = it.next()??;
-                Some(TableRef::qualified(schema, name))
+                Some(TableRef::qualified(
+                    r.text("table_schema")?,
+                    r.text("table_name")?,
+                ))
             })
             .collect())
     }
 
-    /// One query joining the dataset's `INFORMATION_SCHEMA.COLUMNS`, `TABLES` and
-    /// `COLUMN_FIELD_PATHS` (for descriptions).
+    /// The catalog's two queries limited to one table of its dataset.
     async fn table_schema(&self, table: &TableRef) -> Result<TableSchema> {
         let dataset = self.dataset_of(table)?;
-        let ds = format!("`{}.{dataset}`", self.inner.config.project);
-        let sql = format!(
-            "SELECT c.column_name, c.data_type, c.is_nullable, p.description, t.table_type \
-             FROM {ds}.INFORMATION_SCHEMA.COLUMNS c \
-             JOIN {ds}.INFORMATION_SCHEMA.TABLES t ON t.table_name = c.table_name \
-             LEFT JOIN {ds}.INFORMATION_SCHEMA.COLUMN_FIELD_PATHS p \
-               ON p.table_name = c.table_name AND p.column_name = c.column_name \
-               AND p.field_path = c.column_name \
-             WHERE c.table_name = {} ORDER BY c.ordinal_position",
-            sql_string(&table.name)
-        );
-        let rows = self.catalog_rows(&sql).await?;
-        let Some(first) = rows.first() else {
-            return Err(Error::NotFound {
+        let scope = self.scope(Some(&dataset));
+        self.described(&scope, Some(&table.name))
+            .await?
+            .into_iter()
+            .find(|t| t.table.name == table.name)
+            .ok_or_else(|| Error::NotFound {
                 what: "table",
                 name: format!("{dataset}.{}", table.name),
-            });
-        };
-        let cell = |r: &Vec<Option<String>>, i: usize| r.get(i).cloned().flatten();
-        let kind = if cell(first, 4).is_some_and(|t| t.eq_ignore_ascii_case("VIEW")) {
-            TableKind::View
-        } else {
-            TableKind::Table
-        };
-        Ok(TableSchema {
-            table: TableRef::qualified(dataset, table.name.clone()),
-            kind,
-            columns: rows
-                .iter()
-                .map(|r| ColumnInfo {
-                    name: cell(r, 0).unwrap_or_default(),
-                    data_type: cell(r, 1).unwrap_or_default(),
-                    nullable: cell(r, 2).is_none_or(|n| n.eq_ignore_ascii_case("YES")),
-                    comment: cell(r, 3).filter(|c| !c.is_empty()),
-                })
-                .collect(),
-            comment: None,
-            primary_key: Vec::new(),
-            foreign_keys: Vec::new(),
-            row_estimate: None,
-        })
+            })
+    }
+
+    /// Two queries, run concurrently: every column of the dataset with its description, table
+    /// type, table description (`TABLE_OPTIONS`) and row count (`__TABLES__`), and every key
+    /// column (`KEY_COLUMN_USAGE`, `TABLE_CONSTRAINTS`, `CONSTRAINT_COLUMN_USAGE`). Without a
+    /// dataset the region's views are read instead (row counts from `TABLE_STORAGE`) and keys
+    /// are left out: BigQuery's key views need a dataset qualifier.
+    async fn catalog(&self) -> Result<Vec<TableSchema>> {
+        let scope = self.scope(self.inner.config.dataset.as_deref());
+        self.described(&scope, None).await
     }
 
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
@@ -1270,5 +1431,16 @@ mod tests {
         }
         let e = BigQueryConnector::from_url("bigquery://p").unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn table_option_literals_are_unquoted() {
+        assert_eq!(
+            option_literal(r#""All \"good\" orders\n""#).as_deref(),
+            Some("All \"good\" orders\n")
+        );
+        assert_eq!(option_literal("'single'").as_deref(), Some("single"));
+        assert_eq!(option_literal("bare").as_deref(), Some("bare"));
+        assert_eq!(option_literal(r#""""#), None);
     }
 }

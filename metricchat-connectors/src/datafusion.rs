@@ -79,8 +79,8 @@ use datafusion::prelude::{
 use futures::StreamExt;
 use metricchat_core::connector::QueryOptions;
 use metricchat_core::connector::{
-    Capabilities, ColumnInfo, Connector, ConnectorInfo, Dialect, RecordBatchStreamAdapter,
-    SendableRecordBatchStream, TableKind, TableRef, TableSchema,
+    Capabilities, ColumnInfo, Connector, ConnectorInfo, Dialect, QueryData,
+    RecordBatchStreamAdapter, SendableRecordBatchStream, TableKind, TableRef, TableSchema,
 };
 use metricchat_core::error::{Error, Result};
 use tokio::runtime::{Handle, Runtime};
@@ -234,6 +234,9 @@ impl fmt::Debug for DataFusionConnector {
             .finish_non_exhaustive()
     }
 }
+
+/// How long reading a table's sample rows may take.
+const SAMPLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl DataFusionConnector {
     /// An empty connection called `name` (the name the agent and the model see).
@@ -591,8 +594,44 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// The first `rows` rows of `table` in file order, read by one partition: the same rows on
+    /// every call. (A parallel scan returns whichever partition answers first; sampled values
+    /// end up in prompts, which must not change from run to run, or recorded cassettes stop
+    /// matching and provider prompt caches miss.)
+    async fn sample(&self, table: &str, rows: usize) -> Result<QueryData> {
+        self.ensure_registered().await?;
+        let mut config = self.ctx.copied_config().with_target_partitions(1);
+        // Keep the registered catalog: building a state would otherwise make a new, empty one.
+        config
+            .options_mut()
+            .catalog
+            .create_default_catalog_and_schema = false;
+        let state = datafusion::execution::SessionStateBuilder::new_from_existing(self.ctx.state())
+            .with_config(config)
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        let df = ctx
+            .table(TableReference::bare(table))
+            .await
+            .and_then(|df| df.limit(0, Some(rows)))
+            .map_err(|e| self.query_error(e))?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await.map_err(|e| self.query_error(e))?;
+        Ok(QueryData { schema, batches })
+    }
+}
+
 #[async_trait]
 impl Connector for DataFusionConnector {
+    async fn sample(&self, table: &TableRef, rows: usize) -> Result<QueryData> {
+        let work = self.engine.sample(self.find_table(table)?, rows);
+        match tokio::time::timeout(SAMPLE_TIMEOUT, work).await {
+            Ok(r) => r,
+            Err(_) => Err(self.engine.timeout_error(SAMPLE_TIMEOUT)),
+        }
+    }
+
     fn info(&self) -> ConnectorInfo {
         ConnectorInfo {
             name: self.engine.name.clone(),

@@ -9,12 +9,12 @@
 //! | `sqlite` | no | `sqlite::SqliteConnector`: SQLite files and in-memory databases (sqlx); `sqlite://` URLs |
 //! | `postgres` | no | `postgres::PostgresConnector`: PostgreSQL (sqlx); `postgres://` and `postgresql://` URLs |
 //! | `mysql` | no | `mysql::MySqlConnector`: MySQL and MariaDB (sqlx); `mysql://` and `mariadb://` URLs |
+//! | `redshift` | no | `redshift::RedshiftConnector`: Amazon Redshift over the PostgreSQL protocol (sqlx; implies `postgres`), introspected through `svv_*` views; `redshift://` and `redshift+postgres://` URLs |
 //! | `snowflake` | no | `snowflake::SnowflakeConnector`: Snowflake over the SQL API v2 (key-pair JWT or OAuth); `snowflake://` URLs |
 //! | `bigquery` | no | `bigquery::BigQueryConnector`: Google BigQuery over REST v2 (service account or bearer token); `bigquery://` URLs |
 //!
-//! Further backends (`redshift`) come
-//! behind features of the same names; [`connect`] already recognises their URL schemes and says
-//! which feature to enable.
+//! [`connect`] recognises the URL schemes of every backend and, when this build lacks its
+//! feature, says which feature to enable.
 //!
 //! # Connection URLs
 //!
@@ -49,6 +49,8 @@ pub mod datafusion;
 pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "redshift")]
+pub mod redshift;
 #[cfg(any(feature = "snowflake", feature = "bigquery"))]
 mod rest_common;
 #[cfg(feature = "snowflake")]
@@ -75,6 +77,10 @@ pub const SUPPORTED_SCHEMES: &[&str] = &[
     "mysql",
     #[cfg(feature = "mysql")]
     "mariadb",
+    #[cfg(feature = "redshift")]
+    "redshift",
+    #[cfg(feature = "redshift")]
+    "redshift+postgres",
     #[cfg(feature = "sqlite")]
     "sqlite",
     #[cfg(feature = "snowflake")]
@@ -92,6 +98,7 @@ const FEATURE_SCHEMES: &[(&str, &str)] = &[
     ("mariadb", "mysql"),
     ("sqlite", "sqlite"),
     ("redshift", "redshift"),
+    ("redshift+postgres", "redshift"),
     ("snowflake", "snowflake"),
     ("bigquery", "bigquery"),
 ];
@@ -120,6 +127,10 @@ pub fn connect(url: &str) -> Result<ConnectorRef> {
         )),
         #[cfg(feature = "mysql")]
         "mysql" | "mariadb" => Ok(std::sync::Arc::new(mysql::MySqlConnector::from_url(url)?)),
+        #[cfg(feature = "redshift")]
+        "redshift" | "redshift+postgres" => Ok(std::sync::Arc::new(
+            redshift::RedshiftConnector::from_url(url)?,
+        )),
         #[cfg(feature = "sqlite")]
         "sqlite" => Ok(std::sync::Arc::new(sqlite::SqliteConnector::from_url(url)?)),
         #[cfg(feature = "snowflake")]
@@ -390,10 +401,25 @@ mod tests {
         // Lazy pools (postgres, mysql) need a runtime context even though they connect later.
         let rt = tokio::runtime::Runtime::new().unwrap();
         let _entered = rt.enter();
-        let err = connect("redshift://user@cluster:5439/db").err();
-        let msg = err.as_ref().map(ToString::to_string).unwrap_or_default();
-        assert!(matches!(err, Some(Error::Unsupported(_))), "{err:?}");
-        assert!(msg.contains("`redshift` feature"), "{msg}");
+        #[cfg(not(feature = "redshift"))]
+        {
+            let err = connect("redshift://user@cluster:5439/db").err();
+            let msg = err.as_ref().map(ToString::to_string).unwrap_or_default();
+            assert!(matches!(err, Some(Error::Unsupported(_))), "{err:?}");
+            assert!(msg.contains("`redshift` feature"), "{msg}");
+        }
+        #[cfg(feature = "redshift")]
+        for url in [
+            "redshift://user@cluster:5439/db",
+            "redshift+postgres://user@cluster/db",
+        ] {
+            let conn = connect(url);
+            assert!(
+                matches!(&conn, Ok(c) if c.info().backend == "redshift"),
+                "{url}: {:?}",
+                conn.err()
+            );
+        }
         #[cfg(not(feature = "mysql"))]
         assert!(matches!(
             connect("mariadb://user@localhost/db").err(),

@@ -25,7 +25,8 @@
 //! `information_schema`: one query lists the tables; describing a table takes three (table with
 //! comment and `TABLE_ROWS` estimate, columns with types, nullability and comments, primary and
 //! foreign keys), each filtered on the table's schema and name so the server opens only that
-//! table.
+//! table. [`Connector::catalog`] runs the same three queries once for the whole database (or
+//! every visible database), not once per table.
 //!
 //! # Read-only, limits and cancellation
 //!
@@ -75,6 +76,7 @@
 //! `GEOMETRY` and a `TIME` beyond a day or negative fail with [`Error::Unsupported`] or
 //! [`Error::Query`] naming the column; cast them in SQL (`ST_AsText(g)`, `CAST(t AS CHAR)`).
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -88,9 +90,8 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, i256};
 use async_trait::async_trait;
-use futures::StreamExt;
 use metricchat_core::connector::{
-    Capabilities, ColumnInfo, Connector, ConnectorInfo, Dialect, ForeignKey, QueryOptions,
+    Capabilities, ColumnInfo, Connector, ConnectorInfo, Dialect, QueryOptions,
     SendableRecordBatchStream, TableKind, TableRef, TableSchema,
 };
 use metricchat_core::error::{Error, Result};
@@ -104,12 +105,14 @@ use sqlx::{
     AssertSqlSafe, Column, Connection, Decode, Executor, MySql, Row, SqlSafeStr, Statement,
     TypeInfo, ValueRef,
 };
-use tokio::sync::{OnceCell, mpsc, oneshot};
-use tokio::time::Instant;
+use tokio::sync::{OnceCell, mpsc};
 
-use crate::sql_common::{
-    BATCH_ROWS, Limits, SchemaReply, conversion_error, finish_stream, query_error, sleep_until,
+use crate::sql_common::server::{
+    self, ArrowColumn, ConnectCause, DbUrl, Endpoint, KeyColumn, Stop, add_key_column, bad_url,
+    connect_timeout_error, decimal_from_text, number_param, pump_rows, report_failure,
+    scaled_digits, spawn_query,
 };
+use crate::sql_common::{Limits, SchemaReply, conversion_error, query_error, sleep_until};
 
 /// The backend name in [`ConnectorInfo::backend`].
 pub const BACKEND: &str = "mysql";
@@ -179,52 +182,34 @@ impl MySqlConfig {
     /// Parses `mysql://user:password@host:port/database?name=…&ssl-mode=…&max_connections=…&connect_timeout=…`
     /// (`mariadb://` too).
     pub fn from_url(url: &str) -> Result<Self> {
-        let bad = |m: String| Error::invalid_input(format!("bad MySQL URL: {m}"));
-        let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
-        if !matches!(parsed.scheme(), "mysql" | "mariadb") {
-            return Err(bad(format!(
-                "scheme `{}` is not mysql:// or mariadb://",
-                parsed.scheme()
-            )));
-        }
-        let decode = |s: &str| {
-            url::form_urlencoded::parse(s.as_bytes())
-                .map(|(k, v)| format!("{k}{v}"))
-                .collect::<String>()
-        };
+        const ENGINE: &str = "MySQL";
+        let parts = DbUrl::parse(url, ENGINE, &["mysql", "mariadb"])?;
         let mut cfg = Self::default();
-        if let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) {
-            cfg.host = host.trim_matches(['[', ']']).to_string();
+        if let Some(host) = parts.host {
+            cfg.host = host;
         }
-        if let Some(port) = parsed.port() {
+        if let Some(port) = parts.port {
             cfg.port = port;
         }
-        if !parsed.username().is_empty() {
-            cfg.user = decode(parsed.username());
+        if let Some(user) = parts.user {
+            cfg.user = user;
         }
-        cfg.password = parsed.password().map(decode);
-        let db = parsed.path().trim_start_matches('/');
-        if !db.is_empty() {
-            cfg.database = Some(decode(db));
-        }
-        let number = |k: &str, v: &str| {
-            v.parse::<u64>()
-                .map_err(|_| bad(format!("{k} `{v}` is not a number")))
-        };
-        for (k, v) in parsed.query_pairs() {
-            match k.as_ref() {
-                "name" => cfg.name = Some(v.into_owned()),
-                "ssl-mode" | "sslmode" | "ssl_mode" => cfg.ssl_mode = Some(v.into_owned()),
-                "max_connections" => {
-                    cfg.max_connections = u32::try_from(number(&k, &v)?)
-                        .map_err(|_| bad(format!("max_connections `{v}` is too large")))?;
-                }
-                "connect_timeout" => cfg.connect_timeout_secs = number(&k, &v)?,
+        cfg.password = parts.password;
+        cfg.database = parts.database;
+        for (k, v) in parts.params {
+            match k.as_str() {
+                "name" => cfg.name = Some(v),
+                "ssl-mode" | "sslmode" | "ssl_mode" => cfg.ssl_mode = Some(v),
+                "max_connections" => cfg.max_connections = number_param(ENGINE, &k, &v)?,
+                "connect_timeout" => cfg.connect_timeout_secs = number_param(ENGINE, &k, &v)?,
                 other => {
-                    return Err(bad(format!(
-                        "unknown parameter `{other}`; known: name, ssl-mode, max_connections, \
-                         connect_timeout"
-                    )));
+                    return Err(bad_url(
+                        ENGINE,
+                        format!(
+                            "unknown parameter `{other}`; known: name, ssl-mode, \
+                             max_connections, connect_timeout"
+                        ),
+                    ));
                 }
             }
         }
@@ -256,8 +241,15 @@ impl MySqlConfig {
         Duration::from_secs(self.connect_timeout_secs.max(1))
     }
 
-    fn address(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+    fn endpoint(&self) -> Endpoint<'_> {
+        Endpoint {
+            engine: "MySQL/MariaDB",
+            host: &self.host,
+            port: self.port,
+            user: &self.user,
+            database: self.database.as_deref(),
+            timeout: self.connect_timeout(),
+        }
     }
 }
 
@@ -299,12 +291,30 @@ impl Flavor {
         }
     }
 
-    /// The statement that restores the session's default access mode.
+    /// The statement that restores the session's default access mode (`tx_read_only` is
+    /// MariaDB's name; MySQL 8 removed it in favour of `transaction_read_only`).
     fn read_write_default_sql(self) -> &'static str {
         match self {
             Flavor::MariaDb => "SET SESSION tx_read_only = DEFAULT",
             Flavor::MySql => "SET SESSION transaction_read_only = DEFAULT",
         }
+    }
+
+    /// What runs before each query: read-only session and transaction, and the time limit.
+    fn setup_sql(self, limit: Option<Duration>) -> String {
+        format!(
+            "SET SESSION TRANSACTION READ ONLY; {}; START TRANSACTION READ ONLY",
+            self.time_limit_sql(limit)
+        )
+    }
+
+    /// What runs after each query so the pooled connection is as it was.
+    fn cleanup_sql(self) -> String {
+        format!(
+            "ROLLBACK; {}; {}",
+            self.read_write_default_sql(),
+            self.time_limit_sql(None)
+        )
     }
 }
 
@@ -423,99 +433,168 @@ fn error_number(e: &sqlx::Error) -> Option<u16> {
 
 /// A connection failure named by its cause: unreachable server, authentication, unknown database.
 fn connect_error(name: &str, cfg: &MySqlConfig, e: sqlx::Error) -> Error {
-    let addr = cfg.address();
-    let connection = |message: String, e: sqlx::Error| Error::Connection {
-        connector: name.to_string(),
-        message,
-        source: Some(Box::new(e)),
-    };
-    match error_number(&e) {
-        // ER_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR is below.
-        Some(1045 | 1698) => {
-            let msg = database_message(&e);
-            return connection(
-                format!(
-                    "authentication failed for user `{}` at {addr}: {msg}; check the user name \
-                     and password",
-                    cfg.user
-                ),
-                e,
-            );
-        }
+    let cause = match error_number(&e) {
+        // ER_ACCESS_DENIED_ERROR, ER_ACCESS_DENIED_NO_PASSWORD_ERROR
+        Some(1045 | 1698) => ConnectCause::Auth,
         // ER_BAD_DB_ERROR
-        Some(1049) => {
-            return Error::NotFound {
-                what: "database",
-                name: format!(
-                    "`{}` on {addr} (the server knows no such database; check the URL's path)",
-                    cfg.database.as_deref().unwrap_or_default()
-                ),
-            };
-        }
+        Some(1049) => ConnectCause::UnknownDatabase,
         // ER_DBACCESS_DENIED_ERROR
-        Some(1044) => {
-            let msg = database_message(&e);
-            return connection(
-                format!(
-                    "user `{}` may not use database `{}` at {addr}: {msg}",
-                    cfg.user,
-                    cfg.database.as_deref().unwrap_or_default()
-                ),
-                e,
-            );
-        }
-        _ => {}
-    }
-    match e {
-        sqlx::Error::Io(io) => {
-            let message = format!(
-                "cannot reach MySQL/MariaDB at {addr}: {io}; check the host and port and that \
-                 the server is running"
-            );
-            connection(message, sqlx::Error::Io(io))
-        }
-        sqlx::Error::PoolTimedOut => connection(
-            format!(
-                "no connection to MySQL/MariaDB at {addr} within {}s; the server may be down or \
-                 unreachable (test_connection names the cause)",
-                cfg.connect_timeout().as_secs()
-            ),
-            sqlx::Error::PoolTimedOut,
-        ),
-        sqlx::Error::Database(db) => {
-            let message = db.message().to_string();
-            connection(message, sqlx::Error::Database(db))
-        }
-        other => connection(other.to_string(), other),
-    }
-}
-
-fn database_message(e: &sqlx::Error) -> String {
-    match e {
-        sqlx::Error::Database(db) => db.message().to_string(),
-        other => other.to_string(),
-    }
+        Some(1044) => ConnectCause::DatabaseDenied,
+        _ => ConnectCause::Other,
+    };
+    server::connect_error(name, &cfg.endpoint(), cause, e)
 }
 
 const LIST_TABLES_IN: &str = "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR) \
      FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY 1, 2";
 
-const TABLE_INFO: &str = "SELECT CAST(TABLE_TYPE AS CHAR), CAST(TABLE_COMMENT AS CHAR), \
-       CAST(TABLE_ROWS AS SIGNED) \
-     FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?";
+/// Which tables an introspection covers.
+enum Scope<'a> {
+    /// One table.
+    Table(&'a str, &'a str),
+    /// Every table of one database.
+    Schema(&'a str),
+    /// Every table of every database but the system ones.
+    AllSchemas,
+}
 
-const COLUMNS: &str = "SELECT CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), \
-       CAST(IS_NULLABLE AS CHAR), CAST(COLUMN_COMMENT AS CHAR) \
-     FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
-     ORDER BY ORDINAL_POSITION";
+impl Scope<'_> {
+    /// The `WHERE` condition on `TABLE_SCHEMA`/`TABLE_NAME` and its parameters.
+    fn filter(&self) -> (String, Vec<String>) {
+        match self {
+            Scope::Table(s, t) => (
+                "TABLE_SCHEMA = ? AND TABLE_NAME = ?".into(),
+                vec![(*s).to_string(), (*t).to_string()],
+            ),
+            Scope::Schema(s) => ("TABLE_SCHEMA = ?".into(), vec![(*s).to_string()]),
+            Scope::AllSchemas => (
+                format!("TABLE_SCHEMA NOT IN ({SYSTEM_SCHEMAS})"),
+                Vec::new(),
+            ),
+        }
+    }
+}
 
-const KEYS: &str = "SELECT CAST(CONSTRAINT_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), \
-       CAST(REFERENCED_TABLE_SCHEMA AS CHAR), CAST(REFERENCED_TABLE_NAME AS CHAR), \
-       CAST(REFERENCED_COLUMN_NAME AS CHAR) \
-     FROM information_schema.KEY_COLUMN_USAGE \
-     WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
-       AND (CONSTRAINT_NAME = 'PRIMARY' OR REFERENCED_TABLE_NAME IS NOT NULL) \
-     ORDER BY CONSTRAINT_NAME = 'PRIMARY' DESC, CONSTRAINT_NAME, ORDINAL_POSITION";
+/// The three introspection queries (tables, columns, keys) for the tables `filter` selects.
+fn introspection_sql(filter: &str) -> [String; 3] {
+    [
+        format!(
+            "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR), \
+               CAST(TABLE_TYPE AS CHAR), CAST(TABLE_COMMENT AS CHAR), CAST(TABLE_ROWS AS SIGNED) \
+             FROM information_schema.TABLES WHERE {filter} ORDER BY 1, 2"
+        ),
+        format!(
+            "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR), \
+               CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR), \
+               CAST(COLUMN_COMMENT AS CHAR) \
+             FROM information_schema.COLUMNS WHERE {filter} \
+             ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION"
+        ),
+        format!(
+            "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR), \
+               CAST(CONSTRAINT_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), \
+               CAST(REFERENCED_TABLE_SCHEMA AS CHAR), CAST(REFERENCED_TABLE_NAME AS CHAR), \
+               CAST(REFERENCED_COLUMN_NAME AS CHAR) \
+             FROM information_schema.KEY_COLUMN_USAGE \
+             WHERE {filter} AND (CONSTRAINT_NAME = 'PRIMARY' OR REFERENCED_TABLE_NAME IS NOT NULL) \
+             ORDER BY TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME = 'PRIMARY' DESC, CONSTRAINT_NAME, \
+               ORDINAL_POSITION"
+        ),
+    ]
+}
+
+async fn fetch_rows(
+    conn: &mut MySqlConnection,
+    sql: String,
+    binds: &[String],
+) -> std::result::Result<Vec<sqlx::mysql::MySqlRow>, sqlx::Error> {
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for b in binds {
+        q = q.bind(b.as_str());
+    }
+    q.fetch_all(conn).await
+}
+
+impl MySqlConnector {
+    /// Describes the tables of `scope` with three `information_schema` queries, whatever their
+    /// number.
+    async fn describe(&self, scope: Scope<'_>) -> Result<Vec<TableSchema>> {
+        let err = |e| query_error(&self.name, e);
+        let (filter, binds) = scope.filter();
+        let [tables_sql, columns_sql, keys_sql] = introspection_sql(&filter);
+        let mut conn = self.acquire().await?;
+        let mut tables: Vec<TableSchema> = Vec::new();
+        let mut index: HashMap<(String, String), usize> = HashMap::new();
+        for r in fetch_rows(&mut conn, tables_sql, &binds)
+            .await
+            .map_err(err)?
+        {
+            let schema: String = r.try_get(0).map_err(err)?;
+            let name: String = r.try_get(1).map_err(err)?;
+            let table_type: String = r.try_get(2).map_err(err)?;
+            let comment: Option<String> = r.try_get(3).map_err(err)?;
+            let rows: Option<i64> = r.try_get(4).map_err(err)?;
+            let is_view = table_type.eq_ignore_ascii_case("VIEW");
+            index.insert((schema.clone(), name.clone()), tables.len());
+            tables.push(TableSchema {
+                table: TableRef::qualified(schema, name),
+                kind: if is_view {
+                    TableKind::View
+                } else {
+                    TableKind::Table
+                },
+                columns: Vec::new(),
+                // A view's comment is the word `VIEW`.
+                comment: comment.filter(|c| !(c.is_empty() || is_view && c == "VIEW")),
+                primary_key: Vec::new(),
+                foreign_keys: Vec::new(),
+                row_estimate: if is_view {
+                    None
+                } else {
+                    rows.and_then(|n| u64::try_from(n).ok())
+                },
+            });
+        }
+        let find = |r: &sqlx::mysql::MySqlRow| -> std::result::Result<Option<usize>, sqlx::Error> {
+            let key: (String, String) = (r.try_get(0)?, r.try_get(1)?);
+            Ok(index.get(&key).copied())
+        };
+        for r in fetch_rows(&mut conn, columns_sql, &binds)
+            .await
+            .map_err(err)?
+        {
+            let Some(i) = find(&r).map_err(err)? else {
+                continue;
+            };
+            let nullable: String = r.try_get(4).map_err(err)?;
+            let comment: Option<String> = r.try_get(5).map_err(err)?;
+            tables[i].columns.push(ColumnInfo {
+                name: r.try_get(2).map_err(err)?,
+                data_type: r.try_get(3).map_err(err)?,
+                nullable: nullable.eq_ignore_ascii_case("YES"),
+                comment: comment.filter(|c| !c.is_empty()),
+            });
+        }
+        // The foreign key the previous row extended: (table index, constraint name).
+        let mut last_fk: Option<(usize, String)> = None;
+        for r in fetch_rows(&mut conn, keys_sql, &binds).await.map_err(err)? {
+            let Some(i) = find(&r).map_err(err)? else {
+                continue;
+            };
+            let constraint: String = r.try_get(2).map_err(err)?;
+            let key = KeyColumn {
+                primary: constraint == "PRIMARY",
+                constraint,
+                column: r.try_get(3).map_err(err)?,
+                ref_schema: r.try_get(4).map_err(err)?,
+                ref_table: r.try_get(5).map_err(err)?,
+                ref_column: r.try_get(6).map_err(err)?,
+            };
+            add_key_column(&mut tables[i], i, &mut last_fk, key);
+        }
+        Ok(tables)
+    }
+}
 
 #[async_trait]
 impl Connector for MySqlConnector {
@@ -539,18 +618,7 @@ impl Connector for MySqlConnector {
         let connect = MySqlConnection::connect_with(&self.options);
         let mut conn = match tokio::time::timeout(self.config.connect_timeout(), connect).await {
             Ok(c) => c.map_err(|e| connect_error(&self.name, &self.config, e))?,
-            Err(_) => {
-                return Err(Error::Connection {
-                    connector: self.name.clone(),
-                    message: format!(
-                        "cannot reach MySQL/MariaDB at {}: no answer within {}s; check the host, \
-                         port and firewall",
-                        self.config.address(),
-                        self.config.connect_timeout().as_secs()
-                    ),
-                    source: None,
-                });
-            }
+            Err(_) => return Err(connect_timeout_error(&self.name, &self.config.endpoint())),
         };
         let flavor = flavor_of(&self.flavor, &mut conn, &self.name).await;
         let _ = conn.close().await;
@@ -585,110 +653,26 @@ impl Connector for MySqlConnector {
 
     async fn table_schema(&self, table: &TableRef) -> Result<TableSchema> {
         let schema = self.default_schema(table)?;
-        let err = |e| query_error(&self.name, e);
-        let mut conn = self.acquire().await?;
-        let info = sqlx::query(TABLE_INFO)
-            .bind(&schema)
-            .bind(&table.name)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(err)?;
-        let Some(info) = info else {
-            return Err(Error::NotFound {
+        self.describe(Scope::Table(&schema, &table.name))
+            .await?
+            .pop()
+            .ok_or_else(|| Error::NotFound {
                 what: "table",
                 name: format!("{schema}.{}", table.name),
-            });
-        };
-        let table_type: String = info.try_get(0).map_err(err)?;
-        let comment: Option<String> = info.try_get(1).map_err(err)?;
-        let rows: Option<i64> = info.try_get(2).map_err(err)?;
-        let is_view = table_type.eq_ignore_ascii_case("VIEW");
-        let columns = sqlx::query(COLUMNS)
-            .bind(&schema)
-            .bind(&table.name)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(err)?
-            .iter()
-            .map(|r| {
-                let nullable: String = r.try_get(2)?;
-                let comment: Option<String> = r.try_get(3)?;
-                Ok(ColumnInfo {
-                    name: r.try_get(0)?,
-                    data_type: r.try_get(1)?,
-                    nullable: nullable.eq_ignore_ascii_case("YES"),
-                    comment: comment.filter(|c| !c.is_empty()),
-                })
             })
-            .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
-            .map_err(err)?;
-        let mut primary_key = Vec::new();
-        let mut foreign_keys: Vec<(String, ForeignKey)> = Vec::new();
-        for r in sqlx::query(KEYS)
-            .bind(&schema)
-            .bind(&table.name)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(err)?
-        {
-            let constraint: String = r.try_get(0).map_err(err)?;
-            let column: String = r.try_get(1).map_err(err)?;
-            if constraint == "PRIMARY" {
-                primary_key.push(column);
-                continue;
-            }
-            let ref_schema: Option<String> = r.try_get(2).map_err(err)?;
-            let ref_table: Option<String> = r.try_get(3).map_err(err)?;
-            let ref_column: Option<String> = r.try_get(4).map_err(err)?;
-            match foreign_keys.last_mut() {
-                Some((name, fk)) if *name == constraint => {
-                    fk.columns.push(column);
-                    fk.referenced_columns.extend(ref_column);
-                }
-                _ => foreign_keys.push((
-                    constraint,
-                    ForeignKey {
-                        columns: vec![column],
-                        references: TableRef {
-                            schema: ref_schema,
-                            name: ref_table.unwrap_or_default(),
-                        },
-                        referenced_columns: ref_column.into_iter().collect(),
-                    },
-                )),
-            }
+    }
+
+    /// Three `information_schema` queries for every table in scope at once (tables, columns,
+    /// keys): the connection's database, or every non-system database when it names none.
+    async fn catalog(&self) -> Result<Vec<TableSchema>> {
+        match &self.config.database {
+            Some(db) => self.describe(Scope::Schema(db)).await,
+            None => self.describe(Scope::AllSchemas).await,
         }
-        // A view's comment is the word `VIEW`.
-        let comment = comment.filter(|c| !(c.is_empty() || is_view && c == "VIEW"));
-        Ok(TableSchema {
-            table: TableRef::qualified(schema, table.name.clone()),
-            kind: if is_view {
-                TableKind::View
-            } else {
-                TableKind::Table
-            },
-            columns,
-            comment,
-            primary_key,
-            foreign_keys: foreign_keys.into_iter().map(|(_, fk)| fk).collect(),
-            row_estimate: if is_view {
-                None
-            } else {
-                rows.and_then(|n| u64::try_from(n).ok())
-            },
-        })
     }
 
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
-        let limits = Limits {
-            connector: self.name.clone(),
-            deadline: opts.timeout.map(|t| Instant::now() + t),
-            timeout: opts.timeout.unwrap_or_default(),
-            cancel: opts.cancel,
-            max_rows: opts.max_rows,
-        };
-        let (schema_tx, schema_rx) = oneshot::channel();
-        let (batch_tx, batch_rx) = mpsc::channel(2);
+        let limits = Limits::from_options(&self.name, opts);
         let task = QueryTask {
             pool: self.pool.clone(),
             options: self.options.clone(),
@@ -697,8 +681,7 @@ impl Connector for MySqlConnector {
             sql: sql.to_string(),
             limits: limits.clone(),
         };
-        tokio::spawn(task.run(schema_tx, batch_tx));
-        finish_stream(schema_rx, batch_rx, limits).await
+        spawn_query(limits, |schema_tx, batch_tx| task.run(schema_tx, batch_tx)).await
     }
 }
 
@@ -712,41 +695,13 @@ struct QueryTask {
     limits: Limits,
 }
 
-/// A pooled connection with our session settings; closed instead of reused unless cleaned.
-struct TxConn {
-    conn: PoolConnection<MySql>,
-    clean: bool,
-}
-
-impl Drop for TxConn {
-    fn drop(&mut self) {
-        if !self.clean {
-            self.conn.close_on_drop();
-        }
-    }
-}
-
-/// Why the row loop stopped early.
-enum Stop {
-    Cancelled,
-    Deadline,
-    Closed,
-}
+type TxConn = server::TxConn<MySql>;
 
 impl QueryTask {
     async fn run(self, schema_tx: SchemaReply, batch_tx: mpsc::Sender<Result<RecordBatch>>) {
         let mut schema_tx = Some(schema_tx);
         let result = self.run_inner(&mut schema_tx, &batch_tx).await;
-        if let Err(e) = result {
-            match schema_tx.take() {
-                Some(tx) => {
-                    let _ = tx.send(Err(e));
-                }
-                None => {
-                    let _ = batch_tx.send(Err(e)).await;
-                }
-            }
-        }
+        report_failure(&mut schema_tx, &batch_tx, result).await;
     }
 
     async fn run_inner(
@@ -763,14 +718,7 @@ impl QueryTask {
         };
         let mut tx = TxConn { conn, clean: false };
         let flavor = flavor_of(&self.flavor, &mut tx.conn, name).await?;
-        let limit = self.limits.deadline.map(|d| {
-            d.saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(1))
-        });
-        let setup = format!(
-            "SET SESSION TRANSACTION READ ONLY; {}; START TRANSACTION READ ONLY",
-            flavor.time_limit_sql(limit)
-        );
+        let setup = flavor.setup_sql(self.limits.remaining());
         sqlx::raw_sql(AssertSqlSafe(setup))
             .execute(&mut *tx.conn)
             .await
@@ -788,11 +736,7 @@ impl QueryTask {
         if !finished {
             kill_query(&self.pool, &self.options, id).await;
         }
-        let cleanup = format!(
-            "ROLLBACK; {}; {}",
-            flavor.read_write_default_sql(),
-            flavor.time_limit_sql(None)
-        );
+        let cleanup = flavor.cleanup_sql();
         // The first attempt may only collect the interrupted statement's error.
         for _ in 0..2 {
             if sqlx::raw_sql(AssertSqlSafe(cleanup.clone()))
@@ -804,12 +748,7 @@ impl QueryTask {
                 break;
             }
         }
-        match outcome {
-            Ok(None | Some(Stop::Closed)) => Ok(()),
-            Ok(Some(Stop::Cancelled)) => Err(Error::Cancelled),
-            Ok(Some(Stop::Deadline)) => Err(self.limits.timeout_error()),
-            Err(e) => Err(e),
-        }
+        self.limits.conclude(outcome)
     }
 
     /// Streams rows into batches. `Ok(None)` means the result ended; `Ok(Some(_))` that we
@@ -846,33 +785,8 @@ impl QueryTask {
         if let Some(s) = schema_tx.take() {
             let _ = s.send(Ok(schema.clone()));
         }
-        let mut rows = stmt.query().fetch(&mut *tx.conn);
-        let mut in_batch = 0usize;
-        let mut total = 0usize;
-        let cap = self.limits.max_rows;
-        loop {
-            if cap.is_some_and(|c| total >= c) {
-                if in_batch > 0 {
-                    let b = finish_batch(&schema, &mut cols)?;
-                    let _ = batch_tx.send(Ok(b)).await;
-                }
-                return Ok(Some(Stop::Closed));
-            }
-            let next = tokio::select! {
-                biased;
-                () = self.limits.cancel.cancelled() => return Ok(Some(Stop::Cancelled)),
-                () = sleep_until(self.limits.deadline) => return Ok(Some(Stop::Deadline)),
-                () = batch_tx.closed() => return Ok(Some(Stop::Closed)),
-                r = rows.next() => r,
-            };
-            let Some(row) = next else {
-                *finished = true;
-                break;
-            };
-            let row = row.map_err(|e| {
-                *finished = true;
-                map_err(e)
-            })?;
+        let rows = stmt.query().fetch(&mut *tx.conn);
+        let append_row = |row: &sqlx::mysql::MySqlRow, cols: &mut [ColBuilder]| -> Result<()> {
             for (i, col) in cols.iter_mut().enumerate() {
                 let v = row.try_get_raw(i).map_err(|e| query_error(name, e))?;
                 if v.is_null() {
@@ -884,22 +798,19 @@ impl QueryTask {
                 col.append(bytes)
                     .map_err(|m| conversion_error(name, columns[i].name(), m))?;
             }
-            in_batch += 1;
-            total += 1;
-            if in_batch == BATCH_ROWS {
-                let b = finish_batch(&schema, &mut cols)?;
-                in_batch = 0;
-                if batch_tx.send(Ok(b)).await.is_err() {
-                    return Ok(Some(Stop::Closed));
-                }
-            }
-        }
-        drop(rows);
-        if in_batch > 0 || total == 0 {
-            let b = finish_batch(&schema, &mut cols)?;
-            let _ = batch_tx.send(Ok(b)).await;
-        }
-        Ok(None)
+            Ok(())
+        };
+        pump_rows(
+            rows,
+            &schema,
+            &mut cols,
+            &self.limits,
+            batch_tx,
+            finished,
+            map_err,
+            append_row,
+        )
+        .await
     }
 
     /// Precision and scale of each `DECIMAL` result column read straight from a table, in one
@@ -1009,11 +920,6 @@ async fn kill_query(pool: &MySqlPool, options: &MySqlConnectOptions, id: u64) {
             tracing::warn!(id, error = %e, "KILL QUERY failed");
         }
     }
-}
-
-fn finish_batch(schema: &SchemaRef, cols: &mut [ColBuilder]) -> Result<RecordBatch> {
-    let arrays: Vec<ArrayRef> = cols.iter_mut().map(ColBuilder::finish).collect();
-    Ok(RecordBatch::try_new(schema.clone(), arrays)?)
 }
 
 /// Microseconds in a day.
@@ -1193,7 +1099,9 @@ impl ColBuilder {
         }
         Ok(())
     }
+}
 
+impl ArrowColumn for ColBuilder {
     fn finish(&mut self) -> ArrayRef {
         match self {
             ColBuilder::Bool(b) => Arc::new(b.finish()),
@@ -1318,38 +1226,6 @@ fn time_micros(v: &[u8]) -> std::result::Result<i64, String> {
     Ok(total)
 }
 
-/// The digits of decimal text scaled by `scale` (`"-12.5"`, 2 → `"-1250"`).
-fn scaled_digits(text: &str, scale: i8) -> std::result::Result<String, String> {
-    let (neg, body) = match text.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, text),
-    };
-    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
-    let scale = usize::try_from(scale).unwrap_or(0);
-    if frac.len() > scale && frac[scale..].bytes().any(|b| b != b'0') {
-        return Err(format!("{text} has more than {scale} decimals"));
-    }
-    if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
-        return Err(format!("`{text}` is not a decimal number"));
-    }
-    let mut digits = String::with_capacity(int.len() + scale + 1);
-    if neg {
-        digits.push('-');
-    }
-    digits.push_str(if int.is_empty() { "0" } else { int });
-    let kept = &frac[..frac.len().min(scale)];
-    digits.push_str(kept);
-    digits.extend(std::iter::repeat_n('0', scale - kept.len()));
-    Ok(digits)
-}
-
-/// An i128 with `scale` implied decimals from decimal text.
-fn decimal_from_text(text: &str, scale: i8) -> std::result::Result<i128, String> {
-    scaled_digits(text, scale)?
-        .parse()
-        .map_err(|_| format!("{text} does not fit Decimal128"))
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -1399,6 +1275,59 @@ mod tests {
             Flavor::MySql.time_limit_sql(d),
             "SET SESSION max_execution_time = 1500"
         );
+    }
+
+    /// The MySQL 8 branch has no server here: pin the exact session SQL of both flavours.
+    #[test]
+    fn each_flavor_sends_its_own_session_sql() {
+        let d = Some(Duration::from_millis(250));
+        assert_eq!(
+            Flavor::MySql.setup_sql(d),
+            "SET SESSION TRANSACTION READ ONLY; SET SESSION max_execution_time = 250; \
+             START TRANSACTION READ ONLY"
+        );
+        assert_eq!(
+            Flavor::MariaDb.setup_sql(d),
+            "SET SESSION TRANSACTION READ ONLY; SET SESSION max_statement_time = 0.250000; \
+             START TRANSACTION READ ONLY"
+        );
+        assert_eq!(
+            Flavor::MySql.setup_sql(None),
+            "SET SESSION TRANSACTION READ ONLY; SET SESSION max_execution_time = DEFAULT; \
+             START TRANSACTION READ ONLY"
+        );
+        assert_eq!(
+            Flavor::MySql.cleanup_sql(),
+            "ROLLBACK; SET SESSION transaction_read_only = DEFAULT; \
+             SET SESSION max_execution_time = DEFAULT"
+        );
+        assert_eq!(
+            Flavor::MariaDb.cleanup_sql(),
+            "ROLLBACK; SET SESSION tx_read_only = DEFAULT; SET SESSION max_statement_time = DEFAULT"
+        );
+        // Sub-millisecond and huge limits stay within what max_execution_time accepts.
+        assert_eq!(
+            Flavor::MySql.time_limit_sql(Some(Duration::from_micros(10))),
+            "SET SESSION max_execution_time = 1"
+        );
+        assert_eq!(
+            Flavor::MySql.time_limit_sql(Some(Duration::from_secs(u64::MAX / 2000))),
+            format!("SET SESSION max_execution_time = {}", u32::MAX)
+        );
+        assert_eq!(Flavor::from_version("8.4.0-commercial"), Flavor::MySql);
+        assert_eq!(Flavor::from_version("11.4.2-MariaDB"), Flavor::MariaDb);
+    }
+
+    #[test]
+    fn introspection_scopes_filter_and_bind() {
+        let (f, b) = Scope::Table("shop", "orders").filter();
+        assert_eq!(f, "TABLE_SCHEMA = ? AND TABLE_NAME = ?");
+        assert_eq!(b, ["shop", "orders"]);
+        let (f, b) = Scope::AllSchemas.filter();
+        assert!(f.contains("NOT IN ('mysql'") && b.is_empty(), "{f}");
+        for sql in introspection_sql("TABLE_SCHEMA = ?") {
+            assert_eq!(sql.matches('?').count(), 1, "{sql}");
+        }
     }
 
     #[test]

@@ -10,6 +10,13 @@
 //! # Ok(()) }
 //! ```
 //!
+//! URL parameters: `name` (the connection's name; default: the database), `sslmode`
+//! (`disable`, `prefer`, `require`, `verify-ca`, `verify-full`), `search_path` (set with
+//! `SET search_path` on every new connection), `max_connections` (pool size, default 5) and
+//! `connect_timeout` (seconds, default 10). [`Connector::test_connection`] opens a fresh
+//! connection and names the cause of a failure: unreachable server, failed authentication
+//! (SQLSTATE `28P01`/`28000`) or unknown database (`3D000`, [`Error::NotFound`]).
+//!
 //! # Read-only, limits and cancellation
 //!
 //! Every query runs in its own `BEGIN READ ONLY` transaction with `SET LOCAL statement_timeout`
@@ -67,7 +74,6 @@ use arrow::datatypes::{
     DataType, Field, IntervalMonthDayNano, IntervalUnit, Schema, SchemaRef, TimeUnit,
 };
 use async_trait::async_trait;
-use futures::StreamExt;
 use metricchat_core::connector::{
     Capabilities, ColumnInfo, Connector, ConnectorInfo, Dialect, ForeignKey, QueryOptions,
     SendableRecordBatchStream, TableKind, TableRef, TableSchema,
@@ -76,17 +82,21 @@ use metricchat_core::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{
-    PgColumn, PgConnectOptions, PgPool, PgPoolOptions, PgTypeInfo, PgTypeKind, PgValueFormat,
+    PgColumn, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgTypeInfo, PgTypeKind,
+    PgValueFormat,
 };
 use sqlx::{
-    AssertSqlSafe, Column, Executor, Postgres, Row, SqlSafeStr, Statement, TypeInfo, ValueRef,
+    AssertSqlSafe, Column, Connection, Executor, Postgres, Row, SqlSafeStr, Statement, TypeInfo,
+    ValueRef,
 };
-use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
+use tokio::sync::mpsc;
 
+use crate::sql_common::server::{
+    self, ArrowColumn, ConnectCause, DbUrl, Endpoint, Stop, bad_url, connect_error,
+    connect_timeout_error, decimal_from_text, number_param, pump_rows, report_failure, spawn_query,
+};
 use crate::sql_common::{
-    BATCH_ROWS, Limits, SchemaReply, connection_error, conversion_error, finish_stream,
-    query_error, sleep_until,
+    Limits, SchemaReply, connection_error, conversion_error, query_error, sleep_until,
 };
 
 /// The backend name in [`ConnectorInfo::backend`].
@@ -111,6 +121,9 @@ pub struct PostgresConfig {
     pub database: String,
     /// libpq-style `sslmode` (`disable`, `prefer`, `require`, …; default: sqlx's `prefer`).
     pub ssl_mode: Option<String>,
+    /// Schemas for unqualified names, set with `SET search_path` on every new connection
+    /// (default: the server's).
+    pub search_path: Option<String>,
     /// Pool size (default 5).
     pub max_connections: u32,
     /// How long to wait for a pooled connection or a new one, in seconds (default 10).
@@ -127,6 +140,7 @@ impl Default for PostgresConfig {
             password: None,
             database: "postgres".into(),
             ssl_mode: None,
+            search_path: None,
             max_connections: 5,
             connect_timeout_secs: 10,
         }
@@ -135,7 +149,14 @@ impl Default for PostgresConfig {
 
 impl fmt::Debug for PostgresConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PostgresConfig")
+        self.debug_as("PostgresConfig", f)
+    }
+}
+
+impl PostgresConfig {
+    /// `Debug` under another type's name (Redshift's config has the same fields).
+    pub(crate) fn debug_as(&self, type_name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(type_name)
             .field("name", &self.name)
             .field("host", &self.host)
             .field("port", &self.port)
@@ -143,61 +164,53 @@ impl fmt::Debug for PostgresConfig {
             .field("password", &self.password.as_ref().map(|_| "<hidden>"))
             .field("database", &self.database)
             .field("ssl_mode", &self.ssl_mode)
+            .field("search_path", &self.search_path)
             .field("max_connections", &self.max_connections)
             .field("connect_timeout_secs", &self.connect_timeout_secs)
             .finish()
     }
-}
 
-impl PostgresConfig {
-    /// Parses `postgres://user:password@host:port/database?name=…&sslmode=…`
+    /// Parses `postgres://user:password@host:port/database?name=…&sslmode=…&search_path=…&max_connections=…&connect_timeout=…`
     /// (`postgresql://` too).
     pub fn from_url(url: &str) -> Result<Self> {
-        let bad = |m: String| Error::invalid_input(format!("bad PostgreSQL URL: {m}"));
-        let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
-        if !matches!(parsed.scheme(), "postgres" | "postgresql") {
-            return Err(bad(format!(
-                "scheme `{}` is not postgres://",
-                parsed.scheme()
-            )));
+        Self::default().with_url(url, "PostgreSQL", &["postgres", "postgresql"])
+    }
+
+    /// This config with the parts of `url` applied (shared with Redshift's URLs).
+    pub(crate) fn with_url(mut self, url: &str, engine: &str, schemes: &[&str]) -> Result<Self> {
+        let parts = DbUrl::parse(url, engine, schemes)?;
+        if let Some(host) = parts.host {
+            self.host = host;
         }
-        let decode = |s: &str| {
-            url::form_urlencoded::parse(s.as_bytes())
-                .map(|(k, v)| format!("{k}{v}"))
-                .collect::<String>()
-        };
-        let mut cfg = Self::default();
-        if let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) {
-            cfg.host = host.trim_matches(['[', ']']).to_string();
+        if let Some(port) = parts.port {
+            self.port = port;
         }
-        if let Some(port) = parsed.port() {
-            cfg.port = port;
+        if let Some(user) = parts.user {
+            self.user = user;
         }
-        if !parsed.username().is_empty() {
-            cfg.user = decode(parsed.username());
+        self.password = parts.password;
+        if let Some(db) = parts.database {
+            self.database = db;
         }
-        cfg.password = parsed.password().map(decode);
-        let db = parsed.path().trim_start_matches('/');
-        if !db.is_empty() {
-            cfg.database = decode(db);
-        }
-        for (k, v) in parsed.query_pairs() {
-            match k.as_ref() {
-                "name" => cfg.name = Some(v.into_owned()),
-                "sslmode" => cfg.ssl_mode = Some(v.into_owned()),
-                "max_connections" => {
-                    cfg.max_connections = v
-                        .parse()
-                        .map_err(|_| bad(format!("max_connections `{v}` is not a number")))?;
-                }
+        for (k, v) in parts.params {
+            match k.as_str() {
+                "name" => self.name = Some(v),
+                "sslmode" | "ssl-mode" | "ssl_mode" => self.ssl_mode = Some(v),
+                "search_path" => self.search_path = Some(v),
+                "max_connections" => self.max_connections = number_param(engine, &k, &v)?,
+                "connect_timeout" => self.connect_timeout_secs = number_param(engine, &k, &v)?,
                 other => {
-                    return Err(bad(format!(
-                        "unknown parameter `{other}`; known: name, sslmode, max_connections"
-                    )));
+                    return Err(bad_url(
+                        engine,
+                        format!(
+                            "unknown parameter `{other}`; known: name, sslmode, search_path, \
+                             max_connections, connect_timeout"
+                        ),
+                    ));
                 }
             }
         }
-        Ok(cfg)
+        Ok(self)
     }
 
     fn connect_options(&self) -> Result<PgConnectOptions> {
@@ -217,13 +230,46 @@ impl PostgresConfig {
         }
         Ok(opts)
     }
+
+    fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_secs.max(1))
+    }
+
+    fn endpoint<'a>(&'a self, engine: &'a str) -> Endpoint<'a> {
+        Endpoint {
+            engine,
+            host: &self.host,
+            port: self.port,
+            user: &self.user,
+            database: Some(self.database.as_str()),
+            timeout: self.connect_timeout(),
+        }
+    }
+}
+
+/// The cause of a failed connection from its SQLSTATE.
+fn connect_cause(e: &sqlx::Error) -> ConnectCause {
+    let sqlx::Error::Database(db) = e else {
+        return ConnectCause::Other;
+    };
+    match db.code().as_deref() {
+        // invalid_password, invalid_authorization_specification
+        Some("28P01" | "28000") => ConnectCause::Auth,
+        // invalid_catalog_name
+        Some("3D000") => ConnectCause::UnknownDatabase,
+        // insufficient_privilege (no CONNECT on the database)
+        Some("42501") => ConnectCause::DatabaseDenied,
+        _ => ConnectCause::Other,
+    }
 }
 
 /// A pooled PostgreSQL connection (see the module docs).
 pub struct PostgresConnector {
     name: String,
     pool: PgPool,
+    options: PgConnectOptions,
     config: PostgresConfig,
+    engine: &'static str,
 }
 
 impl fmt::Debug for PostgresConnector {
@@ -243,16 +289,43 @@ impl PostgresConnector {
 
     /// A connection from a config. The pool connects lazily, on first use.
     pub fn new(config: PostgresConfig) -> Result<Self> {
-        let opts = config.connect_options()?;
-        let pool = PgPoolOptions::new()
+        Self::for_engine(config, "PostgreSQL")
+    }
+
+    /// A connection to an engine speaking PostgreSQL's protocol (`engine` names it in errors).
+    pub(crate) fn for_engine(config: PostgresConfig, engine: &'static str) -> Result<Self> {
+        let options = config.connect_options()?;
+        let mut pool = PgPoolOptions::new()
             .max_connections(config.max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(config.connect_timeout_secs.max(1)))
-            .connect_lazy_with(opts);
+            .acquire_timeout(config.connect_timeout());
+        if let Some(path) = config.search_path.clone() {
+            let plain = |c: char| c.is_alphanumeric() || matches!(c, '_' | '$' | ',' | ' ' | '"');
+            if path.trim().is_empty() || !path.chars().all(plain) {
+                return Err(Error::invalid_input(format!(
+                    "search_path `{path}` must be a comma-separated list of schema names"
+                )));
+            }
+            let set = format!("SET search_path TO {path}");
+            pool = pool.after_connect(move |conn, _meta| {
+                let set = set.clone();
+                Box::pin(async move {
+                    sqlx::raw_sql(AssertSqlSafe(set)).execute(conn).await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool.connect_lazy_with(options.clone());
         let name = config
             .name
             .clone()
             .unwrap_or_else(|| config.database.clone());
-        Ok(Self { name, pool, config })
+        Ok(Self {
+            name,
+            pool,
+            options,
+            config,
+            engine,
+        })
     }
 
     /// The connection's name.
@@ -383,17 +456,25 @@ impl Connector for PostgresConnector {
         }
     }
 
+    /// Opens a fresh connection (not from the pool) so the error names the cause at once:
+    /// unreachable server, failed authentication ([`Error::Connection`]) or unknown database
+    /// ([`Error::NotFound`]).
     async fn test_connection(&self) -> Result<()> {
-        let mut conn = self
-            .pool
-            .acquire()
+        let ep = self.config.endpoint(self.engine);
+        let connect = PgConnection::connect_with(&self.options);
+        let mut conn = match tokio::time::timeout(ep.timeout, connect).await {
+            Ok(c) => c.map_err(|e| {
+                let cause = connect_cause(&e);
+                connect_error(&self.name, &ep, cause, e)
+            })?,
+            Err(_) => return Err(connect_timeout_error(&self.name, &ep)),
+        };
+        let checked = sqlx::raw_sql("SELECT 1")
+            .execute(&mut conn)
             .await
-            .map_err(|e| connection_error(&self.name, e))?;
-        sqlx::query("SELECT 1")
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| connection_error(&self.name, e))?;
-        Ok(())
+            .map_err(|e| connection_error(&self.name, e));
+        let _ = conn.close().await;
+        checked.map(|_| ())
     }
 
     async fn list_tables(&self) -> Result<Vec<TableRef>> {
@@ -562,22 +643,13 @@ impl Connector for PostgresConnector {
     }
 
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
-        let limits = Limits {
-            connector: self.name.clone(),
-            deadline: opts.timeout.map(|t| Instant::now() + t),
-            timeout: opts.timeout.unwrap_or_default(),
-            cancel: opts.cancel,
-            max_rows: opts.max_rows,
-        };
-        let (schema_tx, schema_rx) = oneshot::channel();
-        let (batch_tx, batch_rx) = mpsc::channel(2);
+        let limits = Limits::from_options(&self.name, opts);
         let task = QueryTask {
             pool: self.pool.clone(),
             sql: sql.to_string(),
             limits: limits.clone(),
         };
-        tokio::spawn(task.run(schema_tx, batch_tx));
-        finish_stream(schema_rx, batch_rx, limits).await
+        spawn_query(limits, |schema_tx, batch_tx| task.run(schema_tx, batch_tx)).await
     }
 }
 
@@ -588,41 +660,13 @@ struct QueryTask {
     limits: Limits,
 }
 
-/// A pooled connection inside our transaction; closed instead of reused unless rolled back.
-struct TxConn {
-    conn: PoolConnection<Postgres>,
-    clean: bool,
-}
-
-impl Drop for TxConn {
-    fn drop(&mut self) {
-        if !self.clean {
-            self.conn.close_on_drop();
-        }
-    }
-}
-
-/// Why the row loop stopped early.
-enum Stop {
-    Cancelled,
-    Deadline,
-    Closed,
-}
+type TxConn = server::TxConn<Postgres>;
 
 impl QueryTask {
     async fn run(self, schema_tx: SchemaReply, batch_tx: mpsc::Sender<Result<RecordBatch>>) {
         let mut schema_tx = Some(schema_tx);
         let result = self.run_inner(&mut schema_tx, &batch_tx).await;
-        if let Err(e) = result {
-            match schema_tx.take() {
-                Some(tx) => {
-                    let _ = tx.send(Err(e));
-                }
-                None => {
-                    let _ = batch_tx.send(Err(e)).await;
-                }
-            }
-        }
+        report_failure(&mut schema_tx, &batch_tx, result).await;
     }
 
     async fn run_inner(
@@ -639,12 +683,11 @@ impl QueryTask {
         };
         let mut tx = TxConn { conn, clean: false };
         let mut setup = String::from("BEGIN READ ONLY");
-        if let Some(d) = self.limits.deadline {
-            let ms = d
-                .saturating_duration_since(Instant::now())
-                .as_millis()
-                .max(1);
-            setup.push_str(&format!("; SET LOCAL statement_timeout = {ms}"));
+        if let Some(left) = self.limits.remaining() {
+            setup.push_str(&format!(
+                "; SET LOCAL statement_timeout = {}",
+                left.as_millis()
+            ));
         }
         sqlx::raw_sql(AssertSqlSafe(setup))
             .execute(&mut *tx.conn)
@@ -670,12 +713,7 @@ impl QueryTask {
         {
             tx.clean = true;
         }
-        match outcome {
-            Ok(None | Some(Stop::Closed)) => Ok(()),
-            Ok(Some(Stop::Cancelled)) => Err(Error::Cancelled),
-            Ok(Some(Stop::Deadline)) => Err(self.limits.timeout_error()),
-            Err(e) => Err(e),
-        }
+        self.limits.conclude(outcome)
     }
 
     /// Streams rows into batches. `Ok(None)` means the result ended; `Ok(Some(_))` that we
@@ -712,33 +750,8 @@ impl QueryTask {
         if let Some(s) = schema_tx.take() {
             let _ = s.send(Ok(schema.clone()));
         }
-        let mut rows = stmt.query().fetch(&mut *tx.conn);
-        let mut in_batch = 0usize;
-        let mut total = 0usize;
-        let cap = self.limits.max_rows;
-        loop {
-            if cap.is_some_and(|c| total >= c) {
-                if in_batch > 0 {
-                    let b = finish_batch(&schema, &mut cols)?;
-                    let _ = batch_tx.send(Ok(b)).await;
-                }
-                return Ok(Some(Stop::Closed));
-            }
-            let next = tokio::select! {
-                biased;
-                () = self.limits.cancel.cancelled() => return Ok(Some(Stop::Cancelled)),
-                () = sleep_until(self.limits.deadline) => return Ok(Some(Stop::Deadline)),
-                () = batch_tx.closed() => return Ok(Some(Stop::Closed)),
-                r = rows.next() => r,
-            };
-            let Some(row) = next else {
-                *finished = true;
-                break;
-            };
-            let row = row.map_err(|e| {
-                *finished = true;
-                map_err(e)
-            })?;
+        let rows = stmt.query().fetch(&mut *tx.conn);
+        let append_row = |row: &sqlx::postgres::PgRow, cols: &mut [ColBuilder]| -> Result<()> {
             for (i, col) in cols.iter_mut().enumerate() {
                 let v = row.try_get_raw(i).map_err(|e| query_error(name, e))?;
                 if v.is_null() {
@@ -756,22 +769,19 @@ impl QueryTask {
                 col.append(bytes)
                     .map_err(|m| conversion_error(name, columns[i].name(), m))?;
             }
-            in_batch += 1;
-            total += 1;
-            if in_batch == BATCH_ROWS {
-                let b = finish_batch(&schema, &mut cols)?;
-                in_batch = 0;
-                if batch_tx.send(Ok(b)).await.is_err() {
-                    return Ok(Some(Stop::Closed));
-                }
-            }
-        }
-        drop(rows);
-        if in_batch > 0 || total == 0 {
-            let b = finish_batch(&schema, &mut cols)?;
-            let _ = batch_tx.send(Ok(b)).await;
-        }
-        Ok(None)
+            Ok(())
+        };
+        pump_rows(
+            rows,
+            &schema,
+            &mut cols,
+            &self.limits,
+            batch_tx,
+            finished,
+            map_err,
+            append_row,
+        )
+        .await
     }
 
     /// The `atttypmod` of a numeric (or numeric array) column read straight from a table.
@@ -824,11 +834,6 @@ async fn cancel_backend(pool: &PgPool, pid: i32) {
     if let Err(e) = sent {
         tracing::warn!(pid, error = %e, "pg_cancel_backend failed");
     }
-}
-
-fn finish_batch(schema: &SchemaRef, cols: &mut [ColBuilder]) -> Result<RecordBatch> {
-    let arrays: Vec<ArrayRef> = cols.iter_mut().map(ColBuilder::finish).collect();
-    Ok(RecordBatch::try_new(schema.clone(), arrays)?)
 }
 
 /// PostgreSQL's epoch (2000-01-01) in days and microseconds since the Unix epoch.
@@ -1045,7 +1050,9 @@ impl ColBuilder {
         }
         Ok(())
     }
+}
 
+impl ArrowColumn for ColBuilder {
     fn finish(&mut self) -> ArrayRef {
         match self {
             ColBuilder::Bool(b) => Arc::new(b.finish()),
@@ -1185,27 +1192,6 @@ fn numeric_text(v: &[u8]) -> std::result::Result<String, String> {
     Ok(out)
 }
 
-/// An i128 with `scale` implied decimals from decimal text.
-fn decimal_from_text(text: &str, scale: i8) -> std::result::Result<i128, String> {
-    let (neg, body) = match text.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, text),
-    };
-    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
-    let scale = usize::try_from(scale).unwrap_or(0);
-    if frac.len() > scale && frac[scale..].bytes().any(|b| b != b'0') {
-        return Err(format!("{text} has more than {scale} decimals"));
-    }
-    let mut digits = String::from(int);
-    let kept = &frac[..frac.len().min(scale)];
-    digits.push_str(kept);
-    digits.extend(std::iter::repeat_n('0', scale - kept.len()));
-    let n: i128 = digits
-        .parse()
-        .map_err(|_| format!("{text} does not fit Decimal128"))?;
-    Ok(if neg { -n } else { n })
-}
-
 /// The elements of a one-dimensional binary array (`None` for NULL elements).
 fn array_elements(v: &[u8]) -> std::result::Result<Vec<Option<&[u8]>>, String> {
     let short = || "short array value".to_string();
@@ -1258,6 +1244,16 @@ mod tests {
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("cret"), "{dbg}");
         assert!(PostgresConfig::from_url("postgres://h/db?bogus=1").is_err());
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let _entered = rt.enter();
+        let bad = PostgresConnector::from_url("postgres://h/db?search_path=a;DROP%20TABLE%20x");
+        assert_eq!(
+            bad.unwrap_err().kind(),
+            metricchat_core::error::ErrorKind::InvalidInput
+        );
+        assert!(
+            PostgresConnector::from_url("postgres://h/db?search_path=mart,%22$user%22").is_ok()
+        );
     }
 
     #[test]

@@ -1,8 +1,11 @@
-//! Pieces shared by the REST connectors (Snowflake, BigQuery): query limits, the guarded result
-//! stream, HTTP retries with backoff, and exact parsers for the text values both APIs return.
+//! Pieces shared by the REST connectors (Snowflake, BigQuery): connection URLs and the HTTP
+//! client, RS256 JWT signing, query limits, the guarded result stream, HTTP retries with backoff,
+//! catalog assembly (tables, columns, keys from whole-catalog result sets), and exact parsers for
+//! the text values both APIs return.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -10,12 +13,117 @@ use arrow::datatypes::SchemaRef;
 use arrow::datatypes::i256;
 use futures::{Stream, StreamExt};
 use metricchat_core::connector::{
-    QueryOptions, RecordBatchStreamAdapter, SendableRecordBatchStream,
+    ColumnInfo, ForeignKey, QueryOptions, RecordBatchStreamAdapter, SendableRecordBatchStream,
+    TableKind, TableRef, TableSchema,
 };
 use metricchat_core::error::{Error, ErrorKind, Result};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+/// The parts of a `scheme://HOST/SEG/SEG?k=v` connection URL.
+pub(crate) struct ConnUrl {
+    /// The host part (Snowflake's account, BigQuery's project).
+    pub(crate) host: String,
+    /// The user part before `@`, percent-decoded.
+    pub(crate) user: Option<String>,
+    /// Non-empty path segments, percent-decoded.
+    pub(crate) path: Vec<String>,
+    /// Query parameters, decoded, in order.
+    pub(crate) params: Vec<(String, String)>,
+}
+
+/// An [`Error::InvalidInput`] about a `product` connection URL.
+pub(crate) fn bad_url(product: &str, message: impl std::fmt::Display) -> Error {
+    Error::invalid_input(format!("bad {product} URL: {message}"))
+}
+
+/// Parses a connection URL of `scheme`; `shape` (`scheme://ACCOUNT/DATABASE/SCHEMA`) is shown
+/// when the host is missing, and at most `max_segments` path segments are accepted.
+pub(crate) fn parse_conn_url(
+    url: &str,
+    scheme: &str,
+    product: &str,
+    shape: &str,
+    max_segments: usize,
+) -> Result<ConnUrl> {
+    let parsed = url::Url::parse(url).map_err(|e| bad_url(product, e))?;
+    if parsed.scheme() != scheme {
+        return Err(bad_url(
+            product,
+            format!("scheme `{}` is not {scheme}://", parsed.scheme()),
+        ));
+    }
+    let decode = |s: &str| {
+        url::form_urlencoded::parse(s.as_bytes())
+            .map(|(k, v)| format!("{k}{v}"))
+            .collect::<String>()
+    };
+    let host = parsed
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| bad_url(product, format!("no host ({shape})")))?
+        .to_string();
+    let path: Vec<String> = parsed
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(decode)
+        .collect();
+    if path.len() > max_segments {
+        return Err(bad_url(
+            product,
+            format!("the URL has the shape {shape}, nothing more"),
+        ));
+    }
+    Ok(ConnUrl {
+        host,
+        user: (!parsed.username().is_empty()).then(|| decode(parsed.username())),
+        path,
+        params: parsed
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+    })
+}
+
+/// The error for a URL parameter the connector does not know.
+pub(crate) fn unknown_param(product: &str, key: &str, known: &[&str]) -> Error {
+    bad_url(
+        product,
+        format!("unknown parameter `{key}`; known: {}", known.join(", ")),
+    )
+}
+
+/// The HTTP client of a REST connector.
+pub(crate) fn http_client(backend: &str) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(concat!("metricchat/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| Error::config(backend, format!("cannot build the HTTP client: {e}")))
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+/// Signs `claims` as an RS256 JWT (with `kid` in the header when given).
+pub(crate) fn sign_rs256<C: serde::Serialize>(
+    backend: &str,
+    claims: &C,
+    key: &jsonwebtoken::EncodingKey,
+    kid: Option<String>,
+) -> Result<String> {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = kid;
+    jsonwebtoken::encode(&header, claims, key)
+        .map_err(|e| Error::config(backend, format!("cannot sign the JWT: {e}")))
+}
 
 /// Limits of one running query: cancel token, deadline and row cap.
 #[derive(Clone)]
@@ -378,6 +486,188 @@ pub(crate) fn conversion_error(connector: &str, column: &str, message: String) -
     }
 }
 
+/// A result set whose values are all text, with its column names (catalog queries).
+#[derive(Debug, Default)]
+pub(crate) struct NamedRows {
+    index: HashMap<String, usize>,
+    pub(crate) rows: Vec<Vec<Option<String>>>,
+}
+
+impl NamedRows {
+    /// Rows under `names` (matched without regard to case, as both services fold names).
+    pub(crate) fn new(names: Vec<String>, rows: Vec<Vec<Option<String>>>) -> Self {
+        let index = names
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| (n.to_ascii_lowercase(), i))
+            .collect();
+        Self { index, rows }
+    }
+
+    /// The rows, each readable by column name.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = NamedRow<'_>> {
+        self.rows.iter().map(|values| NamedRow {
+            index: &self.index,
+            values,
+        })
+    }
+}
+
+/// One row of [`NamedRows`].
+#[derive(Clone, Copy)]
+pub(crate) struct NamedRow<'a> {
+    index: &'a HashMap<String, usize>,
+    values: &'a [Option<String>],
+}
+
+impl<'a> NamedRow<'a> {
+    /// The value of column `name`; `None` for NULL or a column the result lacks.
+    pub(crate) fn get(&self, name: &str) -> Option<&'a str> {
+        let i = *self.index.get(&name.to_ascii_lowercase())?;
+        self.values.get(i)?.as_deref()
+    }
+
+    /// The value as an owned string, empty strings counted as missing.
+    pub(crate) fn text(&self, name: &str) -> Option<String> {
+        self.get(name).filter(|s| !s.is_empty()).map(str::to_string)
+    }
+
+    /// The value as a whole number (`"12"`, `"12.0"`, `"1.2E1"`).
+    pub(crate) fn number(&self, name: &str) -> Option<u64> {
+        let v = parse_scaled(self.get(name)?, 0, true)?;
+        u64::try_from(v).ok()
+    }
+}
+
+/// One column of a key, as the catalogs list them (one row per column).
+#[derive(Debug, Clone)]
+pub(crate) struct KeyColumn {
+    pub(crate) table: TableRef,
+    pub(crate) constraint: String,
+    pub(crate) column: String,
+    /// 1-based position within the key.
+    pub(crate) position: u64,
+    /// Foreign keys: the referenced table.
+    pub(crate) references: Option<TableRef>,
+    /// Foreign keys: the referenced column when the catalog names it.
+    pub(crate) referenced_column: Option<String>,
+    /// Foreign keys: the 1-based position in the referenced primary key when the catalog gives
+    /// that instead (BigQuery's `position_in_unique_constraint`).
+    pub(crate) referenced_position: Option<u64>,
+}
+
+/// Builds table schemas from a whole-catalog column listing (one row per column, ordered by
+/// table then column position) with these columns: `TABLE_SCHEMA`, `TABLE_NAME`,
+/// `COLUMN_NAME`, `DATA_TYPE`, `IS_NULLABLE` (`YES`/`NO`), `COLUMN_COMMENT`, `TABLE_TYPE`
+/// (`VIEW`, `MATERIALIZED VIEW` or a table), `TABLE_COMMENT`, `ROW_COUNT`, and optionally
+/// `NUMERIC_PRECISION`/`NUMERIC_SCALE` (shown as `NUMBER(p,s)`). Keys are attached from
+/// `primary` and `foreign` key columns; referenced columns given by position are resolved
+/// against the referenced table's primary key.
+pub(crate) fn assemble_catalog(
+    columns: &NamedRows,
+    primary: &[KeyColumn],
+    foreign: &[KeyColumn],
+) -> Vec<TableSchema> {
+    let mut tables: Vec<TableSchema> = Vec::new();
+    let mut by_name: HashMap<TableRef, usize> = HashMap::new();
+    for row in columns.iter() {
+        let (Some(schema), Some(name), Some(column)) = (
+            row.text("TABLE_SCHEMA"),
+            row.text("TABLE_NAME"),
+            row.text("COLUMN_NAME"),
+        ) else {
+            continue;
+        };
+        let table = TableRef::qualified(schema, name);
+        let i = *by_name.entry(table.clone()).or_insert_with(|| {
+            let view = row
+                .get("TABLE_TYPE")
+                .is_some_and(|t| t.to_ascii_uppercase().contains("VIEW"));
+            tables.push(TableSchema {
+                table,
+                kind: if view {
+                    TableKind::View
+                } else {
+                    TableKind::Table
+                },
+                columns: Vec::new(),
+                comment: row.text("TABLE_COMMENT"),
+                primary_key: Vec::new(),
+                foreign_keys: Vec::new(),
+                row_estimate: if view { None } else { row.number("ROW_COUNT") },
+            });
+            tables.len() - 1
+        });
+        let mut data_type = row.text("DATA_TYPE").unwrap_or_default();
+        if let (Some(p), Some(s)) = (row.get("NUMERIC_PRECISION"), row.get("NUMERIC_SCALE"))
+            && data_type.eq_ignore_ascii_case("NUMBER")
+        {
+            data_type = format!("{data_type}({p},{s})");
+        }
+        tables[i].columns.push(ColumnInfo {
+            name: column,
+            data_type,
+            nullable: row
+                .get("IS_NULLABLE")
+                .is_none_or(|n| n.eq_ignore_ascii_case("YES")),
+            comment: row.text("COLUMN_COMMENT"),
+        });
+    }
+    let ordered = |keys: &[KeyColumn]| {
+        let mut keys = keys.to_vec();
+        keys.sort_by(|a, b| {
+            (&a.table, &a.constraint, a.position).cmp(&(&b.table, &b.constraint, b.position))
+        });
+        keys
+    };
+    let mut primary_keys: HashMap<TableRef, Vec<String>> = HashMap::new();
+    for k in ordered(primary) {
+        primary_keys
+            .entry(k.table.clone())
+            .or_default()
+            .push(k.column);
+    }
+    for (table, cols) in &primary_keys {
+        if let Some(&i) = by_name.get(table) {
+            tables[i].primary_key = cols.clone();
+        }
+    }
+    let mut constraint: Option<(TableRef, String)> = None;
+    for k in ordered(foreign) {
+        let Some(&i) = by_name.get(&k.table) else {
+            continue;
+        };
+        let Some(references) = k.references.clone() else {
+            continue;
+        };
+        let same = constraint
+            .as_ref()
+            .is_some_and(|(t, c)| *t == k.table && *c == k.constraint);
+        if !same {
+            tables[i].foreign_keys.push(ForeignKey {
+                columns: Vec::new(),
+                references: references.clone(),
+                referenced_columns: Vec::new(),
+            });
+            constraint = Some((k.table.clone(), k.constraint.clone()));
+        }
+        let referenced = k.referenced_column.clone().or_else(|| {
+            let pos = usize::try_from(k.referenced_position?).ok()?;
+            primary_keys
+                .get(&references)?
+                .get(pos.checked_sub(1)?)
+                .cloned()
+        });
+        if let Some(fk) = tables[i].foreign_keys.last_mut() {
+            fk.columns.push(k.column.clone());
+            if let Some(r) = referenced {
+                fk.referenced_columns.push(r);
+            }
+        }
+    }
+    tables
+}
+
 /// Quotes a string literal for SQL (`'it''s'`); backslashes doubled for BigQuery and Snowflake,
 /// which treat them as escapes.
 pub(crate) fn sql_string(s: &str) -> String {
@@ -385,6 +675,7 @@ pub(crate) fn sql_string(s: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -403,6 +694,91 @@ mod tests {
         assert_eq!(parse_scaled("abc", 2, false), None);
         assert_eq!(parse_scaled("-0.500000000", 9, false), Some(-500_000_000));
         assert_eq!(sql_string("it's"), "'it\\'s'");
+    }
+
+    #[test]
+    fn catalog_rows_assemble_into_tables_with_keys() {
+        let names = [
+            "table_schema",
+            "TABLE_NAME",
+            "COLUMN_NAME",
+            "DATA_TYPE",
+            "NUMERIC_PRECISION",
+            "NUMERIC_SCALE",
+            "IS_NULLABLE",
+            "TABLE_TYPE",
+            "ROW_COUNT",
+        ];
+        let row = |t: &str, c: &str, ty: &str, p: Option<&str>, kind: &str| {
+            [
+                Some("S"),
+                Some(t),
+                Some(c),
+                Some(ty),
+                p,
+                p.map(|_| "0"),
+                Some("NO"),
+                Some(kind),
+            ]
+            .into_iter()
+            .map(|v| v.map(str::to_string))
+            .chain([Some("1.2E1".to_string())])
+            .collect::<Vec<_>>()
+        };
+        let columns = NamedRows::new(
+            names.iter().map(|n| (*n).to_string()).collect(),
+            vec![
+                row("A", "X", "NUMBER", Some("38"), "BASE TABLE"),
+                row("A", "Y", "NUMBER", Some("38"), "BASE TABLE"),
+                row("B", "AX", "NUMBER", Some("38"), "BASE TABLE"),
+                row("B", "AY", "TEXT", None, "BASE TABLE"),
+                row("V", "Z", "TEXT", None, "VIEW"),
+            ],
+        );
+        let key = |t: &str, c: &str, pos: u64, refs: Option<&str>, rpos: Option<u64>| KeyColumn {
+            table: TableRef::qualified("S", t),
+            constraint: format!("{t}_key"),
+            column: c.to_string(),
+            position: pos,
+            references: refs.map(|r| TableRef::qualified("S", r)),
+            referenced_column: None,
+            referenced_position: rpos,
+        };
+        let tables = assemble_catalog(
+            &columns,
+            &[key("A", "Y", 2, None, None), key("A", "X", 1, None, None)],
+            &[
+                key("B", "AY", 2, Some("A"), Some(2)),
+                key("B", "AX", 1, Some("A"), Some(1)),
+                key("GONE", "Q", 1, Some("A"), Some(1)),
+            ],
+        );
+        assert_eq!(tables.len(), 3);
+        assert_eq!(tables[0].primary_key, ["X", "Y"]);
+        assert_eq!(tables[0].columns[0].data_type, "NUMBER(38,0)");
+        assert!(!tables[0].columns[0].nullable);
+        assert_eq!(tables[0].row_estimate, Some(12));
+        let fk = &tables[1].foreign_keys;
+        assert_eq!(fk.len(), 1);
+        assert_eq!(fk[0].columns, ["AX", "AY"]);
+        assert_eq!(fk[0].referenced_columns, ["X", "Y"]);
+        assert_eq!(fk[0].references, TableRef::qualified("S", "A"));
+        assert_eq!(tables[2].kind, TableKind::View);
+        assert_eq!(tables[2].row_estimate, None, "views have no row count");
+    }
+
+    #[test]
+    fn connection_urls_parse_into_parts() {
+        let u =
+            parse_conn_url("x://me@host/a%20b/c?k=v&k2=w%3D", "x", "X", "x://H/A/B", 2).unwrap();
+        assert_eq!(u.host, "host");
+        assert_eq!(u.user.as_deref(), Some("me"));
+        assert_eq!(u.path, ["a b", "c"]);
+        assert_eq!(u.params[1], ("k2".to_string(), "w=".to_string()));
+        for bad in ["y://host", "x:///a", "x://h/a/b/c", "not a url"] {
+            let e = parse_conn_url(bad, "x", "X", "x://H/A/B", 2).err();
+            assert_eq!(e.map(|e| e.kind()), Some(ErrorKind::InvalidInput), "{bad}");
+        }
     }
 
     #[cfg(feature = "bigquery")]

@@ -61,11 +61,35 @@
 //! | `time` (seconds since midnight with fraction) | Time64(µs), Time64(ns) for scale > 6 |
 //! | `timestamp_ntz` (epoch seconds with fraction) | Timestamp(µs or ns, None) |
 //! | `timestamp_ltz` | Timestamp(µs or ns, "UTC") |
-//! | `timestamp_tz` (`<epoch> <offset + 1440 minutes>`) | Timestamp(µs or ns, "UTC"): the instant; the row's offset is dropped |
+//! | `timestamp_tz` (`<epoch> <offset + 1440 minutes>`) | Timestamp(µs or ns, "UTC"): the exact instant (see below) |
 //! | `binary` (hex) | Binary |
 //! | `variant`, `object`, `array`, `map`, `geography`, `geometry`, `vector` | Utf8 (JSON or the API's text) |
 //!
 //! NULL is kept everywhere. An unknown type is passed through as Utf8.
+//!
+//! `TIMESTAMP_TZ` keeps an offset per row, which an Arrow timestamp column cannot: its time
+//! zone belongs to the whole column. The column therefore holds exact UTC instants, the same
+//! choice Snowflake's own Python connector makes when it exports Arrow, so comparisons, sorting
+//! and arithmetic are right and a chart shows one consistent time line. A malformed offset is
+//! a conversion error, never silently zero. When the wall-clock offset itself matters, select
+//! it as a column: `TIMEZONE_HOUR(ts) * 60 + TIMEZONE_MINUTE(ts)` (minutes east of UTC) or
+//! `TO_VARCHAR(ts)`; [`timestamp_tz_offset_minutes`] decodes it from the wire text.
+//!
+//! The SQL API v2 answers only in `jsonv2` (its `resultSetMetaData.format` has no other value),
+//! so Snowflake's Arrow encoding of `TIMESTAMP_TZ` (a struct of epoch, fraction and time zone)
+//! never reaches this connector.
+//!
+//! # Introspection
+//!
+//! [`Connector::catalog`] sends three statements for the whole database (or the configured
+//! schema), concurrently: the columns of every table joined with `INFORMATION_SCHEMA.TABLES`
+//! (types, nullability, comments, table type and comment, `ROW_COUNT`), `SHOW PRIMARY KEYS`
+//! and `SHOW IMPORTED KEYS` (Snowflake's `INFORMATION_SCHEMA` has no key-column view; the
+//! result columns read are `schema_name`, `table_name`, `column_name`, `key_sequence`,
+//! `constraint_name` and `fk_schema_name`, `fk_table_name`, `fk_column_name`, `fk_name`,
+//! `pk_schema_name`, `pk_table_name`, `pk_column_name`). Snowflake does not enforce primary or
+//! foreign keys, but declared ones describe the model and are reported.
+//! [`Connector::table_schema`] runs the same three shapes for one table.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -83,10 +107,10 @@ use arrow::datatypes::{
 use async_trait::async_trait;
 use base64::Engine as _;
 use futures::StreamExt;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::EncodingKey;
 use metricchat_core::connector::{
-    Capabilities, ColumnInfo, Connector, ConnectorInfo, Dialect, QueryOptions,
-    SendableRecordBatchStream, TableKind, TableRef, TableSchema,
+    Capabilities, Connector, ConnectorInfo, Dialect, QueryOptions, SendableRecordBatchStream,
+    TableRef, TableSchema,
 };
 use metricchat_core::error::{Error, ErrorKind, Result};
 use reqwest::StatusCode;
@@ -95,8 +119,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::rest_common::{
-    Limits, Retry, bad_response, body_text, conversion_error, decode_hex, http_error,
-    limited_stream, parse_scaled, send_retrying, sql_string,
+    KeyColumn, Limits, NamedRows, Retry, assemble_catalog, bad_response, body_text,
+    conversion_error, decode_hex, http_client, http_error, limited_stream, parse_conn_url,
+    parse_scaled, send_retrying, sign_rs256, sql_string, unix_now, unknown_param,
 };
 
 /// The backend name in [`ConnectorInfo::backend`].
@@ -198,43 +223,23 @@ impl SnowflakeConfig {
     /// Parses `snowflake://ACCOUNT/DATABASE/SCHEMA?warehouse=&role=&user=&private_key_path=|token=`
     /// (also `name`, `query_tag`, `base_url`).
     pub fn from_url(url: &str) -> Result<Self> {
-        let bad = |m: String| Error::invalid_input(format!("bad Snowflake URL: {m}"));
-        let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
-        if parsed.scheme() != "snowflake" {
-            return Err(bad(format!(
-                "scheme `{}` is not snowflake://",
-                parsed.scheme()
-            )));
-        }
-        let decode = |s: &str| {
-            url::form_urlencoded::parse(s.as_bytes())
-                .map(|(k, v)| format!("{k}{v}"))
-                .collect::<String>()
-        };
+        let parsed = parse_conn_url(
+            url,
+            "snowflake",
+            "Snowflake",
+            "snowflake://ACCOUNT/DATABASE/SCHEMA",
+            2,
+        )?;
+        let mut path = parsed.path.into_iter();
         let mut cfg = Self {
-            account: parsed
-                .host_str()
-                .filter(|h| !h.is_empty())
-                .ok_or_else(|| bad("no account (snowflake://ACCOUNT/DATABASE/SCHEMA)".into()))?
-                .to_string(),
+            account: parsed.host,
+            user: parsed.user,
+            database: path.next(),
+            schema: path.next(),
             ..Self::default()
         };
-        if !parsed.username().is_empty() {
-            cfg.user = Some(decode(parsed.username()));
-        }
-        let mut segments = parsed
-            .path()
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(decode);
-        cfg.database = segments.next();
-        cfg.schema = segments.next();
-        if segments.next().is_some() {
-            return Err(bad("the path is /DATABASE/SCHEMA, nothing more".into()));
-        }
-        for (k, v) in parsed.query_pairs() {
-            let v = v.into_owned();
-            match k.as_ref() {
+        for (k, v) in parsed.params {
+            match k.as_str() {
                 "name" => cfg.name = Some(v),
                 "user" => cfg.user = Some(v),
                 "warehouse" => cfg.warehouse = Some(v),
@@ -244,10 +249,20 @@ impl SnowflakeConfig {
                 "query_tag" => cfg.query_tag = v,
                 "base_url" => cfg.base_url = Some(v),
                 other => {
-                    return Err(bad(format!(
-                        "unknown parameter `{other}`; known: user, warehouse, role, \
-                         private_key_path, token, name, query_tag, base_url"
-                    )));
+                    return Err(unknown_param(
+                        "Snowflake",
+                        other,
+                        &[
+                            "user",
+                            "warehouse",
+                            "role",
+                            "private_key_path",
+                            "token",
+                            "name",
+                            "query_tag",
+                            "base_url",
+                        ],
+                    ));
                 }
             }
         }
@@ -350,10 +365,7 @@ impl KeyPair {
         {
             return Ok(token.expose_secret().to_string());
         }
-        let iat = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
+        let iat = unix_now();
         let exp = iat + self.lifetime.as_secs().max(1);
         let claims = JwtClaims {
             iss: &self.issuer,
@@ -361,8 +373,7 @@ impl KeyPair {
             iat,
             exp,
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key)
-            .map_err(|e| Error::config(BACKEND, format!("cannot sign the JWT: {e}")))?;
+        let token = sign_rs256(BACKEND, &claims, &self.key, None)?;
         // Expiry as Snowflake sees it: whole seconds of `exp`.
         *cached = Some((
             SecretString::from(token.clone()),
@@ -500,11 +511,7 @@ impl SnowflakeConnector {
             })
             .trim_end_matches('/')
             .to_string();
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("metricchat/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| Error::config(BACKEND, format!("cannot build the HTTP client: {e}")))?;
+        let http = http_client(BACKEND)?;
         let name = config
             .name
             .clone()
@@ -526,8 +533,8 @@ impl SnowflakeConnector {
         &self.inner.name
     }
 
-    /// Runs a catalog query and returns its rows as text.
-    async fn catalog_rows(&self, sql: &str) -> Result<Rows> {
+    /// Runs a catalog query (all partitions) and returns its rows as text, by column name.
+    async fn catalog_rows(&self, sql: &str) -> Result<NamedRows> {
         let limits = Limits::catalog(
             &self.inner.name,
             Duration::from_secs(self.inner.config.catalog_timeout_secs.max(1)),
@@ -544,7 +551,102 @@ impl SnowflakeConnector {
         while let Some(part) = limits.race(parts.next()).await? {
             rows.extend(part?);
         }
-        Ok(rows)
+        let names = done.row_types.into_iter().map(|rt| rt.name).collect();
+        Ok(NamedRows::new(names, rows))
+    }
+
+    /// The columns of every table in scope, or of the tables matching `table` (schema and name
+    /// as given or upper-cased, Snowflake's folding of unquoted identifiers), with their table's
+    /// type, comment and row count: one query joining `INFORMATION_SCHEMA.COLUMNS` and `TABLES`.
+    fn columns_sql(&self, table: Option<(&str, &str)>) -> Result<String> {
+        let db = quote(self.database()?);
+        let name_match = |col: &str, v: &str| {
+            format!(
+                " AND ({col} = {} OR {col} = {})",
+                sql_string(v),
+                sql_string(&v.to_ascii_uppercase())
+            )
+        };
+        let filter = match (table, &self.inner.config.schema) {
+            (Some((schema, name)), _) => {
+                name_match("c.TABLE_SCHEMA", schema) + &name_match("c.TABLE_NAME", name)
+            }
+            (None, Some(schema)) => format!(" AND c.TABLE_SCHEMA = {}", sql_string(schema)),
+            (None, None) => String::new(),
+        };
+        Ok(format!(
+            "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.ORDINAL_POSITION, c.DATA_TYPE, \
+             c.NUMERIC_PRECISION, c.NUMERIC_SCALE, c.IS_NULLABLE, c.COMMENT AS COLUMN_COMMENT, \
+             t.TABLE_TYPE, t.COMMENT AS TABLE_COMMENT, t.ROW_COUNT \
+             FROM {db}.INFORMATION_SCHEMA.COLUMNS c JOIN {db}.INFORMATION_SCHEMA.TABLES t \
+             ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
+             WHERE c.TABLE_SCHEMA <> 'INFORMATION_SCHEMA'{filter} \
+             ORDER BY c.TABLE_SCHEMA, c.TABLE_NAME, c.ORDINAL_POSITION"
+        ))
+    }
+
+    /// Primary and foreign key columns in `scope` (`DATABASE DB`, `SCHEMA DB.S`,
+    /// `TABLE DB.S.T`) from `SHOW PRIMARY KEYS` and `SHOW IMPORTED KEYS`, run concurrently.
+    /// Snowflake's `INFORMATION_SCHEMA` has no `KEY_COLUMN_USAGE`, so SHOW is the one source of
+    /// key columns. A role that may not run them (a query error) gets no keys, not a failure.
+    async fn keys(&self, scope: &str) -> Result<(Vec<KeyColumn>, Vec<KeyColumn>)> {
+        let (show_primary, show_imported) = (
+            format!("SHOW PRIMARY KEYS IN {scope}"),
+            format!("SHOW IMPORTED KEYS IN {scope}"),
+        );
+        let (primary, imported) = futures::join!(
+            self.catalog_rows(&show_primary),
+            self.catalog_rows(&show_imported)
+        );
+        let tolerate = |r: Result<NamedRows>| match r {
+            Err(e) if e.kind() == ErrorKind::QueryFailed => {
+                tracing::warn!(connector = %self.inner.name, error = %e, "no key information");
+                Ok(NamedRows::default())
+            }
+            other => other,
+        };
+        let (primary, imported) = (tolerate(primary)?, tolerate(imported)?);
+        let table = |schema: Option<String>, name: Option<String>| {
+            Some(TableRef::qualified(schema?, name?))
+        };
+        let primary = primary
+            .iter()
+            .filter_map(|r| {
+                Some(KeyColumn {
+                    table: table(r.text("schema_name"), r.text("table_name"))?,
+                    constraint: r.text("constraint_name").unwrap_or_default(),
+                    column: r.text("column_name")?,
+                    position: r.number("key_sequence").unwrap_or(0),
+                    references: None,
+                    referenced_column: None,
+                    referenced_position: None,
+                })
+            })
+            .collect();
+        let foreign = imported
+            .iter()
+            .filter_map(|r| {
+                Some(KeyColumn {
+                    table: table(r.text("fk_schema_name"), r.text("fk_table_name"))?,
+                    constraint: r.text("fk_name").unwrap_or_default(),
+                    column: r.text("fk_column_name")?,
+                    position: r.number("key_sequence").unwrap_or(0),
+                    references: table(r.text("pk_schema_name"), r.text("pk_table_name")),
+                    referenced_column: r.text("pk_column_name"),
+                    referenced_position: None,
+                })
+            })
+            .collect();
+        Ok((primary, foreign))
+    }
+
+    /// The scope of catalog-wide key listings: the configured schema, else the database.
+    fn key_scope(&self) -> Result<String> {
+        let db = quote(self.database()?);
+        Ok(match &self.inner.config.schema {
+            Some(schema) => format!("SCHEMA {db}.{}", quote(schema)),
+            None => format!("DATABASE {db}"),
+        })
     }
 
     fn database(&self) -> Result<&str> {
@@ -975,12 +1077,7 @@ fn column<'a>(
         }
         DataType::Timestamp(unit, tz) => {
             let n = digits(unit);
-            // `timestamp_tz` adds ` <offset + 1440>` after the epoch; the epoch is the instant.
-            let v = collect!(|s: &str| s
-                .split_whitespace()
-                .next()
-                .and_then(|e| parse_scaled(e, n, true))
-                .and_then(|x| i64::try_from(x).ok()));
+            let v = collect!(|s: &str| epoch_instant(s, n));
             match unit {
                 TimeUnit::Nanosecond => Arc::new(
                     PrimitiveArray::<TimestampNanosecondType>::from(v)
@@ -998,6 +1095,30 @@ fn column<'a>(
         }
         _ => Arc::new(StringArray::from_iter(values)),
     })
+}
+
+/// The instant of a `timestamp_*` value in `10^-digits` seconds since the epoch.
+///
+/// `timestamp_tz` values carry the row's offset after the epoch: `<epoch> <offset + 1440>`, the
+/// offset in minutes shifted to be positive (`1500` is UTC+01:00). The epoch is already the UTC
+/// instant (the offset only says how the row was written), so it is kept exactly; the offset
+/// must be well-formed (0 to 2880) but is not part of the value (see the module docs).
+fn epoch_instant(text: &str, digits: u32) -> Option<i64> {
+    let mut parts = text.split_whitespace();
+    let epoch = parts.next()?;
+    if let Some(offset) = parts.next() {
+        let shifted: i32 = offset.parse().ok()?;
+        if !(0..=2880).contains(&shifted) || parts.next().is_some() {
+            return None;
+        }
+    }
+    i64::try_from(parse_scaled(epoch, digits, true)?).ok()
+}
+
+/// The offset of a `timestamp_tz` value in minutes east of UTC (`"1704067200.0 1500"` → 60).
+pub fn timestamp_tz_offset_minutes(text: &str) -> Option<i32> {
+    let shifted: i32 = text.split_whitespace().nth(1)?.parse().ok()?;
+    (0..=2880).contains(&shifted).then_some(shifted - 1440)
 }
 
 const TABLES_SQL: &str = "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE FROM {db}.INFORMATION_SCHEMA.TABLES \
@@ -1034,83 +1155,60 @@ impl Connector for SnowflakeConnector {
         let sql = TABLES_SQL.replace("{db}", &db).replace("{filter}", &filter);
         let rows = self.catalog_rows(&sql).await?;
         Ok(rows
-            .into_iter()
+            .iter()
             .filter_map(|r| {
-                let mut it = r.into_iter();
-                let schema = it.next()??;
-                let name = it.next()??;
-                Some(TableRef::qualified(schema, name))
+                Some(TableRef::qualified(
+                    r.text("TABLE_SCHEMA")?,
+                    r.text("TABLE_NAME")?,
+                ))
             })
             .collect())
     }
 
-    /// One query joining `INFORMATION_SCHEMA.COLUMNS` and `TABLES` (names match as given or
-    /// upper-cased, Snowflake's folding of unquoted identifiers).
+    /// The columns query of [`SnowflakeConnector::catalog`] limited to one table, then its keys
+    /// (`SHOW … KEYS IN TABLE`): three statements, the same shapes as the catalog's.
     async fn table_schema(&self, table: &TableRef) -> Result<TableSchema> {
-        let db = quote(self.database()?);
         let schema = table
             .schema
             .clone()
             .or_else(|| self.inner.config.schema.clone())
             .unwrap_or_else(|| "PUBLIC".to_string());
-        let name_match = |col: &str, v: &str| {
-            format!(
-                "({col} = {} OR {col} = {})",
-                sql_string(v),
-                sql_string(&v.to_ascii_uppercase())
-            )
+        let columns = self
+            .catalog_rows(&self.columns_sql(Some((&schema, &table.name)))?)
+            .await?;
+        let not_found = || Error::NotFound {
+            what: "table",
+            name: format!("{schema}.{}", table.name),
         };
-        let sql = format!(
-            "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE, c.NUMERIC_PRECISION, \
-             c.NUMERIC_SCALE, c.IS_NULLABLE, c.COMMENT, t.TABLE_TYPE, t.COMMENT, t.ROW_COUNT \
-             FROM {db}.INFORMATION_SCHEMA.COLUMNS c JOIN {db}.INFORMATION_SCHEMA.TABLES t \
-             ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
-             WHERE {} AND {} ORDER BY c.ORDINAL_POSITION",
-            name_match("c.TABLE_SCHEMA", &schema),
-            name_match("c.TABLE_NAME", &table.name)
-        );
-        let rows = self.catalog_rows(&sql).await?;
-        let Some(first) = rows.first() else {
-            return Err(Error::NotFound {
-                what: "table",
-                name: format!("{schema}.{}", table.name),
-            });
-        };
-        let cell = |r: &Vec<Option<String>>, i: usize| r.get(i).cloned().flatten();
-        let kind = if cell(first, 8).is_some_and(|t| t.eq_ignore_ascii_case("VIEW")) {
-            TableKind::View
-        } else {
-            TableKind::Table
-        };
-        let columns = rows
+        // Both `orders` and `ORDERS` may exist; the exact spelling wins.
+        let found = columns
             .iter()
-            .map(|r| {
-                let mut data_type = cell(r, 3).unwrap_or_default();
-                if let (Some(p), Some(s)) = (cell(r, 4), cell(r, 5))
-                    && data_type.eq_ignore_ascii_case("NUMBER")
-                {
-                    data_type = format!("{data_type}({p},{s})");
-                }
-                ColumnInfo {
-                    name: cell(r, 2).unwrap_or_default(),
-                    data_type,
-                    nullable: cell(r, 6).is_none_or(|n| n.eq_ignore_ascii_case("YES")),
-                    comment: cell(r, 7).filter(|c| !c.is_empty()),
-                }
-            })
-            .collect();
-        Ok(TableSchema {
-            table: TableRef::qualified(
-                cell(first, 0).unwrap_or(schema),
-                cell(first, 1).unwrap_or_else(|| table.name.clone()),
-            ),
-            kind,
-            columns,
-            comment: cell(first, 9).filter(|c| !c.is_empty()),
-            primary_key: Vec::new(),
-            foreign_keys: Vec::new(),
-            row_estimate: cell(first, 10).and_then(|n| n.parse().ok()),
-        })
+            .filter_map(|r| Some((r.text("TABLE_SCHEMA")?, r.text("TABLE_NAME")?)))
+            .min_by_key(|(_, name)| name != &table.name)
+            .ok_or_else(not_found)?;
+        let scope = format!(
+            "TABLE {}.{}.{}",
+            quote(self.database()?),
+            quote(&found.0),
+            quote(&found.1)
+        );
+        let (primary, foreign) = self.keys(&scope).await?;
+        let wanted = TableRef::qualified(found.0, found.1);
+        assemble_catalog(&columns, &primary, &foreign)
+            .into_iter()
+            .find(|t| t.table == wanted)
+            .ok_or_else(not_found)
+    }
+
+    /// Three statements for the whole database (or the configured schema), run concurrently:
+    /// the columns of every table joined with their table's type, comment and row count, `SHOW
+    /// PRIMARY KEYS` and `SHOW IMPORTED KEYS`.
+    async fn catalog(&self) -> Result<Vec<TableSchema>> {
+        let sql = self.columns_sql(None)?;
+        let scope = self.key_scope()?;
+        let (columns, keys) = futures::join!(self.catalog_rows(&sql), self.keys(&scope));
+        let (primary, foreign) = keys?;
+        Ok(assemble_catalog(&columns?, &primary, &foreign))
     }
 
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {

@@ -51,7 +51,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder,
+    Array, ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder,
     RecordBatch, StringBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -81,6 +81,22 @@ pub const BACKEND: &str = "sqlite";
 
 /// Tables with more rows than this get no row estimate (counting them would be slow).
 const COUNT_LIMIT: u64 = 1_000_000;
+
+/// Rows the column builders of a result's first batch are sized for (most results are small;
+/// later batches are sized like the one before).
+const FIRST_ROWS: usize = 1024;
+
+/// Columns (`c`: cid, name, declared type, notnull, pk) and foreign keys (`f`: id, seq, from
+/// column, referenced table, referenced column) of every table and view, in one pass.
+const CATALOG_SQL: &str = "\
+    SELECT m.name, m.type, 'c', p.cid, 0, p.name, p.type, p.\"notnull\", p.pk \
+      FROM sqlite_schema AS m, pragma_table_info(m.name) AS p \
+     WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+    UNION ALL \
+    SELECT m.name, m.type, 'f', f.id, f.seq, f.\"from\", f.\"table\", f.\"to\", NULL \
+      FROM sqlite_schema AS m, pragma_foreign_key_list(m.name) AS f \
+     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+     ORDER BY 1, 3, 4, 5";
 
 /// Which SQLite database to open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,6 +237,112 @@ impl SqliteConnector {
         self.path.as_deref()
     }
 
+    /// [`Connector::catalog`] in one query (columns and foreign keys of every table and view),
+    /// plus one bounded row count per table, as [`Connector::table_schema`] gives them.
+    async fn catalog_one_pass(&self) -> Result<Vec<TableSchema>> {
+        let err = |e| query_error(&self.name, e);
+        let rows = sqlx::query(CATALOG_SQL)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        let mut tables: Vec<TableSchema> = Vec::new();
+        // Primary key columns with their position in the key, per table.
+        let mut pks: Vec<Vec<(i64, String)>> = Vec::new();
+        let mut last_fk: Option<i64> = None;
+        for r in &rows {
+            let table: String = r.try_get(0).map_err(err)?;
+            if tables.last().is_none_or(|t| t.table.name != table) {
+                let kind: String = r.try_get(1).map_err(err)?;
+                tables.push(TableSchema {
+                    table: TableRef::bare(table),
+                    kind: if kind == "view" {
+                        TableKind::View
+                    } else {
+                        TableKind::Table
+                    },
+                    columns: Vec::new(),
+                    comment: None,
+                    primary_key: Vec::new(),
+                    foreign_keys: Vec::new(),
+                    row_estimate: None,
+                });
+                pks.push(Vec::new());
+                last_fk = None;
+            }
+            let (Some(t), Some(pk)) = (tables.last_mut(), pks.last_mut()) else {
+                continue;
+            };
+            let what: String = r.try_get(2).map_err(err)?;
+            let n: i64 = r.try_get(3).map_err(err)?;
+            if what == "c" {
+                let col: String = r.try_get(5).map_err(err)?;
+                let notnull: i64 = r.try_get(7).map_err(err)?;
+                let pk_pos: i64 = r.try_get(8).map_err(err)?;
+                if pk_pos > 0 {
+                    pk.push((pk_pos, col.clone()));
+                }
+                t.columns.push(ColumnInfo {
+                    name: col,
+                    data_type: r.try_get(6).map_err(err)?,
+                    nullable: notnull == 0 && pk_pos == 0,
+                    comment: None,
+                });
+            } else {
+                let from: String = r.try_get(5).map_err(err)?;
+                let target: String = r.try_get(6).map_err(err)?;
+                let to: Option<String> = r.try_get(7).map_err(err)?;
+                match t.foreign_keys.last_mut() {
+                    Some(fk) if last_fk == Some(n) => {
+                        fk.columns.push(from);
+                        fk.referenced_columns.extend(to);
+                    }
+                    _ => t.foreign_keys.push(ForeignKey {
+                        columns: vec![from],
+                        references: TableRef::bare(target),
+                        referenced_columns: to.into_iter().collect(),
+                    }),
+                }
+                last_fk = Some(n);
+            }
+        }
+        for (t, mut pk) in tables.iter_mut().zip(pks) {
+            pk.sort();
+            t.primary_key = pk.into_iter().map(|(_, c)| c).collect();
+        }
+        let counted: Vec<Option<String>> = tables
+            .iter()
+            .map(|t| (t.kind == TableKind::Table).then(|| t.table.name.clone()))
+            .collect();
+        let counts: Vec<Result<Option<u64>>> = futures::stream::iter(counted)
+            .map(|name| async move {
+                match name {
+                    Some(name) => self.row_count(&name).await,
+                    None => Ok(None),
+                }
+            })
+            .buffered(4)
+            .collect()
+            .await;
+        for (t, n) in tables.iter_mut().zip(counts) {
+            t.row_estimate = n?;
+        }
+        Ok(tables)
+    }
+
+    /// The table's row count, `None` above [`COUNT_LIMIT`].
+    async fn row_count(&self, table: &str) -> Result<Option<u64>> {
+        let sql = format!(
+            "SELECT count(*) FROM (SELECT 1 FROM {} LIMIT {})",
+            quote_ident(Dialect::Sqlite, table),
+            COUNT_LIMIT + 1
+        );
+        let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| query_error(&self.name, e))?;
+        Ok(u64::try_from(n).ok().filter(|n| *n <= COUNT_LIMIT))
+    }
+
     /// The real name (as stored) of `table` in `main`, its kind, or `NotFound`.
     async fn resolve(&self, table: &TableRef) -> Result<(String, TableKind)> {
         if table
@@ -358,16 +480,7 @@ impl Connector for SqliteConnector {
             }
         }
         let row_estimate = if kind == TableKind::Table {
-            let sql = format!(
-                "SELECT count(*) FROM (SELECT 1 FROM {} LIMIT {})",
-                quote_ident(Dialect::Sqlite, &name),
-                COUNT_LIMIT + 1
-            );
-            let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
-                .fetch_one(&self.pool)
-                .await
-                .map_err(err)?;
-            u64::try_from(n).ok().filter(|n| *n <= COUNT_LIMIT)
+            self.row_count(&name).await?
         } else {
             None
         };
@@ -380,6 +493,26 @@ impl Connector for SqliteConnector {
             foreign_keys: foreign_keys.into_iter().map(|(_, fk)| fk).collect(),
             row_estimate,
         })
+    }
+
+    /// Every table and view in one pass over `sqlite_schema` with the `pragma_table_info` and
+    /// `pragma_foreign_key_list` table-valued functions, then the row counts. A view SQLite
+    /// cannot describe (its table was dropped) fails that pass; the per-table path then
+    /// describes the others and leaves it out.
+    async fn catalog(&self) -> Result<Vec<TableSchema>> {
+        match self.catalog_one_pass().await {
+            Ok(tables) => Ok(tables),
+            Err(Error::Query { .. }) => {
+                let tables = self.list_tables().await?;
+                let schemas: Vec<Result<TableSchema>> = futures::stream::iter(tables)
+                    .map(|t| async move { self.table_schema(&t).await })
+                    .buffered(4)
+                    .collect()
+                    .await;
+                Ok(schemas.into_iter().filter_map(Result::ok).collect())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
@@ -501,76 +634,58 @@ impl QueryTask {
             .iter()
             .map(|c| c.name().to_string())
             .collect();
-        let mut kinds: Vec<Option<Kind>> = stmt
+        let kinds: Vec<Option<Kind>> = stmt
             .columns()
             .iter()
             .map(|c| Kind::from_declared(c.type_info().name()))
             .collect();
-        let mut schema: Option<SchemaRef> = None;
-        let mut rows = stmt.query().fetch(&mut **conn);
-        let mut buf: Vec<Vec<Val>> = Vec::new();
+        // Builders are chosen once per column. While a column's type is still open (no usable
+        // declared type), the first batch is held as owned values until its first non-NULL
+        // value decides.
+        let mut batch = BatchBuilder::new(names, kinds);
+        // Rows arrive from sqlx's worker thread; taking every row already there at once keeps
+        // the cancel/deadline checks off the per-row path.
+        let mut rows = stmt.query().fetch(&mut **conn).ready_chunks(1024);
+        let cancelled = self.limits.cancel.cancelled();
+        let deadline = sleep_until(self.limits.deadline);
+        let closed = batch_tx.closed();
+        tokio::pin!(cancelled, deadline, closed);
         let mut total = 0usize;
         let mut ended = false;
         while !ended {
-            let next = if self.limits.max_rows.is_some_and(|c| total >= c) {
+            let chunk = if self.limits.max_rows.is_some_and(|c| total >= c) {
                 None
             } else {
                 tokio::select! {
                     biased;
-                    () = self.limits.cancel.cancelled() => return Err(Error::Cancelled),
-                    () = sleep_until(self.limits.deadline) => {
-                        return Err(self.limits.timeout_error());
-                    }
-                    () = batch_tx.closed() => return Ok(()),
+                    () = &mut cancelled => return Err(Error::Cancelled),
+                    () = &mut deadline => return Err(self.limits.timeout_error()),
+                    () = &mut closed => return Ok(()),
                     r = rows.next() => r,
                 }
             };
-            match next {
-                Some(row) => {
-                    let row = row.map_err(|e| self.map_engine_error(e))?;
-                    let mut vals = Vec::with_capacity(names.len());
-                    for (i, col) in names.iter().enumerate() {
-                        let v = row.try_get_raw(i).map_err(|e| query_error(name, e))?;
-                        vals.push(read_value(v).map_err(|m| conversion_error(name, col, m))?);
+            let Some(chunk) = chunk else {
+                ended = true;
+                if batch.len() > 0 || total == 0 {
+                    let out = batch.finish(schema_tx, name)?;
+                    if batch_tx.send(Ok(out)).await.is_err() {
+                        return Ok(());
                     }
-                    buf.push(vals);
-                    total += 1;
                 }
-                None => ended = true,
-            }
-            if buf.len() == BATCH_ROWS || (ended && (!buf.is_empty() || total == 0)) {
-                let schema = match &schema {
-                    Some(s) => s.clone(),
-                    None => {
-                        for (i, k) in kinds.iter_mut().enumerate() {
-                            if k.is_none() {
-                                *k = Some(
-                                    buf.iter()
-                                        .find_map(|r| Kind::from_value(&r[i]))
-                                        .unwrap_or(Kind::Text),
-                                );
-                            }
-                        }
-                        let s: SchemaRef = Arc::new(Schema::new(
-                            names
-                                .iter()
-                                .zip(&kinds)
-                                .map(|(n, k)| {
-                                    Field::new(n, k.unwrap_or(Kind::Text).data_type(), true)
-                                })
-                                .collect::<Vec<_>>(),
-                        ));
-                        if let Some(tx) = schema_tx.take() {
-                            let _ = tx.send(Ok(s.clone()));
-                        }
-                        schema = Some(s.clone());
-                        s
+                continue;
+            };
+            for row in chunk {
+                if self.limits.max_rows.is_some_and(|c| total >= c) {
+                    break;
+                }
+                let row = row.map_err(|e| self.map_engine_error(e))?;
+                batch.push_row(&row, name)?;
+                total += 1;
+                if batch.len() == BATCH_ROWS {
+                    let out = batch.finish(schema_tx, name)?;
+                    if batch_tx.send(Ok(out)).await.is_err() {
+                        return Ok(());
                     }
-                };
-                let batch = build_batch(&schema, &kinds, &names, &buf, name)?;
-                buf.clear();
-                if batch_tx.send(Ok(batch)).await.is_err() {
-                    return Ok(());
                 }
             }
         }
@@ -592,18 +707,325 @@ impl QueryTask {
     }
 }
 
-fn read_value(v: SqliteValueRef<'_>) -> std::result::Result<Val, String> {
-    if v.is_null() {
-        return Ok(Val::Null);
+/// The storage class of one SQLite value, borrowed from the row (no copy, no allocation).
+#[derive(Clone, Copy)]
+enum Cell<'a> {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(&'a str),
+    Blob(&'a [u8]),
+}
+
+impl Val {
+    fn cell(&self) -> Cell<'_> {
+        match self {
+            Val::Null => Cell::Null,
+            Val::Int(i) => Cell::Int(*i),
+            Val::Real(f) => Cell::Real(*f),
+            Val::Text(t) => Cell::Text(t),
+            Val::Blob(b) => Cell::Blob(b),
+        }
     }
-    let kind = v.type_info().name().to_string();
+}
+
+impl Cell<'_> {
+    fn to_owned_val(self) -> Val {
+        match self {
+            Cell::Null => Val::Null,
+            Cell::Int(i) => Val::Int(i),
+            Cell::Real(f) => Val::Real(f),
+            Cell::Text(t) => Val::Text(t.to_string()),
+            Cell::Blob(b) => Val::Blob(b.to_vec()),
+        }
+    }
+}
+
+/// Reads one value by its storage class, borrowing text and blobs from the row.
+fn read_cell<'r>(v: SqliteValueRef<'r>) -> std::result::Result<Cell<'r>, String> {
+    #[derive(Clone, Copy)]
+    enum Storage {
+        Int,
+        Real,
+        Text,
+        Blob,
+    }
+    if v.is_null() {
+        return Ok(Cell::Null);
+    }
+    // The storage class's name is a fixed string: no allocation.
+    let storage = match v.type_info().name() {
+        "INTEGER" => Storage::Int,
+        "REAL" => Storage::Real,
+        "BLOB" => Storage::Blob,
+        _ => Storage::Text,
+    };
     let e = |e: sqlx::error::BoxDynError| e.to_string();
-    Ok(match kind.as_str() {
-        "INTEGER" => Val::Int(<i64 as Decode<Sqlite>>::decode(v).map_err(e)?),
-        "REAL" => Val::Real(<f64 as Decode<Sqlite>>::decode(v).map_err(e)?),
-        "BLOB" => Val::Blob(<Vec<u8> as Decode<Sqlite>>::decode(v).map_err(e)?),
-        _ => Val::Text(<String as Decode<Sqlite>>::decode(v).map_err(e)?),
+    Ok(match storage {
+        Storage::Int => Cell::Int(<i64 as Decode<Sqlite>>::decode(v).map_err(e)?),
+        Storage::Real => Cell::Real(<f64 as Decode<Sqlite>>::decode(v).map_err(e)?),
+        Storage::Blob => Cell::Blob(<&[u8] as Decode<Sqlite>>::decode(v).map_err(e)?),
+        Storage::Text => Cell::Text(<&str as Decode<Sqlite>>::decode(v).map_err(e)?),
     })
+}
+
+/// The rows of the batch being built: column builders once every column's type is known,
+/// owned values before that.
+struct BatchBuilder {
+    names: Vec<String>,
+    kinds: Vec<Option<Kind>>,
+    schema: Option<SchemaRef>,
+    builders: Option<Vec<ColumnBuilder>>,
+    pending: Vec<Vec<Val>>,
+    rows: usize,
+}
+
+impl BatchBuilder {
+    fn new(names: Vec<String>, kinds: Vec<Option<Kind>>) -> Self {
+        let builders = kinds
+            .iter()
+            .map(|k| k.map(|k| ColumnBuilder::new(k, FIRST_ROWS, FIRST_ROWS * 16)))
+            .collect::<Option<Vec<_>>>();
+        Self {
+            names,
+            kinds,
+            schema: None,
+            builders,
+            pending: Vec::new(),
+            rows: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.rows
+    }
+
+    fn push_row(&mut self, row: &sqlx::sqlite::SqliteRow, connector: &str) -> Result<()> {
+        match &mut self.builders {
+            Some(builders) => {
+                for (i, b) in builders.iter_mut().enumerate() {
+                    let v = row.try_get_raw(i).map_err(|e| query_error(connector, e))?;
+                    read_cell(v)
+                        .and_then(|c| b.append(c))
+                        .map_err(|m| conversion_error(connector, &self.names[i], m))?;
+                }
+            }
+            None => {
+                let mut vals = Vec::with_capacity(self.names.len());
+                for (i, col) in self.names.iter().enumerate() {
+                    let v = row.try_get_raw(i).map_err(|e| query_error(connector, e))?;
+                    let cell = read_cell(v).map_err(|m| conversion_error(connector, col, m))?;
+                    vals.push(cell.to_owned_val());
+                }
+                self.pending.push(vals);
+            }
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Ends the batch; the first call also settles open column types and sends the schema.
+    fn finish(
+        &mut self,
+        schema_tx: &mut Option<SchemaReply>,
+        connector: &str,
+    ) -> Result<RecordBatch> {
+        if self.builders.is_none() {
+            let pending = std::mem::take(&mut self.pending);
+            for (i, k) in self.kinds.iter_mut().enumerate() {
+                if k.is_none() {
+                    *k = Some(
+                        pending
+                            .iter()
+                            .find_map(|r| Kind::from_value(&r[i]))
+                            .unwrap_or(Kind::Text),
+                    );
+                }
+            }
+            let mut builders: Vec<ColumnBuilder> = self
+                .kinds
+                .iter()
+                .map(|k| ColumnBuilder::new(k.unwrap_or(Kind::Text), FIRST_ROWS, FIRST_ROWS * 16))
+                .collect();
+            for row in &pending {
+                for (i, (b, v)) in builders.iter_mut().zip(row).enumerate() {
+                    b.append(v.cell())
+                        .map_err(|m| conversion_error(connector, &self.names[i], m))?;
+                }
+            }
+            self.builders = Some(builders);
+        }
+        let schema = match &self.schema {
+            Some(s) => s.clone(),
+            None => {
+                let s: SchemaRef = Arc::new(Schema::new(
+                    self.names
+                        .iter()
+                        .zip(&self.kinds)
+                        .map(|(n, k)| Field::new(n, k.unwrap_or(Kind::Text).data_type(), true))
+                        .collect::<Vec<_>>(),
+                ));
+                if let Some(tx) = schema_tx.take() {
+                    let _ = tx.send(Ok(s.clone()));
+                }
+                self.schema = Some(s.clone());
+                s
+            }
+        };
+        let arrays: Vec<ArrayRef> = self
+            .builders
+            .iter_mut()
+            .flatten()
+            .map(ColumnBuilder::finish)
+            .collect();
+        self.rows = 0;
+        Ok(RecordBatch::try_new(schema, arrays)?)
+    }
+}
+
+/// An Arrow builder for one column, chosen once from the column's [`Kind`].
+enum ColumnBuilder {
+    Bool(BooleanBuilder),
+    Int(Int64Builder),
+    Real(Float64Builder),
+    Text(StringBuilder),
+    Blob(BinaryBuilder),
+    Date(Date32Builder),
+    Time(Time64MicrosecondBuilder),
+    Datetime(TimestampMicrosecondBuilder),
+}
+
+impl ColumnBuilder {
+    fn new(kind: Kind, rows: usize, bytes: usize) -> Self {
+        match kind {
+            Kind::Bool => Self::Bool(BooleanBuilder::with_capacity(rows)),
+            Kind::Int => Self::Int(Int64Builder::with_capacity(rows)),
+            Kind::Real => Self::Real(Float64Builder::with_capacity(rows)),
+            Kind::Text => Self::Text(StringBuilder::with_capacity(rows, bytes)),
+            Kind::Blob => Self::Blob(BinaryBuilder::with_capacity(rows, bytes)),
+            Kind::Date => Self::Date(Date32Builder::with_capacity(rows)),
+            Kind::Time => Self::Time(Time64MicrosecondBuilder::with_capacity(rows)),
+            Kind::Datetime => Self::Datetime(TimestampMicrosecondBuilder::with_capacity(rows)),
+        }
+    }
+
+    fn kind(&self) -> Kind {
+        match self {
+            Self::Bool(_) => Kind::Bool,
+            Self::Int(_) => Kind::Int,
+            Self::Real(_) => Kind::Real,
+            Self::Text(_) => Kind::Text,
+            Self::Blob(_) => Kind::Blob,
+            Self::Date(_) => Kind::Date,
+            Self::Time(_) => Kind::Time,
+            Self::Datetime(_) => Kind::Datetime,
+        }
+    }
+
+    /// Appends one value, converted to the column's type, or says why it does not fit.
+    fn append(&mut self, v: Cell<'_>) -> std::result::Result<(), String> {
+        let kind = self.kind();
+        macro_rules! put {
+            ($b:expr, $conv:expr) => {{
+                match v {
+                    Cell::Null => $b.append_null(),
+                    v => match $conv(v) {
+                        Some(x) => $b.append_value(x),
+                        None => return Err(mismatch(kind, v)),
+                    },
+                }
+            }};
+        }
+        match self {
+            Self::Bool(b) => put!(b, |v| match v {
+                Cell::Int(i) => Some(i != 0),
+                Cell::Real(f) => Some(f != 0.0),
+                Cell::Text(t) if t.eq_ignore_ascii_case("true") => Some(true),
+                Cell::Text(t) if t.eq_ignore_ascii_case("false") => Some(false),
+                _ => None,
+            }),
+            Self::Int(b) => put!(b, |v| match v {
+                Cell::Int(i) => Some(i),
+                #[allow(clippy::cast_possible_truncation)]
+                Cell::Real(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(f as i64),
+                Cell::Text(t) => t.trim().parse().ok(),
+                _ => None,
+            }),
+            Self::Real(b) => put!(b, |v| match v {
+                #[allow(clippy::cast_precision_loss)]
+                Cell::Int(i) => Some(i as f64),
+                Cell::Real(f) => Some(f),
+                Cell::Text(t) => t.trim().parse().ok(),
+                _ => None,
+            }),
+            Self::Text(b) => match v {
+                Cell::Null => b.append_null(),
+                Cell::Text(t) => b.append_value(t),
+                Cell::Int(i) => b.append_value(i.to_string()),
+                Cell::Real(f) => b.append_value(f.to_string()),
+                Cell::Blob(bytes) => match std::str::from_utf8(bytes) {
+                    Ok(t) => b.append_value(t),
+                    Err(_) => return Err(mismatch(kind, v)),
+                },
+            },
+            Self::Blob(b) => put!(b, |v| match v {
+                Cell::Blob(bytes) => Some(bytes),
+                Cell::Text(t) => Some(t.as_bytes()),
+                _ => None,
+            }),
+            Self::Date(b) => put!(b, |v| match v {
+                Cell::Text(t) => parse_date(t),
+                _ => None,
+            }),
+            Self::Time(b) => put!(b, |v| match v {
+                Cell::Text(t) => parse_time(t),
+                _ => None,
+            }),
+            Self::Datetime(b) => put!(b, |v| match v {
+                Cell::Text(t) => parse_datetime(t),
+                Cell::Int(secs) => secs.checked_mul(1_000_000),
+                _ => None,
+            }),
+        }
+        Ok(())
+    }
+
+    /// The column so far; the builder starts over, sized like the batch it just made.
+    fn finish(&mut self) -> ArrayRef {
+        macro_rules! done {
+            ($b:expr, $t:ident) => {{
+                let a = $b.finish();
+                *$b = $t::with_capacity(a.len());
+                Arc::new(a) as ArrayRef
+            }};
+            ($b:expr, $t:ident, bytes) => {{
+                let a = $b.finish();
+                *$b = $t::with_capacity(a.len(), a.value_data().len());
+                Arc::new(a) as ArrayRef
+            }};
+        }
+        match self {
+            Self::Bool(b) => done!(b, BooleanBuilder),
+            Self::Int(b) => done!(b, Int64Builder),
+            Self::Real(b) => done!(b, Float64Builder),
+            Self::Text(b) => done!(b, StringBuilder, bytes),
+            Self::Blob(b) => done!(b, BinaryBuilder, bytes),
+            Self::Date(b) => done!(b, Date32Builder),
+            Self::Time(b) => done!(b, Time64MicrosecondBuilder),
+            Self::Datetime(b) => done!(b, TimestampMicrosecondBuilder),
+        }
+    }
+}
+
+fn mismatch(kind: Kind, v: Cell<'_>) -> String {
+    let shown = match v {
+        Cell::Null => "NULL".to_string(),
+        Cell::Int(i) => i.to_string(),
+        Cell::Real(f) => f.to_string(),
+        Cell::Text(t) => format!("'{}'", t.chars().take(40).collect::<String>()),
+        Cell::Blob(b) => format!("a {}-byte blob", b.len()),
+    };
+    format!("{shown} does not fit the column's type {kind:?}")
 }
 
 /// The Arrow type of a result column.
@@ -659,120 +1081,23 @@ impl Kind {
     }
 }
 
-fn build_batch(
-    schema: &SchemaRef,
-    kinds: &[Option<Kind>],
-    names: &[String],
-    rows: &[Vec<Val>],
-    connector: &str,
-) -> Result<RecordBatch> {
-    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(kinds.len());
-    for (i, kind) in kinds.iter().enumerate() {
-        let kind = kind.unwrap_or(Kind::Text);
-        let col = rows.iter().map(|r| &r[i]);
-        let array = build_column(kind, col, rows.len())
-            .map_err(|m| conversion_error(connector, &names[i], m))?;
-        arrays.push(array);
-    }
-    Ok(RecordBatch::try_new(schema.clone(), arrays)?)
-}
-
-fn mismatch(kind: Kind, v: &Val) -> String {
-    let shown = match v {
-        Val::Null => "NULL".to_string(),
-        Val::Int(i) => i.to_string(),
-        Val::Real(f) => f.to_string(),
-        Val::Text(t) => format!("'{}'", t.chars().take(40).collect::<String>()),
-        Val::Blob(b) => format!("a {}-byte blob", b.len()),
-    };
-    format!("{shown} does not fit the column's type {kind:?}")
-}
-
-fn build_column<'a>(
-    kind: Kind,
-    vals: impl Iterator<Item = &'a Val>,
-    n: usize,
-) -> std::result::Result<ArrayRef, String> {
-    macro_rules! build {
-        ($builder:expr, $conv:expr) => {{
-            let mut b = $builder;
-            for v in vals {
-                match v {
-                    Val::Null => b.append_null(),
-                    v => match $conv(v) {
-                        Some(x) => b.append_value(x),
-                        None => return Err(mismatch(kind, v)),
-                    },
-                }
-            }
-            Arc::new(b.finish()) as ArrayRef
-        }};
-    }
-    Ok(match kind {
-        Kind::Bool => build!(BooleanBuilder::with_capacity(n), |v: &Val| match v {
-            Val::Int(i) => Some(*i != 0),
-            Val::Real(f) => Some(*f != 0.0),
-            Val::Text(t) if t.eq_ignore_ascii_case("true") => Some(true),
-            Val::Text(t) if t.eq_ignore_ascii_case("false") => Some(false),
-            _ => None,
-        }),
-        Kind::Int => build!(Int64Builder::with_capacity(n), |v: &Val| match v {
-            Val::Int(i) => Some(*i),
-            #[allow(clippy::cast_possible_truncation)]
-            Val::Real(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(*f as i64),
-            Val::Text(t) => t.trim().parse().ok(),
-            _ => None,
-        }),
-        Kind::Real => build!(Float64Builder::with_capacity(n), |v: &Val| match v {
-            #[allow(clippy::cast_precision_loss)]
-            Val::Int(i) => Some(*i as f64),
-            Val::Real(f) => Some(*f),
-            Val::Text(t) => t.trim().parse().ok(),
-            _ => None,
-        }),
-        Kind::Text => build!(StringBuilder::with_capacity(n, n * 16), |v: &Val| match v {
-            Val::Int(i) => Some(i.to_string()),
-            Val::Real(f) => Some(f.to_string()),
-            Val::Text(t) => Some(t.clone()),
-            Val::Blob(b) => String::from_utf8(b.clone()).ok(),
-            Val::Null => None,
-        }),
-        Kind::Blob => build!(BinaryBuilder::with_capacity(n, n * 16), |v: &Val| match v {
-            Val::Blob(b) => Some(b.clone()),
-            Val::Text(t) => Some(t.clone().into_bytes()),
-            _ => None,
-        }),
-        Kind::Date => build!(Date32Builder::with_capacity(n), |v: &Val| match v {
-            Val::Text(t) => parse_date(t),
-            _ => None,
-        }),
-        Kind::Time => build!(Time64MicrosecondBuilder::with_capacity(n), |v: &Val| {
-            match v {
-                Val::Text(t) => parse_time(t),
-                _ => None,
-            }
-        }),
-        Kind::Datetime => build!(TimestampMicrosecondBuilder::with_capacity(n), |v: &Val| {
-            match v {
-                Val::Text(t) => parse_datetime(t),
-                Val::Int(secs) => secs.checked_mul(1_000_000),
-                _ => None,
-            }
-        }),
-    })
-}
-
 fn parse_date(t: &str) -> Option<i32> {
-    let d = NaiveDate::parse_from_str(t.get(..10)?, "%Y-%m-%d").ok()?;
+    let d = match fast_ymd(t.as_bytes()) {
+        Some(d) => d,
+        None => NaiveDate::parse_from_str(t.get(..10)?, "%Y-%m-%d").ok()?,
+    };
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
     i32::try_from((d - epoch).num_days()).ok()
 }
 
 fn parse_time(t: &str) -> Option<i64> {
     let t = t.trim();
-    let time = NaiveTime::parse_from_str(t, "%H:%M:%S%.f")
-        .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M"))
-        .ok()?;
+    let time = match fast_hms(t.as_bytes()) {
+        Some(time) => time,
+        None => NaiveTime::parse_from_str(t, "%H:%M:%S%.f")
+            .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M"))
+            .ok()?,
+    };
     Some(
         i64::from(time.num_seconds_from_midnight()) * 1_000_000
             + i64::from(time.nanosecond() / 1000),
@@ -781,6 +1106,15 @@ fn parse_time(t: &str) -> Option<i64> {
 
 fn parse_datetime(t: &str) -> Option<i64> {
     let t = t.trim();
+    let b = t.as_bytes();
+    // The common `YYYY-MM-DD HH:MM:SS[.f]` without chrono's format interpreter; anything else
+    // (offsets, short forms, leap seconds) takes the general path below.
+    if b.len() >= 19
+        && matches!(b[10], b' ' | b'T')
+        && let (Some(date), Some(time)) = (fast_ymd(b), fast_hms(&b[11..]))
+    {
+        return Some(NaiveDateTime::new(date, time).and_utc().timestamp_micros());
+    }
     if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
         return Some(dt.timestamp_micros());
     }
@@ -797,6 +1131,45 @@ fn parse_datetime(t: &str) -> Option<i64> {
     parse_date(t)
         .filter(|_| t.len() == 10)
         .map(|d| i64::from(d) * 86_400_000_000)
+}
+
+/// The value of a run of ASCII digits.
+fn ascii_digits(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |acc, c| {
+        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+    })
+}
+
+/// A valid date from `YYYY-MM-DD` at the start of `b` (what follows is not looked at).
+fn fast_ymd(b: &[u8]) -> Option<NaiveDate> {
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let year = i32::try_from(ascii_digits(&b[..4])?).ok()?;
+    NaiveDate::from_ymd_opt(year, ascii_digits(&b[5..7])?, ascii_digits(&b[8..10])?)
+}
+
+/// A valid time from exactly `HH:MM:SS` or `HH:MM:SS.f` (1 to 9 fraction digits).
+fn fast_hms(b: &[u8]) -> Option<NaiveTime> {
+    if b.len() < 8 || b[2] != b':' || b[5] != b':' {
+        return None;
+    }
+    let (h, m, s) = (
+        ascii_digits(&b[..2])?,
+        ascii_digits(&b[3..5])?,
+        ascii_digits(&b[6..8])?,
+    );
+    let nanos = match &b[8..] {
+        [] => 0,
+        [b'.', frac @ ..] if (1..=9).contains(&frac.len()) => {
+            ascii_digits(frac)? * 10u32.pow(9 - u32::try_from(frac.len()).ok()?)
+        }
+        _ => return None,
+    };
+    if s > 59 {
+        return None;
+    }
+    NaiveTime::from_hms_nano_opt(h, m, s, nanos)
 }
 
 #[cfg(test)]
@@ -828,5 +1201,78 @@ mod tests {
             parse_datetime("2013-01-02T03:04:05+02:00"),
             Some(1_357_088_645_000_000)
         );
+    }
+
+    /// The hand-written fast paths give exactly what chrono's format parser gives.
+    #[test]
+    fn fast_paths_agree_with_chrono() {
+        fn slow_datetime(t: &str) -> Option<i64> {
+            let t = t.trim();
+            if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
+                return Some(dt.timestamp_micros());
+            }
+            ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+                .iter()
+                .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
+                .map(|dt| dt.and_utc().timestamp_micros())
+        }
+        for t in [
+            "2020-01-01 00:00:01",
+            "2020-01-01T23:59:59",
+            "1969-12-31 23:59:59.999999",
+            "2013-01-02 03:04:05.678901",
+            "2013-01-02 03:04:05.6",
+            "2013-01-02 03:04:05.123456789",
+            "2013-01-02 03:04:05.",
+            "2013-01-02 03:04:05.1234567891",
+            "2020-02-29 12:00:00",
+            "2021-02-29 12:00:00",
+            "2020-13-01 00:00:00",
+            "2020-01-01 24:00:00",
+            "2020-01-01 23:60:00",
+            "2020-01-01 23:59:60",
+            "0001-01-01 00:00:00",
+            "9999-12-31 23:59:59.999999",
+            " 2020-01-01 00:00:01 ",
+            "2020-01-01 00:00:01Z",
+            "2020-01-01 00:00:01+01:00",
+            "2020-01-01x00:00:01",
+            "2020-1-01 00:00:01",
+            "+2020-01-01 00:00:01",
+            "2020-01-01 00:00:0a",
+        ] {
+            assert_eq!(parse_datetime(t), slow_datetime(t), "{t:?}");
+        }
+        for t in [
+            "2020-01-01",
+            "2020-02-30",
+            "1900-01-01xyz",
+            "20200101",
+            "2020-1-1",
+        ] {
+            // The general path reads the first ten characters only (as before the fast path).
+            let slow = t
+                .get(..10)
+                .and_then(|head| NaiveDate::parse_from_str(head, "%Y-%m-%d").ok())
+                .map(|d| (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days());
+            assert_eq!(parse_date(t).map(i64::from), slow, "{t:?}");
+        }
+        for t in [
+            "12:34:56",
+            "12:34:56.789",
+            "00:00:00.000001",
+            "25:00:00",
+            "12:34",
+            "1:02:03",
+        ] {
+            let slow = NaiveTime::parse_from_str(t, "%H:%M:%S%.f")
+                .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M"))
+                .ok()
+                .map(|x| {
+                    i64::from(x.num_seconds_from_midnight()) * 1_000_000
+                        + i64::from(x.nanosecond() / 1000)
+                });
+            assert_eq!(parse_time(t), slow, "{t:?}");
+        }
     }
 }

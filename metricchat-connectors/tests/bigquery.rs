@@ -2,7 +2,8 @@
 #![cfg(feature = "bigquery")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
+mod rest;
+
 use std::time::Duration;
 
 use arrow::array::{
@@ -12,29 +13,27 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, TimeUnit, i256};
 use metricchat_connectors::bigquery::{BigQueryConfig, BigQueryConnector};
-use metricchat_core::connector::{
-    Connector, Dialect, QueryOptions, TableKind, TableRef, collect_stream,
-};
+use metricchat_core::connector::{Connector, Dialect, QueryOptions, TableRef, collect_stream};
 use metricchat_core::error::{Error, ErrorKind};
 use metricchat_testkit::RecordedRequest;
 use metricchat_testkit::bigquery::{FakeBigQuery, FakeBigQueryConfig, FakeQuery};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
 const EMAIL: &str = "reader@my-project.iam.gserviceaccount.com";
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("fixtures")
-        .join(name)
-}
+/// BigQuery's spelling of the shared shop catalog.
+const BIGQUERY: rest::Spelling = rest::Spelling {
+    upper: false,
+    integer: "INT64",
+    money: "NUMERIC",
+    text: "STRING",
+};
 
 async fn fake_with(email: &str, lifetime: Duration) -> FakeBigQuery {
     FakeBigQuery::start(FakeBigQueryConfig {
         project: "my-project".into(),
         client_email: email.into(),
-        public_key_pem: std::fs::read_to_string(fixture("test_rsa_key.pub")).unwrap(),
+        public_key_pem: rest::public_key_pem(),
         token_lifetime: lifetime,
         static_token: Some("static-token".into()),
     })
@@ -57,7 +56,7 @@ fn setup(fake: &FakeBigQuery) -> Setup {
         "type": "service_account",
         "project_id": "my-project",
         "private_key_id": "test-key-1",
-        "private_key": std::fs::read_to_string(fixture("test_rsa_key.p8")).unwrap(),
+        "private_key": rest::private_key_pem(),
         "client_email": EMAIL,
         "client_id": "1",
         "token_uri": fake.token_uri(),
@@ -172,115 +171,47 @@ async fn types_round_trip_and_request_shape() {
     assert!(matches!(&types[15], DataType::Struct(f) if f.len() == 2));
 
     let b = &data.batches[0];
-    let c = |i: usize| b.column(i).clone();
+    assert_eq!(rest::col::<Int64Array>(b, 0).value(0), 42);
+    assert!(rest::col::<Float64Array>(b, 1).value(0).is_nan());
+    assert_eq!(rest::col::<Decimal128Array>(b, 2).value(0), 123_456_789_012);
     assert_eq!(
-        c(0).as_any().downcast_ref::<Int64Array>().unwrap().value(0),
-        42
-    );
-    assert!(
-        c(1).as_any()
-            .downcast_ref::<Float64Array>()
-            .unwrap()
-            .value(0)
-            .is_nan()
-    );
-    assert_eq!(
-        c(2).as_any()
-            .downcast_ref::<Decimal128Array>()
-            .unwrap()
-            .value(0),
-        123_456_789_012
-    );
-    assert_eq!(
-        c(3).as_any()
-            .downcast_ref::<Decimal128Array>()
-            .unwrap()
-            .value_as_string(0),
+        rest::col::<Decimal128Array>(b, 3).value_as_string(0),
         "-12.50"
     );
-    let huge = c(4);
-    let huge = huge.as_any().downcast_ref::<Decimal256Array>().unwrap();
     assert_eq!(
-        huge.value(0),
+        rest::col::<Decimal256Array>(b, 4).value(0),
         i256::from_i128(-15)
             .checked_mul(i256::from_i128(10).pow_wrapping(37))
             .unwrap()
     );
-    assert!(
-        c(5).as_any()
-            .downcast_ref::<BooleanArray>()
-            .unwrap()
-            .value(0)
-    );
+    assert!(rest::col::<BooleanArray>(b, 5).value(0));
+    assert_eq!(rest::col::<StringArray>(b, 6).value(0), "ünïcode");
+    assert_eq!(rest::col::<BinaryArray>(b, 7).value(0), b"Hello");
     assert_eq!(
-        c(6).as_any()
-            .downcast_ref::<StringArray>()
-            .unwrap()
-            .value(0),
-        "ünïcode"
-    );
-    assert_eq!(
-        c(7).as_any()
-            .downcast_ref::<BinaryArray>()
-            .unwrap()
-            .value(0),
-        b"Hello"
-    );
-    let day = c(8);
-    assert_eq!(
-        day.as_any()
-            .downcast_ref::<Date32Array>()
-            .unwrap()
+        rest::col::<Date32Array>(b, 8)
             .value_as_date(0)
             .unwrap()
             .to_string(),
         "2024-01-31"
     );
     assert_eq!(
-        c(9).as_any()
-            .downcast_ref::<Time64MicrosecondArray>()
-            .unwrap()
-            .value(0),
+        rest::col::<Time64MicrosecondArray>(b, 9).value(0),
         45_296_123_456
     );
     assert_eq!(
-        c(10)
-            .as_any()
-            .downcast_ref::<TimestampMicrosecondArray>()
-            .unwrap()
-            .value(0),
+        rest::col::<TimestampMicrosecondArray>(b, 10).value(0),
         1_706_704_496_500_000
     );
     assert_eq!(
-        c(11)
-            .as_any()
-            .downcast_ref::<TimestampMicrosecondArray>()
-            .unwrap()
-            .value(0),
+        rest::col::<TimestampMicrosecondArray>(b, 11).value(0),
         1_700_000_000_123_456,
         "float seconds parsed exactly"
     );
+    assert_eq!(rest::col::<StringArray>(b, 12).value(0), "{\"a\":1}");
+    assert_eq!(rest::col::<StringArray>(b, 13).value(0), "POINT(1 2)");
+    let tags = rest::col::<ListArray>(b, 14);
     assert_eq!(
-        c(12)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .unwrap()
-            .value(0),
-        "{\"a\":1}"
-    );
-    assert_eq!(
-        c(13)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .unwrap()
-            .value(0),
-        "POINT(1 2)"
-    );
-    let tags = c(14);
-    let tags = tags.as_any().downcast_ref::<ListArray>().unwrap();
-    let first = tags.value(0);
-    assert_eq!(
-        first
+        tags.value(0)
             .as_any()
             .downcast_ref::<Int64Array>()
             .unwrap()
@@ -288,8 +219,7 @@ async fn types_round_trip_and_request_shape() {
         &[1, 2]
     );
     assert_eq!(tags.value(1).len(), 0, "an empty array");
-    let who = c(15);
-    let who = who.as_any().downcast_ref::<StructArray>().unwrap();
+    let who = rest::col::<StructArray>(b, 15);
     assert_eq!(
         who.column(0)
             .as_any()
@@ -478,13 +408,13 @@ async fn access_tokens_are_cached_and_refreshed() {
     )
     .await;
     other.on("SELECT 1", numbers(1));
-    let err = BigQueryConnector::new(setup(&other).config)
-        .unwrap()
-        .test_connection()
-        .await
-        .err()
-        .unwrap();
-    assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err}");
+    let err = rest::error_of(
+        BigQueryConnector::new(setup(&other).config)
+            .unwrap()
+            .test_connection()
+            .await,
+        ErrorKind::Unauthorized,
+    );
     assert!(err.to_string().contains("Invalid JWT"), "{err}");
 
     // A plain bearer token: used as is; a wrong one is Unauthorized.
@@ -497,13 +427,10 @@ async fn access_tokens_are_cached_and_refreshed() {
         .unwrap();
     let mut c = setup(&fake).config;
     c.token = Some("stale".to_string().into());
-    let err = BigQueryConnector::new(c)
-        .unwrap()
-        .test_connection()
-        .await
-        .err()
-        .unwrap();
-    assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err}");
+    let err = rest::error_of(
+        BigQueryConnector::new(c).unwrap().test_connection().await,
+        ErrorKind::Unauthorized,
+    );
     assert!(
         err.to_string()
             .contains("invalid authentication credentials"),
@@ -550,12 +477,11 @@ async fn error_bodies_and_the_bytes_cap_are_typed() {
         }
         other => panic!("expected a query error, got {other:?}"),
     }
-    let err = bq
-        .query("SELECT x FROM secret", QueryOptions::default())
-        .await
-        .err()
-        .unwrap();
-    assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err}");
+    rest::error_of(
+        bq.query("SELECT x FROM secret", QueryOptions::default())
+            .await,
+        ErrorKind::Unauthorized,
+    );
 
     // The dry run reports the bytes; the real run is refused by the cap BigQuery enforces.
     assert_eq!(
@@ -594,34 +520,22 @@ async fn error_bodies_and_the_bytes_cap_are_typed() {
     let mut c = s.config.clone();
     c.max_retries = 1;
     fake.fail_next(2, 429);
-    let err = BigQueryConnector::new(c)
-        .unwrap()
-        .test_connection()
-        .await
-        .err()
-        .unwrap();
-    assert_eq!(err.kind(), ErrorKind::RateLimited, "{err}");
+    rest::error_of(
+        BigQueryConnector::new(c).unwrap().test_connection().await,
+        ErrorKind::RateLimited,
+    );
 }
 
 #[tokio::test]
 async fn timeout_and_cancel_cancel_the_job() {
     let fake = fake().await;
     fake.on("FROM forever", FakeQuery::never_finishes());
+    fake.on("SELECT 1", numbers(1));
     let mut s = setup(&fake);
     s.config.wait_ms = 50;
     let bq = BigQueryConnector::new(s.config.clone()).unwrap();
-    let started = std::time::Instant::now();
-    let err = bq
-        .query(
-            "SELECT * FROM forever",
-            QueryOptions::default().with_timeout(Some(Duration::from_millis(300))),
-        )
-        .await
-        .err()
-        .unwrap();
-    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(3));
-    assert_eq!(fake.cancelled(), ["job_fake_1"]);
+    rest::check_timeout_and_cancel(&bq, "SELECT * FROM forever", "SELECT 1").await;
+    assert_eq!(fake.cancelled(), ["job_fake_1", "job_fake_2"]);
     let cancel = fake
         .requests()
         .into_iter()
@@ -632,121 +546,90 @@ async fn timeout_and_cancel_cancel_the_job() {
         "/bigquery/v2/projects/my-project/jobs/job_fake_1/cancel"
     );
     assert_eq!(cancel.query.as_deref(), Some("location=EU"));
-
-    let token = CancellationToken::new();
-    let trigger = token.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        trigger.cancel();
-    });
-    let err = bq
-        .query(
-            "SELECT * FROM forever",
-            QueryOptions::default().with_cancel(token),
-        )
-        .await
-        .err()
-        .unwrap();
-    assert!(matches!(err, Error::Cancelled), "{err:?}");
-    assert_eq!(fake.cancelled().len(), 2);
 }
 
 #[tokio::test]
-async fn introspection_is_one_query_each() {
+async fn row_cap_truncates_across_pages() {
     let fake = fake().await;
-    fake.on(
-        "table_name = 'nope'",
-        FakeQuery::rows(
-            vec![json!({"name": "column_name", "type": "STRING"})],
-            vec![],
-        ),
-    );
-    fake.on(
-        "INFORMATION_SCHEMA.COLUMNS",
-        FakeQuery::rows(
-            [
-                "column_name",
-                "data_type",
-                "is_nullable",
-                "description",
-                "table_type",
-            ]
-            .iter()
-            .map(|n| json!({"name": n, "type": "STRING"}))
-            .collect(),
-            vec![
-                row(&[
-                    json!("id"),
-                    json!("INT64"),
-                    json!("NO"),
-                    Value::Null,
-                    json!("BASE TABLE"),
-                ]),
-                row(&[
-                    json!("tags"),
-                    json!("ARRAY<STRING>"),
-                    json!("NO"),
-                    json!("labels"),
-                    json!("BASE TABLE"),
-                ]),
-            ],
-        ),
-    );
-    fake.on(
-        "INFORMATION_SCHEMA.TABLES",
-        FakeQuery::rows(
-            ["table_schema", "table_name", "table_type"]
-                .iter()
-                .map(|n| json!({"name": n, "type": "STRING"}))
-                .collect(),
-            vec![
-                row(&[json!("sales"), json!("orders"), json!("BASE TABLE")]),
-                row(&[json!("sales"), json!("v_orders"), json!("VIEW")]),
-            ],
-        ),
-    );
+    fake.on("FROM numbers", numbers(25));
+    let mut s = setup(&fake);
+    s.config.page_size = 10;
+    let bq = BigQueryConnector::new(s.config.clone()).unwrap();
+    rest::check_row_cap(&bq, "SELECT n FROM numbers", 25).await;
+}
+
+#[tokio::test]
+async fn catalog_is_two_queries_and_matches_table_schema() {
+    let fake = fake().await;
+    let model = rest::shop("sales", &BIGQUERY);
+    let mut other = rest::shop("staging", &BIGQUERY);
+    other.truncate(2);
+    let mut everything = model.clone();
+    everything.extend(other);
+    fake.set_catalog(everything.clone());
+
     let bq = BigQueryConnector::new(setup(&fake).config).unwrap();
-    let tables = bq.list_tables().await.unwrap();
-    assert_eq!(
-        tables,
-        vec![
-            TableRef::qualified("sales", "orders"),
-            TableRef::qualified("sales", "v_orders")
-        ]
-    );
-    let sql = queries(&fake)[0].body["query"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let before = queries(&fake).len();
+    let catalog = bq.catalog().await.unwrap();
+    let sent: Vec<String> = queries(&fake)[before..]
+        .iter()
+        .map(|r| r.body["query"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    for view in [
+        "COLUMNS",
+        "TABLES",
+        "COLUMN_FIELD_PATHS",
+        "TABLE_OPTIONS",
+        "KEY_COLUMN_USAGE",
+        "TABLE_CONSTRAINTS",
+        "CONSTRAINT_COLUMN_USAGE",
+    ] {
+        let qualified = format!("`my-project.sales`.INFORMATION_SCHEMA.{view} ");
+        assert!(
+            sent.iter().any(|s| s.contains(&qualified)),
+            "{view}: {sent:#?}"
+        );
+    }
     assert!(
-        sql.contains("`my-project.sales`.INFORMATION_SCHEMA.TABLES"),
-        "{sql}"
+        sent.iter()
+            .any(|s| s.contains("`my-project.sales.__TABLES__`"))
     );
-
-    let schema = bq.table_schema(&TableRef::bare("orders")).await.unwrap();
-    assert_eq!(schema.table, TableRef::qualified("sales", "orders"));
-    assert_eq!(schema.kind, TableKind::Table);
-    assert_eq!(schema.columns.len(), 2);
-    assert_eq!(schema.columns[1].data_type, "ARRAY<STRING>");
-    assert_eq!(schema.columns[1].comment.as_deref(), Some("labels"));
-    assert!(!schema.columns[0].nullable);
-    assert_eq!(queries(&fake).len(), 2, "one query per call");
-
-    let err = bq
-        .table_schema(&TableRef::bare("nope"))
-        .await
-        .err()
+    assert_eq!(catalog.len(), model.len(), "the dataset only");
+    let described = rest::check_catalog(&bq, &model).await;
+    let customers = described
+        .iter()
+        .find(|t| t.table.name == "customers")
         .unwrap();
-    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert_eq!(
+        customers.comment.as_deref(),
+        Some("People who \"order\""),
+        "TABLE_OPTIONS literals are unquoted"
+    );
+    rest::check_missing_table(&bq, TableRef::bare("nope")).await;
 
-    // Without a dataset, tables are listed for the whole region.
+    // Without a dataset: the region's views, every dataset, row counts from TABLE_STORAGE and
+    // no keys (the key views need a dataset qualifier).
     let mut s = setup(&fake);
     s.config.dataset = None;
-    BigQueryConnector::new(s.config.clone())
-        .unwrap()
-        .list_tables()
-        .await
-        .unwrap();
+    let region = BigQueryConnector::new(s.config.clone()).unwrap();
+    let before = queries(&fake).len();
+    let all = region.catalog().await.unwrap();
+    let sent = queries(&fake)[before..].to_vec();
+    assert_eq!(sent.len(), 1);
+    let sql = sent[0].body["query"].as_str().unwrap();
+    assert!(
+        sql.contains("`my-project`.`region-eu`.INFORMATION_SCHEMA.COLUMNS")
+            && sql.contains("TABLE_STORAGE"),
+        "{sql}"
+    );
+    assert_eq!(all.len(), everything.len());
+    assert!(
+        all.iter()
+            .all(|t| t.primary_key.is_empty() && t.foreign_keys.is_empty())
+    );
+    let listed = region.list_tables().await.unwrap();
+    assert_eq!(listed.len(), everything.len());
     let sql = queries(&fake).pop().unwrap().body["query"]
         .as_str()
         .unwrap()
@@ -755,6 +638,31 @@ async fn introspection_is_one_query_each() {
         sql.contains("`my-project`.`region-eu`.INFORMATION_SCHEMA.TABLES"),
         "{sql}"
     );
+    assert!(fake.unexpected().is_empty(), "{:?}", fake.unexpected());
+}
+
+#[tokio::test]
+async fn keys_are_left_out_when_the_key_views_are_denied() {
+    let fake = fake().await;
+    fake.on(
+        "KEY_COLUMN_USAGE",
+        FakeQuery::failing(
+            403,
+            "PERMISSION_DENIED",
+            "accessDenied",
+            "Access Denied: Table my-project:sales.INFORMATION_SCHEMA.KEY_COLUMN_USAGE",
+        ),
+    );
+    let model = rest::shop("sales", &BIGQUERY);
+    fake.set_catalog(model.clone());
+    let catalog = BigQueryConnector::new(setup(&fake).config)
+        .unwrap()
+        .catalog()
+        .await
+        .unwrap();
+    assert_eq!(catalog.len(), model.len());
+    assert!(catalog.iter().all(|t| t.primary_key.is_empty()));
+    assert_eq!(catalog[0].columns.len(), model[0].columns.len());
 }
 
 #[tokio::test]

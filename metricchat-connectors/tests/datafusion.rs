@@ -6,6 +6,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod conformance;
+
+use conformance::{Backend, TypeCase, case};
+
 use arrow::array::{Array, AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema};
 use futures::StreamExt;
@@ -520,7 +524,73 @@ async fn connect_urls() {
     let err = connect("ftp://example.com/flights.parquet").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     assert!(err.to_string().contains("file://"), "{err}");
-    let err = connect("redshift://acme/analytics").unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Unsupported);
-    assert!(err.to_string().contains("`redshift` feature"), "{err}");
+    let redshift = connect("redshift://acme/analytics");
+    if cfg!(feature = "redshift") {
+        assert_eq!(redshift.unwrap().info().backend, "redshift");
+    } else {
+        let err = redshift.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsupported);
+        assert!(err.to_string().contains("`redshift` feature"), "{err}");
+    }
+}
+
+/// DataFusion has no DDL here (its tables are files and memory), so the shared type table is a
+/// query of typed literals with the same shape: `k` 1 holds the values, `k` 2 the NULLs.
+fn literal_type_source(cases: &[TypeCase]) -> String {
+    let values: Vec<String> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("CAST({} AS {}) AS c{i}", c.literal, c.ddl))
+        .collect();
+    let nulls: Vec<String> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("CAST(NULL AS {}) AS c{i}", c.ddl))
+        .collect();
+    format!(
+        "(SELECT 1 AS k, {} UNION ALL SELECT 2 AS k, {}) AS t",
+        values.join(", "),
+        nulls.join(", ")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn datafusion_passes_the_conformance_suite() {
+    let conn = sample();
+    let types = vec![
+        case("BOOLEAN", "true", DataType::Boolean, "true"),
+        case("SMALLINT", "-2", DataType::Int16, "-2"),
+        case("INT", "40000", DataType::Int32, "40000"),
+        case("BIGINT", "9000000000", DataType::Int64, "9000000000"),
+        case("FLOAT", "1.5", DataType::Float32, "1.5"),
+        case("DOUBLE", "2.25", DataType::Float64, "2.25"),
+        case(
+            "DECIMAL(12,3)",
+            "123456789.125",
+            DataType::Decimal128(12, 3),
+            "123456789.125",
+        ),
+        case("VARCHAR", "'text'", DataType::Utf8View, "text"),
+        case("DATE", "'2013-01-02'", DataType::Date32, "2013-01-02"),
+    ];
+    let backend = Backend {
+        conn: conn.as_ref(),
+        schema: None,
+        table: TableRef::bare("airlines"),
+        columns: vec!["carrier", "name"],
+        view: None,
+        types_source: literal_type_source(&types),
+        types,
+        many_rows: "SELECT * FROM flights".into(),
+        slow: HEAVY_SQL.into(),
+        writes: vec![
+            "INSERT INTO airlines VALUES ('ZZ', 'Nope Air')".into(),
+            "CREATE TABLE t AS SELECT 1 AS x".into(),
+            "DROP TABLE airlines".into(),
+        ],
+        bad_column: "SELECT nope FROM airlines".into(),
+        unknown_table: ("SELECT * FROM nope".into(), ErrorKind::QueryFailed),
+        stop_within: Duration::from_secs(5),
+    };
+    backend.run_all().await;
 }

@@ -10,6 +10,8 @@
 
 use std::time::Duration;
 
+mod conformance;
+
 use arrow::array::{
     Array, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Decimal256Array, Float32Array,
     Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, RecordBatch, StringArray,
@@ -17,6 +19,7 @@ use arrow::array::{
     UInt64Array,
 };
 use arrow::datatypes::{DataType, TimeUnit, i256};
+use conformance::{Backend, airline_sql, case, service_url, type_table_sql, unique_name};
 use metricchat_connectors::mysql::{Flavor, MySqlConfig, MySqlConnector};
 use metricchat_core::connector::{
     Connector, Dialect, QueryOptions, TableKind, TableRef, collect_stream,
@@ -25,15 +28,7 @@ use metricchat_core::error::{Error, ErrorKind};
 use tokio_util::sync::CancellationToken;
 
 fn test_url() -> Option<String> {
-    match std::env::var("MC_TEST_MYSQL_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            eprintln!(
-                "\n*** SKIPPED: MC_TEST_MYSQL_URL not set; MySQL/MariaDB tests did not run ***\n"
-            );
-            None
-        }
-    }
+    service_url("MC_TEST_MYSQL_URL", "MySQL/MariaDB")
 }
 
 /// The server URL with another path (database).
@@ -53,14 +48,7 @@ struct Fixture {
 impl Fixture {
     async fn new() -> Option<Self> {
         let base = test_url()?;
-        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-            % 1_000_000_000;
-        let schema = format!("mc_test_{}_{nanos}_{seq}", std::process::id());
+        let schema = unique_name("mc_test");
         let admin = MySqlConnector::from_url(&base).unwrap();
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {schema}")))
             .execute(admin.pool())
@@ -729,5 +717,117 @@ async fn mysql_lists_1000_tables_fast() {
     );
     assert!(listed < Duration::from_secs(5), "{listed:?}");
     assert!(described < Duration::from_secs(1), "{described:?}");
+
+    // catalog(): three information_schema queries for the whole database, not 1,000 × 3.
+    fx.exec(
+        "CREATE TABLE $S.fk_parent (a INT, b INT, PRIMARY KEY (a, b));
+         CREATE TABLE $S.fk_child (id INT PRIMARY KEY, a INT, b INT,
+            CONSTRAINT fk_two FOREIGN KEY (a, b) REFERENCES $S.fk_parent (a, b));",
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let catalog = fx.conn.catalog().await.unwrap();
+    let loaded = started.elapsed();
+    assert_eq!(catalog.len(), 1002);
+    let t77 = catalog.iter().find(|t| t.table.name == "t77").unwrap();
+    assert_eq!(t77.columns.len(), 2);
+    assert_eq!(t77.primary_key, vec!["id"]);
+    assert_eq!(t77.columns[1].comment.as_deref(), Some("v77"));
+    let child = catalog.iter().find(|t| t.table.name == "fk_child").unwrap();
+    assert_eq!(child.foreign_keys.len(), 1);
+    assert_eq!(child.foreign_keys[0].columns, vec!["a", "b"]);
+    assert_eq!(child.foreign_keys[0].referenced_columns, vec!["a", "b"]);
+    for t in catalog
+        .iter()
+        .filter(|t| ["t1", "t1000", "fk_child", "fk_parent"].contains(&t.table.name.as_str()))
+    {
+        assert_eq!(*t, fx.conn.table_schema(&t.table).await.unwrap());
+    }
+    eprintln!(
+        "1,002 tables: catalog() {} ms (3 queries; per-table would be about {} ms at 8 in flight)",
+        loaded.as_millis(),
+        (described * 1002 / 8).as_millis()
+    );
+    assert!(loaded < Duration::from_secs(5), "{loaded:?}");
+    fx.drop_schema().await;
+}
+
+#[tokio::test]
+async fn mysql_passes_the_conformance_suite() {
+    let Some(fx) = Fixture::new().await else {
+        return;
+    };
+    let s = fx.schema.clone();
+    let flavor = fx.conn.flavor().await.unwrap();
+    for sql in airline_sql(Some(&s)) {
+        fx.exec(&sql).await;
+    }
+    let utc = Some("UTC".into());
+    let types = vec![
+        case("BOOLEAN", "true", DataType::Boolean, "true"),
+        case("TINYINT", "-128", DataType::Int8, "-128"),
+        case("SMALLINT", "-32768", DataType::Int16, "-32768"),
+        case("INT", "-2147483648", DataType::Int32, "-2147483648"),
+        case(
+            "BIGINT",
+            "9223372036854775807",
+            DataType::Int64,
+            "9223372036854775807",
+        ),
+        case(
+            "BIGINT UNSIGNED",
+            "18446744073709551615",
+            DataType::UInt64,
+            "18446744073709551615",
+        ),
+        case(
+            "DECIMAL(12,3)",
+            "123456789.125",
+            DataType::Decimal128(12, 3),
+            "123456789.125",
+        ),
+        case("DOUBLE", "2.25", DataType::Float64, "2.25"),
+        case("VARCHAR(10)", "'vc'", DataType::Utf8, "vc"),
+        case("TEXT", "'text'", DataType::Utf8, "text"),
+        case("VARBINARY(10)", "x'00ff'", DataType::Binary, "00ff"),
+        case("DATE", "'2013-01-02'", DataType::Date32, "2013-01-02"),
+        case(
+            "TIME(6)",
+            "'12:34:56.789'",
+            DataType::Time64(TimeUnit::Microsecond),
+            "12:34:56.789",
+        ),
+        case(
+            "DATETIME(6)",
+            "'2013-01-02 03:04:05.678901'",
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            "2013-01-02T03:04:05.678901",
+        ),
+        case(
+            "TIMESTAMP(6) NULL",
+            "'2013-01-02 03:04:05.5'",
+            DataType::Timestamp(TimeUnit::Microsecond, utc),
+            "2013-01-02T03:04:05.500Z",
+        ),
+    ];
+    for sql in type_table_sql(&format!("{s}.types"), "INT", &types) {
+        fx.exec(&sql).await;
+    }
+    let many_rows = if flavor == Flavor::MariaDb {
+        "SELECT seq FROM seq_1_to_20000"
+    } else {
+        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 20000) \
+         SELECT n FROM g"
+    };
+    Backend::airline(
+        &fx.conn,
+        Some(&s),
+        format!("{s}.types"),
+        types,
+        many_rows,
+        "SELECT SLEEP(5)",
+    )
+    .run_all()
+    .await;
     fx.drop_schema().await;
 }

@@ -2,7 +2,8 @@
 #![cfg(feature = "snowflake")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
+mod rest;
+
 use std::time::Duration;
 
 use arrow::array::{
@@ -11,30 +12,33 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, TimeUnit};
 use metricchat_connectors::snowflake::{SnowflakeConfig, SnowflakeConnector};
-use metricchat_core::connector::{
-    Connector, Dialect, QueryOptions, TableKind, TableRef, collect_stream,
-};
+use metricchat_core::connector::{Connector, Dialect, QueryOptions, TableRef, collect_stream};
 use metricchat_core::error::{Error, ErrorKind};
 use metricchat_testkit::snowflake::{FakeSnowflake, FakeSnowflakeConfig, FakeStatement};
+use rest::fixture;
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("fixtures")
-        .join(name)
-}
-
-async fn fake() -> FakeSnowflake {
+async fn fake_for(user: &str) -> FakeSnowflake {
     FakeSnowflake::start(FakeSnowflakeConfig {
         account: "XY12345".into(),
-        user: "ANALYST".into(),
-        public_key_pem: std::fs::read_to_string(fixture("test_rsa_key.pub")).unwrap(),
+        user: user.into(),
+        public_key_pem: rest::public_key_pem(),
         oauth_token: Some("oauth-secret".into()),
     })
     .await
 }
+
+async fn fake() -> FakeSnowflake {
+    fake_for("ANALYST").await
+}
+
+/// Snowflake's spelling of the shared shop catalog.
+const SNOWFLAKE: rest::Spelling = rest::Spelling {
+    upper: true,
+    integer: "NUMBER(38,0)",
+    money: "NUMBER(12,2)",
+    text: "TEXT",
+};
 
 /// A key-pair config pointing at the fake (the region part of the account is not in the JWT).
 fn config(fake: &FakeSnowflake) -> SnowflakeConfig {
@@ -59,8 +63,14 @@ fn col(name: &str, kind: &str, precision: u32, scale: i64) -> Value {
            "length": null, "byteLength": null, "database": "SALES", "schema": "PUBLIC", "table": "T"})
 }
 
-fn int_rows(n: usize) -> Vec<Vec<Option<String>>> {
-    (0..n).map(|i| vec![Some(i.to_string())]).collect()
+/// `n` integers in partitions of three rows.
+fn numbers(n: usize) -> FakeStatement {
+    FakeStatement {
+        row_type: vec![col("N", "fixed", 18, 0)],
+        rows: (0..n).map(|i| vec![Some(i.to_string())]).collect(),
+        ..FakeStatement::default()
+    }
+    .partitioned(3)
 }
 
 fn statements(fake: &FakeSnowflake) -> Vec<metricchat_testkit::RecordedRequest> {
@@ -144,96 +154,43 @@ async fn types_round_trip_and_request_shape() {
         ]
     );
     let b = &data.batches[0];
-    let get = |i: usize| b.column(i).clone();
-    assert_eq!(
-        get(0)
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .unwrap()
-            .value(0),
-        42
-    );
-    let amount = get(1);
-    let amount = amount.as_any().downcast_ref::<Decimal128Array>().unwrap();
+    assert_eq!(rest::col::<Int64Array>(b, 0).value(0), 42);
+    let amount = rest::col::<Decimal128Array>(b, 1);
     assert_eq!(amount.value(0), -123_456);
     assert_eq!(amount.value_as_string(0), "-1234.56");
-    let big = get(2);
-    let big = big.as_any().downcast_ref::<Decimal128Array>().unwrap();
-    assert_eq!(big.value(0), 12_345_678_901_234_567_890_123);
     assert_eq!(
-        get(3)
-            .as_any()
-            .downcast_ref::<Float64Array>()
+        rest::col::<Decimal128Array>(b, 2).value(0),
+        12_345_678_901_234_567_890_123
+    );
+    assert_eq!(rest::col::<Float64Array>(b, 3).value(0), 0.25);
+    assert_eq!(rest::col::<StringArray>(b, 4).value(0), "ünïcode");
+    assert!(rest::col::<BooleanArray>(b, 5).value(0));
+    assert_eq!(
+        rest::col::<Date32Array>(b, 6)
+            .value_as_date(0)
             .unwrap()
-            .value(0),
-        0.25
+            .to_string(),
+        "2024-01-01"
     );
     assert_eq!(
-        get(4)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .unwrap()
-            .value(0),
-        "ünïcode"
-    );
-    assert!(
-        get(5)
-            .as_any()
-            .downcast_ref::<BooleanArray>()
-            .unwrap()
-            .value(0)
-    );
-    let d = get(6);
-    let d = d.as_any().downcast_ref::<Date32Array>().unwrap();
-    assert_eq!(d.value_as_date(0).unwrap().to_string(), "2024-01-01");
-    let t = get(7);
-    assert_eq!(
-        t.as_any()
-            .downcast_ref::<Time64NanosecondArray>()
-            .unwrap()
-            .value(0),
+        rest::col::<Time64NanosecondArray>(b, 7).value(0),
         45_296_123_456_789
     );
-    let ntz = get(8);
     assert_eq!(
-        ntz.as_any()
-            .downcast_ref::<TimestampNanosecondArray>()
-            .unwrap()
-            .value(0),
+        rest::col::<TimestampNanosecondArray>(b, 8).value(0),
         1_704_067_200_123_456_789
     );
-    let ltz = get(9);
     assert_eq!(
-        ltz.as_any()
-            .downcast_ref::<TimestampMicrosecondArray>()
-            .unwrap()
-            .value(0),
+        rest::col::<TimestampMicrosecondArray>(b, 9).value(0),
         1_704_067_200_123_000
     );
-    let tz = get(10);
     assert_eq!(
-        tz.as_any()
-            .downcast_ref::<TimestampMicrosecondArray>()
-            .unwrap()
-            .value(0),
-        1_704_067_200_000_001
+        rest::col::<TimestampMicrosecondArray>(b, 10).value(0),
+        1_704_067_200_000_001,
+        "timestamp_tz: the instant, whatever the row's offset"
     );
-    assert_eq!(
-        get(11)
-            .as_any()
-            .downcast_ref::<BinaryArray>()
-            .unwrap()
-            .value(0),
-        b"Hello"
-    );
-    assert_eq!(
-        get(12)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .unwrap()
-            .value(0),
-        "{\n  \"a\": 1\n}"
-    );
+    assert_eq!(rest::col::<BinaryArray>(b, 11).value(0), b"Hello");
+    assert_eq!(rest::col::<StringArray>(b, 12).value(0), "{\n  \"a\": 1\n}");
     for i in 0..13 {
         assert!(b.column(i).is_null(1), "column {i} keeps NULL");
     }
@@ -270,15 +227,7 @@ async fn types_round_trip_and_request_shape() {
 #[tokio::test]
 async fn partitions_are_fetched_gzipped_and_only_as_far_as_the_row_cap() {
     let fake = fake().await;
-    fake.on(
-        "FROM numbers",
-        FakeStatement {
-            row_type: vec![col("N", "fixed", 18, 0)],
-            rows: int_rows(10),
-            ..FakeStatement::default()
-        }
-        .partitioned(3),
-    );
+    fake.on("FROM numbers", numbers(10));
     let sf = connector(&fake);
     let data = collect_stream(
         sf.query("SELECT n FROM numbers", QueryOptions::default())
@@ -386,19 +335,15 @@ async fn jwt_is_signed_anew_before_it_expires() {
 
 #[tokio::test]
 async fn rejected_credentials_are_unauthorized() {
-    let fake = FakeSnowflake::start(FakeSnowflakeConfig {
-        account: "XY12345".into(),
-        user: "SOMEONE_ELSE".into(),
-        public_key_pem: std::fs::read_to_string(fixture("test_rsa_key.pub")).unwrap(),
-        oauth_token: Some("oauth-secret".into()),
-    })
-    .await;
+    let fake = fake_for("SOMEONE_ELSE").await;
     fake.on(
         "SELECT",
         FakeStatement::rows(vec![col("ONE", "fixed", 1, 0)], vec![vec![Some("1")]]),
     );
-    let err = connector(&fake).test_connection().await.err().unwrap();
-    assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err}");
+    let err = rest::error_of(
+        connector(&fake).test_connection().await,
+        ErrorKind::Unauthorized,
+    );
     assert!(err.to_string().contains("390144"), "{err}");
     // A 401 makes the client sign a fresh JWT and try once more, not loop.
     assert_eq!(statements(&fake).len(), 2);
@@ -416,13 +361,10 @@ async fn rejected_credentials_are_unauthorized() {
     assert_eq!(last.headers["authorization"], "Bearer oauth-secret");
     let mut c = config(&fake);
     c.token = Some("wrong".to_string().into());
-    let err = SnowflakeConnector::new(c)
-        .unwrap()
-        .test_connection()
-        .await
-        .err()
-        .unwrap();
-    assert_eq!(err.kind(), ErrorKind::Unauthorized);
+    rest::error_of(
+        SnowflakeConnector::new(c).unwrap().test_connection().await,
+        ErrorKind::Unauthorized,
+    );
 
     // Config errors are typed too.
     let mut c = config(&fake);
@@ -483,12 +425,11 @@ async fn error_bodies_become_typed_errors() {
     }
     assert_eq!(err.kind(), ErrorKind::QueryFailed);
 
-    let err = sf
-        .query("SELECT * FROM glacial", QueryOptions::default())
-        .await
-        .err()
-        .unwrap();
-    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    rest::error_of(
+        sf.query("SELECT * FROM glacial", QueryOptions::default())
+            .await,
+        ErrorKind::Timeout,
+    );
 
     // Snowflake itself refuses a second statement (MULTI_STATEMENT_COUNT=1).
     let err = sf
@@ -520,165 +461,180 @@ async fn error_bodies_become_typed_errors() {
     let mut c = config(&fake);
     c.max_retries = 1;
     fake.fail_next(2, 429);
-    let err = SnowflakeConnector::new(c)
-        .unwrap()
-        .test_connection()
-        .await
-        .err()
-        .unwrap();
-    assert_eq!(err.kind(), ErrorKind::RateLimited, "{err}");
+    rest::error_of(
+        SnowflakeConnector::new(c).unwrap().test_connection().await,
+        ErrorKind::RateLimited,
+    );
 }
 
 #[tokio::test]
 async fn timeout_and_cancel_stop_the_statement_at_the_engine() {
     let fake = fake().await;
     fake.on("FROM forever", FakeStatement::never_finishes());
+    fake.on(
+        "SELECT 1",
+        FakeStatement::rows(vec![col("ONE", "fixed", 1, 0)], vec![vec![Some("1")]]),
+    );
     let sf = connector(&fake);
-    let started = std::time::Instant::now();
-    let err = sf
-        .query(
-            "SELECT * FROM forever",
-            QueryOptions::default().with_timeout(Some(Duration::from_millis(300))),
-        )
-        .await
-        .err()
-        .unwrap();
-    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(3));
+    rest::check_timeout_and_cancel(&sf, "SELECT * FROM forever", "SELECT 1").await;
     assert_eq!(
         fake.cancelled().len(),
-        1,
-        "the cancel request reached the server"
+        2,
+        "both cancel requests reached the server"
     );
     let body = &statements(&fake)[0].body;
     assert_eq!(
         body["timeout"], 1,
         "the engine's own limit is the query's, rounded up"
     );
-
-    let token = CancellationToken::new();
-    let trigger = token.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        trigger.cancel();
-    });
-    let err = sf
-        .query(
-            "SELECT * FROM forever",
-            QueryOptions::default().with_cancel(token),
-        )
-        .await
-        .err()
-        .unwrap();
-    assert!(matches!(err, Error::Cancelled), "{err:?}");
-    assert_eq!(fake.cancelled().len(), 2);
 }
 
 #[tokio::test]
-async fn introspection_is_one_query_each() {
+async fn row_cap_truncates_across_partitions() {
     let fake = fake().await;
+    fake.on("FROM numbers", numbers(10));
+    rest::check_row_cap(&connector(&fake), "SELECT n FROM numbers", 10).await;
+}
+
+#[tokio::test]
+async fn timestamp_tz_keeps_the_instant_of_every_row() {
+    let fake = fake().await;
+    // The same instant written at UTC+01:00, UTC-05:30 and UTC: one value in Arrow.
     fake.on(
-        "'NOPE'",
-        FakeStatement::rows(vec![col("C", "text", 0, 0)], vec![]),
-    );
-    fake.on(
-        "INFORMATION_SCHEMA.COLUMNS",
+        "FROM zoned",
         FakeStatement::rows(
-            [
-                "TABLE_SCHEMA",
-                "TABLE_NAME",
-                "COLUMN_NAME",
-                "DATA_TYPE",
-                "NUMERIC_PRECISION",
-                "NUMERIC_SCALE",
-                "IS_NULLABLE",
-                "COMMENT",
-                "TABLE_TYPE",
-                "COMMENT",
-                "ROW_COUNT",
-            ]
-            .iter()
-            .map(|n| col(n, "text", 0, 0))
-            .collect(),
+            vec![col("TS", "timestamp_tz", 0, 9)],
             vec![
-                vec![
-                    Some("PUBLIC"),
-                    Some("ORDERS"),
-                    Some("ID"),
-                    Some("NUMBER"),
-                    Some("38"),
-                    Some("0"),
-                    Some("NO"),
-                    None,
-                    Some("BASE TABLE"),
-                    Some("All orders"),
-                    Some("1200"),
-                ],
-                vec![
-                    Some("PUBLIC"),
-                    Some("ORDERS"),
-                    Some("NOTE"),
-                    Some("TEXT"),
-                    None,
-                    None,
-                    Some("YES"),
-                    Some("free text"),
-                    Some("BASE TABLE"),
-                    Some("All orders"),
-                    Some("1200"),
-                ],
+                vec![Some("1704067200.123456789 1500")],
+                vec![Some("1704067200.123456789 1110")],
+                vec![Some("1704067200.123456789 1440")],
+                vec![Some("-1.500000000 1440")],
             ],
         ),
     );
     fake.on(
-        "INFORMATION_SCHEMA.TABLES",
+        "FROM broken",
         FakeStatement::rows(
-            vec![
-                col("TABLE_SCHEMA", "text", 0, 0),
-                col("TABLE_NAME", "text", 0, 0),
-                col("TABLE_TYPE", "text", 0, 0),
-            ],
-            vec![
-                vec![Some("PUBLIC"), Some("CUSTOMERS"), Some("BASE TABLE")],
-                vec![Some("PUBLIC"), Some("ORDERS"), Some("BASE TABLE")],
-            ],
+            vec![col("TS", "timestamp_tz", 0, 9)],
+            vec![vec![Some("1704067200.0 9999")]],
         ),
     );
     let sf = connector(&fake);
-    let tables = sf.list_tables().await.unwrap();
+    let data = collect_stream(
+        sf.query("SELECT ts FROM zoned", QueryOptions::default())
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
-        tables,
-        vec![
-            TableRef::qualified("PUBLIC", "CUSTOMERS"),
-            TableRef::qualified("PUBLIC", "ORDERS")
+        data.schema.field(0).data_type(),
+        &DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+    );
+    let ts = rest::col::<TimestampNanosecondArray>(&data.batches[0], 0)
+        .values()
+        .to_vec();
+    assert_eq!(
+        ts,
+        [
+            1_704_067_200_123_456_789,
+            1_704_067_200_123_456_789,
+            1_704_067_200_123_456_789,
+            -1_500_000_000
         ]
     );
-    let sql = statements(&fake)[0].body["statement"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        sql.contains("SALES.INFORMATION_SCHEMA.TABLES") && sql.contains("TABLE_SCHEMA = 'PUBLIC'"),
-        "{sql}"
+    use metricchat_connectors::snowflake::timestamp_tz_offset_minutes;
+    assert_eq!(timestamp_tz_offset_minutes("1704067200.1 1500"), Some(60));
+    assert_eq!(timestamp_tz_offset_minutes("1704067200.1 1110"), Some(-330));
+    assert_eq!(timestamp_tz_offset_minutes("1704067200.1"), None);
+
+    let err = rest::error_of(
+        sf.query("SELECT ts FROM broken", QueryOptions::default())
+            .await,
+        ErrorKind::QueryFailed,
     );
+    assert!(err.to_string().contains("9999"), "{err}");
+}
 
-    let schema = sf.table_schema(&TableRef::bare("orders")).await.unwrap();
-    assert_eq!(schema.table, TableRef::qualified("PUBLIC", "ORDERS"));
-    assert_eq!(schema.kind, TableKind::Table);
-    assert_eq!(schema.comment.as_deref(), Some("All orders"));
-    assert_eq!(schema.row_estimate, Some(1200));
-    assert_eq!(schema.columns.len(), 2);
-    assert_eq!(schema.columns[0].data_type, "NUMBER(38,0)");
-    assert!(!schema.columns[0].nullable);
-    assert_eq!(schema.columns[1].comment.as_deref(), Some("free text"));
-    assert_eq!(statements(&fake).len(), 2, "one query per call");
+#[tokio::test]
+async fn catalog_is_three_statements_and_matches_table_schema() {
+    let fake = fake().await;
+    let model = rest::shop("PUBLIC", &SNOWFLAKE);
+    let mut other = rest::shop("STAGING", &SNOWFLAKE);
+    other.truncate(1);
+    let mut everything = model.clone();
+    everything.extend(other.clone());
+    fake.set_catalog("SALES", everything.clone());
 
-    let err = sf
-        .table_schema(&TableRef::bare("nope"))
-        .await
-        .err()
-        .unwrap();
-    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    // The URL names schema PUBLIC: introspection stays inside it.
+    let sf = connector(&fake);
+    let before = statements(&fake).len();
+    let catalog = sf.catalog().await.unwrap();
+    let sent: Vec<String> = statements(&fake)[before..]
+        .iter()
+        .map(|r| r.body["statement"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(sent.len(), 3, "{sent:#?}");
+    assert!(
+        sent.iter()
+            .any(|s| s.contains("SALES.INFORMATION_SCHEMA.COLUMNS")
+                && s.contains("c.TABLE_SCHEMA = 'PUBLIC'")),
+        "{sent:#?}"
+    );
+    assert!(sent.contains(&"SHOW PRIMARY KEYS IN SCHEMA SALES.PUBLIC".to_string()));
+    assert!(sent.contains(&"SHOW IMPORTED KEYS IN SCHEMA SALES.PUBLIC".to_string()));
+    assert_eq!(catalog.len(), model.len());
+    rest::check_catalog(&sf, &model).await;
+    let orders = sf.table_schema(&TableRef::bare("orders")).await.unwrap();
+    assert_eq!(orders.table, TableRef::qualified("PUBLIC", "ORDERS"));
+    assert_eq!(orders.columns[0].data_type, "NUMBER(38,0)");
+    let last = statements(&fake)
+        .iter()
+        .rev()
+        .take(2)
+        .map(|r| r.body["statement"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>();
+    assert!(
+        last.iter()
+            .all(|s| s.ends_with("IN TABLE SALES.PUBLIC.ORDERS")),
+        "{last:?}"
+    );
+    rest::check_missing_table(&sf, TableRef::bare("nope")).await;
+
+    // Without a schema: the whole database, keys from SHOW … IN DATABASE.
+    let mut c = config(&fake);
+    c.schema = None;
+    let whole = SnowflakeConnector::new(c).unwrap();
+    rest::check_catalog(&whole, &everything).await;
+    assert!(
+        statements(&fake)
+            .iter()
+            .any(|r| r.body["statement"] == "SHOW IMPORTED KEYS IN DATABASE SALES")
+    );
+    assert!(fake.unexpected().is_empty(), "{:?}", fake.unexpected());
+}
+
+#[tokio::test]
+async fn keys_are_left_out_when_show_is_refused() {
+    let fake = fake().await;
+    fake.on(
+        "SHOW PRIMARY KEYS",
+        FakeStatement::failing(
+            422,
+            "003001",
+            "SQL access control error: Insufficient privileges",
+            "42501",
+        ),
+    );
+    let model = rest::shop("PUBLIC", &SNOWFLAKE);
+    fake.set_catalog("SALES", model.clone());
+    let catalog = connector(&fake).catalog().await.unwrap();
+    assert_eq!(catalog.len(), model.len());
+    assert!(catalog.iter().all(|t| t.primary_key.is_empty()));
+    assert!(
+        catalog.iter().any(|t| !t.foreign_keys.is_empty()),
+        "imported keys still come"
+    );
 }
 
 #[tokio::test]

@@ -10,6 +10,10 @@
 use std::path::Path;
 use std::time::Duration;
 
+mod conformance;
+
+use conformance::{Backend, airline_sql, case, type_table_sql};
+
 use arrow::array::{
     Array, AsArray, BinaryArray, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch,
     StringArray, Time64MicrosecondArray, TimestampMicrosecondArray,
@@ -505,4 +509,52 @@ async fn sqlite_nycflights_matches_datafusion() {
     let (a, b) = (rows(&lite), rows(&dfr.batches));
     assert!(!a.is_empty());
     assert_eq!(a, b);
+}
+
+#[tokio::test]
+async fn sqlite_passes_the_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("conformance.db");
+    let w = writer(&path).await;
+    for sql in airline_sql(None) {
+        exec(&w, &sql).await;
+    }
+    let types = vec![
+        case("BOOLEAN", "1", DataType::Boolean, "true"),
+        case("INTEGER", "9000000000", DataType::Int64, "9000000000"),
+        case("REAL", "2.5", DataType::Float64, "2.5"),
+        case("NUMERIC", "12.5", DataType::Float64, "12.5"),
+        case("TEXT", "'text'", DataType::Utf8, "text"),
+        case("BLOB", "x'0102ff'", DataType::Binary, "0102ff"),
+        case("DATE", "'2013-01-02'", DataType::Date32, "2013-01-02"),
+        case(
+            "TIME",
+            "'12:34:56.789'",
+            DataType::Time64(TimeUnit::Microsecond),
+            "12:34:56.789",
+        ),
+        case(
+            "DATETIME",
+            "'2013-01-02 03:04:05.678901'",
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            "2013-01-02T03:04:05.678901",
+        ),
+    ];
+    for sql in type_table_sql("types", "INTEGER", &types) {
+        exec(&w, &sql).await;
+    }
+    w.close().await;
+    let c = SqliteConnector::from_url(&format!("sqlite://{}", path.display())).unwrap();
+    Backend::airline(
+        &c,
+        None,
+        "types".into(),
+        types,
+        "WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < 20000) \
+         SELECT x FROM s",
+        "WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s \
+         WHERE x < 1000000000) SELECT count(*) FROM s",
+    )
+    .run_all()
+    .await;
 }

@@ -12,7 +12,21 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 
 /// Where an instruction or memory applies.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+///
+/// Serialized with a `kind` tag (`{"kind": "connection", "connection": "wh"}`). Reading also
+/// accepts the short forms people type in configs and the bindings: `null` or `"global"`,
+/// `{"connection": "wh"}`, `{"tables": ["orders"], "connection": "wh"}` and a bare list of
+/// table names.
+///
+/// ```
+/// use metricchat_core::instructions::Scope;
+/// let s: Scope = serde_json::from_str(r#"["orders", "sales.customers"]"#)?;
+/// assert_eq!(s, Scope::Tables { connection: None, tables: vec!["orders".into(), "sales.customers".into()] });
+/// let s: Scope = serde_json::from_str(r#"{"connection": "wh"}"#)?;
+/// assert_eq!(s.connection(), Some("wh"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Scope {
     /// Every run.
@@ -32,6 +46,87 @@ pub enum Scope {
         /// The tables.
         tables: Vec<String>,
     },
+}
+
+/// The tagged form of [`Scope`], as it is written.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum TaggedScope {
+    Global,
+    Connection {
+        connection: String,
+    },
+    Tables {
+        #[serde(default)]
+        connection: Option<String>,
+        tables: Vec<String>,
+    },
+}
+
+/// Every form [`Scope`] reads.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ScopeRepr {
+    Tagged(TaggedScope),
+    Null(()),
+    Word(String),
+    Tables(Vec<String>),
+    Loose(LooseScope),
+}
+
+/// `{"connection": …, "tables": […]}` without a `kind`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LooseScope {
+    #[serde(default)]
+    connection: Option<String>,
+    #[serde(default)]
+    tables: Option<Vec<String>>,
+}
+
+impl<'de> Deserialize<'de> for Scope {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        Ok(
+            match ScopeRepr::deserialize(deserializer).map_err(|_| {
+                D::Error::custom(
+                    "a scope is null, \"global\", {\"connection\": NAME}, \
+                 {\"tables\": [NAMES], \"connection\"?: NAME}, a list of table names, or the \
+                 tagged form {\"kind\": \"global\"|\"connection\"|\"tables\", ...}",
+                )
+            })? {
+                ScopeRepr::Tagged(TaggedScope::Global) | ScopeRepr::Null(()) => Scope::Global,
+                ScopeRepr::Tagged(TaggedScope::Connection { connection }) => {
+                    Scope::Connection { connection }
+                }
+                ScopeRepr::Tagged(TaggedScope::Tables { connection, tables })
+                | ScopeRepr::Loose(LooseScope {
+                    connection,
+                    tables: Some(tables),
+                }) => Scope::Tables { connection, tables },
+                ScopeRepr::Loose(LooseScope {
+                    connection: Some(connection),
+                    tables: None,
+                }) => Scope::Connection { connection },
+                ScopeRepr::Loose(LooseScope {
+                    connection: None,
+                    tables: None,
+                }) => Scope::Global,
+                ScopeRepr::Word(w) if w.eq_ignore_ascii_case("global") => Scope::Global,
+                ScopeRepr::Word(w) => {
+                    return Err(D::Error::custom(format!(
+                        "unknown scope `{w}`: write \"global\", {{\"connection\": NAME}} or a list of tables"
+                    )));
+                }
+                ScopeRepr::Tables(tables) => Scope::Tables {
+                    connection: None,
+                    tables,
+                },
+            },
+        )
+    }
 }
 
 /// Lifecycle of an instruction.
@@ -723,6 +818,50 @@ fn normalise_word(w: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn scope_reads_short_forms_and_writes_the_tagged_one()
+    -> std::result::Result<(), serde_json::Error> {
+        let read = |t: &str| serde_json::from_str::<Scope>(t);
+        assert_eq!(read("null")?, Scope::Global);
+        assert_eq!(read(r#""global""#)?, Scope::Global);
+        assert_eq!(read(r#"{"kind": "global"}"#)?, Scope::Global);
+        let wh = Scope::Connection {
+            connection: "wh".into(),
+        };
+        assert_eq!(read(r#"{"connection": "wh"}"#)?, wh);
+        assert_eq!(read(r#"{"kind": "connection", "connection": "wh"}"#)?, wh);
+        let tables = Scope::Tables {
+            connection: Some("wh".into()),
+            tables: vec!["orders".into()],
+        };
+        assert_eq!(
+            read(r#"{"tables": ["orders"], "connection": "wh"}"#)?,
+            tables
+        );
+        assert_eq!(read(&serde_json::to_string(&tables)?)?, tables);
+        assert_eq!(
+            read(r#"["orders"]"#)?,
+            Scope::Tables {
+                connection: None,
+                tables: vec!["orders".into()]
+            }
+        );
+        assert_eq!(
+            serde_json::to_value(&wh)?,
+            serde_json::json!({"kind": "connection", "connection": "wh"})
+        );
+        for bad in [
+            r#""everywhere""#,
+            r#"{"kind": "bogus"}"#,
+            r#"{"conection": "wh"}"#,
+            "3",
+        ] {
+            let err = read(bad).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("scope"), "{bad}: {err}");
+        }
+        Ok(())
+    }
 
     fn strings(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()

@@ -10,6 +10,10 @@
 //! - `sqlite-store` (default): [`store::SqliteStore`], the embedded persistence store.
 //! - `postgres-store`: `store::PostgresStore`, the persistence store in a schema of a
 //!   PostgreSQL database.
+//! - `openai`, `anthropic`, `gemini`, `ollama` (all default): the LLM provider clients in
+//!   [`llm`]; `openai` also covers Azure OpenAI and OpenAI-compatible servers. An
+//!   [`LlmSpec`](llm::LlmSpec) naming a provider whose feature is off fails with a config error
+//!   naming the feature.
 
 #![cfg_attr(
     not(test),

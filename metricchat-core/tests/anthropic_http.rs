@@ -2,98 +2,49 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::time::{Duration, Instant};
+mod providers;
 
-use futures::StreamExt;
+use std::sync::Arc;
+
 use metricchat_core::ErrorKind;
-use metricchat_core::error::Error;
 use metricchat_core::llm::{
     AnthropicClient, AnthropicConfig, ChatEvent, ChatMessage, ChatRequest, FinishReason,
-    ImageContent, LlmClient, ResponseFormat, RetryPolicy, ToolCall, ToolChoice, ToolSpec, Usage,
+    HttpConfig, ImageContent, LlmClient, ResponseFormat, ToolCall, ToolChoice, Usage,
 };
-use metricchat_testkit::{Exchange, FakeLlmServer, FakeToolCall, Reply, anthropic};
+use metricchat_testkit::{FakeLlmServer, FakeToolCall, Reply, anthropic};
 use serde_json::json;
+
+use providers::*;
 
 fn client(server: &FakeLlmServer) -> AnthropicClient {
     client_with(server, |c| c)
+}
+
+/// The client configuration of this file's tests (the suite's retries and timeouts).
+fn config(server: &FakeLlmServer) -> AnthropicConfig {
+    AnthropicConfig::new("claude-sonnet-4-5")
+        .with_base_url(server.origin())
+        .with_api_key("sk-ant-test-secret")
+        .with_http_options(http())
 }
 
 fn client_with(
     server: &FakeLlmServer,
     f: impl FnOnce(AnthropicConfig) -> AnthropicConfig,
 ) -> AnthropicClient {
-    let config = AnthropicConfig::new("claude-sonnet-4-5")
-        .with_base_url(server.origin())
-        .with_api_key("sk-ant-test-secret")
-        .with_retry(RetryPolicy::new(
-            2,
-            Duration::from_millis(20),
-            Duration::from_secs(3),
-        ))
-        .with_timeouts(
-            Duration::from_secs(2),
-            Duration::from_secs(5),
-            Duration::from_secs(5),
-        );
-    AnthropicClient::new(f(config)).unwrap()
+    AnthropicClient::new(f(config(server))).unwrap()
 }
 
-fn ask(text: &str) -> ChatRequest {
-    ChatRequest::new(vec![
-        ChatMessage::system("You are a data analyst."),
-        ChatMessage::user(text),
-    ])
-}
+const ANTHROPIC: Provider = Provider {
+    name: "anthropic",
+    api_key: "sk-ant-test-secret",
+    unauthorized_says: "invalid x-api-key",
+    client: |server, http| {
+        Arc::new(AnthropicClient::new(config(server).with_http_options(http)).unwrap())
+    },
+};
 
-async fn collect(client: &AnthropicClient, req: ChatRequest) -> Vec<ChatEvent> {
-    let mut stream = client.stream(req).await.unwrap();
-    let mut out = Vec::new();
-    while let Some(ev) = stream.next().await {
-        out.push(ev.unwrap());
-    }
-    out
-}
-
-async fn first_error(client: &AnthropicClient, req: ChatRequest) -> (Vec<ChatEvent>, Error) {
-    let mut stream = match client.stream(req).await {
-        Ok(s) => s,
-        Err(e) => return (Vec::new(), e),
-    };
-    let mut seen = Vec::new();
-    while let Some(ev) = stream.next().await {
-        match ev {
-            Ok(ev) => seen.push(ev),
-            Err(e) => return (seen, e),
-        }
-    }
-    panic!("the stream ended without an error: {seen:?}");
-}
-
-fn tools() -> Vec<ToolSpec> {
-    vec![
-        ToolSpec {
-            name: "create_data".into(),
-            description: "Run a read-only SQL query.".into(),
-            parameters: json!({"type": "object", "properties": {"sql": {"type": "string"}},
-                               "required": ["sql"]}),
-        },
-        ToolSpec {
-            name: "describe_tables".into(),
-            description: "Describe tables.".into(),
-            parameters: json!({"type": "object", "properties": {"tables": {"type": "array"}}}),
-        },
-    ]
-}
-
-fn calls(events: &[ChatEvent]) -> Vec<&ToolCall> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            ChatEvent::ToolCall { call } => Some(call),
-            _ => None,
-        })
-        .collect()
-}
+provider_suite!(ANTHROPIC);
 
 #[tokio::test]
 async fn streamed_text_arrives_in_chunks_with_usage_and_cache_reads() {
@@ -330,21 +281,6 @@ async fn request_body_has_anthropic_shape() {
 }
 
 #[tokio::test]
-async fn rate_limit_waits_for_retry_after_then_succeeds() {
-    let server = FakeLlmServer::start(vec![
-        Reply::rate_limited(1).into(),
-        Reply::text("after the wait").into(),
-    ])
-    .await;
-    let started = Instant::now();
-    let reply = client(&server).complete(ask("hi")).await.unwrap();
-    assert_eq!(reply.text, "after the wait");
-    assert_eq!(server.requests().len(), 2);
-    assert!(started.elapsed() >= Duration::from_millis(950));
-    server.verify().unwrap();
-}
-
-#[tokio::test]
 async fn overloaded_529_is_rate_limited_and_retried() {
     let server = FakeLlmServer::start(vec![
         anthropic::overloaded().into(),
@@ -366,17 +302,6 @@ async fn overloaded_529_is_rate_limited_and_retried() {
     assert!(err.is_retryable());
     assert!(err.to_string().contains("Overloaded"), "{err}");
     assert_eq!(server.requests().len(), 3, "1 attempt + 2 retries");
-}
-
-#[tokio::test]
-async fn unauthorized_is_not_retried_and_keeps_the_message() {
-    let server = FakeLlmServer::start(vec![Reply::status(401).into()]).await;
-    let err = client(&server).complete(ask("hi")).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Unauthorized);
-    assert!(err.to_string().contains("invalid x-api-key"), "{err}");
-    assert!(!err.to_string().contains("sk-ant-test-secret"));
-    assert_eq!(server.requests().len(), 1);
-    server.verify().unwrap();
 }
 
 #[tokio::test]
@@ -418,65 +343,6 @@ async fn overloaded_error_event_mid_stream_is_typed() {
     assert_eq!(err.kind(), ErrorKind::RateLimited);
     assert!(err.to_string().contains("Overloaded"), "{err}");
     assert_eq!(server.requests().len(), 1, "not retried after events");
-}
-
-#[tokio::test]
-async fn cut_stream_is_an_llm_error_after_the_text_before_it() {
-    let server = FakeLlmServer::start(vec![
-        Reply::CutStream {
-            text_before: "Partial answ".into(),
-        }
-        .into(),
-    ])
-    .await;
-    let (seen, err) = first_error(&client(&server), ask("hi")).await;
-    let text: String = seen
-        .iter()
-        .filter_map(|e| match e {
-            ChatEvent::TextDelta { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(text, "Partial answ");
-    assert_eq!(err.kind(), ErrorKind::Llm);
-    assert!(err.to_string().contains("cut"), "{err}");
-    assert_eq!(server.requests().len(), 1);
-}
-
-#[tokio::test]
-async fn stalls_time_out() {
-    let server = FakeLlmServer::start(vec![
-        Exchange::any(Reply::Stall),
-        Reply::StallMidStream {
-            text_before: "I was saying".into(),
-        }
-        .into(),
-    ])
-    .await;
-    let c = client_with(&server, |c| {
-        c.with_retry(RetryPolicy::none()).with_timeouts(
-            Duration::from_secs(2),
-            Duration::from_millis(300),
-            Duration::from_millis(300),
-        )
-    });
-    let started = Instant::now();
-    let err = c.complete(ask("hi")).await.unwrap_err();
-    assert!(
-        matches!(&err, Error::Timeout { operation, .. } if operation == "anthropic first byte"),
-        "{err:?}"
-    );
-    let (seen, err) = first_error(&c, ask("hi")).await;
-    assert!(
-        seen.iter()
-            .any(|e| matches!(e, ChatEvent::TextDelta { .. }))
-    );
-    assert!(
-        matches!(&err, Error::Timeout { operation, .. } if operation == "anthropic stream idle"),
-        "{err:?}"
-    );
-    assert!(started.elapsed() < Duration::from_secs(3));
-    server.verify().unwrap();
 }
 
 #[tokio::test]

@@ -10,8 +10,8 @@ use futures::StreamExt;
 use metricchat_core::ErrorKind;
 use metricchat_core::llm::cassette::{Cassette, CassetteEntry, CassetteMode, RECORD_ENV};
 use metricchat_core::llm::{
-    AnthropicClient, AnthropicConfig, ChatEvent, ChatMessage, ChatRequest, LlmClient, OpenAiClient,
-    OpenAiConfig, RetryPolicy, ToolSpec,
+    AnthropicClient, AnthropicConfig, ChatEvent, ChatMessage, ChatRequest, HttpConfig, LlmClient,
+    OpenAiClient, OpenAiConfig, RetryPolicy, ToolSpec,
 };
 use metricchat_testkit::{FakeLlmServer, FakeToolCall, Reply};
 use serde_json::json;
@@ -361,4 +361,96 @@ async fn auto_replays_unless_mc_record_is_set() {
     assert_eq!(CassetteMode::Auto.resolve(), CassetteMode::Replay);
     let llm = Cassette::auto(&path, openai(&base_url)).unwrap();
     assert_eq!(llm.complete(ask("hi")).await.unwrap().text, "Recorded.");
+}
+
+/// `LlmSpec { cassette, cassette_mode }` for every provider: record against the fake server,
+/// stop it, and replay the same answer from the file through a spec built the same way.
+#[tokio::test]
+async fn llm_spec_cassette_records_then_replays_for_every_provider() {
+    use metricchat_core::llm::LlmSpec;
+
+    let dir = tempfile::tempdir().unwrap();
+    for provider in ["openai", "anthropic", "gemini", "ollama"] {
+        let path = dir.path().join(format!("{provider}.jsonl"));
+        let server = FakeLlmServer::start(vec![
+            Reply::text("Churn rose 4% in May.")
+                .chunked(4)
+                .with_usage(30, 7, 0)
+                .into(),
+        ])
+        .await;
+        let base_url = match provider {
+            "openai" => server.base_url(),
+            _ => server.origin(),
+        };
+        let spec = |mode: &str| -> LlmSpec {
+            serde_json::from_value(json!({
+                "provider": provider,
+                "model": "m1",
+                "base_url": base_url,
+                "api_key": "sk-spec-secret-789",
+                "max_retries": 0,
+                "cassette": path,
+                "cassette_mode": mode,
+            }))
+            .unwrap()
+        };
+        let live = spec("record")
+            .build()
+            .unwrap()
+            .complete(ask("Why did churn rise?"))
+            .await
+            .unwrap();
+        assert_eq!(live.text, "Churn rose 4% in May.", "{provider}");
+        server.verify().unwrap();
+        server.shutdown().await;
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("sk-spec-secret-789"),
+            "{provider}: key leaked"
+        );
+        assert_eq!(entries(&path).len(), 1, "{provider}");
+
+        // The server is gone: only the cassette can answer.
+        let replayed = spec("replay")
+            .build()
+            .unwrap()
+            .complete(ask("Why did churn rise?"))
+            .await
+            .unwrap();
+        assert_eq!(replayed, live, "{provider}");
+        // `auto` (the default) replays when MC_RECORD is not set.
+        if std::env::var_os(RECORD_ENV).is_none() {
+            let mut auto = spec("auto");
+            auto.cassette_mode = None;
+            let again = auto
+                .build()
+                .unwrap()
+                .complete(ask("Why did churn rise?"))
+                .await;
+            assert_eq!(again.unwrap().text, live.text, "{provider}");
+        }
+        // A prompt that was never recorded is a typed NotFound, not a network call.
+        let err = spec("replay")
+            .build()
+            .unwrap()
+            .complete(ask("Something else"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound, "{provider}: {err}");
+    }
+}
+
+#[test]
+fn llm_spec_replay_of_a_missing_cassette_fails_at_build() {
+    let spec: metricchat_core::llm::LlmSpec = serde_json::from_value(json!({
+        "provider": "anthropic",
+        "cassette": "/nonexistent/dir/none.jsonl",
+        "cassette_mode": "replay",
+    }))
+    .unwrap();
+    let err = spec.build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(err.to_string().contains(RECORD_ENV), "{err}");
 }

@@ -2,17 +2,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod providers;
+
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use metricchat_core::ErrorKind;
-use metricchat_core::error::Error;
 use metricchat_core::llm::{
     ChatAccumulator, ChatEvent, ChatMessage, ChatRequest, FinishReason, GeminiClient, GeminiConfig,
-    ImageContent, LlmClient, ResponseFormat, RetryPolicy, ToolCall, ToolChoice, ToolSpec, Usage,
+    HttpConfig, ImageContent, LlmClient, ResponseFormat, ToolChoice, ToolSpec, Usage,
 };
-use metricchat_testkit::{Exchange, FakeLlmServer, FakeToolCall, Reply, gemini};
+use metricchat_testkit::{FakeLlmServer, FakeToolCall, Reply, gemini};
 use serde_json::json;
+
+use providers::*;
 
 const KEY: &str = "AIza-test-secret";
 
@@ -20,66 +24,31 @@ fn client(server: &FakeLlmServer) -> GeminiClient {
     client_with(server, |c| c)
 }
 
+/// The client configuration of this file's tests (the suite's retries and timeouts).
+fn config(server: &FakeLlmServer) -> GeminiConfig {
+    GeminiConfig::new("gemini-2.5-flash")
+        .with_base_url(server.origin())
+        .with_api_key(KEY)
+        .with_http_options(http())
+}
+
 fn client_with(
     server: &FakeLlmServer,
     f: impl FnOnce(GeminiConfig) -> GeminiConfig,
 ) -> GeminiClient {
-    let config = GeminiConfig::new("gemini-2.5-flash")
-        .with_base_url(server.origin())
-        .with_api_key(KEY)
-        .with_retry(RetryPolicy::new(
-            2,
-            Duration::from_millis(20),
-            Duration::from_secs(3),
-        ))
-        .with_timeouts(
-            Duration::from_secs(2),
-            Duration::from_secs(5),
-            Duration::from_secs(5),
-        );
-    GeminiClient::new(f(config)).unwrap()
+    GeminiClient::new(f(config(server))).unwrap()
 }
 
-fn ask(text: &str) -> ChatRequest {
-    ChatRequest::new(vec![
-        ChatMessage::system("You are a data analyst."),
-        ChatMessage::user(text),
-    ])
-}
+const GEMINI: Provider = Provider {
+    name: "gemini",
+    api_key: KEY,
+    unauthorized_says: "authentication",
+    client: |server, http| {
+        Arc::new(GeminiClient::new(config(server).with_http_options(http)).unwrap())
+    },
+};
 
-async fn collect(client: &GeminiClient, req: ChatRequest) -> Vec<ChatEvent> {
-    let mut stream = client.stream(req).await.unwrap();
-    let mut out = Vec::new();
-    while let Some(ev) = stream.next().await {
-        out.push(ev.unwrap());
-    }
-    out
-}
-
-async fn first_error(client: &GeminiClient, req: ChatRequest) -> (Vec<ChatEvent>, Error) {
-    let mut stream = match client.stream(req).await {
-        Ok(s) => s,
-        Err(e) => return (Vec::new(), e),
-    };
-    let mut seen = Vec::new();
-    while let Some(ev) = stream.next().await {
-        match ev {
-            Ok(ev) => seen.push(ev),
-            Err(e) => return (seen, e),
-        }
-    }
-    panic!("the stream ended without an error: {seen:?}");
-}
-
-fn text_of(events: &[ChatEvent]) -> String {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            ChatEvent::TextDelta { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
-}
+provider_suite!(GEMINI);
 
 fn tools() -> Vec<ToolSpec> {
     vec![
@@ -98,16 +67,6 @@ fn tools() -> Vec<ToolSpec> {
                                                          "items": {"type": "string"}}}}),
         },
     ]
-}
-
-fn calls(events: &[ChatEvent]) -> Vec<&ToolCall> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            ChatEvent::ToolCall { call } => Some(call),
-            _ => None,
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -387,21 +346,6 @@ async fn json_mode_named_tool_and_generation_config() {
 }
 
 #[tokio::test]
-async fn rate_limit_waits_for_retry_after_then_succeeds() {
-    let server = FakeLlmServer::start(vec![
-        Reply::rate_limited(1).into(),
-        Reply::text("after the wait").into(),
-    ])
-    .await;
-    let started = Instant::now();
-    let reply = client(&server).complete(ask("hi")).await.unwrap();
-    assert_eq!(reply.text, "after the wait");
-    assert_eq!(server.requests().len(), 2);
-    assert!(started.elapsed() >= Duration::from_millis(950));
-    server.verify().unwrap();
-}
-
-#[tokio::test]
 async fn quota_retry_delay_in_the_body_is_honoured() {
     let server = FakeLlmServer::start(vec![
         gemini::quota_exhausted(1).into(),
@@ -512,56 +456,7 @@ async fn error_chunk_mid_stream_is_typed() {
 }
 
 #[tokio::test]
-async fn cut_stream_is_an_llm_error_after_the_text_before_it() {
-    let server = FakeLlmServer::start(vec![
-        Reply::CutStream {
-            text_before: "Partial answ".into(),
-        }
-        .into(),
-    ])
-    .await;
-    let (seen, err) = first_error(&client(&server), ask("hi")).await;
-    assert_eq!(text_of(&seen), "Partial answ");
-    assert_eq!(err.kind(), ErrorKind::Llm);
-    assert!(err.to_string().contains("cut"), "{err}");
-    assert_eq!(server.requests().len(), 1);
-}
-
-#[tokio::test]
-async fn stalls_time_out() {
-    let server = FakeLlmServer::start(vec![
-        Exchange::any(Reply::Stall),
-        Reply::StallMidStream {
-            text_before: "I was saying".into(),
-        }
-        .into(),
-    ])
-    .await;
-    let c = client_with(&server, |c| {
-        c.with_retry(RetryPolicy::none()).with_timeouts(
-            Duration::from_secs(2),
-            Duration::from_millis(300),
-            Duration::from_millis(300),
-        )
-    });
-    let started = Instant::now();
-    let err = c.complete(ask("hi")).await.unwrap_err();
-    assert!(
-        matches!(&err, Error::Timeout { operation, .. } if operation == "gemini first byte"),
-        "{err:?}"
-    );
-    let (seen, err) = first_error(&c, ask("hi")).await;
-    assert_eq!(text_of(&seen), "I was saying");
-    assert!(
-        matches!(&err, Error::Timeout { operation, .. } if operation == "gemini stream idle"),
-        "{err:?}"
-    );
-    assert!(started.elapsed() < Duration::from_secs(3));
-    server.verify().unwrap();
-}
-
-#[tokio::test]
-async fn dropping_the_stream_closes_the_connection() {
+async fn dropping_a_stalled_stream_closes_the_connection() {
     let server = FakeLlmServer::start(vec![
         Reply::StallMidStream {
             text_before: "Thinking".into(),

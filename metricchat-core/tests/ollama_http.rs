@@ -2,88 +2,56 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::time::{Duration, Instant};
+mod providers;
 
-use futures::StreamExt;
+use std::sync::Arc;
+
 use metricchat_core::ErrorKind;
-use metricchat_core::error::Error;
 use metricchat_core::llm::{
-    ChatEvent, ChatMessage, ChatRequest, FinishReason, ImageContent, LlmClient, OllamaClient,
-    OllamaConfig, ResponseFormat, RetryPolicy, ToolCall, ToolChoice, ToolSpec, Usage,
+    ChatEvent, ChatMessage, ChatRequest, FinishReason, HttpConfig, ImageContent, LlmClient,
+    OllamaClient, OllamaConfig, ResponseFormat, ToolCall, ToolChoice, Usage,
 };
-use metricchat_testkit::{Exchange, FakeLlmServer, FakeToolCall, Reply, ollama};
+use metricchat_testkit::{FakeLlmServer, FakeToolCall, Reply, ollama};
 use serde_json::json;
+
+use providers::*;
 
 fn client(server: &FakeLlmServer) -> OllamaClient {
     client_with(server, |c| c)
+}
+
+/// The client configuration of this file's tests (the suite's retries and timeouts).
+fn config(server: &FakeLlmServer) -> OllamaConfig {
+    OllamaConfig::new("qwen2.5:7b")
+        .with_host(server.origin())
+        .with_tools(true)
+        .with_http_options(http())
 }
 
 fn client_with(
     server: &FakeLlmServer,
     f: impl FnOnce(OllamaConfig) -> OllamaConfig,
 ) -> OllamaClient {
-    let config = OllamaConfig::new("qwen2.5:7b")
-        .with_host(server.origin())
-        .with_tools(true)
-        .with_retry(RetryPolicy::new(
-            2,
-            Duration::from_millis(20),
-            Duration::from_secs(3),
-        ))
-        .with_timeouts(
-            Duration::from_secs(2),
-            Duration::from_secs(5),
-            Duration::from_secs(5),
-        );
-    OllamaClient::new(f(config)).unwrap()
+    OllamaClient::new(f(config(server))).unwrap()
 }
 
-fn ask(text: &str) -> ChatRequest {
-    ChatRequest::new(vec![
-        ChatMessage::system("You are a data analyst."),
-        ChatMessage::user(text),
-    ])
-}
+const OLLAMA: Provider = Provider {
+    name: "ollama",
+    api_key: "ollama-secret-key",
+    unauthorized_says: "unauthorized",
+    client: |server, http| {
+        Arc::new(
+            OllamaClient::new(
+                config(server)
+                    .with_api_key("ollama-secret-key")
+                    .with_http_options(http),
+            )
+            .unwrap(),
+        )
+    },
+};
 
-async fn collect(client: &OllamaClient, req: ChatRequest) -> Vec<ChatEvent> {
-    let mut stream = client.stream(req).await.unwrap();
-    let mut out = Vec::new();
-    while let Some(ev) = stream.next().await {
-        out.push(ev.unwrap());
-    }
-    out
-}
-
-async fn first_error(client: &OllamaClient, req: ChatRequest) -> (Vec<ChatEvent>, Error) {
-    let mut stream = match client.stream(req).await {
-        Ok(s) => s,
-        Err(e) => return (Vec::new(), e),
-    };
-    let mut seen = Vec::new();
-    while let Some(ev) = stream.next().await {
-        match ev {
-            Ok(ev) => seen.push(ev),
-            Err(e) => return (seen, e),
-        }
-    }
-    panic!("the stream ended without an error: {seen:?}");
-}
-
-fn tools() -> Vec<ToolSpec> {
-    vec![
-        ToolSpec {
-            name: "create_data".into(),
-            description: "Run a read-only SQL query.".into(),
-            parameters: json!({"type": "object", "properties": {"sql": {"type": "string"}},
-                               "required": ["sql"]}),
-        },
-        ToolSpec {
-            name: "describe_tables".into(),
-            description: "Describe tables.".into(),
-            parameters: json!({"type": "object", "properties": {"tables": {"type": "array"}}}),
-        },
-    ]
-}
+provider_suite!(OLLAMA);
 
 #[tokio::test]
 async fn streamed_text_arrives_in_lines_with_usage() {
@@ -256,21 +224,6 @@ async fn request_body_has_ollama_shape() {
 }
 
 #[tokio::test]
-async fn rate_limit_waits_for_retry_after_then_succeeds() {
-    let server = FakeLlmServer::start(vec![
-        Reply::rate_limited(1).into(),
-        Reply::text("after the wait").into(),
-    ])
-    .await;
-    let started = Instant::now();
-    let reply = client(&server).complete(ask("hi")).await.unwrap();
-    assert_eq!(reply.text, "after the wait");
-    assert_eq!(server.requests().len(), 2);
-    assert!(started.elapsed() >= Duration::from_millis(950));
-    server.verify().unwrap();
-}
-
-#[tokio::test]
 async fn busy_server_is_retried() {
     let server = FakeLlmServer::start(vec![
         Reply::status(503).into(),
@@ -328,65 +281,6 @@ async fn error_line_mid_stream_is_an_llm_error() {
     );
     assert_eq!(err.kind(), ErrorKind::Llm);
     assert!(err.to_string().contains("while running the model"), "{err}");
-}
-
-#[tokio::test]
-async fn cut_stream_is_an_llm_error_after_the_text_before_it() {
-    let server = FakeLlmServer::start(vec![
-        Reply::CutStream {
-            text_before: "Partial answ".into(),
-        }
-        .into(),
-    ])
-    .await;
-    let (seen, err) = first_error(&client(&server), ask("hi")).await;
-    let text: String = seen
-        .iter()
-        .filter_map(|e| match e {
-            ChatEvent::TextDelta { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(text, "Partial answ");
-    assert_eq!(err.kind(), ErrorKind::Llm);
-    assert!(err.to_string().contains("cut"), "{err}");
-    assert_eq!(server.requests().len(), 1);
-}
-
-#[tokio::test]
-async fn stalls_time_out() {
-    let server = FakeLlmServer::start(vec![
-        Exchange::any(Reply::Stall),
-        Reply::StallMidStream {
-            text_before: "I was saying".into(),
-        }
-        .into(),
-    ])
-    .await;
-    let c = client_with(&server, |c| {
-        c.with_retry(RetryPolicy::none()).with_timeouts(
-            Duration::from_secs(2),
-            Duration::from_millis(300),
-            Duration::from_millis(300),
-        )
-    });
-    let started = Instant::now();
-    let err = c.complete(ask("hi")).await.unwrap_err();
-    assert!(
-        matches!(&err, Error::Timeout { operation, .. } if operation == "ollama first byte"),
-        "{err:?}"
-    );
-    let (seen, err) = first_error(&c, ask("hi")).await;
-    assert!(
-        seen.iter()
-            .any(|e| matches!(e, ChatEvent::TextDelta { .. }))
-    );
-    assert!(
-        matches!(&err, Error::Timeout { operation, .. } if operation == "ollama stream idle"),
-        "{err:?}"
-    );
-    assert!(started.elapsed() < Duration::from_secs(3));
-    server.verify().unwrap();
 }
 
 #[test]

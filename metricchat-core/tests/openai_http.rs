@@ -2,89 +2,53 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod providers;
+
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use metricchat_core::ErrorKind;
 use metricchat_core::error::Error;
 use metricchat_core::llm::{
-    ChatEvent, ChatMessage, ChatRequest, FinishReason, ImageContent, LlmClient, OpenAiClient,
-    OpenAiConfig, ResponseFormat, RetryPolicy, ToolCall, ToolChoice, ToolSpec,
+    ChatEvent, ChatMessage, ChatRequest, FinishReason, HttpConfig, ImageContent, LlmClient,
+    OpenAiClient, OpenAiConfig, ResponseFormat, RetryPolicy, ToolCall, ToolChoice,
 };
 use metricchat_testkit::{Exchange, FakeLlmServer, FakeToolCall, Matcher, Reply};
 use serde_json::json;
 
+use providers::*;
+
 fn client(server: &FakeLlmServer) -> OpenAiClient {
     client_with(server, |c| c)
+}
+
+/// The client configuration of this file's tests (the suite's retries and timeouts).
+fn config(server: &FakeLlmServer) -> OpenAiConfig {
+    OpenAiConfig::new("gpt-4.1-mini")
+        .with_base_url(server.base_url())
+        .with_api_key("sk-test-secret")
+        .with_http_options(http())
 }
 
 fn client_with(
     server: &FakeLlmServer,
     f: impl FnOnce(OpenAiConfig) -> OpenAiConfig,
 ) -> OpenAiClient {
-    let config = OpenAiConfig::new("gpt-4.1-mini")
-        .with_base_url(server.base_url())
-        .with_api_key("sk-test-secret")
-        .with_retry(RetryPolicy::new(
-            2,
-            Duration::from_millis(20),
-            Duration::from_secs(3),
-        ))
-        .with_timeouts(
-            Duration::from_secs(2),
-            Duration::from_secs(5),
-            Duration::from_secs(5),
-        );
-    OpenAiClient::new(f(config)).unwrap()
+    OpenAiClient::new(f(config(server))).unwrap()
 }
 
-fn ask(text: &str) -> ChatRequest {
-    ChatRequest::new(vec![
-        ChatMessage::system("You are a data analyst."),
-        ChatMessage::user(text),
-    ])
-}
+const OPENAI: Provider = Provider {
+    name: "openai",
+    api_key: "sk-test-secret",
+    unauthorized_says: "Incorrect API key",
+    client: |server, http| {
+        Arc::new(OpenAiClient::new(config(server).with_http_options(http)).unwrap())
+    },
+};
 
-async fn collect(client: &OpenAiClient, req: ChatRequest) -> Vec<ChatEvent> {
-    let mut stream = client.stream(req).await.unwrap();
-    let mut out = Vec::new();
-    while let Some(ev) = stream.next().await {
-        out.push(ev.unwrap());
-    }
-    out
-}
+provider_suite!(OPENAI);
 
 /// Streams until the first error and returns it, with the events before it.
-async fn first_error(client: &OpenAiClient, req: ChatRequest) -> (Vec<ChatEvent>, Error) {
-    let mut stream = match client.stream(req).await {
-        Ok(s) => s,
-        Err(e) => return (Vec::new(), e),
-    };
-    let mut seen = Vec::new();
-    while let Some(ev) = stream.next().await {
-        match ev {
-            Ok(ev) => seen.push(ev),
-            Err(e) => return (seen, e),
-        }
-    }
-    panic!("the stream ended without an error: {seen:?}");
-}
-
-fn tools() -> Vec<ToolSpec> {
-    vec![
-        ToolSpec {
-            name: "create_data".into(),
-            description: "Run a read-only SQL query.".into(),
-            parameters: json!({"type": "object", "properties": {"sql": {"type": "string"}},
-                               "required": ["sql"]}),
-        },
-        ToolSpec {
-            name: "describe_tables".into(),
-            description: "Describe tables.".into(),
-            parameters: json!({"type": "object", "properties": {"tables": {"type": "array"}}}),
-        },
-    ]
-}
 
 #[tokio::test]
 async fn streamed_text_arrives_in_chunks_with_usage() {
@@ -316,75 +280,6 @@ async fn json_mode_sends_response_format_and_matcher_selects_exchange() {
 }
 
 #[tokio::test]
-async fn rate_limit_waits_for_retry_after_then_succeeds() {
-    let server = FakeLlmServer::start(vec![
-        Reply::rate_limited(1).into(),
-        Reply::text("after the wait").into(),
-    ])
-    .await;
-    let started = Instant::now();
-    let reply = client(&server).complete(ask("hi")).await.unwrap();
-    let waited = started.elapsed();
-    assert_eq!(reply.text, "after the wait");
-    assert_eq!(server.requests().len(), 2);
-    assert!(
-        waited >= Duration::from_millis(950),
-        "waited only {waited:?}"
-    );
-    server.verify().unwrap();
-}
-
-#[tokio::test]
-async fn server_error_is_retried() {
-    let server = FakeLlmServer::start(vec![
-        Reply::status(500).into(),
-        Reply::status(503).into(),
-        Reply::text("third time lucky").into(),
-    ])
-    .await;
-    let reply = client(&server).complete(ask("hi")).await.unwrap();
-    assert_eq!(reply.text, "third time lucky");
-    assert_eq!(server.requests().len(), 3);
-    server.verify().unwrap();
-}
-
-#[tokio::test]
-async fn retries_give_up_with_the_last_error() {
-    let server = FakeLlmServer::start(vec![
-        Reply::status(500).into(),
-        Reply::status(500).into(),
-        Reply::status(502).into(),
-    ])
-    .await;
-    let err = client(&server).complete(ask("hi")).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Llm);
-    assert!(
-        matches!(
-            err,
-            Error::Provider {
-                status: Some(502),
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    assert!(err.is_retryable());
-    assert_eq!(server.requests().len(), 3, "1 attempt + 2 retries");
-    server.verify().unwrap();
-}
-
-#[tokio::test]
-async fn unauthorized_is_not_retried_and_keeps_the_message() {
-    let server = FakeLlmServer::start(vec![Reply::status(401).into()]).await;
-    let err = client(&server).complete(ask("hi")).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Unauthorized);
-    assert!(err.to_string().contains("Incorrect API key"), "{err}");
-    assert!(!err.to_string().contains("sk-test-secret"));
-    assert_eq!(server.requests().len(), 1);
-    server.verify().unwrap();
-}
-
-#[tokio::test]
 async fn context_length_exceeded_has_its_own_kind() {
     let server = FakeLlmServer::start(vec![Reply::context_length_exceeded().into()]).await;
     let err = client(&server).complete(ask("hi")).await.unwrap_err();
@@ -402,30 +297,6 @@ async fn unknown_model_is_not_found() {
 }
 
 #[tokio::test]
-async fn cut_stream_is_an_llm_error_after_the_text_before_it() {
-    let server = FakeLlmServer::start(vec![
-        Reply::CutStream {
-            text_before: "Partial answ".into(),
-        }
-        .into(),
-    ])
-    .await;
-    let (seen, err) = first_error(&client(&server), ask("hi")).await;
-    let text: String = seen
-        .iter()
-        .filter_map(|e| match e {
-            ChatEvent::TextDelta { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(text, "Partial answ");
-    assert_eq!(err.kind(), ErrorKind::Llm);
-    assert!(err.to_string().contains("cut"), "{err}");
-    // Events had been yielded, so nothing was retried.
-    assert_eq!(server.requests().len(), 1);
-}
-
-#[tokio::test]
 async fn error_event_mid_stream_is_typed() {
     let server = FakeLlmServer::start(vec![
         Reply::StreamError {
@@ -440,24 +311,6 @@ async fn error_event_mid_stream_is_typed() {
     assert!(!seen.is_empty());
     assert_eq!(err.kind(), ErrorKind::Llm);
     assert!(err.to_string().contains("The server had an error"), "{err}");
-}
-
-#[tokio::test]
-async fn stall_before_first_byte_times_out() {
-    let server = FakeLlmServer::start(vec![Exchange::any(Reply::Stall)]).await;
-    let c = client_with(&server, |c| {
-        c.with_retry(RetryPolicy::none()).with_timeouts(
-            Duration::from_secs(2),
-            Duration::from_millis(300),
-            Duration::from_secs(5),
-        )
-    });
-    let started = Instant::now();
-    let err = c.complete(ask("hi")).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Timeout);
-    assert!(matches!(&err, Error::Timeout { operation, .. } if operation.contains("first byte")));
-    assert!(started.elapsed() < Duration::from_secs(3));
-    assert_eq!(server.requests().len(), 1);
 }
 
 #[tokio::test]
@@ -515,32 +368,6 @@ async fn silence_mid_stream_hits_the_idle_timeout() {
         assert!(started.elapsed() < Duration::from_secs(2));
     }
     assert_eq!(server.requests().len(), 2);
-    server.verify().unwrap();
-}
-
-#[tokio::test]
-async fn dropping_the_stream_closes_the_connection() {
-    let server = FakeLlmServer::start(vec![
-        // ~40 chunks 300 ms apart: 12 s if nobody hangs up.
-        Reply::text("x".repeat(160)).with_chunk_delay_ms(300).into(),
-        Reply::text("next").into(),
-    ])
-    .await;
-    let c = client(&server);
-    let mut stream = c.stream(ask("hi")).await.unwrap();
-    while !matches!(stream.next().await, Some(Ok(ChatEvent::TextDelta { .. }))) {}
-    assert_eq!(server.open_streams(), 1);
-    drop(stream);
-    let started = Instant::now();
-    while server.open_streams() > 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "the server is still streaming after the client dropped the stream"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    // The client still works afterwards.
-    assert_eq!(c.complete(ask("again")).await.unwrap().text, "next");
     server.verify().unwrap();
 }
 

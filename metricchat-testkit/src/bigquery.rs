@@ -13,7 +13,6 @@
 //! [`FakeBigQuery::on`]; unknown SQL gets a 400 `invalidQuery` and is recorded as unexpected.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -24,10 +23,12 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::RecordedRequest;
+use crate::warehouse_common::{
+    FakeTable, JwtRules, LocalServer, form_decode, passes, query_param, recorded_request,
+    sql_literals, verify_rs256,
+};
 
 /// The scope a service account must request.
 pub const SCOPE: &str = "https://www.googleapis.com/auth/bigquery";
@@ -121,6 +122,7 @@ struct Inner {
     cancelled: Vec<String>,
     auth_failures: Vec<String>,
     fail_next: Vec<u16>,
+    catalog: Vec<FakeTable>,
 }
 
 struct Shared {
@@ -138,24 +140,15 @@ impl Shared {
 
 /// A fake BigQuery on `127.0.0.1`, stopped when dropped.
 pub struct FakeBigQuery {
-    addr: SocketAddr,
+    server: LocalServer,
     shared: Arc<Shared>,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for FakeBigQuery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FakeBigQuery")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.addr)
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for FakeBigQuery {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
-        self.task.abort();
     }
 }
 
@@ -168,14 +161,10 @@ impl FakeBigQuery {
     pub async fn start(config: FakeBigQueryConfig) -> Self {
         let decoding = jsonwebtoken::DecodingKey::from_rsa_pem(config.public_key_pem.as_bytes())
             .expect("an RSA public key PEM");
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("bind a local port for the fake BigQuery");
-        let addr = listener.local_addr().expect("a local address");
         let shared = Arc::new(Shared {
             config,
             decoding,
-            token_uri: Mutex::new(format!("http://{addr}/token")),
+            token_uri: Mutex::new(String::new()),
             inner: Mutex::new(Inner::default()),
         });
         let app = Router::new()
@@ -191,30 +180,34 @@ impl FakeBigQuery {
             )
             .fallback(fallback)
             .with_state(shared.clone());
-        let (stop, mut stopped) = watch::channel(false);
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                })
-                .await;
-        });
-        Self {
-            addr,
-            shared,
-            stop,
-            task,
-        }
+        let server = LocalServer::start(app, "the fake BigQuery").await;
+        *shared
+            .token_uri
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = format!("http://{}/token", server.addr);
+        Self { server, shared }
     }
 
     /// `http://127.0.0.1:PORT`, the client's API base.
     pub fn api_base(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr)
     }
 
     /// `http://127.0.0.1:PORT/token`, the token URI to put in the key file.
     pub fn token_uri(&self) -> String {
-        format!("http://{}/token", self.addr)
+        format!("http://{}/token", self.server.addr)
+    }
+
+    /// Answers catalog queries from `tables` (each table's `schema` is its dataset), in
+    /// BigQuery's result shapes: queries on `INFORMATION_SCHEMA.COLUMNS` (joined with
+    /// `TABLES`, `COLUMN_FIELD_PATHS`, `TABLE_OPTIONS` and the row counts), on
+    /// `INFORMATION_SCHEMA.KEY_COLUMN_USAGE` (joined with `TABLE_CONSTRAINTS` and
+    /// `CONSTRAINT_COLUMN_USAGE`) and on `INFORMATION_SCHEMA.TABLES`. The dataset qualifier
+    /// (`` `project.dataset`.INFORMATION_SCHEMA ``; a `region-…` qualifier covers all) and
+    /// `table_name = '…'` comparisons filter the rows. Rules registered with
+    /// [`FakeBigQuery::on`] are tried first.
+    pub fn set_catalog(&self, tables: Vec<FakeTable>) {
+        self.shared.lock().catalog = tables;
     }
 
     /// Answers queries whose text contains `sql_contains` (first matching rule wins).
@@ -277,21 +270,7 @@ fn record(
     headers: &HeaderMap,
     raw: &[u8],
 ) -> RecordedRequest {
-    let text = String::from_utf8_lossy(raw);
-    let request = RecordedRequest {
-        method: method.to_string(),
-        path: uri.path().to_string(),
-        query: uri.query().map(str::to_string),
-        headers: headers
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-            .collect(),
-        body: if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.into_owned()))
-        },
-    };
+    let request = recorded_request(method, uri, headers, raw);
     shared.lock().recorded.push(request.clone());
     request
 }
@@ -312,13 +291,6 @@ fn google_error(code: u16, status: &str, reason: &str, message: &str) -> Respons
         .into_response()
 }
 
-#[derive(serde::Deserialize)]
-struct Assertion {
-    scope: String,
-    iat: u64,
-    exp: u64,
-}
-
 async fn token(
     State(shared): State<Arc<Shared>>,
     uri: Uri,
@@ -326,7 +298,7 @@ async fn token(
     raw: Bytes,
 ) -> Response {
     record(&shared, "POST", &uri, &headers, &raw);
-    let form: HashMap<String, String> = url_decode(&String::from_utf8_lossy(&raw));
+    let form: HashMap<String, String> = form_decode(&String::from_utf8_lossy(&raw));
     let refuse = |shared: &Shared, why: String| {
         shared.lock().auth_failures.push(why.clone());
         (
@@ -350,21 +322,17 @@ async fn token(
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-    validation.leeway = 0;
-    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud"]);
-    validation.set_issuer(std::slice::from_ref(&shared.config.client_email));
-    validation.set_audience(&[token_uri]);
-    let claims = match jsonwebtoken::decode::<Assertion>(&assertion, &shared.decoding, &validation)
-    {
-        Ok(data) => data.claims,
-        Err(e) => return refuse(&shared, format!("Invalid JWT: {e}")),
+    let rules = JwtRules {
+        issuer: &shared.config.client_email,
+        subject: None,
+        audience: Some(&token_uri),
+    };
+    let claims = match verify_rs256(&assertion, &shared.decoding, &rules) {
+        Ok(claims) => claims,
+        Err(why) => return refuse(&shared, why),
     };
     if !claims.scope.split(' ').any(|s| s == SCOPE) {
         return refuse(&shared, format!("scope `{}` lacks {SCOPE}", claims.scope));
-    }
-    if claims.exp.saturating_sub(claims.iat) > 3600 {
-        return refuse(&shared, "Invalid JWT: lifetime over one hour".into());
     }
     let lifetime = shared.config.token_lifetime;
     let token = {
@@ -382,37 +350,6 @@ async fn token(
         "token_type": "Bearer",
     }))
     .into_response()
-}
-
-fn url_decode(body: &str) -> HashMap<String, String> {
-    body.split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (unescape(k), unescape(v)))
-        .collect()
-}
-
-fn unescape(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Checks the bearer token and the injected failures; `Some` is the refusal to send.
@@ -456,13 +393,6 @@ fn gate(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
         return Some(resp);
     }
     None
-}
-
-fn query_param(uri: &Uri, name: &str) -> Option<String> {
-    uri.query()?
-        .split('&')
-        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
-        .map(unescape)
 }
 
 fn job_reference(project: &str, job_id: &str, location: &str) -> Value {
@@ -574,6 +504,7 @@ async fn query(
             .iter()
             .find(|(needle, _)| sql.contains(needle.as_str()))
             .map(|(_, q)| q.clone())
+            .or_else(|| catalog_query(&inner.catalog, sql))
     };
     let Some(rule) = rule else {
         shared.lock().unexpected.push(request.clone());
@@ -720,4 +651,151 @@ async fn fallback(
         "notFound",
         &format!("unknown route {method} {}", uri.path()),
     )
+}
+
+fn field(name: &str, kind: &str) -> Value {
+    json!({"name": name, "type": kind, "mode": "NULLABLE"})
+}
+
+fn string_cell(v: Option<String>) -> Value {
+    json!({"v": v})
+}
+
+/// A description as `TABLE_OPTIONS.option_value` shows it: a GoogleSQL string literal.
+fn option_literal(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The catalog tables a query's `INFORMATION_SCHEMA` qualifier covers.
+fn in_scope<'t>(tables: &'t [FakeTable], sql: &str) -> Vec<&'t FakeTable> {
+    let dataset = sql
+        .find("`.INFORMATION_SCHEMA")
+        .and_then(|end| {
+            let start = sql[..end].rfind('`')?;
+            let qualified = &sql[start + 1..end];
+            let (_, dataset) = qualified.split_once('.')?;
+            Some(dataset.to_string())
+        })
+        .filter(|d| !d.starts_with("region-"));
+    tables
+        .iter()
+        .filter(|t| dataset.as_ref().is_none_or(|d| *d == t.schema))
+        .collect()
+}
+
+/// A catalog query answered from the catalog model, or `None` if `sql` is none.
+fn catalog_query(tables: &[FakeTable], sql: &str) -> Option<FakeQuery> {
+    let names = sql_literals(sql, "table_name");
+    let scoped = in_scope(tables, sql);
+    let table_type = |t: &FakeTable| if t.view { "VIEW" } else { "BASE TABLE" }.to_string();
+    let row = |cells: Vec<Value>| json!({ "f": cells });
+    let mut q = FakeQuery::rows(Vec::new(), Vec::new()).bytes(10 * 1024 * 1024);
+    if sql.contains("INFORMATION_SCHEMA.COLUMNS") {
+        q.fields = vec![
+            field("TABLE_SCHEMA", "STRING"),
+            field("TABLE_NAME", "STRING"),
+            field("COLUMN_NAME", "STRING"),
+            field("ORDINAL_POSITION", "INTEGER"),
+            field("DATA_TYPE", "STRING"),
+            field("IS_NULLABLE", "STRING"),
+            field("COLUMN_COMMENT", "STRING"),
+            field("TABLE_TYPE", "STRING"),
+            field("TABLE_COMMENT", "STRING"),
+            field("ROW_COUNT", "INTEGER"),
+        ];
+        for t in scoped.iter().filter(|t| passes(&names, &t.name)) {
+            for (i, c) in t.columns.iter().enumerate() {
+                q.rows.push(row(vec![
+                    string_cell(Some(t.schema.clone())),
+                    string_cell(Some(t.name.clone())),
+                    string_cell(Some(c.name.clone())),
+                    string_cell(Some((i + 1).to_string())),
+                    string_cell(Some(c.data_type.clone())),
+                    string_cell(Some(if c.nullable { "YES" } else { "NO" }.to_string())),
+                    string_cell(c.comment.clone()),
+                    string_cell(Some(table_type(t))),
+                    string_cell(t.comment.as_deref().map(option_literal)),
+                    string_cell(t.row_count.map(|n| n.to_string())),
+                ]));
+            }
+        }
+    } else if sql.contains("INFORMATION_SCHEMA.KEY_COLUMN_USAGE") {
+        q.fields = [
+            ("TABLE_SCHEMA", "STRING"),
+            ("TABLE_NAME", "STRING"),
+            ("CONSTRAINT_NAME", "STRING"),
+            ("CONSTRAINT_TYPE", "STRING"),
+            ("COLUMN_NAME", "STRING"),
+            ("ORDINAL_POSITION", "INTEGER"),
+            ("POSITION_IN_UNIQUE_CONSTRAINT", "INTEGER"),
+            ("REFERENCED_SCHEMA", "STRING"),
+            ("REFERENCED_TABLE", "STRING"),
+            ("REFERENCED_COLUMN", "STRING"),
+        ]
+        .iter()
+        .map(|(n, k)| field(n, k))
+        .collect();
+        let every_primary_key = sql.contains("'PRIMARY KEY'") && !names.is_empty();
+        for t in &scoped {
+            if passes(&names, &t.name) || every_primary_key {
+                for (i, c) in t.primary_key.iter().enumerate() {
+                    q.rows.push(row(vec![
+                        string_cell(Some(t.schema.clone())),
+                        string_cell(Some(t.name.clone())),
+                        string_cell(Some(format!("{}.pk$", t.name))),
+                        string_cell(Some("PRIMARY KEY".into())),
+                        string_cell(Some(c.clone())),
+                        string_cell(Some((i + 1).to_string())),
+                        string_cell(None),
+                        string_cell(None),
+                        string_cell(None),
+                        string_cell(None),
+                    ]));
+                }
+            }
+            if !passes(&names, &t.name) {
+                continue;
+            }
+            for fk in &t.foreign_keys {
+                let target = tables
+                    .iter()
+                    .find(|r| r.schema == fk.references_schema && r.name == fk.references_table);
+                let single =
+                    (fk.referenced_columns.len() == 1).then(|| fk.referenced_columns[0].clone());
+                for (i, (c, r)) in fk.columns.iter().zip(&fk.referenced_columns).enumerate() {
+                    let position = target
+                        .and_then(|t| t.primary_key.iter().position(|p| p == r))
+                        .map(|p| (p + 1).to_string());
+                    q.rows.push(row(vec![
+                        string_cell(Some(t.schema.clone())),
+                        string_cell(Some(t.name.clone())),
+                        string_cell(Some(fk.name.clone())),
+                        string_cell(Some("FOREIGN KEY".into())),
+                        string_cell(Some(c.clone())),
+                        string_cell(Some((i + 1).to_string())),
+                        string_cell(position),
+                        string_cell(Some(fk.references_schema.clone())),
+                        string_cell(Some(fk.references_table.clone())),
+                        string_cell(single.clone()),
+                    ]));
+                }
+            }
+        }
+    } else if sql.contains("INFORMATION_SCHEMA.TABLES") {
+        q.fields = vec![
+            field("table_schema", "STRING"),
+            field("table_name", "STRING"),
+            field("table_type", "STRING"),
+        ];
+        for t in scoped.iter().filter(|t| passes(&names, &t.name)) {
+            q.rows.push(row(vec![
+                string_cell(Some(t.schema.clone())),
+                string_cell(Some(t.name.clone())),
+                string_cell(Some(table_type(t))),
+            ]));
+        }
+    } else {
+        return None;
+    }
+    Some(q)
 }

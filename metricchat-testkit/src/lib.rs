@@ -58,6 +58,8 @@ mod openai;
 pub mod script;
 #[cfg(feature = "snowflake")]
 pub mod snowflake;
+#[cfg(any(feature = "snowflake", feature = "bigquery"))]
+pub mod warehouse_common;
 mod wire;
 
 pub use script::{Exchange, FakeToolCall, FakeUsage, Matcher, Reply};

@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::Router;
@@ -22,10 +21,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use serde_json::{Value, json};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::RecordedRequest;
+use crate::warehouse_common::{
+    FakeTable, JwtRules, LocalServer, passes, query_param, recorded_request, sql_literals,
+    verify_rs256,
+};
 
 /// Who the fake accepts.
 #[derive(Debug, Clone)]
@@ -116,6 +117,7 @@ struct Inner {
     auth_failures: Vec<String>,
     fail_next: Vec<u16>,
     executions: usize,
+    catalog: Option<(String, Vec<FakeTable>)>,
 }
 
 struct Shared {
@@ -133,24 +135,15 @@ impl Shared {
 
 /// A fake Snowflake on `127.0.0.1`, stopped when dropped.
 pub struct FakeSnowflake {
-    addr: SocketAddr,
+    server: LocalServer,
     shared: Arc<Shared>,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for FakeSnowflake {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FakeSnowflake")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.addr)
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for FakeSnowflake {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
-        self.task.abort();
     }
 }
 
@@ -182,35 +175,29 @@ impl FakeSnowflake {
             decoding,
             inner: Mutex::new(Inner::default()),
         });
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("bind a local port for the fake Snowflake");
-        let addr = listener.local_addr().expect("a local address");
         let app = Router::new()
             .route("/api/v2/statements", post(submit))
             .route("/api/v2/statements/{handle}", get(status))
             .route("/api/v2/statements/{handle}/cancel", post(cancel))
             .fallback(fallback)
             .with_state(shared.clone());
-        let (stop, mut stopped) = watch::channel(false);
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                })
-                .await;
-        });
-        Self {
-            addr,
-            shared,
-            stop,
-            task,
-        }
+        let server = LocalServer::start(app, "the fake Snowflake").await;
+        Self { server, shared }
     }
 
     /// `http://127.0.0.1:PORT`, the client's base URL.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr)
+    }
+
+    /// Answers the catalog statements of database `database` from `tables`, in Snowflake's
+    /// result shapes: queries on `INFORMATION_SCHEMA.COLUMNS` (joined with `TABLES`) and on
+    /// `INFORMATION_SCHEMA.TABLES` (their `TABLE_SCHEMA = '…'` and `TABLE_NAME = '…'`
+    /// comparisons filter the rows), and `SHOW PRIMARY KEYS` / `SHOW IMPORTED KEYS` `IN
+    /// DATABASE|SCHEMA|TABLE …` with the documented output columns. Rules registered with
+    /// [`FakeSnowflake::on`] are tried first.
+    pub fn set_catalog(&self, database: &str, tables: Vec<FakeTable>) {
+        self.shared.lock().catalog = Some((database.to_string(), tables));
     }
 
     /// Answers statements whose text contains `sql_contains` (first matching rule wins).
@@ -267,21 +254,7 @@ fn record(
     headers: &HeaderMap,
     raw: &[u8],
 ) -> RecordedRequest {
-    let text = String::from_utf8_lossy(raw);
-    let request = RecordedRequest {
-        method: method.to_string(),
-        path: uri.path().to_string(),
-        query: uri.query().map(str::to_string),
-        headers: headers
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-            .collect(),
-        body: if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.into_owned()))
-        },
-    };
+    let request = recorded_request(method, uri, headers, raw);
     shared.lock().recorded.push(request.clone());
     request
 }
@@ -305,12 +278,6 @@ fn error(
         .into_response()
 }
 
-#[derive(serde::Deserialize)]
-struct Claims {
-    iat: u64,
-    exp: u64,
-}
-
 /// Checks the bearer token: a key-pair JWT or the OAuth token; `Some` is the 401 to send.
 fn authorize(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
     let header = |name: &str| {
@@ -327,19 +294,14 @@ fn authorize(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
         "KEYPAIR_JWT" => {
             let account = shared.config.account.to_ascii_uppercase();
             let user = shared.config.user.to_ascii_uppercase();
-            let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-            validation.leeway = 0;
-            validation.validate_aud = false;
-            validation.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
-            validation.set_issuer(&[format!("{account}.{user}.SHA256:{}", shared.fingerprint)]);
-            validation.sub = Some(format!("{account}.{user}"));
-            match jsonwebtoken::decode::<Claims>(token, &shared.decoding, &validation) {
-                Ok(data) if data.claims.exp.saturating_sub(data.claims.iat) > 3600 => {
-                    Err("JWT lifetime exceeds one hour".to_string())
-                }
-                Ok(_) => Ok(()),
-                Err(e) => Err(format!("JWT token is invalid: {e}")),
-            }
+            let subject = format!("{account}.{user}");
+            let issuer = format!("{subject}.SHA256:{}", shared.fingerprint);
+            let rules = JwtRules {
+                issuer: &issuer,
+                subject: Some(&subject),
+                audience: None,
+            };
+            verify_rs256(token, &shared.decoding, &rules).map(|_| ())
         }
         "OAUTH" => match &shared.config.oauth_token {
             Some(t) if t == token => Ok(()),
@@ -362,12 +324,6 @@ fn authorize(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
     }
 }
 
-fn query_param<'a>(uri: &'a Uri, name: &str) -> Option<&'a str> {
-    uri.query()?
-        .split('&')
-        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
-}
-
 async fn submit(
     State(shared): State<Arc<Shared>>,
     uri: Uri,
@@ -387,8 +343,8 @@ async fn submit(
             .insert("retry-after", axum::http::HeaderValue::from_static("0"));
         return resp;
     }
-    let request_id = query_param(&uri, "requestId").unwrap_or("").to_string();
-    let retry = query_param(&uri, "retry") == Some("true");
+    let request_id = query_param(&uri, "requestId").unwrap_or_default();
+    let retry = query_param(&uri, "retry").as_deref() == Some("true");
     if retry && let Some(handle) = shared.lock().request_ids.get(&request_id).cloned() {
         return answer(&shared, &handle, None);
     }
@@ -419,6 +375,10 @@ async fn submit(
             .iter()
             .find(|(needle, _)| sql.contains(needle.as_str()))
             .map(|(_, s)| s.clone())
+            .or_else(|| {
+                let (database, tables) = inner.catalog.as_ref()?;
+                catalog_statement(database, tables, sql)
+            })
     };
     let Some(statement) = statement else {
         shared.lock().unexpected.push(request.clone());
@@ -612,4 +572,205 @@ async fn fallback(
         "",
         None,
     )
+}
+
+fn text_col(name: &str) -> Value {
+    json!({"name": name, "type": "text", "nullable": true, "length": 16_777_216, "precision": null, "scale": null})
+}
+
+fn fixed_col(name: &str) -> Value {
+    json!({"name": name, "type": "fixed", "nullable": true, "length": null, "precision": 38, "scale": 0})
+}
+
+/// `NUMBER(38,0)` → (`NUMBER`, `38`, `0`), as `INFORMATION_SCHEMA.COLUMNS` splits it.
+fn split_number_type(data_type: &str) -> (String, Option<String>, Option<String>) {
+    if let Some((name, args)) = data_type.split_once('(')
+        && let Some((p, s)) = args.trim_end_matches(')').split_once(',')
+        && name.eq_ignore_ascii_case("NUMBER")
+    {
+        return (
+            name.to_string(),
+            Some(p.trim().to_string()),
+            Some(s.trim().to_string()),
+        );
+    }
+    (data_type.to_string(), None, None)
+}
+
+/// Which tables a `SHOW … KEYS IN DATABASE|SCHEMA|TABLE name` covers.
+fn show_scope<'t>(sql: &str, tables: &'t [FakeTable]) -> Vec<&'t FakeTable> {
+    let upper = sql.to_ascii_uppercase();
+    let rest = upper
+        .find(" IN ")
+        .map_or("", |i| sql[i + 4..].trim())
+        .trim_end_matches(';');
+    let (kind, name) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let parts: Vec<String> = name
+        .trim()
+        .split('.')
+        .map(|p| p.trim().trim_matches('"').to_string())
+        .collect();
+    let last = |n: usize| parts.len().checked_sub(n).and_then(|i| parts.get(i));
+    tables
+        .iter()
+        .filter(|t| match kind.to_ascii_uppercase().as_str() {
+            "SCHEMA" => last(1) == Some(&t.schema),
+            "TABLE" => last(2) == Some(&t.schema) && last(1) == Some(&t.name),
+            _ => true,
+        })
+        .collect()
+}
+
+/// A catalog statement answered from the catalog model, or `None` if `sql` is none.
+fn catalog_statement(database: &str, tables: &[FakeTable], sql: &str) -> Option<FakeStatement> {
+    let upper = sql.to_ascii_uppercase();
+    let created = Some("1700000000.000000000".to_string());
+    let schemas = sql_literals(sql, "TABLE_SCHEMA");
+    let names = sql_literals(sql, "TABLE_NAME");
+    let filtered = || {
+        tables
+            .iter()
+            .filter(|t| passes(&schemas, &t.schema) && passes(&names, &t.name))
+    };
+    let table_type = |t: &FakeTable| if t.view { "VIEW" } else { "BASE TABLE" }.to_string();
+    let mut st = FakeStatement::default();
+    if upper.contains("INFORMATION_SCHEMA.COLUMNS") {
+        st.row_type = [
+            "TABLE_SCHEMA",
+            "TABLE_NAME",
+            "COLUMN_NAME",
+            "ORDINAL_POSITION",
+            "DATA_TYPE",
+            "NUMERIC_PRECISION",
+            "NUMERIC_SCALE",
+            "IS_NULLABLE",
+            "COLUMN_COMMENT",
+            "TABLE_TYPE",
+            "TABLE_COMMENT",
+            "ROW_COUNT",
+        ]
+        .iter()
+        .map(|n| match *n {
+            "ORDINAL_POSITION" | "NUMERIC_PRECISION" | "NUMERIC_SCALE" | "ROW_COUNT" => {
+                fixed_col(n)
+            }
+            _ => text_col(n),
+        })
+        .collect();
+        for t in filtered() {
+            for (i, c) in t.columns.iter().enumerate() {
+                let (data_type, precision, scale) = split_number_type(&c.data_type);
+                st.rows.push(vec![
+                    Some(t.schema.clone()),
+                    Some(t.name.clone()),
+                    Some(c.name.clone()),
+                    Some((i + 1).to_string()),
+                    Some(data_type),
+                    precision,
+                    scale,
+                    Some(if c.nullable { "YES" } else { "NO" }.to_string()),
+                    c.comment.clone(),
+                    Some(table_type(t)),
+                    t.comment.clone(),
+                    t.row_count.map(|n| n.to_string()),
+                ]);
+            }
+        }
+    } else if upper.contains("INFORMATION_SCHEMA.TABLES") {
+        st.row_type = ["TABLE_SCHEMA", "TABLE_NAME", "TABLE_TYPE"]
+            .iter()
+            .map(|n| text_col(n))
+            .collect();
+        for t in filtered() {
+            st.rows.push(vec![
+                Some(t.schema.clone()),
+                Some(t.name.clone()),
+                Some(table_type(t)),
+            ]);
+        }
+    } else if upper.starts_with("SHOW PRIMARY KEYS") {
+        st.row_type = vec![
+            json!({"name": "created_on", "type": "timestamp_ltz", "nullable": true, "scale": 9}),
+            text_col("database_name"),
+            text_col("schema_name"),
+            text_col("table_name"),
+            text_col("column_name"),
+            fixed_col("key_sequence"),
+            text_col("constraint_name"),
+            text_col("rely"),
+            text_col("comment"),
+        ];
+        for t in show_scope(sql, tables) {
+            for (i, c) in t.primary_key.iter().enumerate() {
+                st.rows.push(vec![
+                    created.clone(),
+                    Some(database.to_string()),
+                    Some(t.schema.clone()),
+                    Some(t.name.clone()),
+                    Some(c.clone()),
+                    Some((i + 1).to_string()),
+                    Some(format!("SYS_CONSTRAINT_{}_PK", t.name)),
+                    Some("false".into()),
+                    None,
+                ]);
+            }
+        }
+    } else if upper.starts_with("SHOW IMPORTED KEYS") {
+        st.row_type = [
+            "created_on",
+            "pk_database_name",
+            "pk_schema_name",
+            "pk_table_name",
+            "pk_column_name",
+            "fk_database_name",
+            "fk_schema_name",
+            "fk_table_name",
+            "fk_column_name",
+            "key_sequence",
+            "update_rule",
+            "delete_rule",
+            "fk_name",
+            "pk_name",
+            "deferrability",
+            "rely",
+            "comment",
+        ]
+        .iter()
+        .map(|n| match *n {
+            "created_on" => {
+                json!({"name": n, "type": "timestamp_ltz", "nullable": true, "scale": 9})
+            }
+            "key_sequence" => fixed_col(n),
+            _ => text_col(n),
+        })
+        .collect();
+        for t in show_scope(sql, tables) {
+            for fk in &t.foreign_keys {
+                for (i, (c, r)) in fk.columns.iter().zip(&fk.referenced_columns).enumerate() {
+                    st.rows.push(vec![
+                        created.clone(),
+                        Some(database.to_string()),
+                        Some(fk.references_schema.clone()),
+                        Some(fk.references_table.clone()),
+                        Some(r.clone()),
+                        Some(database.to_string()),
+                        Some(t.schema.clone()),
+                        Some(t.name.clone()),
+                        Some(c.clone()),
+                        Some((i + 1).to_string()),
+                        Some("NO ACTION".into()),
+                        Some("NO ACTION".into()),
+                        Some(fk.name.clone()),
+                        Some(format!("SYS_CONSTRAINT_{}_PK", fk.references_table)),
+                        Some("NOT DEFERRABLE".into()),
+                        Some("false".into()),
+                        None,
+                    ]);
+                }
+            }
+        }
+    } else {
+        return None;
+    }
+    Some(st)
 }

@@ -21,6 +21,8 @@ import html
 import json
 import os
 import pathlib
+import threading
+import time
 import uuid
 from typing import (
     Any,
@@ -53,7 +55,7 @@ from ._native import (
     UnsupportedError,
 )
 from .llm import LLM
-from .tools import Tool, tool
+from .tools import Tool, ToolCancelled, tool
 
 __version__: str = _native.__version__
 
@@ -84,6 +86,7 @@ __all__ = [
     "Runs",
     "TimeoutError",
     "Tool",
+    "ToolCancelled",
     "ToolError",
     "UnauthorizedError",
     "UnsupportedError",
@@ -365,11 +368,18 @@ class RunStream:
     """A run in progress: iterate for events, then ``result()``.
 
     Breaking out of the loop (or ``KeyboardInterrupt``) cancels the run and its query.
+
+    Several consumers may read one stream at once (loops in several threads, or a sync and an
+    async loop over the same run): each event goes to exactly one of them, in order, and every
+    loop ends when the run ends. ``result()`` called while another loop is reading waits for
+    that loop to reach the end instead of taking its events.
     """
 
     def __init__(self, handle: Any) -> None:
         self._handle = handle
         self._done = False
+        self._lock = threading.Lock()
+        self._consumers = 0
 
     @property
     def run_id(self) -> str:
@@ -377,6 +387,8 @@ class RunStream:
         return self._handle.run_id
 
     def __iter__(self) -> Iterator[Event]:
+        with self._lock:
+            self._consumers += 1
         try:
             while True:
                 text = self._handle.next_event()
@@ -386,6 +398,8 @@ class RunStream:
                 if text:
                     yield _event(text)
         finally:
+            with self._lock:
+                self._consumers -= 1
             if not self._done:
                 self.cancel()
 
@@ -409,7 +423,10 @@ class RunStream:
                 return
 
     def result(self) -> Result:
-        """The finished run; consumes remaining events. Raises the run's error."""
+        """The finished run; consumes remaining events (or waits for the loop reading them).
+        Raises the run's error."""
+        while not self._done and self._consumers:
+            time.sleep(0.02)
         if not self._done:
             for _ in self:
                 pass
@@ -419,12 +436,15 @@ class RunStream:
 class AsyncRunStream:
     """``async for ev in agent.stream_async(q)``, then ``await stream.result()``.
 
-    Cancelling the awaiting task cancels the run and its query.
+    Cancelling the awaiting task cancels the run and its query. Several tasks may iterate one
+    stream at once: each event goes to exactly one of them, in order, and every loop ends when
+    the run ends; ``await result()`` while a loop is reading waits for it instead of competing.
     """
 
     def __init__(self, handle: Any) -> None:
         self._handle = handle
         self._done = False
+        self._consumers = 0
 
     @property
     def run_id(self) -> str:
@@ -446,6 +466,7 @@ class AsyncRunStream:
                 return text
 
     async def _events(self) -> AsyncIterator[Event]:
+        self._consumers += 1
         try:
             while True:
                 text = await self._next_text()
@@ -454,6 +475,7 @@ class AsyncRunStream:
                     return
                 yield _event(text)
         finally:
+            self._consumers -= 1
             if not self._done:
                 self._handle.cancel()
 
@@ -462,7 +484,10 @@ class AsyncRunStream:
         self._handle.cancel()
 
     async def result(self) -> Result:
-        """The finished run; consumes remaining events. Raises the run's error."""
+        """The finished run; consumes remaining events (or waits for the loop reading them).
+        Raises the run's error."""
+        while not self._done and self._consumers:
+            await asyncio.sleep(0.02)
         if not self._done:
             async for _ in self:
                 pass

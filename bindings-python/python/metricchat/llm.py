@@ -6,6 +6,10 @@ Each returns an :class:`LLM`, a small value object that the agent hands to the R
 ``ANTHROPIC_API_KEY``, ``GEMINI_API_KEY``/``GOOGLE_API_KEY``; ``OLLAMA_HOST`` for the host) and
 are never shown by ``repr``.
 
+Every helper takes ``cassette="path.jsonl"``: the model's HTTP traffic is then recorded to that
+file when ``MC_RECORD=1`` and replayed from it otherwise (``cassette_mode="record"`` or
+``"replay"`` forces one), so tests and demos run without a network, a key or a bill.
+
 A string works wherever an :class:`LLM` does: ``"openai:gpt-4.1-mini"``,
 ``"anthropic:claude-sonnet-4-5"``, ``"ollama:qwen2.5-coder:1.5b"``,
 ``"openai_compatible:MODEL@http://127.0.0.1:8080/v1"``.
@@ -13,6 +17,7 @@ A string works wherever an :class:`LLM` does: ``"openai:gpt-4.1-mini"``,
 
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, Optional
 
 __all__ = ["LLM", "openai", "anthropic", "gemini", "ollama", "openai_compatible", "azure_openai"]
@@ -43,7 +48,7 @@ class LLM:
         return dict(self._spec)
 
     def __repr__(self) -> str:
-        shown = {k: ("[redacted]" if k == "api_key" else v) for k, v in self._spec.items()}
+        shown = {k: ("[redacted]" if k in ("api_key", "headers") else v) for k, v in self._spec.items()}
         args = ", ".join(f"{k}={v!r}" for k, v in shown.items())
         return f"LLM({args})"
 
@@ -54,6 +59,8 @@ def _common(
     base_url: Optional[str],
     options: Dict[str, Any],
 ) -> Dict[str, Any]:
+    if options.get("cassette") is not None:
+        options = {**options, "cassette": os.fspath(options["cassette"])}
     return {"model": model, "api_key": api_key, "base_url": base_url, **options}
 
 

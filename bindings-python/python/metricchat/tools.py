@@ -10,6 +10,13 @@ The function may be sync or ``async``. It runs on a worker thread, so it never b
 runtime; an async function runs in its own event loop on that thread. An exception becomes a
 tool error the model sees (``"ValueError: ..."``) so it can try again; the traceback is logged on
 the ``metricchat`` logger for the operator and never shown to the model.
+
+When the run is cancelled while a tool runs, the call is stopped too: an async tool's task is
+cancelled (``asyncio.CancelledError`` at its current ``await``); a sync tool gets
+:class:`ToolCancelled` raised in its thread (``PyThreadState_SetAsyncExc``), which Python delivers
+between bytecodes, so a tool inside one long C call (``time.sleep(30)``, a blocking socket read)
+stops only when that call returns. ``ToolCancelled`` derives from ``BaseException`` so that
+``except Exception`` in the tool does not swallow it; ``finally`` blocks and ``with`` exits run.
 """
 
 from __future__ import annotations
@@ -23,14 +30,99 @@ import inspect
 import json
 import logging
 import re
+import threading
 import typing
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-__all__ = ["Tool", "tool"]
+__all__ = ["Tool", "ToolCancelled", "tool"]
 
 logger = logging.getLogger("metricchat")
 
 _NONE = type(None)
+
+
+class ToolCancelled(BaseException):
+    """Raised inside a sync tool's thread when its run is cancelled (see the module docs)."""
+
+
+class _Call:
+    """One running tool call, so that ``_cancel_call`` can stop it from another thread."""
+
+    __slots__ = ("thread_id", "loop", "task", "cancelled", "exc_sent")
+
+    def __init__(self) -> None:
+        self.thread_id = threading.get_ident()
+        self.loop: Optional[asyncio.AbstractEventLoop] = None
+        self.task: Optional["asyncio.Task[Any]"] = None
+        self.cancelled = False
+        self.exc_sent = False
+
+
+# Running calls by the id the native side gave them. The lock orders cancelling against the
+# end of a call: an exception is only ever sent to a thread still inside that call.
+_calls_lock = threading.Lock()
+_calls: Dict[int, _Call] = {}
+
+
+def _set_async_exc(thread_id: int, exc: Optional[type]) -> bool:
+    """``PyThreadState_SetAsyncExc``: raise ``exc`` in the thread at its next bytecode (``None``
+    withdraws one not raised yet). False when this Python has no such API (not CPython)."""
+    try:
+        import ctypes
+
+        set_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
+    except (ImportError, AttributeError):
+        return False
+    return set_exc(ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc is not None else None) == 1
+
+
+def _cancel_call(call_id: int) -> bool:
+    """Called by the native side when the run gave up on call ``call_id``. False when no such
+    call is running: it has not started yet (the native side asks again) or it has ended."""
+    with _calls_lock:
+        call = _calls.get(call_id)
+        if call is None:
+            return False
+        if call.cancelled:
+            return True
+        call.cancelled = True
+        if call.loop is not None and call.task is not None:
+            try:
+                call.loop.call_soon_threadsafe(call.task.cancel)
+            except RuntimeError:  # the loop closed meanwhile: the call is ending anyway
+                pass
+        elif call.loop is None:
+            call.exc_sent = _set_async_exc(call.thread_id, ToolCancelled)
+        return True
+
+
+def _run_awaitable(call: _Call, awaitable: Any) -> Any:
+    """Runs ``awaitable`` in a new event loop on this thread, cancellable through ``call``;
+    cleans up like ``asyncio.run`` (pending tasks, async generators, the default executor)."""
+    loop = asyncio.new_event_loop()
+    try:
+        asyncio.set_event_loop(loop)
+        task = loop.create_task(_await(awaitable))
+        with _calls_lock:
+            call.loop, call.task = loop, task
+            if call.cancelled:
+                task.cancel()
+        return loop.run_until_complete(task)
+    finally:
+        with _calls_lock:
+            call.task = None
+        try:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for t in pending:
+                t.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            if hasattr(loop, "shutdown_default_executor"):
+                loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
 
 
 def _is_pydantic_model(tp: Any) -> bool:
@@ -194,23 +286,38 @@ class Tool:
     def __repr__(self) -> str:
         return f"Tool(name={self.name!r})"
 
-    def _invoke(self, args_json: str) -> str:
-        """Called by the core on a worker thread: JSON arguments in, JSON result out."""
+    def _invoke(self, args_json: str, call_id: int = 0) -> str:
+        """Called by the core on a worker thread: JSON arguments in, JSON result out.
+        ``call_id`` names the call for :func:`_cancel_call`."""
         args = json.loads(args_json) if args_json else {}
+        call = _Call()
+        with _calls_lock:
+            _calls[call_id] = call
         try:
-            if self._model is not None:
-                result = self.fn(self._model.model_validate(args))
-            else:
-                result = self.fn(**args)
-            if inspect.isawaitable(result):
-                result = asyncio.run(_await(result))
+            try:
+                if self._model is not None:
+                    result = self.fn(self._model.model_validate(args))
+                else:
+                    result = self.fn(**args)
+                if inspect.isawaitable(result):
+                    result = _run_awaitable(call, result)
+            finally:
+                with _calls_lock:
+                    _calls.pop(call_id, None)
+                    if call.exc_sent:
+                        # Sent but not raised yet: withdraw it, so it cannot hit whatever this
+                        # worker thread runs next.
+                        _set_async_exc(call.thread_id, None)
+        except (ToolCancelled, asyncio.CancelledError):
+            logger.info("metricchat tool %r stopped: its run was cancelled", self.name)
+            raise
         except Exception:
             logger.exception("metricchat tool %r raised", self.name)
             raise
         return json.dumps(result, default=_json_default)
 
-    def _native_tuple(self) -> Tuple[str, str, str, Callable[[str], str]]:
-        return (self.name, self.description, json.dumps(self.parameters), self._invoke)
+    def _native_tuple(self) -> Tuple[str, str, str, Callable[[str, int], str], Callable[[int], bool]]:
+        return (self.name, self.description, json.dumps(self.parameters), self._invoke, _cancel_call)
 
 
 async def _await(awaitable: Any) -> Any:

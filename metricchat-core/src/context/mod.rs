@@ -483,12 +483,6 @@ fn scope_label(scope: &Scope) -> String {
     }
 }
 
-/// Whether `scope` applies to a run over `connections` whose chosen tables are `tables`
-/// (see [`Scope::matches`]).
-pub fn scope_matches(scope: &Scope, connections: &[String], tables: &[String]) -> bool {
-    scope.matches(connections, tables)
-}
-
 #[derive(Debug, Clone)]
 struct Catalog {
     info: ConnectorInfo,
@@ -848,7 +842,7 @@ impl ContextHub {
             .map(|g| {
                 g.iter()
                     .filter(|i| i.status == InstructionStatus::Approved)
-                    .filter(|i| scope_matches(&i.scope, connections, tables))
+                    .filter(|i| i.scope.matches(connections, tables))
                     .cloned()
                     .collect()
             })
@@ -1609,7 +1603,7 @@ impl ContextHub {
             .read()
             .map(|g| {
                 g.iter()
-                    .filter(|m| scope_matches(&m.scope, connections, &table_names))
+                    .filter(|m| m.scope.matches(connections, &table_names))
                     .cloned()
                     .collect()
             })

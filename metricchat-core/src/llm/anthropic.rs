@@ -4,27 +4,30 @@
 //! consecutive messages of the same role are merged (the API requires alternating turns), and
 //! tool results travel as `tool_result` blocks in a user message. Failures before the first
 //! event (429, 529 `overloaded_error`, 5xx, connection errors, first-byte timeout) are retried
-//! with [`RetryPolicy`]; nothing is retried once an event has been handed to the caller.
+//! with [`RetryPolicy`](super::RetryPolicy); nothing is retried once an event has been handed to the caller.
 //!
 //! Anthropic has no JSON output mode, so [`ResponseFormat::JsonObject`] is honoured by an extra
 //! system instruction and `model_info().supports_json_mode` is `false`.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::pin::Pin;
-use std::time::Duration;
 
 use super::http::is_json;
 use async_trait::async_trait;
 use eventsource_stream::{Event as SseEvent, EventStreamError, Eventsource};
-use futures::{Stream, StreamExt};
-use reqwest::header::{self, HeaderMap, HeaderValue};
+use futures::StreamExt;
+use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::HttpOptions;
+use super::http::{
+    SseDecode, SseSource, Step, body_message, malformed, retry_after, sensitive_value, sse_stream,
+    truncate,
+};
 use super::{
     ChatEvent, ChatRequest, ChatStream, FinishReason, ImageContent, LlmClient, ModelInfo, Pricing,
-    ResponseFormat, RetryPolicy, Role, ToolCall, ToolChoice, Usage, transport_error,
+    ResponseFormat, Role, ToolCall, ToolChoice, Usage,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -49,21 +52,18 @@ pub struct AnthropicConfig {
     pub model: String,
     /// `max_tokens` sent when a request sets none (the API requires one).
     pub max_tokens: u32,
-    /// Connect timeout.
-    #[serde(with = "crate::llm::retry::duration_ms")]
-    pub connect_timeout: Duration,
-    /// Time allowed until the response headers and the first streamed event arrived.
-    #[serde(with = "crate::llm::retry::duration_ms")]
-    pub first_byte_timeout: Duration,
-    /// Time allowed between two events of a streamed response (`ping`s count).
-    #[serde(with = "crate::llm::retry::duration_ms")]
-    pub idle_timeout: Duration,
-    /// Retries on 429/529/5xx/transport errors.
-    pub retry: RetryPolicy,
+    /// Timeouts, retries and extra headers, flattened: `connect_timeout`,
+    /// `first_byte_timeout`, `idle_timeout` (milliseconds), `retry` and `headers` are keys of
+    /// this object.
+    #[serde(flatten)]
+    pub http: HttpOptions,
     /// Override of the model's context window.
     pub context_window: Option<u32>,
     /// Override of the model's prices.
     pub pricing: Option<Pricing>,
+    /// Override of native tool calling (on for every current model); `false` makes the agent's
+    /// automatic protocol ask for JSON in text instead.
+    pub supports_tools: Option<bool>,
 }
 
 impl Default for AnthropicConfig {
@@ -73,12 +73,10 @@ impl Default for AnthropicConfig {
             base_url: "https://api.anthropic.com".into(),
             model: "claude-sonnet-4-5".into(),
             max_tokens: 8192,
-            connect_timeout: Duration::from_secs(10),
-            first_byte_timeout: Duration::from_secs(60),
-            idle_timeout: Duration::from_secs(30),
-            retry: RetryPolicy::default(),
+            http: HttpOptions::default(),
             context_window: None,
             pricing: None,
+            supports_tools: None,
         }
     }
 }
@@ -90,10 +88,7 @@ impl std::fmt::Debug for AnthropicConfig {
             .field("base_url", &self.base_url)
             .field("model", &self.model)
             .field("max_tokens", &self.max_tokens)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("first_byte_timeout", &self.first_byte_timeout)
-            .field("idle_timeout", &self.idle_timeout)
-            .field("retry", &self.retry)
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -146,26 +141,9 @@ impl AnthropicConfig {
         self.api_key = Some(SecretString::from(key.into()));
         self
     }
-
-    /// Sets the retry policy.
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Sets the connect, first-byte and idle timeouts.
-    pub fn with_timeouts(
-        mut self,
-        connect: Duration,
-        first_byte: Duration,
-        idle: Duration,
-    ) -> Self {
-        self.connect_timeout = connect;
-        self.first_byte_timeout = first_byte;
-        self.idle_timeout = idle;
-        self
-    }
 }
+
+super::http::impl_http_config!(AnthropicConfig);
 
 /// An Anthropic Messages API client.
 ///
@@ -206,11 +184,7 @@ impl AnthropicClient {
             ));
         }
         key_header(config.api_key.as_ref())?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .user_agent(concat!("metricchat/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::config(PROVIDER, format!("cannot build HTTP client: {e}")))?;
+        let http = config.http.client(PROVIDER)?;
         Ok(Self {
             config,
             endpoint,
@@ -231,7 +205,7 @@ impl AnthropicClient {
 
     /// One attempt: send, check the status, and read up to the first event.
     async fn attempt(&self, body: &Value) -> Result<Opened> {
-        let first_byte = self.config.first_byte_timeout;
+        let first_byte = self.config.http.first_byte_timeout;
         let fut = async {
             let mut req = self
                 .http
@@ -246,13 +220,7 @@ impl AnthropicClient {
                 return Err(http_error(resp).await);
             }
             if is_json(resp.headers()) {
-                let bytes = resp.bytes().await.map_err(|e| {
-                    transport_error(
-                        PROVIDER,
-                        format!("reading the response failed: {e}"),
-                        Some(e.into()),
-                    )
-                })?;
+                let bytes = super::http::read_body(PROVIDER, resp).await?;
                 return message_events(&bytes).map(Opened::Json);
             }
             let mut source: SseSource = Box::pin(resp.bytes_stream().eventsource());
@@ -271,13 +239,7 @@ impl AnthropicClient {
                 }
             }
         };
-        match tokio::time::timeout(first_byte, fut).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Timeout {
-                operation: "anthropic first byte".into(),
-                after: first_byte,
-            }),
-        }
+        super::http::first_byte(PROVIDER, first_byte, fut).await
     }
 }
 
@@ -296,7 +258,7 @@ impl LlmClient for AnthropicClient {
             provider: PROVIDER.into(),
             model: c.model.clone(),
             context_window: c.context_window.unwrap_or(200_000),
-            supports_tools: true,
+            supports_tools: c.supports_tools.unwrap_or(true),
             supports_json_mode: false,
             supports_vision: true,
             pricing: c.pricing.or_else(|| known_pricing(&c.model)),
@@ -316,19 +278,20 @@ impl LlmClient for AnthropicClient {
         );
         let opened = self
             .config
+            .http
             .retry
             .retry("anthropic chat", |_| self.attempt(&body))
             .await?;
         let stream: ChatStream = match opened {
             Opened::Json(events) => Box::pin(futures::stream::iter(events.into_iter().map(Ok))),
-            Opened::Sse { source, first } => sse_stream(SseState {
+            Opened::Sse { source, first } => sse_stream(
+                PROVIDER,
                 source,
-                first: Some(first),
-                decoder: Decoder::default(),
-                pending: VecDeque::new(),
-                ended: false,
-                idle_timeout: self.config.idle_timeout,
-            }),
+                Some(first),
+                VecDeque::new(),
+                Decoder::default(),
+                self.config.http.idle_timeout,
+            ),
         };
         Ok(super::content_filter_as_error(
             PROVIDER,
@@ -466,15 +429,8 @@ fn tool_input(arguments: &str) -> Value {
 }
 
 fn key_header(key: Option<&SecretString>) -> Result<Option<HeaderValue>> {
-    let Some(key) = key else { return Ok(None) };
-    let mut value = HeaderValue::from_str(key.expose_secret()).map_err(|_| {
-        Error::config(
-            PROVIDER,
-            "the API key contains characters not allowed in an HTTP header",
-        )
-    })?;
-    value.set_sensitive(true);
-    Ok(Some(value))
+    key.map(|k| sensitive_value(PROVIDER, k.expose_secret()))
+        .transpose()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -519,18 +475,7 @@ async fn http_error(resp: reqwest::Response) -> Error {
         .and_then(|e| e.get("message"))
         .and_then(Value::as_str)
         .map(str::to_string)
-        .unwrap_or_else(|| {
-            let text = body.trim();
-            if text.is_empty() {
-                reqwest::StatusCode::from_u16(status)
-                    .ok()
-                    .and_then(|s| s.canonical_reason())
-                    .unwrap_or("error")
-                    .to_string()
-            } else {
-                truncate(text, 500)
-            }
-        });
+        .unwrap_or_else(|| body_message(status, &body));
     let kind = match status {
         400 | 413 if is_prompt_too_long(&message) => ErrorKind::ContextLengthExceeded,
         401 | 403 => ErrorKind::Unauthorized,
@@ -564,17 +509,6 @@ async fn http_error(resp: reqwest::Response) -> Error {
     }
 }
 
-/// `Retry-After` as seconds or an HTTP date.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<f64>() {
-        return Duration::try_from_secs_f64(secs).ok();
-    }
-    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let delta = date.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(delta.to_std().unwrap_or(Duration::ZERO))
-}
-
 /// An `{"type": "error", "error": {...}}` event, if `data` is one.
 fn error_event(data: &str) -> Option<Error> {
     let value: Value = serde_json::from_str(data).ok()?;
@@ -606,21 +540,6 @@ fn error_event(data: &str) -> Option<Error> {
     })
 }
 
-fn truncate(s: &str, max_chars: usize) -> String {
-    match s.char_indices().nth(max_chars) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
-}
-
-fn malformed(what: &str, data: &str, e: impl std::fmt::Display) -> Error {
-    transport_error(
-        PROVIDER,
-        format!("malformed {what}: {e}: {}", truncate(data, 200)),
-        None,
-    )
-}
-
 // ---------------------------------------------------------------------------------------------
 // Responses
 
@@ -628,10 +547,6 @@ enum Opened {
     Json(Vec<ChatEvent>),
     Sse { source: SseSource, first: SseEvent },
 }
-
-type SseSource = Pin<
-    Box<dyn Stream<Item = std::result::Result<SseEvent, EventStreamError<reqwest::Error>>> + Send>,
->;
 
 fn finish_reason(s: &str) -> FinishReason {
     match s {
@@ -667,7 +582,8 @@ fn message_events(bytes: &[u8]) -> Result<Vec<ChatEvent>> {
     if let Some(err) = error_event(&text) {
         return Err(err);
     }
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| malformed("message", &text, e))?;
+    let v: Value =
+        serde_json::from_slice(bytes).map_err(|e| malformed(PROVIDER, "message", &text, e))?;
     let mut events = Vec::new();
     let mut calls = Vec::new();
     for block in v
@@ -743,9 +659,22 @@ struct Decoder {
     finish: Option<FinishReason>,
 }
 
-enum Step {
-    More,
-    Done,
+impl SseDecode for Decoder {
+    fn decode(&mut self, data: &str, out: &mut VecDeque<ChatEvent>) -> Result<Step> {
+        self.data(data, out)
+    }
+
+    fn close(&mut self, out: &mut VecDeque<ChatEvent>) {
+        self.finalize(out);
+    }
+
+    fn may_end_on_close(&self) -> bool {
+        false
+    }
+
+    fn end_marker(&self) -> &'static str {
+        "message_stop"
+    }
 }
 
 impl Decoder {
@@ -755,7 +684,7 @@ impl Decoder {
             return Err(err);
         }
         let ev: Value =
-            serde_json::from_str(data).map_err(|e| malformed("stream event", data, e))?;
+            serde_json::from_str(data).map_err(|e| malformed(PROVIDER, "stream event", data, e))?;
         let index = ev
             .get("index")
             .and_then(Value::as_u64)
@@ -880,67 +809,6 @@ impl Decoder {
         });
         out.push_back(ChatEvent::Finish { reason });
     }
-}
-
-struct SseState {
-    source: SseSource,
-    first: Option<SseEvent>,
-    decoder: Decoder,
-    pending: VecDeque<ChatEvent>,
-    ended: bool,
-    idle_timeout: Duration,
-}
-
-/// The caller-facing stream; it owns the response, so dropping it closes the connection.
-fn sse_stream(state: SseState) -> ChatStream {
-    Box::pin(futures::stream::unfold(state, |mut st| async move {
-        loop {
-            if let Some(ev) = st.pending.pop_front() {
-                return Some((Ok(ev), st));
-            }
-            if st.ended {
-                return None;
-            }
-            let next = match st.first.take() {
-                Some(ev) => Some(Ok(ev)),
-                None => match tokio::time::timeout(st.idle_timeout, st.source.next()).await {
-                    Ok(next) => next,
-                    Err(_) => {
-                        st.ended = true;
-                        let err = Error::Timeout {
-                            operation: "anthropic stream idle".into(),
-                            after: st.idle_timeout,
-                        };
-                        return Some((Err(err), st));
-                    }
-                },
-            };
-            match next {
-                None => {
-                    st.ended = true;
-                    let err = cut("the connection closed before message_stop", None);
-                    return Some((Err(err), st));
-                }
-                Some(Err(e)) => {
-                    st.ended = true;
-                    return Some((Err(sse_error(e)), st));
-                }
-                Some(Ok(ev)) if ev.data.trim().is_empty() => {}
-                Some(Ok(ev)) => match st.decoder.data(&ev.data, &mut st.pending) {
-                    Ok(Step::More) => {}
-                    Ok(Step::Done) => {
-                        st.ended = true;
-                        st.decoder.finalize(&mut st.pending);
-                    }
-                    Err(e) => {
-                        st.ended = true;
-                        st.pending.clear();
-                        return Some((Err(e), st));
-                    }
-                },
-            }
-        }
-    }))
 }
 
 // ---------------------------------------------------------------------------------------------

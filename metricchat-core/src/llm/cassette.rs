@@ -9,6 +9,10 @@
 //! they did live. [`CassetteMode::Auto`] records when the environment variable `MC_RECORD` is `1`
 //! and replays otherwise.
 //!
+//! Requests match on their JSON body, ignoring key order, the fields of
+//! [`DEFAULT_IGNORED_FIELDS`], and UUIDs inside strings (the agent's per-run query ids reach the
+//! model in tool results, so a replayed agent run differs from the recorded one only in them).
+//!
 //! ```no_run
 //! # async fn demo() -> metricchat_core::Result<()> {
 //! use metricchat_core::llm::cassette::Cassette;
@@ -445,8 +449,15 @@ impl Cassette {
             } else {
                 let mut diffs = Vec::new();
                 diff("", &canonical(&r.body, ignored), wanted, &mut diffs);
-                let first = diffs.first().cloned().unwrap_or_default();
-                (diffs.len(), first)
+                // The first few differences: enough to see what varies between runs.
+                let shown = diffs.iter().take(4).cloned().collect::<Vec<_>>().join("; ");
+                let more = diffs.len().saturating_sub(4);
+                let detail = if more > 0 {
+                    format!("{shown}; and {more} more")
+                } else {
+                    shown
+                };
+                (diffs.len(), detail)
             };
             if nearest.as_ref().is_none_or(|(c, _)| cost < *c) {
                 nearest = Some((cost, detail));
@@ -570,6 +581,7 @@ fn parse_body(bytes: &[u8]) -> Value {
 /// `body` without the ignored fields.
 fn canonical(body: &Value, ignored: &[String]) -> Value {
     let mut body = body.clone();
+    mask_uuids(&mut body);
     for field in ignored {
         if let Some(pointer) = field.strip_prefix('/') {
             let (parent, last) = match pointer.rsplit_once('/') {
@@ -585,6 +597,69 @@ fn canonical(body: &Value, ignored: &[String]) -> Value {
         }
     }
     body
+}
+
+/// Replaces every UUID inside the strings of `value` with `<uuid>`. Ids the agent makes per run
+/// (query ids, run ids in tool results) reach the model's next request, so two runs of the same
+/// conversation differ only in them; matching ignores them, as it ignores key order.
+fn mask_uuids(value: &mut Value) {
+    match value {
+        Value::String(s) => {
+            if let Some(masked) = masked_uuids(s) {
+                *s = masked;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(mask_uuids),
+        Value::Object(map) => map.values_mut().for_each(mask_uuids),
+        _ => {}
+    }
+}
+
+/// `s` with its UUIDs (8-4-4-4-12 hex digits) replaced, or `None` when it has none.
+fn masked_uuids(s: &str) -> Option<String> {
+    const GROUPS: [usize; 5] = [8, 4, 4, 4, 12];
+    const LEN: usize = 36;
+    let b = s.as_bytes();
+    let is_uuid_at = |i: usize| {
+        if i + LEN > b.len() {
+            return false;
+        }
+        let mut at = i;
+        for (g, n) in GROUPS.iter().enumerate() {
+            if !b[at..at + n].iter().all(u8::is_ascii_hexdigit) {
+                return false;
+            }
+            at += n;
+            if g < GROUPS.len() - 1 {
+                if b[at] != b'-' {
+                    return false;
+                }
+                at += 1;
+            }
+        }
+        // Not part of a longer hex run on either side.
+        let before = i.checked_sub(1).map(|j| b[j]);
+        let after = b.get(i + LEN).copied();
+        !before.is_some_and(|c| c.is_ascii_hexdigit())
+            && !after.is_some_and(|c| c.is_ascii_hexdigit())
+    };
+    if s.len() < LEN || !(0..=s.len() - LEN).any(is_uuid_at) {
+        return None;
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < b.len() {
+        if is_uuid_at(i) {
+            out.push_str("<uuid>");
+            i += LEN;
+        } else {
+            // Copy one character (UUIDs are ASCII, so a match never starts mid-character).
+            let ch_len = s[i..].chars().next().map_or(1, char::len_utf8);
+            out.push_str(&s[i..i + ch_len]);
+            i += ch_len;
+        }
+    }
+    Some(out)
 }
 
 /// Collects the JSON pointers where `recorded` and `sent` differ, with both values.
@@ -638,6 +713,24 @@ fn short(v: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn canonical_masks_per_run_ids() {
+        let a = json!({"messages": [{"role": "tool", "content":
+            "{\"query_id\":\"01a24b20-5fec-7253-93dd-d9129d761c6f\",\"rows\":3} é"}]});
+        let b = json!({"messages": [{"role": "tool", "content":
+            "{\"query_id\":\"01A24B20-604C-72E8-B626-0A6FAA18176A\",\"rows\":3} é"}]});
+        assert_eq!(canonical(&a, &[]), canonical(&b, &[]));
+        let c = json!({"messages": [{"role": "tool", "content": "{\"rows\":4}"}]});
+        assert_ne!(canonical(&a, &[]), canonical(&c, &[]));
+        // Not a UUID: wrong group sizes, or part of a longer hex run.
+        assert_eq!(masked_uuids("01a24b20-5fec-7253-93dd-d9129d761c6"), None);
+        assert_eq!(masked_uuids("f01a24b20-5fec-7253-93dd-d9129d761c6f"), None);
+        assert_eq!(
+            masked_uuids("id 01a24b20-5fec-7253-93dd-d9129d761c6f."),
+            Some("id <uuid>.".to_string())
+        );
+    }
 
     #[test]
     fn canonical_drops_ignored_fields_and_ignores_key_order() {

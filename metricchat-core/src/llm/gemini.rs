@@ -12,7 +12,7 @@
 //! a `functionCall` arrives complete in one chunk, so each becomes one [`ChatEvent::ToolCallDelta`]
 //! and, at the end, one [`ChatEvent::ToolCall`]. A stream that closes before any chunk carried a
 //! `finishReason` was cut. Failures before the first chunk (429 `RESOURCE_EXHAUSTED`, 5xx,
-//! connection errors, first-byte timeout) are retried with [`RetryPolicy`], honouring
+//! connection errors, first-byte timeout) are retried with [`RetryPolicy`](super::RetryPolicy), honouring
 //! `Retry-After` or the body's `RetryInfo.retryDelay`; nothing is retried once an event has been
 //! handed to the caller.
 //!
@@ -22,22 +22,26 @@
 //! reason); a prompt over the context window fails with [`ErrorKind::ContextLengthExceeded`].
 
 use std::collections::{HashMap, VecDeque};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use eventsource_stream::{Event as SseEvent, EventStreamError, Eventsource};
-use futures::{Stream, StreamExt};
-use reqwest::header::{self, HeaderMap, HeaderValue};
+use eventsource_stream::{EventStreamError, Eventsource};
+use futures::StreamExt;
+use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::HttpOptions;
 use super::http::is_json;
+use super::http::{
+    SseDecode, SseSource, Step, body_message, malformed, retry_after, sensitive_value, sse_stream,
+    truncate,
+};
 use super::{
     ChatEvent, ChatRequest, ChatStream, FinishReason, ImageContent, LlmClient, ModelInfo, Pricing,
-    ResponseFormat, RetryPolicy, Role, ToolCall, ToolChoice, Usage, transport_error,
+    ResponseFormat, Role, ToolCall, ToolChoice, Usage,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -68,22 +72,18 @@ pub struct GeminiConfig {
     pub model: String,
     /// Stream with `:streamGenerateContent?alt=sse` (default), else one `:generateContent` call.
     pub stream: bool,
-    /// Connect timeout.
-    #[serde(with = "crate::llm::retry::duration_ms")]
-    pub connect_timeout: Duration,
-    /// Time allowed until the response headers and the first streamed chunk arrived (the whole
-    /// body when not streaming).
-    #[serde(with = "crate::llm::retry::duration_ms")]
-    pub first_byte_timeout: Duration,
-    /// Time allowed between two chunks of a streamed response.
-    #[serde(with = "crate::llm::retry::duration_ms")]
-    pub idle_timeout: Duration,
-    /// Retries on 429/5xx/transport errors.
-    pub retry: RetryPolicy,
+    /// Timeouts, retries and extra headers, flattened: `connect_timeout`,
+    /// `first_byte_timeout`, `idle_timeout` (milliseconds), `retry` and `headers` are keys of
+    /// this object.
+    #[serde(flatten)]
+    pub http: HttpOptions,
     /// Override of the model's context window.
     pub context_window: Option<u32>,
     /// Override of the model's prices.
     pub pricing: Option<Pricing>,
+    /// Override of native tool calling (on for every current model); `false` makes the agent's
+    /// automatic protocol ask for JSON in text instead.
+    pub supports_tools: Option<bool>,
 }
 
 impl Default for GeminiConfig {
@@ -93,12 +93,10 @@ impl Default for GeminiConfig {
             base_url: DEFAULT_BASE_URL.into(),
             model: "gemini-2.5-flash".into(),
             stream: true,
-            connect_timeout: Duration::from_secs(10),
-            first_byte_timeout: Duration::from_secs(60),
-            idle_timeout: Duration::from_secs(30),
-            retry: RetryPolicy::default(),
+            http: HttpOptions::default(),
             context_window: None,
             pricing: None,
+            supports_tools: None,
         }
     }
 }
@@ -110,10 +108,7 @@ impl std::fmt::Debug for GeminiConfig {
             .field("base_url", &self.base_url)
             .field("model", &self.model)
             .field("stream", &self.stream)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("first_byte_timeout", &self.first_byte_timeout)
-            .field("idle_timeout", &self.idle_timeout)
-            .field("retry", &self.retry)
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -172,26 +167,9 @@ impl GeminiConfig {
         self.stream = stream;
         self
     }
-
-    /// Sets the retry policy.
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Sets the connect, first-byte and idle timeouts.
-    pub fn with_timeouts(
-        mut self,
-        connect: Duration,
-        first_byte: Duration,
-        idle: Duration,
-    ) -> Self {
-        self.connect_timeout = connect;
-        self.first_byte_timeout = first_byte;
-        self.idle_timeout = idle;
-        self
-    }
 }
+
+super::http::impl_http_config!(GeminiConfig);
 
 /// Thought signatures Gemini attached to function calls, by call id, to send back with them.
 #[derive(Default)]
@@ -279,11 +257,7 @@ impl GeminiClient {
             ));
         }
         key_header(config.api_key.as_ref())?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .user_agent(concat!("metricchat/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::config(PROVIDER, format!("cannot build HTTP client: {e}")))?;
+        let http = config.http.client(PROVIDER)?;
         Ok(Self {
             config,
             endpoint,
@@ -311,7 +285,7 @@ impl GeminiClient {
     /// One attempt: send, check the status, and read up to the first chunk (the whole body when
     /// the answer is JSON).
     async fn attempt(&self, body: &Value) -> Result<Opened> {
-        let first_byte = self.config.first_byte_timeout;
+        let first_byte = self.config.http.first_byte_timeout;
         let fut = async {
             let mut req = self.http.post(self.endpoint.clone()).json(body);
             if let Some(key) = key_header(self.config.api_key.as_ref())? {
@@ -324,13 +298,7 @@ impl GeminiClient {
             let mut decoder = Decoder::new(self.signatures.clone());
             let mut pending = VecDeque::new();
             if is_json(resp.headers()) || !self.config.stream {
-                let bytes = resp.bytes().await.map_err(|e| {
-                    transport_error(
-                        PROVIDER,
-                        format!("reading the response failed: {e}"),
-                        Some(e.into()),
-                    )
-                })?;
+                let bytes = super::http::read_body(PROVIDER, resp).await?;
                 json_events(&bytes, &mut decoder, &mut pending)?;
                 return Ok(Opened::Json(pending.into()));
             }
@@ -353,13 +321,7 @@ impl GeminiClient {
                 }
             }
         };
-        match tokio::time::timeout(first_byte, fut).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Timeout {
-                operation: "gemini first byte".into(),
-                after: first_byte,
-            }),
-        }
+        super::http::first_byte(PROVIDER, first_byte, fut).await
     }
 }
 
@@ -381,7 +343,7 @@ impl LlmClient for GeminiClient {
             context_window: c
                 .context_window
                 .unwrap_or(known.map_or(DEFAULT_CONTEXT_WINDOW, |k| k.context_window)),
-            supports_tools: true,
+            supports_tools: c.supports_tools.unwrap_or(true),
             supports_json_mode: true,
             supports_vision: true,
             pricing: c.pricing.or(known.map(|k| k.pricing)),
@@ -401,6 +363,7 @@ impl LlmClient for GeminiClient {
         );
         let opened = self
             .config
+            .http
             .retry
             .retry("gemini chat", |_| self.attempt(&body))
             .await?;
@@ -410,13 +373,14 @@ impl LlmClient for GeminiClient {
                 source,
                 decoder,
                 pending,
-            } => sse_stream(SseState {
+            } => sse_stream(
+                PROVIDER,
                 source,
-                decoder,
+                None,
                 pending,
-                ended: false,
-                idle_timeout: self.config.idle_timeout,
-            }),
+                decoder,
+                self.config.http.idle_timeout,
+            ),
         };
         Ok(super::content_filter_as_error(
             PROVIDER,
@@ -835,15 +799,8 @@ fn reduce(schema: &Value, defs: &Value, depth: usize) -> Value {
 }
 
 fn key_header(key: Option<&SecretString>) -> Result<Option<HeaderValue>> {
-    let Some(key) = key else { return Ok(None) };
-    let mut value = HeaderValue::from_str(key.expose_secret()).map_err(|_| {
-        Error::config(
-            PROVIDER,
-            "the API key contains characters not allowed in an HTTP header",
-        )
-    })?;
-    value.set_sensitive(true);
-    Ok(Some(value))
+    key.map(|k| sensitive_value(PROVIDER, k.expose_secret()))
+        .transpose()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -935,18 +892,7 @@ async fn http_error(resp: reqwest::Response) -> Error {
         .as_ref()
         .and_then(|g| g.message)
         .map(describe)
-        .unwrap_or_else(|| {
-            let text = body.trim();
-            if text.is_empty() {
-                reqwest::StatusCode::from_u16(status)
-                    .ok()
-                    .and_then(|s| s.canonical_reason())
-                    .unwrap_or("error")
-                    .to_string()
-            } else {
-                truncate(text, 500)
-            }
-        });
+        .unwrap_or_else(|| body_message(status, &body));
     let rpc_status = g.as_ref().and_then(|g| g.status);
     let reason = g.as_ref().and_then(|g| g.reason);
     let too_long = g.as_ref().and_then(|g| g.message).is_some_and(is_too_long);
@@ -986,17 +932,6 @@ async fn http_error(resp: reqwest::Response) -> Error {
     }
 }
 
-/// `Retry-After` as seconds or an HTTP date.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<f64>() {
-        return Duration::try_from_secs_f64(secs).ok();
-    }
-    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let delta = date.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(delta.to_std().unwrap_or(Duration::ZERO))
-}
-
 /// An `{"error": {...}}` object inside a 200 response (a streamed chunk or a JSON body).
 fn error_in(v: &Value, raw: &str) -> Option<Error> {
     let err = v.get("error").filter(|e| !e.is_null())?;
@@ -1034,21 +969,6 @@ fn blocked_prompt(reason: &str, message: Option<&str>) -> Error {
     }
 }
 
-fn truncate(s: &str, max_chars: usize) -> String {
-    match s.char_indices().nth(max_chars) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
-}
-
-fn malformed(what: &str, data: &str, e: impl std::fmt::Display) -> Error {
-    transport_error(
-        PROVIDER,
-        format!("malformed {what}: {e}: {}", truncate(data, 200)),
-        None,
-    )
-}
-
 // ---------------------------------------------------------------------------------------------
 // Responses
 
@@ -1060,10 +980,6 @@ enum Opened {
         pending: VecDeque<ChatEvent>,
     },
 }
-
-type SseSource = Pin<
-    Box<dyn Stream<Item = std::result::Result<SseEvent, EventStreamError<reqwest::Error>>> + Send>,
->;
 
 fn finish_reason(s: &str) -> FinishReason {
     match s {
@@ -1096,7 +1012,8 @@ fn read_usage(u: &Value) -> Usage {
 /// `:streamGenerateContent` answers without `alt=sse`).
 fn json_events(bytes: &[u8], decoder: &mut Decoder, out: &mut VecDeque<ChatEvent>) -> Result<()> {
     let text = String::from_utf8_lossy(bytes);
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| malformed("response", &text, e))?;
+    let v: Value =
+        serde_json::from_slice(bytes).map_err(|e| malformed(PROVIDER, "response", &text, e))?;
     let items = match v {
         Value::Array(items) => items,
         other => vec![other],
@@ -1116,6 +1033,25 @@ struct Decoder {
     signatures: Arc<Signatures>,
 }
 
+impl SseDecode for Decoder {
+    fn decode(&mut self, data: &str, out: &mut VecDeque<ChatEvent>) -> Result<Step> {
+        self.data(data, out).map(|()| Step::More)
+    }
+
+    fn close(&mut self, out: &mut VecDeque<ChatEvent>) {
+        self.finalize(out);
+    }
+
+    fn may_end_on_close(&self) -> bool {
+        // Gemini sends no end marker: a clean close after a finishReason is the end.
+        self.finish.is_some()
+    }
+
+    fn end_marker(&self) -> &'static str {
+        "a finishReason"
+    }
+}
+
 impl Decoder {
     fn new(signatures: Arc<Signatures>) -> Self {
         Self {
@@ -1129,7 +1065,7 @@ impl Decoder {
     fn data(&mut self, data: &str, out: &mut VecDeque<ChatEvent>) -> Result<()> {
         let data = data.trim();
         let v: Value =
-            serde_json::from_str(data).map_err(|e| malformed("stream chunk", data, e))?;
+            serde_json::from_str(data).map_err(|e| malformed(PROVIDER, "stream chunk", data, e))?;
         self.value(&v, data, out)
     }
 
@@ -1225,63 +1161,6 @@ impl Decoder {
         };
         out.push_back(ChatEvent::Finish { reason });
     }
-}
-
-struct SseState {
-    source: SseSource,
-    decoder: Decoder,
-    pending: VecDeque<ChatEvent>,
-    ended: bool,
-    idle_timeout: Duration,
-}
-
-/// The caller-facing stream; it owns the response, so dropping it closes the connection.
-fn sse_stream(state: SseState) -> ChatStream {
-    Box::pin(futures::stream::unfold(state, |mut st| async move {
-        loop {
-            if let Some(ev) = st.pending.pop_front() {
-                return Some((Ok(ev), st));
-            }
-            if st.ended {
-                return None;
-            }
-            let next = match tokio::time::timeout(st.idle_timeout, st.source.next()).await {
-                Ok(next) => next,
-                Err(_) => {
-                    st.ended = true;
-                    let err = Error::Timeout {
-                        operation: "gemini stream idle".into(),
-                        after: st.idle_timeout,
-                    };
-                    return Some((Err(err), st));
-                }
-            };
-            match next {
-                // Gemini sends no end marker: a clean close after a finishReason is the end.
-                None if st.decoder.finish.is_some() => {
-                    st.ended = true;
-                    st.decoder.finalize(&mut st.pending);
-                }
-                None => {
-                    st.ended = true;
-                    let err = cut("the connection closed before a finishReason", None);
-                    return Some((Err(err), st));
-                }
-                Some(Err(e)) => {
-                    st.ended = true;
-                    return Some((Err(sse_error(e)), st));
-                }
-                Some(Ok(ev)) if ev.data.trim().is_empty() => {}
-                Some(Ok(ev)) => {
-                    if let Err(e) = st.decoder.data(&ev.data, &mut st.pending) {
-                        st.ended = true;
-                        st.pending.clear();
-                        return Some((Err(e), st));
-                    }
-                }
-            }
-        }
-    }))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,4 +1,14 @@
 //! The [`LlmClient`] trait, the provider-neutral chat types, and the provider clients.
+// With no provider feature on, the shared HTTP and cassette plumbing has no user.
+#![cfg_attr(
+    not(any(
+        feature = "openai",
+        feature = "anthropic",
+        feature = "gemini",
+        feature = "ollama"
+    )),
+    allow(dead_code, unused_imports, unused_macros)
+)]
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,21 +20,30 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+#[cfg(feature = "anthropic")]
 pub mod anthropic;
 pub mod cassette;
+#[cfg(feature = "gemini")]
 pub mod gemini;
 mod http;
+#[cfg(feature = "ollama")]
 pub mod ollama;
+#[cfg(feature = "openai")]
 pub mod openai;
 pub(crate) mod retry;
 pub(crate) use retry::{duration_ms, duration_ms_opt};
 pub mod scripted;
 pub mod spec;
 
+#[cfg(feature = "anthropic")]
 pub use anthropic::{AnthropicClient, AnthropicConfig};
 pub use cassette::{Cassette, CassetteMode, Recordable};
+#[cfg(feature = "gemini")]
 pub use gemini::{GeminiClient, GeminiConfig};
+pub use http::{HttpConfig, HttpOptions};
+#[cfg(feature = "ollama")]
 pub use ollama::{OllamaClient, OllamaConfig};
+#[cfg(feature = "openai")]
 pub use openai::{OpenAiClient, OpenAiConfig};
 pub use retry::RetryPolicy;
 pub use scripted::{ScriptedLlm, ScriptedTurn};
@@ -605,6 +624,7 @@ impl ChatAccumulator {
     }
 }
 
+#[cfg(any(feature = "openai", feature = "anthropic", feature = "gemini"))]
 /// Turns a provider's content-filter stop into a typed [`ErrorKind::ContentFiltered`] error.
 ///
 /// The events before it (text, usage) still reach the caller; the

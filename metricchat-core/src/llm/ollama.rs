@@ -3,7 +3,7 @@
 //! Ollama streams one JSON object per line and sends each tool call whole, with its arguments
 //! as a JSON object; the last line has `done: true`, the stop reason and the token counts.
 //! `format: "json"` is its JSON mode. Failures before the first line (429, 5xx, connection
-//! errors, first-byte timeout, e.g. while the model loads) are retried with [`RetryPolicy`].
+//! errors, first-byte timeout, e.g. while the model loads) are retried with [`RetryPolicy`](super::RetryPolicy).
 //!
 //! Many local models have no reliable tool calling, so `supports_tools` defaults to `false`
 //! (the agent then asks for JSON in text); set it for models that do.
@@ -14,15 +14,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::header::{self, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::HttpOptions;
+use super::http::{body_message, malformed, retry_after, sensitive_value, truncate};
 use super::{
     ChatEvent, ChatMessage, ChatRequest, ChatStream, FinishReason, ImageContent, LlmClient,
-    ModelInfo, Pricing, ResponseFormat, RetryPolicy, Role, ToolCall, ToolChoice, Usage,
-    transport_error,
+    ModelInfo, Pricing, ResponseFormat, Role, ToolCall, ToolChoice, Usage, transport_error,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -53,18 +54,11 @@ pub struct OllamaConfig {
     /// How long Ollama keeps the model loaded after the request (e.g. `"5m"`); server default
     /// when unset.
     pub keep_alive: Option<String>,
-    /// Connect timeout.
-    #[serde(with = "crate::llm::retry::duration_ms")]
-    pub connect_timeout: Duration,
-    /// Time allowed until the response headers and the first line arrived (includes loading
-    /// the model into memory).
-    #[serde(with = "crate::llm::retry::duration_ms")]
-    pub first_byte_timeout: Duration,
-    /// Time allowed between two lines of a streamed response.
-    #[serde(with = "crate::llm::retry::duration_ms")]
-    pub idle_timeout: Duration,
-    /// Retries on 429/5xx/transport errors.
-    pub retry: RetryPolicy,
+    /// Timeouts, retries and extra headers, flattened: `connect_timeout`,
+    /// `first_byte_timeout`, `idle_timeout` (milliseconds), `retry` and `headers` are keys of
+    /// this object.
+    #[serde(flatten, deserialize_with = "ollama_http")]
+    pub http: HttpOptions,
     /// Prices (default: none, a local model costs nothing per token).
     pub pricing: Option<Pricing>,
 }
@@ -79,10 +73,7 @@ impl Default for OllamaConfig {
             supports_tools: false,
             supports_vision: false,
             keep_alive: None,
-            connect_timeout: Duration::from_secs(10),
-            first_byte_timeout: Duration::from_secs(120),
-            idle_timeout: Duration::from_secs(60),
-            retry: RetryPolicy::default(),
+            http: ollama_http_defaults(),
             pricing: None,
         }
     }
@@ -97,10 +88,7 @@ impl std::fmt::Debug for OllamaConfig {
             .field("context_window", &self.context_window)
             .field("supports_tools", &self.supports_tools)
             .field("supports_vision", &self.supports_vision)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("first_byte_timeout", &self.first_byte_timeout)
-            .field("idle_timeout", &self.idle_timeout)
-            .field("retry", &self.retry)
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -183,26 +171,9 @@ impl OllamaConfig {
         self.context_window = tokens;
         self
     }
-
-    /// Sets the retry policy.
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Sets the connect, first-byte and idle timeouts.
-    pub fn with_timeouts(
-        mut self,
-        connect: Duration,
-        first_byte: Duration,
-        idle: Duration,
-    ) -> Self {
-        self.connect_timeout = connect;
-        self.first_byte_timeout = first_byte;
-        self.idle_timeout = idle;
-        self
-    }
 }
+
+super::http::impl_http_config!(OllamaConfig);
 
 /// `http://host:port` from `OLLAMA_HOST`-style values: a missing scheme means `http`, a
 /// missing port means 11434, and `0.0.0.0` (a listen address) means this machine.
@@ -269,11 +240,7 @@ impl OllamaClient {
     pub fn new(config: OllamaConfig) -> Result<Self> {
         let endpoint = endpoint(&config.host)?;
         auth_header(config.api_key.as_ref())?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .user_agent(concat!("metricchat/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::config(PROVIDER, format!("cannot build HTTP client: {e}")))?;
+        let http = config.http.client(PROVIDER)?;
         Ok(Self {
             config,
             endpoint,
@@ -299,7 +266,7 @@ impl OllamaClient {
 
     /// One attempt: send, check the status, and read up to the first line.
     async fn attempt(&self, body: &Value) -> Result<Opened> {
-        let first_byte = self.config.first_byte_timeout;
+        let first_byte = self.config.http.first_byte_timeout;
         let fut = async {
             let mut req = self.http.post(self.endpoint.clone()).json(body);
             if let Some(auth) = auth_header(self.config.api_key.as_ref())? {
@@ -327,13 +294,7 @@ impl OllamaClient {
                 }
             }
         };
-        match tokio::time::timeout(first_byte, fut).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Timeout {
-                operation: "ollama first byte".into(),
-                after: first_byte,
-            }),
-        }
+        super::http::first_byte(PROVIDER, first_byte, fut).await
     }
 }
 
@@ -372,6 +333,7 @@ impl LlmClient for OllamaClient {
         );
         let Opened { lines, first } = self
             .config
+            .http
             .retry
             .retry("ollama chat", |_| self.attempt(&body))
             .await?;
@@ -381,7 +343,7 @@ impl LlmClient for OllamaClient {
             decoder: Decoder::default(),
             pending: VecDeque::new(),
             ended: false,
-            idle_timeout: self.config.idle_timeout,
+            idle_timeout: self.config.http.idle_timeout,
         }))
     }
 }
@@ -491,34 +453,31 @@ fn message_json(m: &ChatMessage, names: &BTreeMap<&str, &str>) -> Result<Value> 
 }
 
 fn auth_header(key: Option<&SecretString>) -> Result<Option<HeaderValue>> {
-    let Some(key) = key else { return Ok(None) };
-    let mut value =
-        HeaderValue::from_str(&format!("Bearer {}", key.expose_secret())).map_err(|_| {
-            Error::config(
-                PROVIDER,
-                "the API key contains characters not allowed in an HTTP header",
-            )
-        })?;
-    value.set_sensitive(true);
-    Ok(Some(value))
+    key.map(|k| sensitive_value(PROVIDER, &format!("Bearer {}", k.expose_secret())))
+        .transpose()
+}
+
+/// Ollama's connection defaults: loading a model into memory can take a while before the
+/// first line, and a local model on a CPU can pause between lines.
+fn ollama_http_defaults() -> HttpOptions {
+    HttpOptions::with_timeouts(
+        Duration::from_secs(10),
+        Duration::from_secs(120),
+        Duration::from_secs(60),
+    )
+}
+
+fn ollama_http<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<HttpOptions, D::Error> {
+    HttpOptions::deserialize_over(d, ollama_http_defaults())
 }
 
 // ---------------------------------------------------------------------------------------------
 // Errors
 
 fn cut(detail: &str) -> Error {
-    transport_error(
-        PROVIDER,
-        format!("the response stream was cut: {detail}"),
-        None,
-    )
-}
-
-fn truncate(s: &str, max_chars: usize) -> String {
-    match s.char_indices().nth(max_chars) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
+    super::http::stream_cut(PROVIDER, detail, None)
 }
 
 /// Ollama's `the input length exceeds the context length` (and the runner's
@@ -541,18 +500,7 @@ async fn http_error(resp: reqwest::Response) -> Error {
                 .or_else(|| e.get("message").and_then(Value::as_str))
                 .map(str::to_string)
         })
-        .unwrap_or_else(|| {
-            let text = body.trim();
-            if text.is_empty() {
-                reqwest::StatusCode::from_u16(status)
-                    .ok()
-                    .and_then(|s| s.canonical_reason())
-                    .unwrap_or("error")
-                    .to_string()
-            } else {
-                truncate(text, 500)
-            }
-        });
+        .unwrap_or_else(|| body_message(status, &body));
     let kind = match status {
         // Ollama answers 400 (older runners 500) when `truncate: false` and the prompt is
         // longer than `num_ctx`.
@@ -581,11 +529,6 @@ async fn http_error(resp: reqwest::Response) -> Error {
         },
         source: None,
     }
-}
-
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
-    Duration::try_from_secs_f64(value.parse::<f64>().ok()?).ok()
 }
 
 /// An `{"error": "..."}` line inside a 200 stream, if `line` is one.
@@ -684,13 +627,8 @@ impl Decoder {
         if let Some(err) = error_line(line) {
             return Err(err);
         }
-        let v: Value = serde_json::from_str(line).map_err(|e| {
-            transport_error(
-                PROVIDER,
-                format!("malformed stream line: {e}: {}", truncate(line, 200)),
-                None,
-            )
-        })?;
+        let v: Value =
+            serde_json::from_str(line).map_err(|e| malformed(PROVIDER, "stream line", line, e))?;
         if let Some(text) = v.pointer("/message/content").and_then(Value::as_str)
             && !text.is_empty()
         {

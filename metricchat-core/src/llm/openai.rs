@@ -6,24 +6,27 @@
 //! Requests are always streamed (`stream: true` with `stream_options.include_usage`); a server
 //! that ignores that and answers one `application/json` completion is accepted too. Failures
 //! before the first event (429, 5xx, connection errors, first-byte timeout) are retried with
-//! [`RetryPolicy`]; nothing is retried once an event has been handed to the caller.
+//! [`RetryPolicy`](super::RetryPolicy); nothing is retried once an event has been handed to the caller.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::pin::Pin;
-use std::time::Duration;
 
 use super::http::is_json;
 use async_trait::async_trait;
 use eventsource_stream::{Event as SseEvent, EventStreamError, Eventsource};
-use futures::{Stream, StreamExt};
-use reqwest::header::{self, HeaderMap, HeaderValue};
+use futures::StreamExt;
+use reqwest::header::{self, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::HttpOptions;
+use super::http::{
+    SseDecode, SseSource, Step, body_message, malformed, retry_after, sensitive_value, sse_stream,
+    truncate,
+};
 use super::{
     ChatEvent, ChatMessage, ChatRequest, ChatStream, FinishReason, LlmClient, ModelInfo, Pricing,
-    ResponseFormat, RetryPolicy, Role, ToolCall, ToolChoice, Usage, transport_error,
+    ResponseFormat, Role, ToolCall, ToolChoice, Usage,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -58,17 +61,11 @@ pub struct OpenAiConfig {
     pub base_url: String,
     /// Model id.
     pub model: String,
-    /// Connect timeout.
-    #[serde(with = "crate::llm::retry::duration_ms")]
-    pub connect_timeout: Duration,
-    /// Time allowed until the response headers and the first streamed event arrived.
-    #[serde(with = "crate::llm::retry::duration_ms")]
-    pub first_byte_timeout: Duration,
-    /// Time allowed between two chunks of a streamed response.
-    #[serde(with = "crate::llm::retry::duration_ms")]
-    pub idle_timeout: Duration,
-    /// Retries on 429/5xx/transport errors.
-    pub retry: RetryPolicy,
+    /// Timeouts, retries and extra headers, flattened: `connect_timeout`,
+    /// `first_byte_timeout`, `idle_timeout` (milliseconds), `retry` and `headers` are keys of
+    /// this object.
+    #[serde(flatten)]
+    pub http: HttpOptions,
     /// Override of the model's context window.
     pub context_window: Option<u32>,
     /// Override of whether the model supports native tool calling.
@@ -91,10 +88,7 @@ impl Default for OpenAiConfig {
             api_key: None,
             base_url: "https://api.openai.com/v1".into(),
             model: "gpt-4.1-mini".into(),
-            connect_timeout: Duration::from_secs(10),
-            first_byte_timeout: Duration::from_secs(60),
-            idle_timeout: Duration::from_secs(30),
-            retry: RetryPolicy::default(),
+            http: HttpOptions::default(),
             context_window: None,
             supports_tools: None,
             supports_json_mode: None,
@@ -112,10 +106,7 @@ impl std::fmt::Debug for OpenAiConfig {
             .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
             .field("base_url", &self.base_url)
             .field("model", &self.model)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("first_byte_timeout", &self.first_byte_timeout)
-            .field("idle_timeout", &self.idle_timeout)
-            .field("retry", &self.retry)
+            .field("http", &self.http)
             .field("api_version", &self.api_version)
             .field("key_header", &self.key_header)
             .finish_non_exhaustive()
@@ -241,26 +232,9 @@ impl OpenAiConfig {
         self.api_key = Some(SecretString::from(key.into()));
         self
     }
-
-    /// Sets the retry policy.
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Sets the connect, first-byte and idle timeouts.
-    pub fn with_timeouts(
-        mut self,
-        connect: Duration,
-        first_byte: Duration,
-        idle: Duration,
-    ) -> Self {
-        self.connect_timeout = connect;
-        self.first_byte_timeout = first_byte;
-        self.idle_timeout = idle;
-        self
-    }
 }
+
+super::http::impl_http_config!(OpenAiConfig);
 
 /// An OpenAI Chat Completions client.
 ///
@@ -306,11 +280,7 @@ impl OpenAiClient {
         }
         // Validate the key once so a bad key fails here, not on the first request.
         auth_header(config.api_key.as_ref(), config.key_header)?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .user_agent(concat!("metricchat/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::config(PROVIDER, format!("cannot build HTTP client: {e}")))?;
+        let http = config.http.client(PROVIDER)?;
         Ok(Self {
             config,
             endpoint,
@@ -331,7 +301,7 @@ impl OpenAiClient {
 
     /// One attempt: send, check the status, and read up to the first event.
     async fn attempt(&self, body: &Value) -> Result<Opened> {
-        let first_byte = self.config.first_byte_timeout;
+        let first_byte = self.config.http.first_byte_timeout;
         let fut = async {
             let mut req = self.http.post(self.endpoint.clone()).json(body);
             if let Some(auth) = auth_header(self.config.api_key.as_ref(), self.config.key_header)? {
@@ -346,13 +316,7 @@ impl OpenAiClient {
                 return Err(http_error(resp).await);
             }
             if is_json(resp.headers()) {
-                let bytes = resp.bytes().await.map_err(|e| {
-                    transport_error(
-                        PROVIDER,
-                        format!("reading the response failed: {e}"),
-                        Some(e.into()),
-                    )
-                })?;
+                let bytes = super::http::read_body(PROVIDER, resp).await?;
                 return completion_events(&bytes).map(Opened::Json);
             }
             let mut source: SseSource = Box::pin(resp.bytes_stream().eventsource());
@@ -371,13 +335,7 @@ impl OpenAiClient {
                 }
             }
         };
-        match tokio::time::timeout(first_byte, fut).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Timeout {
-                operation: "openai first byte".into(),
-                after: first_byte,
-            }),
-        }
+        super::http::first_byte(PROVIDER, first_byte, fut).await
     }
 }
 
@@ -423,19 +381,20 @@ impl LlmClient for OpenAiClient {
         );
         let opened = self
             .config
+            .http
             .retry
             .retry("openai chat", |_| self.attempt(&body))
             .await?;
         let stream: ChatStream = match opened {
             Opened::Json(events) => Box::pin(futures::stream::iter(events.into_iter().map(Ok))),
-            Opened::Sse { source, first } => sse_stream(SseState {
+            Opened::Sse { source, first } => sse_stream(
+                PROVIDER,
                 source,
-                first: Some(first),
-                decoder: SseDecoder::default(),
-                pending: VecDeque::new(),
-                ended: false,
-                idle_timeout: self.config.idle_timeout,
-            }),
+                Some(first),
+                VecDeque::new(),
+                SseDecoder::default(),
+                self.config.http.idle_timeout,
+            ),
         };
         Ok(super::content_filter_as_error(
             PROVIDER,
@@ -554,14 +513,7 @@ fn auth_header(key: Option<&SecretString>, kind: KeyHeader) -> Result<Option<Hea
         KeyHeader::Bearer => format!("Bearer {}", key.expose_secret()),
         KeyHeader::ApiKey => key.expose_secret().to_string(),
     };
-    let mut value = HeaderValue::from_str(&text).map_err(|_| {
-        Error::config(
-            PROVIDER,
-            "the API key contains characters not allowed in an HTTP header",
-        )
-    })?;
-    value.set_sensitive(true);
-    Ok(Some(value))
+    sensitive_value(PROVIDER, &text).map(Some)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -588,18 +540,7 @@ async fn http_error(resp: reqwest::Response) -> Error {
         .and_then(Value::as_str)
         .map(str::to_string)
         .or_else(|| err.and_then(Value::as_str).map(str::to_string))
-        .unwrap_or_else(|| {
-            let text = body.trim();
-            if text.is_empty() {
-                reqwest::StatusCode::from_u16(status)
-                    .ok()
-                    .and_then(|s| s.canonical_reason())
-                    .unwrap_or("error")
-                    .to_string()
-            } else {
-                truncate(text, 500)
-            }
-        });
+        .unwrap_or_else(|| body_message(status, &body));
     let kind = match (status, code) {
         (_, Some("context_length_exceeded")) => ErrorKind::ContextLengthExceeded,
         // Azure OpenAI refuses a filtered prompt with 400 and code `content_filter`.
@@ -629,26 +570,6 @@ async fn http_error(resp: reqwest::Response) -> Error {
         },
         source: None,
     }
-}
-
-/// `retry-after-ms` (OpenAI), else `Retry-After` as seconds or an HTTP date.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let get = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    if let Some(ms) = get("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
-        return Duration::try_from_secs_f64(ms / 1000.0).ok();
-    }
-    let value = get("retry-after")?;
-    if let Ok(secs) = value.parse::<f64>() {
-        return Duration::try_from_secs_f64(secs).ok();
-    }
-    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let delta = date.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(delta.to_std().unwrap_or(Duration::ZERO))
 }
 
 /// An `{"error": {...}}` payload inside a 200 response (mid-stream or JSON body), if `data` is one.
@@ -687,13 +608,6 @@ fn error_event(data: &str) -> Option<Error> {
     })
 }
 
-fn truncate(s: &str, max_chars: usize) -> String {
-    match s.char_indices().nth(max_chars) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Responses
 
@@ -701,10 +615,6 @@ enum Opened {
     Json(Vec<ChatEvent>),
     Sse { source: SseSource, first: SseEvent },
 }
-
-type SseSource = Pin<
-    Box<dyn Stream<Item = std::result::Result<SseEvent, EventStreamError<reqwest::Error>>> + Send>,
->;
 
 fn finish_reason(s: &str) -> FinishReason {
     match s {
@@ -728,21 +638,14 @@ fn usage(v: &Value) -> Option<Usage> {
     })
 }
 
-fn malformed(what: &str, data: &str, e: impl std::fmt::Display) -> Error {
-    transport_error(
-        PROVIDER,
-        format!("malformed {what}: {e}: {}", truncate(data, 200)),
-        None,
-    )
-}
-
 /// Converts a non-streamed `chat.completion` body to the events a stream would have produced.
 fn completion_events(bytes: &[u8]) -> Result<Vec<ChatEvent>> {
     let text = String::from_utf8_lossy(bytes);
     if let Some(err) = error_event(&text) {
         return Err(err);
     }
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| malformed("completion", &text, e))?;
+    let v: Value =
+        serde_json::from_slice(bytes).map_err(|e| malformed(PROVIDER, "completion", &text, e))?;
     let choice = v.pointer("/choices/0");
     let message = choice.and_then(|c| c.get("message"));
     let mut events = Vec::new();
@@ -815,9 +718,22 @@ struct SseDecoder {
     finish: Option<FinishReason>,
 }
 
-enum Step {
-    More,
-    Done,
+impl SseDecode for SseDecoder {
+    fn decode(&mut self, data: &str, out: &mut VecDeque<ChatEvent>) -> Result<Step> {
+        self.data(data, out)
+    }
+
+    fn close(&mut self, out: &mut VecDeque<ChatEvent>) {
+        self.finalize(out);
+    }
+
+    fn may_end_on_close(&self) -> bool {
+        self.finish.is_some()
+    }
+
+    fn end_marker(&self) -> &'static str {
+        "a finish_reason or [DONE]"
+    }
 }
 
 impl SseDecoder {
@@ -830,7 +746,7 @@ impl SseDecoder {
             return Err(err);
         }
         let chunk: Value =
-            serde_json::from_str(data).map_err(|e| malformed("stream chunk", data, e))?;
+            serde_json::from_str(data).map_err(|e| malformed(PROVIDER, "stream chunk", data, e))?;
         // vLLM sends `choices: null` on the usage chunk.
         let choices = chunk.get("choices").and_then(Value::as_array);
         for choice in choices.into_iter().flatten() {
@@ -912,74 +828,6 @@ impl SseDecoder {
         });
         out.push_back(ChatEvent::Finish { reason });
     }
-}
-
-struct SseState {
-    source: SseSource,
-    first: Option<SseEvent>,
-    decoder: SseDecoder,
-    pending: VecDeque<ChatEvent>,
-    ended: bool,
-    idle_timeout: Duration,
-}
-
-/// The caller-facing stream; it owns the response, so dropping it closes the connection.
-fn sse_stream(state: SseState) -> ChatStream {
-    Box::pin(futures::stream::unfold(state, |mut st| async move {
-        loop {
-            if let Some(ev) = st.pending.pop_front() {
-                return Some((Ok(ev), st));
-            }
-            if st.ended {
-                return None;
-            }
-            let next = match st.first.take() {
-                Some(ev) => Some(Ok(ev)),
-                None => match tokio::time::timeout(st.idle_timeout, st.source.next()).await {
-                    Ok(next) => next,
-                    Err(_) => {
-                        st.ended = true;
-                        let err = Error::Timeout {
-                            operation: "openai stream idle".into(),
-                            after: st.idle_timeout,
-                        };
-                        return Some((Err(err), st));
-                    }
-                },
-            };
-            match next {
-                None if st.decoder.finish.is_some() => {
-                    st.ended = true;
-                    st.decoder.finalize(&mut st.pending);
-                }
-                None => {
-                    st.ended = true;
-                    let err = cut(
-                        "the connection closed before a finish_reason or [DONE]",
-                        None,
-                    );
-                    return Some((Err(err), st));
-                }
-                Some(Err(e)) => {
-                    st.ended = true;
-                    return Some((Err(sse_error(e)), st));
-                }
-                Some(Ok(ev)) if ev.data.trim().is_empty() => {}
-                Some(Ok(ev)) => match st.decoder.data(&ev.data, &mut st.pending) {
-                    Ok(Step::More) => {}
-                    Ok(Step::Done) => {
-                        st.ended = true;
-                        st.decoder.finalize(&mut st.pending);
-                    }
-                    Err(e) => {
-                        st.ended = true;
-                        st.pending.clear();
-                        return Some((Err(e), st));
-                    }
-                },
-            }
-        }
-    }))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1109,6 +957,8 @@ fn known_model(model: &str) -> Option<&'static KnownModel> {
 mod tests {
     use super::*;
     use crate::llm::ToolSpec;
+    use reqwest::header::HeaderMap;
+    use std::time::Duration;
 
     #[test]
     fn debug_never_shows_the_key() {
@@ -1141,8 +991,8 @@ mod tests {
             "retry": {"max_retries": 1}, "context_window": 4096
         }))
         .unwrap();
-        assert_eq!(c.idle_timeout, Duration::from_millis(1500));
-        assert_eq!(c.retry.max_retries, 1);
+        assert_eq!(c.http.idle_timeout, Duration::from_millis(1500));
+        assert_eq!(c.http.retry.max_retries, 1);
         let info = OpenAiClient::new(c).unwrap().model_info();
         assert_eq!(info.context_window, 4096);
         assert!(info.pricing.is_none());

@@ -33,6 +33,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,10 +42,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    AnthropicClient, AnthropicConfig, GeminiClient, GeminiConfig, LlmClient, OllamaClient,
-    OllamaConfig, OpenAiClient, OpenAiConfig, Pricing, RetryPolicy,
-};
+use super::cassette::{Cassette, CassetteMode, Recordable};
+use super::{HttpOptions, LlmClient, Pricing};
 use crate::error::{Error, Result};
 
 const COMPONENT: &str = "llm spec";
@@ -98,7 +98,28 @@ impl Provider {
         )
     }
 
-    /// Every provider this build can construct.
+    /// The cargo feature of `metricchat-core` (and of the `metricchat` facade) that compiles
+    /// this provider's client: Azure and OpenAI-compatible servers ride on `openai`.
+    pub fn feature(self) -> &'static str {
+        match self {
+            Self::OpenAi | Self::OpenAiCompatible | Self::Azure => "openai",
+            Self::Anthropic => "anthropic",
+            Self::Ollama => "ollama",
+            Self::Gemini => "gemini",
+        }
+    }
+
+    /// Whether this build has the provider's [feature](Provider::feature).
+    pub fn is_enabled(self) -> bool {
+        match self {
+            Self::OpenAi | Self::OpenAiCompatible | Self::Azure => cfg!(feature = "openai"),
+            Self::Anthropic => cfg!(feature = "anthropic"),
+            Self::Ollama => cfg!(feature = "ollama"),
+            Self::Gemini => cfg!(feature = "gemini"),
+        }
+    }
+
+    /// Every provider name (see [`Provider::is_enabled`] for the ones this build constructs).
     pub fn all() -> &'static [Provider] {
         &[
             Self::OpenAi,
@@ -157,6 +178,18 @@ pub struct LlmSpec {
     /// Azure only: the `api-version` query parameter.
     #[serde(default)]
     pub api_version: Option<String>,
+    /// Extra headers sent with every request (values are kept out of logs, `Debug` and
+    /// cassettes).
+    #[serde(default, skip_serializing)]
+    pub headers: Option<BTreeMap<String, String>>,
+    /// A cassette file: the client's HTTP traffic is recorded to it when `MC_RECORD=1` and
+    /// replayed from it otherwise (see [`Cassette`]), so tests run without a network or a key.
+    #[serde(default)]
+    pub cassette: Option<PathBuf>,
+    /// Overrides how [`LlmSpec::cassette`] is used: `record`, `replay` or `auto` (the default:
+    /// `MC_RECORD`).
+    #[serde(default)]
+    pub cassette_mode: Option<CassetteMode>,
 }
 
 impl std::fmt::Debug for LlmSpec {
@@ -167,6 +200,7 @@ impl std::fmt::Debug for LlmSpec {
             .field("base_url", &self.base_url)
             .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
             .field("supports_tools", &self.supports_tools)
+            .field("cassette", &self.cassette)
             .finish_non_exhaustive()
     }
 }
@@ -239,68 +273,120 @@ impl LlmSpec {
         self
     }
 
-    fn retry(&self, default: RetryPolicy) -> RetryPolicy {
-        match self.max_retries {
-            Some(n) => RetryPolicy {
-                max_retries: n,
-                ..default
-            },
-            None => default,
-        }
+    /// Sets the cassette file (see [`LlmSpec::cassette`]).
+    pub fn with_cassette(mut self, path: impl Into<PathBuf>) -> Self {
+        self.cassette = Some(path.into());
+        self
     }
 
-    fn timeouts(&self, connect: &mut Duration, first_byte: &mut Duration, idle: &mut Duration) {
+    /// The spec's retry, timeout and header keys applied over a provider's `http` defaults.
+    fn apply_http(&self, http: &mut HttpOptions) {
+        if let Some(n) = self.max_retries {
+            http.retry.max_retries = n;
+        }
         let secs = |v: Option<f64>, d: &mut Duration| {
             if let Some(v) = v.filter(|v| v.is_finite() && *v > 0.0) {
                 *d = Duration::from_secs_f64(v);
             }
         };
-        secs(self.connect_timeout_secs, connect);
-        secs(self.first_byte_timeout_secs, first_byte);
-        secs(self.idle_timeout_secs, idle);
+        secs(self.connect_timeout_secs, &mut http.connect_timeout);
+        secs(self.first_byte_timeout_secs, &mut http.first_byte_timeout);
+        secs(self.idle_timeout_secs, &mut http.idle_timeout);
+        if let Some(headers) = &self.headers {
+            http.headers.extend(headers.clone());
+        }
     }
 
-    /// Builds the client (no network I/O).
+    /// `client`, sending through the spec's cassette when it names one.
+    fn finish<C: Recordable + 'static>(&self, client: C) -> Result<Arc<dyn LlmClient>> {
+        Ok(match &self.cassette {
+            Some(path) => {
+                let mode = self.cassette_mode.unwrap_or(CassetteMode::Auto);
+                Arc::new(Cassette::open(path, mode)?.wrap(client))
+            }
+            None => Arc::new(client),
+        })
+    }
+
+    /// Builds the client (no network I/O; a replayed cassette is read now). A provider whose
+    /// cargo feature is off is a config error naming the feature.
     pub fn build(&self) -> Result<Arc<dyn LlmClient>> {
-        Ok(match self.provider {
-            Provider::OpenAi | Provider::OpenAiCompatible => {
-                let mut c = if self.provider == Provider::OpenAi {
-                    OpenAiConfig::from_env()
-                } else {
-                    OpenAiConfig::default()
-                };
-                if self.provider == Provider::OpenAiCompatible {
-                    let Some(url) = &self.base_url else {
-                        return Err(Error::config(
-                            COMPONENT,
-                            "an openai_compatible model needs `base_url`",
-                        ));
-                    };
-                    c.base_url = url.clone();
-                    c.supports_tools = Some(self.supports_tools.unwrap_or(false));
-                    c.pricing = Some(self.pricing.unwrap_or_default());
-                }
+        if !self.provider.is_enabled() {
+            return Err(Error::config(
+                COMPONENT,
+                format!(
+                    "provider `{}` is not compiled in: enable the cargo feature `{}` of \
+                     metricchat (or metricchat-core)",
+                    self.provider.as_str(),
+                    self.provider.feature()
+                ),
+            ));
+        }
+        match self.provider {
+            #[cfg(feature = "openai")]
+            Provider::OpenAi | Provider::OpenAiCompatible | Provider::Azure => self.build_openai(),
+            #[cfg(feature = "anthropic")]
+            Provider::Anthropic => {
+                let mut c = super::AnthropicConfig::from_env();
                 if let Some(m) = &self.model {
                     c.model = m.clone();
                 }
                 if let Some(u) = &self.base_url {
                     c.base_url = u.clone();
                 }
-                if let Some(k) = &self.api_key {
-                    c.api_key = Some(k.clone());
+                c.api_key = self.api_key.clone().or(c.api_key);
+                if let Some(n) = self.max_output_tokens {
+                    c.max_tokens = n;
                 }
-                c.supports_tools = self.supports_tools.or(c.supports_tools);
-                c.supports_vision = self.supports_vision.or(c.supports_vision);
                 c.context_window = self.context_window.or(c.context_window);
                 c.pricing = self.pricing.or(c.pricing);
-                c.retry = self.retry(c.retry.clone());
-                self.timeouts(
-                    &mut c.connect_timeout,
-                    &mut c.first_byte_timeout,
-                    &mut c.idle_timeout,
-                );
-                Arc::new(OpenAiClient::new(c)?)
+                c.supports_tools = self.supports_tools.or(c.supports_tools);
+                self.apply_http(&mut c.http);
+                self.finish(super::AnthropicClient::new(c)?)
             }
+            #[cfg(feature = "gemini")]
+            Provider::Gemini => {
+                let mut c = super::GeminiConfig::from_env();
+                if let Some(m) = &self.model {
+                    c.model = m.clone();
+                }
+                if let Some(u) = &self.base_url {
+                    c.base_url = u.clone();
+                }
+                c.api_key = self.api_key.clone().or(c.api_key);
+                c.context_window = self.context_window.or(c.context_window);
+                c.pricing = self.pricing.or(c.pricing);
+                c.supports_tools = self.supports_tools.or(c.supports_tools);
+                self.apply_http(&mut c.http);
+                self.finish(super::GeminiClient::new(c)?)
+            }
+            #[cfg(feature = "ollama")]
+            Provider::Ollama => {
+                let mut c = super::OllamaConfig::from_env();
+                if let Some(m) = &self.model {
+                    c.model = m.clone();
+                }
+                if let Some(u) = &self.base_url {
+                    c.host = u.clone();
+                }
+                c.api_key = self.api_key.clone().or(c.api_key);
+                c.supports_tools = self.supports_tools.unwrap_or(c.supports_tools);
+                c.supports_vision = self.supports_vision.unwrap_or(c.supports_vision);
+                c.context_window = self.context_window.unwrap_or(c.context_window);
+                c.pricing = self.pricing.or(c.pricing);
+                self.apply_http(&mut c.http);
+                self.finish(super::OllamaClient::new(c)?)
+            }
+            #[allow(unreachable_patterns)]
+            _ => Err(Error::config(COMPONENT, "provider not compiled in")),
+        }
+    }
+
+    /// OpenAI, an OpenAI-compatible server, or an Azure deployment.
+    #[cfg(feature = "openai")]
+    fn build_openai(&self) -> Result<Arc<dyn LlmClient>> {
+        use super::{OpenAiClient, OpenAiConfig};
+        let mut c = match self.provider {
             Provider::Azure => {
                 let (Some(endpoint), Some(deployment)) = (&self.base_url, &self.model) else {
                     return Err(Error::config(
@@ -311,110 +397,57 @@ impl LlmSpec {
                 let version = self
                     .api_version
                     .clone()
-                    .or_else(|| {
-                        std::env::var("OPENAI_API_VERSION")
-                            .ok()
-                            .filter(|v| !v.trim().is_empty())
-                    })
+                    .or_else(|| env_var("OPENAI_API_VERSION"))
                     .unwrap_or_else(|| super::openai::AZURE_DEFAULT_API_VERSION.to_string());
                 let mut c = OpenAiConfig::azure(endpoint, deployment.clone(), version);
-                c.api_key = self.api_key.clone().or_else(|| {
-                    std::env::var("AZURE_OPENAI_API_KEY")
-                        .ok()
-                        .filter(|k| !k.trim().is_empty())
-                        .map(SecretString::from)
-                });
-                c.supports_tools = self.supports_tools.or(c.supports_tools);
-                c.supports_vision = self.supports_vision.or(c.supports_vision);
-                c.context_window = self.context_window.or(c.context_window);
-                c.pricing = self.pricing.or(c.pricing);
-                c.retry = self.retry(c.retry.clone());
-                self.timeouts(
-                    &mut c.connect_timeout,
-                    &mut c.first_byte_timeout,
-                    &mut c.idle_timeout,
-                );
-                Arc::new(OpenAiClient::new(c)?)
+                c.api_key = env_var("AZURE_OPENAI_API_KEY").map(SecretString::from);
+                c
             }
-            Provider::Gemini => {
-                let mut c = GeminiConfig::from_env();
+            Provider::OpenAiCompatible => {
+                let Some(url) = &self.base_url else {
+                    return Err(Error::config(
+                        COMPONENT,
+                        "an openai_compatible model needs `base_url`",
+                    ));
+                };
+                let mut c = OpenAiConfig::default().with_base_url(url.clone());
+                c.supports_tools = Some(self.supports_tools.unwrap_or(false));
+                c.pricing = Some(self.pricing.unwrap_or_default());
+                if let Some(m) = &self.model {
+                    c.model = m.clone();
+                }
+                c
+            }
+            _ => {
+                let mut c = OpenAiConfig::from_env();
                 if let Some(m) = &self.model {
                     c.model = m.clone();
                 }
                 if let Some(u) = &self.base_url {
                     c.base_url = u.clone();
                 }
-                if let Some(k) = &self.api_key {
-                    c.api_key = Some(k.clone());
-                }
-                c.context_window = self.context_window.or(c.context_window);
-                c.pricing = self.pricing.or(c.pricing);
-                c.retry = self.retry(c.retry.clone());
-                self.timeouts(
-                    &mut c.connect_timeout,
-                    &mut c.first_byte_timeout,
-                    &mut c.idle_timeout,
-                );
-                Arc::new(GeminiClient::new(c)?)
+                c
             }
-            Provider::Anthropic => {
-                let mut c = AnthropicConfig::from_env();
-                if let Some(m) = &self.model {
-                    c.model = m.clone();
-                }
-                if let Some(u) = &self.base_url {
-                    c.base_url = u.clone();
-                }
-                if let Some(k) = &self.api_key {
-                    c.api_key = Some(k.clone());
-                }
-                if let Some(n) = self.max_output_tokens {
-                    c.max_tokens = n;
-                }
-                c.context_window = self.context_window.or(c.context_window);
-                c.pricing = self.pricing.or(c.pricing);
-                c.retry = self.retry(c.retry.clone());
-                self.timeouts(
-                    &mut c.connect_timeout,
-                    &mut c.first_byte_timeout,
-                    &mut c.idle_timeout,
-                );
-                Arc::new(AnthropicClient::new(c)?)
-            }
-            Provider::Ollama => {
-                let mut c = OllamaConfig::from_env();
-                if let Some(m) = &self.model {
-                    c.model = m.clone();
-                }
-                if let Some(u) = &self.base_url {
-                    c.host = u.clone();
-                }
-                if let Some(k) = &self.api_key {
-                    c.api_key = Some(k.clone());
-                }
-                if let Some(t) = self.supports_tools {
-                    c.supports_tools = t;
-                }
-                if let Some(v) = self.supports_vision {
-                    c.supports_vision = v;
-                }
-                if let Some(w) = self.context_window {
-                    c.context_window = w;
-                }
-                c.pricing = self.pricing.or(c.pricing);
-                c.retry = self.retry(c.retry.clone());
-                self.timeouts(
-                    &mut c.connect_timeout,
-                    &mut c.first_byte_timeout,
-                    &mut c.idle_timeout,
-                );
-                Arc::new(OllamaClient::new(c)?)
-            }
-        })
+        };
+        c.api_key = self.api_key.clone().or(c.api_key);
+        c.supports_tools = self.supports_tools.or(c.supports_tools);
+        c.supports_vision = self.supports_vision.or(c.supports_vision);
+        c.context_window = self.context_window.or(c.context_window);
+        c.pricing = self.pricing.or(c.pricing);
+        self.apply_http(&mut c.http);
+        self.finish(OpenAiClient::new(c)?)
     }
 }
 
+/// A set, non-blank environment variable.
+#[cfg(feature = "openai")]
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
 /// An LLM given either as a string (`"openai:gpt-4.1-mini"`) or as a [`LlmSpec`] object.
+// Configuration read once per agent: the size of the object form does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum LlmSource {
@@ -461,6 +494,7 @@ mod tests {
         assert!("openai_compatible:qwen".parse::<LlmSpec>().is_err());
     }
 
+    #[cfg(feature = "anthropic")]
     #[test]
     fn objects_refuse_unknown_fields_and_hide_keys() {
         let err = serde_json::from_value::<LlmSpec>(serde_json::json!({
@@ -479,17 +513,33 @@ mod tests {
     }
 
     #[test]
-    fn builds_each_provider() {
+    fn builds_each_enabled_provider_and_names_the_feature_of_the_others() {
         for p in Provider::all() {
             let mut spec = LlmSpec::new(*p).with_model("m1");
             if matches!(p, Provider::OpenAiCompatible | Provider::Azure) {
                 spec = spec.with_base_url("http://127.0.0.1:1/v1");
             }
-            let c = spec.build().unwrap();
-            assert_eq!(c.model_info().model, "m1");
+            match spec.build() {
+                Ok(c) => {
+                    assert!(p.is_enabled(), "{p:?}");
+                    assert_eq!(c.model_info().model, "m1");
+                }
+                Err(e) => {
+                    assert!(!p.is_enabled(), "{p:?}: {e}");
+                    assert_eq!(e.kind(), crate::error::ErrorKind::InvalidInput);
+                    let needle = format!("cargo feature `{}`", p.feature());
+                    assert!(e.to_string().contains(&needle), "{e}");
+                }
+            }
         }
+        // The string and object forms parse whatever is compiled in.
+        let s: LlmSpec = "gemini:gemini-2.5-flash".parse().unwrap();
+        assert_eq!(s.provider.feature(), "gemini");
+        assert_eq!(Provider::Azure.feature(), "openai");
+        assert_eq!(Provider::OpenAiCompatible.feature(), "openai");
     }
 
+    #[cfg(all(feature = "openai", feature = "ollama"))]
     #[test]
     fn supports_vision_overrides_the_model_table() {
         for spec in [

@@ -23,6 +23,8 @@ use crate::instructions::{
 use crate::llm::Usage;
 use crate::planner::PlannerDecision;
 
+#[cfg(any(feature = "sqlite-store", feature = "postgres-store"))]
+mod rows;
 #[cfg(feature = "sqlite-store")]
 mod sqlite;
 #[cfg(feature = "sqlite-store")]

@@ -24,8 +24,10 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRo
 use sqlx::types::Json;
 use sqlx::{Postgres, Row, Transaction};
 
+use serde::de::DeserializeOwned;
+
+use super::rows::{self, to_i64};
 use super::*;
-use crate::error::ErrorKind;
 use crate::instructions::{Origin, Scope};
 
 /// The columns of `runs` that make a [`RunRecord`].
@@ -260,7 +262,7 @@ impl Store for PostgresStore {
                 .bind(id),
             )
             .await?;
-        rows.first().map(run_from_row).transpose()
+        rows.first().map(read_run).transpose()
     }
 
     async fn list_runs(&self, limit: u32) -> Result<Vec<RunRecord>> {
@@ -275,7 +277,7 @@ impl Store for PostgresStore {
                 .bind(i64::from(limit)),
             )
             .await?;
-        rows.iter().map(run_from_row).collect()
+        rows.iter().map(read_run).collect()
     }
 
     async fn decisions(&self, run_id: Uuid) -> Result<Vec<DecisionRecord>> {
@@ -289,7 +291,7 @@ impl Store for PostgresStore {
                 .bind(run_id),
             )
             .await?;
-        rows.iter().map(decision_from_row).collect()
+        rows.iter().map(read_decision).collect()
     }
 
     async fn tool_executions(&self, run_id: Uuid) -> Result<Vec<ToolExecutionRecord>> {
@@ -304,7 +306,7 @@ impl Store for PostgresStore {
                 .bind(run_id),
             )
             .await?;
-        rows.iter().map(execution_from_row).collect()
+        rows.iter().map(read_execution).collect()
     }
 
     async fn queries(&self, run_id: Uuid) -> Result<Vec<QueryRecord>> {
@@ -319,7 +321,7 @@ impl Store for PostgresStore {
                 .bind(run_id),
             )
             .await?;
-        rows.iter().map(query_from_row).collect()
+        rows.iter().map(read_query).collect()
     }
 
     async fn visualizations(&self, run_id: Uuid) -> Result<Vec<VisualizationRecord>> {
@@ -333,7 +335,7 @@ impl Store for PostgresStore {
                 .bind(run_id),
             )
             .await?;
-        rows.iter().map(visualization_from_row).collect()
+        rows.iter().map(read_visualization).collect()
     }
 
     async fn latest_snapshot(&self, run_id: Uuid) -> Result<Option<Snapshot>> {
@@ -347,7 +349,7 @@ impl Store for PostgresStore {
                 .bind(run_id),
             )
             .await?;
-        rows.first().map(snapshot_from_row).transpose()
+        rows.first().map(read_snapshot).transpose()
     }
 
     async fn events(&self, run_id: Uuid) -> Result<Vec<Event>> {
@@ -391,7 +393,7 @@ impl Store for PostgresStore {
                 .bind(id),
             )
             .await?;
-        rows.first().map(instruction_from_row).transpose()
+        rows.first().map(read_instruction).transpose()
     }
 
     async fn list_instructions(&self, filter: &InstructionFilter) -> Result<Vec<Instruction>> {
@@ -423,7 +425,7 @@ impl Store for PostgresStore {
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            let i = instruction_from_row(row)?;
+            let i = read_instruction(row)?;
             if filter.matches(&i) {
                 out.push(i);
             }
@@ -450,7 +452,7 @@ impl Store for PostgresStore {
             )
             .await?;
         rows.first()
-            .map(instruction_from_row)
+            .map(read_instruction)
             .transpose()?
             .ok_or_else(|| instruction_not_found(id))
     }
@@ -475,7 +477,7 @@ impl Store for PostgresStore {
             .map_err(|e| Error::store(format!("reading instruction {id}"), e))?;
             let mut i = row
                 .as_ref()
-                .map(instruction_from_row)
+                .map(read_instruction)
                 .transpose()?
                 .ok_or_else(|| instruction_not_found(id))?;
             update.apply(&mut i)?;
@@ -558,7 +560,7 @@ impl Store for PostgresStore {
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            let m = memory_from_row(row)?;
+            let m = read_memory(row)?;
             if filter.matches(&m) {
                 out.push(m);
             }
@@ -883,154 +885,6 @@ async fn write_instruction(conn: &mut PgConnection, i: &Instruction) -> Result<(
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-fn run_from_row(row: &PgRow) -> Result<RunRecord> {
-    const T: &str = "runs";
-    let status: String = get(row, T, "status")?;
-    let error_kind: Option<String> = get(row, T, "error_kind")?;
-    let error_message: Option<String> = get(row, T, "error_message")?;
-    let error = match (error_kind, error_message) {
-        (Some(kind), message) => Some(ErrorInfo {
-            kind: serde_json::from_value::<ErrorKind>(serde_json::Value::String(kind.clone()))
-                .map_err(|e| {
-                    Error::store(format!("unknown value {kind:?} in runs.error_kind"), e)
-                })?,
-            message: message.unwrap_or_default(),
-        }),
-        (None, _) => None,
-    };
-    Ok(RunRecord {
-        id: get(row, T, "id")?,
-        question: get(row, T, "question")?,
-        title: get(row, T, "title")?,
-        status: RunStatus::parse(&status).ok_or_else(|| bad_value("runs.status", &status))?,
-        model: get(row, T, "model")?,
-        created_at: get(row, T, "created_at")?,
-        updated_at: get(row, T, "updated_at")?,
-        finished_at: get(row, T, "finished_at")?,
-        iterations: to_u32(get(row, T, "iterations")?, "runs.iterations")?,
-        usage: Usage {
-            input_tokens: to_u64(get(row, T, "input_tokens")?, "runs.input_tokens")?,
-            output_tokens: to_u64(get(row, T, "output_tokens")?, "runs.output_tokens")?,
-            cached_input_tokens: to_u64(
-                get(row, T, "cached_input_tokens")?,
-                "runs.cached_input_tokens",
-            )?,
-        },
-        cost_usd: get(row, T, "cost_usd")?,
-        answer: get(row, T, "answer")?,
-        error,
-    })
-}
-
-fn decision_from_row(row: &PgRow) -> Result<DecisionRecord> {
-    const T: &str = "decisions";
-    Ok(DecisionRecord {
-        run_id: get(row, T, "run_id")?,
-        iteration: to_u32(get(row, T, "iteration")?, "decisions.iteration")?,
-        decision: get::<Json<PlannerDecision>>(row, T, "decision")?.0,
-        created_at: get(row, T, "created_at")?,
-    })
-}
-
-fn execution_from_row(row: &PgRow) -> Result<ToolExecutionRecord> {
-    const T: &str = "tool_executions";
-    let status: String = get(row, T, "status")?;
-    Ok(ToolExecutionRecord {
-        id: get(row, T, "id")?,
-        run_id: get(row, T, "run_id")?,
-        iteration: to_u32(get(row, T, "iteration")?, "tool_executions.iteration")?,
-        tool: get(row, T, "tool")?,
-        arguments: get(row, T, "arguments")?,
-        status: ExecutionStatus::parse(&status)
-            .ok_or_else(|| bad_value("tool_executions.status", &status))?,
-        observation: get(row, T, "observation")?,
-        error: get(row, T, "error")?,
-        attempts: to_u32(get(row, T, "attempts")?, "tool_executions.attempts")?,
-        started_at: get(row, T, "started_at")?,
-        finished_at: get(row, T, "finished_at")?,
-    })
-}
-
-fn query_from_row(row: &PgRow) -> Result<QueryRecord> {
-    const T: &str = "queries";
-    let status: String = get(row, T, "status")?;
-    Ok(QueryRecord {
-        id: get(row, T, "id")?,
-        run_id: get(row, T, "run_id")?,
-        execution_id: get(row, T, "execution_id")?,
-        connection: get(row, T, "connection")?,
-        sql: get(row, T, "sql")?,
-        executed_sql: get(row, T, "executed_sql")?,
-        attempt: to_u32(get(row, T, "attempt")?, "queries.attempt")?,
-        status: QueryStatus::parse(&status).ok_or_else(|| bad_value("queries.status", &status))?,
-        error: get(row, T, "error")?,
-        row_count: get::<Option<i64>>(row, T, "row_count")?
-            .map(|n| to_u64(n, "queries.row_count"))
-            .transpose()?,
-        duration_ms: get::<Option<i64>>(row, T, "duration_ms")?
-            .map(|n| to_u64(n, "queries.duration_ms"))
-            .transpose()?,
-        created_at: get(row, T, "created_at")?,
-    })
-}
-
-fn visualization_from_row(row: &PgRow) -> Result<VisualizationRecord> {
-    const T: &str = "visualizations";
-    Ok(VisualizationRecord {
-        id: get(row, T, "id")?,
-        run_id: get(row, T, "run_id")?,
-        query_id: get(row, T, "query_id")?,
-        spec: get(row, T, "spec")?,
-        echarts: get(row, T, "echarts")?,
-        created_at: get(row, T, "created_at")?,
-    })
-}
-
-fn snapshot_from_row(row: &PgRow) -> Result<Snapshot> {
-    const T: &str = "snapshots";
-    let status: String = get(row, T, "status")?;
-    Ok(Snapshot {
-        run_id: get(row, T, "run_id")?,
-        step: to_u32(get(row, T, "step")?, "snapshots.step")?,
-        status: RunStatus::parse(&status).ok_or_else(|| bad_value("snapshots.status", &status))?,
-        state: get(row, T, "state")?,
-        created_at: get(row, T, "created_at")?,
-    })
-}
-
-fn instruction_from_row(row: &PgRow) -> Result<Instruction> {
-    const T: &str = "instructions";
-    let status: String = get(row, T, "status")?;
-    let source: String = get(row, T, "source")?;
-    Ok(Instruction {
-        id: get(row, T, "id")?,
-        text: get(row, T, "text")?,
-        status: InstructionStatus::parse(&status)
-            .ok_or_else(|| bad_value("instructions.status", &status))?,
-        scope: get::<Json<Scope>>(row, T, "scope")?.0,
-        labels: get::<Json<Vec<String>>>(row, T, "labels")?.0,
-        source: Origin::parse(&source).ok_or_else(|| bad_value("instructions.source", &source))?,
-        run_id: get(row, T, "run_id")?,
-        usage_count: to_u64(get(row, T, "usage_count")?, "instructions.usage_count")?,
-        created_at: get(row, T, "created_at")?,
-        updated_at: get(row, T, "updated_at")?,
-    })
-}
-
-fn memory_from_row(row: &PgRow) -> Result<Memory> {
-    const T: &str = "memories";
-    let source: String = get(row, T, "source")?;
-    Ok(Memory {
-        id: get(row, T, "id")?,
-        text: get(row, T, "text")?,
-        scope: get::<Json<Scope>>(row, T, "scope")?.0,
-        labels: get::<Json<Vec<String>>>(row, T, "labels")?.0,
-        source: Origin::parse(&source).ok_or_else(|| bad_value("memories.source", &source))?,
-        run_id: get(row, T, "run_id")?,
-        created_at: get(row, T, "created_at")?,
-    })
-}
-
 // ---------------------------------------------------------------------------------------------
 // Conversions
 
@@ -1042,23 +896,69 @@ where
         .map_err(|e| Error::store(format!("reading {table}.{column}"), e))
 }
 
-fn to_i64(n: u64, column: &str) -> Result<i64> {
-    i64::try_from(n).map_err(|e| Error::store(format!("{column} value {n} exceeds i64"), e))
+/// A PostgreSQL row of `table`: native uuid, timestamptz and jsonb columns.
+struct PgColumns<'r> {
+    row: &'r PgRow,
+    table: &'static str,
 }
 
-fn to_u64(n: i64, column: &str) -> Result<u64> {
-    u64::try_from(n).map_err(|e| Error::store(format!("negative {column} value {n}"), e))
-}
-
-fn to_u32(n: i64, column: &str) -> Result<u32> {
-    u32::try_from(n).map_err(|e| Error::store(format!("{column} value {n} is not a u32"), e))
-}
-
-fn bad_value(column: &str, value: &str) -> Error {
-    Error::Store {
-        message: format!("unknown value {value:?} in {column}"),
-        source: None,
+impl PgColumns<'_> {
+    fn get<T>(&self, column: &str) -> Result<Option<T>>
+    where
+        T: for<'a> sqlx::Decode<'a, Postgres> + sqlx::Type<Postgres>,
+    {
+        get::<Option<T>>(self.row, self.table, column)
     }
+}
+
+impl rows::Columns for PgColumns<'_> {
+    fn table(&self) -> &'static str {
+        self.table
+    }
+    fn text(&self, column: &str) -> Result<Option<String>> {
+        self.get(column)
+    }
+    fn int(&self, column: &str) -> Result<Option<i64>> {
+        self.get(column)
+    }
+    fn float(&self, column: &str) -> Result<Option<f64>> {
+        self.get(column)
+    }
+    fn uuid(&self, column: &str) -> Result<Option<Uuid>> {
+        self.get(column)
+    }
+    fn ts(&self, column: &str) -> Result<Option<DateTime<Utc>>> {
+        self.get(column)
+    }
+    fn json<T: DeserializeOwned>(&self, column: &str) -> Result<Option<T>> {
+        // Through `Value`: decoding `Json<T>` directly would need `T: 'static`.
+        self.get::<Json<serde_json::Value>>(column)?
+            .map(|j| {
+                serde_json::from_value(j.0).map_err(|e| {
+                    Error::store(format!("invalid JSON in {}.{column}", self.table), e)
+                })
+            })
+            .transpose()
+    }
+}
+
+macro_rules! readers {
+    ($($fn_name:ident => $table:literal, $mapping:ident -> $ty:ty;)*) => {$(
+        fn $fn_name(row: &PgRow) -> Result<$ty> {
+            rows::$mapping(&PgColumns { row, table: $table })
+        }
+    )*};
+}
+
+readers! {
+    read_run => "runs", run -> RunRecord;
+    read_decision => "decisions", decision -> DecisionRecord;
+    read_execution => "tool_executions", execution -> ToolExecutionRecord;
+    read_query => "queries", query -> QueryRecord;
+    read_visualization => "visualizations", visualization -> VisualizationRecord;
+    read_snapshot => "snapshots", snapshot -> Snapshot;
+    read_instruction => "instructions", instruction -> Instruction;
+    read_memory => "memories", memory -> Memory;
 }
 
 /// Creates the schema and runs the embedded migrations. Takes the pool by value (as the SQLite
@@ -1082,6 +982,7 @@ async fn migrate(pool: PgPool, schema: String) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     #[test]
     fn schema_names_are_checked_before_reaching_sql() {

@@ -22,8 +22,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
+use super::rows::{self, to_i64};
 use super::*;
-use crate::error::ErrorKind;
 use crate::instructions::{Origin, Scope};
 
 /// The embedded schema migrations (`metricchat-core/migrations`).
@@ -146,14 +146,14 @@ impl Store for SqliteStore {
                 sqlx::query(SELECT_RUN_BY_ID).bind(id.hyphenated().to_string()),
             )
             .await?;
-        rows.first().map(run_from_row).transpose()
+        rows.first().map(read_run).transpose()
     }
 
     async fn list_runs(&self, limit: u32) -> Result<Vec<RunRecord>> {
         let rows = self
             .fetch_all("runs", sqlx::query(LIST_RUNS).bind(i64::from(limit)))
             .await?;
-        rows.iter().map(run_from_row).collect()
+        rows.iter().map(read_run).collect()
     }
 
     async fn decisions(&self, run_id: Uuid) -> Result<Vec<DecisionRecord>> {
@@ -167,7 +167,7 @@ impl Store for SqliteStore {
                 .bind(run_id.hyphenated().to_string()),
             )
             .await?;
-        rows.iter().map(decision_from_row).collect()
+        rows.iter().map(read_decision).collect()
     }
 
     async fn tool_executions(&self, run_id: Uuid) -> Result<Vec<ToolExecutionRecord>> {
@@ -182,7 +182,7 @@ impl Store for SqliteStore {
                 .bind(run_id.hyphenated().to_string()),
             )
             .await?;
-        rows.iter().map(execution_from_row).collect()
+        rows.iter().map(read_execution).collect()
     }
 
     async fn queries(&self, run_id: Uuid) -> Result<Vec<QueryRecord>> {
@@ -197,7 +197,7 @@ impl Store for SqliteStore {
                 .bind(run_id.hyphenated().to_string()),
             )
             .await?;
-        rows.iter().map(query_from_row).collect()
+        rows.iter().map(read_query).collect()
     }
 
     async fn visualizations(&self, run_id: Uuid) -> Result<Vec<VisualizationRecord>> {
@@ -211,7 +211,7 @@ impl Store for SqliteStore {
                 .bind(run_id.hyphenated().to_string()),
             )
             .await?;
-        rows.iter().map(visualization_from_row).collect()
+        rows.iter().map(read_visualization).collect()
     }
 
     async fn latest_snapshot(&self, run_id: Uuid) -> Result<Option<Snapshot>> {
@@ -225,7 +225,7 @@ impl Store for SqliteStore {
                 .bind(run_id.hyphenated().to_string()),
             )
             .await?;
-        rows.first().map(snapshot_from_row).transpose()
+        rows.first().map(read_snapshot).transpose()
     }
 
     async fn events(&self, run_id: Uuid) -> Result<Vec<Event>> {
@@ -278,7 +278,7 @@ impl Store for SqliteStore {
                 sqlx::query(SELECT_INSTRUCTION_BY_ID).bind(uuid_text(id)),
             )
             .await?;
-        rows.first().map(instruction_from_row).transpose()
+        rows.first().map(read_instruction).transpose()
     }
 
     async fn list_instructions(&self, filter: &InstructionFilter) -> Result<Vec<Instruction>> {
@@ -301,7 +301,7 @@ impl Store for SqliteStore {
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            let i = instruction_from_row(row)?;
+            let i = read_instruction(row)?;
             if filter.matches(&i) {
                 out.push(i);
             }
@@ -346,7 +346,7 @@ impl Store for SqliteStore {
                 .map_err(|e| Error::store(format!("reading instruction {id}"), e))?;
             let mut i = row
                 .as_ref()
-                .map(instruction_from_row)
+                .map(read_instruction)
                 .transpose()?
                 .ok_or_else(|| instruction_not_found(id))?;
             update.apply(&mut i)?;
@@ -455,7 +455,7 @@ impl Store for SqliteStore {
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            let m = memory_from_row(row)?;
+            let m = read_memory(row)?;
             if filter.matches(&m) {
                 out.push(m);
             }
@@ -800,190 +800,6 @@ async fn mark_interrupted_in(conn: &mut SqliteConnection) -> Result<u64> {
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-fn run_from_row(row: &SqliteRow) -> Result<RunRecord> {
-    const T: &str = "runs";
-    let status: String = get(row, T, "status")?;
-    let error_kind: Option<String> = get(row, T, "error_kind")?;
-    let error_message: Option<String> = get(row, T, "error_message")?;
-    let error = match (error_kind, error_message) {
-        (Some(kind), message) => Some(ErrorInfo {
-            kind: serde_json::from_value::<ErrorKind>(serde_json::Value::String(kind.clone()))
-                .map_err(|e| {
-                    Error::store(format!("unknown value {kind:?} in runs.error_kind"), e)
-                })?,
-            message: message.unwrap_or_default(),
-        }),
-        (None, _) => None,
-    };
-    Ok(RunRecord {
-        id: parse_uuid(&get::<String>(row, T, "id")?, "runs.id")?,
-        question: get(row, T, "question")?,
-        title: get(row, T, "title")?,
-        status: RunStatus::parse(&status).ok_or_else(|| bad_value("runs.status", &status))?,
-        model: get(row, T, "model")?,
-        created_at: parse_ts(&get::<String>(row, T, "created_at")?, "runs.created_at")?,
-        updated_at: parse_ts(&get::<String>(row, T, "updated_at")?, "runs.updated_at")?,
-        finished_at: get::<Option<String>>(row, T, "finished_at")?
-            .map(|s| parse_ts(&s, "runs.finished_at"))
-            .transpose()?,
-        iterations: to_u32(get(row, T, "iterations")?, "runs.iterations")?,
-        usage: Usage {
-            input_tokens: to_u64(get(row, T, "input_tokens")?, "runs.input_tokens")?,
-            output_tokens: to_u64(get(row, T, "output_tokens")?, "runs.output_tokens")?,
-            cached_input_tokens: to_u64(
-                get(row, T, "cached_input_tokens")?,
-                "runs.cached_input_tokens",
-            )?,
-        },
-        cost_usd: get(row, T, "cost_usd")?,
-        answer: get(row, T, "answer")?,
-        error,
-    })
-}
-
-fn decision_from_row(row: &SqliteRow) -> Result<DecisionRecord> {
-    const T: &str = "decisions";
-    Ok(DecisionRecord {
-        run_id: parse_uuid(&get::<String>(row, T, "run_id")?, "decisions.run_id")?,
-        iteration: to_u32(get(row, T, "iteration")?, "decisions.iteration")?,
-        decision: parse_json(&get::<String>(row, T, "decision")?, "decisions.decision")?,
-        created_at: parse_ts(
-            &get::<String>(row, T, "created_at")?,
-            "decisions.created_at",
-        )?,
-    })
-}
-
-fn execution_from_row(row: &SqliteRow) -> Result<ToolExecutionRecord> {
-    const T: &str = "tool_executions";
-    let status: String = get(row, T, "status")?;
-    Ok(ToolExecutionRecord {
-        id: parse_uuid(&get::<String>(row, T, "id")?, "tool_executions.id")?,
-        run_id: parse_uuid(&get::<String>(row, T, "run_id")?, "tool_executions.run_id")?,
-        iteration: to_u32(get(row, T, "iteration")?, "tool_executions.iteration")?,
-        tool: get(row, T, "tool")?,
-        arguments: parse_json(
-            &get::<String>(row, T, "arguments")?,
-            "tool_executions.arguments",
-        )?,
-        status: ExecutionStatus::parse(&status)
-            .ok_or_else(|| bad_value("tool_executions.status", &status))?,
-        observation: get::<Option<String>>(row, T, "observation")?
-            .map(|s| parse_json(&s, "tool_executions.observation"))
-            .transpose()?,
-        error: get(row, T, "error")?,
-        attempts: to_u32(get(row, T, "attempts")?, "tool_executions.attempts")?,
-        started_at: parse_ts(
-            &get::<String>(row, T, "started_at")?,
-            "tool_executions.started_at",
-        )?,
-        finished_at: get::<Option<String>>(row, T, "finished_at")?
-            .map(|s| parse_ts(&s, "tool_executions.finished_at"))
-            .transpose()?,
-    })
-}
-
-fn query_from_row(row: &SqliteRow) -> Result<QueryRecord> {
-    const T: &str = "queries";
-    let status: String = get(row, T, "status")?;
-    Ok(QueryRecord {
-        id: parse_uuid(&get::<String>(row, T, "id")?, "queries.id")?,
-        run_id: parse_uuid(&get::<String>(row, T, "run_id")?, "queries.run_id")?,
-        execution_id: get::<Option<String>>(row, T, "execution_id")?
-            .map(|s| parse_uuid(&s, "queries.execution_id"))
-            .transpose()?,
-        connection: get(row, T, "connection")?,
-        sql: get(row, T, "sql")?,
-        executed_sql: get(row, T, "executed_sql")?,
-        attempt: to_u32(get(row, T, "attempt")?, "queries.attempt")?,
-        status: QueryStatus::parse(&status).ok_or_else(|| bad_value("queries.status", &status))?,
-        error: get(row, T, "error")?,
-        row_count: get::<Option<i64>>(row, T, "row_count")?
-            .map(|n| to_u64(n, "queries.row_count"))
-            .transpose()?,
-        duration_ms: get::<Option<i64>>(row, T, "duration_ms")?
-            .map(|n| to_u64(n, "queries.duration_ms"))
-            .transpose()?,
-        created_at: parse_ts(&get::<String>(row, T, "created_at")?, "queries.created_at")?,
-    })
-}
-
-fn visualization_from_row(row: &SqliteRow) -> Result<VisualizationRecord> {
-    const T: &str = "visualizations";
-    Ok(VisualizationRecord {
-        id: parse_uuid(&get::<String>(row, T, "id")?, "visualizations.id")?,
-        run_id: parse_uuid(&get::<String>(row, T, "run_id")?, "visualizations.run_id")?,
-        query_id: parse_uuid(
-            &get::<String>(row, T, "query_id")?,
-            "visualizations.query_id",
-        )?,
-        spec: parse_json(&get::<String>(row, T, "spec")?, "visualizations.spec")?,
-        echarts: parse_json(&get::<String>(row, T, "echarts")?, "visualizations.echarts")?,
-        created_at: parse_ts(
-            &get::<String>(row, T, "created_at")?,
-            "visualizations.created_at",
-        )?,
-    })
-}
-
-fn snapshot_from_row(row: &SqliteRow) -> Result<Snapshot> {
-    const T: &str = "snapshots";
-    let status: String = get(row, T, "status")?;
-    Ok(Snapshot {
-        run_id: parse_uuid(&get::<String>(row, T, "run_id")?, "snapshots.run_id")?,
-        step: to_u32(get(row, T, "step")?, "snapshots.step")?,
-        status: RunStatus::parse(&status).ok_or_else(|| bad_value("snapshots.status", &status))?,
-        state: parse_json(&get::<String>(row, T, "state")?, "snapshots.state")?,
-        created_at: parse_ts(
-            &get::<String>(row, T, "created_at")?,
-            "snapshots.created_at",
-        )?,
-    })
-}
-
-fn instruction_from_row(row: &SqliteRow) -> Result<Instruction> {
-    const T: &str = "instructions";
-    let status: String = get(row, T, "status")?;
-    let source: String = get(row, T, "source")?;
-    Ok(Instruction {
-        id: parse_uuid(&get::<String>(row, T, "id")?, "instructions.id")?,
-        text: get(row, T, "text")?,
-        status: InstructionStatus::parse(&status)
-            .ok_or_else(|| bad_value("instructions.status", &status))?,
-        scope: parse_json(&get::<String>(row, T, "scope")?, "instructions.scope")?,
-        labels: parse_json(&get::<String>(row, T, "labels")?, "instructions.labels")?,
-        source: Origin::parse(&source).ok_or_else(|| bad_value("instructions.source", &source))?,
-        run_id: get::<Option<String>>(row, T, "run_id")?
-            .map(|s| parse_uuid(&s, "instructions.run_id"))
-            .transpose()?,
-        usage_count: to_u64(get(row, T, "usage_count")?, "instructions.usage_count")?,
-        created_at: parse_ts(
-            &get::<String>(row, T, "created_at")?,
-            "instructions.created_at",
-        )?,
-        updated_at: parse_ts(
-            &get::<String>(row, T, "updated_at")?,
-            "instructions.updated_at",
-        )?,
-    })
-}
-
-fn memory_from_row(row: &SqliteRow) -> Result<Memory> {
-    const T: &str = "memories";
-    let source: String = get(row, T, "source")?;
-    Ok(Memory {
-        id: parse_uuid(&get::<String>(row, T, "id")?, "memories.id")?,
-        text: get(row, T, "text")?,
-        scope: parse_json(&get::<String>(row, T, "scope")?, "memories.scope")?,
-        labels: parse_json(&get::<String>(row, T, "labels")?, "memories.labels")?,
-        source: Origin::parse(&source).ok_or_else(|| bad_value("memories.source", &source))?,
-        run_id: get::<Option<String>>(row, T, "run_id")?
-            .map(|s| parse_uuid(&s, "memories.run_id"))
-            .transpose()?,
-        created_at: parse_ts(&get::<String>(row, T, "created_at")?, "memories.created_at")?,
-    })
-}
-
 // ---------------------------------------------------------------------------------------------
 // Conversions
 
@@ -1023,21 +839,66 @@ fn parse_json<T: DeserializeOwned>(s: &str, column: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| Error::store(format!("invalid JSON in {column}"), e))
 }
 
-fn to_i64(n: u64, column: &str) -> Result<i64> {
-    i64::try_from(n).map_err(|e| Error::store(format!("{column} value {n} exceeds i64"), e))
+/// A SQLite row of `table`: ids, timestamps and JSON are stored as text.
+struct SqliteColumns<'r> {
+    row: &'r SqliteRow,
+    table: &'static str,
 }
 
-fn to_u64(n: i64, column: &str) -> Result<u64> {
-    u64::try_from(n).map_err(|e| Error::store(format!("negative {column} value {n}"), e))
-}
-
-fn to_u32(n: i64, column: &str) -> Result<u32> {
-    u32::try_from(n).map_err(|e| Error::store(format!("{column} value {n} is not a u32"), e))
-}
-
-fn bad_value(column: &str, value: &str) -> Error {
-    Error::Store {
-        message: format!("unknown value {value:?} in {column}"),
-        source: None,
+impl SqliteColumns<'_> {
+    fn get<T>(&self, column: &str) -> Result<Option<T>>
+    where
+        T: for<'a> sqlx::Decode<'a, Sqlite> + sqlx::Type<Sqlite>,
+    {
+        get::<Option<T>>(self.row, self.table, column)
     }
+}
+
+impl rows::Columns for SqliteColumns<'_> {
+    fn table(&self) -> &'static str {
+        self.table
+    }
+    fn text(&self, column: &str) -> Result<Option<String>> {
+        self.get(column)
+    }
+    fn int(&self, column: &str) -> Result<Option<i64>> {
+        self.get(column)
+    }
+    fn float(&self, column: &str) -> Result<Option<f64>> {
+        self.get(column)
+    }
+    fn uuid(&self, column: &str) -> Result<Option<Uuid>> {
+        self.get::<String>(column)?
+            .map(|s| parse_uuid(&s, &format!("{}.{column}", self.table)))
+            .transpose()
+    }
+    fn ts(&self, column: &str) -> Result<Option<DateTime<Utc>>> {
+        self.get::<String>(column)?
+            .map(|s| parse_ts(&s, &format!("{}.{column}", self.table)))
+            .transpose()
+    }
+    fn json<T: DeserializeOwned>(&self, column: &str) -> Result<Option<T>> {
+        self.get::<String>(column)?
+            .map(|s| parse_json(&s, &format!("{}.{column}", self.table)))
+            .transpose()
+    }
+}
+
+macro_rules! readers {
+    ($($fn_name:ident => $table:literal, $mapping:ident -> $ty:ty;)*) => {$(
+        fn $fn_name(row: &SqliteRow) -> Result<$ty> {
+            rows::$mapping(&SqliteColumns { row, table: $table })
+        }
+    )*};
+}
+
+readers! {
+    read_run => "runs", run -> RunRecord;
+    read_decision => "decisions", decision -> DecisionRecord;
+    read_execution => "tool_executions", execution -> ToolExecutionRecord;
+    read_query => "queries", query -> QueryRecord;
+    read_visualization => "visualizations", visualization -> VisualizationRecord;
+    read_snapshot => "snapshots", snapshot -> Snapshot;
+    read_instruction => "instructions", instruction -> Instruction;
+    read_memory => "memories", memory -> Memory;
 }
