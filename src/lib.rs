@@ -37,6 +37,9 @@
 //! - `mysql`: the MySQL/MariaDB connector (`mysql://user@host/db`, `mariadb://…`).
 //! - `snowflake`: the Snowflake connector over the SQL API v2 (`snowflake://ACCOUNT/DB/SCHEMA?…`).
 //! - `bigquery`: the BigQuery connector over the REST API (`bigquery://PROJECT/DATASET?…`).
+//! - `duckdb` (off, and not in `full`: it compiles DuckDB's C++ sources): the DuckDB connector
+//!   (`duckdb:///path.duckdb`, `duckdb://:memory:`).
+//! - `full`: every feature above but `duckdb`.
 //!
 //! The `postgres` feature also enables the PostgreSQL run store
 //! ([`store::PostgresStore`](metricchat_core::store)).

@@ -11,6 +11,7 @@
 //! | `mysql` | no | `mysql::MySqlConnector`: MySQL and MariaDB (sqlx); `mysql://` and `mariadb://` URLs |
 //! | `snowflake` | no | `snowflake::SnowflakeConnector`: Snowflake over the SQL API v2 (key-pair JWT or OAuth); `snowflake://` URLs |
 //! | `bigquery` | no | `bigquery::BigQueryConnector`: Google BigQuery over REST v2 (service account or bearer token); `bigquery://` URLs |
+//! | `duckdb` | no | `duckdb::DuckDbConnector`: DuckDB files (read-only) and in-memory databases, DuckDB compiled in (a slow build, so not in the facade's `full`); `duckdb://` URLs |
 //!
 //! Further backends (`redshift`) come
 //! behind features of the same names; [`connect`] already recognises their URL schemes and says
@@ -45,6 +46,8 @@
 pub mod bigquery;
 #[cfg(feature = "datafusion")]
 pub mod datafusion;
+#[cfg(feature = "duckdb")]
+pub mod duckdb;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]
@@ -53,7 +56,12 @@ pub mod postgres;
 mod rest_common;
 #[cfg(feature = "snowflake")]
 pub mod snowflake;
-#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+#[cfg(any(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "mysql",
+    feature = "duckdb"
+))]
 mod sql_common;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
@@ -81,6 +89,8 @@ pub const SUPPORTED_SCHEMES: &[&str] = &[
     "snowflake",
     #[cfg(feature = "bigquery")]
     "bigquery",
+    #[cfg(feature = "duckdb")]
+    "duckdb",
 ];
 
 /// Schemes of backends that exist behind a cargo feature, and that feature.
@@ -94,6 +104,7 @@ const FEATURE_SCHEMES: &[(&str, &str)] = &[
     ("redshift", "redshift"),
     ("snowflake", "snowflake"),
     ("bigquery", "bigquery"),
+    ("duckdb", "duckdb"),
 ];
 
 /// Opens a connection from a URL or a plain file path (see the crate docs for the forms).
@@ -130,6 +141,8 @@ pub fn connect(url: &str) -> Result<ConnectorRef> {
         "bigquery" => Ok(std::sync::Arc::new(bigquery::BigQueryConnector::from_url(
             url,
         )?)),
+        #[cfg(feature = "duckdb")]
+        "duckdb" => Ok(std::sync::Arc::new(duckdb::DuckDbConnector::from_url(url)?)),
         other => match FEATURE_SCHEMES.iter().find(|(s, _)| *s == other) {
             Some((_, feature)) => Err(Error::Unsupported(format!(
                 "`{other}://` connections need the `{feature}` feature of metricchat-connectors; \
