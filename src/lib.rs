@@ -41,6 +41,9 @@
 //! - `bigquery`: the BigQuery connector over the REST API (`bigquery://PROJECT/DATASET?…`).
 //! - `openai`, `anthropic`, `gemini`, `ollama` (all default): the LLM provider clients
 //!   ([`llm`]); `openai` also serves Azure OpenAI and OpenAI-compatible servers.
+//! - `duckdb` (off, and not in `full`: it compiles DuckDB's C++ sources): the DuckDB connector
+//!   (`duckdb:///path.duckdb`, `duckdb://:memory:`).
+//! - `full`: every feature above but `duckdb`.
 //!
 //! The `postgres` feature also enables the PostgreSQL run store
 //! ([`store::PostgresStore`](metricchat_core::store)).

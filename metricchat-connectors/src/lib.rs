@@ -12,6 +12,7 @@
 //! | `redshift` | no | `redshift::RedshiftConnector`: Amazon Redshift over the PostgreSQL protocol (sqlx; implies `postgres`), introspected through `svv_*` views; `redshift://` and `redshift+postgres://` URLs |
 //! | `snowflake` | no | `snowflake::SnowflakeConnector`: Snowflake over the SQL API v2 (key-pair JWT or OAuth); `snowflake://` URLs |
 //! | `bigquery` | no | `bigquery::BigQueryConnector`: Google BigQuery over REST v2 (service account or bearer token); `bigquery://` URLs |
+//! | `duckdb` | no | `duckdb::DuckDbConnector`: DuckDB files (read-only) and in-memory databases, DuckDB compiled in (a slow build, so not in the facade's `full`); `duckdb://` URLs |
 //!
 //! [`connect`] recognises the URL schemes of every backend and, when this build lacks its
 //! feature, says which feature to enable.
@@ -45,6 +46,8 @@
 pub mod bigquery;
 #[cfg(feature = "datafusion")]
 pub mod datafusion;
+#[cfg(feature = "duckdb")]
+pub mod duckdb;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]
@@ -55,7 +58,12 @@ pub mod redshift;
 mod rest_common;
 #[cfg(feature = "snowflake")]
 pub mod snowflake;
-#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+#[cfg(any(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "mysql",
+    feature = "duckdb"
+))]
 mod sql_common;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
@@ -87,6 +95,8 @@ pub const SUPPORTED_SCHEMES: &[&str] = &[
     "snowflake",
     #[cfg(feature = "bigquery")]
     "bigquery",
+    #[cfg(feature = "duckdb")]
+    "duckdb",
 ];
 
 /// Schemes of backends that exist behind a cargo feature, and that feature.
@@ -101,6 +111,7 @@ const FEATURE_SCHEMES: &[(&str, &str)] = &[
     ("redshift+postgres", "redshift"),
     ("snowflake", "snowflake"),
     ("bigquery", "bigquery"),
+    ("duckdb", "duckdb"),
 ];
 
 /// Opens a connection from a URL or a plain file path (see the crate docs for the forms).
@@ -141,6 +152,8 @@ pub fn connect(url: &str) -> Result<ConnectorRef> {
         "bigquery" => Ok(std::sync::Arc::new(bigquery::BigQueryConnector::from_url(
             url,
         )?)),
+        #[cfg(feature = "duckdb")]
+        "duckdb" => Ok(std::sync::Arc::new(duckdb::DuckDbConnector::from_url(url)?)),
         other => match FEATURE_SCHEMES.iter().find(|(s, _)| *s == other) {
             Some((_, feature)) => Err(Error::Unsupported(format!(
                 "`{other}://` connections need the `{feature}` feature of metricchat-connectors; \

@@ -1,4 +1,4 @@
-//! Pieces shared by the sqlx connectors: the guarded result stream and small parsers.
+//! Pieces shared by the sqlx and DuckDB connectors: the guarded result stream and small parsers.
 
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 /// Rows per Arrow batch.
 pub(crate) const BATCH_ROWS: usize = 8192;
 
@@ -105,6 +106,7 @@ async fn next_batch(
     }
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 /// A connection error with the driver cause.
 pub(crate) fn connection_error(connector: &str, e: sqlx::Error) -> Error {
     let message = match &e {
@@ -120,6 +122,7 @@ pub(crate) fn connection_error(connector: &str, e: sqlx::Error) -> Error {
     }
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 /// A query error; database errors keep their code (SQLSTATE on PostgreSQL).
 pub(crate) fn query_error(connector: &str, e: sqlx::Error) -> Error {
     match e {
@@ -143,6 +146,7 @@ pub(crate) fn query_error(connector: &str, e: sqlx::Error) -> Error {
     }
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 /// A value the Arrow conversion could not represent.
 pub(crate) fn conversion_error(connector: &str, column: &str, message: String) -> Error {
     Error::Query {
