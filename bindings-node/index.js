@@ -286,13 +286,13 @@ class Agent {
     this.#native = call(() => native.createAgent(agentSpec(options), defs, dispatch));
     // Errors surface on the first use (or `await agent.ready()`), never as unhandled rejections.
     this.#native.catch(() => {});
-    const native = () => call(() => this.#native);
+    const built = () => call(() => this.#native);
     /** The team's rules. */
-    this.rules = new Rules(native);
+    this.rules = new Rules(built);
     /** The team's instructions, in the store. */
-    this.instructions = new Instructions(native);
+    this.instructions = new Instructions(built);
     /** Facts the agent and people recorded, in the store. */
-    this.memory = new Memory(native);
+    this.memory = new Memory(built);
   }
 
   /**

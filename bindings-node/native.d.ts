@@ -9,6 +9,32 @@ export declare class NativeAgent {
   query(connection: string | undefined | null, sql: string): Promise<NativeResult>
   /** The connections' names, backends and dialects. */
   connections(): any
+  /** The team's rules in prompt order. */
+  rules(): Array<string>
+  /** Adds a rule for runs started from now on; returns whether it was new. */
+  addRule(rule: string): boolean
+  /** Removes a rule; returns whether it was there. */
+  removeRule(rule: string): boolean
+  /** Adds an instruction from a `NewInstruction` object; returns the stored one. */
+  addInstruction(new: any): Promise<any>
+  /** Sets an instruction's status (`draft`, `approved`, `archived`); returns it. */
+  setInstructionStatus(id: string, status: string): Promise<any>
+  /** Deletes an instruction. */
+  deleteInstruction(id: string): Promise<void>
+  /** Instructions matching an `InstructionFilter` object. */
+  listInstructions(filter: any): Promise<any>
+  /** Adds a memory from a `NewMemory` object; returns it. */
+  addMemory(new: any): Promise<any>
+  /** Memories matching a `MemoryFilter` object. */
+  listMemories(filter: any): Promise<any>
+  /** The `k` memories most relevant to `text`. */
+  searchMemories(text: string, k: number): Promise<any>
+  /** Deletes a memory. */
+  deleteMemory(id: string): Promise<void>
+  /** What a run of `question` would send the model: `{ plan, explanation }`. */
+  explainContext(question: string): Promise<any>
+  /** Rules, instructions, memories and knowledge resources matching `query`. */
+  searchKnowledge(query: string, k: number): any
   /** The latest `limit` stored runs, newest first. */
   runs(limit: number): Promise<any>
 }

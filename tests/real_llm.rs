@@ -178,3 +178,56 @@ async fn five_flights_questions_against_a_real_model() {
     // A weak 1.5B model is not expected to be perfect; the loop must survive it and get most right.
     assert!(right >= 3, "only {right}/5 right");
 }
+
+/// The OpenAI-compatible client against the real server: text streams in several deltas with
+/// usage at the end, and JSON mode returns one parseable JSON object.
+#[tokio::test]
+async fn streaming_and_json_mode_against_a_real_server() {
+    use futures::StreamExt;
+    use metricchat::llm::{ChatEvent, ChatMessage, ChatRequest, LlmClient, ResponseFormat};
+    let Ok(url) = std::env::var("MC_TEST_LLM_URL") else {
+        eprintln!(
+            "\n*** SKIPPED streaming_and_json_mode_against_a_real_server: MC_TEST_LLM_URL is not set.\n"
+        );
+        return;
+    };
+    let model = std::env::var("MC_TEST_LLM_MODEL").unwrap_or_else(|_| "local".into());
+    let mut cfg = OpenAiConfig::new(model).with_base_url(url);
+    cfg.http.first_byte_timeout = Duration::from_secs(300);
+    let llm = OpenAiClient::new(cfg).unwrap();
+
+    let mut request = ChatRequest::new(vec![ChatMessage::user(
+        "Name three airlines based in New York, one per line.",
+    )]);
+    request.max_tokens = Some(60);
+    let started = Instant::now();
+    let mut stream = llm.stream(request).await.unwrap();
+    let (mut deltas, mut text, mut usage) = (0, String::new(), None);
+    while let Some(ev) = stream.next().await {
+        match ev.unwrap() {
+            ChatEvent::TextDelta { text: t, .. } => {
+                deltas += 1;
+                text.push_str(&t);
+            }
+            ChatEvent::Usage { usage: u, .. } => usage = Some(u),
+            _ => {}
+        }
+    }
+    eprintln!(
+        "streamed {deltas} deltas in {:.1} s, usage {usage:?}: {text:?}",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(deltas > 3, "{deltas} deltas");
+    assert!(!text.trim().is_empty());
+    assert!(usage.is_some_and(|u| u.output_tokens > 0));
+
+    let mut request = ChatRequest::new(vec![ChatMessage::user(
+        "Return a JSON object with keys \"carrier\" (the string \"UA\") and \"flights\" (the number 58665).",
+    )]);
+    request.response_format = ResponseFormat::JsonObject;
+    request.max_tokens = Some(60);
+    let reply = llm.complete(request).await.unwrap();
+    eprintln!("JSON mode reply: {:?}", reply.text);
+    let value: serde_json::Value = serde_json::from_str(reply.text.trim()).unwrap();
+    assert!(value.is_object(), "{value}");
+}

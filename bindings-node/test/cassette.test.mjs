@@ -46,8 +46,9 @@ test('a cassette in the LLM spec records, then replays with the server stopped',
   assert.ok(outcome instanceof MetricChatError || outcome.status === 'failed', String(outcome));
 });
 
-test('replaying a missing cassette is NotFound at construction', () => {
+test('replaying a missing cassette is NotFound when the agent is built', async () => {
   const o = fakeAgent('http://127.0.0.1:9/v1');
   o.llm = { ...o.llm, cassette: join(tempDir(), 'none.jsonl'), cassetteMode: 'replay' };
-  assert.throws(() => new Agent(o), (e) => e instanceof MetricChatError && e.code === 'NotFound');
+  // The constructor never throws; the configuration error surfaces on first use / ready().
+  await assert.rejects(new Agent(o).ready(), (e) => e instanceof MetricChatError && e.code === 'NotFound');
 });
