@@ -625,10 +625,24 @@ impl Engine {
 #[async_trait]
 impl Connector for DataFusionConnector {
     async fn sample(&self, table: &TableRef, rows: usize) -> Result<QueryData> {
-        let work = self.engine.sample(self.find_table(table)?, rows);
-        match tokio::time::timeout(SAMPLE_TIMEOUT, work).await {
-            Ok(r) => r,
-            Err(_) => Err(self.engine.timeout_error(SAMPLE_TIMEOUT)),
+        // On DataFusion's runtime, as queries are: never on the caller's (a binding's runtime
+        // may be small, and a scan there can starve the runs awaiting it).
+        let name = self.find_table(table)?.to_string();
+        let runtime = match &self.runtime {
+            Some(h) => h.clone(),
+            None => shared_runtime()?,
+        };
+        let engine = Arc::clone(&self.engine);
+        let mut task = runtime.spawn(async move { engine.sample(&name, rows).await });
+        match tokio::time::timeout(SAMPLE_TIMEOUT, &mut task).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => Err(Error::Internal(format!(
+                "the DataFusion sample task failed: {e}"
+            ))),
+            Err(_) => {
+                task.abort();
+                Err(self.engine.timeout_error(SAMPLE_TIMEOUT))
+            }
         }
     }
 
