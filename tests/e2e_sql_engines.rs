@@ -19,6 +19,13 @@ use common::*;
 
 const SLICE: usize = 20_000;
 
+/// `url` with `allow_privileged_login=true`: the test servers log in as their superuser
+/// (`postgres`, `root`), on which the connectors refuse model-written SQL unless opted in.
+fn privileged_ok(url: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}allow_privileged_login=true")
+}
+
 /// (carrier, name) rows and (carrier, dep_delay) rows of the first flights, from DataFusion.
 async fn slice() -> (Vec<(String, String)>, Vec<(String, Option<f64>)>) {
     let df = flights();
@@ -205,7 +212,7 @@ async fn the_agent_flow_runs_on_postgres() {
         .await
         .unwrap();
     pool.close().await;
-    let conn = metricchat::connect(&db_url).unwrap();
+    let conn = metricchat::connect(&privileged_ok(&db_url)).unwrap();
     agent_on(conn).await;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
@@ -273,7 +280,12 @@ async fn the_agent_flow_runs_on_mariadb() {
         q.execute(pool).await.unwrap();
     }
     pool.close().await;
-    let conn = metricchat::connect(&db_url.replacen("mysql://", "mariadb://", 1)).unwrap();
+    let conn = metricchat::connect(&privileged_ok(&db_url.replacen(
+        "mysql://",
+        "mariadb://",
+        1,
+    )))
+    .unwrap();
     assert_eq!(conn.info().dialect, metricchat::Dialect::MySql);
     agent_on(conn).await;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))

@@ -9,7 +9,9 @@ import { tableFromIPC } from 'apache-arrow';
 import { Agent, connect, llm } from '../index.mjs';
 import { fakeAgent, startFake, tempDir, text, toolCall, when } from './helpers.mjs';
 
-const PG = process.env.MC_TEST_POSTGRES_URL;
+// As set, and with the opt-in the test server's superuser login needs for model-written SQL.
+const PG_AS_SET = process.env.MC_TEST_POSTGRES_URL;
+const PG = PG_AS_SET && `${PG_AS_SET}${PG_AS_SET.includes('?') ? '&' : '?'}allow_privileged_login=true`;
 
 let fake;
 before(async () => {
@@ -131,6 +133,10 @@ test('PostgreSQL: connect, query, and an agent run', async (t) => {
   assert.equal(typeof rows[0].ratio, 'string');
   assert.equal(tableFromIPC(res.data).numRows, 3);
   await assert.rejects(conn.query('CREATE TABLE x (a int)'), { code: 'InvalidInput' });
+  await assert.rejects(connect(PG_AS_SET).query('SELECT 1 AS one'), {
+    code: 'Unauthorized',
+    message: /allow_privileged_login=true/,
+  });
 
   const agent = new Agent(fakeAgent(fake.baseUrl, { connections: [PG] }));
   const result = await agent.ask('Squares? [pg]');

@@ -126,16 +126,32 @@ def sqlite_db(tmp_path: pathlib.Path) -> str:
     return f"sqlite://{path}"
 
 
+def with_param(url: str, param: str) -> str:
+    """`url` with `param` (`key=value`) added to its query string."""
+    return f"{url}{'&' if '?' in url else '?'}{param}"
+
+
 @pytest.fixture
-def pg_url() -> str:
+def pg_dsn() -> str:
+    """MC_TEST_POSTGRES_URL as set, for psycopg (libpq refuses parameters it does not know)."""
     url = os.environ.get("MC_TEST_POSTGRES_URL")
     if not url:
         print("\n*** SKIPPED: MC_TEST_POSTGRES_URL not set; PostgreSQL tests did not run ***", file=sys.stderr)
         pytest.skip("MC_TEST_POSTGRES_URL not set")
+    return url
+
+
+@pytest.fixture
+def pg_url(pg_dsn: str) -> str:
+    """The metricchat URL of the test database, with a `mc_py_sales` table.
+
+    The test server logs in as its superuser, on which connectors refuse model-written SQL
+    unless `allow_privileged_login=true` is set.
+    """
     import psycopg
 
-    with psycopg.connect(url, autocommit=True) as c:
+    with psycopg.connect(pg_dsn, autocommit=True) as c:
         c.execute("DROP TABLE IF EXISTS mc_py_sales")
         c.execute("CREATE TABLE mc_py_sales (id serial PRIMARY KEY, region text NOT NULL, amount numeric(10,2))")
         c.execute("INSERT INTO mc_py_sales (region, amount) VALUES ('EU', 120.50), ('EU', 80.00), ('US', 300.25)")
-    return url
+    return with_param(pg_dsn, "allow_privileged_login=true")

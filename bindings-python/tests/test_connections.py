@@ -77,11 +77,19 @@ def test_postgres_types_and_agent(fake_llm, pg_url):
     assert result.data.to_pylist() == [{"n": 2}]
 
 
+def test_a_superuser_login_is_refused_unless_allowed(pg_dsn):
+    # The test server logs in as its superuser: model-written SQL does not run there.
+    with pytest.raises(mc.UnauthorizedError) as e:
+        mc.connect(pg_dsn).query("SELECT 1 AS one")
+    assert e.value.kind == "Unauthorized"
+    assert "allow_privileged_login=true" in str(e.value)
+
+
 # Minutes of work for PostgreSQL (pg_sleep itself is refused by the guard).
 LONG_SQL = "SELECT count(*) AS n FROM generate_series(1, 3000000000) AS g"
 
 
-def test_keyboard_interrupt_cancels_a_postgres_query(pg_url):
+def test_keyboard_interrupt_cancels_a_postgres_query(pg_url, pg_dsn):
     import psycopg
 
     conn = mc.connect(pg_url)
@@ -94,7 +102,7 @@ def test_keyboard_interrupt_cancels_a_postgres_query(pg_url):
     # The query was cancelled at the engine, not just abandoned.
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        with psycopg.connect(pg_url, autocommit=True) as c:
+        with psycopg.connect(pg_dsn, autocommit=True) as c:
             running = c.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%generate_series(1, 3000000000)%' "
                 "AND state = 'active' AND pid <> pg_backend_pid()"

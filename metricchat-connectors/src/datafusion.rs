@@ -28,8 +28,14 @@
 //! truncated. `timeout` counts from the call to [`Connector::query`], covering table
 //! registration, planning and streaming. `cancel` works at every stage. Both are enforced on the
 //! caller's side of a channel, so they take effect at once even while DataFusion is busy; the
-//! query's task is then aborted and its DataFusion stream dropped, which stops execution at
-//! DataFusion's next yield point (see [`DataFusionConnector`] on where queries run).
+//! query's task is then aborted, its DataFusion stream dropped and the runtime it ran on shut
+//! down, which stops execution at DataFusion's next yield point without making any other query
+//! wait (see [`DataFusionConnector`] on where queries run).
+//!
+//! [`DataFusionLimits`] bound the memory of a connection's operators (a typed
+//! [`MEMORY_LIMIT_CODE`] error, never an exhausted process) and the output of the functions that
+//! allocate in proportion to an argument, such as `repeat('x', 2000000000)` (refused with
+//! [`VALUE_LIMIT_CODE`] before anything runs); see [`limits`].
 //!
 //! # Type names
 //!
@@ -59,7 +65,8 @@
 use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
@@ -70,6 +77,7 @@ use datafusion::common::stats::Precision;
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::execution::options::ArrowReadOptions;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::{
     ExecutionPlan, SendableRecordBatchStream as DfStream, StatisticsArgs, StatisticsContext,
 };
@@ -88,6 +96,11 @@ use tokio::sync::{OnceCell, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+mod cancel;
+pub mod limits;
+
+pub use limits::{CAPPED_FUNCTIONS, DataFusionLimits, MEMORY_LIMIT_CODE, VALUE_LIMIT_CODE};
 
 /// The backend name in [`ConnectorInfo::backend`].
 pub const BACKEND: &str = "datafusion";
@@ -205,11 +218,30 @@ struct FileSource {
 ///
 /// # Where queries run
 ///
-/// DataFusion's execution is CPU-bound and does not always yield to the async runtime, which
-/// would starve the caller's timers (a `timeout` could fire a minute late). Queries therefore run
-/// on a separate runtime, by default one shared by all DataFusion connectors of the process
-/// (`available_parallelism` threads named `metricchat-datafusion`), and batches cross over a
-/// channel; choose another with [`DataFusionConnector::with_runtime`].
+/// DataFusion's execution is CPU-bound and does not always yield: a kernel or a join probe can
+/// run for seconds without reaching a point where a dropped stream takes effect. Each query
+/// (and each [`Connector::sample`]) therefore runs on a tokio runtime of its own, with the
+/// session's `target_partitions` worker threads named `metricchat-datafusion`; batches cross
+/// to the caller over a channel. A timeout or cancel answers the caller at once, drops the
+/// plan's stream and shuts that runtime down, which drops every task of the query at its next
+/// yield point. Work that was inside a kernel finishes that kernel on its own threads and
+/// delays nobody else: other queries have their own runtimes, and the caller's runtime never
+/// runs DataFusion code. [`DataFusionLimits`] bound what one kernel may do.
+///
+/// [`DataFusionConnector::with_runtime`] runs queries on a runtime of the caller's choosing
+/// instead; that runtime is then shared by all its queries, so one stuck kernel holds one of
+/// its workers until it finishes.
+///
+/// # Limits
+///
+/// [`DataFusionLimits`] (set with [`DataFusionConnector::with_limits`], or `memory_limit` and
+/// `max_value_size` in `file://` URLs) bound the memory of one connection's operators (default
+/// 2 GiB; sorts, aggregations and joins that need more fail with [`Error::Query`] and code
+/// [`MEMORY_LIMIT_CODE`]; nothing spills to disk) and the size of one value produced by the
+/// functions whose output follows from an argument (`repeat`, `lpad`, `rpad`, `replace`,
+/// `regexp_replace`, `array_repeat`, `array_resize`, `range`, `generate_series`; default
+/// 10 MiB, refused before allocation with code [`VALUE_LIMIT_CODE`]). See [`limits`] for the
+/// size rules and why these functions.
 pub struct DataFusionConnector {
     engine: Arc<Engine>,
     /// All table names (files and batches) in registration order.
@@ -224,6 +256,10 @@ struct Engine {
     ctx: SessionContext,
     files: Vec<FileSource>,
     registered: OnceCell<()>,
+    limits: DataFusionLimits,
+    /// Why the session could not be given its limits; queries fail with it rather than run
+    /// unbounded.
+    setup_error: Option<String>,
 }
 
 impl fmt::Debug for DataFusionConnector {
@@ -244,21 +280,69 @@ impl DataFusionConnector {
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema("datafusion", DEFAULT_SCHEMA);
+        let limits = DataFusionLimits::default();
+        let (env, setup_error) = match limits.runtime_env(None) {
+            Ok(env) => (Some(env), None),
+            Err(e) => (None, Some(clean_message(&e))),
+        };
+        let mut state = datafusion::execution::SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(cancel::StopCheckRule));
+        if let Some(env) = env {
+            state = state.with_runtime_env(env);
+        }
+        let ctx = SessionContext::new_with_state(state.build());
+        limits.install(&ctx);
         Self {
             engine: Arc::new(Engine {
                 name: name.into(),
-                ctx: SessionContext::new_with_config(config),
+                ctx,
                 files: Vec::new(),
                 registered: OnceCell::new(),
+                limits,
+                setup_error,
             }),
             tables: Vec::new(),
             runtime: None,
         }
     }
 
-    /// Runs queries on `runtime` instead of the shared DataFusion runtime. It should be a
-    /// multi-threaded runtime other than the one awaiting the results, or timeouts and
-    /// cancellation may only take effect when DataFusion yields.
+    /// Replaces the connection's [`DataFusionLimits`] (memory pool size, largest value of the
+    /// capped functions). Tables, UDFs and object stores registered so far are kept. Fails
+    /// with [`Error::InvalidInput`] when a limit is zero.
+    pub fn with_limits(mut self, limits: DataFusionLimits) -> Result<Self> {
+        limits.validate()?;
+        let engine = Arc::make_mut(&mut self.engine);
+        let env = limits
+            .runtime_env(Some(&engine.ctx.runtime_env()))
+            .map_err(|e| Error::Internal(format!("could not set DataFusion limits: {e}")))?;
+        let mut config = engine.ctx.copied_config();
+        // Keep the registered catalog: building a state would otherwise make a new, empty one.
+        config
+            .options_mut()
+            .catalog
+            .create_default_catalog_and_schema = false;
+        let state =
+            datafusion::execution::SessionStateBuilder::new_from_existing(engine.ctx.state())
+                .with_config(config)
+                .with_runtime_env(env)
+                .build();
+        engine.ctx = SessionContext::new_with_state(state);
+        limits.install(&engine.ctx);
+        engine.limits = limits;
+        engine.setup_error = None;
+        Ok(self)
+    }
+
+    /// The connection's [`DataFusionLimits`].
+    pub fn limits(&self) -> &DataFusionLimits {
+        &self.engine.limits
+    }
+
+    /// Runs queries on `runtime` instead of a runtime of their own (see "Where queries run"
+    /// above). It should be a multi-threaded runtime other than the one awaiting the results,
+    /// or timeouts and cancellation may only take effect when DataFusion yields.
     pub fn with_runtime(mut self, runtime: Handle) -> Self {
         self.runtime = Some(runtime);
         self
@@ -526,6 +610,27 @@ impl Engine {
     /// Maps a DataFusion error from planning or execution to [`Error::Query`], or
     /// [`Error::SqlRefused`] when the read-only [`SQLOptions`] rejected the statement.
     fn query_error(&self, e: DataFusionError) -> Error {
+        if let Some(v) = limits::value_too_large(&e) {
+            return Error::Query {
+                connector: self.name.clone(),
+                message: v.to_string(),
+                code: Some(VALUE_LIMIT_CODE.to_string()),
+                source: Some(Box::new(e)),
+            };
+        }
+        if limits::is_memory_exhausted(&e) {
+            return Error::Query {
+                connector: self.name.clone(),
+                message: format!(
+                    "the query needs more memory than the memory limit of {} (`memory_limit`) \
+                     allows; aggregate or filter earlier, or select fewer columns ({})",
+                    limits::human_size(self.limits.memory_limit),
+                    clean_message(&e)
+                ),
+                code: Some(MEMORY_LIMIT_CODE.to_string()),
+                source: Some(Box::new(e)),
+            };
+        }
         let message = clean_message(&e);
         let refused = [
             ("DDL not supported", "schema changes (CREATE, DROP, ALTER)"),
@@ -567,6 +672,7 @@ impl Engine {
 
     /// Creates the plan and starts executing it; everything before the first batch.
     async fn start(&self, sql: &str, max_rows: Option<usize>) -> Result<DfStream> {
+        self.check_setup()?;
         self.ensure_registered().await?;
         let options = SQLOptions::new()
             .with_allow_ddl(false)
@@ -578,12 +684,58 @@ impl Engine {
             .await
             .map_err(|e| self.query_error(e))
             .map_err(|e| with_sql(e, sql))?;
-        // The cap goes into the plan too, so scans and sorts stop early (TopK).
+        // The cap goes into the plan too, so scans and sorts stop early (TopK). EXPLAIN and
+        // DESCRIBE must stay the root of their plan; the stream is truncated for them.
+        let plan_level = matches!(
+            df.logical_plan(),
+            LogicalPlan::Explain(_) | LogicalPlan::Analyze(_) | LogicalPlan::DescribeTable(_)
+        );
         let df = match max_rows {
-            Some(n) => df.limit(0, Some(n)).map_err(|e| self.query_error(e))?,
-            None => df,
+            Some(n) if !plan_level => df.limit(0, Some(n)).map_err(|e| self.query_error(e))?,
+            _ => df,
         };
         df.execute_stream().await.map_err(|e| self.query_error(e))
+    }
+
+    fn check_setup(&self) -> Result<()> {
+        match &self.setup_error {
+            Some(e) => Err(Error::Internal(format!(
+                "the DataFusion session of `{}` has no memory limit: {e}",
+                self.name
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Where a query runs: a runtime of its own, or the one given to the connector.
+    fn lane(&self, given: Option<&Handle>) -> Result<Lane> {
+        match given {
+            Some(h) => Ok(Lane {
+                handle: h.clone(),
+                _own: None,
+            }),
+            None => {
+                let threads = self.ctx.copied_config().target_partitions().max(1);
+                let stop = Arc::new(AtomicBool::new(false));
+                let flag = Arc::clone(&stop);
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(threads)
+                    .thread_name("metricchat-datafusion")
+                    .on_thread_start(move || cancel::adopt(&flag))
+                    .enable_all()
+                    .build()
+                    .map_err(|e| {
+                        Error::Internal(format!("could not start a DataFusion runtime: {e}"))
+                    })?;
+                Ok(Lane {
+                    handle: rt.handle().clone(),
+                    _own: Some(OwnRuntime {
+                        runtime: Some(rt),
+                        stop,
+                    }),
+                })
+            }
+        }
     }
 
     fn timeout_error(&self, after: Duration) -> Error {
@@ -600,6 +752,7 @@ impl Engine {
     /// end up in prompts, which must not change from run to run, or recorded cassettes stop
     /// matching and provider prompt caches miss.)
     async fn sample(&self, table: &str, rows: usize) -> Result<QueryData> {
+        self.check_setup()?;
         self.ensure_registered().await?;
         let mut config = self.ctx.copied_config().with_target_partitions(1);
         // Keep the registered catalog: building a state would otherwise make a new, empty one.
@@ -625,15 +778,14 @@ impl Engine {
 #[async_trait]
 impl Connector for DataFusionConnector {
     async fn sample(&self, table: &TableRef, rows: usize) -> Result<QueryData> {
-        // On DataFusion's runtime, as queries are: never on the caller's (a binding's runtime
+        // On a runtime of its own, as queries are: never on the caller's (a binding's runtime
         // may be small, and a scan there can starve the runs awaiting it).
         let name = self.find_table(table)?.to_string();
-        let runtime = match &self.runtime {
-            Some(h) => h.clone(),
-            None => shared_runtime()?,
-        };
+        let lane = self.engine.lane(self.runtime.as_ref())?;
         let engine = Arc::clone(&self.engine);
-        let mut task = runtime.spawn(async move { engine.sample(&name, rows).await });
+        let mut task = lane
+            .handle
+            .spawn(async move { engine.sample(&name, rows).await });
         match tokio::time::timeout(SAMPLE_TIMEOUT, &mut task).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => Err(Error::Internal(format!(
@@ -708,17 +860,14 @@ impl Connector for DataFusionConnector {
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
         let deadline = opts.timeout.map(|t| Instant::now() + t);
         let timeout = opts.timeout.unwrap_or_default();
-        let runtime = match &self.runtime {
-            Some(h) => h.clone(),
-            None => shared_runtime()?,
-        };
+        let lane = self.engine.lane(self.runtime.as_ref())?;
         // The task plans, executes and forwards batches; it ends when the receiver is dropped.
         let (schema_tx, schema_rx) = oneshot::channel::<Result<SchemaRef>>();
         let (batch_tx, batch_rx) = mpsc::channel::<Result<RecordBatch>>(2);
         let engine = Arc::clone(&self.engine);
         let sql = sql.to_string();
         let max_rows = opts.max_rows;
-        let task = AbortOnDrop(runtime.spawn(async move {
+        let task = AbortOnDrop(lane.handle.spawn(async move {
             let mut stream = match engine.start(&sql, max_rows).await {
                 Ok(s) => s,
                 Err(e) => {
@@ -751,7 +900,8 @@ impl Connector for DataFusionConnector {
         .await?;
         let state = Guard {
             batches: batch_rx,
-            _task: task,
+            task,
+            _lane: lane,
             remaining: opts.max_rows,
             deadline,
             timeout,
@@ -777,23 +927,27 @@ fn exact_rows(plan: &dyn ExecutionPlan) -> Option<u64> {
     }
 }
 
-/// The runtime DataFusion connectors run queries on unless given one.
-fn shared_runtime() -> Result<Handle> {
-    static RUNTIME: OnceLock<std::result::Result<Runtime, String>> = OnceLock::new();
-    let rt = RUNTIME.get_or_init(|| {
-        let threads = std::thread::available_parallelism().map_or(2, usize::from);
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .thread_name("metricchat-datafusion")
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())
-    });
-    match rt {
-        Ok(rt) => Ok(rt.handle().clone()),
-        Err(e) => Err(Error::Internal(format!(
-            "could not start the DataFusion runtime: {e}"
-        ))),
+/// The runtime a query's tasks run on, kept alive while its stream is.
+struct Lane {
+    handle: Handle,
+    /// The query's own runtime, if it has one (none with [`DataFusionConnector::with_runtime`]).
+    _own: Option<OwnRuntime>,
+}
+
+/// A query's own runtime. When the query ends or is abandoned it raises the query's stop flag
+/// (which work inside non-yielding loops checks, see [`cancel`]) and shuts the runtime down:
+/// every task still on it is dropped at its next yield point, and no thread waits for that.
+struct OwnRuntime {
+    runtime: Option<Runtime>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
     }
 }
 
@@ -809,7 +963,9 @@ impl Drop for AbortOnDrop {
 /// The state of a running query's stream.
 struct Guard {
     batches: mpsc::Receiver<Result<RecordBatch>>,
-    _task: AbortOnDrop,
+    /// Declared before `_lane`: the task is aborted, then its runtime shut down.
+    task: AbortOnDrop,
+    _lane: Lane,
     remaining: Option<usize>,
     deadline: Option<Instant>,
     timeout: Duration,
@@ -833,7 +989,13 @@ async fn next_batch(state: Option<Guard>) -> Option<(Result<RecordBatch>, Option
         })),
         item = st.batches.recv() => item,
     };
-    match item? {
+    let item = match item {
+        Some(item) => item,
+        // The task dropped its sender: it finished, or it panicked (arrow kernels panic on
+        // some overflows), which must not look like a complete, empty result.
+        None => return task_panic(&mut st).await.map(|e| (Err(e), None)),
+    };
+    match item {
         Err(e) => Some((Err(e), None)),
         Ok(batch) => match st.remaining {
             Some(left) if batch.num_rows() >= left => Some((Ok(batch.slice(0, left)), None)),
@@ -844,6 +1006,24 @@ async fn next_batch(state: Option<Guard>) -> Option<(Result<RecordBatch>, Option
             None => Some((Ok(batch), Some(st))),
         },
     }
+}
+
+/// The error to report when the query task ended by panicking.
+async fn task_panic(st: &mut Guard) -> Option<Error> {
+    let err = (&mut st.task.0).await.err()?;
+    if !err.is_panic() {
+        return None;
+    }
+    let payload = err.into_panic();
+    let detail = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("no message");
+    Some(Error::Internal(format!(
+        "DataFusion failed while running a query on `{}`: {detail}",
+        st.connector
+    )))
 }
 
 /// Runs `fut` unless `cancel` fires or `deadline` passes first.

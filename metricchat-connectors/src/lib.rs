@@ -17,6 +17,15 @@
 //! [`connect`] recognises the URL schemes of every backend and, when this build lacks its
 //! feature, says which feature to enable.
 //!
+//! # Privileged logins
+//!
+//! The PostgreSQL, Redshift and MySQL/MariaDB connectors refuse `query()` (the path
+//! model-written SQL takes) with [`Error::PrivilegedLogin`] when their login is privileged in a
+//! way a read-only transaction does not contain — a PostgreSQL or Redshift superuser, a MySQL
+//! user with `FILE` or `SUPER`, … (each module lists what it checks). Catalog queries still run.
+//! The error gives the SQL for a login that may only read; `?allow_privileged_login=true` in the
+//! URL (or `allow_privileged_login: true` in the config) opts in.
+//!
 //! # Connection URLs
 //!
 //! | URL | connection |
@@ -32,8 +41,9 @@
 //! digit gets a `t_` prefix); a clash gets the extension appended (`flights_csv`).
 //!
 //! Query parameters of `file://` URLs: `name` (the connection's name; default: the file stem or
-//! the directory's name) and `table` (globs only: one table of that name over all matches).
-//! Plain paths take no parameters.
+//! the directory's name), `table` (globs only: one table of that name over all matches), and the
+//! engine limits `memory_limit` (default `2GiB`) and `max_value_size` (default `10MiB`), sizes in
+//! bytes or with a unit (see [`datafusion::DataFusionLimits`]). Plain paths take no parameters.
 //!
 //! ```no_run
 //! # fn demo() -> metricchat_core::error::Result<()> {
@@ -243,6 +253,8 @@ fn scheme_of(url: &str) -> Option<String> {
 struct FileParams {
     name: Option<String>,
     table: Option<String>,
+    #[cfg(feature = "datafusion")]
+    limits: datafusion::DataFusionLimits,
 }
 
 fn parse_file_url(url: &str) -> Result<(PathBuf, FileParams)> {
@@ -259,8 +271,17 @@ fn parse_file_url(url: &str) -> Result<(PathBuf, FileParams)> {
             "name" => params.name = Some(v.into_owned()),
             "table" => params.table = Some(sanitize_table_name(&v)),
             other => {
+                #[cfg(feature = "datafusion")]
+                if params
+                    .limits
+                    .set_url_param(other, &v)
+                    .map_err(|e| Error::invalid_input(format!("bad file URL `{url}`: {e}")))?
+                {
+                    continue;
+                }
                 return Err(Error::invalid_input(format!(
-                    "unknown parameter `{other}` in file URL `{url}`; known: name, table"
+                    "unknown parameter `{other}` in file URL `{url}`; known: name, table, \
+                     memory_limit, max_value_size"
                 )));
             }
         }
@@ -340,7 +361,7 @@ fn connect_file(path: &Path, params: FileParams) -> Result<ConnectorRef> {
         });
     }
     let name = params.name.unwrap_or(default_name);
-    let mut conn = DataFusionConnector::new(name);
+    let mut conn = DataFusionConnector::new(name).with_limits(params.limits)?;
 
     if let Some(table) = params.table {
         if !is_glob(&text) {

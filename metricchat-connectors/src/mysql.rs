@@ -14,7 +14,8 @@
 //!
 //! URL parameters: `name` (the connection's name; default: the database), `ssl-mode`
 //! (`DISABLED`, `PREFERRED`, `REQUIRED`, `VERIFY_CA`, `VERIFY_IDENTITY`), `max_connections`
-//! (pool size, default 5) and `connect_timeout` (seconds, default 10).
+//! (pool size, default 5), `connect_timeout` (seconds, default 10) and
+//! `allow_privileged_login` (`true` to run queries on a privileged login, below).
 //!
 //! # Scope
 //!
@@ -35,14 +36,50 @@
 //! "Cannot execute statement in a READ ONLY transaction") whatever guard sits in front; a read-only
 //! transaction alone would let DDL through by committing implicitly. The timeout is also set at
 //! the engine: `max_statement_time` (seconds) on MariaDB, `max_execution_time` (milliseconds) on
-//! MySQL; the flavour is read once from `SELECT VERSION()`. Statements are prepared, so one
-//! statement per query (no `;`-separated batches). Rows are streamed into batches of up to 8192
-//! rows. When the caller cancels, the deadline passes, the row cap is reached before the result
-//! ends or the stream is dropped, the statement is interrupted with `KILL QUERY <connection id>`
-//! from another connection, the transaction is rolled back, the session settings are restored
-//! and the connection goes back to the pool (a connection that cannot be cleaned is closed
-//! instead). Database errors become [`Error::Query`] with the SQLSTATE as `code`; the engine's
+//! MySQL; the flavour is read once from `SELECT VERSION()`. The session's `sql_mode` loses
+//! the flags that change the lexer (`NO_BACKSLASH_ESCAPES`, `ANSI_QUOTES` and the combination
+//! modes that imply them), so a statement means to the server what it meant to the guard's
+//! parser; the other flags stay. Statements are prepared, so one statement per query (no
+//! `;`-separated batches). Rows are streamed into batches of up to 8192 rows. When the caller
+//! cancels, the deadline passes, the row cap is reached before the result ends or the stream is
+//! dropped, the statement is interrupted with `KILL QUERY <connection id>` from another
+//! connection. Then the transaction is rolled back, named locks the query took with `GET_LOCK`
+//! are released (`DO RELEASE_ALL_LOCKS()`: MySQL 5.7+, MariaDB 10.5+), the session settings
+//! are restored and the connection goes back to the pool (a connection that cannot be cleaned
+//! is closed instead). Database errors become [`Error::Query`] with the SQLSTATE as `code`; the engine's
 //! time limit becomes [`Error::Timeout`] and a cancelled query [`Error::Cancelled`].
+//!
+//! # Privileged logins
+//!
+//! A read-only transaction stops writes to tables, not `SELECT … INTO OUTFILE`, `LOAD_FILE`,
+//! `SET GLOBAL` or `KILL` of other sessions. So on first use [`Connector::query`] reads the
+//! login's grants (once per connector; a failed read is retried on the next query) and refuses
+//! with [`Error::PrivilegedLogin`] (kind `Unauthorized`) when it holds, on `*.*`, `ALL
+//! PRIVILEGES`, `FILE`, `SUPER`, `SHUTDOWN`, `RELOAD`, `CREATE USER`, `GRANT OPTION`, `SET USER`
+//! (MySQL: `SET_USER_ID`, `SET_ANY_DEFINER`), `BINLOG REPLAY` (`REPLICATION_APPLIER`), MySQL's
+//! `FLUSH_*` and `INNODB_REDO_LOG_*`, or any administrative privilege (`CONNECTION ADMIN`,
+//! `BINLOG ADMIN`, `READ_ONLY ADMIN`, `SYSTEM_VARIABLES_ADMIN`, `ROLE_ADMIN`, … but not
+//! `SESSION_VARIABLES_ADMIN` or `APPLICATION_PASSWORD_ADMIN`). `PROCESS`, `REPLICATION CLIENT`
+//! and the other monitoring privileges, and object privileges on databases and tables, are not
+//! refused: they read, or they write and the transaction refuses the write.
+//!
+//! The grants come from `SHOW GRANTS` (which needs no privilege for the own account) rather
+//! than `information_schema.USER_PRIVILEGES`, which lists neither role grants nor, on MariaDB,
+//! what a role holds. Roles count whether or not they are enabled (`SET ROLE` could enable
+//! them): on MariaDB each granted role is enabled in turn on a connection that is then closed,
+//! since MariaDB shows a role's grants only while it is enabled; on MySQL
+//! `SHOW GRANTS FOR CURRENT_USER() USING <roles>` adds them. Roles that MySQL's
+//! `mandatory_roles` grants to everyone are not seen. The error carries the SQL that creates a
+//! user that may only read:
+//!
+//! ```sql
+//! CREATE USER 'metricchat_reader'@'%' IDENTIFIED BY '<password>';
+//! GRANT SELECT ON shop.* TO 'metricchat_reader'@'%';
+//! ```
+//!
+//! To run on a privileged login anyway, set [`MySqlConfig::allow_privileged_login`] (URL:
+//! `?allow_privileged_login=true`); nothing is then checked. Introspection
+//! (`information_schema`) runs on any login.
 //!
 //! # Type mapping
 //!
@@ -108,9 +145,9 @@ use sqlx::{
 use tokio::sync::{OnceCell, mpsc};
 
 use crate::sql_common::server::{
-    self, ArrowColumn, ConnectCause, DbUrl, Endpoint, KeyColumn, Stop, add_key_column, bad_url,
-    connect_timeout_error, decimal_from_text, number_param, pump_rows, report_failure,
-    scaled_digits, spawn_query,
+    self, ArrowColumn, ConnectCause, DbUrl, Endpoint, KeyColumn, LoginCheck, LoginPrivileges,
+    OPT_IN, Stop, add_key_column, bad_url, bool_param, connect_timeout_error, decimal_from_text,
+    number_param, pump_rows, report_failure, scaled_digits, spawn_query,
 };
 use crate::sql_common::{Limits, SchemaReply, conversion_error, query_error, sleep_until};
 
@@ -144,6 +181,10 @@ pub struct MySqlConfig {
     pub max_connections: u32,
     /// How long to wait for a pooled connection or a new one, in seconds (default 10).
     pub connect_timeout_secs: u64,
+    /// Run queries even when the login holds global privileges that work inside a read-only
+    /// transaction (`FILE`, `SUPER`, `ALL PRIVILEGES`, … — see the module docs). Default
+    /// `false`: such a login gets [`Error::PrivilegedLogin`] from [`Connector::query`].
+    pub allow_privileged_login: bool,
 }
 
 impl Default for MySqlConfig {
@@ -158,6 +199,7 @@ impl Default for MySqlConfig {
             ssl_mode: None,
             max_connections: 5,
             connect_timeout_secs: 10,
+            allow_privileged_login: false,
         }
     }
 }
@@ -174,12 +216,13 @@ impl fmt::Debug for MySqlConfig {
             .field("ssl_mode", &self.ssl_mode)
             .field("max_connections", &self.max_connections)
             .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .field("allow_privileged_login", &self.allow_privileged_login)
             .finish()
     }
 }
 
 impl MySqlConfig {
-    /// Parses `mysql://user:password@host:port/database?name=…&ssl-mode=…&max_connections=…&connect_timeout=…`
+    /// Parses `mysql://user:password@host:port/database?name=…&ssl-mode=…&max_connections=…&connect_timeout=…&allow_privileged_login=…`
     /// (`mariadb://` too).
     pub fn from_url(url: &str) -> Result<Self> {
         const ENGINE: &str = "MySQL";
@@ -202,12 +245,15 @@ impl MySqlConfig {
                 "ssl-mode" | "sslmode" | "ssl_mode" => cfg.ssl_mode = Some(v),
                 "max_connections" => cfg.max_connections = number_param(ENGINE, &k, &v)?,
                 "connect_timeout" => cfg.connect_timeout_secs = number_param(ENGINE, &k, &v)?,
+                "allow_privileged_login" => {
+                    cfg.allow_privileged_login = bool_param(ENGINE, &k, &v)?;
+                }
                 other => {
                     return Err(bad_url(
                         ENGINE,
                         format!(
                             "unknown parameter `{other}`; known: name, ssl-mode, \
-                             max_connections, connect_timeout"
+                             max_connections, connect_timeout, allow_privileged_login"
                         ),
                     ));
                 }
@@ -300,22 +346,52 @@ impl Flavor {
         }
     }
 
-    /// What runs before each query: read-only session and transaction, and the time limit.
+    /// What runs before each query: read-only session and transaction, the lexer the guard's
+    /// parser assumes ([`sql_mode_sql`]) and the time limit.
     fn setup_sql(self, limit: Option<Duration>) -> String {
         format!(
-            "SET SESSION TRANSACTION READ ONLY; {}; START TRANSACTION READ ONLY",
+            "SET SESSION TRANSACTION READ ONLY; {}; {}; START TRANSACTION READ ONLY",
+            sql_mode_sql(),
             self.time_limit_sql(limit)
         )
     }
 
-    /// What runs after each query so the pooled connection is as it was.
+    /// What runs after each query so the pooled connection is as it was: the rollback, the
+    /// release of named locks the query took with `GET_LOCK` (a rollback keeps them; MySQL 5.7+
+    /// and MariaDB 10.5+ have `RELEASE_ALL_LOCKS`), and the session defaults.
     fn cleanup_sql(self) -> String {
         format!(
-            "ROLLBACK; {}; {}",
+            "ROLLBACK; DO RELEASE_ALL_LOCKS(); {}; {}",
             self.read_write_default_sql(),
             self.time_limit_sql(None)
         )
     }
+}
+
+/// `sql_mode` flags (and the combination modes that imply them) that change how the server
+/// lexes a statement: `NO_BACKSLASH_ESCAPES` makes `\` in `'…'` a plain character and
+/// `ANSI_QUOTES` makes `"…"` an identifier. The guard's parser reads SQL with MySQL's default
+/// lexer, so a statement must mean to the server what it meant to the guard. `ORACLE`, `MSSQL`,
+/// `DB2`, `POSTGRESQL` and `MAXDB` are MariaDB's; removing a name that is not set does nothing.
+const LEXER_MODES: &[&str] = &[
+    "NO_BACKSLASH_ESCAPES",
+    "ANSI_QUOTES",
+    "ANSI",
+    "ORACLE",
+    "MSSQL",
+    "DB2",
+    "POSTGRESQL",
+    "MAXDB",
+];
+
+/// The statement that removes [`LEXER_MODES`] from the session's `sql_mode`, keeping every
+/// other flag the server or the embedder set.
+fn sql_mode_sql() -> String {
+    let mut expr = "CONCAT(',', @@SESSION.sql_mode, ',')".to_string();
+    for mode in LEXER_MODES {
+        expr = format!("REPLACE({expr}, ',{mode},', ',')");
+    }
+    format!("SET SESSION sql_mode = TRIM(BOTH ',' FROM {expr})")
 }
 
 /// A pooled MySQL or MariaDB connection (see the module docs).
@@ -325,6 +401,7 @@ pub struct MySqlConnector {
     options: MySqlConnectOptions,
     config: MySqlConfig,
     flavor: Arc<OnceCell<Flavor>>,
+    login: LoginCheck,
 }
 
 impl fmt::Debug for MySqlConnector {
@@ -360,6 +437,7 @@ impl MySqlConnector {
             name,
             pool,
             options,
+            login: LoginCheck::new(config.allow_privileged_login),
             config,
             flavor: Arc::new(OnceCell::new()),
         })
@@ -380,6 +458,64 @@ impl MySqlConnector {
     pub async fn flavor(&self) -> Result<Flavor> {
         let mut conn = self.acquire().await?;
         flavor_of(&self.flavor, &mut conn, &self.name).await
+    }
+
+    /// Reads the global privileges of the login and of every role granted to it (enabled or
+    /// not: `SET ROLE` could enable them) from `SHOW GRANTS`, and keeps those that work inside a
+    /// read-only transaction ([`is_privileged`]).
+    async fn detect_privileges(&self) -> Result<LoginPrivileges> {
+        let err = |e| query_error(&self.name, e);
+        let mut conn = self.acquire().await?;
+        let flavor = flavor_of(&self.flavor, &mut conn, &self.name).await?;
+        let user: String = sqlx::query_scalar("SELECT CAST(CURRENT_USER() AS CHAR)")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(err)?;
+        let mut grants = Grants::default();
+        grants.add(
+            &show_grants(&mut conn, "SHOW GRANTS".into())
+                .await
+                .map_err(err)?,
+        );
+        let roles = grants.roles.clone();
+        if !roles.is_empty() {
+            for role in &roles {
+                if !is_quoted_account(role) {
+                    return Err(Error::Query {
+                        connector: self.name.clone(),
+                        message: format!("cannot read the grants of role {role}"),
+                        code: None,
+                        source: None,
+                    });
+                }
+            }
+            match flavor {
+                // MariaDB shows a role's grants (and those of the roles granted to it) only
+                // while it is enabled, one role at a time.
+                Flavor::MariaDb => {
+                    conn.close_on_drop();
+                    for role in &roles {
+                        sqlx::raw_sql(AssertSqlSafe(format!("SET ROLE {role}")))
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(err)?;
+                        grants.add(
+                            &show_grants(&mut conn, "SHOW GRANTS".into())
+                                .await
+                                .map_err(err)?,
+                        );
+                    }
+                }
+                Flavor::MySql => {
+                    let sql = format!("SHOW GRANTS FOR CURRENT_USER() USING {}", roles.join(", "));
+                    grants.add(&show_grants(&mut conn, sql).await.map_err(err)?);
+                }
+            }
+        }
+        Ok(LoginPrivileges {
+            user,
+            privileges: grants.privileged(),
+        })
     }
 
     async fn acquire(&self) -> Result<PoolConnection<MySql>> {
@@ -419,6 +555,228 @@ async fn flavor_of(
     let f = Flavor::from_version(&version);
     let _ = cell.set(f);
     Ok(f)
+}
+
+/// The rows of a `SHOW GRANTS` statement.
+async fn show_grants(
+    conn: &mut MySqlConnection,
+    sql: String,
+) -> std::result::Result<Vec<String>, sqlx::Error> {
+    sqlx::raw_sql(AssertSqlSafe(sql))
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|r| {
+            r.try_get::<Vec<u8>, _>(0)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+        })
+        .collect()
+}
+
+/// What `SHOW GRANTS` lines say about a login: its global privileges and its roles.
+#[derive(Debug, Default)]
+struct Grants {
+    /// Global (`ON *.*`) privileges as the server spells them, `GRANT OPTION` included.
+    global: Vec<String>,
+    /// Roles granted to the login, quoted as the server printed them.
+    roles: Vec<String>,
+}
+
+impl Grants {
+    fn add(&mut self, lines: &[String]) {
+        for line in lines {
+            match parse_grant(line) {
+                GrantLine::Global(privileges) => self.global.extend(privileges),
+                GrantLine::Roles(roles) => {
+                    for r in roles {
+                        if !self.roles.contains(&r) {
+                            self.roles.push(r);
+                        }
+                    }
+                }
+                GrantLine::Other => {}
+            }
+        }
+    }
+
+    /// The privileged ones among the global privileges, each once.
+    fn privileged(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for p in &self.global {
+            if is_privileged(p) && !out.contains(p) {
+                out.push(p.clone());
+            }
+        }
+        out
+    }
+}
+
+/// One `SHOW GRANTS` line, as far as the privilege check needs it.
+#[derive(Debug, PartialEq, Eq)]
+enum GrantLine {
+    /// `GRANT <privileges> ON *.* TO …`, with `GRANT OPTION` for `WITH GRANT OPTION`.
+    Global(Vec<String>),
+    /// `GRANT <role>[, <role>…] TO …`.
+    Roles(Vec<String>),
+    /// Database, table, column, routine and proxy grants, `SET DEFAULT ROLE`, anything else.
+    Other,
+}
+
+/// Splits `s` at the characters `at` accepts outside quotes (`` ` ``, `'`, `"`) and parentheses,
+/// dropping empty pieces.
+fn split_top_level(s: &str, at: impl Fn(char) -> bool) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut quote, mut depth, mut start) = (None::<char>, 0usize, 0usize);
+    for (i, c) in s.char_indices() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                '`' | '\'' | '"' => quote = Some(c),
+                '(' => depth += 1,
+                ')' => depth = depth.saturating_sub(1),
+                _ if depth == 0 && at(c) => {
+                    out.push(&s[start..i]);
+                    start = i + c.len_utf8();
+                }
+                _ => {}
+            },
+        }
+    }
+    out.push(&s[start..]);
+    out.into_iter()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+fn parse_grant(line: &str) -> GrantLine {
+    let words = split_top_level(line, char::is_whitespace);
+    let is = |i: usize, w: &str| words.get(i).is_some_and(|x| x.eq_ignore_ascii_case(w));
+    if !is(0, "GRANT") {
+        return GrantLine::Other;
+    }
+    let Some(to) = (1..words.len()).find(|&i| is(i, "TO")) else {
+        return GrantLine::Other;
+    };
+    let list = |from: usize, until: usize| -> Vec<String> {
+        split_top_level(&words[from..until].join(" "), |c| c == ',')
+            .into_iter()
+            .map(String::from)
+            .collect()
+    };
+    match (1..to).find(|&i| is(i, "ON")) {
+        None => GrantLine::Roles(list(1, to)),
+        Some(on) if on + 2 == to && words[on + 1] == "*.*" => {
+            let mut privileges: Vec<String> = list(1, on)
+                .into_iter()
+                .map(|p| p.to_ascii_uppercase())
+                .collect();
+            if (to + 1..words.len()).any(|i| is(i, "GRANT") && is(i + 1, "OPTION")) {
+                privileges.push("GRANT OPTION".into());
+            }
+            GrantLine::Global(privileges)
+        }
+        Some(_) => GrantLine::Other,
+    }
+}
+
+/// Whether a global privilege works inside a read-only transaction (files, programs, other
+/// sessions, global settings, the server's state) or administers accounts, so a model's SQL
+/// could do harm with it. Spellings of both servers are accepted (`CONNECTION ADMIN` and
+/// `CONNECTION_ADMIN`).
+///
+/// Refused: `ALL PRIVILEGES`; `FILE` (`SELECT … INTO OUTFILE`, `LOAD_FILE`); `SUPER` (`KILL`,
+/// `SET GLOBAL`, …); `SHUTDOWN`; `RELOAD` and MySQL's `FLUSH_*`; `CREATE USER`, `GRANT OPTION`
+/// and `SET USER`/`SET_USER_ID`/`SET_ANY_DEFINER` (accounts and identities); `BINLOG REPLAY`,
+/// `REPLICATION_APPLIER` (replaying binary-log events); `INNODB_REDO_LOG_*`; and every
+/// administrative privilege (`… ADMIN`: `CONNECTION ADMIN`, `BINLOG ADMIN`, `READ_ONLY ADMIN`,
+/// `SYSTEM_VARIABLES_ADMIN`, `ROLE_ADMIN`, …) except `SESSION_VARIABLES_ADMIN` and
+/// `APPLICATION_PASSWORD_ADMIN`, which touch only the own session and password.
+///
+/// Allowed: object privileges such as `SELECT` (writes fail in the read-only transaction),
+/// `PROCESS`, `REPLICATION CLIENT`, `BINLOG MONITOR`, `SLAVE MONITOR`, `SHOW DATABASES`: they
+/// read server state but change nothing.
+fn is_privileged(privilege: &str) -> bool {
+    let p = privilege
+        .to_ascii_uppercase()
+        .replace('_', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    match p.as_str() {
+        "ALL"
+        | "ALL PRIVILEGES"
+        | "FILE"
+        | "SUPER"
+        | "SHUTDOWN"
+        | "RELOAD"
+        | "CREATE USER"
+        | "GRANT OPTION"
+        | "SET USER"
+        | "SET USER ID"
+        | "SET ANY DEFINER"
+        | "BINLOG REPLAY"
+        | "REPLICATION APPLIER" => true,
+        "SESSION VARIABLES ADMIN" | "APPLICATION PASSWORD ADMIN" => false,
+        _ => p.ends_with(" ADMIN") || p.starts_with("FLUSH ") || p.starts_with("INNODB REDO LOG"),
+    }
+}
+
+/// Whether `s` is an account or role name as `SHOW GRANTS` quotes it (`` `r` ``,
+/// `` `r`@`%` ``, `'r'@'%'`), safe to put back into `SET ROLE` or `USING`.
+fn is_quoted_account(s: &str) -> bool {
+    let mut chars = s.chars().peekable();
+    let Some(q) = chars.next() else {
+        return false;
+    };
+    if !is_quoted_rest(q, &mut chars) {
+        return false;
+    }
+    match chars.next() {
+        None => true,
+        Some('@') => match chars.next() {
+            Some(q) => is_quoted_rest(q, &mut chars) && chars.next().is_none(),
+            None => false,
+        },
+        Some(_) => false,
+    }
+}
+
+/// Consumes one quoted name opened by `q` (a doubled quote inside stays inside).
+fn is_quoted_rest(q: char, chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> bool {
+    if q != '`' && q != '\'' {
+        return false;
+    }
+    loop {
+        match chars.next() {
+            None => return false,
+            Some(c) if c == q => {
+                if chars.peek() == Some(&q) {
+                    chars.next();
+                } else {
+                    return true;
+                }
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// How to create a login that may only read, and why, for [`Error::PrivilegedLogin`].
+fn least_privilege_hint(database: Option<&str>) -> String {
+    let db = database.map_or_else(
+        || "<database>".to_string(),
+        |d| format!("`{}`", d.replace('`', "``")),
+    );
+    format!(
+        "A read-only transaction does not stop such a login from reading or writing server \
+         files (SELECT ... INTO OUTFILE, LOAD_FILE), changing global settings (SET GLOBAL), \
+         killing other sessions (KILL) or managing accounts. Connect as a user that may only \
+         read, created by an administrator: CREATE USER 'metricchat_reader'@'%' IDENTIFIED BY \
+         '<password>'; GRANT SELECT ON {db}.* TO 'metricchat_reader'@'%'; (one GRANT per \
+         database to query). {OPT_IN}"
+    )
 }
 
 /// The MySQL error number of a database error.
@@ -671,8 +1029,17 @@ impl Connector for MySqlConnector {
         }
     }
 
+    /// Fails with [`Error::PrivilegedLogin`] on a privileged login unless
+    /// `allow_privileged_login` is set (checked on first use, then cached).
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
         let limits = Limits::from_options(&self.name, opts);
+        self.login
+            .ensure(
+                &limits,
+                || self.detect_privileges(),
+                || least_privilege_hint(self.config.database.as_deref()),
+            )
+            .await?;
         let task = QueryTask {
             pool: self.pool.clone(),
             options: self.options.clone(),
@@ -1253,6 +1620,12 @@ mod tests {
         let m = MySqlConfig::from_url("mariadb://h").unwrap();
         assert_eq!((m.port, m.user.as_str(), m.database), (3306, "root", None));
         assert!(MySqlConfig::from_url("mysql://h/db?bogus=1").is_err());
+        assert!(!c.allow_privileged_login);
+        assert!(
+            MySqlConfig::from_url("mysql://h/db?allow_privileged_login=true")
+                .unwrap()
+                .allow_privileged_login
+        );
         assert!(MySqlConfig::from_url("postgres://h/db").is_err());
         let conn = MySqlConnector::from_url("mysql://u@h/shop").unwrap();
         assert_eq!(conn.name(), "shop");
@@ -1281,30 +1654,40 @@ mod tests {
     #[test]
     fn each_flavor_sends_its_own_session_sql() {
         let d = Some(Duration::from_millis(250));
+        let mode = sql_mode_sql();
         assert_eq!(
             Flavor::MySql.setup_sql(d),
-            "SET SESSION TRANSACTION READ ONLY; SET SESSION max_execution_time = 250; \
-             START TRANSACTION READ ONLY"
+            format!(
+                "SET SESSION TRANSACTION READ ONLY; {mode}; SET SESSION max_execution_time = 250; \
+                 START TRANSACTION READ ONLY"
+            )
         );
         assert_eq!(
             Flavor::MariaDb.setup_sql(d),
-            "SET SESSION TRANSACTION READ ONLY; SET SESSION max_statement_time = 0.250000; \
-             START TRANSACTION READ ONLY"
+            format!(
+                "SET SESSION TRANSACTION READ ONLY; {mode}; \
+                 SET SESSION max_statement_time = 0.250000; START TRANSACTION READ ONLY"
+            )
         );
         assert_eq!(
             Flavor::MySql.setup_sql(None),
-            "SET SESSION TRANSACTION READ ONLY; SET SESSION max_execution_time = DEFAULT; \
-             START TRANSACTION READ ONLY"
+            format!(
+                "SET SESSION TRANSACTION READ ONLY; {mode}; \
+                 SET SESSION max_execution_time = DEFAULT; START TRANSACTION READ ONLY"
+            )
         );
         assert_eq!(
             Flavor::MySql.cleanup_sql(),
-            "ROLLBACK; SET SESSION transaction_read_only = DEFAULT; \
+            "ROLLBACK; DO RELEASE_ALL_LOCKS(); SET SESSION transaction_read_only = DEFAULT; \
              SET SESSION max_execution_time = DEFAULT"
         );
         assert_eq!(
             Flavor::MariaDb.cleanup_sql(),
-            "ROLLBACK; SET SESSION tx_read_only = DEFAULT; SET SESSION max_statement_time = DEFAULT"
+            "ROLLBACK; DO RELEASE_ALL_LOCKS(); SET SESSION tx_read_only = DEFAULT; \
+             SET SESSION max_statement_time = DEFAULT"
         );
+        assert!(mode.starts_with("SET SESSION sql_mode = TRIM(BOTH ',' FROM REPLACE("));
+        assert!(mode.contains("',NO_BACKSLASH_ESCAPES,', ','") && mode.contains("',ANSI_QUOTES,'"));
         // Sub-millisecond and huge limits stay within what max_execution_time accepts.
         assert_eq!(
             Flavor::MySql.time_limit_sql(Some(Duration::from_micros(10))),
@@ -1316,6 +1699,145 @@ mod tests {
         );
         assert_eq!(Flavor::from_version("8.4.0-commercial"), Flavor::MySql);
         assert_eq!(Flavor::from_version("11.4.2-MariaDB"), Flavor::MariaDb);
+    }
+
+    #[test]
+    fn grant_lines_of_both_servers_parse() {
+        let global = |v: &[&str]| GrantLine::Global(v.iter().map(|s| s.to_string()).collect());
+        let roles = |v: &[&str]| GrantLine::Roles(v.iter().map(|s| s.to_string()).collect());
+        // MariaDB
+        assert_eq!(
+            parse_grant(
+                "GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` IDENTIFIED VIA \
+                         mysql_native_password USING 'invalid' OR unix_socket WITH GRANT OPTION"
+            ),
+            global(&["ALL PRIVILEGES", "GRANT OPTION"])
+        );
+        assert_eq!(
+            parse_grant("GRANT CONNECTION ADMIN, BINLOG ADMIN ON *.* TO `mcx_r1`"),
+            global(&["CONNECTION ADMIN", "BINLOG ADMIN"])
+        );
+        assert_eq!(
+            parse_grant("GRANT PROCESS ON *.* TO PUBLIC"),
+            global(&["PROCESS"])
+        );
+        assert_eq!(
+            parse_grant("GRANT `mcx_r1` TO `mcx_u`@`%`"),
+            roles(&["`mcx_r1`"])
+        );
+        assert_eq!(
+            parse_grant("GRANT SELECT ON `test`.* TO `mcx_u`@`%`"),
+            GrantLine::Other
+        );
+        assert_eq!(
+            parse_grant("GRANT PROXY ON ''@'%' TO 'root'@'localhost' WITH GRANT OPTION"),
+            GrantLine::Other
+        );
+        assert_eq!(
+            parse_grant("SET DEFAULT ROLE `r` FOR `u`@`%`"),
+            GrantLine::Other
+        );
+        // MySQL 8
+        assert_eq!(
+            parse_grant(
+                "GRANT SELECT, RELOAD, SHUTDOWN, PROCESS, FILE ON *.* TO `root`@`localhost` WITH GRANT OPTION"
+            ),
+            global(&[
+                "SELECT",
+                "RELOAD",
+                "SHUTDOWN",
+                "PROCESS",
+                "FILE",
+                "GRANT OPTION"
+            ])
+        );
+        assert_eq!(
+            parse_grant(
+                "GRANT APPLICATION_PASSWORD_ADMIN,SYSTEM_VARIABLES_ADMIN ON *.* TO `u`@`%`"
+            ),
+            global(&["APPLICATION_PASSWORD_ADMIN", "SYSTEM_VARIABLES_ADMIN"])
+        );
+        assert_eq!(
+            parse_grant("GRANT `r1`@`%`,`r two`@`%` TO `u`@`%` WITH ADMIN OPTION"),
+            roles(&["`r1`@`%`", "`r two`@`%`"])
+        );
+        // Column lists and quoted names with spaces, commas and the word ON stay whole.
+        assert_eq!(
+            parse_grant("GRANT SELECT (`a`, `b`), INSERT (`c`) ON `d b`.`t, ON` TO `u`@`%`"),
+            GrantLine::Other
+        );
+        assert_eq!(
+            parse_grant("GRANT USAGE ON *.* TO `u`@`%`"),
+            global(&["USAGE"])
+        );
+
+        let mut g = Grants::default();
+        g.add(&[
+            "GRANT USAGE ON *.* TO `u`@`%`".into(),
+            "GRANT `r1` TO `u`@`%`".into(),
+            "GRANT FILE, PROCESS ON *.* TO `r1`".into(),
+            "GRANT `r1` TO `u`@`%`".into(),
+            "GRANT FILE ON *.* TO `r2`".into(),
+        ]);
+        assert_eq!(g.roles, ["`r1`"]);
+        assert_eq!(g.privileged(), ["FILE"]);
+    }
+
+    #[test]
+    fn privileged_global_privileges() {
+        for p in [
+            "ALL PRIVILEGES",
+            "FILE",
+            "SUPER",
+            "SHUTDOWN",
+            "RELOAD",
+            "CREATE USER",
+            "GRANT OPTION",
+            "CONNECTION ADMIN",
+            "CONNECTION_ADMIN",
+            "BINLOG ADMIN",
+            "READ_ONLY ADMIN",
+            "SYSTEM_VARIABLES_ADMIN",
+            "ROLE_ADMIN",
+            "SET USER",
+            "SET_USER_ID",
+            "SET_ANY_DEFINER",
+            "BINLOG REPLAY",
+            "REPLICATION_APPLIER",
+            "REPLICATION SLAVE ADMIN",
+            "FLUSH_TABLES",
+            "INNODB_REDO_LOG_ENABLE",
+        ] {
+            assert!(is_privileged(p), "{p}");
+        }
+        for p in [
+            "USAGE",
+            "SELECT",
+            "INSERT",
+            "PROCESS",
+            "SHOW DATABASES",
+            "REPLICATION CLIENT",
+            "BINLOG MONITOR",
+            "SLAVE MONITOR",
+            "EXECUTE",
+            "SESSION_VARIABLES_ADMIN",
+            "APPLICATION_PASSWORD_ADMIN",
+        ] {
+            assert!(!is_privileged(p), "{p}");
+        }
+        for ok in ["`r`", "`r`@`%`", "'r'@'localhost'", "`we``ird`@`%`"] {
+            assert!(is_quoted_account(ok), "{ok}");
+        }
+        for bad in ["r", "`r`; DROP", "`r`@%", "`r", "`r`@`%`x", "", "PUBLIC"] {
+            assert!(!is_quoted_account(bad), "{bad}");
+        }
+        let hint = least_privilege_hint(Some("sh`op"));
+        assert!(
+            hint.contains("GRANT SELECT ON `sh``op`.* TO 'metricchat_reader'@'%'"),
+            "{hint}"
+        );
+        assert!(hint.contains("allow_privileged_login=true"), "{hint}");
+        assert!(least_privilege_hint(None).contains("ON <database>.*"));
     }
 
     #[test]

@@ -12,20 +12,50 @@
 //!
 //! URL parameters: `name` (the connection's name; default: the database), `sslmode`
 //! (`disable`, `prefer`, `require`, `verify-ca`, `verify-full`), `search_path` (set with
-//! `SET search_path` on every new connection), `max_connections` (pool size, default 5) and
-//! `connect_timeout` (seconds, default 10). [`Connector::test_connection`] opens a fresh
-//! connection and names the cause of a failure: unreachable server, failed authentication
-//! (SQLSTATE `28P01`/`28000`) or unknown database (`3D000`, [`Error::NotFound`]).
+//! `SET search_path` on every new connection), `max_connections` (pool size, default 5),
+//! `connect_timeout` (seconds, default 10) and `allow_privileged_login` (`true` to run queries
+//! on a privileged login, below). [`Connector::test_connection`] opens a fresh connection and
+//! names the cause of a failure: unreachable server, failed authentication (SQLSTATE
+//! `28P01`/`28000`) or unknown database (`3D000`, [`Error::NotFound`]).
 //!
 //! # Read-only, limits and cancellation
 //!
 //! Every query runs in its own `BEGIN READ ONLY` transaction with `SET LOCAL statement_timeout`
-//! set from `timeout`; writes fail at the engine with SQLSTATE `25006` whatever guard sits in
-//! front. Rows are streamed (`fetch`) into batches of up to 8192 rows. When the caller cancels,
-//! the deadline passes, the row cap is reached before the result ends or the stream is dropped,
-//! the backend is interrupted with `pg_cancel_backend`, the transaction is rolled back and the
-//! connection goes back to the pool (a connection that cannot be rolled back is closed instead).
-//! Database errors become [`Error::Query`] with the SQLSTATE as `code`.
+//! set from `timeout` and `SET LOCAL standard_conforming_strings = on` (a backslash in `'…'` is
+//! a plain character, as the guard's parser reads it); writes fail at the engine with SQLSTATE
+//! `25006` whatever guard sits in front. Rows are streamed (`fetch`) into batches of up to 8192
+//! rows. When the caller cancels, the deadline passes, the row cap is reached before the result
+//! ends or the stream is dropped, the backend is interrupted with `pg_cancel_backend`. Then the
+//! transaction is rolled back and, in the same round trip, `pg_advisory_unlock_all()` releases
+//! any session-level advisory lock the query took, and the connection goes back to the pool (a
+//! connection that cannot be cleaned is closed instead). Database errors become
+//! [`Error::Query`] with the SQLSTATE as `code`.
+//!
+//! # Privileged logins
+//!
+//! A read-only transaction stops writes to tables, not what a privileged login can do without
+//! them: `pg_read_file`, `COPY … TO '/path'`, `COPY … TO PROGRAM`, `pg_terminate_backend` on
+//! other sessions, replication slots that outlive the transaction. So on first use
+//! [`Connector::query`] reads the login's role (once per connector; a failed read is retried on
+//! the next query) and refuses with [`Error::PrivilegedLogin`] (kind `Unauthorized`) when it is
+//! a superuser, has `REPLICATION`, or is a member (`pg_has_role(…, 'MEMBER')`, which `SET ROLE`
+//! can use) of a superuser or replication role or of `pg_read_server_files`,
+//! `pg_write_server_files`, `pg_execute_server_program` or `pg_signal_backend`. `CREATEROLE`,
+//! `CREATEDB` and `BYPASSRLS` are not refused: the first two act through DDL, which the
+//! read-only transaction refuses, and the last only widens what the login reads. The error
+//! carries the SQL that creates a login that may only read:
+//!
+//! ```sql
+//! CREATE ROLE metricchat_reader LOGIN PASSWORD '<password>';
+//! GRANT CONNECT ON DATABASE shop TO metricchat_reader;
+//! GRANT USAGE ON SCHEMA public TO metricchat_reader;
+//! GRANT SELECT ON ALL TABLES IN SCHEMA public TO metricchat_reader;
+//! ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO metricchat_reader;
+//! ```
+//!
+//! To run on a privileged login anyway, set [`PostgresConfig::allow_privileged_login`] (URL:
+//! `?allow_privileged_login=true`); nothing is then checked. Catalog queries (`list_tables`,
+//! `table_schema`, `catalog`) are the connector's own and run on any login.
 //!
 //! # Type mapping
 //!
@@ -92,8 +122,9 @@ use sqlx::{
 use tokio::sync::mpsc;
 
 use crate::sql_common::server::{
-    self, ArrowColumn, ConnectCause, DbUrl, Endpoint, Stop, bad_url, connect_error,
-    connect_timeout_error, decimal_from_text, number_param, pump_rows, report_failure, spawn_query,
+    self, ArrowColumn, ConnectCause, DbUrl, Endpoint, LoginCheck, LoginPrivileges, OPT_IN, Stop,
+    bad_url, bool_param, connect_error, connect_timeout_error, decimal_from_text, number_param,
+    pump_rows, report_failure, spawn_query,
 };
 use crate::sql_common::{
     Limits, SchemaReply, connection_error, conversion_error, query_error, sleep_until,
@@ -128,6 +159,11 @@ pub struct PostgresConfig {
     pub max_connections: u32,
     /// How long to wait for a pooled connection or a new one, in seconds (default 10).
     pub connect_timeout_secs: u64,
+    /// Run queries even when the login is privileged (superuser, `REPLICATION`, or a member of a
+    /// superuser or replication role, `pg_read_server_files`, `pg_write_server_files`,
+    /// `pg_execute_server_program` or `pg_signal_backend`). Default `false`: such a login gets
+    /// [`Error::PrivilegedLogin`] from [`Connector::query`] (see the module docs).
+    pub allow_privileged_login: bool,
 }
 
 impl Default for PostgresConfig {
@@ -143,6 +179,7 @@ impl Default for PostgresConfig {
             search_path: None,
             max_connections: 5,
             connect_timeout_secs: 10,
+            allow_privileged_login: false,
         }
     }
 }
@@ -167,10 +204,11 @@ impl PostgresConfig {
             .field("search_path", &self.search_path)
             .field("max_connections", &self.max_connections)
             .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .field("allow_privileged_login", &self.allow_privileged_login)
             .finish()
     }
 
-    /// Parses `postgres://user:password@host:port/database?name=…&sslmode=…&search_path=…&max_connections=…&connect_timeout=…`
+    /// Parses `postgres://user:password@host:port/database?name=…&sslmode=…&search_path=…&max_connections=…&connect_timeout=…&allow_privileged_login=…`
     /// (`postgresql://` too).
     pub fn from_url(url: &str) -> Result<Self> {
         Self::default().with_url(url, "PostgreSQL", &["postgres", "postgresql"])
@@ -199,12 +237,15 @@ impl PostgresConfig {
                 "search_path" => self.search_path = Some(v),
                 "max_connections" => self.max_connections = number_param(engine, &k, &v)?,
                 "connect_timeout" => self.connect_timeout_secs = number_param(engine, &k, &v)?,
+                "allow_privileged_login" => {
+                    self.allow_privileged_login = bool_param(engine, &k, &v)?;
+                }
                 other => {
                     return Err(bad_url(
                         engine,
                         format!(
                             "unknown parameter `{other}`; known: name, sslmode, search_path, \
-                             max_connections, connect_timeout"
+                             max_connections, connect_timeout, allow_privileged_login"
                         ),
                     ));
                 }
@@ -263,13 +304,113 @@ fn connect_cause(e: &sqlx::Error) -> ConnectCause {
     }
 }
 
+/// Which server speaks PostgreSQL's protocol: decides how a privileged login is recognised and
+/// which session settings exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PgEngine {
+    /// PostgreSQL itself.
+    Postgres,
+    /// Amazon Redshift (forked from PostgreSQL 8.0: `pg_user.usesuper`, no advisory locks, no
+    /// `standard_conforming_strings`).
+    Redshift,
+}
+
+impl PgEngine {
+    /// The engine's name in messages.
+    fn name(self) -> &'static str {
+        match self {
+            PgEngine::Postgres => "PostgreSQL",
+            PgEngine::Redshift => "Redshift",
+        }
+    }
+
+    /// What runs before each query: a read-only transaction, backslashes in `'…'` taken
+    /// literally (what the guard's parser assumes; PostgreSQL only) and the time limit.
+    fn setup_sql(self, limit: Option<Duration>) -> String {
+        let mut sql = String::from("BEGIN READ ONLY");
+        if self == PgEngine::Postgres {
+            sql.push_str("; SET LOCAL standard_conforming_strings = on");
+        }
+        if let Some(left) = limit {
+            sql.push_str(&format!(
+                "; SET LOCAL statement_timeout = {}",
+                left.as_millis()
+            ));
+        }
+        sql
+    }
+
+    /// What runs after each query: the rollback, and on PostgreSQL the release of session-level
+    /// advisory locks the query took (the rollback releases only transaction-level ones), so a
+    /// pooled connection never keeps a lock.
+    fn cleanup_sql(self) -> &'static str {
+        match self {
+            PgEngine::Postgres => "ROLLBACK; SELECT pg_advisory_unlock_all()",
+            PgEngine::Redshift => "ROLLBACK",
+        }
+    }
+
+    /// How to create a login that may only read, and why, for [`Error::PrivilegedLogin`].
+    fn least_privilege_hint(self, database: &str) -> String {
+        let (what, create) = match self {
+            PgEngine::Postgres => (
+                "reading or writing server files (pg_read_file, COPY ... TO '/path'), running \
+                 programs (COPY ... TO PROGRAM), signalling other sessions (pg_terminate_backend) \
+                 or creating replication slots",
+                format!(
+                    "CREATE ROLE metricchat_reader LOGIN PASSWORD '<password>'; \
+                     GRANT CONNECT ON DATABASE {} TO metricchat_reader; ",
+                    quote_ident(database)
+                ),
+            ),
+            PgEngine::Redshift => (
+                "reading every user's tables or ending other sessions (pg_terminate_backend): \
+                 a superuser passes every permission check",
+                "CREATE USER metricchat_reader PASSWORD '<password>'; ".to_string(),
+            ),
+        };
+        format!(
+            "A read-only transaction does not stop such a login from {what}. Connect as a login \
+             that may only read, created by an administrator: {create}GRANT USAGE ON SCHEMA \
+             public TO metricchat_reader; GRANT SELECT ON ALL TABLES IN SCHEMA public TO \
+             metricchat_reader; ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES \
+             TO metricchat_reader; (repeat the last three for every schema to query). {OPT_IN}"
+        )
+    }
+}
+
+/// An identifier in double quotes.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The login and what makes it privileged on PostgreSQL: `SUPERUSER` and `REPLICATION` (slot
+/// functions work in a read-only transaction and their slots outlive it), and membership (which
+/// `SET ROLE` turns into use) in a superuser or replication role or in the predefined roles that
+/// reach outside the database: server files, programs and other sessions.
+const PG_PRIVILEGES: &str = "SELECT current_user::text, r.rolsuper, r.rolreplication, \
+       ARRAY(SELECT CASE WHEN m.rolsuper THEN 'member of superuser role ' || quote_ident(m.rolname) \
+                         WHEN m.rolreplication THEN 'member of replication role ' || quote_ident(m.rolname) \
+                         ELSE 'member of ' || m.rolname::text END \
+             FROM pg_catalog.pg_roles m \
+             WHERE m.oid <> r.oid AND pg_catalog.pg_has_role(r.oid, m.oid, 'MEMBER') \
+               AND (m.rolsuper OR m.rolreplication OR m.rolname IN ('pg_read_server_files', \
+                    'pg_write_server_files', 'pg_execute_server_program', 'pg_signal_backend')) \
+             ORDER BY 1) \
+     FROM pg_catalog.pg_roles r WHERE r.rolname = current_user";
+
+/// The login and whether it is a superuser, on Redshift.
+const REDSHIFT_PRIVILEGES: &str =
+    "SELECT current_user::text, usesuper FROM pg_catalog.pg_user WHERE usename = current_user";
+
 /// A pooled PostgreSQL connection (see the module docs).
 pub struct PostgresConnector {
     name: String,
     pool: PgPool,
     options: PgConnectOptions,
     config: PostgresConfig,
-    engine: &'static str,
+    engine: PgEngine,
+    login: LoginCheck,
 }
 
 impl fmt::Debug for PostgresConnector {
@@ -289,11 +430,11 @@ impl PostgresConnector {
 
     /// A connection from a config. The pool connects lazily, on first use.
     pub fn new(config: PostgresConfig) -> Result<Self> {
-        Self::for_engine(config, "PostgreSQL")
+        Self::for_engine(config, PgEngine::Postgres)
     }
 
-    /// A connection to an engine speaking PostgreSQL's protocol (`engine` names it in errors).
-    pub(crate) fn for_engine(config: PostgresConfig, engine: &'static str) -> Result<Self> {
+    /// A connection to an engine speaking PostgreSQL's protocol.
+    pub(crate) fn for_engine(config: PostgresConfig, engine: PgEngine) -> Result<Self> {
         let options = config.connect_options()?;
         let mut pool = PgPoolOptions::new()
             .max_connections(config.max_connections.max(1))
@@ -323,6 +464,7 @@ impl PostgresConnector {
             name,
             pool,
             options,
+            login: LoginCheck::new(config.allow_privileged_login),
             config,
             engine,
         })
@@ -337,6 +479,40 @@ impl PostgresConnector {
     /// read-only).
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Reads what makes the login privileged (see [`PG_PRIVILEGES`]).
+    async fn detect_privileges(&self) -> Result<LoginPrivileges> {
+        let err = |e| query_error(&self.name, e);
+        let mut privileges = Vec::new();
+        let user = match self.engine {
+            PgEngine::Postgres => {
+                let row = sqlx::query(PG_PRIVILEGES)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(err)?;
+                if row.try_get::<bool, _>(1).map_err(err)? {
+                    privileges.push("superuser".to_string());
+                } else {
+                    if row.try_get::<bool, _>(2).map_err(err)? {
+                        privileges.push("REPLICATION".to_string());
+                    }
+                    privileges.extend(row.try_get::<Vec<String>, _>(3).map_err(err)?);
+                }
+                row.try_get(0).map_err(err)?
+            }
+            PgEngine::Redshift => {
+                let row = sqlx::query(REDSHIFT_PRIVILEGES)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(err)?;
+                if row.try_get::<bool, _>(1).map_err(err)? {
+                    privileges.push("superuser".to_string());
+                }
+                row.try_get(0).map_err(err)?
+            }
+        };
+        Ok(LoginPrivileges { user, privileges })
     }
 
     async fn catalog_rows(
@@ -460,7 +636,7 @@ impl Connector for PostgresConnector {
     /// unreachable server, failed authentication ([`Error::Connection`]) or unknown database
     /// ([`Error::NotFound`]).
     async fn test_connection(&self) -> Result<()> {
-        let ep = self.config.endpoint(self.engine);
+        let ep = self.config.endpoint(self.engine.name());
         let connect = PgConnection::connect_with(&self.options);
         let mut conn = match tokio::time::timeout(ep.timeout, connect).await {
             Ok(c) => c.map_err(|e| {
@@ -642,10 +818,20 @@ impl Connector for PostgresConnector {
         Ok(tables)
     }
 
+    /// Fails with [`Error::PrivilegedLogin`] on a privileged login unless
+    /// `allow_privileged_login` is set (checked on first use, then cached).
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
         let limits = Limits::from_options(&self.name, opts);
+        self.login
+            .ensure(
+                &limits,
+                || self.detect_privileges(),
+                || self.engine.least_privilege_hint(&self.config.database),
+            )
+            .await?;
         let task = QueryTask {
             pool: self.pool.clone(),
+            engine: self.engine,
             sql: sql.to_string(),
             limits: limits.clone(),
         };
@@ -656,6 +842,7 @@ impl Connector for PostgresConnector {
 /// Everything the background query task needs.
 struct QueryTask {
     pool: PgPool,
+    engine: PgEngine,
     sql: String,
     limits: Limits,
 }
@@ -682,13 +869,7 @@ impl QueryTask {
             c = self.pool.acquire() => c.map_err(|e| connection_error(name, e))?,
         };
         let mut tx = TxConn { conn, clean: false };
-        let mut setup = String::from("BEGIN READ ONLY");
-        if let Some(left) = self.limits.remaining() {
-            setup.push_str(&format!(
-                "; SET LOCAL statement_timeout = {}",
-                left.as_millis()
-            ));
-        }
+        let setup = self.engine.setup_sql(self.limits.remaining());
         sqlx::raw_sql(AssertSqlSafe(setup))
             .execute(&mut *tx.conn)
             .await
@@ -706,7 +887,7 @@ impl QueryTask {
         if !finished {
             cancel_backend(&self.pool, pid).await;
         }
-        if sqlx::raw_sql("ROLLBACK")
+        if sqlx::raw_sql(self.engine.cleanup_sql())
             .execute(&mut *tx.conn)
             .await
             .is_ok()
@@ -1254,6 +1435,55 @@ mod tests {
         assert!(
             PostgresConnector::from_url("postgres://h/db?search_path=mart,%22$user%22").is_ok()
         );
+        assert!(!c.allow_privileged_login);
+        let opted =
+            PostgresConfig::from_url("postgres://h/db?allow_privileged_login=true").unwrap();
+        assert!(opted.allow_privileged_login);
+        let err = PostgresConfig::from_url("postgres://h/db?allow_privileged_login=maybe")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("allow_privileged_login"), "{err}");
+        let err = PostgresConfig::from_url("postgres://h/db?bogus=1")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("allow_privileged_login"), "{err}");
+    }
+
+    #[test]
+    fn session_sql_per_engine() {
+        let d = Some(Duration::from_millis(1500));
+        assert_eq!(
+            PgEngine::Postgres.setup_sql(d),
+            "BEGIN READ ONLY; SET LOCAL standard_conforming_strings = on; \
+             SET LOCAL statement_timeout = 1500"
+        );
+        assert_eq!(
+            PgEngine::Postgres.setup_sql(None),
+            "BEGIN READ ONLY; SET LOCAL standard_conforming_strings = on"
+        );
+        assert_eq!(
+            PgEngine::Redshift.setup_sql(d),
+            "BEGIN READ ONLY; SET LOCAL statement_timeout = 1500"
+        );
+        assert_eq!(
+            PgEngine::Postgres.cleanup_sql(),
+            "ROLLBACK; SELECT pg_advisory_unlock_all()"
+        );
+        assert_eq!(PgEngine::Redshift.cleanup_sql(), "ROLLBACK");
+        let hint = PgEngine::Postgres.least_privilege_hint("sh\"op");
+        assert!(
+            hint.contains("GRANT CONNECT ON DATABASE \"sh\"\"op\" TO metricchat_reader"),
+            "{hint}"
+        );
+        assert!(hint.contains("COPY ... TO PROGRAM"), "{hint}");
+        assert!(hint.contains("allow_privileged_login=true"), "{hint}");
+        let hint = PgEngine::Redshift.least_privilege_hint("dev");
+        assert!(hint.starts_with("A read-only transaction"), "{hint}");
+        assert!(
+            hint.contains("CREATE USER metricchat_reader PASSWORD"),
+            "{hint}"
+        );
+        assert!(!hint.contains("CONNECT ON DATABASE"), "{hint}");
     }
 
     #[test]

@@ -15,8 +15,9 @@
 //!
 //! URL parameters: `name` (the connection's name; default: the database), `sslmode`
 //! (`disable`, `prefer`, `require`, `verify-ca`, `verify-full`), `search_path` (set with
-//! `SET search_path` on every new connection), `max_connections` (pool size, default 5) and
-//! `connect_timeout` (seconds, default 10). Defaults: port 5439, user `awsuser`, database `dev`.
+//! `SET search_path` on every new connection), `max_connections` (pool size, default 5),
+//! `connect_timeout` (seconds, default 10) and `allow_privileged_login` (`true` to run queries
+//! as a superuser, below). Defaults: port 5439, user `awsuser`, database `dev`.
 //!
 //! # Introspection
 //!
@@ -43,7 +44,28 @@
 //! (`SUPER`, `VARBYTE`, `GEOMETRY`, `HLLSKETCH`, `TIMETZ`) fail with [`Error::Unsupported`]
 //! naming the column: cast them in SQL (`JSON_SERIALIZE(s)`, `TO_HEX(v)`, `ST_AsText(g)`).
 //! The dialect is [`Dialect::Redshift`], so the guard parses with Redshift's grammar and denies
-//! PostgreSQL's dangerous functions.
+//! PostgreSQL's dangerous functions. Unlike on PostgreSQL, no `standard_conforming_strings` is
+//! set and no advisory locks are released: Redshift forked from PostgreSQL 8.0, before both
+//! existed.
+//!
+//! # Privileged logins
+//!
+//! On first use [`Connector::query`] reads `usesuper` from `pg_user` for the current user
+//! (once per connector) and refuses a superuser with [`Error::PrivilegedLogin`] (kind
+//! `Unauthorized`): a superuser passes every permission check, and a read-only transaction
+//! limits only writes. The default `awsuser` of a new cluster is a superuser. The error
+//! carries the SQL that creates a user that may only read:
+//!
+//! ```sql
+//! CREATE USER metricchat_reader PASSWORD '<password>';
+//! GRANT USAGE ON SCHEMA public TO metricchat_reader;
+//! GRANT SELECT ON ALL TABLES IN SCHEMA public TO metricchat_reader;
+//! ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO metricchat_reader;
+//! ```
+//!
+//! To run as a superuser anyway, set [`RedshiftConfig::allow_privileged_login`] (URL:
+//! `?allow_privileged_login=true`). Role-based system roles (`sys:superuser`, `sys:dba`,
+//! `sys:operator`) are not detected: do not grant them to the connector's user.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -58,7 +80,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::postgres::{PostgresConfig, PostgresConnector};
+use crate::postgres::{PgEngine, PostgresConfig, PostgresConnector};
 use crate::sql_common::query_error;
 use crate::sql_common::server::{KeyColumn, add_key_column};
 
@@ -97,6 +119,10 @@ pub struct RedshiftConfig {
     pub max_connections: u32,
     /// How long to wait for a pooled connection or a new one, in seconds (default 10).
     pub connect_timeout_secs: u64,
+    /// Run queries even when the user is a superuser (`pg_user.usesuper`). Default `false`:
+    /// such a login gets [`Error::PrivilegedLogin`] from [`Connector::query`] (see the module
+    /// docs).
+    pub allow_privileged_login: bool,
 }
 
 impl Default for RedshiftConfig {
@@ -112,6 +138,7 @@ impl Default for RedshiftConfig {
             search_path: None,
             max_connections: 5,
             connect_timeout_secs: 10,
+            allow_privileged_login: false,
         }
     }
 }
@@ -123,7 +150,7 @@ impl fmt::Debug for RedshiftConfig {
 }
 
 impl RedshiftConfig {
-    /// Parses `redshift://user:password@host:port/database?name=…&sslmode=…&search_path=…`
+    /// Parses `redshift://user:password@host:port/database?name=…&sslmode=…&search_path=…&allow_privileged_login=…`
     /// (`redshift+postgres://` too).
     pub fn from_url(url: &str) -> Result<Self> {
         let pg = Self::default()
@@ -140,6 +167,7 @@ impl RedshiftConfig {
             search_path: pg.search_path,
             max_connections: pg.max_connections,
             connect_timeout_secs: pg.connect_timeout_secs,
+            allow_privileged_login: pg.allow_privileged_login,
         })
     }
 
@@ -156,6 +184,7 @@ impl RedshiftConfig {
             search_path: self.search_path.clone(),
             max_connections: self.max_connections,
             connect_timeout_secs: self.connect_timeout_secs,
+            allow_privileged_login: self.allow_privileged_login,
         }
     }
 }
@@ -183,7 +212,7 @@ impl RedshiftConnector {
 
     /// A connection from a config. The pool connects lazily, on first use.
     pub fn new(config: RedshiftConfig) -> Result<Self> {
-        let pg = PostgresConnector::for_engine(config.to_postgres(), "Redshift")?;
+        let pg = PostgresConnector::for_engine(config.to_postgres(), PgEngine::Redshift)?;
         Ok(Self { pg, config })
     }
 
@@ -465,6 +494,10 @@ mod tests {
         assert_eq!((d.user.as_str(), d.database.as_str()), ("awsuser", "dev"));
         assert!(RedshiftConfig::from_url("postgres://h/db").is_err());
         assert!(RedshiftConfig::from_url("redshift://h/db?bogus=1").is_err());
+        assert!(!c.allow_privileged_login);
+        let opted = RedshiftConfig::from_url("redshift://h/db?allow_privileged_login=1").unwrap();
+        assert!(opted.allow_privileged_login);
+        assert!(opted.to_postgres().allow_privileged_login);
         let conn = RedshiftConnector::from_url("redshift://u@h/dev").unwrap();
         assert_eq!(conn.info().dialect, Dialect::Redshift);
         assert_eq!(conn.info().backend, "redshift");

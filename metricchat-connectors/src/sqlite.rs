@@ -11,11 +11,12 @@
 //!
 //! # Read-only, limits and cancellation
 //!
-//! Files are opened with `SQLITE_OPEN_READONLY`, every query runs with `PRAGMA query_only = ON`
-//! and a commit hook that turns any write transaction into a rollback (so even SQL that switches
-//! `query_only` off cannot write to an in-memory database): writes fail in the engine whatever
-//! guard sits in front. Rows are streamed into batches of
-//! up to 8192 rows. A progress handler on the connection interrupts the statement (SQLite stops
+//! Files are opened with `SQLITE_OPEN_READONLY`; every query runs with `PRAGMA query_only = ON`,
+//! inside its own transaction that is rolled back after (so `VACUUM INTO` and `ATTACH`, which
+//! SQLite refuses in a transaction, cannot write new files), and under a commit hook that turns
+//! any write transaction into a rollback (so even SQL that switches `query_only` off cannot write
+//! to an in-memory database): writes fail in the engine whatever guard sits in front. Rows are
+//! streamed into batches of up to 8192 rows. A progress handler on the connection interrupts the statement (SQLite stops
 //! stepping) when the caller cancels, the deadline passes, the row cap is reached or the stream
 //! is dropped; the connection is then reused. Database errors become [`Error::Query`] with
 //! SQLite's extended result code as `code` (SQLite has no SQLSTATE), e.g. `"1"` for
@@ -24,8 +25,10 @@
 //! # Type mapping
 //!
 //! SQLite is dynamically typed. A result column's Arrow type comes from the declared type of the
-//! table column it reads (sqlx's affinity rules), and for expressions and `NUMERIC`/`DECIMAL`
-//! declarations from the storage class of the column's first non-NULL value in the first batch:
+//! table column it reads (sqlx's affinity rules; `NUMERIC`/`DECIMAL` columns read as Float64, since
+//! SQLite stores their integral values as integers and the rest as reals), and for expressions
+//! from the storage class of the column's first non-NULL value in the first batch (Float64 when
+//! that batch mixes integers and reals):
 //!
 //! | declared type / first value | Arrow | accepted values |
 //! | --- | --- | --- |
@@ -582,7 +585,9 @@ impl QueryTask {
         };
         // A previous query may have run `PRAGMA query_only = OFF`; in-memory databases have no
         // read-only open flag to fall back on.
-        sqlx::raw_sql("PRAGMA query_only = ON")
+        // Inside a transaction SQLite refuses `VACUUM INTO` (which writes a new file even on a
+        // read-only connection) and `ATTACH` (which creates one on an in-memory database).
+        sqlx::raw_sql("PRAGMA query_only = ON; BEGIN")
             .execute(&mut *conn)
             .await
             .map_err(|e| query_error(name, e))?;
@@ -612,7 +617,8 @@ impl QueryTask {
             }
             Err(_) => false,
         };
-        if !removed {
+        let rolled_back = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.is_ok();
+        if !removed || !rolled_back {
             conn.close_on_drop();
         }
         result
@@ -834,12 +840,15 @@ impl BatchBuilder {
             let pending = std::mem::take(&mut self.pending);
             for (i, k) in self.kinds.iter_mut().enumerate() {
                 if k.is_none() {
-                    *k = Some(
-                        pending
-                            .iter()
-                            .find_map(|r| Kind::from_value(&r[i]))
-                            .unwrap_or(Kind::Text),
-                    );
+                    let first = pending.iter().find_map(|r| Kind::from_value(&r[i]));
+                    // Integers and reals mixed in one column (an expression over NUMERIC
+                    // values, `CASE … THEN 1 ELSE 0.5 END`) read as Float64.
+                    let any_real = pending.iter().any(|r| matches!(r[i], Val::Real(_)));
+                    *k = Some(match first {
+                        Some(Kind::Int) if any_real => Kind::Real,
+                        Some(kind) => kind,
+                        None => Kind::Text,
+                    });
                 }
             }
             let mut builders: Vec<ColumnBuilder> = self
@@ -1042,12 +1051,14 @@ enum Kind {
 }
 
 impl Kind {
-    /// From sqlx's reading of the declared type; `None` when there is none or it is `NUMERIC`.
+    /// From sqlx's reading of the declared type; `None` when there is none. `NUMERIC` (and
+    /// `DECIMAL(p, s)`, which sqlx reads as `NUMERIC`) stores integral values as integers and
+    /// the rest as reals, so it reads as Float64.
     fn from_declared(name: &str) -> Option<Self> {
         Some(match name {
             "BOOLEAN" => Kind::Bool,
             "INTEGER" => Kind::Int,
-            "REAL" => Kind::Real,
+            "REAL" | "NUMERIC" => Kind::Real,
             "TEXT" => Kind::Text,
             "BLOB" => Kind::Blob,
             "DATE" => Kind::Date,

@@ -13,7 +13,9 @@ use conformance::{Backend, TypeCase, case};
 use arrow::array::{Array, AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema};
 use futures::StreamExt;
-use metricchat_connectors::datafusion::{CsvOptions, DataFusionConnector};
+use metricchat_connectors::datafusion::{
+    CsvOptions, DataFusionConnector, DataFusionLimits, MEMORY_LIMIT_CODE, VALUE_LIMIT_CODE,
+};
 use metricchat_connectors::{connect, flights_sample, sample_data_dir};
 use metricchat_core::connector::{
     Connector, ConnectorRef, Dialect, QueryData, QueryOptions, TableRef, collect_stream,
@@ -347,6 +349,17 @@ async fn explain_works() {
     let conn = sample();
     let data = run_default(&conn, "EXPLAIN SELECT count(*) FROM flights").await;
     assert!(data.num_rows() >= 1);
+    // With a row cap too (the cap must not wrap the EXPLAIN in a LIMIT).
+    for sql in [
+        "EXPLAIN SELECT count(*) FROM flights",
+        "EXPLAIN ANALYZE SELECT count(*) FROM airlines",
+        "DESCRIBE airlines",
+    ] {
+        let data = run(&conn, sql, QueryOptions::default().with_max_rows(Some(1)))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert_eq!(data.num_rows(), 1, "{sql}");
+    }
 }
 
 #[tokio::test]
@@ -593,4 +606,332 @@ async fn datafusion_passes_the_conformance_suite() {
         stop_within: Duration::from_secs(5),
     };
     backend.run_all().await;
+}
+
+// ---- Resource limits: cancellation that stops work, the memory pool, capped functions ----
+
+/// The flights sample as a concrete connector, so limits can be set on it.
+fn flights_with(limits: DataFusionLimits) -> ConnectorRef {
+    let dir = sample_data_dir();
+    let mut conn = DataFusionConnector::new("flights")
+        .with_limits(limits)
+        .unwrap();
+    for table in ["flights", "airlines", "planes"] {
+        conn = conn
+            .with_parquet(table, dir.join(format!("{table}.parquet")))
+            .unwrap();
+    }
+    Arc::new(conn)
+}
+
+fn timeout_opts(ms: u64) -> QueryOptions {
+    QueryOptions::default().with_timeout(Some(Duration::from_millis(ms)))
+}
+
+/// Runs a small query and returns how long it took; it must succeed.
+async fn probe(conn: &ConnectorRef) -> Duration {
+    let started = Instant::now();
+    let data = run(
+        conn,
+        "SELECT count(*) FROM airlines",
+        QueryOptions::default().with_timeout(Some(Duration::from_secs(60))),
+    )
+    .await
+    .unwrap();
+    assert_eq!(strings(&data, 0), ["16"]);
+    started.elapsed()
+}
+
+fn code_of(err: &Error) -> Option<&str> {
+    match err {
+        Error::Query { code, .. } => code.as_deref(),
+        _ => None,
+    }
+}
+
+/// Process CPU time (user + system) in clock ticks, where the platform tells it.
+fn cpu_ticks() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let f: Vec<&str> = s.get(s.rfind(')')? + 2..)?.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+/// How long after `from` the process kept using CPU (reported, not asserted: other tests run
+/// in the same process).
+async fn busy_after(from: Instant) -> Option<Duration> {
+    let mut prev = cpu_ticks()?;
+    let mut last_busy = Instant::now();
+    while last_busy.elapsed() < Duration::from_millis(500)
+        && from.elapsed() < Duration::from_secs(60)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = cpu_ticks()?;
+        if now.saturating_sub(prev) > 2 {
+            last_busy = Instant::now();
+        }
+        prev = now;
+    }
+    Some(last_busy.saturating_duration_since(from))
+}
+
+/// The class-8 finding: `repeat('x', 2000000000)` used to fill 2 GB at plan time, past its
+/// timeout, while queries behind it waited. It is now refused before allocating, and the next
+/// query on the same connector runs at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeat_attack_is_refused_and_the_next_query_runs_promptly() {
+    let conn = sample();
+    let started = Instant::now();
+    let err = run(
+        &conn,
+        "SELECT length(repeat('x', 2000000000))",
+        timeout_opts(200),
+    )
+    .await
+    .unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(err, Error::Timeout { .. }) || code_of(&err) == Some(VALUE_LIMIT_CODE),
+        "{err:?}"
+    );
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    if let Error::Query { message, .. } = &err {
+        assert!(
+            message.contains("`repeat`") && message.contains("max_value_size"),
+            "{message}"
+        );
+    }
+    let next = probe(&conn).await;
+    eprintln!("repeat attack answered in {took:?} ({err}); next query took {next:?}");
+    assert!(next < Duration::from_secs(2), "{next:?}");
+    // Several in a row, and at the same time, change nothing.
+    let attacks = (0..4).map(|_| {
+        let conn = conn.clone();
+        async move {
+            run(
+                &conn,
+                "SELECT length(repeat('x', 2000000000))",
+                timeout_opts(200),
+            )
+            .await
+            .unwrap_err()
+        }
+    });
+    for err in futures::future::join_all(attacks).await {
+        assert!(
+            matches!(err, Error::Timeout { .. }) || code_of(&err) == Some(VALUE_LIMIT_CODE),
+            "{err:?}"
+        );
+    }
+    let next = probe(&conn).await;
+    assert!(next < Duration::from_secs(2), "{next:?}");
+}
+
+/// A kernel the caps let through (here they are raised to let `repeat` fill 300 MB per call)
+/// cannot be interrupted, but it runs on its query's own runtime: the timeout answers at once
+/// and other queries do not wait for it, even with two such kernels running on a 2-core box.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runaway_kernel_does_not_hold_up_other_queries() {
+    let conn = flights_with(
+        DataFusionLimits::default()
+            .with_max_value_size(1 << 40)
+            .with_memory_limit(1 << 40),
+    );
+    let started = Instant::now();
+    for _ in 0..2 {
+        let err = run(
+            &conn,
+            "SELECT length(repeat('x', 300000000))",
+            timeout_opts(200),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    }
+    let answered = started.elapsed();
+    assert!(answered < Duration::from_secs(2), "{answered:?}");
+    let returned = Instant::now();
+    let next = probe(&conn).await;
+    eprintln!("two runaway kernels timed out in {answered:?}; next query took {next:?}");
+    assert!(next < Duration::from_secs(2), "{next:?}");
+    let busy = busy_after(returned).await;
+    eprintln!("CPU busy for {busy:?} after the timeouts (the kernels finishing)");
+}
+
+/// A cancelled nested-loop join over `generate_series` stops: the cancel answers at once and
+/// the next query is not queued behind the join's remaining probe work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_a_cross_join_over_generate_series() {
+    let conn = sample();
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        t.cancel();
+    });
+    let started = Instant::now();
+    let err = run(
+        &conn,
+        "SELECT count(*) FROM generate_series(1, 200000) a \
+         CROSS JOIN generate_series(1, 200000) b WHERE a.value + b.value = 7",
+        QueryOptions::default()
+            .with_cancel(token)
+            .with_timeout(None),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Cancelled, "{err}");
+    let answered = started.elapsed();
+    assert!(answered < Duration::from_secs(2), "{answered:?}");
+    let returned = Instant::now();
+    let next = probe(&conn).await;
+    eprintln!("cross join cancelled in {answered:?}; next query took {next:?}");
+    assert!(next < Duration::from_secs(2), "{next:?}");
+    let busy = busy_after(returned).await;
+    eprintln!("CPU busy for {busy:?} after the cancel");
+}
+
+/// Sorts and aggregations over the memory limit fail with the typed memory error instead of
+/// growing the process; a small query on the same connection still works.
+#[tokio::test]
+async fn memory_limit_gives_a_typed_error() {
+    let conn = flights_with(DataFusionLimits::default().with_memory_limit(8 << 20));
+    for sql in [
+        "SELECT * FROM flights ORDER BY tailnum, time_hour",
+        "SELECT year, month, day, dep_time, tailnum, count(*) FROM flights \
+         GROUP BY year, month, day, dep_time, tailnum",
+        "SELECT count(*) FROM flights a JOIN flights b \
+         ON a.time_hour = b.time_hour AND a.tailnum = b.tailnum AND a.flight = b.flight",
+    ] {
+        let err = run(&conn, sql, QueryOptions::default().with_max_rows(None))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::QueryFailed, "{sql}: {err}");
+        assert_eq!(code_of(&err), Some(MEMORY_LIMIT_CODE), "{sql}: {err:?}");
+        assert!(err.to_string().contains("memory limit of 8 MiB"), "{err}");
+    }
+    assert!(probe(&conn).await < Duration::from_secs(5));
+    // The default limit lets the same queries through.
+    let conn = flights_with(DataFusionLimits::default());
+    let data = run(
+        &conn,
+        "SELECT count(*) FROM (SELECT year, month, day, dep_time, tailnum, count(*) FROM flights \
+         GROUP BY year, month, day, dep_time, tailnum)",
+        QueryOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(data.num_rows(), 1);
+}
+
+/// Every capped function: small calls give DataFusion's results, oversized ones are refused
+/// with the value-limit code before allocating.
+#[tokio::test]
+async fn capped_functions_refuse_oversized_values() {
+    let conn = flights_with(DataFusionLimits::default().with_max_value_size(1 << 20));
+    let ok = [
+        ("SELECT repeat('ab', 3)", "ababab"),
+        ("SELECT lpad('7', 3, '0')", "007"),
+        ("SELECT rpad('7', 3, '0')", "700"),
+        ("SELECT replace('aaa', 'a', 'bb')", "bbbbbb"),
+        ("SELECT regexp_replace('a-b-c', '-', '+', 'g')", "a+b+c"),
+        ("SELECT CAST(array_repeat(1, 3) AS VARCHAR)", "[1, 1, 1]"),
+        ("SELECT CAST(list_repeat('x', 2) AS VARCHAR)", "[x, x]"),
+        (
+            "SELECT CAST(array_resize([1, 2], 3, 0) AS VARCHAR)",
+            "[1, 2, 0]",
+        ),
+        ("SELECT CAST(range(3) AS VARCHAR)", "[0, 1, 2]"),
+        ("SELECT CAST(generate_series(1, 3) AS VARCHAR)", "[1, 2, 3]"),
+        (
+            "SELECT CAST(cardinality(range(DATE '2024-01-01', DATE '2024-02-01', INTERVAL '1 day')) AS VARCHAR)",
+            "31",
+        ),
+        (
+            "SELECT CAST(length(repeat(carrier, 1000)) AS VARCHAR) FROM airlines LIMIT 1",
+            "2000",
+        ),
+    ];
+    for (sql, want) in ok {
+        let data = run(&conn, sql, QueryOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert_eq!(strings(&data, 0), [want], "{sql}");
+    }
+    let refused = [
+        "SELECT length(repeat('x', 2000000000))",
+        "SELECT length(repeat(carrier, 1000000)) FROM airlines",
+        "SELECT length(lpad('x', 2000000000))",
+        "SELECT length(rpad('x', 2000000, 'é'))",
+        "SELECT length(replace(repeat('x', 1000), 'x', repeat('y', 2000)))",
+        "SELECT length(regexp_replace(repeat('x', 1000), 'x', repeat('y', 2000), 'g'))",
+        "SELECT cardinality(array_repeat(1, 2000000000))",
+        "SELECT cardinality(array_repeat(repeat('x', 1000), 2000))",
+        "SELECT cardinality(array_resize([1], 2000000000))",
+        "SELECT cardinality(range(2000000000))",
+        "SELECT cardinality(generate_series(1, 2000000000))",
+        "SELECT cardinality(range(TIMESTAMP '1970-01-01', TIMESTAMP '2200-01-01', INTERVAL '1 second'))",
+    ];
+    for sql in refused {
+        let started = Instant::now();
+        let err = run(&conn, sql, timeout_opts(30_000)).await.unwrap_err();
+        assert_eq!(code_of(&err), Some(VALUE_LIMIT_CODE), "{sql}: {err:?}");
+        assert_eq!(err.kind(), ErrorKind::QueryFailed);
+        assert!(err.to_string().contains("1 MiB per value"), "{sql}: {err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{sql}: {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+/// Values under the per-value cap still cannot add up to more than the memory pool in one
+/// batch: 8,192 rows of 800 KB each are refused with the memory error.
+#[tokio::test]
+async fn a_batch_of_large_values_counts_against_the_memory_pool() {
+    let conn = flights_with(DataFusionLimits::default().with_memory_limit(256 << 20));
+    let started = Instant::now();
+    let err = run(
+        &conn,
+        "SELECT max(length(repeat(tailnum, 200000))) FROM flights",
+        timeout_opts(30_000),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(code_of(&err), Some(MEMORY_LIMIT_CODE), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn limits_come_from_file_urls() {
+    let file = sample_data_dir().join("airlines.parquet");
+    let conn = connect(&format!(
+        "file://{}?memory_limit=64MiB&max_value_size=1KiB",
+        file.display()
+    ))
+    .unwrap();
+    let data = run_default(&conn, "SELECT repeat('x', 1000)").await;
+    assert_eq!(data.num_rows(), 1);
+    let err = run(&conn, "SELECT repeat('x', 2000)", QueryOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(&err), Some(VALUE_LIMIT_CODE), "{err:?}");
+    assert!(err.to_string().contains("1 KiB per value"), "{err}");
+    for bad in ["memory_limit=lots", "max_value_size=0"] {
+        let err = connect(&format!("file://{}?{bad}", file.display()))
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad}: {err}");
+    }
+    let err = connect(&format!("file://{}?memory=1", file.display()))
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("memory_limit, max_value_size"),
+        "{err}"
+    );
 }

@@ -19,7 +19,10 @@ use arrow::array::{
     UInt64Array,
 };
 use arrow::datatypes::{DataType, TimeUnit, i256};
-use conformance::{Backend, airline_sql, case, service_url, type_table_sql, unique_name};
+use conformance::{
+    Backend, airline_sql, case, service_url, service_url_as_is, type_table_sql, unique_name,
+    with_param,
+};
 use metricchat_connectors::mysql::{Flavor, MySqlConfig, MySqlConnector};
 use metricchat_core::connector::{
     Connector, Dialect, QueryOptions, TableKind, TableRef, collect_stream,
@@ -829,5 +832,219 @@ async fn mysql_passes_the_conformance_suite() {
     )
     .run_all()
     .await;
+    fx.drop_schema().await;
+}
+
+/// `url` (the test URL as set, without the opt-in) as `user` without a password, on `db`.
+fn as_user(raw_url: &str, user: &str, db: &str) -> String {
+    let mut u = url::Url::parse(&with_database(raw_url, db)).unwrap();
+    u.set_username(user).unwrap();
+    u.set_password(None).unwrap();
+    u.to_string()
+}
+
+/// The one value of a one-row, one-column result, as text.
+fn one_value(batches: &[RecordBatch]) -> Option<String> {
+    let col = batches[0].column(0);
+    if col.is_null(0) {
+        return None;
+    }
+    let f =
+        arrow::util::display::ArrayFormatter::try_new(col.as_ref(), &Default::default()).unwrap();
+    Some(f.value(0).to_string())
+}
+
+#[tokio::test]
+async fn mysql_refuses_a_privileged_login_unless_allowed() {
+    let Some(fx) = Fixture::new().await else {
+        return;
+    };
+    let raw = service_url_as_is("MC_TEST_MYSQL_URL", "MySQL/MariaDB").unwrap();
+    // The test login (root): refused with its global privileges, the user to create and the
+    // opt-in.
+    let root = MySqlConnector::from_url(&with_database(&raw, &fx.schema)).unwrap();
+    let err = run(&root, "SELECT 1 AS one", QueryOptions::default())
+        .await
+        .unwrap_err();
+    let Error::PrivilegedLogin {
+        privileges, hint, ..
+    } = &err
+    else {
+        eprintln!(
+            "\n*** SKIPPED: MC_TEST_MYSQL_URL holds no privileged global grant ({err:?}); the \
+             privileged-login checks did not run ***\n"
+        );
+        fx.drop_schema().await;
+        return;
+    };
+    assert_eq!(err.kind(), ErrorKind::Unauthorized);
+    assert!(
+        privileges
+            .iter()
+            .any(|p| p == "ALL PRIVILEGES" || p == "SUPER"),
+        "{privileges:?}"
+    );
+    assert!(
+        hint.contains(&format!(
+            "GRANT SELECT ON `{}`.* TO 'metricchat_reader'@'%'",
+            fx.schema
+        )),
+        "{hint}"
+    );
+    assert!(
+        err.to_string().contains("allow_privileged_login=true"),
+        "{err}"
+    );
+    // Introspection is the connector's own.
+    root.list_tables().await.unwrap();
+    root.pool().close().await;
+    // The fixture's connection is opted in.
+    let out = run(&fx.conn, "SELECT 1 AS one", QueryOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(one_value(&out).as_deref(), Some("1"));
+
+    // Privileges that come through roles count whether or not the role is enabled (nested
+    // roles too); PROCESS alone does not.
+    let user = unique_name("mc_priv");
+    let (r1, r2) = (format!("{user}_r1"), format!("{user}_r2"));
+    fx.exec(&format!(
+        "CREATE USER '{user}'@'%'; CREATE ROLE {r1}; CREATE ROLE {r2};
+         GRANT PROCESS ON *.* TO '{user}'@'%'; GRANT SELECT ON $S.* TO '{user}'@'%';
+         GRANT CONNECTION ADMIN, BINLOG ADMIN ON *.* TO {r1};
+         GRANT FILE ON *.* TO {r2}; GRANT {r2} TO {r1}; GRANT {r1} TO '{user}'@'%';"
+    ))
+    .await;
+    let conn = MySqlConnector::from_url(&as_user(&raw, &user, &fx.schema)).unwrap();
+    let err = run(&conn, "SELECT 1 AS one", QueryOptions::default())
+        .await
+        .unwrap_err();
+    let Error::PrivilegedLogin {
+        user: login,
+        privileges,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}");
+    };
+    assert_eq!(login, &format!("{user}@%"));
+    let mut got = privileges.clone();
+    got.sort();
+    assert_eq!(got, ["BINLOG ADMIN", "CONNECTION ADMIN", "FILE"]);
+    conn.pool().close().await;
+    // PROCESS and SELECT alone: runs.
+    fx.exec(&format!("REVOKE {r1} FROM '{user}'@'%'")).await;
+    let conn = MySqlConnector::from_url(&as_user(&raw, &user, &fx.schema)).unwrap();
+    let out = run(&conn, "SELECT 1 AS one", QueryOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(one_value(&out).as_deref(), Some("1"));
+    conn.pool().close().await;
+    fx.exec(&format!(
+        "DROP USER '{user}'@'%'; DROP ROLE {r1}; DROP ROLE {r2};"
+    ))
+    .await;
+    fx.drop_schema().await;
+}
+
+#[tokio::test]
+async fn mysql_least_privilege_login_runs_and_the_engine_stops_the_rest() {
+    let Some(fx) = Fixture::new().await else {
+        return;
+    };
+    let raw = service_url_as_is("MC_TEST_MYSQL_URL", "MySQL/MariaDB").unwrap();
+    let user = unique_name("mc_reader");
+    fx.exec(&format!(
+        "CREATE TABLE $S.t (x INT); INSERT INTO $S.t VALUES (1), (2), (3);
+         CREATE USER '{user}'@'%'; GRANT SELECT ON $S.* TO '{user}'@'%';"
+    ))
+    .await;
+    // One connection, so the session state a query could leave is what the next one sees.
+    let conn = MySqlConnector::from_url(&with_param(
+        &as_user(&raw, &user, &fx.schema),
+        "max_connections=1",
+    ))
+    .unwrap();
+    let q = |sql: String| {
+        let conn = &conn;
+        async move { run(conn, &sql, QueryOptions::default()).await }
+    };
+    let n = q("SELECT COUNT(*) AS n FROM t".into()).await.unwrap();
+    assert_eq!(one_value(&n).as_deref(), Some("3"));
+
+    // A session whose sql_mode changes the lexer: each query gets MySQL's default lexer back.
+    sqlx::raw_sql("SET SESSION sql_mode = 'ANSI_QUOTES,NO_BACKSLASH_ESCAPES'")
+        .execute(conn.pool())
+        .await
+        .unwrap();
+    let lexed = q(r#"SELECT 'a\'b' AS s, "x" AS t"#.into()).await.unwrap();
+    assert_eq!(one_value(&lexed).as_deref(), Some("a'b"));
+    assert_eq!(
+        lexed[0]
+            .column(1)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap()
+            .value(0),
+        "x"
+    );
+
+    // What FILE, SUPER or CONNECTION ADMIN would allow inside a read-only transaction fails.
+    let outfile = format!("/tmp/{user}.txt");
+    let err = q(format!("SELECT 1 INTO OUTFILE '{outfile}'"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("Access denied"), "{err}");
+    assert!(!std::path::Path::new(&outfile).exists());
+    let read = q("SELECT LOAD_FILE('/etc/hostname') AS f".into())
+        .await
+        .unwrap();
+    assert_eq!(one_value(&read), None, "LOAD_FILE read a server file");
+    let before: i64 = sqlx::query_scalar("SELECT CAST(@@GLOBAL.max_connections AS SIGNED)")
+        .fetch_one(fx.conn.pool())
+        .await
+        .unwrap();
+    let err = q(format!("SET GLOBAL max_connections = {}", before + 1))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("Access denied"), "{err}");
+    let after: i64 = sqlx::query_scalar("SELECT CAST(@@GLOBAL.max_connections AS SIGNED)")
+        .fetch_one(fx.conn.pool())
+        .await
+        .unwrap();
+    assert_eq!(before, after);
+    // Killing another user's connection.
+    let mut admin = fx.conn.pool().acquire().await.unwrap();
+    let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
+        .fetch_one(&mut *admin)
+        .await
+        .unwrap();
+    let err = q(format!("KILL {id}")).await.unwrap_err();
+    assert!(err.to_string().contains("not owner of thread"), "{err}");
+    let alive: i64 = sqlx::query_scalar("SELECT CAST(1 AS SIGNED)")
+        .fetch_one(&mut *admin)
+        .await
+        .unwrap();
+    assert_eq!(alive, 1);
+
+    // A named lock taken by a query is released when it ends.
+    let lock = format!("{user}_lock");
+    let got = q(format!("SELECT GET_LOCK('{lock}', 0) AS l"))
+        .await
+        .unwrap();
+    assert_eq!(one_value(&got).as_deref(), Some("1"));
+    let holder: Option<i64> = sqlx::query_scalar("SELECT CAST(IS_USED_LOCK(?) AS SIGNED)")
+        .bind(&lock)
+        .fetch_one(&mut *admin)
+        .await
+        .unwrap();
+    assert_eq!(holder, None, "the named lock outlived its query");
+    drop(admin);
+    // The one connection was cleaned, not closed, and still works.
+    let n = q("SELECT COUNT(*) AS n FROM t".into()).await.unwrap();
+    assert_eq!(one_value(&n).as_deref(), Some("3"));
+
+    conn.pool().close().await;
+    fx.exec(&format!("DROP USER '{user}'@'%'")).await;
     fx.drop_schema().await;
 }

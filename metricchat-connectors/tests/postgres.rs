@@ -13,7 +13,10 @@ mod conformance;
 
 use arrow::array::{Array, AsArray, IntervalMonthDayNanoArray, ListArray};
 use arrow::datatypes::{DataType, IntervalUnit, TimeUnit};
-use conformance::{Backend, TypeCase, airline_sql, case, service_url, type_table_sql, unique_name};
+use conformance::{
+    Backend, PRIVILEGED_OK, TypeCase, airline_sql, case, service_url, service_url_as_is,
+    type_table_sql, unique_name, with_param,
+};
 use metricchat_connectors::postgres::PostgresConnector;
 use metricchat_core::connector::{Connector, QueryOptions, TableRef, collect_stream};
 use metricchat_core::error::{Error, ErrorKind};
@@ -544,7 +547,7 @@ async fn postgres_lists_10000_tables_fast() {
         orders.columns[2].comment.as_deref(),
         Some("Revenue after refunds")
     );
-    let url = std::env::var("MC_TEST_POSTGRES_URL").unwrap();
+    let url = service_url("MC_TEST_POSTGRES_URL", "PostgreSQL").unwrap();
     let conn: metricchat_core::ConnectorRef =
         std::sync::Arc::new(PostgresConnector::from_url(&url).unwrap());
     let hub = metricchat_core::context::ContextHub::default();
@@ -589,5 +592,248 @@ async fn postgres_lists_10000_tables_fast() {
         ))
         .await;
     }
+    fx.drop_schema().await;
+}
+
+/// The test server's URL as `user`, without a password and without the privileged-login opt-in.
+fn as_user(raw_url: &str, user: &str) -> String {
+    let mut u = url::Url::parse(raw_url).unwrap();
+    u.set_username(user).unwrap();
+    u.set_password(None).unwrap();
+    u.to_string()
+}
+
+/// Whether the test URL logs in as a superuser (the privileged-login checks need one).
+async fn is_superuser(fx: &Fixture) -> bool {
+    let sup: bool =
+        sqlx::query_scalar("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user")
+            .fetch_one(fx.conn.pool())
+            .await
+            .unwrap();
+    if !sup {
+        eprintln!(
+            "\n*** SKIPPED: MC_TEST_POSTGRES_URL does not log in as a superuser; the \
+             privileged-login checks did not run ***\n"
+        );
+    }
+    sup
+}
+
+#[test]
+fn test_urls_get_the_opt_in_appended() {
+    assert_eq!(
+        with_param("postgres://u@h/db", PRIVILEGED_OK),
+        "postgres://u@h/db?allow_privileged_login=true"
+    );
+    assert_eq!(
+        with_param("postgres://u@h/db?sslmode=disable", PRIVILEGED_OK),
+        "postgres://u@h/db?sslmode=disable&allow_privileged_login=true"
+    );
+    assert_eq!(
+        with_param("postgres://u@h/db?", PRIVILEGED_OK),
+        "postgres://u@h/db?allow_privileged_login=true"
+    );
+}
+
+#[tokio::test]
+async fn postgres_refuses_a_privileged_login_unless_allowed() {
+    let Some(fx) = Fixture::new().await else {
+        return;
+    };
+    if !is_superuser(&fx).await {
+        fx.drop_schema().await;
+        return;
+    }
+    let raw = service_url_as_is("MC_TEST_POSTGRES_URL", "PostgreSQL").unwrap();
+
+    // The superuser: refused, with the privilege, the role to create and the opt-in.
+    let su = PostgresConnector::from_url(&raw).unwrap();
+    for _ in 0..2 {
+        let err = run(&su, "SELECT 1 AS one", QueryOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err:?}");
+        let Error::PrivilegedLogin {
+            privileges, hint, ..
+        } = &err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!(privileges, &["superuser"]);
+        assert!(
+            hint.contains("CREATE ROLE metricchat_reader LOGIN"),
+            "{hint}"
+        );
+        assert!(
+            hint.contains("GRANT SELECT ON ALL TABLES IN SCHEMA public"),
+            "{hint}"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains("is privileged (superuser)"), "{msg}");
+        assert!(msg.contains("allow_privileged_login=true"), "{msg}");
+    }
+    // Catalog queries are the connector's own and still run.
+    su.list_tables().await.unwrap();
+    // Opted in: runs.
+    let allowed = PostgresConnector::from_url(&with_param(&raw, PRIVILEGED_OK)).unwrap();
+    let out = run(&allowed, "SELECT 1 AS one", QueryOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(out[0].num_rows(), 1);
+
+    // A login that is no superuser but has REPLICATION and (through SET ROLE-able membership)
+    // the predefined roles that reach outside the database, and a superuser role.
+    let user = unique_name("mc_priv");
+    let admin_role = format!("{user}_admin");
+    fx.exec(&format!(
+        "CREATE ROLE {user} LOGIN REPLICATION; CREATE ROLE {admin_role} SUPERUSER NOLOGIN;
+         GRANT pg_execute_server_program, pg_signal_backend, {admin_role} TO {user};"
+    ))
+    .await;
+    let conn = PostgresConnector::from_url(&as_user(&raw, &user)).unwrap();
+    let err = run(&conn, "SELECT 1 AS one", QueryOptions::default())
+        .await
+        .unwrap_err();
+    let Error::PrivilegedLogin {
+        user: login,
+        privileges,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}");
+    };
+    assert_eq!(login, &user);
+    assert_eq!(
+        privileges,
+        &[
+            "REPLICATION".to_string(),
+            "member of pg_execute_server_program".into(),
+            "member of pg_signal_backend".into(),
+            format!("member of superuser role {admin_role}"),
+        ]
+    );
+    conn.pool().close().await;
+    fx.exec(&format!(
+        "DROP OWNED BY {user}; DROP ROLE {user}; DROP ROLE {admin_role};"
+    ))
+    .await;
+    fx.drop_schema().await;
+}
+
+#[tokio::test]
+async fn postgres_least_privilege_login_runs_and_the_engine_stops_the_rest() {
+    let Some(fx) = Fixture::new().await else {
+        return;
+    };
+    if !is_superuser(&fx).await {
+        fx.drop_schema().await;
+        return;
+    }
+    let raw = service_url_as_is("MC_TEST_POSTGRES_URL", "PostgreSQL").unwrap();
+    let user = unique_name("mc_reader");
+    let db: String = sqlx::query_scalar("SELECT current_database()::text")
+        .fetch_one(fx.conn.pool())
+        .await
+        .unwrap();
+    fx.exec(&format!(
+        "CREATE TABLE $S.t (x int); INSERT INTO $S.t VALUES (1), (2), (3);
+         CREATE ROLE {user} LOGIN;
+         GRANT CONNECT ON DATABASE \"{db}\" TO {user};
+         GRANT USAGE ON SCHEMA $S TO {user};
+         GRANT SELECT ON ALL TABLES IN SCHEMA $S TO {user};
+         ALTER ROLE {user} SET standard_conforming_strings = off;"
+    ))
+    .await;
+    // One connection, so the session state a query could leave is what the next one sees.
+    let conn = PostgresConnector::from_url(&with_param(&as_user(&raw, &user), "max_connections=1"))
+        .unwrap();
+    let q = |sql: String| {
+        let conn = &conn;
+        async move { run(conn, &sql, QueryOptions::default()).await }
+    };
+    let one_value = |batches: &[arrow::array::RecordBatch]| -> String {
+        let col = batches[0].column(0);
+        arrow::util::display::ArrayFormatter::try_new(col.as_ref(), &Default::default())
+            .unwrap()
+            .value(0)
+            .to_string()
+    };
+
+    let n = q(format!("SELECT count(*) AS n FROM {}.t", fx.schema))
+        .await
+        .unwrap();
+    assert_eq!(one_value(&n), "3");
+    // The role's default says backslashes escape; each query still reads '\' literally.
+    let b = q("SELECT '\\' AS b".into()).await.unwrap();
+    assert_eq!(one_value(&b), "\\");
+
+    // What a superuser could do inside a read-only transaction fails at the engine.
+    let marker = format!("/tmp/{user}");
+    let refused = [
+        "SELECT pg_read_file('/etc/hostname')".to_string(),
+        format!("COPY (SELECT 1) TO PROGRAM 'touch {marker}'"),
+        format!("COPY (SELECT 1) TO '{marker}.csv'"),
+        format!("SELECT slot_name::text FROM pg_create_physical_replication_slot('{user}')"),
+    ];
+    for sql in &refused {
+        let err = q(sql.clone()).await.unwrap_err();
+        let Error::Query { code, message, .. } = &err else {
+            panic!("{sql}: {err:?}");
+        };
+        assert_eq!(code.as_deref(), Some("42501"), "{sql}: {message}");
+    }
+    assert!(!std::path::Path::new(&marker).exists());
+    assert!(!std::path::Path::new(&format!("{marker}.csv")).exists());
+    // Ending another user's session.
+    let mut admin = fx.conn.pool().acquire().await.unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *admin)
+        .await
+        .unwrap();
+    let err = q(format!("SELECT pg_terminate_backend({pid})"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Query { code: Some(c), .. } if c == "42501"),
+        "{err:?}"
+    );
+    let alive: i32 = sqlx::query_scalar("SELECT 1")
+        .fetch_one(&mut *admin)
+        .await
+        .unwrap();
+    assert_eq!(alive, 1);
+
+    // A session-level advisory lock taken by a query is not held once it ends.
+    let key = 770_000_000 + i64::from(std::process::id() % 1_000_000);
+    q(format!("SELECT pg_advisory_lock({key})")).await.unwrap();
+    let held: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' \
+         AND objid::int8 = $1 AND granted",
+    )
+    .bind(key)
+    .fetch_one(&mut *admin)
+    .await
+    .unwrap();
+    assert_eq!(held, 0, "the advisory lock outlived its query");
+    let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(key)
+        .fetch_one(&mut *admin)
+        .await
+        .unwrap();
+    assert!(free);
+    sqlx::query("SELECT pg_advisory_unlock_all()")
+        .execute(&mut *admin)
+        .await
+        .unwrap();
+    drop(admin);
+    // The connection is still the pool's one and still works.
+    let n = q(format!("SELECT count(*) AS n FROM {}.t", fx.schema))
+        .await
+        .unwrap();
+    assert_eq!(one_value(&n), "3");
+
+    conn.pool().close().await;
+    fx.exec(&format!("DROP OWNED BY {user}; DROP ROLE {user};"))
+        .await;
     fx.drop_schema().await;
 }

@@ -17,10 +17,13 @@
 mod conformance;
 
 use arrow::datatypes::{DataType, TimeUnit};
-use conformance::{Backend, airline_sql, case, service_url, type_table_sql, unique_name};
+use conformance::{
+    Backend, airline_sql, case, service_url, service_url_as_is, type_table_sql, unique_name,
+};
 use metricchat_connectors::redshift::RedshiftConnector;
 use metricchat_core::connector::{Connector, Dialect, TableKind, TableRef};
-use metricchat_core::error::ErrorKind;
+use metricchat_core::connector::{QueryOptions, collect_stream};
+use metricchat_core::error::{Error, ErrorKind};
 
 /// Redshift's catalog views as AWS documents them, over PostgreSQL's catalog. Built under an
 /// advisory lock so concurrent tests do not race on `CREATE OR REPLACE VIEW`.
@@ -353,4 +356,71 @@ async fn redshift_connection_errors_name_the_cause() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err:?}");
+}
+
+#[tokio::test]
+async fn redshift_refuses_a_superuser_unless_allowed() {
+    let Some(fx) = Fixture::new().await else {
+        return;
+    };
+    let sup: bool =
+        sqlx::query_scalar("SELECT usesuper FROM pg_catalog.pg_user WHERE usename = current_user")
+            .fetch_one(fx.conn.pool())
+            .await
+            .unwrap();
+    if !sup {
+        eprintln!("\n*** SKIPPED: MC_TEST_POSTGRES_URL is no superuser; nothing to refuse ***\n");
+        fx.drop_schema().await;
+        return;
+    }
+    let raw = service_url_as_is("MC_TEST_POSTGRES_URL", "Redshift (emulated catalog)").unwrap();
+    let path = Some("mc_redshift_catalog,public");
+    let su = RedshiftConnector::from_url(&redshift_url(&raw, path)).unwrap();
+    let Err(err) = su.query("SELECT 1 AS one", QueryOptions::default()).await else {
+        panic!("a superuser ran a query");
+    };
+    assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err:?}");
+    let Error::PrivilegedLogin {
+        privileges, hint, ..
+    } = &err
+    else {
+        panic!("{err:?}");
+    };
+    assert_eq!(privileges, &["superuser"]);
+    assert!(
+        hint.contains("CREATE USER metricchat_reader PASSWORD"),
+        "{hint}"
+    );
+    // Introspection is the connector's own and runs on any login.
+    assert!(!su.list_tables().await.unwrap().is_empty());
+    // The fixture's connection is opted in.
+    let one = collect_stream(
+        fx.conn
+            .query("SELECT 1 AS one", QueryOptions::default())
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(one.batches[0].num_rows(), 1);
+
+    // A user that is no superuser runs queries without opting in.
+    let user = unique_name("mc_rs_reader");
+    fx.exec(&format!("CREATE ROLE {user} LOGIN")).await;
+    let mut u = url::Url::parse(&redshift_url(&raw, path)).unwrap();
+    u.set_username(&user).unwrap();
+    u.set_password(None).unwrap();
+    let reader = RedshiftConnector::from_url(u.as_str()).unwrap();
+    let one = collect_stream(
+        reader
+            .query("SELECT 1 AS one", QueryOptions::default())
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(one.batches[0].num_rows(), 1);
+    reader.pool().close().await;
+    fx.exec(&format!("DROP ROLE {user}")).await;
+    fx.drop_schema().await;
 }

@@ -19,7 +19,7 @@ pub enum ErrorKind {
     InvalidInput,
     /// A table, run, file or other named thing does not exist.
     NotFound,
-    /// Credentials were missing or rejected.
+    /// Credentials were missing or rejected, or a login is refused as too privileged.
     Unauthorized,
     /// A provider asked us to slow down.
     RateLimited,
@@ -220,6 +220,25 @@ pub enum Error {
         /// The limit, as text (`12`, `60s`, …).
         limit: String,
     },
+    /// A connector refused to run model-written SQL because its login holds privileges that
+    /// work inside a read-only transaction (server files, programs, other sessions, global
+    /// settings) and the embedder did not opt in with `allow_privileged_login`.
+    #[error(
+        "{connector}: login `{user}` is privileged ({}); model-written SQL does not run on such a login. {hint}",
+        privileges.join(", ")
+    )]
+    PrivilegedLogin {
+        /// The connection name.
+        connector: String,
+        /// The database user the connection logs in as.
+        user: String,
+        /// What makes the login privileged, as the engine names it (`superuser`,
+        /// `member of pg_execute_server_program`, `FILE`, `SUPER`, …).
+        privileges: Vec<String>,
+        /// Why this matters, the SQL that creates a least-privilege login on this engine, and
+        /// how to opt in.
+        hint: String,
+    },
     /// The backend cannot do this.
     #[error("unsupported: {0}")]
     Unsupported(String),
@@ -248,6 +267,7 @@ impl Error {
                 ErrorKind::InvalidInput
             }
             Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::PrivilegedLogin { .. } => ErrorKind::Unauthorized,
             Error::Query { .. } => ErrorKind::QueryFailed,
             Error::Connection { .. } => ErrorKind::QueryFailed,
             Error::Provider { kind, .. } => *kind,
@@ -362,5 +382,18 @@ mod tests {
             "ContextLengthExceeded"
         );
         assert_eq!(ErrorKind::ContentFiltered.as_str(), "ContentFiltered");
+        let e = Error::PrivilegedLogin {
+            connector: "shop".into(),
+            user: "postgres".into(),
+            privileges: vec!["superuser".into(), "REPLICATION".into()],
+            hint: "Use a read-only role.".into(),
+        };
+        assert_eq!(e.kind(), ErrorKind::Unauthorized);
+        assert!(!e.is_retryable());
+        assert_eq!(
+            e.to_string(),
+            "shop: login `postgres` is privileged (superuser, REPLICATION); model-written SQL \
+             does not run on such a login. Use a read-only role."
+        );
     }
 }

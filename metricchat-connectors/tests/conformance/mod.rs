@@ -26,8 +26,38 @@ use metricchat_core::connector::{
 use metricchat_core::error::{Error, ErrorKind};
 use tokio_util::sync::CancellationToken;
 
-/// The URL of a test service from `var`, or `None` after a loud SKIPPED banner.
+/// The URL of a test service from `var` with `allow_privileged_login=true` added, or `None`
+/// after a loud SKIPPED banner. The test servers log in as their superuser (PostgreSQL's
+/// `postgres`, MariaDB's `root`), on which the connectors refuse `query()` unless opted in; the
+/// privileged-login tests use [`service_url_as_is`].
 pub fn service_url(var: &str, what: &str) -> Option<String> {
+    service_url_as_is(var, what).map(|url| with_param(&url, PRIVILEGED_OK))
+}
+
+/// The opt-in for privileged logins, as a URL parameter.
+pub const PRIVILEGED_OK: &str = "allow_privileged_login=true";
+
+/// `url` with `param` (`key=value`) added to its query string.
+pub fn with_param(url: &str, param: &str) -> String {
+    let (base, fragment) = match url.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (url, None),
+    };
+    let sep = match base.find('?') {
+        None => "?",
+        Some(i) if i + 1 == base.len() || base.ends_with('&') => "",
+        Some(_) => "&",
+    };
+    let mut out = format!("{base}{sep}{param}");
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
+}
+
+/// The URL of a test service from `var` exactly as set, or `None` after a loud SKIPPED banner.
+pub fn service_url_as_is(var: &str, what: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(url) if !url.trim().is_empty() => Some(url),
         _ => {

@@ -29,6 +29,10 @@ pub(super) fn cap_query(query: &mut Query, cap: u64) -> Capped {
     {
         return Capped::Wrap;
     }
+    // A bare `VALUES` list takes no `LIMIT` on SQLite (and older MySQL): wrap it.
+    if matches!(&*query.body, SetExpr::Values(_)) && query.limit_clause.is_none() {
+        return Capped::Wrap;
+    }
     let Some(cap_expr) = number(cap) else {
         return Capped::Wrap;
     };

@@ -25,6 +25,7 @@
 
 mod clean;
 mod deny;
+mod lex;
 mod limit;
 mod walk;
 
@@ -202,7 +203,11 @@ impl SqlGuard {
         if cleaned.is_empty() {
             return Err(refuse(NO_STATEMENT.into()));
         }
-        let mut statements = parse(&cleaned, dialect).map_err(|e| {
+        let lexed = lex::lex(&cleaned, dialect).map_err(refuse)?;
+        if let Some(table) = &lexed.pragma {
+            return self.pragma(&lexed.run, table, sql);
+        }
+        let mut statements = parse(&lexed.check, dialect).map_err(|e| {
             refuse(format!(
                 "the SQL does not parse as {}: {e}. Fix the syntax and send a single SELECT",
                 dialect.display_name()
@@ -227,9 +232,8 @@ impl SqlGuard {
             None => return Err(refuse(write_reason(&statement))),
         };
 
-        let denied = denied_functions(dialect);
         let options = WalkOptions {
-            denied: &denied,
+            dialect,
             allow_writes: self.config.allow_writes,
             collect_tables: kind != StatementKind::Show,
         };
@@ -247,26 +251,19 @@ impl SqlGuard {
             StatementKind::Write => None,
             _ => self.config.max_rows,
         };
+        let run = &lexed.run;
         let out = match (&mut statement, row_cap) {
             (Statement::Query(query), Some(cap)) => match limit::cap_query(query, cap) {
-                Capped::Unchanged => cleaned.clone(),
-                Capped::Append => verified(
-                    format!("{cleaned}\nLIMIT {cap}"),
-                    dialect,
-                    None,
-                    &cleaned,
-                    cap,
-                ),
-                Capped::Rewritten => verified(
-                    statement.to_string(),
-                    dialect,
-                    Some(&statement),
-                    &cleaned,
-                    cap,
-                ),
-                Capped::Wrap => limit::wrap(&cleaned, cap),
+                Capped::Unchanged => run.clone(),
+                Capped::Append => verified(format!("{run}\nLIMIT {cap}"), dialect, None, run, cap),
+                // A shimmed parse is not the text that runs: never print it back.
+                Capped::Rewritten if lexed.shimmed => limit::wrap(run, cap),
+                Capped::Rewritten => {
+                    verified(statement.to_string(), dialect, Some(&statement), run, cap)
+                }
+                Capped::Wrap => limit::wrap(run, cap),
             },
-            _ => cleaned.clone(),
+            _ => run.clone(),
         };
 
         Ok(GuardedSql {
@@ -274,6 +271,32 @@ impl SqlGuard {
             original: sql.to_string(),
             kind,
             row_cap,
+            tables: tables.into_iter().map(|t| t.display).collect(),
+            timeout: self.config.timeout,
+        })
+    }
+
+    /// A read-only SQLite PRAGMA that describes `table` (empty: `table_list`).
+    fn pragma(&self, run: &str, table: &str, sql: &str) -> Result<GuardedSql> {
+        let tables: Vec<TableRef> = if table.is_empty() {
+            Vec::new()
+        } else {
+            vec![TableRef {
+                display: table.to_string(),
+                parts: vec![table.to_lowercase()],
+            }]
+        };
+        if let Some(reason) = self.policy_violation(&tables) {
+            return Err(Error::SqlRefused {
+                reason,
+                sql: sql.to_string(),
+            });
+        }
+        Ok(GuardedSql {
+            sql: run.to_string(),
+            original: sql.to_string(),
+            kind: StatementKind::Describe,
+            row_cap: self.config.max_rows,
             tables: tables.into_iter().map(|t| t.display).collect(),
             timeout: self.config.timeout,
         })
@@ -321,17 +344,21 @@ const NO_STATEMENT: &str = "no SQL statement was found; send a single SELECT que
 
 /// The sqlparser dialect that reads `dialect` best. DataFusion parses with sqlparser's
 /// `GenericDialect` itself (its `datafusion.sql_parser.dialect` default), so the guard does too.
-fn parse(sql: &str, dialect: Dialect) -> std::result::Result<Vec<Statement>, ParserError> {
+pub(super) fn dialect_of(dialect: Dialect) -> Box<dyn sqlparser::dialect::Dialect> {
     match dialect {
-        Dialect::Generic | Dialect::DataFusion => Parser::parse_sql(&GenericDialect {}, sql),
-        Dialect::Sqlite => Parser::parse_sql(&SQLiteDialect {}, sql),
-        Dialect::Postgres => Parser::parse_sql(&PostgreSqlDialect {}, sql),
-        Dialect::MySql => Parser::parse_sql(&MySqlDialect {}, sql),
-        Dialect::Redshift => Parser::parse_sql(&RedshiftSqlDialect {}, sql),
-        Dialect::Snowflake => Parser::parse_sql(&SnowflakeDialect {}, sql),
-        Dialect::BigQuery => Parser::parse_sql(&BigQueryDialect {}, sql),
-        Dialect::DuckDb => Parser::parse_sql(&DuckDbDialect {}, sql),
+        Dialect::Generic | Dialect::DataFusion => Box::new(GenericDialect {}),
+        Dialect::Sqlite => Box::new(SQLiteDialect {}),
+        Dialect::Postgres => Box::new(PostgreSqlDialect {}),
+        Dialect::MySql => Box::new(MySqlDialect {}),
+        Dialect::Redshift => Box::new(RedshiftSqlDialect {}),
+        Dialect::Snowflake => Box::new(SnowflakeDialect {}),
+        Dialect::BigQuery => Box::new(BigQueryDialect {}),
+        Dialect::DuckDb => Box::new(DuckDbDialect {}),
     }
+}
+
+fn parse(sql: &str, dialect: Dialect) -> std::result::Result<Vec<Statement>, ParserError> {
+    Parser::parse_sql(dialect_of(dialect).as_ref(), sql)
 }
 
 /// `rewritten` if it parses in `dialect` as one statement (equal to `expected` when given) that
@@ -344,7 +371,11 @@ fn verified(
     original: &str,
     cap: u64,
 ) -> String {
-    let ok = match parse(&rewritten, dialect) {
+    let check = match lex::lex(&rewritten, dialect) {
+        Ok(lexed) if lexed.run == rewritten => lexed.check,
+        _ => return limit::wrap(original, cap),
+    };
+    let ok = match parse(&check, dialect) {
         Ok(again) => match (again.as_slice(), expected) {
             ([one], Some(expected)) => one == expected,
             ([Statement::Query(q)], None) => {
@@ -386,7 +417,6 @@ fn classify(statement: &Statement) -> Option<StatementKind> {
         | Statement::ShowColumns { .. }
         | Statement::ShowCatalogs { .. }
         | Statement::ShowDatabases { .. }
-        | Statement::ShowProcessList { .. }
         | Statement::ShowSchemas { .. }
         | Statement::ShowCharset(_)
         | Statement::ShowObjects(_)
@@ -453,13 +483,23 @@ fn violation_reason(violation: Violation, dialect: Dialect) -> String {
             "the locking clause `{lock}` is not allowed on a read-only connection. Remove it"
         ),
         Violation::Function(name) => format!(
-            "function `{name}` is not allowed on {}: sleep, file, network and administrative \
-             functions are blocked. Rewrite the query without it",
+            "function `{name}` is not allowed on {}: functions that sleep, read or write server \
+             files, open connections, run SQL given as text, signal sessions, take locks, change \
+             settings or sequences are blocked. Rewrite the query without it",
             dialect.display_name()
         ),
         Violation::FileTable(name) => format!(
             "reading files, stages or URLs directly (`{name}`) is not allowed. Query the tables \
              of this connection instead"
+        ),
+        Violation::Relation(name) => format!(
+            "`{name}` holds credentials, server files or other sessions' activity and is not \
+             readable through this connection. Query the data tables instead"
+        ),
+        Violation::Allocation(name) => format!(
+            "the size argument of `{name}` must be a number up to {} or a column: larger values \
+             would allocate without bound. Use a smaller length",
+            deny::MAX_ALLOCATION
         ),
     }
 }

@@ -441,13 +441,13 @@ fn refuses_tables_read_from_files_and_urls() {
 #[test]
 fn deny_lists_are_data() {
     let pg = denied_functions(Dialect::Postgres);
-    assert!(pg.contains(&"pg_sleep*") && pg.contains(&"sleep"));
+    assert!(pg.contains(&"pg_*") && pg.contains(&"sleep"));
     assert!(!pg.contains(&"current_setting"));
     assert!(denied_functions(Dialect::Sqlite).contains(&"load_extension"));
     assert!(!denied_functions(Dialect::Sqlite).contains(&"glob"));
     let generic = denied_functions(Dialect::Generic);
     for name in [
-        "pg_sleep*",
+        "pg_*",
         "benchmark",
         "load_extension",
         "read_*",
@@ -588,9 +588,10 @@ fn limit_is_added_when_missing() {
     // A trailing line comment cannot swallow the limit.
     let ok = passes(&with_cap(5), "SELECT 1 -- the answer", Dialect::Sqlite);
     assert_eq!(ok.sql, "SELECT 1 -- the answer\nLIMIT 5");
+    // A bare VALUES list takes no LIMIT on SQLite: it is wrapped everywhere.
     assert_eq!(
         passes(&with_cap(5), "VALUES (1), (2)", Dialect::Postgres).sql,
-        "VALUES (1), (2)\nLIMIT 5"
+        "SELECT * FROM (\nVALUES (1), (2)\n) AS mc_capped LIMIT 5"
     );
 }
 
@@ -902,4 +903,242 @@ fn checking_is_fast() {
         per < std::time::Duration::from_millis(5),
         "{per:?} per check"
     );
+}
+
+// ---------------------------------------------------------------- hostile forms (issue 13)
+
+#[test]
+fn escaped_identifiers_are_decoded_before_the_deny_list() {
+    for sql in [
+        r#"SELECT U&"\0070g_sleep"(1)"#,
+        r#"SELECT u&"\0070\0067_sleep"(1)"#,
+        r#"SELECT U&"!0070g_read_file" UESCAPE '!' ('/etc/passwd')"#,
+        r#"SELECT U&"\+000070g_sleep"(1)"#,
+        r#"SELECT * FROM U&"\0070g_ls_dir"('.')"#,
+        r#"SELECT "PG_SLEEP"(1)"#,
+        r#"SELECT "pg_catalog"."pg_sleep"(1)"#,
+        r#"SELECT U&"\0064blink_exec"('dbname=x', 'DELETE FROM t')"#,
+    ] {
+        for d in [Dialect::Postgres, Dialect::Redshift, Dialect::Generic] {
+            let reason = refused(&guard(), sql, d);
+            assert!(reason.contains("not allowed"), "{sql}: {reason}");
+        }
+    }
+    // What runs is the decoded text.
+    let ok = passes(
+        &guard(),
+        r#"SELECT U&"\0061mount" FROM t"#,
+        Dialect::Postgres,
+    );
+    assert_eq!(ok.sql, "SELECT \"amount\" FROM t\nLIMIT 10000");
+    for (d, sql) in [
+        (Dialect::MySql, "SELECT `LOAD_FILE`('/etc/passwd')"),
+        (Dialect::MySql, "SELECT `sleep`(5)"),
+        (Dialect::Snowflake, "SELECT \"SYSTEM$WAIT\"(10)"),
+        (Dialect::DuckDb, "SELECT * FROM \"READ_CSV\"('/etc/passwd')"),
+    ] {
+        refused(&guard(), sql, d);
+    }
+}
+
+#[test]
+fn function_families_are_denied_by_default() {
+    for sql in [
+        "SELECT query_to_xml('DELETE FROM t RETURNING 1', true, true, '')",
+        "SELECT * FROM ts_stat('SELECT to_tsvector(x) FROM secret')",
+        "SELECT ts_rewrite('a'::tsquery, 'SELECT a, b FROM rules')",
+        "SELECT * FROM crosstab('SELECT a, b, c FROM t') AS ct(a text, b int)",
+        "SELECT dblink_exec('dbname=test', 'DROP TABLE t')",
+        "SELECT * FROM dblink('dbname=test', 'SELECT 1') AS x(a int)",
+        "SELECT pg_terminate_backend(pid) FROM pg_locks",
+        "SELECT pg_reload_conf()",
+        "SELECT pg_rotate_logfile()",
+        "SELECT set_config('work_mem', '1GB', false)",
+        "SELECT pg_stat_reset()",
+        "SELECT pg_create_logical_replication_slot('s', 'test_decoding')",
+        "SELECT pg_advisory_lock(1)",
+        "SELECT pg_try_advisory_xact_lock(1)",
+        "SELECT nextval('s')",
+        "SELECT setval('s', 1)",
+        "SELECT pg_read_binary_file('/etc/passwd')",
+        "SELECT pg_stat_file('/etc/passwd')",
+        "SELECT lo_import('/etc/passwd')",
+        "SELECT pg_some_function_of_a_future_release()",
+    ] {
+        refused(&guard(), sql, Dialect::Postgres);
+    }
+    for sql in [
+        "SELECT pg_size_pretty(pg_total_relation_size('t'))",
+        "SELECT pg_typeof(1), current_setting('TimeZone')",
+        "SELECT pg_get_viewdef('v'::regclass)",
+    ] {
+        passes(&guard(), sql, Dialect::Postgres);
+    }
+    for sql in [
+        "SELECT GET_LOCK('x', 0)",
+        "SELECT NEXTVAL(s)",
+        "SELECT load_file('/etc/passwd')",
+        "SELECT BENCHMARK(10000000, md5('x'))",
+    ] {
+        refused(&guard(), sql, Dialect::MySql);
+    }
+    for sql in [
+        "SELECT * FROM duckdb_secrets()",
+        "SELECT * FROM query('DELETE FROM t')",
+        "SELECT * FROM postgres_scan('host=x', 'public', 't')",
+        "SELECT json_execute_serialized_sql('{}')",
+    ] {
+        refused(&guard(), sql, Dialect::DuckDb);
+    }
+}
+
+#[test]
+fn secret_relations_are_refused() {
+    for (d, sql) in [
+        (Dialect::Postgres, "SELECT * FROM pg_shadow"),
+        (Dialect::Postgres, "SELECT * FROM pg_catalog.pg_authid"),
+        (Dialect::Postgres, "SELECT * FROM pg_hba_file_rules"),
+        (Dialect::Postgres, "SELECT sourcefile FROM pg_file_settings"),
+        (Dialect::Postgres, "SELECT query FROM pg_stat_activity"),
+        (
+            Dialect::Postgres,
+            "SELECT * FROM t WHERE EXISTS (SELECT 1 FROM pg_user_mappings)",
+        ),
+        (Dialect::MySql, "SELECT * FROM mysql.user"),
+        (Dialect::MySql, "SELECT * FROM `mysql`.`global_priv`"),
+        (
+            Dialect::MySql,
+            "SELECT info FROM information_schema.PROCESSLIST",
+        ),
+        (
+            Dialect::MySql,
+            "SELECT * FROM performance_schema.events_statements_history",
+        ),
+        (Dialect::Sqlite, "SELECT * FROM sqlite_dbpage"),
+    ] {
+        let reason = refused(&guard(), sql, d);
+        assert!(reason.contains("credentials"), "{sql}: {reason}");
+    }
+    // A table of one's own called `user`, and a CTE named like a catalog, are fine.
+    passes(&guard(), "SELECT * FROM user", Dialect::MySql);
+    passes(
+        &guard(),
+        "WITH pg_stat_activity AS (SELECT 1 AS a) SELECT a FROM pg_stat_activity",
+        Dialect::Postgres,
+    );
+}
+
+#[test]
+fn executable_comments_are_refused_in_every_dialect() {
+    for d in ALL {
+        for sql in [
+            "SELECT 'x' /*M!100000 INTO DUMPFILE '/tmp/x' */",
+            "SELECT 'x' /*! INTO OUTFILE '/tmp/x' */",
+            "SELECT 1 /*!50000 , LOAD_FILE('/etc/passwd') */ FROM t",
+        ] {
+            let reason = refused(&guard(), sql, d);
+            assert!(
+                reason.contains("executable comments"),
+                "{d:?} {sql}: {reason}"
+            );
+        }
+    }
+    // Strings included: where a string ends is exactly what a server and a parser may disagree on.
+    refused(&guard(), "SELECT '/*! not code? */' AS s", Dialect::MySql);
+    passes(
+        &guard(),
+        "SELECT '/* a plain comment in a string */' AS s",
+        Dialect::MySql,
+    );
+}
+
+#[test]
+fn allocating_functions_are_bounded_on_in_process_engines() {
+    for d in [Dialect::DataFusion, Dialect::DuckDb, Dialect::Generic] {
+        for sql in [
+            "SELECT length(repeat('x', 2000000000))",
+            "SELECT lpad('x', 1000000000, 'y')",
+            "SELECT repeat('x', (SELECT 2000000000))",
+            "SELECT repeat('x', 100000 * 100000)",
+        ] {
+            let reason = refused(&guard(), sql, d);
+            assert!(reason.contains("size argument"), "{d:?} {sql}: {reason}");
+        }
+        for sql in [
+            "SELECT lpad(CAST(id AS VARCHAR), 5, '0') FROM t",
+            "SELECT repeat('*', n) FROM t",
+            "SELECT rpad(name, length(name) + 2) FROM t",
+        ] {
+            passes(&guard(), sql, d);
+        }
+    }
+    // Servers bound these themselves (and time out): no rule there.
+    passes(
+        &guard(),
+        "SELECT repeat('x', 2000000000)",
+        Dialect::Postgres,
+    );
+}
+
+#[test]
+fn known_false_refusals_pass() {
+    let ok = passes(&guard(), "TABLE orders", Dialect::Postgres);
+    assert_eq!(ok.sql, "TABLE orders\nLIMIT 10000");
+    assert_eq!(ok.tables, ["orders"]);
+    passes(
+        &guard(),
+        "TABLE orders ORDER BY id LIMIT 5",
+        Dialect::Postgres,
+    );
+    let ok = passes(
+        &guard(),
+        "SELECT * FROM ROWS FROM (generate_series(1, 3), generate_series(1, 2)) AS x(a, b)",
+        Dialect::Postgres,
+    );
+    assert!(ok.sql.contains("ROWS FROM"), "{}", ok.sql);
+    refused(
+        &guard(),
+        "SELECT * FROM ROWS FROM (generate_series(1, 3), pg_sleep(5)) AS x(a, b)",
+        Dialect::Postgres,
+    );
+    passes(&guard(), "SELECT * FROM \"orders.csv\"", Dialect::Postgres);
+    passes(&guard(), "SELECT * FROM `orders.csv`", Dialect::MySql);
+    let ok = passes(
+        &guard(),
+        "SELECT region, sum(amount) FROM orders GROUP BY region WITH ROLLUP",
+        Dialect::MySql,
+    );
+    assert!(ok.sql.contains("WITH ROLLUP"), "{}", ok.sql);
+    let ok = passes(
+        &guard(),
+        "SELECT region, sum(amount) FROM orders GROUP BY region WITH ROLLUP LIMIT 50000",
+        Dialect::MySql,
+    );
+    assert!(
+        ok.sql.contains("WITH ROLLUP") && ok.sql.contains("LIMIT 10000"),
+        "{}",
+        ok.sql
+    );
+    passes(&guard(), "SELECT amount DIV 2 FROM orders", Dialect::MySql);
+    passes(
+        &guard(),
+        "SELECT id DIV 2 AS half FROM orders LIMIT 5",
+        Dialect::MySql,
+    );
+    let ok = passes(&guard(), "PRAGMA table_info(orders)", Dialect::Sqlite);
+    assert_eq!(
+        (ok.kind, ok.tables.as_slice()),
+        (StatementKind::Describe, ["orders".to_string()].as_slice())
+    );
+    refused(
+        &with_policy(None, &["orders"]),
+        "PRAGMA table_info(orders)",
+        Dialect::Sqlite,
+    );
+    passes(
+        &guard(),
+        "SELECT * FROM orders WHERE customer GLOB 'a*'",
+        Dialect::Sqlite,
+    );
+    refused(&guard(), "PRAGMA journal_mode = DELETE", Dialect::Sqlite);
 }

@@ -7,11 +7,13 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, ObjectName, ObjectNamePart, Query, Select, SetExpr, Statement, TableFactor, Visit,
+    BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, ObjectName,
+    ObjectNamePart, Query, Select, SetExpr, Statement, TableFactor, UnaryOperator, Value, Visit,
     Visitor,
 };
 
-use super::deny::denied_by;
+use super::deny::{ALLOCATING, MAX_ALLOCATION, denied_by, denied_functions, denied_relation};
+use crate::connector::Dialect;
 
 /// Why the walk stopped.
 #[derive(Debug)]
@@ -26,6 +28,10 @@ pub(super) enum Violation {
     Function(String),
     /// A table read straight from a file, glob, stage or URL.
     FileTable(String),
+    /// A relation holding secrets, other sessions' SQL or server files.
+    Relation(String),
+    /// An allocating function whose size argument is unbounded or too large.
+    Allocation(String),
 }
 
 /// A table the statement reads.
@@ -55,9 +61,9 @@ impl TableRef {
 }
 
 /// Walk options.
-pub(super) struct WalkOptions<'a> {
-    /// Denied function patterns.
-    pub denied: &'a [&'static str],
+pub(super) struct WalkOptions {
+    /// The connection's dialect (denied functions and relations, file-like names).
+    pub dialect: Dialect,
     /// Skip the hidden-write checks (the embedder opted out of read-only).
     pub allow_writes: bool,
     /// Collect relation names as tables (off for `SHOW …`, whose names are schemas and filters).
@@ -67,10 +73,11 @@ pub(super) struct WalkOptions<'a> {
 /// Walks `statement`, returning the tables it reads or the first violation.
 pub(super) fn walk(
     statement: &Statement,
-    options: &WalkOptions<'_>,
+    options: &WalkOptions,
 ) -> Result<Vec<TableRef>, Violation> {
     let mut walker = Walker {
         options,
+        denied: denied_functions(options.dialect),
         scopes: Vec::new(),
         frames: Vec::new(),
         cte_queries: Vec::new(),
@@ -88,8 +95,10 @@ fn addr<T>(value: &T) -> usize {
     std::ptr::from_ref(value) as usize
 }
 
-struct Walker<'a, 'b> {
-    options: &'a WalkOptions<'b>,
+struct Walker<'a> {
+    options: &'a WalkOptions,
+    /// Denied function patterns of the dialect.
+    denied: Vec<&'static str>,
     /// CTE names visible at the current point, innermost last (lower-cased).
     scopes: Vec<Vec<String>>,
     /// Per query being visited: how many scopes it pushed.
@@ -104,7 +113,7 @@ struct Walker<'a, 'b> {
     tables: Vec<TableRef>,
 }
 
-impl Walker<'_, '_> {
+impl Walker<'_> {
     fn in_cte_scope(&self, name: &ObjectName) -> bool {
         let [part] = name.0.as_slice() else {
             return false;
@@ -125,10 +134,50 @@ impl Walker<'_, '_> {
                 None => p.to_string(),
             })
             .unwrap_or_default();
-        if denied_by(self.options.denied, &bare) {
+        if denied_by(&self.denied, self.options.dialect, &bare) {
             return ControlFlow::Break(Violation::Function(name.to_string()));
         }
         ControlFlow::Continue(())
+    }
+
+    /// A call: its name, and on in-process engines the size argument of allocating functions.
+    fn check_call(&self, function: &Function) -> ControlFlow<Violation> {
+        self.check_function(&function.name)?;
+        if !matches!(
+            self.options.dialect,
+            Dialect::DataFusion | Dialect::DuckDb | Dialect::Sqlite | Dialect::Generic
+        ) {
+            return ControlFlow::Continue(());
+        }
+        let Some(bare) = function.name.0.last().and_then(|p| p.as_ident()) else {
+            return ControlFlow::Continue(());
+        };
+        let lower = bare.value.to_ascii_lowercase();
+        let Some((_, at)) = ALLOCATING.iter().find(|(n, _)| *n == lower) else {
+            return ControlFlow::Continue(());
+        };
+        let FunctionArguments::List(list) = &function.args else {
+            return ControlFlow::Continue(());
+        };
+        // `printf('%1000000000c', 'x')`: a width in the format string allocates too.
+        if matches!(lower.as_str(), "printf" | "format")
+            && let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(v)))) =
+                list.args.first()
+            && let Value::SingleQuotedString(fmt) = &v.value
+            && has_long_number(fmt)
+        {
+            return ControlFlow::Break(Violation::Allocation(function.name.to_string()));
+        }
+        let size = match list.args.get(*at) {
+            Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(e))) => Some(e),
+            Some(_) => None,
+            None => return ControlFlow::Continue(()),
+        };
+        if size.is_some_and(bounded_size) {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(Violation::Allocation(function.name.to_string()))
+        }
     }
 
     /// Records `TABLE t` bodies, which carry their name as plain strings.
@@ -163,6 +212,55 @@ impl Walker<'_, '_> {
     }
 }
 
+/// Whether `expr` is a size the guard can bound: a literal up to [`MAX_ALLOCATION`], a column,
+/// a `length(…)`-style call, or sums and differences of those.
+fn bounded_size(expr: &Expr) -> bool {
+    match expr {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => n.parse::<f64>().is_ok_and(|n| n <= MAX_ALLOCATION as f64),
+            Value::Null => true,
+            _ => false,
+        },
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => true,
+        Expr::Nested(inner) => bounded_size(inner),
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus | UnaryOperator::Plus,
+            expr,
+        } => bounded_size(expr),
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Plus | BinaryOperator::Minus,
+            right,
+        } => bounded_size(left) && bounded_size(right),
+        Expr::Function(f) => f.name.0.last().and_then(|p| p.as_ident()).is_some_and(|i| {
+            ["length", "char_length", "character_length", "octet_length"]
+                .contains(&i.value.to_ascii_lowercase().as_str())
+        }),
+        _ => false,
+    }
+}
+
+/// Whether `text` holds a run of seven or more digits (a width of a million or more).
+fn has_long_number(text: &str) -> bool {
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        if run >= 7 {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether file-like relation names (`'data.csv'`, `"s3://…"`, `@stage`) are read as files,
+/// globs, URLs or stages in `dialect`. Elsewhere a quoted `"orders.csv"` is just a table name.
+fn reads_files(dialect: Dialect) -> bool {
+    matches!(
+        dialect,
+        Dialect::DuckDb | Dialect::DataFusion | Dialect::Generic | Dialect::Snowflake
+    )
+}
+
 /// Whether a relation name reads a file, glob, URL or stage rather than a table.
 fn is_file_like(name: &ObjectName) -> bool {
     name.0.iter().any(|part| {
@@ -185,7 +283,7 @@ const FILE_EXTENSIONS: &[&str] = &[
     ".orc", ".xlsx", ".gz", ".zst", ".bz2", ".db", ".sqlite", ".duckdb",
 ];
 
-impl Visitor for Walker<'_, '_> {
+impl Visitor for Walker<'_> {
     type Break = Violation;
 
     fn pre_visit_statement(&mut self, statement: &Statement) -> ControlFlow<Violation> {
@@ -271,9 +369,20 @@ impl Visitor for Walker<'_, '_> {
                 ..
             } => {
                 self.function_names.push(addr(name));
+                // `@stage/file.csv (FILE_FORMAT => …)` (Snowflake) reads as a call on a file.
+                if reads_files(self.options.dialect) && is_file_like(name) {
+                    return ControlFlow::Break(Violation::FileTable(name.to_string()));
+                }
                 self.check_function(name)
             }
             TableFactor::Function { name, .. } => self.check_function(name),
+            // `TABLE('name')` (Snowflake) names a table in a string the policy cannot see.
+            TableFactor::TableFunction {
+                expr: Expr::Value(v),
+                ..
+            } if !matches!(v.value, Value::Number(..)) => {
+                ControlFlow::Break(Violation::Function(format!("TABLE({v})")))
+            }
             _ => ControlFlow::Continue(()),
         }
     }
@@ -290,19 +399,43 @@ impl Visitor for Walker<'_, '_> {
         {
             return ControlFlow::Break(Violation::Function(f.name.value.clone()));
         }
-        if is_file_like(relation) {
+        if reads_files(self.options.dialect) && is_file_like(relation) {
             return ControlFlow::Break(Violation::FileTable(relation.to_string()));
         }
-        if self.options.collect_tables && !self.in_cte_scope(relation) {
-            self.tables.push(TableRef::from_name(relation));
+        if self.in_cte_scope(relation) {
+            return ControlFlow::Continue(());
+        }
+        let table = TableRef::from_name(relation);
+        if denied_relation(self.options.dialect, &table.parts) {
+            return ControlFlow::Break(Violation::Relation(relation.to_string()));
+        }
+        if self.options.collect_tables {
+            self.tables.push(table);
         }
         ControlFlow::Continue(())
     }
 
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<Violation> {
-        if let Expr::Function(function) = expr {
-            return self.check_function(&function.name);
+        // Method calls (`x.f()`) are parsed as field access over `Expr::Function` nodes, which
+        // the visitor reaches here too.
+        match expr {
+            Expr::Function(function) => self.check_call(function),
+            // `seq.NEXTVAL` (Snowflake, Oracle style) advances a sequence.
+            Expr::CompoundIdentifier(parts)
+                if parts.len() > 1
+                    && parts
+                        .last()
+                        .is_some_and(|p| p.value.eq_ignore_ascii_case("nextval")) =>
+            {
+                ControlFlow::Break(Violation::Function(
+                    parts
+                        .iter()
+                        .map(|p| p.value.as_str())
+                        .collect::<Vec<_>>()
+                        .join("."),
+                ))
+            }
+            _ => ControlFlow::Continue(()),
         }
-        ControlFlow::Continue(())
     }
 }
