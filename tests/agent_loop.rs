@@ -718,3 +718,71 @@ async fn an_answer_that_misquotes_the_results_is_sent_back_once() {
     );
     assert_consistent(&store, result.run_id).await;
 }
+
+/// Storage per run stays linear in its iterations: the store keeps one snapshot (the latest
+/// state) per run, not one full copy of the conversation per step.
+#[tokio::test]
+async fn a_twelve_iteration_run_keeps_one_snapshot_in_the_sqlite_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.db");
+    let store: Arc<dyn Store> =
+        Arc::new(metricchat::store::SqliteStore::open(&path).await.unwrap());
+    let mut turns: Vec<_> = (0..11)
+        .map(|i| {
+            json_decision(
+                "inspect_data",
+                json!({"sql": format!("SELECT carrier, count(*) AS n FROM flights GROUP BY carrier ORDER BY n DESC LIMIT {}", i + 1)}),
+            )
+        })
+        .collect();
+    turns.push(json_answer("UA flew the most flights."));
+    let agent = Agent::builder()
+        .llm(ScriptedLlm::new(turns, false))
+        .connection(flights())
+        .store_arc(store.clone())
+        .max_iterations(12)
+        .generate_title(false)
+        .build()
+        .unwrap();
+    let mut run = agent.stream("Which carrier flew the most?");
+    let run_id = run.run_id();
+    let _ = run.collect_events().await;
+    run.finish().await.unwrap();
+    assert_eq!(
+        assert_consistent(&store, run_id).await,
+        RunStatus::Completed
+    );
+    drop(agent);
+    drop(store);
+
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let (rows, state_bytes): (i64, i64) =
+        sqlx::query_as("SELECT count(*), coalesce(sum(length(state)), 0) FROM snapshots")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let last: i64 =
+        sqlx::query_scalar("SELECT length(state) FROM snapshots ORDER BY step DESC LIMIT 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (pages, page_size): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT page_count FROM pragma_page_count), (SELECT page_size FROM pragma_page_size)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    eprintln!(
+        "12-iteration run: {rows} snapshot rows, {state_bytes} snapshot bytes (latest {last}), \
+         database {} bytes",
+        pages * page_size
+    );
+    assert_eq!(rows, 1, "one snapshot per run");
+    assert_eq!(state_bytes, last);
+}

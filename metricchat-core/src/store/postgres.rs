@@ -786,6 +786,19 @@ async fn upsert_snapshot(conn: &mut PgConnection, s: &Snapshot) -> Result<()> {
             e,
         )
     })?;
+    // One snapshot per run, the latest: each holds the whole conversation, so keeping one per
+    // step would grow a run's storage with the square of its iterations.
+    sqlx::query("DELETE FROM snapshots WHERE run_id = $1 AND step < $2")
+        .bind(s.run_id)
+        .bind(i64::from(s.step))
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| {
+            Error::store(
+                format!("write_step: pruning snapshots of run {}", s.run_id),
+                e,
+            )
+        })?;
     Ok(())
 }
 
