@@ -39,10 +39,10 @@ use arrow::datatypes::{
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
 use crate::error::Result;
-use crate::events::ColumnMeta;
 
 /// Converts up to `max_rows` rows of `batches` into JSON objects keyed by column name.
 ///
@@ -119,6 +119,17 @@ pub fn to_ipc_stream(schema: &Schema, batches: &[RecordBatch]) -> Result<Vec<u8>
         writer.finish()?;
     }
     Ok(out)
+}
+
+/// A column of a result: its name and displayed Arrow type (built by [`columns_meta`]).
+///
+/// Also reachable as `events::ColumnMeta`, where the events that carry it live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnMeta {
+    /// Name.
+    pub name: String,
+    /// Arrow type, displayed.
+    pub data_type: String,
 }
 
 /// Column names and displayed Arrow types of `schema`, for events and the model.

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use crate::data::ColumnMeta;
 use crate::error::ErrorInfo;
 use crate::instructions::Instruction;
 use crate::llm::Usage;
@@ -110,15 +111,6 @@ pub enum ToolStatus {
     Timeout,
     /// Cancelled with the run.
     Cancelled,
-}
-
-/// A column of a result, for events.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ColumnMeta {
-    /// Name.
-    pub name: String,
-    /// Arrow type, displayed.
-    pub data_type: String,
 }
 
 /// Wall-clock timings of a run, in milliseconds.

@@ -782,14 +782,14 @@ fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
 /// Memories sharing no word are left out. Words are split like table names
 /// ([`crate::context::words`]) and compared without a plural `s`.
 pub fn search_memories<'a>(memories: &'a [Memory], query: &str, k: usize) -> Vec<&'a Memory> {
-    let q: std::collections::HashSet<String> = crate::context::words(query)
+    let q: std::collections::HashSet<String> = crate::text::words(query)
         .iter()
         .map(|w| normalise_word(w))
         .collect();
     let mut scored: Vec<(usize, &Memory)> = memories
         .iter()
         .filter_map(|m| {
-            let mine: std::collections::HashSet<String> = crate::context::words(&m.text)
+            let mine: std::collections::HashSet<String> = crate::text::words(&m.text)
                 .iter()
                 .chain(m.labels.iter())
                 .map(|w| normalise_word(w))

@@ -31,7 +31,9 @@ pub mod instructions;
 pub mod knowledge;
 pub mod llm;
 pub mod planner;
+pub(crate) mod serde_util;
 pub mod store;
+pub(crate) mod text;
 pub mod tools;
 pub mod viz;
 

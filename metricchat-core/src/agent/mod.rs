@@ -63,7 +63,7 @@ pub struct AgentConfig {
     /// Prompt + completion tokens per run.
     pub max_tokens: Option<u64>,
     /// Wall time per run.
-    #[serde(with = "crate::llm::duration_ms_opt")]
+    #[serde(with = "crate::serde_util::duration_ms_opt")]
     pub max_wall_time: Option<Duration>,
     /// Cost per run in US dollars (needs the model's prices).
     pub max_cost_usd: Option<f64>,

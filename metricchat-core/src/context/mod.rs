@@ -515,30 +515,7 @@ impl Default for ContextHub {
     }
 }
 
-/// Splits identifiers and text into lowercase words (snake_case, camelCase, digits).
-pub fn words(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut prev_lower = false;
-    for ch in text.chars() {
-        if ch.is_alphanumeric() {
-            if ch.is_uppercase() && prev_lower && !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
-            }
-            prev_lower = ch.is_lowercase() || ch.is_ascii_digit();
-            cur.extend(ch.to_lowercase());
-        } else {
-            if !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
-            }
-            prev_lower = false;
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
+pub use crate::text::words;
 
 /// Whether an engine type name is numeric (`INT`, `DOUBLE`, `DECIMAL(10,2)`, `Float64`, …).
 pub fn is_numeric_type(data_type: &str) -> bool {
@@ -1142,12 +1119,7 @@ impl ContextHub {
     /// from the catalog, plus knowledge notes.
     fn table_description(&self, connection: &str, table: &TableRef) -> Option<TableDescription> {
         let g = self.read().ok()?;
-        let cat = g.get(connection)?;
-        let mut d = cat.described.get(table).cloned().or_else(|| {
-            cat.schemas
-                .get(table)
-                .map(|s| TableDescription::from_schema(connection, s))
-        })?;
+        let mut d = unannotated_description(g.get(connection)?, connection, table)?;
         drop(g);
         self.annotate(&mut d, table);
         Some(d)
@@ -1399,6 +1371,9 @@ impl ContextHub {
         let mut index_items = 0;
         let mut index_omitted = 0;
         let mut index_used = 0;
+        // Taken before the catalogs' read guard: building the index reads the catalogs, and a
+        // second read of a std `RwLock` on one thread deadlocks once a writer is queued.
+        let idx = self.index().ok();
         let g = self.read().ok();
         for conn in connections {
             let chosen: Vec<&TableSelection> =
@@ -1414,7 +1389,10 @@ impl ContextHub {
                 );
             }
             for t in &chosen {
-                if let Some(d) = self.table_description(conn, &t.table) {
+                // From the catalog under the guard already held (not `table_description`,
+                // which would read-lock the catalogs again).
+                if let Some(mut d) = unannotated_description(cat, conn, &t.table) {
+                    self.annotate(&mut d, &t.table);
                     schema.push_str(&render_selected(
                         &d,
                         t.family
@@ -1438,7 +1416,6 @@ impl ContextHub {
                 .collect();
             let mut rest: Vec<String> = Vec::new();
             let mut fam_seen: HashSet<String> = HashSet::new();
-            let idx = self.index().ok();
             let family_of: HashMap<&TableRef, &TableFamily> = idx
                 .as_ref()
                 .map(|idx| {
@@ -2029,6 +2006,20 @@ fn render_selected(
         );
     }
     text
+}
+
+/// A table's description from `cat` (with samples when described, else from the schema),
+/// without knowledge notes: for callers that already hold the catalogs' lock.
+fn unannotated_description(
+    cat: &Catalog,
+    connection: &str,
+    table: &TableRef,
+) -> Option<TableDescription> {
+    cat.described.get(table).cloned().or_else(|| {
+        cat.schemas
+            .get(table)
+            .map(|s| TableDescription::from_schema(connection, s))
+    })
 }
 
 #[cfg(test)]

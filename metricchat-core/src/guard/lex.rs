@@ -26,7 +26,7 @@
 //!   siblings) are recognised here; every other PRAGMA stays refused.
 
 use sqlparser::keywords::Keyword;
-use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer, Whitespace};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
 
 use super::dialect_of;
 use crate::connector::Dialect;
@@ -144,29 +144,32 @@ struct Text {
 
 impl Text {
     fn new(sql: &str, tokens: &[TokenWithSpan]) -> Self {
-        // Byte offset of the start of each line, then columns counted in chars.
-        let mut lines = vec![0usize];
-        for (i, c) in sql.char_indices() {
-            if c == '\n' {
-                lines.push(i + 1);
+        // One walk over the text: token starts come in order (line, then column in chars).
+        let mut starts = Vec::with_capacity(tokens.len());
+        let mut chars = sql.char_indices().peekable();
+        let (mut line, mut col) = (1u64, 1u64);
+        for t in tokens {
+            let target = (t.span.start.line, t.span.start.column);
+            while (line, col) < target {
+                match chars.next() {
+                    Some((_, '\n')) => {
+                        line += 1;
+                        col = 1;
+                    }
+                    Some(_) => col += 1,
+                    None => break,
+                }
             }
-        }
-        let offset = |loc: Location| -> usize {
-            let Some(&line_start) = usize::try_from(loc.line)
-                .ok()
-                .and_then(|l| l.checked_sub(1))
-                .and_then(|l| lines.get(l))
-            else {
-                return sql.len();
+            let at = if (line, col) == target {
+                chars.peek().map_or(sql.len(), |(i, _)| *i)
+            } else {
+                // Out of order or past the end: positions are not to be trusted here.
+                sql.len()
             };
-            let col = usize::try_from(loc.column.saturating_sub(1)).unwrap_or(usize::MAX);
-            sql[line_start..]
-                .char_indices()
-                .nth(col)
-                .map_or(sql.len(), |(i, _)| line_start + i)
-        };
+            starts.push(at);
+        }
         Self {
-            starts: tokens.iter().map(|t| offset(t.span.start)).collect(),
+            starts,
             len: sql.len(),
         }
     }
@@ -589,6 +592,25 @@ mod tests {
         );
         let l = lex("SELECT 'WITH ROLLUP'", Dialect::MySql).unwrap();
         assert!(!l.shimmed);
+    }
+
+    #[test]
+    fn positions_hold_on_a_long_single_line() {
+        let sql = format!(
+            "SELECT {} FROM t",
+            (0..20_000)
+                .map(|i| format!("c{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let l = lex(&sql, Dialect::Postgres).unwrap();
+        assert_eq!(l.run, sql);
+        let l = lex(&format!("{sql} WHERE x = U&\"\\0061\""), Dialect::Postgres).unwrap();
+        assert!(
+            l.run.ends_with("WHERE x = \"a\""),
+            "{}",
+            &l.run[l.run.len() - 30..]
+        );
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub struct GuardConfig {
     /// Outer `LIMIT` added or tightened to this; `None` only by explicit opt-out.
     pub max_rows: Option<u64>,
     /// Statement time limit.
-    #[serde(with = "crate::llm::duration_ms_opt")]
+    #[serde(with = "crate::serde_util::duration_ms_opt")]
     pub timeout: Option<Duration>,
     /// Explicit opt-out of the read-only rule. Never set this for model-written SQL you do not trust.
     pub allow_writes: bool,

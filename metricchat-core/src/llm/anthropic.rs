@@ -23,13 +23,13 @@ use serde_json::{Map, Value, json};
 use super::HttpOptions;
 use super::http::{
     SseDecode, SseSource, Step, body_message, malformed, retry_after, sensitive_value, sse_stream,
-    truncate,
 };
 use super::{
     ChatEvent, ChatRequest, ChatStream, FinishReason, ImageContent, LlmClient, ModelInfo, Pricing,
     ResponseFormat, Role, ToolCall, ToolChoice, Usage,
 };
 use crate::error::{Error, ErrorKind, Result};
+use crate::text::truncate;
 
 const PROVIDER: &str = "anthropic";
 const API_VERSION: &str = "2023-06-01";
@@ -163,7 +163,7 @@ pub struct AnthropicClient {
     config: AnthropicConfig,
     endpoint: url::Url,
     http: reqwest::Client,
-    transport: super::http::Transport,
+    transport: super::transport::Transport,
 }
 
 impl AnthropicClient {
@@ -189,7 +189,7 @@ impl AnthropicClient {
             config,
             endpoint,
             http,
-            transport: super::http::Transport::default(),
+            transport: super::transport::Transport::default(),
         })
     }
 
@@ -245,7 +245,7 @@ impl AnthropicClient {
 
 impl super::cassette::Recordable for AnthropicClient {
     fn with_cassette(mut self, cassette: &super::cassette::Cassette) -> Self {
-        self.transport.set_cassette(cassette.clone());
+        self.transport.send_via(cassette.clone());
         self
     }
 }

@@ -72,6 +72,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::LlmClient;
+use super::transport::{HttpSend, send_error};
 use crate::error::{Error, Result};
 
 /// The environment variable that makes [`CassetteMode::Auto`] record.
@@ -196,6 +197,18 @@ impl std::fmt::Debug for Cassette {
             .field("path", &self.tape.path)
             .field("mode", &self.tape.mode)
             .finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpSend for Cassette {
+    async fn send(
+        &self,
+        provider: &str,
+        client: &reqwest::Client,
+        request: reqwest::Request,
+    ) -> Result<reqwest::Response> {
+        Cassette::send(self, provider, client, request).await
     }
 }
 
@@ -329,7 +342,7 @@ impl Cassette {
         let resp = client
             .execute(request)
             .await
-            .map_err(|e| super::http::send_error(provider, e))?;
+            .map_err(|e| send_error(provider, e))?;
         let status = resp.status();
         let headers: BTreeMap<String, String> = KEPT_HEADERS
             .iter()

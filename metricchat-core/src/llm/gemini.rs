@@ -37,13 +37,13 @@ use super::HttpOptions;
 use super::http::is_json;
 use super::http::{
     SseDecode, SseSource, Step, body_message, malformed, retry_after, sensitive_value, sse_stream,
-    truncate,
 };
 use super::{
     ChatEvent, ChatRequest, ChatStream, FinishReason, ImageContent, LlmClient, ModelInfo, Pricing,
     ResponseFormat, Role, ToolCall, ToolChoice, Usage,
 };
 use crate::error::{Error, ErrorKind, Result};
+use crate::text::truncate;
 
 const PROVIDER: &str = "gemini";
 const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
@@ -210,7 +210,7 @@ pub struct GeminiClient {
     config: GeminiConfig,
     endpoint: url::Url,
     http: reqwest::Client,
-    transport: super::http::Transport,
+    transport: super::transport::Transport,
     signatures: Arc<Signatures>,
 }
 
@@ -262,7 +262,7 @@ impl GeminiClient {
             config,
             endpoint,
             http,
-            transport: super::http::Transport::default(),
+            transport: super::transport::Transport::default(),
             signatures: Arc::default(),
         })
     }
@@ -327,7 +327,7 @@ impl GeminiClient {
 
 impl super::cassette::Recordable for GeminiClient {
     fn with_cassette(mut self, cassette: &super::cassette::Cassette) -> Self {
-        self.transport.set_cassette(cassette.clone());
+        self.transport.send_via(cassette.clone());
         self
     }
 }

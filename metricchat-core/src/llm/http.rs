@@ -9,9 +9,11 @@ use std::time::Duration;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::retry::{RetryPolicy, duration_ms, duration_ms_opt};
+use super::retry::RetryPolicy;
 use super::{ChatEvent, ChatStream, transport_error};
 use crate::error::{BoxError, Error, Result};
+use crate::serde_util::{duration_ms, duration_ms_opt};
+use crate::text::truncate;
 
 /// Connection settings shared by every provider config ([`OpenAiConfig`](super::OpenAiConfig),
 /// [`AnthropicConfig`](super::AnthropicConfig), [`GeminiConfig`](super::GeminiConfig),
@@ -411,14 +413,6 @@ pub(crate) fn body_message(status: u16, body: &str) -> String {
     }
 }
 
-/// `s` cut to `max_chars` characters, with `…` when cut.
-pub(crate) fn truncate(s: &str, max_chars: usize) -> String {
-    match s.char_indices().nth(max_chars) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
-}
-
 /// A response part that is not what the provider documents.
 pub(crate) fn malformed(
     provider: &str,
@@ -431,21 +425,6 @@ pub(crate) fn malformed(
         format!("malformed {what}: {e}: {}", truncate(data, 200)),
         None,
     )
-}
-
-/// A failure to send a request (connect, timeout, builder) as a typed error.
-pub(crate) fn send_error(provider: &str, e: reqwest::Error) -> Error {
-    if e.is_builder() {
-        return Error::config(provider, format!("cannot build the request: {e}"));
-    }
-    let what = if e.is_connect() {
-        "connection failed"
-    } else if e.is_timeout() {
-        "connection timed out"
-    } else {
-        "request failed"
-    };
-    transport_error(provider, format!("{what}: {e}"), Some(e.into()))
 }
 
 /// A response stream that ended before the provider said it was done.
@@ -489,36 +468,6 @@ pub(crate) fn is_json(headers: &HeaderMap) -> bool {
                 .to_ascii_lowercase()
                 .starts_with("application/json")
         })
-}
-
-/// How a provider client sends its requests: straight to the network, or through a
-/// [`Cassette`](super::cassette::Cassette) that records or replays them.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Transport {
-    cassette: Option<super::cassette::Cassette>,
-}
-
-impl Transport {
-    /// Sends through `cassette` from now on.
-    pub(crate) fn set_cassette(&mut self, cassette: super::cassette::Cassette) {
-        self.cassette = Some(cassette);
-    }
-
-    /// Sends `request` with `client`, or answers it from the cassette.
-    pub(crate) async fn send(
-        &self,
-        provider: &str,
-        client: &reqwest::Client,
-        request: reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, Error> {
-        match &self.cassette {
-            None => request.send().await.map_err(|e| send_error(provider, e)),
-            Some(cassette) => {
-                let request = request.build().map_err(|e| send_error(provider, e))?;
-                cassette.send(provider, client, request).await
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -615,7 +564,6 @@ mod tests {
         assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
         h.insert("retry-after-ms", HeaderValue::from_static("250"));
         assert_eq!(retry_after(&h), Some(Duration::from_millis(250)));
-        assert_eq!(truncate("abcdef", 3), "abc…");
         assert_eq!(body_message(503, "  "), "Service Unavailable");
     }
 }

@@ -31,9 +31,9 @@ pub mod ollama;
 #[cfg(feature = "openai")]
 pub mod openai;
 pub(crate) mod retry;
-pub(crate) use retry::{duration_ms, duration_ms_opt};
 pub mod scripted;
 pub mod spec;
+mod transport;
 
 #[cfg(feature = "anthropic")]
 pub use anthropic::{AnthropicClient, AnthropicConfig};

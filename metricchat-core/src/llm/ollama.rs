@@ -20,12 +20,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::HttpOptions;
-use super::http::{body_message, malformed, retry_after, sensitive_value, truncate};
+use super::http::{body_message, malformed, retry_after, sensitive_value};
 use super::{
     ChatEvent, ChatMessage, ChatRequest, ChatStream, FinishReason, ImageContent, LlmClient,
     ModelInfo, Pricing, ResponseFormat, Role, ToolCall, ToolChoice, Usage, transport_error,
 };
 use crate::error::{Error, ErrorKind, Result};
+use crate::text::truncate;
 
 const PROVIDER: &str = "ollama";
 const DEFAULT_PORT: u16 = 11434;
@@ -232,7 +233,7 @@ pub struct OllamaClient {
     config: OllamaConfig,
     endpoint: url::Url,
     http: reqwest::Client,
-    transport: super::http::Transport,
+    transport: super::transport::Transport,
 }
 
 impl OllamaClient {
@@ -245,7 +246,7 @@ impl OllamaClient {
             config,
             endpoint,
             http,
-            transport: super::http::Transport::default(),
+            transport: super::transport::Transport::default(),
         })
     }
 
@@ -300,7 +301,7 @@ impl OllamaClient {
 
 impl super::cassette::Recordable for OllamaClient {
     fn with_cassette(mut self, cassette: &super::cassette::Cassette) -> Self {
-        self.transport.set_cassette(cassette.clone());
+        self.transport.send_via(cassette.clone());
         self
     }
 }

@@ -22,13 +22,13 @@ use serde_json::{Value, json};
 use super::HttpOptions;
 use super::http::{
     SseDecode, SseSource, Step, body_message, malformed, retry_after, sensitive_value, sse_stream,
-    truncate,
 };
 use super::{
     ChatEvent, ChatMessage, ChatRequest, ChatStream, FinishReason, LlmClient, ModelInfo, Pricing,
     ResponseFormat, Role, ToolCall, ToolChoice, Usage,
 };
 use crate::error::{Error, ErrorKind, Result};
+use crate::text::truncate;
 
 const PROVIDER: &str = "openai";
 /// The `api-version` an Azure deployment is called with when none is configured (the latest
@@ -254,7 +254,7 @@ pub struct OpenAiClient {
     config: OpenAiConfig,
     endpoint: url::Url,
     http: reqwest::Client,
-    transport: super::http::Transport,
+    transport: super::transport::Transport,
 }
 
 impl OpenAiClient {
@@ -285,7 +285,7 @@ impl OpenAiClient {
             config,
             endpoint,
             http,
-            transport: super::http::Transport::default(),
+            transport: super::transport::Transport::default(),
         })
     }
 
@@ -341,7 +341,7 @@ impl OpenAiClient {
 
 impl super::cassette::Recordable for OpenAiClient {
     fn with_cassette(mut self, cassette: &super::cassette::Cassette) -> Self {
-        self.transport.set_cassette(cassette.clone());
+        self.transport.send_via(cassette.clone());
         self
     }
 }

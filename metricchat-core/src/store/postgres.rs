@@ -63,7 +63,7 @@ pub struct PostgresStoreConfig {
     /// Connections in the pool. Default 5.
     pub max_connections: u32,
     /// How long to wait for a connection (the first one too) before failing. Default 10 s.
-    #[serde(with = "crate::llm::duration_ms", rename = "connect_timeout_ms")]
+    #[serde(with = "crate::serde_util::duration_ms", rename = "connect_timeout_ms")]
     pub connect_timeout: Duration,
 }
 

@@ -53,7 +53,7 @@ pub struct CreateDataOutput {
     /// Rows returned.
     pub row_count: usize,
     /// Column names and types.
-    pub columns: Vec<crate::events::ColumnMeta>,
+    pub columns: Vec<crate::data::ColumnMeta>,
     /// The first rows.
     pub rows: Vec<serde_json::Value>,
     /// Whether the row cap (or the preview) cut the rows shown.

@@ -62,17 +62,17 @@ pub struct ToolPolicy {
     /// Attempts for retryable errors (1 = no retry).
     pub attempts: u32,
     /// First backoff between attempts (doubled, with jitter).
-    #[serde(with = "crate::llm::duration_ms")]
+    #[serde(with = "crate::serde_util::duration_ms")]
     pub backoff: Duration,
     /// Time allowed until the tool has started (for bridged tools: until the host language
     /// picked the call up).
-    #[serde(with = "crate::llm::duration_ms")]
+    #[serde(with = "crate::serde_util::duration_ms")]
     pub start_timeout: Duration,
     /// Time allowed without progress reports.
-    #[serde(with = "crate::llm::duration_ms")]
+    #[serde(with = "crate::serde_util::duration_ms")]
     pub idle_timeout: Duration,
     /// Time allowed in total.
-    #[serde(with = "crate::llm::duration_ms")]
+    #[serde(with = "crate::serde_util::duration_ms")]
     pub hard_timeout: Duration,
 }
 

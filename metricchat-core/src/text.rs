@@ -1,0 +1,57 @@
+//! Text helpers shared across the crate (a leaf module: it imports nothing from the crate).
+
+/// Splits identifiers and text into lowercase words (snake_case, camelCase, digits).
+///
+/// Public as [`crate::context::words`].
+pub fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for ch in text.chars() {
+        if ch.is_alphanumeric() {
+            if ch.is_uppercase() && prev_lower && !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            prev_lower = ch.is_lowercase() || ch.is_ascii_digit();
+            cur.extend(ch.to_lowercase());
+        } else {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// `s` cut to `max_chars` characters, with `…` when cut.
+pub(crate) fn truncate(s: &str, max_chars: usize) -> String {
+    match s.char_indices().nth(max_chars) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_split_identifiers() {
+        assert_eq!(words("depDelay_minutes2"), vec!["dep", "delay", "minutes2"]);
+        assert_eq!(words("Which carrier?"), vec!["which", "carrier"]);
+        assert_eq!(words("HTTPServer v2"), vec!["httpserver", "v2"]);
+        assert_eq!(words("naïve_Ünïcode"), vec!["naïve", "ünïcode"]);
+        assert!(words("").is_empty());
+    }
+
+    #[test]
+    fn truncate_counts_characters() {
+        assert_eq!(truncate("abcdef", 3), "abc…");
+        assert_eq!(truncate("abc", 3), "abc");
+        assert_eq!(truncate("ééé", 2), "éé…");
+    }
+}
