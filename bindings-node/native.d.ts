@@ -53,7 +53,7 @@ export declare class NativeConnection {
 
 /** A query under way. */
 export declare class NativeQuery {
-  /** Stops the query (its result becomes a `Cancelled` error). */
+  /** Stops the query (its result becomes a `Cancelled` error, also when it had just finished). */
   cancel(): void
   /** The query's result. */
   result(): Promise<NativeResult>

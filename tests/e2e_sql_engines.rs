@@ -167,10 +167,10 @@ async fn the_agent_flow_runs_on_sqlite() {
 
 #[tokio::test]
 async fn the_agent_flow_runs_on_postgres() {
-    let Ok(url) = std::env::var("MC_TEST_POSTGRES_URL") else {
-        eprintln!(
-            "\n*** SKIPPED the_agent_flow_runs_on_postgres: MC_TEST_POSTGRES_URL is not set.\n"
-        );
+    let Some(url) = metricchat_testkit::service_url_or_skip(
+        "MC_TEST_POSTGRES_URL",
+        "the_agent_flow_runs_on_postgres",
+    ) else {
         return;
     };
     let db = format!("mc_e2e_{}", std::process::id());
@@ -227,8 +227,10 @@ async fn the_agent_flow_runs_on_postgres() {
 async fn the_agent_flow_runs_on_mariadb() {
     use metricchat::connectors::mysql::MySqlConnector;
 
-    let Ok(url) = std::env::var("MC_TEST_MYSQL_URL") else {
-        eprintln!("\n*** SKIPPED the_agent_flow_runs_on_mariadb: MC_TEST_MYSQL_URL is not set.\n");
+    let Some(url) = metricchat_testkit::service_url_or_skip(
+        "MC_TEST_MYSQL_URL",
+        "the_agent_flow_runs_on_mariadb",
+    ) else {
         return;
     };
     let db = format!("mc_e2e_{}", std::process::id());

@@ -681,8 +681,10 @@ macro_rules! live_run {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_corpus_on_postgres() {
-    let Ok(base) = std::env::var("MC_TEST_POSTGRES_URL") else {
-        eprintln!("\n*** SKIPPED hostile_corpus_on_postgres: MC_TEST_POSTGRES_URL is not set.\n");
+    let Some(base) = metricchat_testkit::service_url_or_skip(
+        "MC_TEST_POSTGRES_URL",
+        "hostile_corpus_on_postgres",
+    ) else {
         return;
     };
     let _lock = CANARY_LOCK.lock().await;
@@ -885,8 +887,9 @@ impl My {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_corpus_on_mariadb() {
-    let Ok(base) = std::env::var("MC_TEST_MYSQL_URL") else {
-        eprintln!("\n*** SKIPPED hostile_corpus_on_mariadb: MC_TEST_MYSQL_URL is not set.\n");
+    let Some(base) =
+        metricchat_testkit::service_url_or_skip("MC_TEST_MYSQL_URL", "hostile_corpus_on_mariadb")
+    else {
         return;
     };
     let _lock = CANARY_LOCK.lock().await;

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::data::NativeResult;
-use crate::{coded, js};
+use crate::{coded, js, js_error};
 
 /// Limits of a connection's queries (the guard's defaults: 10,000 rows, 60 s).
 #[napi(object)]
@@ -113,7 +113,7 @@ pub struct NativeQuery {
 
 #[napi]
 impl NativeQuery {
-    /// Stops the query (its result becomes a `Cancelled` error).
+    /// Stops the query (its result becomes a `Cancelled` error, also when it had just finished).
     #[napi]
     pub fn cancel(&self) {
         self.cancel.cancel();
@@ -129,7 +129,17 @@ impl NativeQuery {
                 "the query's result was already taken",
             ));
         };
-        let joined = task.await.map_err(|e| coded(ErrorKind::Internal, e))?;
+        // A cancelled query is `Cancelled` even if it finished first: a fast query may complete
+        // before a cancel issued right after `query()` (an already aborted signal) reaches it.
+        let mut task = task;
+        let joined = tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => {
+                task.abort();
+                return Err(js_error(&metricchat::Error::Cancelled));
+            }
+            joined = &mut task => joined.map_err(|e| coded(ErrorKind::Internal, e))?,
+        };
         let (sql, data) = js(joined)?;
         Ok(NativeResult::query(&sql, data))
     }

@@ -7,11 +7,10 @@ import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 
 import { Agent, connect, llm } from '../index.mjs';
-import { fakeAgent, startFake, tempDir, text, toolCall, when } from './helpers.mjs';
+import { fakeAgent, serviceUrlOrSkip, startFake, tempDir, text, toolCall, when } from './helpers.mjs';
 
-// As set, and with the opt-in the test server's superuser login needs for model-written SQL.
-const PG_AS_SET = process.env.MC_TEST_POSTGRES_URL;
-const PG = PG_AS_SET && `${PG_AS_SET}${PG_AS_SET.includes('?') ? '&' : '?'}allow_privileged_login=true`;
+// With the opt-in the test server's superuser login needs for model-written SQL.
+const privilegedOk = (url) => `${url}${url.includes('?') ? '&' : '?'}allow_privileged_login=true`;
 
 let fake;
 before(async () => {
@@ -115,11 +114,11 @@ test('SQLite: connect, query, and an agent run', async (t) => {
 });
 
 test('PostgreSQL: connect, query, and an agent run', async (t) => {
-  if (!PG) {
-    console.warn('SKIPPED PostgreSQL tests: set MC_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test)');
-    t.skip('MC_TEST_POSTGRES_URL is not set');
-    return;
-  }
+  const PG_AS_SET = serviceUrlOrSkip(
+    t, 'MC_TEST_POSTGRES_URL', 'the PostgreSQL tests (e.g. postgres://postgres@127.0.0.1:5432/test)',
+  );
+  if (!PG_AS_SET) return;
+  const PG = privilegedOk(PG_AS_SET);
   const conn = connect(PG);
   assert.equal(conn.info.backend, 'postgres');
   const res = await conn.query(

@@ -74,3 +74,22 @@ export function fakeAgent(baseUrl, extra = {}) {
     ...extra,
   };
 }
+
+/** Whether the tests run on CI (`CI=true`, or `CI=1`, as CI runners set it). */
+export const onCi = () => ['true', '1'].includes((process.env.CI ?? '').trim().toLowerCase());
+
+/**
+ * The URL in the environment variable `name`, as set. Unset or empty: on CI this throws (the
+ * test fails: a missing service must not pass as skipped); elsewhere it prints a loud SKIPPED
+ * line, skips the test `t` and returns `undefined` (the caller returns).
+ */
+export function serviceUrlOrSkip(t, name, what) {
+  const url = process.env[name];
+  if (url && url.trim()) return url;
+  if (onCi()) {
+    throw new Error(`${name} is not set but CI is: ${what} must run on CI (.ci/run sets ${name})`);
+  }
+  console.warn(`*** SKIPPED: ${name} is not set; ${what} did not run ***`);
+  t.skip(`${name} is not set`);
+  return undefined;
+}

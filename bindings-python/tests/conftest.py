@@ -131,14 +131,27 @@ def with_param(url: str, param: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{param}"
 
 
+def on_ci() -> bool:
+    """Whether the tests run on CI (`CI=true`, or `CI=1`, as CI runners set it)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1")
+
+
+def service_url_or_skip(var: str, what: str) -> str:
+    """The URL in `var` as set. Unset or empty: a failure on CI (a missing service must not pass
+    as skipped), else a loud SKIPPED line and a skip."""
+    url = os.environ.get(var, "").strip()
+    if url:
+        return os.environ[var]
+    if on_ci():
+        pytest.fail(f"{var} is not set but CI is: {what} must run on CI (.ci/run sets {var})", pytrace=False)
+    print(f"\n*** SKIPPED: {var} not set; {what} did not run ***", file=sys.stderr)
+    pytest.skip(f"{var} not set")
+
+
 @pytest.fixture
 def pg_dsn() -> str:
     """MC_TEST_POSTGRES_URL as set, for psycopg (libpq refuses parameters it does not know)."""
-    url = os.environ.get("MC_TEST_POSTGRES_URL")
-    if not url:
-        print("\n*** SKIPPED: MC_TEST_POSTGRES_URL not set; PostgreSQL tests did not run ***", file=sys.stderr)
-        pytest.skip("MC_TEST_POSTGRES_URL not set")
-    return url
+    return service_url_or_skip("MC_TEST_POSTGRES_URL", "the PostgreSQL tests")
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ pub mod instructions;
 pub mod knowledge;
 pub mod llm;
 pub mod planner;
+pub(crate) mod run;
 pub(crate) mod serde_util;
 pub mod store;
 pub(crate) mod text;

@@ -1513,7 +1513,6 @@ async fn instructions_and_memories_survive_reopen_as_readable_json() {
 #[cfg(feature = "postgres-store")]
 mod pg {
     use std::future::Future;
-    use std::io::Write;
     use std::panic::AssertUnwindSafe;
 
     use futures::FutureExt;
@@ -1523,20 +1522,16 @@ mod pg {
 
     const URL_ENV: &str = "MC_TEST_POSTGRES_URL";
 
-    /// The test database's URL, or `None` after a loud SKIP line on stderr (written past the
-    /// test harness's capture, so it shows in every run).
+    /// The test database's URL, or `None` after a loud SKIPPED line on stderr (written past the
+    /// test harness's capture, so it shows in every run); with `CI=true` a missing URL fails the
+    /// test instead ([`metricchat_testkit::service_url_or_skip`]).
     pub fn url(test: &str) -> Option<String> {
-        match std::env::var(URL_ENV) {
-            Ok(url) if !url.trim().is_empty() => Some(url),
-            _ => {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "SKIP postgres_store::{test}: {URL_ENV} is not set \
-                     (e.g. postgres://postgres@127.0.0.1:5432/test)"
-                );
-                None
-            }
-        }
+        metricchat_testkit::service_url_or_skip(
+            URL_ENV,
+            &format!(
+                "postgres_store::{test} (set it, e.g. postgres://postgres@127.0.0.1:5432/test)"
+            ),
+        )
     }
 
     /// A schema name no other test run uses.

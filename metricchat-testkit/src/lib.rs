@@ -56,6 +56,7 @@ pub mod gemini;
 pub mod ollama;
 mod openai;
 pub mod script;
+pub mod services;
 #[cfg(feature = "snowflake")]
 pub mod snowflake;
 #[cfg(any(feature = "snowflake", feature = "bigquery"))]
@@ -63,6 +64,7 @@ pub mod warehouse_common;
 mod wire;
 
 pub use script::{Exchange, FakeToolCall, FakeUsage, Matcher, Reply};
+pub use services::{on_ci, service_url_or_skip};
 
 /// A request the server received.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -27,7 +27,7 @@ use metricchat_core::error::{Error, ErrorKind};
 use tokio_util::sync::CancellationToken;
 
 /// The URL of a test service from `var` with `allow_privileged_login=true` added, or `None`
-/// after a loud SKIPPED banner. The test servers log in as their superuser (PostgreSQL's
+/// after a loud SKIPPED banner (a failure with `CI=true`, see [`service_url_as_is`]). The test servers log in as their superuser (PostgreSQL's
 /// `postgres`, MariaDB's `root`), on which the connectors refuse `query()` unless opted in; the
 /// privileged-login tests use [`service_url_as_is`].
 pub fn service_url(var: &str, what: &str) -> Option<String> {
@@ -56,18 +56,14 @@ pub fn with_param(url: &str, param: &str) -> String {
     out
 }
 
-/// The URL of a test service from `var` exactly as set, or `None` after a loud SKIPPED banner.
+/// The URL of a test service from `var` exactly as set, or `None` after a loud SKIPPED banner;
+/// with `CI=true` a missing URL fails the test instead
+/// ([`metricchat_testkit::service_url_or_skip`]).
 pub fn service_url_as_is(var: &str, what: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            eprintln!(
-                "\n*** SKIPPED: {var} is not set; the {what} tests (and their conformance suite) \
-                 did not run ***\n"
-            );
-            None
-        }
-    }
+    metricchat_testkit::service_url_or_skip(
+        var,
+        &format!("the {what} tests (and their conformance suite)"),
+    )
 }
 
 /// A unique name for this test's objects (`mc_test_<pid>_<nanos>_<seq>`).

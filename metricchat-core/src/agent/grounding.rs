@@ -6,8 +6,8 @@
 
 use serde_json::Value;
 
-use super::state::QueryArtifact;
 use crate::data::batches_to_json_rows;
+use crate::run::state::QueryArtifact;
 
 /// Numbers written in `text`: `58,665`, `20.22`, `-3.5`, `12%` (as 12).
 pub(crate) fn numbers_in(text: &str) -> Vec<(String, f64)> {

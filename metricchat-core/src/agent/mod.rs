@@ -49,7 +49,6 @@ mod grounding;
 mod instructions;
 mod run;
 mod runner;
-pub(crate) mod state;
 
 pub use instructions::{InstructionsHandle, MemoriesHandle};
 

@@ -10,7 +10,6 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::runner::run_tool;
-use super::state::{EventSink, RunScratch, RunShared, Terminal};
 use super::{AgentInner, AskResult, Chart, Dataset, Run};
 use crate::context::{ContextPlan, truncate_observation};
 use crate::error::{Budget, Error, ErrorInfo, Result};
@@ -18,6 +17,7 @@ use crate::events::{EventKind, RunStatus, RunSummary, Timings, ToolStatus};
 use crate::guard::SqlGuard;
 use crate::llm::{ChatMessage, ChatRequest, Usage};
 use crate::planner::{DecisionDelta, PlannerDecision, PlannerInput};
+use crate::run::state::{EventSink, RunScratch, RunShared, Terminal};
 use crate::store::{
     DecisionRecord, ExecutionStatus, QueryStatus, RunRecord, Snapshot, StepWrite,
     ToolExecutionRecord,

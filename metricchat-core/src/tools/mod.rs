@@ -20,7 +20,7 @@ use crate::llm::ToolSpec;
 
 mod answer_question;
 mod clarify;
-mod context;
+
 mod create_data;
 mod create_visualization;
 mod describe_tables;
@@ -30,9 +30,9 @@ mod remember;
 mod search_knowledge;
 mod suggest_instruction;
 
+pub use crate::run::{QueryOutcome, ToolContext};
 pub use answer_question::{AnswerQuestion, AnswerQuestionArgs};
 pub use clarify::{Clarify, ClarifyArgs};
-pub use context::{QueryOutcome, ToolContext};
 pub use create_data::{CreateData, CreateDataArgs};
 pub use create_visualization::{CreateVisualization, CreateVisualizationArgs};
 pub use describe_tables::{DescribeTables, DescribeTablesArgs};

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::agent::state::{QueryArtifact, RunShared, Terminal, VizArtifact};
+use super::state::{QueryArtifact, RunShared, Terminal, VizArtifact};
 use crate::connector::{ConnectorRef, QueryData, QueryOptions, collect_stream, find_connection};
 use crate::context::ContextHub;
 use crate::data;
