@@ -294,6 +294,31 @@ async fn engine_run(conn: &ConnectorRef, sql: &str) -> Result<String, Error> {
     }
 }
 
+/// Runs each `(name, sql)` check (one text value each) on a fresh `$conn` to `$url`, into `$into`;
+/// a failing check or connection is recorded as its error, which a change then shows.
+macro_rules! canary_checks {
+    ($conn:ty, $url:expr, $checks:expr, $into:ident) => {{
+        match <$conn>::connect($url.as_str()).await {
+            Ok(mut c) => {
+                for (name, sql) in $checks {
+                    let v = match sqlx::query_scalar::<_, Option<String>>(AssertSqlSafe(*sql))
+                        .fetch_one(&mut c)
+                        .await
+                    {
+                        Ok(v) => v.unwrap_or_default(),
+                        Err(e) => format!("error: {e}"),
+                    };
+                    $into.insert((*name).to_string(), v);
+                }
+                let _ = c.close().await;
+            }
+            Err(e) => {
+                $into.insert("connect".into(), format!("error: {e}"));
+            }
+        }
+    }};
+}
+
 /// Runs `sql` on a raw sqlx connection (simple protocol: several statements allowed) with a
 /// 10 s limit; every row as `|`-joined text.
 macro_rules! raw_text {
@@ -545,24 +570,7 @@ impl Pg {
                 "SELECT count(*)::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'",
             ),
         ];
-        match sqlx::PgConnection::connect(self.db_url.as_str()).await {
-            Ok(mut c) => {
-                for (name, sql) in checks {
-                    let v = match sqlx::query_scalar::<_, Option<String>>(AssertSqlSafe(*sql))
-                        .fetch_one(&mut c)
-                        .await
-                    {
-                        Ok(v) => v.unwrap_or_default(),
-                        Err(e) => format!("error: {e}"),
-                    };
-                    s.insert((*name).to_string(), v);
-                }
-                let _ = c.close().await;
-            }
-            Err(e) => {
-                s.insert("connect".into(), format!("error: {e}"));
-            }
-        }
+        canary_checks!(sqlx::PgConnection, self.db_url, checks, s);
         let alive = match self.victim.as_mut() {
             Some(v) => sqlx::raw_sql("SELECT 1").execute(v).await.is_ok(),
             None => false,
@@ -845,24 +853,7 @@ impl My {
                 "SELECT CAST((SELECT COUNT(*) FROM information_schema.triggers) + (SELECT COUNT(*) FROM information_schema.events) AS CHAR)",
             ),
         ];
-        match sqlx::MySqlConnection::connect(self.db_url.as_str()).await {
-            Ok(mut c) => {
-                for (name, sql) in checks {
-                    let v = match sqlx::query_scalar::<_, Option<String>>(AssertSqlSafe(*sql))
-                        .fetch_one(&mut c)
-                        .await
-                    {
-                        Ok(v) => v.unwrap_or_default(),
-                        Err(e) => format!("error: {e}"),
-                    };
-                    s.insert((*name).to_string(), v);
-                }
-                let _ = c.close().await;
-            }
-            Err(e) => {
-                s.insert("connect".into(), format!("error: {e}"));
-            }
-        }
+        canary_checks!(sqlx::MySqlConnection, self.db_url, checks, s);
         let alive = match self.victim.as_mut() {
             Some(v) => sqlx::raw_sql("SELECT 1").execute(v).await.is_ok(),
             None => false,
