@@ -51,8 +51,8 @@
 pub use metricchat_core::{
     Agent, AgentBuilder, AgentConfig, AskResult, Connector, ConnectorRef, Dialect, Error,
     ErrorKind, Event, EventKind, QueryOptions, Result, Run, RunStatus, SendableRecordBatchStream,
-    agent, arrow, connector, context, data, error, events, guard, instructions, knowledge, llm,
-    planner, store, tools, viz,
+    agent, arrow, connector, context, data, error, eval, events, guard, instructions, knowledge,
+    llm, planner, store, tools, viz,
 };
 
 pub mod spec;

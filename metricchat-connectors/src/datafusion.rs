@@ -538,6 +538,20 @@ impl Engine {
                     Some(b) => b.schema(),
                     None => Arc::new(arrow::datatypes::Schema::empty()),
                 };
+                let (schema, batches) = match sql_friendly_schema(&schema) {
+                    None => (schema, batches),
+                    Some(renamed) => {
+                        let renamed = Arc::new(renamed);
+                        let batches = batches
+                            .into_iter()
+                            .map(|b| {
+                                RecordBatch::try_new(Arc::clone(&renamed), b.columns().to_vec())
+                            })
+                            .collect::<std::result::Result<Vec<_>, _>>()
+                            .map_err(|e| self.registration_error(f, e.into()))?;
+                        (renamed, batches)
+                    }
+                };
                 MemTable::try_new(schema, vec![batches])
                     .and_then(|mem| self.ctx.register_table(table, Arc::new(mem)).map(|_| ()))
             }
@@ -547,7 +561,22 @@ impl Engine {
                     .delimiter(f.csv.delimiter)
                     .file_extension(ext)
                     .null_regex(f.csv.null_value.as_deref().map(exact_regex));
-                self.ctx.register_csv(table, &f.location, opts).await
+                // Headers such as `Invoice Date` or `UnitPrice` become names that work unquoted
+                // (DataFusion folds unquoted identifiers to lower case): `invoice_date`,
+                // `unit_price`. The header stays in the column's metadata and the catalog.
+                let inferred = self
+                    .ctx
+                    .read_csv(&f.location, opts.clone())
+                    .await
+                    .map_err(|e| self.registration_error(f, e))?;
+                match sql_friendly_schema(inferred.schema().as_arrow()) {
+                    Some(renamed) => {
+                        self.ctx
+                            .register_csv(table, &f.location, opts.schema(&renamed))
+                            .await
+                    }
+                    None => self.ctx.register_csv(table, &f.location, opts).await,
+                }
             }
             FileFormat::Json => {
                 let opts = JsonReadOptions::default().file_extension(ext);
@@ -837,7 +866,10 @@ impl Connector for DataFusionConnector {
                 name: f.name().clone(),
                 data_type: sql_type_name(f.data_type()),
                 nullable: f.is_nullable(),
-                comment: None,
+                comment: f
+                    .metadata()
+                    .get(SOURCE_NAME_KEY)
+                    .map(|h| format!("`{h}` in the source file")),
             })
             .collect();
         // Exact row counts come for free from Parquet footers and in-memory batches.
@@ -1091,6 +1123,85 @@ enum LoadError {
 }
 
 /// Reads every file of a CSV source into memory, NULLs marked by `null_value`.
+/// Field metadata key holding a column's name in the source file when it was renamed.
+pub const SOURCE_NAME_KEY: &str = "metricchat.source_name";
+
+/// `schema` with every name that does not work unquoted renamed (`Invoice Date` →
+/// `invoice_date`, `UnitPrice` → `unit_price`, `Name` → `name`), the old name kept in the
+/// field's [`SOURCE_NAME_KEY`] metadata; `None` when every name already works.
+pub fn sql_friendly_schema(schema: &arrow::datatypes::Schema) -> Option<arrow::datatypes::Schema> {
+    let works = |n: &str| {
+        let mut c = n.chars();
+        c.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+            && c.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
+    if schema.fields().iter().all(|f| works(f.name())) {
+        return None;
+    }
+    let mut taken: std::collections::HashSet<String> = schema
+        .fields()
+        .iter()
+        .filter(|f| works(f.name()))
+        .map(|f| f.name().clone())
+        .collect();
+    let fields: Vec<arrow::datatypes::Field> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            if works(f.name()) {
+                return f.as_ref().clone();
+            }
+            let base = snake_name(f.name(), i);
+            let mut name = base.clone();
+            let mut n = 2;
+            while !taken.insert(name.clone()) {
+                name = format!("{base}_{n}");
+                n += 1;
+            }
+            let mut meta = f.metadata().clone();
+            meta.insert(SOURCE_NAME_KEY.to_string(), f.name().clone());
+            f.as_ref().clone().with_name(name).with_metadata(meta)
+        })
+        .collect();
+    Some(arrow::datatypes::Schema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    ))
+}
+
+/// `Invoice Date` → `invoice_date`, `UnitPrice` → `unit_price`, `HTTPCode` → `http_code`,
+/// `2024 Sales` → `c_2024_sales`; `column_{i+1}` when nothing is left.
+fn snake_name(name: &str, index: usize) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_ascii_alphanumeric() {
+            if c.is_ascii_uppercase() && i > 0 {
+                let prev = chars[i - 1];
+                let next_lower = chars.get(i + 1).is_some_and(char::is_ascii_lowercase);
+                if prev.is_ascii_lowercase()
+                    || prev.is_ascii_digit()
+                    || (prev.is_ascii_uppercase() && next_lower)
+                {
+                    out.push('_');
+                }
+            }
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let out = out.trim_matches('_').replace("__", "_");
+    if out.is_empty() {
+        format!("column_{}", index + 1)
+    } else if out.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("c_{out}")
+    } else {
+        out
+    }
+}
+
 fn load_csv(f: &FileSource) -> std::result::Result<Vec<RecordBatch>, LoadError> {
     use arrow::csv::ReaderBuilder;
     use arrow::csv::reader::Format;
@@ -1293,6 +1404,45 @@ pub fn sql_type_name(dt: &DataType) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn csv_headers_become_names_that_work_unquoted() {
+        use arrow::datatypes::{Field, Schema};
+        let schema = Schema::new(vec![
+            Field::new("Invoice Date", DataType::Utf8, true),
+            Field::new("UnitPrice", DataType::Float64, true),
+            Field::new("name", DataType::Utf8, true),
+            Field::new("Name", DataType::Utf8, true),
+            Field::new("HTTPCode", DataType::Int32, true),
+            Field::new("2024 Sales", DataType::Int32, true),
+            Field::new("   ", DataType::Int32, true),
+        ]);
+        let renamed = sql_friendly_schema(&schema).unwrap();
+        let names: Vec<&str> = renamed.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "invoice_date",
+                "unit_price",
+                "name",
+                "name_2",
+                "http_code",
+                "c_2024_sales",
+                "column_7"
+            ]
+        );
+        assert_eq!(
+            renamed
+                .field(0)
+                .metadata()
+                .get(SOURCE_NAME_KEY)
+                .map(String::as_str),
+            Some("Invoice Date")
+        );
+        assert!(renamed.field(2).metadata().is_empty());
+        let plain = Schema::new(vec![Field::new("a_1", DataType::Utf8, true)]);
+        assert!(sql_friendly_schema(&plain).is_none());
+    }
+
     use super::*;
     use arrow::datatypes::{Field, TimeUnit};
 

@@ -25,6 +25,7 @@ pub mod connector;
 pub mod context;
 pub mod data;
 pub mod error;
+pub mod eval;
 pub mod events;
 pub mod guard;
 pub mod instructions;

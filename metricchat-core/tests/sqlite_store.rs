@@ -1216,7 +1216,7 @@ async fn data_survives_reopen_and_migrations_are_idempotent() {
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(migrations, 2);
+    assert_eq!(migrations, 3);
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&pool)
         .await
@@ -1630,7 +1630,7 @@ mod pg {
             .fetch_one(&pool)
             .await
             .unwrap();
-            assert_eq!(migrations, 2);
+            assert_eq!(migrations, 3);
             let (tokens, status, first_type, spec_type): (i64, String, String, String) =
                 sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "SELECT r.input_tokens + r.output_tokens, r.status, \

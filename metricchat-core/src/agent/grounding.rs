@@ -45,7 +45,12 @@ pub(crate) fn numbers_in(text: &str) -> Vec<(String, f64)> {
 fn collect_values(v: &Value, out: &mut Vec<f64>) {
     match v {
         Value::Number(n) => out.extend(n.as_f64()),
-        Value::String(s) => out.extend(s.trim().parse::<f64>().ok()),
+        // Numbers inside text values count too: dates (`2021-01-01`), model codes
+        // (`737-824`), versions — an answer may quote them.
+        Value::String(s) => {
+            out.extend(s.trim().parse::<f64>().ok());
+            out.extend(numbers_in(s).into_iter().map(|(_, v)| v));
+        }
         Value::Array(a) => a.iter().for_each(|x| collect_values(x, out)),
         Value::Object(o) => o.values().for_each(|x| collect_values(x, out)),
         _ => {}
@@ -113,5 +118,20 @@ mod tests {
         assert!(matches(58_665.0, 58_665.0));
         assert!(!matches(586_655.0, 58_665.0));
         assert!(matches(16.71, 16.711_306_683_631_992));
+    }
+
+    #[test]
+    fn numbers_inside_text_values_are_known() {
+        let mut known = Vec::new();
+        collect_values(
+            &serde_json::json!({"model": "737-824", "first": "2021-01-01"}),
+            &mut known,
+        );
+        for (_, v) in numbers_in("The 737-824 flew first on 2021-01-01.") {
+            assert!(
+                known.iter().any(|k| matches(v, *k)),
+                "{v} unknown in {known:?}"
+            );
+        }
     }
 }

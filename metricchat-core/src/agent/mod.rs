@@ -47,6 +47,7 @@ use crate::viz::ChartSpec;
 
 mod grounding;
 mod instructions;
+mod meaning;
 mod run;
 mod runner;
 
@@ -325,6 +326,11 @@ impl Agent {
     /// Where runs are persisted.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// The model the planner asks.
+    pub fn llm(&self) -> &Arc<dyn LlmClient> {
+        &self.inner.llm
     }
 
     /// The connections.

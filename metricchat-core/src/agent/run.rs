@@ -89,6 +89,8 @@ struct Loop {
     failed_actions: Vec<(String, serde_json::Value, String)>,
     /// Whether the final answer's numbers were already checked against the results.
     grounding_checked: bool,
+    /// Meaning checks already raised (each once per run).
+    raised: std::collections::BTreeSet<super::meaning::Problem>,
 }
 
 impl Loop {
@@ -122,6 +124,7 @@ impl Loop {
             tools_ms: 0,
             failed_actions: Vec::new(),
             grounding_checked: false,
+            raised: std::collections::BTreeSet::new(),
         }
     }
 
@@ -305,6 +308,13 @@ impl Loop {
             }
             if decision.analysis_complete {
                 let text = decision.final_answer.clone().unwrap_or_default();
+                if self
+                    .meaning_check(iteration, &decision, Some(&text), false)
+                    .await
+                {
+                    iteration += 1;
+                    continue;
+                }
                 // One chance to fix an answer that quotes numbers the results do not contain.
                 if !self.grounding_checked {
                     self.grounding_checked = true;
@@ -367,9 +377,23 @@ impl Loop {
                 .and_then(|mut s| s.terminal.take());
             match terminal {
                 Some(Terminal::Answer { text, streamed }) => {
+                    if !streamed
+                        && self
+                            .meaning_check(iteration, &decision, Some(&text), false)
+                            .await
+                    {
+                        iteration += 1;
+                        continue;
+                    }
                     return Stop::Answer { text, streamed };
                 }
-                Some(Terminal::Clarify(q)) => return Stop::Clarify(q),
+                Some(Terminal::Clarify(q)) => {
+                    if self.meaning_check(iteration, &decision, None, true).await {
+                        iteration += 1;
+                        continue;
+                    }
+                    return Stop::Clarify(q);
+                }
                 None => {}
             }
             iteration += 1;
@@ -451,6 +475,127 @@ impl Loop {
                 }
             }
         }
+    }
+
+    /// Runs the meaning checks on the final dataset before an answer (or a clarifying
+    /// question) ends the run. When one fails, and iterations are left, what to fix goes back
+    /// to the model (with the values the data holds, when a text filter matched nothing) and
+    /// `true` is returned: the loop goes on.
+    async fn meaning_check(
+        &mut self,
+        iteration: u32,
+        decision: &PlannerDecision,
+        answer: Option<&str>,
+        clarifying: bool,
+    ) -> bool {
+        if iteration + 2 >= self.inner.config.max_iterations {
+            return false;
+        }
+        let queries = self
+            .shared
+            .scratch()
+            .map(|s| s.queries.clone())
+            .unwrap_or_default();
+        let found = if clarifying {
+            super::meaning::clarify_after_data(&queries, &self.raised)
+        } else {
+            super::meaning::review(&self.shared.question, answer, &queries, &self.raised)
+        };
+        let Some((problem, message)) = found else {
+            return false;
+        };
+        self.raised.insert(problem);
+        let mut note = format!("Check before answering: {message}.");
+        if problem == super::meaning::Problem::Empty
+            && let Some(last) = queries.iter().rev().find(|q| q.title.is_some())
+        {
+            note.push_str(&self.probe_literals(last).await);
+        }
+        self.shared.sink.emit(EventKind::PlannerRetry {
+            iteration,
+            attempt: 1,
+            error: message,
+        });
+        self.messages
+            .extend(self.inner.planner.step_messages(decision, &note));
+        true
+    }
+
+    /// For each text literal the query filters on, values the column really holds that look
+    /// like it (or its first values): the literal grounding a small model needs after a filter
+    /// matched nothing.
+    async fn probe_literals(&self, q: &crate::run::state::QueryArtifact) -> String {
+        let Ok(conn) =
+            crate::connector::find_connection(&self.shared.connections, Some(&q.connection))
+        else {
+            return String::new();
+        };
+        let dialect = conn.info().dialect;
+        let guard = SqlGuard::new(self.inner.config.guard.clone());
+        let tables = guard
+            .check(&q.sql, dialect)
+            .map(|g| g.tables)
+            .unwrap_or_default();
+        let mut out = String::new();
+        for (column, literal) in super::meaning::literal_filters(&q.sql) {
+            // The table of the query that has this column.
+            let mut owner = None;
+            for t in &tables {
+                let tref = crate::connector::TableRef::parse(t);
+                if let Ok(schema) = conn.table_schema(&tref).await
+                    && let Some(c) = schema
+                        .columns
+                        .iter()
+                        .find(|c| c.name.eq_ignore_ascii_case(&column))
+                {
+                    owner = Some((schema.table.clone(), c.name.clone()));
+                    break;
+                }
+            }
+            let Some((table, col)) = owner else { continue };
+            let qcol = crate::connector::quote_ident(dialect, &col);
+            let qtable = crate::connector::quote_table(dialect, &table);
+            let words = super::meaning::literal_words(&literal);
+            let similar = (!words.is_empty()).then(|| {
+                let like: Vec<String> = words
+                    .iter()
+                    .map(|w| format!("LOWER({qcol}) LIKE '%{w}%'"))
+                    .collect();
+                format!(
+                    "SELECT DISTINCT {qcol} FROM {qtable} WHERE {} LIMIT 15",
+                    like.join(" OR ")
+                )
+            });
+            let any =
+                format!("SELECT DISTINCT {qcol} FROM {qtable} WHERE {qcol} IS NOT NULL LIMIT 15");
+            let mut values = Vec::new();
+            for sql in similar.into_iter().chain(std::iter::once(any)) {
+                if let Ok(data) = guard
+                    .run(conn, &sql, Some(self.shared.cancel.clone()))
+                    .await
+                    && data.num_rows() > 0
+                {
+                    values = crate::data::batches_to_json_rows(&data.batches, 15)
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|r| {
+                            r.as_object()?.values().next().map(|v| match v {
+                                serde_json::Value::String(s) => format!("'{s}'"),
+                                other => other.to_string(),
+                            })
+                        })
+                        .collect();
+                    break;
+                }
+            }
+            if !values.is_empty() {
+                out.push_str(&format!(
+                    "\nValues of {table}.{col} (you filtered on '{literal}'): {}",
+                    values.join(", ")
+                ));
+            }
+        }
+        out
     }
 
     fn results_digest(&self) -> String {
@@ -841,7 +986,18 @@ pub(crate) fn system_prompt(plan: &ContextPlan, extra: Option<&str>) -> String {
         "\nHow to work: use create_data with one SQL SELECT that computes what the question \
          asks (use only the tables and columns above; use describe_tables or inspect_data \
          first only if you are unsure). Look at the rows it returns, then finish with the \
-         answer. If a tool reports an error, fix the cause and try again.\n",
+         answer. If a tool reports an error, fix the cause and try again.\n\
+         SQL rules:\n\
+         - most/highest/worst delay: ORDER BY … DESC; least/lowest/best: ORDER BY … ASC. \
+         For \"which …\" or \"who …\" questions return the top row only (LIMIT 1).\n\
+         - Leave out NULLs of the column you group by or rank (WHERE x IS NOT NULL).\n\
+         - When the question asks which thing (a company, a place, a person, a product), return its \
+         name from the table that holds names, not only its code or id.\n\
+         - Filter text with values exactly as the data writes them (see the sample values; \
+         case and spelling matter).\n\
+         - Percentages: 100.0 * part / total. Averages and ratios: never integer division.\n\
+         - Ask a clarifying question only when the question can mean very different things and \
+         no query can settle it.\n",
     );
     if let Some(extra) = extra {
         p.push('\n');

@@ -314,6 +314,35 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn list_memories(&self, filter: &MemoryFilter) -> Result<Vec<Memory>>;
     /// Deletes a memory. [`Error::NotFound`] for an unknown id.
     async fn delete_memory(&self, id: Uuid) -> Result<()>;
+
+    /// Stores an eval run (or replaces the one with its id); see [`crate::eval`].
+    async fn put_eval_run(&self, run: &EvalRunRecord) -> Result<()>;
+    /// An eval run by id.
+    async fn get_eval_run(&self, id: Uuid) -> Result<Option<EvalRunRecord>>;
+    /// Eval runs, newest first, of one suite or of all.
+    async fn list_eval_runs(&self, suite: Option<&str>, limit: u32) -> Result<Vec<EvalRunRecord>>;
+}
+
+/// A stored eval run: the figures to list runs by, and the whole report as JSON
+/// ([`crate::eval::EvalReport::to_record`] / [`crate::eval::EvalReport::from_record`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalRunRecord {
+    /// The report's id.
+    pub id: Uuid,
+    /// The suite's name.
+    pub suite: String,
+    /// `agent` or `baseline`.
+    pub mode: String,
+    /// The host's label.
+    pub label: Option<String>,
+    /// Cases passed.
+    pub passed: usize,
+    /// Cases run.
+    pub total: usize,
+    /// When the run started.
+    pub created_at: DateTime<Utc>,
+    /// The [`crate::eval::EvalReport`] as JSON.
+    pub report: serde_json::Value,
 }
 
 /// [`Error::NotFound`] for an instruction id.
@@ -365,6 +394,7 @@ struct MemoryInner {
     events: Vec<Event>,
     instructions: HashMap<Uuid, Instruction>,
     memories: HashMap<Uuid, Memory>,
+    eval_runs: HashMap<Uuid, EvalRunRecord>,
 }
 
 impl MemoryStore {
@@ -593,5 +623,27 @@ impl Store for MemoryStore {
             .remove(&id)
             .map(drop)
             .ok_or_else(|| memory_not_found(id))
+    }
+
+    async fn put_eval_run(&self, run: &EvalRunRecord) -> Result<()> {
+        self.lock()?.eval_runs.insert(run.id, run.clone());
+        Ok(())
+    }
+
+    async fn get_eval_run(&self, id: Uuid) -> Result<Option<EvalRunRecord>> {
+        Ok(self.lock()?.eval_runs.get(&id).cloned())
+    }
+
+    async fn list_eval_runs(&self, suite: Option<&str>, limit: u32) -> Result<Vec<EvalRunRecord>> {
+        let mut out: Vec<EvalRunRecord> = self
+            .lock()?
+            .eval_runs
+            .values()
+            .filter(|r| suite.is_none_or(|s| r.suite == s))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        out.truncate(limit as usize);
+        Ok(out)
     }
 }

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use super::{
-    DecisionRecord, ExecutionStatus, QueryRecord, QueryStatus, RunRecord, Snapshot,
+    DecisionRecord, EvalRunRecord, ExecutionStatus, QueryRecord, QueryStatus, RunRecord, Snapshot,
     ToolExecutionRecord, VisualizationRecord,
 };
 use crate::error::{Error, ErrorInfo, ErrorKind, Result};
@@ -217,5 +217,21 @@ pub(crate) fn memory(r: &impl Columns) -> Result<Memory> {
         source: r.word("source", Origin::parse)?,
         run_id: r.uuid("run_id")?,
         created_at: r.req_ts("created_at")?,
+    })
+}
+
+pub(crate) fn eval_run(r: &impl Columns) -> Result<EvalRunRecord> {
+    let count = |column: &str| -> Result<usize> {
+        usize::try_from(r.u64(column)?).map_err(|_| bad_value(column, "too large"))
+    };
+    Ok(EvalRunRecord {
+        id: r.req_uuid("id")?,
+        suite: r.req_text("suite")?,
+        mode: r.req_text("mode")?,
+        label: r.text("label")?,
+        passed: count("passed")?,
+        total: count("total")?,
+        created_at: r.req_ts("created_at")?,
+        report: r.req_json("report")?,
     })
 }

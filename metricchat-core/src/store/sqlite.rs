@@ -474,6 +474,58 @@ impl Store for SqliteStore {
         }
         Ok(())
     }
+
+    async fn put_eval_run(&self, run: &EvalRunRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO eval_runs (id, suite, mode, label, passed, total, created_at, report) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO UPDATE SET \
+             suite = excluded.suite, mode = excluded.mode, label = excluded.label, \
+             passed = excluded.passed, total = excluded.total, \
+             created_at = excluded.created_at, report = excluded.report",
+        )
+        .bind(uuid_text(run.id))
+        .bind(run.suite.as_str())
+        .bind(run.mode.as_str())
+        .bind(run.label.as_deref())
+        .bind(to_i64(run.passed as u64, "eval_runs.passed")?)
+        .bind(to_i64(run.total as u64, "eval_runs.total")?)
+        .bind(ts_text(&run.created_at))
+        .bind(json_text(&run.report, "eval_runs.report")?)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| Error::store(format!("writing eval run {}", run.id), e))?;
+        Ok(())
+    }
+
+    async fn get_eval_run(&self, id: Uuid) -> Result<Option<EvalRunRecord>> {
+        let rows = self
+            .fetch_all(
+                "eval_runs",
+                sqlx::query(
+                    "SELECT id, suite, mode, label, passed, total, created_at, report \
+                     FROM eval_runs WHERE id = ?1",
+                )
+                .bind(uuid_text(id)),
+            )
+            .await?;
+        rows.first().map(read_eval_run).transpose()
+    }
+
+    async fn list_eval_runs(&self, suite: Option<&str>, limit: u32) -> Result<Vec<EvalRunRecord>> {
+        let rows = self
+            .fetch_all(
+                "eval_runs",
+                sqlx::query(
+                    "SELECT id, suite, mode, label, passed, total, created_at, report \
+                     FROM eval_runs WHERE (?1 IS NULL OR suite = ?1) \
+                     ORDER BY created_at DESC, id DESC LIMIT ?2",
+                )
+                .bind(suite.map(str::to_string))
+                .bind(i64::from(limit)),
+            )
+            .await?;
+        rows.iter().map(read_eval_run).collect()
+    }
 }
 
 const SELECT_INSTRUCTION_BY_ID: &str = "SELECT id, text, status, scope, labels, source, run_id, \
@@ -914,4 +966,5 @@ readers! {
     read_snapshot => "snapshots", snapshot -> Snapshot;
     read_instruction => "instructions", instruction -> Instruction;
     read_memory => "memories", memory -> Memory;
+    read_eval_run => "eval_runs", eval_run -> EvalRunRecord;
 }

@@ -1,0 +1,159 @@
+//! Meaning checks before an answer: a scripted model (the fake OpenAI server over HTTP) makes
+//! the mistakes small models make, and the agent sends back what to fix — with the values the
+//! data really holds when a text filter matched nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use metricchat::Agent;
+use metricchat::events::EventKind;
+use metricchat::llm::{OpenAiClient, OpenAiConfig};
+use metricchat::planner::DecisionProtocol;
+use metricchat_testkit::{Exchange, FakeLlmServer, Matcher, Reply};
+use serde_json::json;
+
+use common::*;
+
+fn agent(server: &FakeLlmServer) -> Agent {
+    Agent::builder()
+        .llm(
+            OpenAiClient::new(OpenAiConfig::new("scripted").with_base_url(server.base_url()))
+                .unwrap(),
+        )
+        .connection(flights())
+        .protocol(DecisionProtocol::NativeTools)
+        .generate_title(false)
+        .build()
+        .unwrap()
+}
+
+fn check_sent(text: &str) -> Matcher {
+    Matcher::body_contains(text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_that_matches_nothing_gets_the_values_the_data_holds() {
+    let wrong = "SELECT COUNT(*) AS flights FROM flights f JOIN airlines a ON a.carrier = f.carrier \
+                 WHERE a.name = 'United Airlines'";
+    let right = "SELECT COUNT(*) AS flights FROM flights f JOIN airlines a ON a.carrier = f.carrier \
+                 WHERE a.name = 'United Air Lines Inc.'";
+    let server = FakeLlmServer::start(vec![
+        // After the check, the values are in the conversation: the model fixes its filter.
+        Exchange::when(
+            Matcher::All {
+                matchers: vec![
+                    check_sent("matched no rows"),
+                    check_sent("United Air Lines Inc."),
+                    Matcher::Not {
+                        matcher: Box::new(check_sent("58665")),
+                    },
+                ],
+            },
+            Reply::tool_call(
+                "create_data",
+                json!({"title": "United flights", "sql": right}),
+            ),
+        ),
+        Exchange::when(
+            check_sent("58665"),
+            Reply::text("United Air Lines flew 58,665 flights from New York in 2013."),
+        ),
+        Exchange::when(
+            Matcher::Not {
+                matcher: Box::new(check_sent("\"role\":\"tool\"")),
+            },
+            Reply::tool_call(
+                "create_data",
+                json!({"title": "United flights", "sql": wrong}),
+            ),
+        ),
+        Exchange::any(Reply::text(
+            "United Airlines flew no flights from New York in 2013.",
+        )),
+    ])
+    .await;
+    let mut run = agent(&server).stream("How many flights did United Airlines fly in 2013?");
+    let events = run.collect_events().await;
+    let result = run.finish().await.unwrap();
+    let retries: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::PlannerRetry { error, .. } => Some(error.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(retries.len(), 1, "{retries:?}");
+    assert!(retries[0].contains("matched no rows"));
+    assert!(result.sql().unwrap().starts_with(right));
+    assert!(result.answer.unwrap().contains("58,665"));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_superlative_sorted_the_wrong_way_is_sent_back_once() {
+    let asc =
+        "SELECT carrier, AVG(dep_delay) AS d FROM flights GROUP BY carrier ORDER BY d ASC LIMIT 1";
+    let desc =
+        "SELECT carrier, AVG(dep_delay) AS d FROM flights GROUP BY carrier ORDER BY d DESC LIMIT 1";
+    let server = FakeLlmServer::start(vec![
+        Exchange::when(
+            Matcher::All {
+                matchers: vec![
+                    check_sent("sorts ascending"),
+                    Matcher::Not {
+                        matcher: Box::new(check_sent("F9")),
+                    },
+                ],
+            },
+            Reply::tool_call(
+                "create_data",
+                json!({"title": "Worst carrier", "sql": desc}),
+            ),
+        ),
+        Exchange::when(
+            check_sent("F9"),
+            Reply::text("F9 had the worst average delay, 20.22 minutes."),
+        ),
+        Exchange::when(
+            Matcher::Not {
+                matcher: Box::new(check_sent("\"role\":\"tool\"")),
+            },
+            Reply::tool_call("create_data", json!({"title": "Worst carrier", "sql": asc})),
+        ),
+        Exchange::any(Reply::text("US had the worst average delay, 3.78 minutes.")),
+    ])
+    .await;
+    let result = agent(&server)
+        .ask("Which carrier had the highest average departure delay?")
+        .await
+        .unwrap();
+    assert_eq!(result.sql(), Some(desc));
+    assert!(result.answer.as_deref().unwrap().contains("F9"));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_right_answer_is_not_questioned() {
+    let sql = "SELECT COUNT(*) AS n FROM flights WHERE origin = 'JFK'";
+    let server = FakeLlmServer::start(vec![
+        Exchange::when(
+            Matcher::Not {
+                matcher: Box::new(check_sent("\"role\":\"tool\"")),
+            },
+            Reply::tool_call("create_data", json!({"title": "JFK", "sql": sql})),
+        ),
+        Exchange::any(Reply::text("111,279 flights left JFK.")),
+    ])
+    .await;
+    let mut run = agent(&server).stream("How many flights left JFK?");
+    let events = run.collect_events().await;
+    run.finish().await.unwrap();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::PlannerRetry { .. })),
+        "a right answer was sent back"
+    );
+    assert_eq!(server.requests().len(), 2);
+    server.shutdown().await;
+}
