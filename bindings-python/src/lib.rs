@@ -29,6 +29,8 @@ use metricchat::tools::{
 };
 use metricchat::{AskResult, ConnectorRef, Error, ErrorKind};
 
+mod eval;
+
 create_exception!(
     _native,
     MetricChatError,
@@ -649,6 +651,50 @@ impl Agent {
             .map_err(json_err)
     }
 
+    /// Starts running an eval suite (`suite` is a path when `is_path`, else YAML/JSON text);
+    /// the suite is read and checked before this returns. See `metricchat.eval.run`.
+    #[pyo3(signature = (suite, is_path, *, baseline = false, concurrency = 1, timeout_secs = None, only = None, label = None, store = true, judge_json = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn eval(
+        &self,
+        suite: &str,
+        is_path: bool,
+        baseline: bool,
+        concurrency: usize,
+        timeout_secs: Option<f64>,
+        only: Option<Vec<String>>,
+        label: Option<String>,
+        store: bool,
+        judge_json: Option<String>,
+    ) -> PyResult<eval::EvalRun> {
+        let suite = eval::read_suite(suite, is_path)?;
+        eval::start(
+            self.inner.clone(),
+            suite,
+            eval::EvalOptions {
+                baseline,
+                concurrency,
+                timeout_secs,
+                only,
+                label,
+                store,
+                judge_json,
+            },
+        )
+    }
+
+    /// Eval reports kept in the store (of `suite`, or every suite), newest first.
+    #[pyo3(signature = (suite = None, limit = 20))]
+    fn eval_history(
+        &self,
+        py: Python<'_>,
+        suite: Option<String>,
+        limit: u32,
+    ) -> PyResult<Vec<eval::EvalReport>> {
+        let agent = self.inner.clone();
+        wait(py, eval::history(agent, suite, limit), None)?.map_err(err)
+    }
+
     /// The latest runs as JSON (newest first).
     fn list_runs(&self, py: Python<'_>, limit: u32) -> PyResult<String> {
         let store = Arc::clone(self.inner.store());
@@ -914,6 +960,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RunResult>()?;
     m.add_class::<QueryResult>()?;
     m.add_class::<Connection>()?;
+    m.add_class::<eval::EvalRun>()?;
+    m.add_class::<eval::EvalReport>()?;
     m.add("MetricChatError", py.get_type::<MetricChatError>())?;
     m.add("InvalidInputError", py.get_type::<InvalidInputError>())?;
     m.add("NotFoundError", py.get_type::<NotFoundError>())?;

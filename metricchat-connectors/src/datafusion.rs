@@ -1405,6 +1405,7 @@ pub fn sql_type_name(dt: &DataType) -> String {
 #[cfg(test)]
 mod tests {
     #[test]
+    #[allow(clippy::expect_used)]
     fn csv_headers_become_names_that_work_unquoted() {
         use arrow::datatypes::{Field, Schema};
         let schema = Schema::new(vec![
@@ -1416,7 +1417,7 @@ mod tests {
             Field::new("2024 Sales", DataType::Int32, true),
             Field::new("   ", DataType::Int32, true),
         ]);
-        let renamed = sql_friendly_schema(&schema).unwrap();
+        let renamed = sql_friendly_schema(&schema).expect("a schema to rename");
         let names: Vec<&str> = renamed.fields().iter().map(|f| f.name().as_str()).collect();
         assert_eq!(
             names,

@@ -623,6 +623,43 @@ mod behaviour {
         assert!(store.list_runs(10).await.unwrap().is_empty());
     }
 
+    /// Eval runs are kept whole, listed newest first per suite, and replaced by id.
+    pub async fn eval_runs_round_trip(store: Arc<dyn Store>) {
+        use metricchat_core::store::EvalRunRecord;
+        let rec = |suite: &str, offset: i64, passed: usize| EvalRunRecord {
+            id: Uuid::new_v4(),
+            suite: suite.to_string(),
+            mode: "agent".to_string(),
+            label: Some("qwen".to_string()),
+            passed,
+            total: 10,
+            created_at: at(offset),
+            report: serde_json::json!({"suite": suite, "cases": [{"id": "a", "passed": true}],
+                                       "nested": {"x": 1.5, "s": "naïve \"quoted\""}}),
+        };
+        let (a, b, c) = (
+            rec("flights", 0, 7),
+            rec("flights", 1_000, 8),
+            rec("chinook", 500, 3),
+        );
+        for r in [&b, &c, &a] {
+            store.put_eval_run(r).await.unwrap();
+        }
+        assert_eq!(store.get_eval_run(a.id).await.unwrap().as_ref(), Some(&a));
+        assert_eq!(store.get_eval_run(Uuid::new_v4()).await.unwrap(), None);
+        let flights = store.list_eval_runs(Some("flights"), 10).await.unwrap();
+        assert_eq!(flights, vec![b.clone(), a.clone()]);
+        assert_eq!(store.list_eval_runs(None, 10).await.unwrap().len(), 3);
+        assert_eq!(
+            store.list_eval_runs(None, 1).await.unwrap(),
+            vec![b.clone()]
+        );
+        let mut a2 = a.clone();
+        a2.passed = 9;
+        store.put_eval_run(&a2).await.unwrap();
+        assert_eq!(store.get_eval_run(a.id).await.unwrap(), Some(a2));
+    }
+
     /// `list_runs` returns the newest runs first, at most `limit` of them.
     pub async fn list_runs_newest_first_with_limit(store: Arc<dyn Store>) {
         let ids: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
@@ -1178,6 +1215,7 @@ behaviour_tests!(
     instruction_lifecycle_and_errors,
     instruction_usage_counts,
     memories_round_trip_and_filter,
+    eval_runs_round_trip,
 );
 
 // ---------------------------------------------------------------------------------------------

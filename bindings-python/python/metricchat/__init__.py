@@ -56,6 +56,8 @@ from ._native import (
 )
 from .llm import LLM
 from .tools import Tool, ToolCancelled, tool
+from . import eval  # noqa: E402  (mc.eval.run(suite, agent); shadows the builtin only here)
+from .eval import EvalResult
 
 __version__: str = _native.__version__
 
@@ -69,6 +71,7 @@ __all__ = [
     "ContextPlan",
     "ContentFilteredError",
     "ContextLengthExceededError",
+    "EvalResult",
     "Event",
     "Instructions",
     "InternalError",
@@ -91,6 +94,7 @@ __all__ = [
     "UnauthorizedError",
     "UnsupportedError",
     "connect",
+    "eval",
     "llm",
     "sample_url",
     "tool",

@@ -111,33 +111,33 @@ impl Table {
 fn column_cells(col: &ArrayRef) -> Vec<Cell> {
     let n = col.len();
     let dt = col.data_type();
-    if dt.is_integer() {
-        if let Ok(a) = arrow::compute::cast(col, &DataType::Int64) {
-            let a = a.as_primitive::<Int64Type>();
-            return (0..n)
-                .map(|i| {
-                    if a.is_null(i) {
-                        Cell::Null
-                    } else {
-                        Cell::Int(a.value(i))
-                    }
-                })
-                .collect();
-        }
+    if dt.is_integer()
+        && let Ok(a) = arrow::compute::cast(col, &DataType::Int64)
+    {
+        let a = a.as_primitive::<Int64Type>();
+        return (0..n)
+            .map(|i| {
+                if a.is_null(i) {
+                    Cell::Null
+                } else {
+                    Cell::Int(a.value(i))
+                }
+            })
+            .collect();
     }
-    if dt.is_floating() || matches!(dt, DataType::Decimal128(..) | DataType::Decimal256(..)) {
-        if let Ok(a) = arrow::compute::cast(col, &DataType::Float64) {
-            let a = a.as_primitive::<Float64Type>();
-            return (0..n)
-                .map(|i| {
-                    if a.is_null(i) {
-                        Cell::Null
-                    } else {
-                        Cell::Num(a.value(i))
-                    }
-                })
-                .collect();
-        }
+    if (dt.is_floating() || matches!(dt, DataType::Decimal128(..) | DataType::Decimal256(..)))
+        && let Ok(a) = arrow::compute::cast(col, &DataType::Float64)
+    {
+        let a = a.as_primitive::<Float64Type>();
+        return (0..n)
+            .map(|i| {
+                if a.is_null(i) {
+                    Cell::Null
+                } else {
+                    Cell::Num(a.value(i))
+                }
+            })
+            .collect();
     }
     let options = FormatOptions::default();
     match ArrayFormatter::try_new(col.as_ref(), &options) {
@@ -499,6 +499,7 @@ pub(crate) fn answer_contains(answer: &str, value: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use std::sync::Arc;
 

@@ -718,6 +718,7 @@ rgba(127,127,127,.35);padding:2px 6px;text-align:left}th{background:#f2f3f5}\
 blockquote{margin:.4rem 0;padding-left:.6rem;border-left:3px solid rgba(127,127,127,.4)}";
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

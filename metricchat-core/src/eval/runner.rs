@@ -19,6 +19,9 @@ use crate::events::{EventKind, RunStatus};
 use crate::guard::{GuardConfig, SqlGuard};
 use crate::llm::{ChatMessage, ChatRequest, LlmClient};
 
+/// Reference results by (connection, case id), computed once per run.
+type ReferenceCache = Mutex<HashMap<(String, String), Arc<Table>>>;
+
 /// Rows of the expected and the returned result kept in a report.
 const PREVIEW_ROWS: usize = 20;
 
@@ -184,7 +187,7 @@ impl Evaluator {
         let started_at = chrono::Utc::now();
         let total = cases.len();
         let counters = Arc::new(Mutex::new((0usize, 0usize)));
-        let reference_cache: Arc<Mutex<HashMap<(String, String), Arc<Table>>>> = Arc::default();
+        let reference_cache: Arc<ReferenceCache> = Arc::default();
         let results: Vec<(usize, CaseResult)> =
             futures::stream::iter(cases.into_iter().enumerate())
                 .map(|(i, case)| {
@@ -235,12 +238,7 @@ impl Evaluator {
         })
     }
 
-    async fn run_case(
-        &self,
-        suite: &Suite,
-        case: &Case,
-        cache: &Mutex<HashMap<(String, String), Arc<Table>>>,
-    ) -> CaseResult {
+    async fn run_case(&self, suite: &Suite, case: &Case, cache: &ReferenceCache) -> CaseResult {
         let conn = match crate::connector::find_connection(
             self.agent.connections(),
             case.connection.as_deref(),
@@ -366,7 +364,7 @@ impl Evaluator {
         conn: &ConnectorRef,
         o: Outcome,
         tol: f64,
-        cache: &Mutex<HashMap<(String, String), Arc<Table>>>,
+        cache: &ReferenceCache,
         r: &mut CaseResult,
     ) {
         let e = &case.expect;
@@ -558,7 +556,7 @@ impl Evaluator {
         conn: &ConnectorRef,
         case_id: &str,
         sql: &str,
-        cache: &Mutex<HashMap<(String, String), Arc<Table>>>,
+        cache: &ReferenceCache,
     ) -> Result<Arc<Table>> {
         let key = (conn.info().name, case_id.to_string());
         if let Some(t) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
@@ -738,6 +736,7 @@ fn parse_judgement(text: &str) -> JudgeScore {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -642,7 +642,7 @@ impl Store for MemoryStore {
             .filter(|r| suite.is_none_or(|s| r.suite == s))
             .cloned()
             .collect();
-        out.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        out.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
         out.truncate(limit as usize);
         Ok(out)
     }

@@ -1,0 +1,228 @@
+//! Evals from Python: a suite run in progress ([`EvalRun`]) and its report ([`EvalReport`]), a
+//! shell over `metricchat::eval`. The Python layer (`metricchat/eval.py`) shapes the API.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use tokio_util::sync::CancellationToken;
+
+use metricchat::eval::{EvalMode, EvalReport as CoreReport, Evaluator, Suite};
+use metricchat::llm::LlmSource;
+
+use crate::{InternalError, InvalidInputError, err, json_err, runtime, to_py_err};
+
+/// What `Agent.eval` was asked for (see `metricchat.eval.run`).
+pub(crate) struct EvalOptions {
+    pub baseline: bool,
+    pub concurrency: usize,
+    pub timeout_secs: Option<f64>,
+    pub only: Option<Vec<String>>,
+    pub label: Option<String>,
+    pub store: bool,
+    pub judge_json: Option<String>,
+}
+
+/// Reads a suite from a file (`is_path`) or from YAML/JSON text.
+pub(crate) fn read_suite(suite: &str, is_path: bool) -> PyResult<Suite> {
+    if is_path {
+        Suite::from_path(suite)
+    } else {
+        Suite::from_yaml(suite)
+    }
+    .map_err(err)
+}
+
+/// Starts running `suite` on `agent`; the report is stored in the agent's store when asked.
+pub(crate) fn start(agent: metricchat::Agent, suite: Suite, o: EvalOptions) -> PyResult<EvalRun> {
+    let mut evaluator = Evaluator::new(agent.clone())
+        .mode(if o.baseline {
+            EvalMode::Baseline
+        } else {
+            EvalMode::Agent
+        })
+        .concurrency(o.concurrency);
+    if let Some(t) = o.timeout_secs {
+        let t = Duration::try_from_secs_f64(t).map_err(|e| {
+            InvalidInputError::new_err(format!("timeout must be a positive number of seconds: {e}"))
+        })?;
+        evaluator = evaluator.timeout(t);
+    }
+    if let Some(only) = o.only {
+        evaluator = evaluator.only(only);
+    }
+    if let Some(label) = o.label {
+        evaluator = evaluator.label(label);
+    }
+    if let Some(judge) = o.judge_json {
+        let source: LlmSource = serde_json::from_str(&judge)
+            .map_err(|e| InvalidInputError::new_err(format!("judge: {e}")))?;
+        evaluator = evaluator.judge(source.build().map_err(err)?);
+    }
+    let (tx, rx) = flume::unbounded::<String>();
+    evaluator = evaluator.on_progress(move |p| {
+        let text = serde_json::json!({
+            "done": p.done,
+            "total": p.total,
+            "passed": p.passed,
+            "last": p.last,
+        });
+        let _ = tx.send(text.to_string());
+    });
+    let cancel = evaluator.cancellation_token();
+    let outcome: Arc<Mutex<Option<metricchat::Result<CoreReport>>>> = Arc::default();
+    let slot = Arc::clone(&outcome);
+    let store = o.store;
+    // On a blocking thread of the runtime: rustc cannot prove the evaluator's future `Send`
+    // (its per-case closures borrow the suite), so it is driven by `block_on`, not spawned.
+    runtime()?.spawn_blocking(move || {
+        let rt = tokio::runtime::Handle::current();
+        let mut done = rt.block_on(evaluator.run(&suite));
+        if store && let Ok(report) = &done {
+            let stored = match report.to_record() {
+                Ok(record) => rt.block_on(agent.store().put_eval_run(&record)),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = stored {
+                done = Err(e);
+            }
+        }
+        if let Ok(mut s) = slot.lock() {
+            *s = Some(done);
+        }
+        // Readers see the end (the progress channel closes) only once the outcome is in place.
+        drop(evaluator);
+    });
+    Ok(EvalRun {
+        rx,
+        cancel,
+        outcome,
+    })
+}
+
+/// A suite run in progress: its progress events, then its report.
+#[pyclass(frozen, module = "metricchat._native")]
+pub(crate) struct EvalRun {
+    rx: flume::Receiver<String>,
+    cancel: CancellationToken,
+    outcome: Arc<Mutex<Option<metricchat::Result<CoreReport>>>>,
+}
+
+#[pymethods]
+impl EvalRun {
+    /// The next progress event as JSON text (`{"done", "total", "passed", "last"}`, `last` the
+    /// case that just finished), or None when the run is over. Waits with the GIL released;
+    /// `KeyboardInterrupt` cancels the run and propagates. With `timeout` (seconds), returns
+    /// `""` when nothing came in time.
+    #[pyo3(signature = (timeout = None))]
+    fn next_progress(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<String>> {
+        let deadline =
+            timeout.map(|t| std::time::Instant::now() + Duration::from_secs_f64(t.max(0.0)));
+        loop {
+            let rx = self.rx.clone();
+            match py.detach(move || rx.recv_timeout(Duration::from_millis(50))) {
+                Ok(text) => return Ok(Some(text)),
+                Err(flume::RecvTimeoutError::Disconnected) => return Ok(None),
+                Err(flume::RecvTimeoutError::Timeout) => {
+                    if let Err(e) = py.check_signals() {
+                        self.cancel.cancel();
+                        return Err(e);
+                    }
+                    if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                        return Ok(Some(String::new()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Cancels the run: running cases are cancelled, the rest are not started, and the report
+    /// covers what ran.
+    fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Whether cancellation was requested.
+    #[getter]
+    fn cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// The report, once `next_progress` returned None; raises the run's error.
+    fn result(&self) -> PyResult<EvalReport> {
+        let slot = self
+            .outcome
+            .lock()
+            .map_err(|_| InternalError::new_err("eval run poisoned"))?;
+        match slot.as_ref() {
+            Some(Ok(report)) => Ok(EvalReport {
+                inner: report.clone(),
+            }),
+            Some(Err(e)) => Err(to_py_err(e)),
+            None => Err(PyRuntimeError::new_err(
+                "the eval run is not over yet (read next_progress() until it returns None)",
+            )),
+        }
+    }
+}
+
+/// The report of a suite run (`metricchat::eval::EvalReport`).
+#[pyclass(frozen, module = "metricchat._native")]
+pub(crate) struct EvalReport {
+    inner: CoreReport,
+}
+
+#[pymethods]
+impl EvalReport {
+    /// Reads a report written by `json()`.
+    #[staticmethod]
+    fn from_json(text: &str) -> PyResult<Self> {
+        Ok(Self {
+            inner: CoreReport::from_json(text).map_err(err)?,
+        })
+    }
+
+    /// The report as pretty JSON.
+    fn json(&self) -> String {
+        self.inner.to_json()
+    }
+
+    /// A Markdown summary: figures, failure classes, tags and one line per case.
+    fn markdown(&self) -> String {
+        self.inner.to_markdown()
+    }
+
+    /// One self-contained HTML page (no scripts, no network).
+    fn html(&self) -> String {
+        self.inner.to_html()
+    }
+
+    /// This run against `before`, as JSON: the core's `Comparison` with `has_regressions` and
+    /// `markdown` added.
+    fn compare(&self, before: &EvalReport) -> PyResult<String> {
+        let cmp = self.inner.compare(&before.inner);
+        let mut v = serde_json::to_value(&cmp).map_err(json_err)?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("has_regressions".into(), cmp.has_regressions().into());
+            o.insert("markdown".into(), cmp.to_markdown().into());
+        }
+        Ok(v.to_string())
+    }
+}
+
+/// The reports kept in `agent`'s store (of `suite`, or every suite), newest first.
+pub(crate) async fn history(
+    agent: metricchat::Agent,
+    suite: Option<String>,
+    limit: u32,
+) -> metricchat::Result<Vec<EvalReport>> {
+    let records = agent
+        .store()
+        .list_eval_runs(suite.as_deref(), limit)
+        .await?;
+    records
+        .iter()
+        .map(|r| CoreReport::from_record(r).map(|inner| EvalReport { inner }))
+        .collect()
+}
