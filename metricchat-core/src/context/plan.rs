@@ -56,7 +56,8 @@ pub struct PromptSection {
     pub omitted: usize,
 }
 
-/// What the model is shown for one question, and why: built by [`ContextHub::plan`].
+/// What the model is shown for one question, and why: built by
+/// [`ContextHub::plan`](super::ContextHub::plan).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContextPlan {
     /// The question.
