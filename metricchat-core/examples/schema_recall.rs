@@ -291,8 +291,10 @@ fn main() -> Result<(), String> {
     let started = Instant::now();
     let mut hubs: BTreeMap<String, ContextHub> = BTreeMap::new();
     if args.merged {
-        let hub = ContextHub::new(config.clone(), Vec::new());
-        hub.set_token_counter(counter.clone());
+        let hub = ContextHub::builder()
+            .config(config.clone())
+            .token_counter(counter.clone())
+            .build();
         for db in &dbs {
             hub.add_catalog(info(&db.db_id), schemas(db))
                 .map_err(|e| e.to_string())?;
@@ -300,8 +302,10 @@ fn main() -> Result<(), String> {
         hubs.insert(String::new(), hub);
     } else {
         for db in &dbs {
-            let hub = ContextHub::new(config.clone(), Vec::new());
-            hub.set_token_counter(counter.clone());
+            let hub = ContextHub::builder()
+                .config(config.clone())
+                .token_counter(counter.clone())
+                .build();
             hub.add_catalog(info(&db.db_id), schemas(db))
                 .map_err(|e| e.to_string())?;
             hubs.insert(db.db_id.clone(), hub);

@@ -27,6 +27,17 @@ pub fn words(text: &str) -> Vec<String> {
     out
 }
 
+/// `text` on one line (runs of whitespace become one space), cut to `max_chars` characters
+/// with `…` when longer.
+pub(crate) fn one_line(text: &str, max_chars: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max_chars {
+        flat
+    } else {
+        format!("{}…", flat.chars().take(max_chars).collect::<String>())
+    }
+}
+
 /// `s` cut to `max_chars` characters, with `…` when cut.
 pub(crate) fn truncate(s: &str, max_chars: usize) -> String {
     match s.char_indices().nth(max_chars) {

@@ -5,11 +5,12 @@
 use std::time::Instant;
 
 use chrono::Utc;
+use metricchat_core::agent::fit_messages;
 use metricchat_core::connector::{
     Capabilities, ColumnInfo, ConnectorInfo, Dialect, ForeignKey, TableRef, TableSchema,
 };
 use metricchat_core::context::tokens::{BpeCounter, TokenCounter};
-use metricchat_core::context::{ContextConfig, ContextHub, fit_messages};
+use metricchat_core::context::{ContextConfig, ContextHub, ContextHubBuilder};
 use metricchat_core::instructions::{Instruction, InstructionStatus, Memory, Origin, Scope};
 use metricchat_core::knowledge::{
     FieldKind, Resource, ResourceField, ResourceKind, ResourceSource,
@@ -104,7 +105,11 @@ fn warehouse(decoys: usize) -> Vec<TableSchema> {
 }
 
 fn hub_with(config: ContextConfig, schemas: Vec<TableSchema>) -> ContextHub {
-    let hub = ContextHub::new(config, Vec::new());
+    hub_from(ContextHub::builder().config(config), schemas)
+}
+
+fn hub_from(builder: ContextHubBuilder, schemas: Vec<TableSchema>) -> ContextHub {
+    let hub = builder.build();
     hub.add_catalog(info("wh"), schemas).unwrap();
     hub
 }
@@ -143,8 +148,11 @@ fn selection_and_every_section_stay_within_budget() {
     let mut config = ContextConfig::default();
     config.schema_tokens = 300;
     config.index_tokens = 100;
-    let hub = hub_with(config, warehouse(500));
-    hub.set_token_counter(std::sync::Arc::new(BpeCounter::cl100k()));
+    let hub = ContextHub::builder()
+        .config(config)
+        .token_counter(std::sync::Arc::new(BpeCounter::cl100k()))
+        .build();
+    hub.add_catalog(info("wh"), warehouse(500)).unwrap();
     let sel = hub.select_tables("inventory ledger shipment payroll", 300);
     let used: usize = sel.iter().map(|s| s.tokens).sum();
     assert!(!sel.is_empty() && used <= 300, "{used}");
@@ -348,18 +356,15 @@ fn memories_in_scope_most_relevant_first_within_budget() {
 
 #[test]
 fn knowledge_describes_tables_ranks_them_and_is_searchable() {
-    let hub = hub_with(
-        ContextConfig::default(),
-        vec![
-            table(
-                "analytics",
-                "t_ord",
-                &[("amt", "numeric"), ("cid", "bigint")],
-            ),
-            table("analytics", "t_evt", &[("kind", "text")]),
-        ],
-    );
-    hub.add_resources(vec![
+    let tables = vec![
+        table(
+            "analytics",
+            "t_ord",
+            &[("amt", "numeric"), ("cid", "bigint")],
+        ),
+        table("analytics", "t_evt", &[("kind", "text")]),
+    ];
+    let knowledge = ContextHub::builder().resources(vec![
         Resource {
             id: "dbt:model.shop.t_ord".into(),
             source: ResourceSource::Dbt,
@@ -409,6 +414,7 @@ fn knowledge_describes_tables_ranks_them_and_is_searchable() {
             meta: Default::default(),
         },
     ]);
+    let hub = hub_from(knowledge, tables);
     // Only the knowledge says t_ord holds purchases.
     let sel = hub.select_tables("total purchases per customer", 4_000);
     assert_eq!(sel[0].table.name, "t_ord");
@@ -493,20 +499,26 @@ async fn an_embedder_finds_tables_the_words_miss() {
     // Two tables in full at most, so three are not a "small catalog" shown whole.
     let mut config = ContextConfig::default();
     config.max_full_tables = 2;
-    let hub = hub_with(
-        config,
+    let tables = || {
         vec![
             table("ops", "t_x1", &[("tailnum", "text"), ("seats", "int")]),
             table("fin", "t_y2", &[("amount", "numeric")]),
             table("env", "t_z3", &[("wind", "double")]),
-        ],
-    );
+        ]
+    };
+    let hub = hub_with(config.clone(), tables());
     // No word of the question is in any table.
     assert!(
         hub.select_tables("How many aircraft do we have?", 4_000)
             .is_empty()
     );
-    hub.set_embedder(std::sync::Arc::new(ConceptEmbedder));
+    // The same tables, with an embedder.
+    let hub = hub_from(
+        ContextHub::builder()
+            .config(config)
+            .embedder(std::sync::Arc::new(ConceptEmbedder)),
+        tables(),
+    );
     let sel = hub
         .select_tables_semantic("How many aircraft do we have?", 4_000)
         .await

@@ -50,8 +50,10 @@ mod instructions;
 mod meaning;
 mod run;
 mod runner;
+mod window;
 
 pub use instructions::{InstructionsHandle, MemoriesHandle};
+pub use window::{fit_messages, truncate_observation};
 
 /// Behaviour of an agent: budgets, guard, context and protocol settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -569,21 +571,22 @@ impl AgentBuilder {
         if context.context_window.is_none() && info.context_window > 0 {
             context.context_window = Some(info.context_window as usize);
         }
-        let hub = Arc::new(ContextHub::new(context, self.config.rules.clone()));
-        hub.set_token_counter(crate::context::tokens::counter_for(
-            &info.provider,
-            &info.model,
-        ));
         let mut resources = self.resources;
         for path in &self.knowledge_paths {
             resources.extend(crate::knowledge::load_path(path)?);
         }
-        if !resources.is_empty() {
-            hub.add_resources(resources);
-        }
+        let mut hub = ContextHub::builder()
+            .config(context)
+            .rules(self.config.rules.clone())
+            .token_counter(crate::context::tokens::counter_for(
+                &info.provider,
+                &info.model,
+            ))
+            .resources(resources);
         if let Some(e) = self.embedder {
-            hub.set_embedder(e);
+            hub = hub.embedder(e);
         }
+        let hub = Arc::new(hub.build());
         Ok(Agent {
             inner: Arc::new(AgentInner {
                 llm,

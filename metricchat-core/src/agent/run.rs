@@ -10,8 +10,9 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::runner::run_tool;
+use super::window::{fit_messages, truncate_observation};
 use super::{AgentInner, AskResult, Chart, Dataset, Run};
-use crate::context::{ContextPlan, truncate_observation};
+use crate::context::ContextPlan;
 use crate::error::{Budget, Error, ErrorInfo, Result};
 use crate::events::{EventKind, RunStatus, RunSummary, Timings, ToolStatus};
 use crate::guard::SqlGuard;
@@ -273,7 +274,7 @@ impl Loop {
                     + counter.count(&serde_json::to_string(&tools).unwrap_or_default());
                 let reserve = (window / 8).clamp(512, 4_096);
                 let budget = window.saturating_sub(fixed + reserve);
-                crate::context::fit_messages(&mut messages, budget, 4, counter.as_ref());
+                fit_messages(&mut messages, budget, 4, counter.as_ref());
             }
             let left = self.inner.config.max_iterations.saturating_sub(iteration);
             if left <= 2 && iteration > 0 {

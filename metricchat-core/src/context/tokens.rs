@@ -19,6 +19,11 @@ pub trait TokenCounter: Send + Sync + fmt::Debug {
     fn name(&self) -> &str;
 }
 
+/// Approximate token count (4 characters a token); [`CharEstimate`] counts with it.
+pub fn estimate_tokens(text: &str) -> usize {
+    text.chars().count().div_ceil(4)
+}
+
 /// A shared counter.
 pub type TokenCounterRef = Arc<dyn TokenCounter>;
 
@@ -29,7 +34,7 @@ pub struct CharEstimate;
 
 impl TokenCounter for CharEstimate {
     fn count(&self, text: &str) -> usize {
-        super::estimate_tokens(text)
+        estimate_tokens(text)
     }
 
     fn name(&self) -> &str {
