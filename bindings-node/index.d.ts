@@ -563,6 +563,10 @@ export declare class Agent {
   connections(): Promise<ConnectionInfo[]>
   /** The latest stored runs, newest first. */
   runs(limit?: number): Promise<RunRecord[]>
+  /** Runs an eval suite through this agent (see `evalSuite`). */
+  evalSuite(suite: EvalSuiteInput, options?: EvalOptions): Promise<EvalReport>
+  /** Eval reports kept in the store (of `suite`, or every suite), newest first. */
+  evalHistory(options?: { suite?: string; limit?: number }): Promise<EvalReport[]>
 }
 
 // ---------------------------------------------------------------- connections
@@ -614,3 +618,210 @@ export declare class Connection {
  * `mysql://…`, or `sample:flights`.
  */
 export declare function connect(url: string, options?: ConnectOptions): Connection
+
+// ---------------------------------------------------------------- evals
+
+/**
+ * An eval suite: the path of a YAML/JSON file (`evals/README.md` documents the format), its YAML
+ * text, or the suite as an object.
+ */
+export type EvalSuiteInput = string | URL | EvalSuite
+
+/** An eval suite as data (the Rust `Suite`). Unknown keys are an error naming the case. */
+export interface EvalSuite {
+  name: string
+  description?: string
+  defaults?: { timeout_secs?: number; tolerance?: number }
+  cases: Array<{
+    id: string
+    question: string
+    tags?: string[]
+    connection?: string
+    expect: {
+      /** Reference SQL, or one per dialect / connection name with an optional `default`. */
+      sql?: string | Record<string, string>
+      ordered?: boolean
+      tolerance?: number
+      answer_contains?: string[]
+      tables?: string[]
+      tools?: string[]
+      not_tools?: string[]
+      max_iterations?: number
+      max_tokens?: number
+      clarify?: boolean
+      judge?: string
+    }
+  }>
+}
+
+/** Options of `evalSuite`. */
+export interface EvalOptions {
+  /** Cases run at once (default 1). */
+  concurrency?: number
+  /** Run the single-prompt baseline (one SQL query from the schema) instead of the agent. */
+  baseline?: boolean
+  /** Time per case in milliseconds, overriding the suite's `defaults.timeout_secs`. */
+  timeoutMs?: number
+  /** Run only these case ids. */
+  only?: string[] | string
+  /** A label kept with the report (a model name, a branch). */
+  label?: string
+  /** Keep the report in the agent's store (default true; read back with `agent.evalHistory()`). */
+  store?: boolean
+  /** The model scoring `judge` rubrics; without one they are reported as not scored. */
+  judge?: string | LlmSpec
+  /** Aborting cancels the run: running cases are cancelled, the report covers what ran. */
+  signal?: AbortSignal
+  /** Called after every case. */
+  onProgress?: (progress: EvalProgress) => void
+}
+
+/** Progress of an eval run. */
+export interface EvalProgress {
+  /** Cases finished. */
+  done: number
+  /** Cases in the run. */
+  total: number
+  /** Cases passed so far. */
+  passed: number
+  /** The case that just finished. */
+  last: EvalCaseResult
+}
+
+/** Why a case failed: the first failing check's class. */
+export type EvalFailureClass =
+  | 'error'
+  | 'timeout'
+  | 'cancelled'
+  | 'unneeded_clarification'
+  | 'no_clarification'
+  | 'no_dataset'
+  | 'empty_result'
+  | 'wrong_row_count'
+  | 'wrong_values'
+  | 'wrong_order'
+  | 'answer_missing_value'
+  | 'tables_not_read'
+  | 'tool_use'
+  | 'over_budget'
+
+/** One check of a case. */
+export interface EvalCheck {
+  /** `dataset`, `answer`, `clarify`, `tables`, `tools`, `not_tools`, `iterations`, `tokens`, `run`, `timeout`, `cancelled`. */
+  name: string
+  passed: boolean
+  detail: string
+  class?: EvalFailureClass
+}
+
+/** The first rows of a table, as text. */
+export interface EvalTablePreview {
+  columns: string[]
+  rows: string[][]
+  total_rows: number
+}
+
+/** The result of one case (the Rust `CaseResult`). */
+export interface EvalCaseResult {
+  id: string
+  question: string
+  tags: string[]
+  mode: 'agent' | 'baseline'
+  connection?: string
+  /** Every exact check held. */
+  passed: boolean
+  failure?: EvalFailureClass
+  checks: EvalCheck[]
+  /** The final dataset's SQL. */
+  sql?: string
+  answer?: string
+  clarification?: string
+  /** The reference result (first rows). */
+  expected?: EvalTablePreview
+  /** The final dataset (first rows). */
+  got?: EvalTablePreview
+  tools: string[]
+  tokens: number
+  seconds: number
+  iterations: number
+  run_id?: string
+  judge?: { score: number | null; reason: string }
+  error?: string
+}
+
+/** Figures over a run's cases. */
+export interface EvalSummary {
+  total: number
+  passed: number
+  pass_rate: number
+  median_secs: number
+  p90_secs: number
+  tokens_per_case: number
+  judge_mean?: number
+  /** Failed cases per failure class. */
+  failure_classes: Record<string, number>
+  /** `[passed, total]` per tag. */
+  by_tag: Record<string, [number, number]>
+}
+
+/** The report of an eval run (the Rust `EvalReport` JSON). */
+export interface EvalReport {
+  id: string
+  suite: string
+  mode: 'agent' | 'baseline'
+  label?: string
+  model?: string
+  started_at: string
+  finished_at: string
+  summary: EvalSummary
+  /** Every case, in suite order. */
+  cases: EvalCaseResult[]
+}
+
+/** A case whose verdict changed between two runs. */
+export interface EvalChange {
+  id: string
+  question: string
+  /** Failure class before (`null`: passed). */
+  before: EvalFailureClass | null
+  /** Failure class after (`null`: passes). */
+  after: EvalFailureClass | null
+}
+
+/** Two runs of a suite compared case by case (the Rust `Comparison`, plus two fields). */
+export interface EvalComparison {
+  suite: string
+  /** Cases passed before. */
+  before: number
+  /** Cases passed after. */
+  after: number
+  /** Cases in the later run. */
+  total: number
+  /** Passed before, fail now. */
+  regressions: EvalChange[]
+  /** Failed before, pass now. */
+  fixes: EvalChange[]
+  /** Only in the later run. */
+  added: string[]
+  /** Only in the earlier run. */
+  removed: string[]
+  /** Whether any case regressed (fail CI on it). */
+  has_regressions: boolean
+  /** A short Markdown summary. */
+  markdown: string
+}
+
+/**
+ * Runs every case of `suite` through `agent` and resolves to the report. A bad suite rejects
+ * with code `InvalidInput`, naming the case and the key.
+ */
+export declare function evalSuite(agent: Agent, suite: EvalSuiteInput, options?: EvalOptions): Promise<EvalReport>
+
+/** An eval report as Markdown: figures, failure classes, tags and one line per case. */
+export declare function evalReportToMarkdown(report: EvalReport): string
+
+/** An eval report as one self-contained HTML page (no scripts, no network). */
+export declare function evalReportToHtml(report: EvalReport): string
+
+/** `after` against `before`, case by case. */
+export declare function compareEvalReports(after: EvalReport, before: EvalReport): EvalComparison

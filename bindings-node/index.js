@@ -3,7 +3,9 @@
 // A thin shell: option names are converted, promises and AbortSignals bridged, native errors
 // given their `code`; everything else happens in Rust.
 
+const fs = require('node:fs');
 const path = require('node:path');
+const { fileURLToPath } = require('node:url');
 
 const native = require(path.join(__dirname, 'metricchat.node'));
 
@@ -265,6 +267,29 @@ class Memory {
   }
 }
 
+/**
+ * `[textOrPath, isPath]` of an eval suite: a one-line string naming a file (or ending in
+ * `.yaml`/`.yml`/`.json`) is a path, another string is YAML, an object is the suite itself.
+ */
+function suiteArg(suite) {
+  if (suite instanceof URL) return [fileURLToPath(suite), true];
+  if (suite !== null && typeof suite === 'object') return [JSON.stringify(suite), false];
+  if (typeof suite !== 'string') {
+    throw new MetricChatError('an eval suite is a path, YAML text or an object', 'InvalidInput');
+  }
+  const oneLine = !suite.trim().includes('\n');
+  if (oneLine && (fs.existsSync(suite) || /\.(ya?ml|json)$/i.test(suite.trim()))) return [suite, true];
+  return [suite, false];
+}
+
+/** The native eval options from the JavaScript ones. */
+function evalOptions({ concurrency, baseline, timeoutMs, only, label, store, judge } = {}) {
+  const o = { concurrency, baseline, timeoutMs, label, store };
+  if (only !== undefined && only !== null) o.only = (Array.isArray(only) ? only : [only]).map(String);
+  if (judge !== undefined && judge !== null) o.judge = typeof judge === 'string' ? judge : snakeKeys(judge);
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null));
+}
+
 /** An analytics agent: a model, connections, tools and a store. */
 class Agent {
   #native;
@@ -343,6 +368,40 @@ class Agent {
     const agent = await call(() => this.#native);
     return call(() => agent.runs(limit));
   }
+
+  /**
+   * Runs every case of an eval suite (a path, YAML text or an object) through this agent and
+   * resolves to the report (the core's EvalReport JSON). See `evalSuite`.
+   */
+  async evalSuite(suite, { signal, onProgress, ...options } = {}) {
+    const agent = await call(() => this.#native);
+    const [text, isPath] = suiteArg(suite);
+    const run = callSync(() => agent.evalSuite(text, isPath, evalOptions(options)));
+    const off = onAbort(signal, () => run.cancel());
+    const report = call(() => run.result());
+    report.catch(() => {});
+    try {
+      for (;;) {
+        const p = await call(() => run.nextProgress());
+        if (p === null || p === undefined) break;
+        if (onProgress) onProgress(p);
+      }
+    } catch (err) {
+      // A throwing onProgress stops the run; its report (of what ran) is still stored.
+      run.cancel();
+      await report.catch(() => {});
+      throw err;
+    } finally {
+      off();
+    }
+    return report;
+  }
+
+  /** Eval reports kept in the store (of `suite`, or every suite), newest first. */
+  async evalHistory({ suite, limit = 20 } = {}) {
+    const agent = await call(() => this.#native);
+    return call(() => agent.evalHistory(suite ?? null, limit));
+  }
 }
 
 /** One connection, with the SQL guard (read-only, one statement, row cap, timeout) in front. */
@@ -404,4 +463,49 @@ const llm = Object.freeze({
   openaiCompatible: spec('openai_compatible'),
 });
 
-module.exports = { Agent, Run, Connection, Rules, Instructions, Memory, MetricChatError, connect, llm };
+/**
+ * Runs every case of an eval suite through `agent`: `suite` is a path, YAML text or an object;
+ * options `{ concurrency, baseline, timeoutMs, only, label, store, judge, signal, onProgress }`.
+ * Resolves to the report (the core's EvalReport JSON); a bad suite rejects with `InvalidInput`
+ * naming the case and the key. `signal` cancels the run (the report covers what ran).
+ */
+function evalSuite(agent, suite, options) {
+  if (!(agent instanceof Agent)) {
+    return Promise.reject(new MetricChatError('evalSuite needs an Agent', 'InvalidInput'));
+  }
+  return agent.evalSuite(suite, options);
+}
+
+/** An eval report as Markdown: figures, failure classes, tags and one line per case. */
+function evalReportToMarkdown(report) {
+  return callSync(() => native.evalReportToMarkdown(report));
+}
+
+/** An eval report as one self-contained HTML page (no scripts, no network). */
+function evalReportToHtml(report) {
+  return callSync(() => native.evalReportToHtml(report));
+}
+
+/**
+ * `after` against `before`, case by case: `{ regressions, fixes, added, removed, before, after,
+ * total, has_regressions, markdown }`.
+ */
+function compareEvalReports(after, before) {
+  return callSync(() => native.compareEvalReports(after, before));
+}
+
+module.exports = {
+  Agent,
+  Run,
+  Connection,
+  Rules,
+  Instructions,
+  Memory,
+  MetricChatError,
+  connect,
+  llm,
+  evalSuite,
+  evalReportToMarkdown,
+  evalReportToHtml,
+  compareEvalReports,
+};

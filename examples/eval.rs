@@ -18,7 +18,9 @@
 //! `--baseline`, `--concurrency N`, `--timeout SECS`, `--only ID,ID`, `--label TEXT`,
 //! `--cassette PATH` with `--record` (else replay), `--out JSON`, `--md PATH`, `--html PATH`,
 //! `--compare BEFORE.json`, `--store sqlite://PATH` (keep the run; default: not kept),
-//! `--judge-model NAME` (score rubrics with that model at the same base URL).
+//! `--judge-model NAME` (score rubrics with that model at the same base URL),
+//! `--llm-timeout SECS` (first byte from the model; default 600: a small model on a busy CPU
+//! reads a long prompt for minutes), `--no-answer-checks` (the plain loop, for before/after).
 //! On a terminal a progress line updates in place; piped, each case is one line.
 //! Exit codes: 0 done, 1 a regression against `--compare`, 2 bad arguments or setup.
 
@@ -49,11 +51,14 @@ struct Args {
     compare: Option<String>,
     store: Option<String>,
     judge_model: Option<String>,
+    llm_timeout: f64,
+    no_answer_checks: bool,
 }
 
 fn parse() -> Result<Args, String> {
     let mut a = Args {
         concurrency: 1,
+        llm_timeout: 600.0,
         ..Args::default()
     };
     let mut it = std::env::args().skip(1);
@@ -91,6 +96,12 @@ fn parse() -> Result<Args, String> {
             "--compare" => a.compare = Some(val("--compare")?),
             "--store" => a.store = Some(val("--store")?),
             "--judge-model" => a.judge_model = Some(val("--judge-model")?),
+            "--llm-timeout" => {
+                a.llm_timeout = val("--llm-timeout")?
+                    .parse()
+                    .map_err(|_| "--llm-timeout takes seconds")?;
+            }
+            "--no-answer-checks" => a.no_answer_checks = true,
             "-h" | "--help" => return Err(String::new()),
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
             s => {
@@ -115,7 +126,7 @@ fn usage(msg: &str) -> ! {
         "usage: cargo run --example eval -- SUITE.yaml [--connection URL]... [--baseline] \
          [--concurrency N] [--timeout SECS] [--only ID,ID] [--label TEXT] [--cassette PATH \
          [--record]] [--out JSON] [--md PATH] [--html PATH] [--compare BEFORE.json] \
-         [--store sqlite://PATH] [--judge-model NAME]\n\
+         [--store sqlite://PATH] [--judge-model NAME] [--llm-timeout SECS] [--no-answer-checks]\n\
          model: MC_LLM_BASE_URL and MC_LLM_MODEL (an OpenAI-compatible server) or OPENAI_API_KEY"
     );
     std::process::exit(2)
@@ -135,7 +146,10 @@ async fn main() {
 
 async fn run(args: Args) -> Result<i32, Box<dyn std::error::Error>> {
     let suite = Suite::from_path(&args.suite)?;
-    let config = OpenAiConfig::from_env();
+    let mut config = OpenAiConfig::from_env();
+    // A small model on a busy CPU takes minutes to read a long prompt before its first token.
+    config.http.first_byte_timeout = Duration::from_secs_f64(args.llm_timeout);
+    config.http.idle_timeout = Duration::from_secs_f64(args.llm_timeout.min(300.0));
     let model = config.model.clone();
     let mut llm = OpenAiClient::new(config.clone())?;
     if let Some(path) = &args.cassette {
@@ -146,7 +160,11 @@ async fn run(args: Args) -> Result<i32, Box<dyn std::error::Error>> {
         };
         llm = Cassette::open(path, mode)?.wrap(llm);
     }
-    let mut builder = Agent::builder().llm(llm).generate_title(false);
+    let mut builder = Agent::builder()
+        .llm(llm)
+        .generate_title(false)
+        .answer_checks(!args.no_answer_checks)
+        .max_wall_time(Some(Duration::from_secs(3_600)));
     if args.connections.is_empty() {
         builder = builder.connection(metricchat::connectors::flights_sample("flights")?);
     }

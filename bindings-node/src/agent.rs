@@ -15,6 +15,7 @@ use metricchat::instructions::{
 };
 
 use crate::data::NativeResult;
+use crate::eval::{EvalOptions, NativeEvalRun};
 use crate::tools::{Dispatch, ToolDef, external_tool};
 use crate::{coded, js};
 
@@ -175,6 +176,33 @@ impl NativeAgent {
                 .context_hub()
                 .search_knowledge(&query, k as usize),
         )
+    }
+
+    /// Starts running an eval suite (`suite` is a path when `is_path`, else YAML/JSON text);
+    /// the suite is read and checked before this returns.
+    #[napi]
+    pub fn eval_suite(
+        &self,
+        suite: String,
+        is_path: bool,
+        options: Option<EvalOptions>,
+    ) -> napi::Result<NativeEvalRun> {
+        crate::eval::start(
+            self.agent.clone(),
+            &suite,
+            is_path,
+            options.unwrap_or_default(),
+        )
+    }
+
+    /// Eval reports kept in the store (of `suite`, or every suite), newest first.
+    #[napi]
+    pub async fn eval_history(
+        &self,
+        suite: Option<String>,
+        limit: u32,
+    ) -> napi::Result<serde_json::Value> {
+        crate::eval::history(&self.agent, suite, limit).await
     }
 
     /// The latest `limit` stored runs, newest first.

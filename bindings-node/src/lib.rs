@@ -13,6 +13,7 @@
 mod agent;
 mod connection;
 mod data;
+mod eval;
 mod tools;
 
 use metricchat::ErrorKind;

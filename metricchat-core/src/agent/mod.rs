@@ -81,6 +81,10 @@ pub struct AgentConfig {
     pub rules: Vec<String>,
     /// Extra instructions appended to the system prompt.
     pub instructions: Option<String>,
+    /// Check answers for meaning before accepting them (sort direction, NULLs ranked first,
+    /// filters that matched nothing, integer division, codes for names) and give the model short
+    /// SQL rules. On by default; off reproduces the plain loop.
+    pub answer_checks: bool,
 }
 
 impl Default for AgentConfig {
@@ -96,6 +100,7 @@ impl Default for AgentConfig {
             generate_title: true,
             rules: Vec::new(),
             instructions: None,
+            answer_checks: true,
         }
     }
 }
@@ -366,6 +371,7 @@ impl Agent {
         plan.system_prompt = Some(run::system_prompt(
             &plan,
             self.inner.config.instructions.as_deref(),
+            self.inner.config.answer_checks,
         ));
         Ok(plan)
     }
@@ -537,6 +543,12 @@ impl AgentBuilder {
     /// Turns title generation on or off.
     pub fn generate_title(mut self, on: bool) -> Self {
         self.config.generate_title = on;
+        self
+    }
+
+    /// Meaning checks before answers and the prompt's SQL rules ([`AgentConfig::answer_checks`]).
+    pub fn answer_checks(mut self, on: bool) -> Self {
+        self.config.answer_checks = on;
         self
     }
 
