@@ -8,6 +8,8 @@
 //!
 //! Anthropic has no JSON output mode, so [`ResponseFormat::JsonObject`] is honoured by an extra
 //! system instruction and `model_info().supports_json_mode` is `false`.
+//!
+//! [`ResponseFormat::JsonObject`]: crate::llm::ResponseFormat::JsonObject
 
 mod config;
 mod models;

@@ -9,17 +9,22 @@
 //! remembered by the client and sent back with the same calls, as Gemini 3 requires.
 //!
 //! A streamed response is a series of whole `GenerateContentResponse` objects with no end marker:
-//! a `functionCall` arrives complete in one chunk, so each becomes one [`ChatEvent::ToolCallDelta`]
-//! and, at the end, one [`ChatEvent::ToolCall`]. A stream that closes before any chunk carried a
-//! `finishReason` was cut. Failures before the first chunk (429 `RESOURCE_EXHAUSTED`, 5xx,
-//! connection errors, first-byte timeout) are retried with [`RetryPolicy`](super::RetryPolicy), honouring
-//! `Retry-After` or the body's `RetryInfo.retryDelay`; nothing is retried once an event has been
-//! handed to the caller.
+//! a `functionCall` arrives complete in one chunk, so each becomes one
+//! [`ChatEvent::ToolCallDelta`] and, at the end, one [`ChatEvent::ToolCall`]. A stream that closes
+//! before any chunk carried a `finishReason` was cut. Failures before the first chunk (429
+//! `RESOURCE_EXHAUSTED`, 5xx, connection errors, first-byte timeout) are retried with
+//! [`RetryPolicy`](super::RetryPolicy), honouring `Retry-After` or the body's
+//! `RetryInfo.retryDelay`; nothing is retried once an event has been handed to the caller.
 //!
 //! A candidate stopped by a safety filter (`SAFETY`, `RECITATION`, `BLOCKLIST`,
 //! `PROHIBITED_CONTENT`, `SPII`, …) and a prompt refused outright (`promptFeedback.blockReason`)
 //! both fail with an [`ErrorKind::ContentFiltered`] provider error (the latter naming the block
 //! reason); a prompt over the context window fails with [`ErrorKind::ContextLengthExceeded`].
+//!
+//! [`ChatEvent::ToolCallDelta`]: crate::llm::ChatEvent::ToolCallDelta
+//! [`ChatEvent::ToolCall`]: crate::llm::ChatEvent::ToolCall
+//! [`ErrorKind::ContentFiltered`]: crate::ErrorKind::ContentFiltered
+//! [`ErrorKind::ContextLengthExceeded`]: crate::ErrorKind::ContextLengthExceeded
 
 mod config;
 mod errors;

@@ -155,3 +155,51 @@ macro_rules! provider_config {
     };
 }
 pub(crate) use provider_config;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::time::Duration;
+
+    use secrecy::ExposeSecret;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn keys_left_out_keep_the_base_and_host_is_base_url() {
+        let mut base = ProviderConfig::new("http://base", "m0");
+        base.http.idle_timeout = Duration::from_secs(60);
+        base.supports_tools = Some(true);
+        let c = ProviderConfig::deserialize_over(
+            json!({"host": "http://h:1", "api_key": "k-1", "connect_timeout": 1500,
+                   "supports_tools": false, "unrelated": 1}),
+            base,
+        )
+        .unwrap();
+        assert_eq!(c.base_url, "http://h:1");
+        assert_eq!(c.model, "m0");
+        assert_eq!(c.supports_tools, Some(false));
+        assert_eq!(c.http.idle_timeout, Duration::from_secs(60));
+        assert_eq!(c.http.connect_timeout, Duration::from_millis(1500));
+        assert_eq!(c.api_key.as_ref().map(|k| k.expose_secret()), Some("k-1"));
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("k-1") && shown.contains("[redacted]"),
+            "{shown}"
+        );
+    }
+
+    #[cfg(feature = "ollama")]
+    #[test]
+    fn ollama_keeps_its_old_keys() {
+        let c: crate::llm::OllamaConfig = serde_json::from_value(json!({
+            "host": "http://gpu-box:11434", "supports_tools": true, "context_window": 4096
+        }))
+        .unwrap();
+        assert_eq!(c.base_url, "http://gpu-box:11434");
+        assert_eq!(c.supports_tools, Some(true));
+        assert_eq!(c.context_window, 4096);
+        assert_eq!(c.http.first_byte_timeout, Duration::from_secs(120));
+    }
+}
