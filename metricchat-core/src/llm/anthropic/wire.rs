@@ -1,15 +1,13 @@
 //! The Anthropic Messages wire format: endpoint, request body, headers, error bodies and model
 //! facts.
 
-use reqwest::header::HeaderValue;
-use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
 use super::models::known_pricing;
 use super::stream::{Decoder, error_kind, is_prompt_too_long};
 use super::{AnthropicConfig, PROVIDER};
 use crate::error::{Error, ErrorKind, Result};
-use crate::llm::http::{body_message, sensitive_value};
+use crate::llm::http::body_message;
 use crate::llm::provider::{HttpFailure, ProviderConfig, Wire};
 use crate::llm::{ChatRequest, ImageContent, ModelInfo, ResponseFormat, Role, ToolChoice};
 
@@ -29,19 +27,8 @@ impl AnthropicWire {
     pub(super) fn new(config: AnthropicConfig) -> Result<Self> {
         let base = config.base_url.trim_end_matches('/');
         let base = base.strip_suffix("/v1").unwrap_or(base);
-        let endpoint = url::Url::parse(&format!("{base}/v1/messages")).map_err(|e| {
-            Error::config(
-                PROVIDER,
-                format!("invalid base_url `{}`: {e}", config.base_url),
-            )
-        })?;
-        if !matches!(endpoint.scheme(), "http" | "https") {
-            return Err(Error::config(
-                PROVIDER,
-                format!("base_url must be http(s), got `{}`", config.base_url),
-            ));
-        }
-        key_header(config.api_key.as_ref())?;
+        let endpoint = config.endpoint(PROVIDER, &format!("{base}/v1/messages"))?;
+        config.key_header(PROVIDER, false)?;
         Ok(Self { config, endpoint })
     }
 }
@@ -78,7 +65,7 @@ impl Wire for AnthropicWire {
 
     fn authorize(&self, request: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder> {
         let request = request.header("anthropic-version", API_VERSION);
-        Ok(match key_header(self.config.api_key.as_ref())? {
+        Ok(match self.config.key_header(PROVIDER, false)? {
             Some(key) => request.header("x-api-key", key),
             None => request,
         })
@@ -243,9 +230,4 @@ fn tool_input(arguments: &str) -> Value {
         Ok(v @ Value::Object(_)) => v,
         _ => json!({}),
     }
-}
-
-fn key_header(key: Option<&SecretString>) -> Result<Option<HeaderValue>> {
-    key.map(|k| sensitive_value(PROVIDER, k.expose_secret()))
-        .transpose()
 }

@@ -2,8 +2,7 @@
 
 use std::sync::Arc;
 
-use reqwest::header::{HeaderMap, HeaderValue};
-use secrecy::{ExposeSecret, SecretString};
+use reqwest::header::HeaderMap;
 use serde_json::{Map, Value, json};
 
 use super::errors::{describe, google_error, is_too_long, status_kind};
@@ -12,7 +11,7 @@ use super::schema::parameters_schema;
 use super::stream::Decoder;
 use super::{DEFAULT_CONTEXT_WINDOW, GeminiConfig, LOCAL_ID_PREFIX, PROVIDER, Signatures};
 use crate::error::{Error, ErrorKind, Result};
-use crate::llm::http::{body_message, sensitive_value};
+use crate::llm::http::body_message;
 use crate::llm::provider::{HttpFailure, ProviderConfig, Wire};
 use crate::llm::{ChatRequest, ImageContent, ModelInfo, ResponseFormat, Role, ToolChoice};
 
@@ -49,19 +48,8 @@ impl GeminiWire {
             "generateContent"
         };
         let endpoint =
-            url::Url::parse(&format!("{base}/v1beta/models/{model}:{action}")).map_err(|e| {
-                Error::config(
-                    PROVIDER,
-                    format!("invalid base_url `{}`: {e}", config.base_url),
-                )
-            })?;
-        if !matches!(endpoint.scheme(), "http" | "https") {
-            return Err(Error::config(
-                PROVIDER,
-                format!("base_url must be http(s), got `{}`", config.base_url),
-            ));
-        }
-        key_header(config.api_key.as_ref())?;
+            config.endpoint(PROVIDER, &format!("{base}/v1beta/models/{model}:{action}"))?;
+        config.key_header(PROVIDER, false)?;
         Ok(Self {
             config,
             endpoint,
@@ -105,7 +93,7 @@ impl Wire for GeminiWire {
     }
 
     fn authorize(&self, request: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder> {
-        Ok(match key_header(self.config.api_key.as_ref())? {
+        Ok(match self.config.key_header(PROVIDER, false)? {
             Some(key) => request.header("x-goog-api-key", key),
             None => request,
         })
@@ -337,9 +325,4 @@ fn tool_output(content: &str) -> Value {
     let output = serde_json::from_str::<Value>(content)
         .unwrap_or_else(|_| Value::String(content.to_string()));
     json!({ "output": output })
-}
-
-fn key_header(key: Option<&SecretString>) -> Result<Option<HeaderValue>> {
-    key.map(|k| sensitive_value(PROVIDER, k.expose_secret()))
-        .transpose()
 }

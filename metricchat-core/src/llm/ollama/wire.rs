@@ -3,14 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use reqwest::header::{self, HeaderMap, HeaderValue};
-use secrecy::{ExposeSecret, SecretString};
+use reqwest::header::{self, HeaderMap};
 use serde_json::{Map, Value, json};
 
 use super::stream::{Decoder, is_context_error};
 use super::{DEFAULT_PORT, OllamaConfig, PROVIDER};
 use crate::error::{Error, ErrorKind, Result};
-use crate::llm::http::{body_message, sensitive_value};
+use crate::llm::http::body_message;
 use crate::llm::provider::{Framing, HttpFailure, ProviderConfig, Wire};
 use crate::llm::{
     ChatMessage, ChatRequest, ImageContent, ModelInfo, ResponseFormat, Role, ToolChoice,
@@ -27,7 +26,7 @@ impl OllamaWire {
     /// Checks the config: a malformed host or API key fails here, not on the first request.
     pub(super) fn new(config: OllamaConfig) -> Result<Self> {
         let endpoint = endpoint(&config.base_url)?;
-        auth_header(config.api_key.as_ref())?;
+        config.key_header(PROVIDER, true)?;
         Ok(Self { config, endpoint })
     }
 }
@@ -65,7 +64,7 @@ impl Wire for OllamaWire {
     }
 
     fn authorize(&self, request: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder> {
-        Ok(match auth_header(self.config.api_key.as_ref())? {
+        Ok(match self.config.key_header(PROVIDER, true)? {
             Some(auth) => request.header(header::AUTHORIZATION, auth),
             None => request,
         })
@@ -246,9 +245,4 @@ fn message_json(m: &ChatMessage, names: &BTreeMap<&str, &str>) -> Result<Value> 
             v
         }
     })
-}
-
-fn auth_header(key: Option<&SecretString>) -> Result<Option<HeaderValue>> {
-    key.map(|k| sensitive_value(PROVIDER, &format!("Bearer {}", k.expose_secret())))
-        .transpose()
 }

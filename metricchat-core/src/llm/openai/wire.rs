@@ -1,15 +1,14 @@
 //! The OpenAI Chat Completions wire format: endpoint, request body, key header, error bodies and
 //! model facts.
 
-use reqwest::header::{self, HeaderValue};
-use secrecy::{ExposeSecret, SecretString};
+use reqwest::header;
 use serde_json::{Value, json};
 
 use super::models::{UNKNOWN_CONTEXT_WINDOW, known_model};
 use super::stream::Decoder;
 use super::{KeyHeader, OpenAiConfig, PROVIDER};
 use crate::error::{Error, ErrorKind, Result};
-use crate::llm::http::{body_message, sensitive_value};
+use crate::llm::http::body_message;
 use crate::llm::provider::{HttpFailure, ProviderConfig, Wire};
 use crate::llm::{ChatMessage, ChatRequest, ModelInfo, ResponseFormat, Role, ToolChoice};
 
@@ -24,24 +23,13 @@ impl OpenAiWire {
     /// Checks the config: a malformed base URL or API key fails here, not on the first request.
     pub(super) fn new(config: OpenAiConfig) -> Result<Self> {
         let base = config.base_url.trim_end_matches('/');
-        let mut endpoint = url::Url::parse(&format!("{base}/chat/completions")).map_err(|e| {
-            Error::config(
-                PROVIDER,
-                format!("invalid base_url `{}`: {e}", config.base_url),
-            )
-        })?;
+        let mut endpoint = config.endpoint(PROVIDER, &format!("{base}/chat/completions"))?;
         if let Some(version) = config.api_version.as_deref().filter(|v| !v.is_empty()) {
             endpoint
                 .query_pairs_mut()
                 .append_pair("api-version", version);
         }
-        if !matches!(endpoint.scheme(), "http" | "https") {
-            return Err(Error::config(
-                PROVIDER,
-                format!("base_url must be http(s), got `{}`", config.base_url),
-            ));
-        }
-        auth_header(config.api_key.as_ref(), config.key_header)?;
+        config.key_header(PROVIDER, config.key_header == KeyHeader::Bearer)?;
         Ok(Self { config, endpoint })
     }
 }
@@ -85,13 +73,18 @@ impl Wire for OpenAiWire {
 
     fn authorize(&self, request: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder> {
         let c = &self.config;
-        Ok(match auth_header(c.api_key.as_ref(), c.key_header)? {
-            None => request,
-            Some(auth) => match c.key_header {
-                KeyHeader::Bearer => request.header(header::AUTHORIZATION, auth),
-                KeyHeader::ApiKey => request.header("api-key", auth),
+        Ok(
+            match c
+                .provider
+                .key_header(PROVIDER, c.key_header == KeyHeader::Bearer)?
+            {
+                None => request,
+                Some(auth) => match c.key_header {
+                    KeyHeader::Bearer => request.header(header::AUTHORIZATION, auth),
+                    KeyHeader::ApiKey => request.header("api-key", auth),
+                },
             },
-        })
+        )
     }
 
     fn decoder(&self) -> Decoder {
@@ -224,13 +217,4 @@ fn message_json(m: &ChatMessage) -> Result<Value> {
             json!({"role": "tool", "tool_call_id": id, "content": m.content})
         }
     })
-}
-
-fn auth_header(key: Option<&SecretString>, kind: KeyHeader) -> Result<Option<HeaderValue>> {
-    let Some(key) = key else { return Ok(None) };
-    let text = match kind {
-        KeyHeader::Bearer => format!("Bearer {}", key.expose_secret()),
-        KeyHeader::ApiKey => key.expose_secret().to_string(),
-    };
-    sensitive_value(PROVIDER, &text).map(Some)
 }

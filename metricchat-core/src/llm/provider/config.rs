@@ -1,11 +1,13 @@
 //! [`ProviderConfig`]: the settings every HTTP provider has, flattened into each provider's
 //! config.
 
-use secrecy::SecretString;
+use reqwest::header::HeaderValue;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 
+use crate::error::{Error, Result};
 use crate::llm::Pricing;
-use crate::llm::http::{HttpOptions, HttpPatch};
+use crate::llm::http::{HttpOptions, HttpPatch, sensitive_value};
 
 /// The settings every HTTP provider config shares: key, base URL, model, connection settings,
 /// prices and the tool-calling override.
@@ -75,6 +77,39 @@ impl ProviderConfig {
             model: model.into(),
             ..Self::default()
         }
+    }
+
+    /// `url` (the base URL with the provider's path) parsed; a malformed or non-HTTP(S) URL is
+    /// a config error naming the base URL.
+    pub(crate) fn endpoint(&self, provider: &str, url: &str) -> Result<url::Url> {
+        let endpoint = url::Url::parse(url).map_err(|e| {
+            Error::config(
+                provider,
+                format!("invalid base_url `{}`: {e}", self.base_url),
+            )
+        })?;
+        if !matches!(endpoint.scheme(), "http" | "https") {
+            return Err(Error::config(
+                provider,
+                format!("base_url must be http(s), got `{}`", self.base_url),
+            ));
+        }
+        Ok(endpoint)
+    }
+
+    /// The key as a header value marked sensitive (`Bearer <key>` when `bearer`), none without
+    /// a key; a key with characters HTTP forbids is a config error.
+    pub(crate) fn key_header(&self, provider: &str, bearer: bool) -> Result<Option<HeaderValue>> {
+        let Some(key) = &self.api_key else {
+            return Ok(None);
+        };
+        let key = key.expose_secret();
+        let text = if bearer {
+            format!("Bearer {key}")
+        } else {
+            key.to_string()
+        };
+        sensitive_value(provider, &text).map(Some)
     }
 
     /// Deserialises the keys present in `d` over `base` (a provider's own defaults).
