@@ -626,3 +626,62 @@ async fn malformed_images_are_invalid_input() {
     }
     assert!(server.requests().is_empty());
 }
+
+/// llama.cpp's OpenAI-compatible server sends no usage chunk, even when
+/// `stream_options.include_usage` asks for one: the client then reports a usage estimated from
+/// the text (about 4 characters a token), before the finish, so budgets and costs still count.
+#[tokio::test]
+async fn a_stream_without_a_usage_chunk_reports_an_estimate() {
+    let answer = "American Airlines\nJetBlue\nDelta Air Lines";
+    let server = FakeLlmServer::start(vec![
+        Reply::text(answer).without_usage().into(),
+        Reply::tool_call("create_data", json!({"sql": "SELECT 1"}))
+            .without_usage()
+            .into(),
+    ])
+    .await;
+    let request = ask("Name three airlines based in New York, one per line.");
+    let events = collect(&client(&server), request.clone()).await;
+    assert_eq!(text_of(&events), answer);
+    let usages: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            ChatEvent::Usage { usage } => Some(*usage),
+            _ => None,
+        })
+        .collect();
+    let expected = metricchat_core::llm::estimate_usage(&request, answer, &[]);
+    assert_eq!(usages, vec![expected]);
+    assert!(expected.input_tokens > 0 && expected.output_tokens > 0);
+    assert!(matches!(
+        &events[events.len() - 2..],
+        [
+            ChatEvent::Usage { .. },
+            ChatEvent::Finish {
+                reason: FinishReason::Stop
+            }
+        ]
+    ));
+
+    let mut request = ask("how many flights?");
+    request.tools = vec![metricchat_core::llm::ToolSpec {
+        name: "create_data".into(),
+        description: "runs SQL".into(),
+        parameters: json!({"type": "object"}),
+    }];
+    let reply = client(&server).complete(request.clone()).await.unwrap();
+    assert_eq!(reply.tool_calls.len(), 1);
+    assert_eq!(
+        reply.usage,
+        metricchat_core::llm::estimate_usage(&request, "", &reply.tool_calls)
+    );
+    assert!(reply.usage.output_tokens > 0);
+    // The fake server really sent no usage (and was asked for it).
+    assert!(
+        server
+            .requests()
+            .iter()
+            .all(|r| r["stream_options"] == json!({"include_usage": true}))
+    );
+    server.verify().unwrap();
+}

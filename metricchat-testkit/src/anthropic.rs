@@ -316,6 +316,7 @@ fn render(req: &Req, reply: Reply) -> wire::Response {
             frames.push(Frame::Hold);
             wire::streamed(req, SSE, frames)
         }
-        Reply::Stall | Reply::Delay { .. } => stopped(),
+        // Played (or removed, `WithoutUsage`) before rendering.
+        Reply::Stall | Reply::Delay { .. } | Reply::WithoutUsage { .. } => stopped(),
     }
 }

@@ -324,7 +324,8 @@ fn render(req: &Req, reply: Reply, array: bool) -> wire::Response {
             frames.push(Frame::Hold);
             wire::streamed(req, SSE, frames)
         }
-        Reply::Stall | Reply::Delay { .. } => stopped(),
+        // Played (or removed, `WithoutUsage`) before rendering.
+        Reply::Stall | Reply::Delay { .. } | Reply::WithoutUsage { .. } => stopped(),
     }
 }
 

@@ -362,6 +362,7 @@ async fn chat(
         };
     };
     let n = shared.counter.fetch_add(1, Ordering::SeqCst) + 1;
+    let (reply, usage_omitted) = reply.split_usage();
     if let Some((model, method)) = gemini::model_and_method(uri.path()) {
         let streaming = method == "streamGenerateContent";
         let sse = uri
@@ -401,13 +402,16 @@ async fn chat(
             anthropic::respond(req, reply).await
         };
     }
-    let ctx = openai::Ctx::new(
+    let mut ctx = openai::Ctx::new(
         n,
         &body,
         raw.chars().count(),
         shared.shutdown.clone(),
         shared.open_streams.clone(),
     );
+    if usage_omitted {
+        ctx.include_usage = false;
+    }
     openai::respond(ctx, reply).await
 }
 

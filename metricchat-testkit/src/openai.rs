@@ -321,7 +321,8 @@ fn render(ctx: &Ctx, reply: Reply) -> Response {
             sse(ctx, frames)
         }
         // Handled in `respond`.
-        Reply::Stall | Reply::Delay { .. } => stopped(),
+        // Played (or removed, `WithoutUsage`) before rendering.
+        Reply::Stall | Reply::Delay { .. } | Reply::WithoutUsage { .. } => stopped(),
     }
 }
 

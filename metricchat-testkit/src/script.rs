@@ -232,6 +232,13 @@ pub enum Reply {
     },
     /// Accepts the request and never answers until the server stops.
     Stall,
+    /// `then` without any usage report, as llama.cpp's OpenAI-compatible server streams (it
+    /// sends no usage chunk even when `stream_options.include_usage` asks for one, and no
+    /// `usage` keys in its chunks). OpenAI wire format only: the other formats ignore it.
+    WithoutUsage {
+        /// The reply.
+        then: Box<Reply>,
+    },
     /// Waits `ms` milliseconds before sending any byte of `then`.
     Delay {
         /// Milliseconds.
@@ -410,6 +417,32 @@ impl Reply {
             *text = Some(before.into());
         }
         self
+    }
+
+    /// `self` without any usage report (see [`Reply::WithoutUsage`]).
+    pub fn without_usage(self) -> Self {
+        Reply::WithoutUsage {
+            then: Box::new(self),
+        }
+    }
+
+    /// The reply with any [`Reply::WithoutUsage`] removed (also under [`Reply::Delay`]), and
+    /// whether one was.
+    pub(crate) fn split_usage(self) -> (Reply, bool) {
+        match self {
+            Reply::WithoutUsage { then } => (then.split_usage().0, true),
+            Reply::Delay { ms, then } => {
+                let (then, omitted) = then.split_usage();
+                (
+                    Reply::Delay {
+                        ms,
+                        then: Box::new(then),
+                    },
+                    omitted,
+                )
+            }
+            other => (other, false),
+        }
     }
 
     /// Waits `ms` before answering with `self`.

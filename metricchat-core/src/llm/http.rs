@@ -2,15 +2,14 @@
 //! carries (timeouts, retries, extra headers), the one reqwest client builder, transport errors,
 //! `Retry-After` and content types.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::future::Future;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::retry::RetryPolicy;
-use super::{ChatEvent, ChatStream, transport_error};
+use super::transport_error;
 use crate::error::{BoxError, Error, Result};
 use crate::serde_util::{duration_ms, duration_ms_opt};
 use crate::text::truncate;
@@ -19,8 +18,8 @@ use crate::text::truncate;
 /// [`AnthropicConfig`](super::AnthropicConfig), [`GeminiConfig`](super::GeminiConfig),
 /// [`OllamaConfig`](super::OllamaConfig)).
 ///
-/// Each config embeds it with `#[serde(flatten)]`, so its keys sit at the top level of the
-/// config object, durations in milliseconds:
+/// Each config embeds it through [`ProviderConfig`](super::ProviderConfig), flattened, so its
+/// keys sit at the top level of the config object, durations in milliseconds:
 /// `{"model": "gpt-4.1", "connect_timeout": 5000, "first_byte_timeout": 20000,
 /// "idle_timeout": 30000, "retry": {"max_retries": 2}, "headers": {"OpenAI-Project": "proj_1"}}`.
 /// A key left out keeps the provider's default (Ollama waits longer for a model to load).
@@ -82,14 +81,6 @@ impl HttpOptions {
         }
     }
 
-    /// Deserialises the keys present in `d` over `base` (a provider's own defaults).
-    pub(crate) fn deserialize_over<'de, D: Deserializer<'de>>(
-        d: D,
-        base: HttpOptions,
-    ) -> std::result::Result<Self, D::Error> {
-        Ok(HttpPatch::deserialize(d)?.over(base))
-    }
-
     /// The reqwest client every provider uses: connect timeout, user agent and the extra
     /// headers (marked sensitive). A malformed header is a config error naming it.
     pub(crate) fn client(&self, provider: &str) -> Result<reqwest::Client> {
@@ -120,14 +111,14 @@ impl HttpOptions {
 
 impl<'de> Deserialize<'de> for HttpOptions {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        Self::deserialize_over(d, Self::default())
+        Ok(HttpPatch::deserialize(d)?.over(Self::default()))
     }
 }
 
 /// The keys of [`HttpOptions`], each optional, so a config can fill in its own defaults.
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct HttpPatch {
+pub(crate) struct HttpPatch {
     #[serde(with = "duration_ms_opt")]
     connect_timeout: Option<Duration>,
     #[serde(with = "duration_ms_opt")]
@@ -139,7 +130,8 @@ struct HttpPatch {
 }
 
 impl HttpPatch {
-    fn over(self, base: HttpOptions) -> HttpOptions {
+    /// These keys over `base`.
+    pub(crate) fn over(self, base: HttpOptions) -> HttpOptions {
         HttpOptions {
             connect_timeout: self.connect_timeout.unwrap_or(base.connect_timeout),
             first_byte_timeout: self.first_byte_timeout.unwrap_or(base.first_byte_timeout),
@@ -199,22 +191,6 @@ pub trait HttpConfig: Sized {
     }
 }
 
-/// Implements [`HttpConfig`] for a config with an `http: HttpOptions` field.
-macro_rules! impl_http_config {
-    ($config:ty) => {
-        impl $crate::llm::HttpConfig for $config {
-            fn http_options(&self) -> &$crate::llm::HttpOptions {
-                &self.http
-            }
-
-            fn http_options_mut(&mut self) -> &mut $crate::llm::HttpOptions {
-                &mut self.http
-            }
-        }
-    };
-}
-pub(crate) use impl_http_config;
-
 /// A header value marked sensitive (kept out of `Debug` and logs by reqwest/hyper).
 pub(crate) fn sensitive_value(provider: &str, text: &str) -> Result<HeaderValue> {
     let mut value = HeaderValue::from_str(text).map_err(|_| {
@@ -225,157 +201,6 @@ pub(crate) fn sensitive_value(provider: &str, text: &str) -> Result<HeaderValue>
     })?;
     value.set_sensitive(true);
     Ok(value)
-}
-
-/// Runs `fut` (one attempt up to its first event) within the first-byte timeout.
-pub(crate) async fn first_byte<T>(
-    provider: &str,
-    limit: Duration,
-    fut: impl Future<Output = Result<T>>,
-) -> Result<T> {
-    match tokio::time::timeout(limit, fut).await {
-        Ok(result) => result,
-        Err(_) => Err(Error::Timeout {
-            operation: format!("{provider} first byte"),
-            after: limit,
-        }),
-    }
-}
-
-/// The whole body of a (non-streamed) response.
-#[cfg(any(feature = "openai", feature = "anthropic", feature = "gemini"))]
-pub(crate) async fn read_body(provider: &str, resp: reqwest::Response) -> Result<Vec<u8>> {
-    resp.bytes().await.map(|b| b.to_vec()).map_err(|e| {
-        transport_error(
-            provider,
-            format!("reading the response failed: {e}"),
-            Some(e.into()),
-        )
-    })
-}
-
-/// A server-sent-events response body as a stream of events.
-#[cfg(any(feature = "openai", feature = "anthropic", feature = "gemini"))]
-pub(crate) type SseSource = std::pin::Pin<
-    Box<
-        dyn futures::Stream<
-                Item = std::result::Result<
-                    eventsource_stream::Event,
-                    eventsource_stream::EventStreamError<reqwest::Error>,
-                >,
-            > + Send,
-    >,
->;
-
-/// Whether a decoded event ended the answer.
-#[cfg(any(feature = "openai", feature = "anthropic", feature = "gemini"))]
-pub(crate) enum Step {
-    /// More events follow.
-    More,
-    /// The provider's end marker: emit the closing events.
-    Done,
-}
-
-/// One provider's decoder of SSE `data` payloads, driven by [`sse_stream`].
-#[cfg(any(feature = "openai", feature = "anthropic", feature = "gemini"))]
-pub(crate) trait SseDecode: Send + 'static {
-    /// Decodes one event's `data` into chat events pushed onto `out`.
-    fn decode(&mut self, data: &str, out: &mut VecDeque<ChatEvent>) -> Result<Step>;
-    /// Pushes the closing events (usage, assembled tool calls, finish).
-    fn close(&mut self, out: &mut VecDeque<ChatEvent>);
-    /// Whether a clean close of the connection now is the end of the answer (a provider that
-    /// sends no end marker after its finish reason).
-    fn may_end_on_close(&self) -> bool;
-    /// What a premature close is missing, for its error (`message_stop`).
-    fn end_marker(&self) -> &'static str;
-}
-
-#[cfg(any(feature = "openai", feature = "anthropic", feature = "gemini"))]
-struct SseState<D> {
-    provider: &'static str,
-    source: SseSource,
-    first: Option<eventsource_stream::Event>,
-    decoder: D,
-    pending: VecDeque<ChatEvent>,
-    ended: bool,
-    idle_timeout: Duration,
-}
-
-/// The caller-facing stream of an SSE response: `pending` events first, then `first` and the
-/// rest of `source` through `decoder`, each event within `idle_timeout` of the last. It owns the
-/// response, so dropping it closes the connection.
-#[cfg(any(feature = "openai", feature = "anthropic", feature = "gemini"))]
-pub(crate) fn sse_stream<D: SseDecode>(
-    provider: &'static str,
-    source: SseSource,
-    first: Option<eventsource_stream::Event>,
-    pending: VecDeque<ChatEvent>,
-    decoder: D,
-    idle_timeout: Duration,
-) -> ChatStream {
-    use futures::StreamExt;
-    let state = SseState {
-        provider,
-        source,
-        first,
-        decoder,
-        pending,
-        ended: false,
-        idle_timeout,
-    };
-    Box::pin(futures::stream::unfold(state, |mut st| async move {
-        loop {
-            if let Some(ev) = st.pending.pop_front() {
-                return Some((Ok(ev), st));
-            }
-            if st.ended {
-                return None;
-            }
-            let next = match st.first.take() {
-                Some(ev) => Some(Ok(ev)),
-                None => match tokio::time::timeout(st.idle_timeout, st.source.next()).await {
-                    Ok(next) => next,
-                    Err(_) => {
-                        st.ended = true;
-                        let err = Error::Timeout {
-                            operation: format!("{} stream idle", st.provider),
-                            after: st.idle_timeout,
-                        };
-                        return Some((Err(err), st));
-                    }
-                },
-            };
-            match next {
-                None if st.decoder.may_end_on_close() => {
-                    st.ended = true;
-                    st.decoder.close(&mut st.pending);
-                }
-                None => {
-                    st.ended = true;
-                    let detail =
-                        format!("the connection closed before {}", st.decoder.end_marker());
-                    return Some((Err(stream_cut(st.provider, &detail, None)), st));
-                }
-                Some(Err(e)) => {
-                    st.ended = true;
-                    return Some((Err(sse_error(st.provider, e)), st));
-                }
-                Some(Ok(ev)) if ev.data.trim().is_empty() => {}
-                Some(Ok(ev)) => match st.decoder.decode(&ev.data, &mut st.pending) {
-                    Ok(Step::More) => {}
-                    Ok(Step::Done) => {
-                        st.ended = true;
-                        st.decoder.close(&mut st.pending);
-                    }
-                    Err(e) => {
-                        st.ended = true;
-                        st.pending.clear();
-                        return Some((Err(e), st));
-                    }
-                },
-            }
-        }
-    }))
 }
 
 /// `retry-after-ms` (OpenAI), else `Retry-After` as seconds or an HTTP date.
@@ -436,29 +261,7 @@ pub(crate) fn stream_cut(provider: &str, detail: &str, source: Option<BoxError>)
     )
 }
 
-/// A server-sent-events decoding failure as a typed error.
-#[cfg(any(feature = "openai", feature = "anthropic", feature = "gemini"))]
-pub(crate) fn sse_error(
-    provider: &str,
-    e: eventsource_stream::EventStreamError<reqwest::Error>,
-) -> Error {
-    match e {
-        eventsource_stream::EventStreamError::Transport(e) => stream_cut(
-            provider,
-            "connection closed before the response ended",
-            Some(e.into()),
-        ),
-        eventsource_stream::EventStreamError::Utf8(e) => {
-            stream_cut(provider, "invalid UTF-8 in the stream", Some(e.into()))
-        }
-        eventsource_stream::EventStreamError::Parser(e) => {
-            transport_error(provider, format!("malformed event stream: {e}"), None)
-        }
-    }
-}
-
 /// Whether a response is `application/json` (rather than a stream).
-#[cfg(any(feature = "openai", feature = "anthropic", feature = "gemini"))]
 pub(crate) fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
@@ -529,7 +332,7 @@ mod tests {
         assert_eq!(c.http.idle_timeout, Duration::from_secs(5));
         // Ollama's own first-byte default (model loading), not the shared 60 s.
         assert_eq!(c.http.first_byte_timeout, Duration::from_secs(120));
-        let mut expected = super::super::OllamaConfig::default().http;
+        let mut expected = super::super::OllamaConfig::default().provider.http;
         expected.idle_timeout = Duration::from_secs(5);
         assert_eq!(c.http, expected);
         let h: HttpOptions = serde_json::from_value(json!({})).unwrap();

@@ -30,6 +30,7 @@ mod http;
 pub mod ollama;
 #[cfg(feature = "openai")]
 pub mod openai;
+mod provider;
 pub(crate) mod retry;
 pub mod scripted;
 pub mod spec;
@@ -45,6 +46,7 @@ pub use http::{HttpConfig, HttpOptions};
 pub use ollama::{OllamaClient, OllamaConfig};
 #[cfg(feature = "openai")]
 pub use openai::{OpenAiClient, OpenAiConfig};
+pub use provider::ProviderConfig;
 pub use retry::RetryPolicy;
 pub use scripted::{ScriptedLlm, ScriptedTurn};
 pub use spec::{LlmSource, LlmSpec, Provider};
@@ -624,7 +626,6 @@ impl ChatAccumulator {
     }
 }
 
-#[cfg(any(feature = "openai", feature = "anthropic", feature = "gemini"))]
 /// Turns a provider's content-filter stop into a typed [`ErrorKind::ContentFiltered`] error.
 ///
 /// The events before it (text, usage) still reach the caller; the

@@ -43,7 +43,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use super::cassette::{Cassette, CassetteMode, Recordable};
-use super::{HttpOptions, LlmClient, Pricing};
+use super::{HttpOptions, LlmClient, Pricing, ProviderConfig};
 use crate::error::{Error, Result};
 
 const COMPONENT: &str = "llm spec";
@@ -279,6 +279,31 @@ impl LlmSpec {
         self
     }
 
+    /// The spec's model and base URL, then its [overrides](Self::apply_overrides), applied over
+    /// a provider's settings.
+    #[cfg_attr(
+        not(any(feature = "anthropic", feature = "gemini", feature = "ollama")),
+        allow(dead_code)
+    )]
+    fn apply_provider(&self, c: &mut ProviderConfig) {
+        if let Some(m) = &self.model {
+            c.model = m.clone();
+        }
+        if let Some(u) = &self.base_url {
+            c.base_url = u.clone();
+        }
+        self.apply_overrides(c);
+    }
+
+    /// The spec's key, prices, tool-calling override, retry, timeouts and headers applied over
+    /// a provider's settings.
+    fn apply_overrides(&self, c: &mut ProviderConfig) {
+        c.api_key = self.api_key.clone().or_else(|| c.api_key.take());
+        c.pricing = self.pricing.or(c.pricing);
+        c.supports_tools = self.supports_tools.or(c.supports_tools);
+        self.apply_http(&mut c.http);
+    }
+
     /// The spec's retry, timeout and header keys applied over a provider's `http` defaults.
     fn apply_http(&self, http: &mut HttpOptions) {
         if let Some(n) = self.max_retries {
@@ -328,53 +353,26 @@ impl LlmSpec {
             #[cfg(feature = "anthropic")]
             Provider::Anthropic => {
                 let mut c = super::AnthropicConfig::from_env();
-                if let Some(m) = &self.model {
-                    c.model = m.clone();
-                }
-                if let Some(u) = &self.base_url {
-                    c.base_url = u.clone();
-                }
-                c.api_key = self.api_key.clone().or(c.api_key);
+                self.apply_provider(&mut c.provider);
                 if let Some(n) = self.max_output_tokens {
                     c.max_tokens = n;
                 }
                 c.context_window = self.context_window.or(c.context_window);
-                c.pricing = self.pricing.or(c.pricing);
-                c.supports_tools = self.supports_tools.or(c.supports_tools);
-                self.apply_http(&mut c.http);
                 self.finish(super::AnthropicClient::new(c)?)
             }
             #[cfg(feature = "gemini")]
             Provider::Gemini => {
                 let mut c = super::GeminiConfig::from_env();
-                if let Some(m) = &self.model {
-                    c.model = m.clone();
-                }
-                if let Some(u) = &self.base_url {
-                    c.base_url = u.clone();
-                }
-                c.api_key = self.api_key.clone().or(c.api_key);
+                self.apply_provider(&mut c.provider);
                 c.context_window = self.context_window.or(c.context_window);
-                c.pricing = self.pricing.or(c.pricing);
-                c.supports_tools = self.supports_tools.or(c.supports_tools);
-                self.apply_http(&mut c.http);
                 self.finish(super::GeminiClient::new(c)?)
             }
             #[cfg(feature = "ollama")]
             Provider::Ollama => {
                 let mut c = super::OllamaConfig::from_env();
-                if let Some(m) = &self.model {
-                    c.model = m.clone();
-                }
-                if let Some(u) = &self.base_url {
-                    c.host = u.clone();
-                }
-                c.api_key = self.api_key.clone().or(c.api_key);
-                c.supports_tools = self.supports_tools.unwrap_or(c.supports_tools);
+                self.apply_provider(&mut c.provider);
                 c.supports_vision = self.supports_vision.unwrap_or(c.supports_vision);
                 c.context_window = self.context_window.unwrap_or(c.context_window);
-                c.pricing = self.pricing.or(c.pricing);
-                self.apply_http(&mut c.http);
                 self.finish(super::OllamaClient::new(c)?)
             }
             #[allow(unreachable_patterns)]
@@ -429,12 +427,9 @@ impl LlmSpec {
                 c
             }
         };
-        c.api_key = self.api_key.clone().or(c.api_key);
-        c.supports_tools = self.supports_tools.or(c.supports_tools);
+        self.apply_overrides(&mut c.provider);
         c.supports_vision = self.supports_vision.or(c.supports_vision);
         c.context_window = self.context_window.or(c.context_window);
-        c.pricing = self.pricing.or(c.pricing);
-        self.apply_http(&mut c.http);
         self.finish(OpenAiClient::new(c)?)
     }
 }
