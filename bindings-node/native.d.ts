@@ -35,6 +35,13 @@ export declare class NativeAgent {
   explainContext(question: string): Promise<any>
   /** Rules, instructions, memories and knowledge resources matching `query`. */
   searchKnowledge(query: string, k: number): any
+  /**
+   * Starts running an eval suite (`suite` is a path when `is_path`, else YAML/JSON text);
+   * the suite is read and checked before this returns.
+   */
+  evalSuite(suite: string, isPath: boolean, options?: EvalOptions | undefined | null): NativeEvalRun
+  /** Eval reports kept in the store (of `suite`, or every suite), newest first. */
+  evalHistory(suite: string | undefined | null, limit: number): Promise<any>
   /** The latest `limit` stored runs, newest first. */
   runs(limit: number): Promise<any>
 }
@@ -49,6 +56,22 @@ export declare class NativeConnection {
   describe(table: string): Promise<any>
   /** Starts `sql` through the guard; `result()` awaits it, `cancel()` stops it. */
   query(sql: string): NativeQuery
+}
+
+/** A suite run in progress: its progress events, then its report. */
+export declare class NativeEvalRun {
+  /**
+   * Cancels the run: running cases are cancelled, the rest are not started, and the report
+   * covers what ran.
+   */
+  cancel(): void
+  /**
+   * The next progress event (`{ done, total, passed, last }`, `last` the case that just
+   * finished), or `null` when the run is over.
+   */
+  nextProgress(): Promise<any | null>
+  /** The report as the core's `EvalReport` JSON, or the run's error. */
+  result(): Promise<any>
 }
 
 /** A query under way. */
@@ -93,6 +116,12 @@ export declare class NativeRun {
 }
 
 /**
+ * `after` against `before`, case by case: the core's `Comparison` with `has_regressions` and
+ * `markdown` added.
+ */
+export declare function compareEvalReports(after: any, before: any): any
+
+/**
  * Opens a connection from a URL (`file://`, `sqlite://`, `postgres://`, `mysql://`,
  * `sample:flights`).
  */
@@ -115,6 +144,30 @@ export interface ConnectOptions {
  * calls go through `dispatch`. Opens the store; makes no call to the model or the warehouses.
  */
 export declare function createAgent(spec: any, tools: Array<ToolDef>, dispatch?: ((arg: [string, string, string]) => Promise<string>)): Promise<NativeAgent>
+
+/** Options of an eval run (see `evalSuite` in index.d.ts). */
+export interface EvalOptions {
+  /** Cases run at once (default 1). */
+  concurrency?: number
+  /** Run the single-prompt baseline instead of the agent. */
+  baseline?: boolean
+  /** Time per case in milliseconds, overriding the suite's `defaults.timeout_secs`. */
+  timeoutMs?: number
+  /** Run only these case ids. */
+  only?: Array<string>
+  /** A label kept with the report. */
+  label?: string
+  /** Keep the report in the agent's store (default true). */
+  store?: boolean
+  /** The model scoring `judge` rubrics: an `LlmSpec` object or a string like `"openai:gpt-4.1"`. */
+  judge?: any
+}
+
+/** An eval report as one self-contained HTML page (no scripts, no network). */
+export declare function evalReportToHtml(reportJson: any): string
+
+/** An eval report as Markdown: figures, failure classes, tags and one line per case. */
+export declare function evalReportToMarkdown(reportJson: any): string
 
 /** A tool's description; its handler stays on the JavaScript side. */
 export interface ToolDef {

@@ -169,12 +169,8 @@ pub(crate) async fn history(
 }
 
 fn report(v: serde_json::Value) -> napi::Result<EvalReport> {
-    serde_json::from_value(v).map_err(|e| {
-        coded(
-            ErrorKind::InvalidInput,
-            format!("not an eval report: {e}"),
-        )
-    })
+    serde_json::from_value(v)
+        .map_err(|e| coded(ErrorKind::InvalidInput, format!("not an eval report: {e}")))
 }
 
 fn to_value<T: serde::Serialize>(v: &T) -> napi::Result<serde_json::Value> {

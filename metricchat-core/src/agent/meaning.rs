@@ -250,6 +250,7 @@ pub(crate) fn review(
     answer: Option<&str>,
     queries: &[QueryArtifact],
     raised: &BTreeSet<Problem>,
+    other_sources: bool,
 ) -> Option<(Problem, String)> {
     let fresh = |p: Problem| !raised.contains(&p);
     let last = queries.iter().rev().find(|q| q.title.is_some());
@@ -259,14 +260,17 @@ pub(crate) fn review(
                 .iter()
                 .any(|(_, v)| v.abs() > 31.0)
         });
-        return (figures && queries.is_empty() && fresh(Problem::NoData)).then(|| {
-            (
-                Problem::NoData,
-                "the answer gives figures but no query has run: call create_data with SQL \
+        // Figures may come from a host's own tool or an earlier turn (`other_sources`).
+        return (figures && queries.is_empty() && !other_sources && fresh(Problem::NoData)).then(
+            || {
+                (
+                    Problem::NoData,
+                    "the answer gives figures but no query has run: call create_data with SQL \
                  that computes them, then answer from its rows"
-                    .to_string(),
-            )
-        });
+                        .to_string(),
+                )
+            },
+        );
     };
     let w = wants(question);
     let rows = q.data.num_rows();

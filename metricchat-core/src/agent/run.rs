@@ -90,6 +90,8 @@ struct Loop {
     failed_actions: Vec<(String, serde_json::Value, String)>,
     /// Whether the final answer's numbers were already checked against the results.
     grounding_checked: bool,
+    /// The last call that succeeded: a weak model repeats it instead of answering.
+    last_success: Option<(String, serde_json::Value)>,
     /// Meaning checks already raised (each once per run).
     raised: std::collections::BTreeSet<super::meaning::Problem>,
 }
@@ -126,6 +128,7 @@ impl Loop {
             failed_actions: Vec::new(),
             grounding_checked: false,
             raised: std::collections::BTreeSet::new(),
+            last_success: None,
         }
     }
 
@@ -369,10 +372,13 @@ impl Loop {
             if status == ToolStatus::Cancelled || cancel.is_cancelled() {
                 return Stop::Cancelled;
             }
-            let text = truncate_observation(
+            let mut text = truncate_observation(
                 &observation.to_string(),
                 self.inner.config.context.observation_chars,
             );
+            if status == ToolStatus::Success && action.tool == "create_data" {
+                text.push_str(&self.dataset_check().await);
+            }
             self.messages
                 .extend(self.inner.planner.step_messages(&decision, &text));
             let terminal = self
@@ -504,7 +510,13 @@ impl Loop {
         let found = if clarifying {
             super::meaning::clarify_after_data(&queries, &self.raised)
         } else {
-            super::meaning::review(&self.shared.question, answer, &queries, &self.raised)
+            super::meaning::review(
+                &self.shared.question,
+                answer,
+                &queries,
+                &self.raised,
+                self.last_success.is_some() || !self.history.is_empty(),
+            )
         };
         let Some((problem, message)) = found else {
             return false;
@@ -524,6 +536,32 @@ impl Loop {
         self.messages
             .extend(self.inner.planner.step_messages(decision, &note));
         true
+    }
+
+    /// The meaning checks on a dataset just created, as a note for its observation: the model
+    /// reads what to fix in the same step instead of after it tries to answer.
+    async fn dataset_check(&mut self) -> String {
+        if !self.inner.config.answer_checks {
+            return String::new();
+        }
+        let queries = self
+            .shared
+            .scratch()
+            .map(|s| s.queries.clone())
+            .unwrap_or_default();
+        let Some((problem, message)) =
+            super::meaning::review(&self.shared.question, None, &queries, &self.raised, true)
+        else {
+            return String::new();
+        };
+        self.raised.insert(problem);
+        let mut note = format!("\nCheck: {message}.");
+        if problem == super::meaning::Problem::Empty
+            && let Some(last) = queries.iter().rev().find(|q| q.title.is_some())
+        {
+            note.push_str(&self.probe_literals(last).await);
+        }
+        note
     }
 
     /// For each text literal the query filters on, values the column really holds that look
@@ -652,7 +690,21 @@ impl Loop {
             .iter()
             .find(|(tool, args, _)| *tool == action.tool && *args == action.arguments)
             .map(|(_, _, error)| error.clone());
+        let same_as_last_success = self
+            .last_success
+            .as_ref()
+            .is_some_and(|(tool, args)| *tool == action.tool && *args == action.arguments);
         let (status, observation, error, attempts) = match self.inner.tools.get(&action.tool) {
+            Some(_) if same_as_last_success => {
+                let msg = "you just ran exactly this call and its result is above; answer from                            it now, or change the call if the result is wrong"
+                    .to_string();
+                (
+                    ToolStatus::Error,
+                    serde_json::json!({ "error": msg }),
+                    Some(msg),
+                    0,
+                )
+            }
             Some(_) if repeated.is_some() => {
                 let msg = format!(
                     "this exact call already failed ({}); do not repeat it: change the arguments \
@@ -723,6 +775,9 @@ impl Loop {
         };
         let duration_ms = ms(started.elapsed());
         self.tools_ms += duration_ms;
+        if status == ToolStatus::Success {
+            self.last_success = Some((action.tool.clone(), action.arguments.clone()));
+        }
         if status != ToolStatus::Success && status != ToolStatus::Cancelled && attempts > 0 {
             self.failed_actions.push((
                 action.tool.clone(),
@@ -936,19 +991,33 @@ impl Loop {
                 _ => None,
             },
             clarification,
-            datasets: s
-                .queries
-                .iter()
-                .filter(|q| q.title.is_some())
-                .map(|q| Dataset {
-                    query_id: q.id,
-                    title: q.title.clone(),
-                    connection: q.connection.clone(),
-                    sql: q.sql.clone(),
-                    data: q.data.clone(),
-                    truncated: q.truncated,
-                })
-                .collect(),
+            datasets: {
+                // The datasets the model created; when it created none but answered from an
+                // exploratory query, that query's rows are the data behind the answer.
+                let titled: Vec<&crate::run::state::QueryArtifact> =
+                    s.queries.iter().filter(|q| q.title.is_some()).collect();
+                let chosen = if titled.is_empty() && status == RunStatus::Completed {
+                    s.queries
+                        .iter()
+                        .rev()
+                        .find(|q| q.data.num_rows() > 0)
+                        .into_iter()
+                        .collect()
+                } else {
+                    titled
+                };
+                chosen
+                    .into_iter()
+                    .map(|q| Dataset {
+                        query_id: q.id,
+                        title: q.title.clone(),
+                        connection: q.connection.clone(),
+                        sql: q.sql.clone(),
+                        data: q.data.clone(),
+                        truncated: q.truncated,
+                    })
+                    .collect()
+            },
             charts: s
                 .visualizations
                 .iter()

@@ -25,7 +25,9 @@ pub struct CreateData;
 /// Arguments of [`CreateData`].
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct CreateDataArgs {
-    /// Short title of the dataset, e.g. "Average departure delay by carrier".
+    /// Short title of the dataset, e.g. "Average departure delay by carrier" (taken from the
+    /// description or the question when left out).
+    #[serde(default)]
     pub title: String,
     /// One read-only SELECT answering the need. Omit to have it written from `description`.
     #[serde(default)]
@@ -140,6 +142,12 @@ impl Tool for CreateData {
         ctx: &ToolContext,
         args: CreateDataArgs,
     ) -> Result<CreateDataOutput, ToolError> {
+        let mut args = args;
+        if args.title.trim().is_empty() {
+            // Small models leave the title out; a missing title must not cost a step.
+            let from = args.description.as_deref().unwrap_or(ctx.question());
+            args.title = crate::text::one_line(from, 80);
+        }
         let conn = ctx.connection(args.connection.as_deref())?.clone();
         let info = conn.info();
         let need = args
