@@ -41,7 +41,7 @@ mod suite;
 
 pub use compare::{DEFAULT_TOLERANCE, TablePreview};
 pub use report::{
-    CaseResult, Change, Check, Comparison, EvalReport, FailureClass, JudgeScore, Summary,
+    CaseResult, Change, Check, Comparison, EvalMode, EvalReport, FailureClass, JudgeScore, Summary,
 };
-pub use runner::{EvalMode, EvalProgress, Evaluator, schema_ddl};
+pub use runner::{EvalProgress, Evaluator, schema_ddl};
 pub use suite::{Case, CaseDefaults, Expect, ReferenceSql, Suite};

@@ -8,10 +8,32 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::compare::TablePreview;
-use super::runner::EvalMode;
 use super::suite::{Case, Suite};
 use crate::error::{Error, Result};
 use crate::store::EvalRunRecord;
+
+/// Who answers the questions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvalMode {
+    /// The agent: its loop, tools, context and answer.
+    #[default]
+    Agent,
+    /// One prompt to the agent's model ("here are the CREATE TABLEs, write one SQL query"), its
+    /// SQL run through the same guard: the baseline the agent must beat. Only the dataset is
+    /// checked (there is no answer text, no tools, no clarifying question).
+    Baseline,
+}
+
+impl EvalMode {
+    /// `agent` or `baseline`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvalMode::Agent => "agent",
+            EvalMode::Baseline => "baseline",
+        }
+    }
+}
 
 /// Why a case failed: the first failing check's class, in a fixed order of severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -5,12 +5,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::compare::{self, DEFAULT_TOLERANCE, Table};
-use super::report::{CaseResult, EvalReport, FailureClass, JudgeScore};
+use super::report::{CaseResult, EvalMode, EvalReport, FailureClass, JudgeScore};
 use super::suite::{Case, Suite};
 use crate::agent::Agent;
 use crate::connector::{ConnectorRef, Dialect, QueryData};
@@ -24,29 +23,6 @@ type ReferenceCache = Mutex<HashMap<(String, String), Arc<Table>>>;
 
 /// Rows of the expected and the returned result kept in a report.
 const PREVIEW_ROWS: usize = 20;
-
-/// Who answers the questions.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EvalMode {
-    /// The agent: its loop, tools, context and answer.
-    #[default]
-    Agent,
-    /// One prompt to the agent's model ("here are the CREATE TABLEs, write one SQL query"), its
-    /// SQL run through the same guard: the baseline the agent must beat. Only the dataset is
-    /// checked (there is no answer text, no tools, no clarifying question).
-    Baseline,
-}
-
-impl EvalMode {
-    /// `agent` or `baseline`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EvalMode::Agent => "agent",
-            EvalMode::Baseline => "baseline",
-        }
-    }
-}
 
 /// Progress of a suite run, for a host's progress bar.
 #[derive(Debug, Clone)]
