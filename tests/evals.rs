@@ -265,6 +265,18 @@ async fn replay(run: &str, suite_name: &str, conn: ConnectorRef) {
         "the replayed `{run}` run regressed:\n{}",
         cmp.to_markdown()
     );
+    // A replay is deterministic: every case ends as it did when it was recorded (a request the
+    // cassette does not hold fails its case, so a changed prompt shows here too).
+    for (a, b) in report.cases.iter().zip(&before.cases) {
+        assert_eq!(
+            (&a.id, a.passed, a.failure, &a.sql),
+            (&b.id, b.passed, b.failure, &b.sql),
+            "`{run}` case `{}` no longer replays as recorded (error: {:?}); record it again \
+             with `cargo run --example eval -- … --record`",
+            a.id,
+            a.error
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
