@@ -11,7 +11,9 @@ use tokio_util::sync::CancellationToken;
 use metricchat::eval::{EvalMode, EvalReport as CoreReport, Evaluator, Suite};
 use metricchat::llm::LlmSource;
 
-use crate::{InternalError, InvalidInputError, err, json_err, runtime, to_py_err};
+use crate::{
+    InternalError, InvalidInputError, err, json_err, recv_interruptible, runtime, to_py_err,
+};
 
 /// What `Agent.eval` was asked for (see `metricchat.eval.run`).
 pub(crate) struct EvalOptions {
@@ -117,24 +119,7 @@ impl EvalRun {
     /// `""` when nothing came in time.
     #[pyo3(signature = (timeout = None))]
     fn next_progress(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<String>> {
-        let deadline =
-            timeout.map(|t| std::time::Instant::now() + Duration::from_secs_f64(t.max(0.0)));
-        loop {
-            let rx = self.rx.clone();
-            match py.detach(move || rx.recv_timeout(Duration::from_millis(50))) {
-                Ok(text) => return Ok(Some(text)),
-                Err(flume::RecvTimeoutError::Disconnected) => return Ok(None),
-                Err(flume::RecvTimeoutError::Timeout) => {
-                    if let Err(e) = py.check_signals() {
-                        self.cancel.cancel();
-                        return Err(e);
-                    }
-                    if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-                        return Ok(Some(String::new()));
-                    }
-                }
-            }
-        }
+        recv_interruptible(py, &self.rx, &self.cancel, timeout)
     }
 
     /// Cancels the run: running cases are cancelled, the rest are not started, and the report

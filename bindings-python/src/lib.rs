@@ -724,6 +724,34 @@ fn parse_run_id(s: &str) -> PyResult<uuid::Uuid> {
     uuid::Uuid::parse_str(s).map_err(|e| InvalidInputError::new_err(format!("id `{s}`: {e}")))
 }
 
+/// The next message of a run's channel (events of `ask`, progress of an eval), waiting with the
+/// GIL released: `None` once the channel closed, `""` when `timeout` (seconds) passed first.
+/// `KeyboardInterrupt` (or any pending signal error) cancels the run and propagates.
+pub(crate) fn recv_interruptible(
+    py: Python<'_>,
+    rx: &flume::Receiver<String>,
+    cancel: &CancellationToken,
+    timeout: Option<f64>,
+) -> PyResult<Option<String>> {
+    let deadline = timeout.map(|t| std::time::Instant::now() + Duration::from_secs_f64(t.max(0.0)));
+    loop {
+        let rx = rx.clone();
+        match py.detach(move || rx.recv_timeout(Duration::from_millis(50))) {
+            Ok(text) => return Ok(Some(text)),
+            Err(flume::RecvTimeoutError::Disconnected) => return Ok(None),
+            Err(flume::RecvTimeoutError::Timeout) => {
+                if let Err(e) = py.check_signals() {
+                    cancel.cancel();
+                    return Err(e);
+                }
+                if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                    return Ok(Some(String::new()));
+                }
+            }
+        }
+    }
+}
+
 /// A run in progress: its events, then its result.
 ///
 /// Several readers may call `next_event` at once (threads, asyncio tasks, a sync and an async
@@ -745,24 +773,7 @@ impl RunHandle {
     /// (seconds), returns `""` when no event came in time.
     #[pyo3(signature = (timeout = None))]
     fn next_event(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<String>> {
-        let deadline =
-            timeout.map(|t| std::time::Instant::now() + Duration::from_secs_f64(t.max(0.0)));
-        loop {
-            let rx = self.rx.clone();
-            match py.detach(move || rx.recv_timeout(Duration::from_millis(50))) {
-                Ok(text) => return Ok(Some(text)),
-                Err(flume::RecvTimeoutError::Disconnected) => return Ok(None),
-                Err(flume::RecvTimeoutError::Timeout) => {
-                    if let Err(e) = py.check_signals() {
-                        self.cancel.cancel();
-                        return Err(e);
-                    }
-                    if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-                        return Ok(Some(String::new()));
-                    }
-                }
-            }
-        }
+        recv_interruptible(py, &self.rx, &self.cancel, timeout)
     }
 
     /// Cancels the run (and its running query).
