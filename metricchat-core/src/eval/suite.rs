@@ -145,8 +145,12 @@ impl Suite {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::invalid_input(format!("cannot read eval suite {}: {e}", path.display()))
         })?;
-        Suite::from_yaml(&text)
-            .map_err(|e| Error::invalid_input(format!("eval suite {}: {e}", path.display())))
+        Suite::from_yaml(&text).map_err(|e| match e {
+            Error::InvalidInput { message } => {
+                Error::invalid_input(format!("{}: {message}", path.display()))
+            }
+            other => other,
+        })
     }
 
     /// Parses a suite from YAML (JSON is YAML too). Errors name the line and, for a case, its
