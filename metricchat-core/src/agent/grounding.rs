@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use crate::data::batches_to_json_rows;
-use crate::run::state::QueryArtifact;
+use crate::run::Dataset;
 
 /// Numbers written in `text`: `58,665`, `20.22`, `-3.5`, `12%` (as 12).
 pub(crate) fn numbers_in(text: &str) -> Vec<(String, f64)> {
@@ -72,11 +72,7 @@ fn matches(quoted: f64, value: f64) -> bool {
 
 /// The numbers of `answer` that appear neither in the question nor in any result (first 200
 /// rows of each). Small integers (≤ 31: days, months, ranks, counts of rows) are not checked.
-pub(crate) fn stray_numbers(
-    answer: &str,
-    question: &str,
-    results: &[QueryArtifact],
-) -> Vec<String> {
+pub(crate) fn stray_numbers(answer: &str, question: &str, results: &[Dataset]) -> Vec<String> {
     if results.is_empty() {
         return Vec::new();
     }

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use arrow::array::Array;
 use arrow::datatypes::DataType;
 
-use crate::run::state::QueryArtifact;
+use crate::run::Dataset;
 
 /// Kinds of problems; each is raised at most once per run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -201,7 +201,7 @@ fn is_code(s: &str) -> bool {
 }
 
 /// Text values of column `i` (first `n` rows).
-fn texts(q: &QueryArtifact, i: usize, n: usize) -> Vec<Option<String>> {
+fn texts(q: &Dataset, i: usize, n: usize) -> Vec<Option<String>> {
     let mut out = Vec::new();
     for b in &q.data.batches {
         let col = b.column(i);
@@ -228,7 +228,7 @@ fn texts(q: &QueryArtifact, i: usize, n: usize) -> Vec<Option<String>> {
 }
 
 /// The first row's values as floats (numeric columns only).
-fn first_row_numbers(q: &QueryArtifact) -> Vec<f64> {
+fn first_row_numbers(q: &Dataset) -> Vec<f64> {
     let Some(b) = q.data.batches.iter().find(|b| b.num_rows() > 0) else {
         return Vec::new();
     };
@@ -248,7 +248,7 @@ fn first_row_numbers(q: &QueryArtifact) -> Vec<f64> {
 pub(crate) fn review(
     question: &str,
     answer: Option<&str>,
-    queries: &[QueryArtifact],
+    queries: &[Dataset],
     raised: &BTreeSet<Problem>,
     other_sources: bool,
 ) -> Option<(Problem, String)> {
@@ -379,7 +379,7 @@ pub(crate) fn review(
 
 /// A clarifying question after a result is in hand: raised once.
 pub(crate) fn clarify_after_data(
-    queries: &[QueryArtifact],
+    queries: &[Dataset],
     raised: &BTreeSet<Problem>,
 ) -> Option<(Problem, String)> {
     let has_rows = queries

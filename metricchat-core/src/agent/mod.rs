@@ -43,7 +43,6 @@ use crate::llm::{LlmClient, Usage};
 use crate::planner::{DecisionProtocol, LlmPlanner, Planner};
 use crate::store::{MemoryStore, Store};
 use crate::tools::{DynTool, ToolRegistry};
-use crate::viz::ChartSpec;
 
 mod grounding;
 mod instructions;
@@ -54,6 +53,8 @@ mod window;
 
 pub use instructions::{InstructionsHandle, MemoriesHandle};
 pub use window::{fit_messages, truncate_observation};
+
+pub use crate::run::{Chart, Dataset};
 
 /// Behaviour of an agent: budgets, guard, context and protocol settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,36 +104,6 @@ impl Default for AgentConfig {
             answer_checks: true,
         }
     }
-}
-
-/// A dataset produced by a run.
-#[derive(Debug, Clone)]
-pub struct Dataset {
-    /// Query id.
-    pub query_id: Uuid,
-    /// Title given by the model.
-    pub title: Option<String>,
-    /// Connection name.
-    pub connection: String,
-    /// SQL as run.
-    pub sql: String,
-    /// The data.
-    pub data: QueryData,
-    /// Whether the row cap cut it.
-    pub truncated: bool,
-}
-
-/// A chart proposed by a run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Chart {
-    /// Visualization id.
-    pub id: Uuid,
-    /// The charted query.
-    pub query_id: Uuid,
-    /// Spec.
-    pub spec: ChartSpec,
-    /// ECharts option.
-    pub echarts: serde_json::Value,
 }
 
 /// The outcome of [`Agent::ask`].

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::runner::run_tool;
 use super::window::{fit_messages, truncate_observation};
-use super::{AgentInner, AskResult, Chart, Dataset, Run};
+use super::{AgentInner, AskResult, Dataset, Run};
 use crate::context::ContextPlan;
 use crate::error::{Budget, Error, ErrorInfo, Result};
 use crate::events::{EventKind, RunStatus, RunSummary, Timings, ToolStatus};
@@ -567,7 +567,7 @@ impl Loop {
     /// For each text literal the query filters on, values the column really holds that look
     /// like it (or its first values): the literal grounding a small model needs after a filter
     /// matched nothing.
-    async fn probe_literals(&self, q: &crate::run::state::QueryArtifact) -> String {
+    async fn probe_literals(&self, q: &Dataset) -> String {
         let Ok(conn) =
             crate::connector::find_connection(&self.shared.connections, Some(&q.connection))
         else {
@@ -994,7 +994,7 @@ impl Loop {
             datasets: {
                 // The datasets the model created; when it created none but answered from an
                 // exploratory query, that query's rows are the data behind the answer.
-                let titled: Vec<&crate::run::state::QueryArtifact> =
+                let titled: Vec<&Dataset> =
                     s.queries.iter().filter(|q| q.title.is_some()).collect();
                 let chosen = if titled.is_empty() && status == RunStatus::Completed {
                     s.queries
@@ -1006,28 +1006,9 @@ impl Loop {
                 } else {
                     titled
                 };
-                chosen
-                    .into_iter()
-                    .map(|q| Dataset {
-                        query_id: q.id,
-                        title: q.title.clone(),
-                        connection: q.connection.clone(),
-                        sql: q.sql.clone(),
-                        data: q.data.clone(),
-                        truncated: q.truncated,
-                    })
-                    .collect()
+                chosen.into_iter().cloned().collect()
             },
-            charts: s
-                .visualizations
-                .iter()
-                .map(|v| Chart {
-                    id: v.id,
-                    query_id: v.query_id,
-                    spec: v.spec.clone(),
-                    echarts: v.echarts.clone(),
-                })
-                .collect(),
+            charts: s.visualizations.clone(),
             usage: summary.usage,
             cost_usd: summary.cost_usd,
             timings: summary.timings,

@@ -8,7 +8,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::state::{QueryArtifact, RunShared, Terminal, VizArtifact};
+use super::artifact::{Chart, Dataset, QueryOutcome};
+use super::state::{RunShared, Terminal};
 use crate::connector::{ConnectorRef, QueryData, QueryOptions, collect_stream, find_connection};
 use crate::context::ContextHub;
 use crate::data;
@@ -16,25 +17,8 @@ use crate::error::{Error, Result};
 use crate::events::EventKind;
 use crate::guard::SqlGuard;
 use crate::llm::{ChatRequest, ChatResponse, LlmClient, Usage};
-use crate::store::{QueryRecord, QueryStatus, VisualizationRecord};
+use crate::store::{QueryRecord, QueryStatus};
 use crate::viz::ChartSpec;
-
-/// The result of [`ToolContext::run_sql`].
-#[derive(Debug, Clone)]
-pub struct QueryOutcome {
-    /// Query id (for `create_visualization`).
-    pub query_id: Uuid,
-    /// Connection name.
-    pub connection: String,
-    /// The SQL as run (after the guard).
-    pub sql: String,
-    /// The data.
-    pub data: QueryData,
-    /// Whether the row cap cut the result.
-    pub truncated: bool,
-    /// Duration.
-    pub duration: Duration,
-}
 
 /// The `query.result` event of a query that was refused or failed.
 fn failed_result(query_id: Uuid, error: &crate::error::Error, duration_ms: u64) -> EventKind {
@@ -282,37 +266,22 @@ impl ToolContext {
             }
             Ok(qd) => {
                 let rows = qd.num_rows();
-                let truncated = cap.is_some_and(|c| rows >= c);
                 record.status = QueryStatus::Success;
                 record.row_count = Some(rows as u64);
-                let preview = data::batches_to_json_rows(&qd.batches, 20).unwrap_or_default();
-                self.emit(EventKind::QueryResult {
+                let dataset = Dataset {
                     query_id,
-                    columns: data::columns_meta(&qd.schema),
-                    row_count: rows,
-                    preview,
-                    truncated,
-                    error: None,
-                    duration_ms,
-                });
-                let mut s = self.shared.scratch()?;
-                s.upsert_query(record);
-                s.queries.push(QueryArtifact {
-                    id: query_id,
-                    connection: info.name.clone(),
-                    sql: guarded.sql.clone(),
                     title: title.map(str::to_string),
-                    data: qd.clone(),
-                    truncated,
-                });
-                Ok(QueryOutcome {
-                    query_id,
                     connection: info.name,
                     sql: guarded.sql,
+                    truncated: cap.is_some_and(|c| rows >= c),
                     data: qd,
-                    truncated,
                     duration,
-                })
+                };
+                self.emit(dataset.result_event());
+                let mut s = self.shared.scratch()?;
+                s.upsert_query(record);
+                s.queries.push(dataset.clone());
+                Ok(dataset)
             }
         }
     }
@@ -321,11 +290,11 @@ impl ToolContext {
     pub fn query_data(&self, query_id: Option<Uuid>) -> Option<(Uuid, Option<String>, QueryData)> {
         let s = self.shared.scratch().ok()?;
         let q = match query_id {
-            Some(id) => s.queries.iter().find(|q| q.id == id),
+            Some(id) => s.queries.iter().find(|q| q.query_id == id),
             // The latest dataset; exploratory queries (no title) are not charted by default.
             None => s.queries.iter().rev().find(|q| q.title.is_some()),
         }?;
-        Some((q.id, q.title.clone(), q.data.clone()))
+        Some((q.query_id, q.title.clone(), q.data.clone()))
     }
 
     /// Records a chart for a query: `visualization.created` and a stored row.
@@ -335,30 +304,18 @@ impl ToolContext {
         spec: ChartSpec,
         echarts: serde_json::Value,
     ) -> Result<Uuid> {
-        let id = Uuid::now_v7();
-        self.emit(EventKind::VisualizationCreated {
-            visualization_id: id,
-            query_id,
-            spec: spec.clone(),
-            echarts: echarts.clone(),
-        });
-        let mut s = self.shared.scratch()?;
-        s.new_visualizations.push(VisualizationRecord {
-            id,
-            run_id: self.shared.run_id,
-            query_id,
-            spec: serde_json::to_value(&spec).unwrap_or_default(),
-            echarts: echarts.clone(),
-            created_at: Utc::now(),
-        });
-        s.visualizations.retain(|v| v.query_id != query_id);
-        s.visualizations.push(VizArtifact {
-            id,
+        let chart = Chart {
+            id: Uuid::now_v7(),
             query_id,
             spec,
             echarts,
-        });
-        Ok(id)
+        };
+        self.emit(chart.event());
+        let mut s = self.shared.scratch()?;
+        s.new_visualizations.push(chart.record(self.shared.run_id));
+        s.visualizations.retain(|v| v.query_id != query_id);
+        s.visualizations.push(chart.clone());
+        Ok(chart.id)
     }
 
     /// Ends the run with this answer after the tool returns.

@@ -6,7 +6,9 @@
 //! read and append through the context. Neither imports the agent or the tools, so both can
 //! depend on this module without a cycle.
 
+mod artifact;
 mod context;
 pub(crate) mod state;
 
-pub use context::{QueryOutcome, ToolContext};
+pub use artifact::{Chart, Dataset, QueryOutcome};
+pub use context::ToolContext;

@@ -7,14 +7,14 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::connector::{ConnectorRef, QueryData};
+use super::artifact::{Chart, Dataset};
+use crate::connector::ConnectorRef;
 use crate::context::ContextHub;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
 use crate::guard::SqlGuard;
 use crate::llm::{LlmClient, Usage};
 use crate::store::{QueryRecord, Store, VisualizationRecord};
-use crate::viz::ChartSpec;
 
 /// Assigns `seq`/`ts`, sends events to the subscriber and buffers them for the store.
 #[derive(Debug)]
@@ -81,26 +81,6 @@ impl EventSink {
     }
 }
 
-/// A successful query and its data.
-#[derive(Debug, Clone)]
-pub(crate) struct QueryArtifact {
-    pub id: Uuid,
-    pub connection: String,
-    pub sql: String,
-    pub title: Option<String>,
-    pub data: QueryData,
-    pub truncated: bool,
-}
-
-/// A chart for a query.
-#[derive(Debug, Clone)]
-pub(crate) struct VizArtifact {
-    pub id: Uuid,
-    pub query_id: Uuid,
-    pub spec: ChartSpec,
-    pub echarts: serde_json::Value,
-}
-
 /// How a tool ended the run.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Terminal {
@@ -115,10 +95,10 @@ pub(crate) enum Terminal {
 /// Mutable per-run state written by tools.
 #[derive(Debug, Default)]
 pub(crate) struct RunScratch {
-    pub queries: Vec<QueryArtifact>,
+    pub queries: Vec<Dataset>,
     pub query_records: Vec<QueryRecord>,
     pub dirty_queries: Vec<Uuid>,
-    pub visualizations: Vec<VizArtifact>,
+    pub visualizations: Vec<Chart>,
     pub new_visualizations: Vec<VisualizationRecord>,
     pub usage: Usage,
     pub llm_ms: u64,

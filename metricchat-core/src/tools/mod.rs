@@ -30,7 +30,7 @@ mod remember;
 mod search_knowledge;
 mod suggest_instruction;
 
-pub use crate::run::{QueryOutcome, ToolContext};
+pub use crate::run::{Dataset, QueryOutcome, ToolContext};
 pub use answer_question::{AnswerQuestion, AnswerQuestionArgs};
 pub use clarify::{Clarify, ClarifyArgs};
 pub use create_data::{CreateData, CreateDataArgs};
