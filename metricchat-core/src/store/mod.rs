@@ -1,5 +1,5 @@
-//! Persistence: the [`Store`] trait, its records, and the in-memory, SQLite and PostgreSQL
-//! stores.
+//! Persistence: the [`Store`] trait, its records, the in-memory store, and the SQL store
+//! ([`SqlStore`], written once in `sql/`) on its two engines, SQLite and PostgreSQL.
 //!
 //! The agent writes one [`StepWrite`] after every step (run start, each decision, each tool
 //! execution, the end). A store applies a step atomically, so a run interrupted at any point
@@ -24,16 +24,19 @@ use crate::llm::Usage;
 use crate::planner::PlannerDecision;
 
 #[cfg(any(feature = "sqlite-store", feature = "postgres-store"))]
-mod rows;
+mod sql;
+#[cfg(any(feature = "sqlite-store", feature = "postgres-store"))]
+pub use sql::{Engine, SqlStore};
+
 #[cfg(feature = "sqlite-store")]
 mod sqlite;
 #[cfg(feature = "sqlite-store")]
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteEngine, SqliteStore};
 
 #[cfg(feature = "postgres-store")]
 mod postgres;
 #[cfg(feature = "postgres-store")]
-pub use postgres::{PostgresStore, PostgresStoreConfig};
+pub use postgres::{PostgresEngine, PostgresStore, PostgresStoreConfig};
 
 /// A run: one question and everything the agent did for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
