@@ -206,18 +206,15 @@ async fn write_step_in<E: Engine>(conn: &mut Conn<E>, step: &StepWrite) -> Resul
         })
         .await?;
     }
-    let s = &step.snapshot;
-    exec::<E>(conn, write::snapshot::<E>(s), || {
-        format!(
-            "write_step: writing snapshot {} of run {}",
-            s.step, s.run_id
-        )
-    })
-    .await?;
-    exec::<E>(conn, Ok(write::prune_snapshots::<E>(s)), || {
-        format!("write_step: pruning snapshots of run {}", s.run_id)
-    })
-    .await?;
+    if let Some(s) = &step.snapshot {
+        exec::<E>(conn, write::snapshot::<E>(s), || {
+            format!(
+                "write_step: writing snapshot {} of run {}",
+                s.step, s.run_id
+            )
+        })
+        .await?;
+    }
     for ev in &step.events {
         exec::<E>(conn, write::event::<E>(ev), || {
             format!("write_step: writing event {} of run {}", ev.seq, ev.run_id)

@@ -207,6 +207,8 @@ pub(crate) fn visualization<E: Engine>(v: &VisualizationRecord) -> Result<QueryB
     ))
 }
 
+/// The run's one snapshot, replaced: keeping one per step, each holding the whole
+/// conversation, would grow a run's storage with the square of its iterations.
 pub(crate) fn snapshot<E: Engine>(s: &Snapshot) -> Result<QueryBuilder<E::Db>> {
     let columns = vec![
         ("run_id", Value::Uuid(Some(s.run_id))),
@@ -217,21 +219,10 @@ pub(crate) fn snapshot<E: Engine>(s: &Snapshot) -> Result<QueryBuilder<E::Db>> {
     ];
     Ok(insert::<E>(
         "snapshots",
-        &["run_id", "step"],
+        &["run_id"],
         columns,
         OnConflict::Update,
     ))
-}
-
-/// Deletes a run's snapshots older than `s`: one snapshot per run, the latest. Each holds the
-/// whole conversation, so keeping one per step would grow a run's storage with the square of
-/// its iterations.
-pub(crate) fn prune_snapshots<E: Engine>(s: &Snapshot) -> QueryBuilder<E::Db> {
-    let mut q = QueryBuilder::new("DELETE FROM snapshots WHERE run_id = ");
-    E::push_value(&mut q, Value::Uuid(Some(s.run_id)));
-    q.push(" AND step < ");
-    E::push_value(&mut q, int(s.step));
-    q
 }
 
 pub(crate) fn event<E: Engine>(ev: &Event) -> Result<QueryBuilder<E::Db>> {
@@ -331,8 +322,7 @@ pub(crate) fn mark_interrupted<E: Engine>(
          WHERE status = 'running' AND {RUNNING}"
     ));
     let snapshots = QueryBuilder::new(format!(
-        "UPDATE snapshots SET status = 'interrupted' WHERE {RUNNING} \
-         AND step = (SELECT MAX(s.step) FROM snapshots AS s WHERE s.run_id = snapshots.run_id)"
+        "UPDATE snapshots SET status = 'interrupted' WHERE {RUNNING}"
     ));
     let mut runs = QueryBuilder::new("UPDATE runs SET status = 'interrupted', finished_at = ");
     E::push_value(&mut runs, Value::Ts(Some(now)));
