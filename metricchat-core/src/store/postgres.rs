@@ -11,7 +11,6 @@
 //! sub-microsecond digits are dropped on write), JSON values `JSONB`, statuses the `as_str`
 //! forms, counts and token usage `BIGINT`.
 
-use std::fmt;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -27,8 +26,9 @@ use super::*;
 /// The embedded schema migrations (`metricchat-core/migrations-postgres`).
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations-postgres");
 
-/// Configuration of a [`PostgresStore`].
-#[derive(Clone, Deserialize)]
+/// Configuration of a [`PostgresStore`]. `Debug` shows the URL as `[REDACTED]`: it may hold
+/// a password.
+#[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct PostgresStoreConfig {
@@ -53,17 +53,6 @@ impl Default for PostgresStoreConfig {
             max_connections: 5,
             connect_timeout: Duration::from_secs(10),
         }
-    }
-}
-
-impl fmt::Debug for PostgresStoreConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PostgresStoreConfig")
-            .field("url", &"[redacted]")
-            .field("schema", &self.schema)
-            .field("max_connections", &self.max_connections)
-            .field("connect_timeout", &self.connect_timeout)
-            .finish()
     }
 }
 
