@@ -263,7 +263,7 @@ impl Agent {
             .store
             .latest_snapshot(previous_run)
             .await?
-            .and_then(|s| serde_json::from_value(s.state.get("history")?.clone()).ok())
+            .map(|s| s.state.history)
             .unwrap_or_default();
         history.push(crate::llm::ChatMessage::user(prev.question));
         if let Some(answer) = prev.answer {

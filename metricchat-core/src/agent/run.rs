@@ -20,7 +20,7 @@ use crate::llm::{ChatMessage, ChatRequest, Usage};
 use crate::planner::{DecisionDelta, PlannerDecision, PlannerInput};
 use crate::run::state::{EventSink, RunScratch, RunShared, Terminal};
 use crate::store::{
-    DecisionRecord, ExecutionStatus, QueryStatus, RunRecord, Snapshot, StepWrite,
+    DecisionRecord, ExecutionStatus, QueryStatus, RunRecord, RunState, Snapshot, StepWrite,
     ToolExecutionRecord,
 };
 use crate::tools::ToolContext;
@@ -94,6 +94,9 @@ struct Loop {
     last_success: Option<(String, serde_json::Value)>,
     /// Meaning checks already raised (each once per run).
     raised: std::collections::BTreeSet<super::meaning::Problem>,
+    /// The status and message count of the last snapshot stored (messages only grow), so an
+    /// unchanged state is not written again.
+    stored_state: Option<(RunStatus, usize)>,
 }
 
 impl Loop {
@@ -129,6 +132,7 @@ impl Loop {
             grounding_checked: false,
             raised: std::collections::BTreeSet::new(),
             last_success: None,
+            stored_state: None,
         }
     }
 
@@ -151,21 +155,14 @@ impl Loop {
             let q = s.take_dirty_queries();
             (q, std::mem::take(&mut s.new_visualizations))
         };
-        let snapshot = Snapshot {
+        let state = (self.record.status, self.messages.len());
+        let snapshot = (self.stored_state != Some(state)).then(|| Snapshot {
             run_id: self.record.id,
             step: self.step,
             status: self.record.status,
-            state: serde_json::json!({
-                "question": self.record.question,
-                "iterations": self.record.iterations,
-                "history": self.history,
-                "messages": self.messages,
-                "usage": usage,
-                "answer": self.record.answer,
-                "error": self.record.error,
-            }),
+            state: RunState::new(self.history.clone(), self.messages.clone()),
             created_at: Utc::now(),
-        };
+        });
         let step = StepWrite {
             run: self.record.clone(),
             decisions: std::mem::take(&mut self.pending_decisions),
@@ -176,7 +173,9 @@ impl Loop {
             events: self.shared.sink.take_pending(),
         };
         self.step += 1;
-        self.inner.store.write_step(&step).await
+        self.inner.store.write_step(&step).await?;
+        self.stored_state = Some(state);
+        Ok(())
     }
 
     fn deadline_left(&self) -> Option<std::time::Duration> {

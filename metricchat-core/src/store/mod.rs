@@ -1,5 +1,5 @@
-//! Persistence: the [`Store`] trait, its records, and the in-memory, SQLite and PostgreSQL
-//! stores.
+//! Persistence: the [`Store`] trait, its records, the in-memory store, and the SQL store
+//! ([`SqlStore`], written once in `sql/`) on its two engines, SQLite and PostgreSQL.
 //!
 //! The agent writes one [`StepWrite`] after every step (run start, each decision, each tool
 //! execution, the end). A store applies a step atomically, so a run interrupted at any point
@@ -20,20 +20,23 @@ use crate::events::{Event, RunStatus, ToolStatus};
 use crate::instructions::{
     Instruction, InstructionFilter, InstructionStatus, InstructionUpdate, Memory, MemoryFilter,
 };
-use crate::llm::Usage;
+use crate::llm::{ChatMessage, Usage};
 use crate::planner::PlannerDecision;
 
 #[cfg(any(feature = "sqlite-store", feature = "postgres-store"))]
-mod rows;
+mod sql;
+#[cfg(any(feature = "sqlite-store", feature = "postgres-store"))]
+pub use sql::{Engine, SqlStore};
+
 #[cfg(feature = "sqlite-store")]
 mod sqlite;
 #[cfg(feature = "sqlite-store")]
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteEngine, SqliteStore};
 
 #[cfg(feature = "postgres-store")]
 mod postgres;
 #[cfg(feature = "postgres-store")]
-pub use postgres::{PostgresStore, PostgresStoreConfig};
+pub use postgres::{PostgresEngine, PostgresStore, PostgresStoreConfig};
 
 /// A run: one question and everything the agent did for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -224,19 +227,41 @@ pub struct VisualizationRecord {
     pub created_at: DateTime<Utc>,
 }
 
-/// The whole state of a run after a step, for resuming and inspection.
+/// The latest state of a run, one per run, updated in place: what the step rows and the run
+/// row do not hold, for following up, resuming and inspection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// Run id.
     pub run_id: Uuid,
-    /// Step number, from 0, increasing.
+    /// The step that last wrote it (from 0, increasing).
     pub step: u32,
-    /// Run status at this step.
+    /// Run status at that step.
     pub status: RunStatus,
-    /// Serialised state (messages, observations, usage…).
-    pub state: serde_json::Value,
+    /// The run's conversation.
+    pub state: RunState,
     /// When.
     pub created_at: DateTime<Utc>,
+}
+
+/// The conversation of a run, stored as JSON in its [`Snapshot`]. The question, status,
+/// counts, usage, answer and error live in the [`RunRecord`]; decisions, tool executions and
+/// queries in their own records.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct RunState {
+    /// The earlier conversation this run follows up (empty for a first question): what
+    /// [`crate::Agent::follow_up`] continues from, with this run's question and answer.
+    pub history: Vec<ChatMessage>,
+    /// The messages the run has sent the model so far, `history` first.
+    pub messages: Vec<ChatMessage>,
+}
+
+impl RunState {
+    /// A state with this history and these messages.
+    pub fn new(history: Vec<ChatMessage>, messages: Vec<ChatMessage>) -> Self {
+        Self { history, messages }
+    }
 }
 
 /// Everything one agent step writes, applied atomically.
@@ -252,8 +277,9 @@ pub struct StepWrite {
     pub queries: Vec<QueryRecord>,
     /// New visualizations.
     pub visualizations: Vec<VisualizationRecord>,
-    /// The snapshot after this step.
-    pub snapshot: Snapshot,
+    /// The run's snapshot after this step, or `None` when neither its state nor its status
+    /// changed since the last one written (the stored one stays).
+    pub snapshot: Option<Snapshot>,
     /// Events emitted since the previous step (token-level partials excluded).
     pub events: Vec<Event>,
 }
@@ -430,7 +456,9 @@ impl Store for MemoryStore {
             upsert_by(&mut g.queries, q, |x| x.id == q.id);
         }
         g.visualizations.extend(step.visualizations.iter().cloned());
-        g.snapshots.insert(step.run.id, step.snapshot.clone());
+        if let Some(snapshot) = &step.snapshot {
+            g.snapshots.insert(step.run.id, snapshot.clone());
+        }
         g.events.extend(step.events.iter().cloned());
         Ok(())
     }

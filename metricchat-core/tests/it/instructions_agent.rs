@@ -2,8 +2,6 @@
 //! and a small in-test warehouse: what reaches the prompt (status and scope), how a suggestion
 //! stays a draft until a person approves it, what `remember` records, and the typed errors of
 //! the handles.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema};

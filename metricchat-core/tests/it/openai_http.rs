@@ -1,10 +1,5 @@
 //! The OpenAI client against the fake OpenAI-format server, over real HTTP.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod providers;
-
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use metricchat_core::ErrorKind;
@@ -16,34 +11,20 @@ use metricchat_core::llm::{
 use metricchat_testkit::{Exchange, FakeLlmServer, FakeToolCall, Matcher, Reply};
 use serde_json::json;
 
-use providers::*;
+use crate::providers::*;
 
-fn client(server: &FakeLlmServer) -> OpenAiClient {
-    client_with(server, |c| c)
-}
-
-/// The client configuration of this file's tests (the suite's retries and timeouts).
-fn config(server: &FakeLlmServer) -> OpenAiConfig {
-    OpenAiConfig::new("gpt-4.1-mini")
-        .with_base_url(server.base_url())
-        .with_api_key("sk-test-secret")
-        .with_http_options(http())
-}
-
-fn client_with(
-    server: &FakeLlmServer,
-    f: impl FnOnce(OpenAiConfig) -> OpenAiConfig,
-) -> OpenAiClient {
-    OpenAiClient::new(f(config(server))).unwrap()
-}
-
-const OPENAI: Provider = Provider {
+const OPENAI: Provider<OpenAiConfig, OpenAiClient> = Provider {
     name: "openai",
     api_key: "sk-test-secret",
     unauthorized_says: "Incorrect API key",
-    client: |server, http| {
-        Arc::new(OpenAiClient::new(config(server).with_http_options(http)).unwrap())
+    make_config: |server| {
+        OpenAiConfig::new("gpt-4.1-mini")
+            .with_base_url(server.base_url())
+            .with_api_key("sk-test-secret")
+            .with_http_options(http())
     },
+    for_suite: |c, http| c.with_http_options(http),
+    build: OpenAiClient::new,
 };
 
 provider_suite!(OPENAI);
@@ -58,7 +39,7 @@ async fn streamed_text_arrives_in_chunks_with_usage() {
             .into(),
     ])
     .await;
-    let events = collect(&client(&server), ask("when are delays worst?")).await;
+    let events = collect(&OPENAI.client(&server), ask("when are delays worst?")).await;
     let deltas: Vec<&str> = events
         .iter()
         .filter_map(|e| match e {
@@ -110,7 +91,11 @@ async fn non_streamed_json_answer_is_accepted() {
     }
     .into()])
     .await;
-    let reply = client(&server).complete(ask("answer?")).await.unwrap();
+    let reply = OPENAI
+        .client(&server)
+        .complete(ask("answer?"))
+        .await
+        .unwrap();
     assert_eq!(reply.text, "Forty-two.");
     assert_eq!(reply.usage.input_tokens, 9);
     assert_eq!(reply.usage.output_tokens, 3);
@@ -134,7 +119,7 @@ async fn one_tool_call_with_arguments_in_three_char_pieces() {
     .await;
     let mut req = ask("average delay per carrier");
     req.tools = tools();
-    let events = collect(&client(&server), req).await;
+    let events = collect(&OPENAI.client(&server), req).await;
     let fragments = events
         .iter()
         .filter(|e| matches!(e, ChatEvent::ToolCallDelta { .. }))
@@ -183,7 +168,7 @@ async fn two_tool_calls_in_one_turn_after_text() {
     .await;
     let mut req = ask("look at flights");
     req.tools = tools();
-    let reply = client(&server).complete(req).await.unwrap();
+    let reply = OPENAI.client(&server).complete(req).await.unwrap();
     assert_eq!(reply.text, "Let me look.");
     let names: Vec<(&str, &str)> = reply
         .tool_calls
@@ -225,7 +210,7 @@ async fn request_body_has_openai_shape_for_tools_and_tool_results() {
     req.tool_choice = ToolChoice::Tool("create_data".into());
     req.temperature = Some(0.0);
     req.max_tokens = Some(256);
-    client(&server).complete(req).await.unwrap();
+    OPENAI.client(&server).complete(req).await.unwrap();
 
     let body = &server.requests()[0];
     assert_eq!(
@@ -266,7 +251,7 @@ async fn json_mode_sends_response_format_and_matcher_selects_exchange() {
         Exchange::when(Matcher::body_contains("plain please"), Reply::text("plain")),
     ])
     .await;
-    let c = client(&server);
+    let c = OPENAI.client(&server);
     // Out of script order: the matcher picks the second exchange.
     assert_eq!(c.complete(ask("plain please")).await.unwrap().text, "plain");
     let mut req = ask("json please");
@@ -282,7 +267,11 @@ async fn json_mode_sends_response_format_and_matcher_selects_exchange() {
 #[tokio::test]
 async fn context_length_exceeded_has_its_own_kind() {
     let server = FakeLlmServer::start(vec![Reply::context_length_exceeded().into()]).await;
-    let err = client(&server).complete(ask("hi")).await.unwrap_err();
+    let err = OPENAI
+        .client(&server)
+        .complete(ask("hi"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ContextLengthExceeded);
     assert!(!err.is_retryable());
     assert!(err.to_string().contains("maximum context length"), "{err}");
@@ -292,7 +281,11 @@ async fn context_length_exceeded_has_its_own_kind() {
 #[tokio::test]
 async fn unknown_model_is_not_found() {
     let server = FakeLlmServer::start(vec![Reply::status(404).into()]).await;
-    let err = client(&server).complete(ask("hi")).await.unwrap_err();
+    let err = OPENAI
+        .client(&server)
+        .complete(ask("hi"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
 }
 
@@ -307,7 +300,7 @@ async fn error_event_mid_stream_is_typed() {
         .into(),
     ])
     .await;
-    let (seen, err) = first_error(&client(&server), ask("hi")).await;
+    let (seen, err) = first_error(&OPENAI.client(&server), ask("hi")).await;
     assert!(!seen.is_empty());
     assert_eq!(err.kind(), ErrorKind::Llm);
     assert!(err.to_string().contains("The server had an error"), "{err}");
@@ -320,7 +313,7 @@ async fn first_byte_timeout_is_retried() {
         Reply::text("fast").into(),
     ])
     .await;
-    let c = client_with(&server, |c| {
+    let c = OPENAI.client_with(&server, |c| {
         c.with_timeouts(
             Duration::from_secs(2),
             Duration::from_millis(300),
@@ -343,7 +336,7 @@ async fn silence_mid_stream_hits_the_idle_timeout() {
         .into(),
     ])
     .await;
-    let c = client_with(&server, |c| {
+    let c = OPENAI.client_with(&server, |c| {
         c.with_timeouts(
             Duration::from_secs(2),
             Duration::from_secs(2),
@@ -378,7 +371,7 @@ async fn unexpected_request_is_reported_by_verify() {
         Reply::text("fine"),
     )])
     .await;
-    let c = client_with(&server, |c| c.with_retry(RetryPolicy::none()));
+    let c = OPENAI.client_with(&server, |c| c.with_retry(RetryPolicy::none()));
     let err = c.complete(ask("something else")).await.unwrap_err();
     assert!(err.to_string().contains("unexpected request"), "{err}");
     assert_eq!(server.unexpected().len(), 1);
@@ -500,7 +493,11 @@ async fn context_length_exceeded_as_a_stream_error_event_has_its_own_kind() {
         .into(),
     ])
     .await;
-    let err = client(&server).complete(ask("hi")).await.unwrap_err();
+    let err = OPENAI
+        .client(&server)
+        .complete(ask("hi"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ContextLengthExceeded, "{err}");
     assert_eq!(server.requests().len(), 1, "not retried");
 }
@@ -514,7 +511,7 @@ async fn content_filter_finish_reason_is_a_content_filtered_error() {
         Reply::text("").with_finish_reason("content_filter").into(),
     ])
     .await;
-    let c = client(&server);
+    let c = OPENAI.client(&server);
     let (seen, err) = first_error(&c, ask("something nasty")).await;
     assert!(
         seen.contains(&ChatEvent::TextDelta {
@@ -571,7 +568,11 @@ async fn images_go_out_as_image_url_parts() {
             .with_image(ImageContent::from_bytes("image/png", PNG_1PX))
             .with_image(ImageContent::url("https://example.com/q3.png")),
     ]);
-    let reply = client_with(&server, |c| c).complete(req).await.unwrap();
+    let reply = OPENAI
+        .client_with(&server, |c| c)
+        .complete(req)
+        .await
+        .unwrap();
     assert_eq!(reply.text, "A bar chart.");
     let body = &server.requests()[0];
     assert_eq!(
@@ -592,7 +593,7 @@ async fn images_to_a_model_without_vision_are_refused_before_sending() {
     ]);
     // gpt-3.5-turbo has no vision; an unknown local model has none unless configured.
     for model in ["gpt-3.5-turbo", "qwen2.5-coder:1.5b"] {
-        let c = client_with(&server, |mut c| {
+        let c = OPENAI.client_with(&server, |mut c| {
             c.model = model.into();
             c
         });
@@ -604,7 +605,7 @@ async fn images_to_a_model_without_vision_are_refused_before_sending() {
     assert!(server.requests().is_empty());
     // The override turns it on.
     server.push(Reply::text("ok").into());
-    let c = client_with(&server, |mut c| {
+    let c = OPENAI.client_with(&server, |mut c| {
         c.model = "llava-compatible".into();
         c.supports_vision = Some(true);
         c
@@ -615,7 +616,7 @@ async fn images_to_a_model_without_vision_are_refused_before_sending() {
 #[tokio::test]
 async fn malformed_images_are_invalid_input() {
     let server = FakeLlmServer::start(vec![]).await;
-    let c = client(&server);
+    let c = OPENAI.client(&server);
     for msg in [
         ChatMessage::user("x").with_image(ImageContent::base64("text/plain", "aGk=")),
         ChatMessage::user("x").with_image(ImageContent::base64("image/png", "")),
@@ -641,7 +642,7 @@ async fn a_stream_without_a_usage_chunk_reports_an_estimate() {
     ])
     .await;
     let request = ask("Name three airlines based in New York, one per line.");
-    let events = collect(&client(&server), request.clone()).await;
+    let events = collect(&OPENAI.client(&server), request.clone()).await;
     assert_eq!(text_of(&events), answer);
     let usages: Vec<_> = events
         .iter()
@@ -669,7 +670,11 @@ async fn a_stream_without_a_usage_chunk_reports_an_estimate() {
         description: "runs SQL".into(),
         parameters: json!({"type": "object"}),
     }];
-    let reply = client(&server).complete(request.clone()).await.unwrap();
+    let reply = OPENAI
+        .client(&server)
+        .complete(request.clone())
+        .await
+        .unwrap();
     assert_eq!(reply.tool_calls.len(), 1);
     assert_eq!(
         reply.usage,

@@ -3,7 +3,7 @@
 //! `*_http.rs` files share. Each of those files instantiates the cases with
 //! [`provider_suite!`] and keeps only the cases specific to its provider's wire format.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(dead_code)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,16 +17,44 @@ use metricchat_core::llm::{
 use metricchat_testkit::{Exchange, FakeLlmServer, Reply};
 use serde_json::json;
 
-/// How to point one provider's client at the fake server, and what its wire says.
-pub struct Provider {
+/// How to point one provider's client at the fake server, and what its wire says: `C` is its
+/// configuration, `K` its client.
+pub struct Provider<C: 'static, K: 'static> {
     /// The provider name, as in timeout operations (`openai first byte`).
     pub name: &'static str,
     /// The API key the client sends (it must never appear in an error).
     pub api_key: &'static str,
     /// A part of the message the fake server sends with a 401 in this provider's format.
     pub unauthorized_says: &'static str,
-    /// The client for `server` with these connection settings.
-    pub client: fn(&FakeLlmServer, HttpOptions) -> Arc<dyn LlmClient>,
+    /// The configuration of a file's tests for `server` (the suite's retries and timeouts).
+    pub make_config: fn(&FakeLlmServer) -> C,
+    /// What the shared cases change in that configuration: these connection settings, and
+    /// the API key where the configuration has none.
+    pub for_suite: fn(C, HttpOptions) -> C,
+    /// Builds the client.
+    pub build: fn(C) -> metricchat_core::Result<K>,
+}
+
+impl<C, K: LlmClient> Provider<C, K> {
+    /// The configuration of a file's tests for `server`.
+    pub fn config(&self, server: &FakeLlmServer) -> C {
+        (self.make_config)(server)
+    }
+
+    /// The client of a file's tests for `server`.
+    pub fn client(&self, server: &FakeLlmServer) -> K {
+        self.client_with(server, |c| c)
+    }
+
+    /// The client of a file's tests for `server`, its configuration changed by `f`.
+    pub fn client_with(&self, server: &FakeLlmServer, f: impl FnOnce(C) -> C) -> K {
+        (self.build)(f(self.config(server))).unwrap()
+    }
+
+    /// The client of the shared cases, with connection settings `http`.
+    pub fn suite_client(&self, server: &FakeLlmServer, http: HttpOptions) -> Arc<dyn LlmClient> {
+        Arc::new(self.client_with(server, |c| (self.for_suite)(c, http)))
+    }
 }
 
 /// The connection settings of the suite: 2 retries from 20 ms, timeouts 2 s / 5 s / 5 s.
@@ -131,20 +159,21 @@ macro_rules! provider_suite {
         $(
             #[tokio::test]
             async fn $case() {
-                providers::$case(&$provider).await;
+                $crate::providers::$case(&$provider).await;
             }
         )*
     };
 }
 
-pub async fn rate_limit_waits_for_retry_after_then_succeeds(p: &Provider) {
+pub async fn rate_limit_waits_for_retry_after_then_succeeds<C, K: LlmClient>(p: &Provider<C, K>) {
     let server = FakeLlmServer::start(vec![
         Reply::rate_limited(1).into(),
         Reply::text("after the wait").into(),
     ])
     .await;
     let started = Instant::now();
-    let reply = (p.client)(&server, http())
+    let reply = p
+        .suite_client(&server, http())
         .complete(ask("hi"))
         .await
         .unwrap();
@@ -158,14 +187,15 @@ pub async fn rate_limit_waits_for_retry_after_then_succeeds(p: &Provider) {
     server.verify().unwrap();
 }
 
-pub async fn server_errors_are_retried(p: &Provider) {
+pub async fn server_errors_are_retried<C, K: LlmClient>(p: &Provider<C, K>) {
     let server = FakeLlmServer::start(vec![
         Reply::status(500).into(),
         Reply::status(503).into(),
         Reply::text("third time lucky").into(),
     ])
     .await;
-    let reply = (p.client)(&server, http())
+    let reply = p
+        .suite_client(&server, http())
         .complete(ask("hi"))
         .await
         .unwrap();
@@ -174,14 +204,15 @@ pub async fn server_errors_are_retried(p: &Provider) {
     server.verify().unwrap();
 }
 
-pub async fn retries_give_up_with_the_last_error(p: &Provider) {
+pub async fn retries_give_up_with_the_last_error<C, K: LlmClient>(p: &Provider<C, K>) {
     let server = FakeLlmServer::start(vec![
         Reply::status(500).into(),
         Reply::status(500).into(),
         Reply::status(502).into(),
     ])
     .await;
-    let err = (p.client)(&server, http())
+    let err = p
+        .suite_client(&server, http())
         .complete(ask("hi"))
         .await
         .unwrap_err();
@@ -201,9 +232,12 @@ pub async fn retries_give_up_with_the_last_error(p: &Provider) {
     server.verify().unwrap();
 }
 
-pub async fn unauthorized_is_not_retried_and_keeps_the_message(p: &Provider) {
+pub async fn unauthorized_is_not_retried_and_keeps_the_message<C, K: LlmClient>(
+    p: &Provider<C, K>,
+) {
     let server = FakeLlmServer::start(vec![Reply::status(401).into()]).await;
-    let err = (p.client)(&server, http())
+    let err = p
+        .suite_client(&server, http())
         .complete(ask("hi"))
         .await
         .unwrap_err();
@@ -214,7 +248,9 @@ pub async fn unauthorized_is_not_retried_and_keeps_the_message(p: &Provider) {
     server.verify().unwrap();
 }
 
-pub async fn cut_stream_is_an_llm_error_after_the_text_before_it(p: &Provider) {
+pub async fn cut_stream_is_an_llm_error_after_the_text_before_it<C, K: LlmClient>(
+    p: &Provider<C, K>,
+) {
     let server = FakeLlmServer::start(vec![
         Reply::CutStream {
             text_before: "Partial answ".into(),
@@ -222,7 +258,7 @@ pub async fn cut_stream_is_an_llm_error_after_the_text_before_it(p: &Provider) {
         .into(),
     ])
     .await;
-    let (seen, err) = first_error(&*(p.client)(&server, http()), ask("hi")).await;
+    let (seen, err) = first_error(&*p.suite_client(&server, http()), ask("hi")).await;
     assert_eq!(text_of(&seen), "Partial answ");
     assert_eq!(err.kind(), ErrorKind::Llm);
     assert!(err.to_string().contains("cut"), "{err}");
@@ -230,7 +266,7 @@ pub async fn cut_stream_is_an_llm_error_after_the_text_before_it(p: &Provider) {
     assert_eq!(server.requests().len(), 1);
 }
 
-pub async fn stalls_time_out(p: &Provider) {
+pub async fn stalls_time_out<C, K: LlmClient>(p: &Provider<C, K>) {
     let server = FakeLlmServer::start(vec![
         Exchange::any(Reply::Stall),
         Reply::StallMidStream {
@@ -245,7 +281,7 @@ pub async fn stalls_time_out(p: &Provider) {
         Duration::from_millis(300),
     );
     h.retry = RetryPolicy::none();
-    let c = (p.client)(&server, h);
+    let c = p.suite_client(&server, h);
     let started = Instant::now();
     let err = c.complete(ask("hi")).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
@@ -266,14 +302,14 @@ pub async fn stalls_time_out(p: &Provider) {
     server.verify().unwrap();
 }
 
-pub async fn dropping_the_stream_closes_the_connection(p: &Provider) {
+pub async fn dropping_the_stream_closes_the_connection<C, K: LlmClient>(p: &Provider<C, K>) {
     let server = FakeLlmServer::start(vec![
         // ~40 chunks 300 ms apart: 12 s if nobody hangs up.
         Reply::text("x".repeat(160)).with_chunk_delay_ms(300).into(),
         Reply::text("next").into(),
     ])
     .await;
-    let c = (p.client)(&server, http());
+    let c = p.suite_client(&server, http());
     let mut stream = c.stream(ask("hi")).await.unwrap();
     while !matches!(stream.next().await, Some(Ok(ChatEvent::TextDelta { .. }))) {}
     assert_eq!(server.open_streams(), 1);

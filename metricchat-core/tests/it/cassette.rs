@@ -1,8 +1,6 @@
 //! Record/replay cassettes: record real HTTP exchanges with the fake OpenAI and Anthropic
 //! servers, stop the servers, and replay the same conversations from the file.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::Path;
 use std::time::Duration;
 

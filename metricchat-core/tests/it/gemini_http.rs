@@ -1,10 +1,5 @@
 //! The Gemini client against the fake server's Gemini wire format, over real HTTP.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod providers;
-
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -16,36 +11,22 @@ use metricchat_core::llm::{
 use metricchat_testkit::{FakeLlmServer, FakeToolCall, Reply, gemini};
 use serde_json::json;
 
-use providers::*;
+use crate::providers::*;
 
 const KEY: &str = "AIza-test-secret";
 
-fn client(server: &FakeLlmServer) -> GeminiClient {
-    client_with(server, |c| c)
-}
-
-/// The client configuration of this file's tests (the suite's retries and timeouts).
-fn config(server: &FakeLlmServer) -> GeminiConfig {
-    GeminiConfig::new("gemini-2.5-flash")
-        .with_base_url(server.origin())
-        .with_api_key(KEY)
-        .with_http_options(http())
-}
-
-fn client_with(
-    server: &FakeLlmServer,
-    f: impl FnOnce(GeminiConfig) -> GeminiConfig,
-) -> GeminiClient {
-    GeminiClient::new(f(config(server))).unwrap()
-}
-
-const GEMINI: Provider = Provider {
+const GEMINI: Provider<GeminiConfig, GeminiClient> = Provider {
     name: "gemini",
     api_key: KEY,
     unauthorized_says: "authentication",
-    client: |server, http| {
-        Arc::new(GeminiClient::new(config(server).with_http_options(http)).unwrap())
+    make_config: |server| {
+        GeminiConfig::new("gemini-2.5-flash")
+            .with_base_url(server.origin())
+            .with_api_key(KEY)
+            .with_http_options(http())
     },
+    for_suite: |c, http| c.with_http_options(http),
+    build: GeminiClient::new,
 };
 
 provider_suite!(GEMINI);
@@ -77,7 +58,7 @@ async fn streamed_text_arrives_in_chunks_with_usage() {
             .into(),
     ])
     .await;
-    let events = collect(&client(&server), ask("when are delays worst?")).await;
+    let events = collect(&GEMINI.client(&server), ask("when are delays worst?")).await;
     let deltas = events
         .iter()
         .filter(|e| matches!(e, ChatEvent::TextDelta { .. }))
@@ -122,7 +103,7 @@ async fn streamed_text_arrives_in_chunks_with_usage() {
 #[tokio::test]
 async fn plain_generate_content_answer_is_one_body() {
     let server = FakeLlmServer::start(vec![Reply::text("Forty-two.").into()]).await;
-    let c = client_with(&server, |c| c.with_stream(false));
+    let c = GEMINI.client_with(&server, |c| c.with_stream(false));
     let reply = c.complete(ask("answer?")).await.unwrap();
     assert_eq!(reply.text, "Forty-two.");
     assert_eq!(reply.finish_reason, Some(FinishReason::Stop));
@@ -154,7 +135,7 @@ async fn max_tokens_and_safety_finish_reasons() {
         .into(),
     ])
     .await;
-    let c = client(&server);
+    let c = GEMINI.client(&server);
     let reply = c.complete(ask("long")).await.unwrap();
     assert_eq!(reply.finish_reason, Some(FinishReason::Length));
     assert_eq!(reply.text, "cut sh");
@@ -177,7 +158,7 @@ async fn prohibited_content_mid_answer_ends_the_stream_with_content_filtered() {
             .into(),
     ])
     .await;
-    let (seen, err) = first_error(&client(&server), ask("x")).await;
+    let (seen, err) = first_error(&GEMINI.client(&server), ask("x")).await;
     let text: String = seen
         .iter()
         .filter_map(|e| match e {
@@ -209,7 +190,7 @@ async fn one_function_call_arrives_whole() {
     .await;
     let mut req = ask("average delay per carrier");
     req.tools = tools();
-    let events = collect(&client(&server), req).await;
+    let events = collect(&GEMINI.client(&server), req).await;
     let deltas: Vec<_> = events
         .iter()
         .filter(|e| matches!(e, ChatEvent::ToolCallDelta { .. }))
@@ -261,7 +242,7 @@ async fn several_calls_in_one_turn_then_results_go_back_with_signatures() {
         Reply::text("Done.").into(),
     ])
     .await;
-    let c = client(&server);
+    let c = GEMINI.client(&server);
     let mut req = ask("look at flights");
     req.tools = tools();
     req.tool_choice = ToolChoice::Required;
@@ -320,7 +301,7 @@ async fn several_calls_in_one_turn_then_results_go_back_with_signatures() {
 async fn json_mode_named_tool_and_generation_config() {
     let server =
         FakeLlmServer::start(vec![Reply::text("{}").into(), Reply::text("ok").into()]).await;
-    let c = client(&server);
+    let c = GEMINI.client(&server);
     let mut req = ask("json please");
     req.response_format = ResponseFormat::JsonObject;
     req.max_tokens = Some(256);
@@ -354,7 +335,12 @@ async fn quota_retry_delay_in_the_body_is_honoured() {
     .await;
     let started = Instant::now();
     assert_eq!(
-        client(&server).complete(ask("hi")).await.unwrap().text,
+        GEMINI
+            .client(&server)
+            .complete(ask("hi"))
+            .await
+            .unwrap()
+            .text,
         "ok"
     );
     assert!(started.elapsed() >= Duration::from_millis(950));
@@ -365,7 +351,11 @@ async fn quota_retry_delay_in_the_body_is_honoured() {
         Reply::status(429).into(),
     ])
     .await;
-    let err = client(&server).complete(ask("hi")).await.unwrap_err();
+    let err = GEMINI
+        .client(&server)
+        .complete(ask("hi"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::RateLimited);
     assert!(
         err.to_string().contains("exceeded your current quota"),
@@ -383,7 +373,7 @@ async fn unavailable_503_and_internal_500_are_retried() {
     ])
     .await;
     let started = Instant::now();
-    let reply = client(&server).complete(ask("hi")).await.unwrap();
+    let reply = GEMINI.client(&server).complete(ask("hi")).await.unwrap();
     assert_eq!(reply.text, "recovered");
     assert_eq!(server.requests().len(), 3);
     assert!(started.elapsed() >= Duration::from_millis(950));
@@ -417,7 +407,11 @@ async fn client_errors_map_to_kinds_without_retry() {
         (Reply::status(404), ErrorKind::NotFound, "not found"),
     ] {
         let server = FakeLlmServer::start(vec![reply.into()]).await;
-        let err = client(&server).complete(ask("hi")).await.unwrap_err();
+        let err = GEMINI
+            .client(&server)
+            .complete(ask("hi"))
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), kind, "{err}");
         assert!(err.to_string().contains(needle), "{err}");
         assert!(!err.to_string().contains(KEY));
@@ -429,7 +423,11 @@ async fn client_errors_map_to_kinds_without_retry() {
 #[tokio::test]
 async fn a_blocked_prompt_is_a_typed_error_not_retried() {
     let server = FakeLlmServer::start(vec![gemini::prompt_blocked("SAFETY").into()]).await;
-    let err = client(&server).complete(ask("bad")).await.unwrap_err();
+    let err = GEMINI
+        .client(&server)
+        .complete(ask("bad"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ContentFiltered);
     assert!(err.to_string().contains("blocked"), "{err}");
     assert!(err.to_string().contains("SAFETY"), "{err}");
@@ -448,7 +446,7 @@ async fn error_chunk_mid_stream_is_typed() {
         .into(),
     ])
     .await;
-    let (seen, err) = first_error(&client(&server), ask("hi")).await;
+    let (seen, err) = first_error(&GEMINI.client(&server), ask("hi")).await;
     assert_eq!(text_of(&seen), "Hello");
     assert_eq!(err.kind(), ErrorKind::Llm);
     assert!(err.to_string().contains("overloaded"), "{err}");
@@ -464,7 +462,7 @@ async fn dropping_a_stalled_stream_closes_the_connection() {
         .into(),
     ])
     .await;
-    let mut stream = client(&server).stream(ask("hi")).await.unwrap();
+    let mut stream = GEMINI.client(&server).stream(ask("hi")).await.unwrap();
     assert!(matches!(
         stream.next().await,
         Some(Ok(ChatEvent::TextDelta { .. }))
@@ -504,7 +502,7 @@ async fn images_go_out_as_inline_data_and_file_data_parts() {
                 media_type: Some("image/png".into()),
             }),
     ]);
-    let reply = client(&server).complete(req).await.unwrap();
+    let reply = GEMINI.client(&server).complete(req).await.unwrap();
     assert_eq!(reply.text, "A pie chart.");
     assert_eq!(
         server.requests()[0]["contents"][0],

@@ -1,11 +1,5 @@
 //! The Ollama client against the fake server's `/api/chat` NDJSON wire format, over real HTTP.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod providers;
-
-use std::sync::Arc;
-
 use metricchat_core::ErrorKind;
 use metricchat_core::llm::{
     ChatEvent, ChatMessage, ChatRequest, FinishReason, HttpConfig, ImageContent, LlmClient,
@@ -14,41 +8,20 @@ use metricchat_core::llm::{
 use metricchat_testkit::{FakeLlmServer, FakeToolCall, Reply, ollama};
 use serde_json::json;
 
-use providers::*;
+use crate::providers::*;
 
-fn client(server: &FakeLlmServer) -> OllamaClient {
-    client_with(server, |c| c)
-}
-
-/// The client configuration of this file's tests (the suite's retries and timeouts).
-fn config(server: &FakeLlmServer) -> OllamaConfig {
-    OllamaConfig::new("qwen2.5:7b")
-        .with_host(server.origin())
-        .with_tools(true)
-        .with_http_options(http())
-}
-
-fn client_with(
-    server: &FakeLlmServer,
-    f: impl FnOnce(OllamaConfig) -> OllamaConfig,
-) -> OllamaClient {
-    OllamaClient::new(f(config(server))).unwrap()
-}
-
-const OLLAMA: Provider = Provider {
+const OLLAMA: Provider<OllamaConfig, OllamaClient> = Provider {
     name: "ollama",
     api_key: "ollama-secret-key",
     unauthorized_says: "unauthorized",
-    client: |server, http| {
-        Arc::new(
-            OllamaClient::new(
-                config(server)
-                    .with_api_key("ollama-secret-key")
-                    .with_http_options(http),
-            )
-            .unwrap(),
-        )
+    make_config: |server| {
+        OllamaConfig::new("qwen2.5:7b")
+            .with_host(server.origin())
+            .with_tools(true)
+            .with_http_options(http())
     },
+    for_suite: |c, http| c.with_api_key("ollama-secret-key").with_http_options(http),
+    build: OllamaClient::new,
 };
 
 provider_suite!(OLLAMA);
@@ -61,7 +34,7 @@ async fn streamed_text_arrives_in_lines_with_usage() {
             .into(),
     ])
     .await;
-    let events = collect(&client(&server), ask("when are delays worst?")).await;
+    let events = collect(&OLLAMA.client(&server), ask("when are delays worst?")).await;
     let deltas: Vec<&str> = events
         .iter()
         .filter_map(|e| match e {
@@ -104,7 +77,7 @@ async fn one_tool_call_arrives_whole_with_object_arguments() {
     .await;
     let mut req = ask("average delay per carrier");
     req.tools = tools();
-    let events = collect(&client(&server), req).await;
+    let events = collect(&OLLAMA.client(&server), req).await;
     let calls: Vec<&ToolCall> = events
         .iter()
         .filter_map(|e| match e {
@@ -150,7 +123,7 @@ async fn two_tool_calls_in_one_turn_after_text() {
     .await;
     let mut req = ask("look at flights");
     req.tools = tools();
-    let reply = client(&server).complete(req).await.unwrap();
+    let reply = OLLAMA.client(&server).complete(req).await.unwrap();
     assert_eq!(reply.text, "Let me look.");
     let names: Vec<(&str, &str)> = reply
         .tool_calls
@@ -171,7 +144,7 @@ async fn two_tool_calls_in_one_turn_after_text() {
 async fn request_body_has_ollama_shape() {
     let server =
         FakeLlmServer::start(vec![Reply::text("{}").into(), Reply::text("ok").into()]).await;
-    let c = client(&server);
+    let c = OLLAMA.client(&server);
     let mut req = ChatRequest::new(vec![
         ChatMessage::system("sys"),
         ChatMessage::user("top carriers"),
@@ -231,7 +204,12 @@ async fn busy_server_is_retried() {
     ])
     .await;
     assert_eq!(
-        client(&server).complete(ask("hi")).await.unwrap().text,
+        OLLAMA
+            .client(&server)
+            .complete(ask("hi"))
+            .await
+            .unwrap()
+            .text,
         "loaded"
     );
     assert_eq!(server.requests().len(), 2);
@@ -240,13 +218,17 @@ async fn busy_server_is_retried() {
 #[tokio::test]
 async fn errors_map_to_kinds_and_keep_the_message() {
     let server = FakeLlmServer::start(vec![Reply::status(404).into()]).await;
-    let err = client(&server).complete(ask("hi")).await.unwrap_err();
+    let err = OLLAMA
+        .client(&server)
+        .complete(ask("hi"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert!(err.to_string().contains("try pulling it first"), "{err}");
     assert_eq!(server.requests().len(), 1);
 
     let server = FakeLlmServer::start(vec![Reply::status(401).into()]).await;
-    let c = client_with(&server, |c| c.with_api_key("ollama-secret-key"));
+    let c = OLLAMA.client_with(&server, |c| c.with_api_key("ollama-secret-key"));
     let err = c.complete(ask("hi")).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthorized);
     assert!(!err.to_string().contains("ollama-secret-key"));
@@ -260,7 +242,11 @@ async fn errors_map_to_kinds_and_keep_the_message() {
     );
 
     let server = FakeLlmServer::start(vec![Reply::status(400).into()]).await;
-    let err = client(&server).complete(ask("hi")).await.unwrap_err();
+    let err = OLLAMA
+        .client(&server)
+        .complete(ask("hi"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
 }
 
@@ -274,7 +260,7 @@ async fn error_line_mid_stream_is_an_llm_error() {
         .into(),
     ])
     .await;
-    let (seen, err) = first_error(&client(&server), ask("hi")).await;
+    let (seen, err) = first_error(&OLLAMA.client(&server), ask("hi")).await;
     assert!(
         seen.iter()
             .any(|e| matches!(e, ChatEvent::TextDelta { .. }))
@@ -306,7 +292,11 @@ fn debug_output_hides_the_api_key_and_model_info_follows_config() {
 #[tokio::test]
 async fn input_over_the_context_length_is_context_length_exceeded() {
     let server = FakeLlmServer::start(vec![ollama::context_exceeded().into()]).await;
-    let err = client(&server).complete(ask("hi")).await.unwrap_err();
+    let err = OLLAMA
+        .client(&server)
+        .complete(ask("hi"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ContextLengthExceeded, "{err}");
     assert!(
         err.to_string().contains("exceeds the context length"),
@@ -323,7 +313,11 @@ async fn input_over_the_context_length_is_context_length_exceeded() {
         .into(),
     ])
     .await;
-    let err = client(&server).complete(ask("hi")).await.unwrap_err();
+    let err = OLLAMA
+        .client(&server)
+        .complete(ask("hi"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ContextLengthExceeded, "{err}");
     assert_eq!(server.requests().len(), 1, "not retried");
 }
@@ -335,11 +329,15 @@ async fn images_go_out_as_base64_in_the_message_when_the_model_has_vision() {
         ChatMessage::user("What does this show?")
             .with_image(ImageContent::from_bytes("image/png", b"\x89PNG\r\n\x1a\n")),
     ]);
-    let refused = client(&server).complete(req.clone()).await.unwrap_err();
+    let refused = OLLAMA
+        .client(&server)
+        .complete(req.clone())
+        .await
+        .unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Unsupported, "{refused}");
     assert!(server.requests().is_empty());
 
-    let c = client_with(&server, |c| c.with_vision(true));
+    let c = OLLAMA.client_with(&server, |c| c.with_vision(true));
     assert!(c.model_info().supports_vision);
     let reply = c.complete(req).await.unwrap();
     assert_eq!(reply.text, "A scatter plot.");

@@ -1,7 +1,5 @@
 //! The context hub at scale: table selection, budgets, families, scope of instructions and
 //! memories, knowledge, explain, and fitting a conversation into the window.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::time::Instant;
 
 use chrono::Utc;

@@ -1,8 +1,6 @@
 //! Knowledge parsers against realistic dbt, LookML and Tableau files
 //! (`tests/fixtures/knowledge`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::{Path, PathBuf};
 
 use metricchat_core::ErrorKind;

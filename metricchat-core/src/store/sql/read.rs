@@ -1,23 +1,47 @@
-//! Row mapping shared by the SQL stores. Each engine says how it reads one typed value from a
-//! row ([`Columns`]: SQLite keeps ids, timestamps and JSON as text, PostgreSQL has native
-//! types); the records are built from rows once, here, so both stores read exactly the same
-//! fields with the same checks.
+//! Reading: records built from rows once, here. Each engine says how it reads one typed value
+//! from a row ([`Columns`]: SQLite keeps ids, timestamps and JSON as text, PostgreSQL has native
+//! types), so both engines read exactly the same fields with the same checks.
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use super::{
+use crate::error::{Error, ErrorInfo, ErrorKind, Result};
+use crate::events::{Event, RunStatus};
+use crate::instructions::{Instruction, InstructionStatus, Memory, Origin};
+use crate::llm::Usage;
+use crate::store::{
     DecisionRecord, EvalRunRecord, ExecutionStatus, QueryRecord, QueryStatus, RunRecord, Snapshot,
     ToolExecutionRecord, VisualizationRecord,
 };
-use crate::error::{Error, ErrorInfo, ErrorKind, Result};
-use crate::events::RunStatus;
-use crate::instructions::{Instruction, InstructionStatus, Memory, Origin};
-use crate::llm::Usage;
+
+/// The columns of `runs` that make a [`RunRecord`].
+pub(crate) const RUN_COLUMNS: &str = "id, question, title, status, model, created_at, updated_at, \
+    finished_at, iterations, input_tokens, output_tokens, cached_input_tokens, cost_usd, answer, \
+    error_kind, error_message";
+/// The columns of `decisions` that make a [`DecisionRecord`].
+pub(crate) const DECISION_COLUMNS: &str = "run_id, iteration, decision, created_at";
+/// The columns of `tool_executions` that make a [`ToolExecutionRecord`].
+pub(crate) const EXECUTION_COLUMNS: &str = "id, run_id, iteration, tool, arguments, status, \
+    observation, error, attempts, started_at, finished_at";
+/// The columns of `queries` that make a [`QueryRecord`].
+pub(crate) const QUERY_COLUMNS: &str = "id, run_id, execution_id, connection, sql, executed_sql, \
+    attempt, status, error, row_count, duration_ms, created_at";
+/// The columns of `visualizations` that make a [`VisualizationRecord`].
+pub(crate) const VISUALIZATION_COLUMNS: &str = "id, run_id, query_id, spec, echarts, created_at";
+/// The columns of `snapshots` that make a [`Snapshot`].
+pub(crate) const SNAPSHOT_COLUMNS: &str = "run_id, step, status, state, created_at";
+/// The columns of `instructions` that make an [`Instruction`].
+pub(crate) const INSTRUCTION_COLUMNS: &str =
+    "id, text, status, scope, labels, source, run_id, usage_count, created_at, updated_at";
+/// The columns of `memories` that make a [`Memory`].
+pub(crate) const MEMORY_COLUMNS: &str = "id, text, scope, labels, source, run_id, created_at";
+/// The columns of `eval_runs` that make an [`EvalRunRecord`].
+pub(crate) const EVAL_RUN_COLUMNS: &str =
+    "id, suite, mode, label, passed, total, created_at, report";
 
 /// One row of one table, read column by column; `None` is SQL NULL.
-pub(crate) trait Columns {
+pub trait Columns {
     /// The table, for error messages.
     fn table(&self) -> &'static str;
     /// A text column.
@@ -191,6 +215,10 @@ pub(crate) fn snapshot(r: &impl Columns) -> Result<Snapshot> {
         state: r.req_json("state")?,
         created_at: r.req_ts("created_at")?,
     })
+}
+
+pub(crate) fn event(r: &impl Columns) -> Result<Event> {
+    r.req_json("payload")
 }
 
 pub(crate) fn instruction(r: &impl Columns) -> Result<Instruction> {

@@ -1,11 +1,5 @@
 //! The Anthropic client against the fake server's Anthropic Messages wire format, over real HTTP.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod providers;
-
-use std::sync::Arc;
-
 use metricchat_core::ErrorKind;
 use metricchat_core::llm::{
     AnthropicClient, AnthropicConfig, ChatEvent, ChatMessage, ChatRequest, FinishReason,
@@ -14,34 +8,20 @@ use metricchat_core::llm::{
 use metricchat_testkit::{FakeLlmServer, FakeToolCall, Reply, anthropic};
 use serde_json::json;
 
-use providers::*;
+use crate::providers::*;
 
-fn client(server: &FakeLlmServer) -> AnthropicClient {
-    client_with(server, |c| c)
-}
-
-/// The client configuration of this file's tests (the suite's retries and timeouts).
-fn config(server: &FakeLlmServer) -> AnthropicConfig {
-    AnthropicConfig::new("claude-sonnet-4-5")
-        .with_base_url(server.origin())
-        .with_api_key("sk-ant-test-secret")
-        .with_http_options(http())
-}
-
-fn client_with(
-    server: &FakeLlmServer,
-    f: impl FnOnce(AnthropicConfig) -> AnthropicConfig,
-) -> AnthropicClient {
-    AnthropicClient::new(f(config(server))).unwrap()
-}
-
-const ANTHROPIC: Provider = Provider {
+const ANTHROPIC: Provider<AnthropicConfig, AnthropicClient> = Provider {
     name: "anthropic",
     api_key: "sk-ant-test-secret",
     unauthorized_says: "invalid x-api-key",
-    client: |server, http| {
-        Arc::new(AnthropicClient::new(config(server).with_http_options(http)).unwrap())
+    make_config: |server| {
+        AnthropicConfig::new("claude-sonnet-4-5")
+            .with_base_url(server.origin())
+            .with_api_key("sk-ant-test-secret")
+            .with_http_options(http())
     },
+    for_suite: |c, http| c.with_http_options(http),
+    build: AnthropicClient::new,
 };
 
 provider_suite!(ANTHROPIC);
@@ -54,7 +34,7 @@ async fn streamed_text_arrives_in_chunks_with_usage_and_cache_reads() {
             .into(),
     ])
     .await;
-    let events = collect(&client(&server), ask("when are delays worst?")).await;
+    let events = collect(&ANTHROPIC.client(&server), ask("when are delays worst?")).await;
     let deltas: Vec<&str> = events
         .iter()
         .filter_map(|e| match e {
@@ -107,7 +87,11 @@ async fn max_tokens_stop_reason_is_length() {
         .into(),
     ])
     .await;
-    let reply = client(&server).complete(ask("long")).await.unwrap();
+    let reply = ANTHROPIC
+        .client(&server)
+        .complete(ask("long"))
+        .await
+        .unwrap();
     assert_eq!(reply.finish_reason, Some(FinishReason::Length));
     assert_eq!(reply.text, "cut sh");
 }
@@ -128,7 +112,7 @@ async fn one_tool_call_with_arguments_in_three_char_pieces() {
     .await;
     let mut req = ask("average delay per carrier");
     req.tools = tools();
-    let events = collect(&client(&server), req).await;
+    let events = collect(&ANTHROPIC.client(&server), req).await;
     let fragments = events
         .iter()
         .filter(|e| matches!(e, ChatEvent::ToolCallDelta { .. }))
@@ -167,7 +151,7 @@ async fn two_tool_calls_in_one_turn_after_text() {
     .await;
     let mut req = ask("look at flights");
     req.tools = tools();
-    let events = collect(&client(&server), req).await;
+    let events = collect(&ANTHROPIC.client(&server), req).await;
     // Fragments are numbered by call (0, 1), not by content block (text is block 0).
     let indexes: std::collections::BTreeSet<usize> = events
         .iter()
@@ -229,7 +213,7 @@ async fn request_body_has_anthropic_shape() {
     req.tools = tools();
     req.tool_choice = ToolChoice::Required;
     req.temperature = Some(0.0);
-    client(&server).complete(req).await.unwrap();
+    ANTHROPIC.client(&server).complete(req).await.unwrap();
 
     let body = &server.requests()[0];
     assert_eq!(body["system"], "sys\n\nmore rules");
@@ -269,7 +253,7 @@ async fn request_body_has_anthropic_shape() {
     req.tool_choice = ToolChoice::Tool("create_data".into());
     req.max_tokens = Some(256);
     req.response_format = ResponseFormat::JsonObject;
-    client(&server).complete(req).await.unwrap();
+    ANTHROPIC.client(&server).complete(req).await.unwrap();
     let body = &server.requests()[0];
     assert_eq!(body["max_tokens"], 256);
     assert_eq!(
@@ -287,7 +271,7 @@ async fn overloaded_529_is_rate_limited_and_retried() {
         Reply::text("recovered").into(),
     ])
     .await;
-    let reply = client(&server).complete(ask("hi")).await.unwrap();
+    let reply = ANTHROPIC.client(&server).complete(ask("hi")).await.unwrap();
     assert_eq!(reply.text, "recovered");
     assert_eq!(server.requests().len(), 2);
 
@@ -297,7 +281,11 @@ async fn overloaded_529_is_rate_limited_and_retried() {
         Reply::status(529).into(),
     ])
     .await;
-    let err = client(&server).complete(ask("hi")).await.unwrap_err();
+    let err = ANTHROPIC
+        .client(&server)
+        .complete(ask("hi"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::RateLimited);
     assert!(err.is_retryable());
     assert!(err.to_string().contains("Overloaded"), "{err}");
@@ -313,14 +301,23 @@ async fn client_errors_map_to_kinds_without_retry() {
         (413, ErrorKind::InvalidInput),
     ] {
         let server = FakeLlmServer::start(vec![Reply::status(status).into()]).await;
-        let err = client(&server).complete(ask("hi")).await.unwrap_err();
+        let err = ANTHROPIC
+            .client(&server)
+            .complete(ask("hi"))
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), kind, "{status}: {err}");
         assert_eq!(server.requests().len(), 1);
     }
     let server =
         FakeLlmServer::start(vec![Reply::status(500).into(), Reply::text("fine").into()]).await;
     assert_eq!(
-        client(&server).complete(ask("hi")).await.unwrap().text,
+        ANTHROPIC
+            .client(&server)
+            .complete(ask("hi"))
+            .await
+            .unwrap()
+            .text,
         "fine"
     );
 }
@@ -335,7 +332,7 @@ async fn overloaded_error_event_mid_stream_is_typed() {
         .into(),
     ])
     .await;
-    let (seen, err) = first_error(&client(&server), ask("hi")).await;
+    let (seen, err) = first_error(&ANTHROPIC.client(&server), ask("hi")).await;
     assert!(
         seen.iter()
             .any(|e| matches!(e, ChatEvent::TextDelta { .. }))
@@ -362,7 +359,11 @@ async fn non_streamed_message_body_is_accepted() {
     }
     .into()])
         .await;
-    let reply = client(&server).complete(ask("answer?")).await.unwrap();
+    let reply = ANTHROPIC
+        .client(&server)
+        .complete(ask("answer?"))
+        .await
+        .unwrap();
     assert_eq!(reply.text, "Forty-two.");
     assert_eq!(reply.tool_calls[0].arguments, r#"{"sql":"SELECT 42"}"#);
     assert_eq!(reply.usage.input_tokens, 9);
@@ -386,14 +387,22 @@ fn debug_output_hides_the_api_key_and_model_info() {
 #[tokio::test]
 async fn prompt_too_long_is_context_length_exceeded() {
     let server = FakeLlmServer::start(vec![anthropic::prompt_too_long().into()]).await;
-    let err = client(&server).complete(ask("hi")).await.unwrap_err();
+    let err = ANTHROPIC
+        .client(&server)
+        .complete(ask("hi"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ContextLengthExceeded, "{err}");
     assert!(err.to_string().contains("prompt is too long"), "{err}");
     assert!(!err.is_retryable());
     assert_eq!(server.requests().len(), 1);
     // Any other invalid request stays InvalidInput.
     let server = FakeLlmServer::start(vec![Reply::status(400).into()]).await;
-    let err = client(&server).complete(ask("hi")).await.unwrap_err();
+    let err = ANTHROPIC
+        .client(&server)
+        .complete(ask("hi"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
 }
 
@@ -405,7 +414,7 @@ async fn refusal_stop_reason_is_content_filtered() {
             .into(),
     ])
     .await;
-    let (seen, err) = first_error(&client(&server), ask("x")).await;
+    let (seen, err) = first_error(&ANTHROPIC.client(&server), ask("x")).await;
     assert!(
         seen.iter()
             .any(|e| matches!(e, ChatEvent::TextDelta { .. })),
@@ -425,7 +434,7 @@ async fn images_go_out_as_image_blocks_before_the_text() {
             .with_image(ImageContent::base64("image/jpeg", "/9j/4AAQ"))
             .with_image(ImageContent::url("https://example.com/q3.png")),
     ]);
-    let reply = client(&server).complete(req).await.unwrap();
+    let reply = ANTHROPIC.client(&server).complete(req).await.unwrap();
     assert_eq!(reply.text, "A line chart.");
     assert_eq!(
         server.requests()[0]["messages"][0]["content"],
