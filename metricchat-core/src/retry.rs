@@ -1,5 +1,6 @@
-//! Retry policy shared by the provider clients: exponential backoff with jitter (backon's
-//! [`ExponentialBuilder`]) that honours a server's `Retry-After`.
+//! The one retry policy of metricchat — LLM provider clients and REST connectors alike:
+//! exponential backoff with jitter (backon's [`ExponentialBuilder`]) that honours a server's
+//! `Retry-After`. A leaf module: it imports only the error type and the serde helpers.
 
 use std::future::Future;
 use std::time::Duration;
@@ -71,10 +72,19 @@ impl RetryPolicy {
     /// `max(Retry-After, backoff)`, capped at `max_backoff`.
     pub fn wait_for(&self, error: &Error, backoff: Duration) -> Duration {
         let server = match error {
-            Error::Provider { retry_after, .. } => retry_after.unwrap_or_default(),
-            _ => Duration::ZERO,
+            Error::Provider { retry_after, .. } => *retry_after,
+            _ => None,
         };
-        server.max(backoff).min(self.max_backoff)
+        self.wait(server, backoff)
+    }
+
+    /// How long to wait before a retry, given the server's `Retry-After` (if any) and the
+    /// computed `backoff`: `max(Retry-After, backoff)`, capped at `max_backoff`.
+    pub fn wait(&self, retry_after: Option<Duration>, backoff: Duration) -> Duration {
+        retry_after
+            .unwrap_or_default()
+            .max(backoff)
+            .min(self.max_backoff)
     }
 
     /// Runs `attempt` (called with the 0-based attempt number) until it succeeds, fails with an

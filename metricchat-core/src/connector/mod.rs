@@ -1,61 +1,24 @@
 //! The [`Connector`] trait every warehouse implements, and the Arrow stream it returns.
 
 use std::fmt;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
 
-/// A stream of Arrow record batches that knows its schema (DataFusion's shape).
-pub trait RecordBatchStream: Stream<Item = Result<RecordBatch>> {
-    /// The schema every batch of this stream has.
-    fn schema(&self) -> SchemaRef;
-}
+mod stream;
 
-/// A boxed, sendable [`RecordBatchStream`].
-pub type SendableRecordBatchStream = Pin<Box<dyn RecordBatchStream + Send>>;
-
-/// Wraps any stream of batches with a known schema into a [`RecordBatchStream`].
-pub struct RecordBatchStreamAdapter<S> {
-    schema: SchemaRef,
-    inner: S,
-}
-
-impl<S> RecordBatchStreamAdapter<S> {
-    /// Wraps `inner`, whose batches all have `schema`.
-    pub fn new(schema: SchemaRef, inner: S) -> Self {
-        Self { schema, inner }
-    }
-}
-
-impl<S> Stream for RecordBatchStreamAdapter<S>
-where
-    S: Stream<Item = Result<RecordBatch>> + Unpin,
-{
-    type Item = Result<RecordBatch>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.inner.poll_next_unpin(cx)
-    }
-}
-
-impl<S> RecordBatchStream for RecordBatchStreamAdapter<S>
-where
-    S: Stream<Item = Result<RecordBatch>> + Unpin,
-{
-    fn schema(&self) -> SchemaRef {
-        self.schema.clone()
-    }
-}
+pub use stream::{
+    LimitStream, QueryLimits, RecordBatchStream, RecordBatchStreamAdapter,
+    SendableRecordBatchStream, sleep_until,
+};
 
 /// Collects a stream into its schema and batches.
 pub async fn collect_stream(mut stream: SendableRecordBatchStream) -> Result<QueryData> {
