@@ -101,8 +101,8 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use futures::StreamExt;
 use jsonwebtoken::EncodingKey;
 use metricchat_core::connector::{
-    Capabilities, Connector, ConnectorInfo, Dialect, QueryOptions, SendableRecordBatchStream,
-    TableRef, TableSchema,
+    Capabilities, Connector, ConnectorInfo, Dialect, LimitStream, QueryLimits, QueryOptions,
+    SendableRecordBatchStream, TableRef, TableSchema,
 };
 use metricchat_core::error::{Error, ErrorKind, Result};
 use reqwest::StatusCode;
@@ -111,190 +111,31 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::rest_common::{
-    KeyColumn, Limits, NamedRows, Retry, assemble_catalog, bad_response, bad_url, body_text,
-    conversion_error, http_client, http_error, limited_stream, parse_conn_url, parse_scaled,
-    parse_scaled_256, send_retrying, sign_rs256, sql_string, transport_error, unix_now,
+use metricchat_core::retry::RetryPolicy;
+
+use crate::rest::auth::{sign_rs256, unix_now};
+use crate::rest::catalog::{KeyColumn, NamedRows, assemble_catalog};
+use crate::rest::http::{
+    bad_response, body_text, http_client, http_error, retry_policy, send_retrying, transport_error,
+};
+use crate::rest::{
+    bad_url, conversion_error, parse_conn_url, parse_scaled, parse_scaled_256, sql_string,
     unknown_param,
 };
+
+mod auth;
+mod config;
+mod types;
+
+use auth::*;
+pub use config::BigQueryConfig;
+use types::*;
 
 /// The backend name in [`ConnectorInfo::backend`].
 pub const BACKEND: &str = "bigquery";
 
 /// The OAuth scope requested for service accounts.
 pub const SCOPE: &str = "https://www.googleapis.com/auth/bigquery";
-
-/// How to reach BigQuery. Deserialises from a map with every field optional.
-#[derive(Clone, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct BigQueryConfig {
-    /// The connection's name (default: the dataset, else the project).
-    pub name: Option<String>,
-    /// Project that runs (and pays for) the jobs.
-    pub project: String,
-    /// Default dataset: unqualified table names resolve there and introspection is limited to it.
-    pub dataset: Option<String>,
-    /// Location of the data (`US`, `EU`, `europe-west1`, …); jobs run there.
-    pub location: Option<String>,
-    /// Path of a service-account JSON key file.
-    pub credentials_path: Option<PathBuf>,
-    /// The service-account JSON itself (instead of a path). Hidden in `Debug`.
-    pub credentials_json: Option<SecretString>,
-    /// An OAuth access token used as is (instead of a service account). Hidden in `Debug`.
-    pub token: Option<SecretString>,
-    /// `maximumBytesBilled` of every query: BigQuery refuses larger queries before running them.
-    pub maximum_bytes_billed: Option<u64>,
-    /// API origin (default `https://bigquery.googleapis.com`).
-    pub api_base: Option<String>,
-    /// Token endpoint (default: the key file's `token_uri`, else Google's).
-    pub token_uri: Option<String>,
-    /// Labels of every job (default `client: metricchat`).
-    pub labels: BTreeMap<String, String>,
-    /// Rows per page (`maxResults`, default 10000).
-    pub page_size: u32,
-    /// How long one `jobs.query`/`getQueryResults` call may wait for the job, in milliseconds
-    /// (`timeoutMs`, default 10000).
-    pub wait_ms: u64,
-    /// Retries of a request answered 429/502/503/504 or lost in transport (default 3).
-    pub max_retries: u32,
-    /// First retry backoff in milliseconds, doubled each retry (default 500).
-    pub retry_base_delay_ms: u64,
-    /// Time limit of catalog queries in seconds (default 60).
-    pub catalog_timeout_secs: u64,
-}
-
-impl Default for BigQueryConfig {
-    fn default() -> Self {
-        Self {
-            name: None,
-            project: String::new(),
-            dataset: None,
-            location: None,
-            credentials_path: None,
-            credentials_json: None,
-            token: None,
-            maximum_bytes_billed: None,
-            api_base: None,
-            token_uri: None,
-            labels: BTreeMap::from([("client".to_string(), "metricchat".to_string())]),
-            page_size: 10_000,
-            wait_ms: 10_000,
-            max_retries: 3,
-            retry_base_delay_ms: 500,
-            catalog_timeout_secs: 60,
-        }
-    }
-}
-
-impl fmt::Debug for BigQueryConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let hidden = |s: &Option<SecretString>| s.as_ref().map(|_| "<hidden>");
-        f.debug_struct("BigQueryConfig")
-            .field("name", &self.name)
-            .field("project", &self.project)
-            .field("dataset", &self.dataset)
-            .field("location", &self.location)
-            .field("credentials_path", &self.credentials_path)
-            .field("credentials_json", &hidden(&self.credentials_json))
-            .field("token", &hidden(&self.token))
-            .field("maximum_bytes_billed", &self.maximum_bytes_billed)
-            .field("api_base", &self.api_base)
-            .field("token_uri", &self.token_uri)
-            .field("labels", &self.labels)
-            .field("page_size", &self.page_size)
-            .field("wait_ms", &self.wait_ms)
-            .field("max_retries", &self.max_retries)
-            .finish_non_exhaustive()
-    }
-}
-
-impl BigQueryConfig {
-    /// Parses `bigquery://PROJECT[/DATASET]?location=&credentials_path=&maximum_bytes_billed=`
-    /// (also `token`, `name`, `api_base`, `token_uri`).
-    pub fn from_url(url: &str) -> Result<Self> {
-        let parsed = parse_conn_url(url, "bigquery", "BigQuery", "bigquery://PROJECT/DATASET", 1)?;
-        let mut cfg = Self {
-            project: parsed.host,
-            dataset: parsed.path.into_iter().next(),
-            ..Self::default()
-        };
-        for (k, v) in parsed.params {
-            match k.as_str() {
-                "name" => cfg.name = Some(v),
-                "location" => cfg.location = Some(v),
-                "credentials_path" => cfg.credentials_path = Some(PathBuf::from(v)),
-                "token" => cfg.token = Some(SecretString::from(v)),
-                "maximum_bytes_billed" => {
-                    cfg.maximum_bytes_billed = Some(v.parse().map_err(|_| {
-                        bad_url(
-                            "BigQuery",
-                            format!("maximum_bytes_billed `{v}` is not a whole number"),
-                        )
-                    })?);
-                }
-                "api_base" => cfg.api_base = Some(v),
-                "token_uri" => cfg.token_uri = Some(v),
-                other => {
-                    return Err(unknown_param(
-                        "BigQuery",
-                        other,
-                        &[
-                            "location",
-                            "credentials_path",
-                            "token",
-                            "maximum_bytes_billed",
-                            "name",
-                            "api_base",
-                            "token_uri",
-                        ],
-                    ));
-                }
-            }
-        }
-        Ok(cfg)
-    }
-}
-
-/// The fields of a service-account key file this connector uses.
-#[derive(Deserialize)]
-struct ServiceAccountKey {
-    client_email: String,
-    private_key: String,
-    #[serde(default)]
-    private_key_id: Option<String>,
-    #[serde(default)]
-    token_uri: Option<String>,
-}
-
-enum Auth {
-    ServiceAccount(Box<ServiceAccount>),
-    Bearer(SecretString),
-}
-
-struct ServiceAccount {
-    client_email: String,
-    key: EncodingKey,
-    key_id: Option<String>,
-    token_uri: String,
-    cached: tokio::sync::Mutex<Option<(SecretString, Instant)>>,
-}
-
-#[derive(serde::Serialize)]
-struct AssertionClaims<'a> {
-    iss: &'a str,
-    scope: &'a str,
-    aud: &'a str,
-    iat: u64,
-    exp: u64,
-}
-
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    #[serde(default)]
-    expires_in: Option<u64>,
-}
 
 /// A BigQuery field of a result schema.
 #[derive(Debug, Clone, Deserialize)]
@@ -456,8 +297,8 @@ impl BigQueryConnector {
         })
     }
 
-    fn catalog_limits(&self) -> Limits {
-        Limits::catalog(
+    fn catalog_limits(&self) -> QueryLimits {
+        QueryLimits::catalog(
             &self.inner.name,
             Duration::from_secs(self.inner.config.catalog_timeout_secs.max(1)),
         )
@@ -708,83 +549,9 @@ fn cells(row: &Value) -> &[Value] {
         .map_or(&[], Vec::as_slice)
 }
 
-impl ServiceAccount {
-    /// The cached access token, or a new one from the token endpoint.
-    async fn token(&self, inner: &Inner) -> Result<String> {
-        let mut cached = self.cached.lock().await;
-        if let Some((token, expires)) = cached.as_ref()
-            && Instant::now() < *expires
-        {
-            return Ok(token.expose_secret().to_string());
-        }
-        let iat = unix_now();
-        let claims = AssertionClaims {
-            iss: &self.client_email,
-            scope: SCOPE,
-            aud: &self.token_uri,
-            iat,
-            exp: iat + 3600,
-        };
-        let assertion = sign_rs256(BACKEND, &claims, &self.key, self.key_id.clone())?;
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
-            .append_pair("assertion", &assertion)
-            .finish();
-        let retry = Retry::new(inner.config.max_retries, inner.config.retry_base_delay_ms);
-        let resp = send_retrying(BACKEND, &inner.name, retry, None, |_| {
-            let req = inner
-                .http
-                .post(&self.token_uri)
-                .header(
-                    reqwest::header::CONTENT_TYPE,
-                    "application/x-www-form-urlencoded",
-                )
-                .body(form.clone());
-            async move { Ok(req) }
-        })
-        .await?;
-        let status = resp.status();
-        let text = body_text(BACKEND, &inner.name, resp).await?;
-        if !status.is_success() {
-            // OAuth errors: {"error": "invalid_grant", "error_description": "…"}.
-            let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            let description = body
-                .get("error_description")
-                .and_then(Value::as_str)
-                .or_else(|| body.get("error").and_then(Value::as_str))
-                .unwrap_or(&text);
-            let kind = if status.as_u16() == 429 || status.is_server_error() {
-                ErrorKind::RateLimited
-            } else {
-                ErrorKind::Unauthorized
-            };
-            return Err(http_error(
-                BACKEND,
-                status,
-                kind,
-                format!(
-                    "the token endpoint refused service account `{}`: {description}",
-                    self.client_email
-                ),
-            ));
-        }
-        let token: TokenResponse = serde_json::from_str(&text)
-            .map_err(|_| bad_response(BACKEND, &inner.name, "token response", &text))?;
-        let lifetime = Duration::from_secs(token.expires_in.unwrap_or(3600));
-        let margin = (lifetime / 5).min(Duration::from_secs(60));
-        let expires = Instant::now() + lifetime.saturating_sub(margin);
-        *cached = Some((SecretString::from(token.access_token.clone()), expires));
-        Ok(token.access_token)
-    }
-
-    async fn invalidate(&self) {
-        *self.cached.lock().await = None;
-    }
-}
-
 impl Inner {
-    fn retry(&self) -> Retry {
-        Retry::new(self.config.max_retries, self.config.retry_base_delay_ms)
+    fn retry(&self) -> RetryPolicy {
+        retry_policy(self.config.max_retries, self.config.retry_base_delay_ms)
     }
 
     async fn bearer(&self) -> Result<String> {
@@ -812,7 +579,7 @@ impl Inner {
     ) -> Result<Value> {
         let mut refreshed = false;
         loop {
-            let resp = send_retrying(BACKEND, &self.name, self.retry(), None, |_| async {
+            let resp = send_retrying(BACKEND, &self.name, &self.retry(), None, |_| async {
                 let mut req = self
                     .http
                     .request(method.clone(), url)
@@ -848,7 +615,7 @@ impl Inner {
     async fn run(
         self: Arc<Self>,
         sql: &str,
-        limits: &Limits,
+        limits: &QueryLimits,
         dry_run: bool,
         max_rows: Option<usize>,
     ) -> Result<QueryResponse> {
@@ -928,7 +695,7 @@ impl Inner {
         }
     }
 
-    fn wait_ms(&self, limits: &Limits) -> u64 {
+    fn wait_ms(&self, limits: &QueryLimits) -> u64 {
         let wait = self.config.wait_ms.max(1);
         match limits.remaining() {
             Some(left) => wait.min(u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1)),
@@ -941,7 +708,7 @@ impl Inner {
         &self,
         job: &JobReference,
         page_token: Option<&str>,
-        limits: Option<&Limits>,
+        limits: Option<&QueryLimits>,
     ) -> Result<QueryResponse> {
         let mut url =
             url::Url::parse(&self.project_url(&format!("queries/{}", encode(&job.job_id))))
@@ -1046,247 +813,6 @@ fn encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// The Arrow field of a BigQuery field (see the module docs).
-fn arrow_field(f: &BqField, top: bool) -> Field {
-    let base = base_type(f);
-    let repeated = f
-        .mode
-        .as_deref()
-        .is_some_and(|m| m.eq_ignore_ascii_case("REPEATED"));
-    let required = f
-        .mode
-        .as_deref()
-        .is_some_and(|m| m.eq_ignore_ascii_case("REQUIRED"));
-    if repeated {
-        let item = Field::new("item", base, true);
-        Field::new(&f.name, DataType::List(Arc::new(item)), true)
-    } else {
-        Field::new(&f.name, base, !(top && required))
-    }
-}
-
-fn base_type(f: &BqField) -> DataType {
-    let num = |s: &Option<String>| s.as_deref().and_then(|v| v.parse::<u8>().ok());
-    match f.kind.to_ascii_uppercase().as_str() {
-        "INT64" | "INTEGER" => DataType::Int64,
-        "FLOAT64" | "FLOAT" => DataType::Float64,
-        "NUMERIC" => {
-            let p = num(&f.precision).unwrap_or(38).clamp(1, 38);
-            let s = num(&f.scale).map_or(9, |s| i8::try_from(s).unwrap_or(9));
-            DataType::Decimal128(p, s)
-        }
-        "BIGNUMERIC" => {
-            let p = num(&f.precision).unwrap_or(76).clamp(1, 76);
-            let s = num(&f.scale).map_or(38, |s| i8::try_from(s).unwrap_or(38));
-            DataType::Decimal256(p, s)
-        }
-        "BOOL" | "BOOLEAN" => DataType::Boolean,
-        "BYTES" => DataType::Binary,
-        "DATE" => DataType::Date32,
-        "TIME" => DataType::Time64(TimeUnit::Microsecond),
-        "DATETIME" => DataType::Timestamp(TimeUnit::Microsecond, None),
-        "TIMESTAMP" => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-        "RECORD" | "STRUCT" => DataType::Struct(Fields::from(
-            f.fields
-                .iter()
-                .map(|c| arrow_field(c, false))
-                .collect::<Vec<_>>(),
-        )),
-        _ => DataType::Utf8,
-    }
-}
-
-fn schema_of(fields: &[BqField]) -> SchemaRef {
-    Arc::new(Schema::new(
-        fields
-            .iter()
-            .map(|f| arrow_field(f, true))
-            .collect::<Vec<_>>(),
-    ))
-}
-
-/// Converts `rows` (`{"f": [{"v": …}]}`) to a batch of `schema`.
-fn to_batch(
-    connector: &str,
-    schema: &SchemaRef,
-    fields: &[BqField],
-    rows: &[Value],
-) -> Result<RecordBatch> {
-    let columns = fields
-        .iter()
-        .zip(schema.fields())
-        .enumerate()
-        .map(|(i, (f, af))| {
-            let values: Vec<&Value> = rows
-                .iter()
-                .map(|r| {
-                    cells(r)
-                        .get(i)
-                        .and_then(|c| c.get("v"))
-                        .unwrap_or(&Value::Null)
-                })
-                .collect();
-            build(connector, f, af.data_type(), &values)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let options = RecordBatchOptions::new().with_row_count(Some(rows.len()));
-    Ok(RecordBatch::try_new_with_options(
-        schema.clone(),
-        columns,
-        &options,
-    )?)
-}
-
-/// Builds one column from its `v` values.
-fn build(
-    connector: &str,
-    f: &BqField,
-    data_type: &DataType,
-    values: &[&Value],
-) -> Result<ArrayRef> {
-    if let DataType::List(item) = data_type {
-        let mut offsets = Vec::with_capacity(values.len());
-        let mut flat: Vec<&Value> = Vec::new();
-        for v in values {
-            if let Some(items) = v.as_array() {
-                flat.extend(items.iter().map(|i| i.get("v").unwrap_or(&Value::Null)));
-            }
-            offsets.push(flat.len());
-        }
-        let element = BqField {
-            mode: Some("NULLABLE".into()),
-            ..f.clone()
-        };
-        let child = build(connector, &element, item.data_type(), &flat)?;
-        let offsets = OffsetBuffer::<i32>::from_lengths(
-            std::iter::once(0)
-                .chain(offsets.iter().copied())
-                .collect::<Vec<_>>()
-                .windows(2)
-                .map(|w| w[1] - w[0]),
-        );
-        return Ok(Arc::new(ListArray::try_new(
-            item.clone(),
-            offsets,
-            child,
-            None,
-        )?));
-    }
-    if let DataType::Struct(children) = data_type {
-        let valid: Vec<bool> = values.iter().map(|v| !v.is_null()).collect();
-        let arrays = f
-            .fields
-            .iter()
-            .zip(children.iter())
-            .enumerate()
-            .map(|(i, (cf, af))| {
-                let vs: Vec<&Value> = values
-                    .iter()
-                    .map(|v| {
-                        cells(v)
-                            .get(i)
-                            .and_then(|c| c.get("v"))
-                            .unwrap_or(&Value::Null)
-                    })
-                    .collect();
-                build(connector, cf, af.data_type(), &vs)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let nulls = valid.iter().any(|v| !v).then(|| NullBuffer::from(valid));
-        return Ok(Arc::new(StructArray::try_new(
-            children.clone(),
-            arrays,
-            nulls,
-        )?));
-    }
-    let bad = |v: &str| {
-        conversion_error(
-            connector,
-            &f.name,
-            format!("cannot read `{v}` as {data_type}"),
-        )
-    };
-    let text = |v: &&Value| match v {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
-    };
-    macro_rules! collect {
-        ($parse:expr) => {
-            values
-                .iter()
-                .map(|v| match text(v) {
-                    None => Ok(None),
-                    Some(s) => $parse(s.as_str()).map(Some).ok_or_else(|| bad(&s)),
-                })
-                .collect::<Result<Vec<_>>>()?
-        };
-    }
-    Ok(match data_type {
-        DataType::Int64 => Arc::new(Int64Array::from(collect!(|s: &str| s.parse::<i64>().ok()))),
-        DataType::Float64 => Arc::new(Float64Array::from(collect!(|s: &str| s
-            .parse::<f64>()
-            .ok()))),
-        DataType::Decimal128(p, s) => {
-            let scale = u32::try_from(*s).unwrap_or(0);
-            let v = collect!(|t: &str| parse_scaled(t, scale, false));
-            Arc::new(Decimal128Array::from(v).with_precision_and_scale(*p, *s)?)
-        }
-        DataType::Decimal256(p, s) => {
-            let scale = u32::try_from(*s).unwrap_or(0);
-            let v = collect!(|t: &str| parse_scaled_256(t, scale));
-            Arc::new(Decimal256Array::from(v).with_precision_and_scale(*p, *s)?)
-        }
-        DataType::Boolean => Arc::new(BooleanArray::from(collect!(|s: &str| match s {
-            "true" | "TRUE" => Some(true),
-            "false" | "FALSE" => Some(false),
-            _ => None,
-        }))),
-        DataType::Binary => {
-            let v: Vec<Option<Vec<u8>>> =
-                collect!(|s: &str| base64::engine::general_purpose::STANDARD.decode(s).ok());
-            Arc::new(BinaryArray::from_iter(v))
-        }
-        DataType::Date32 => {
-            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-            Arc::new(Date32Array::from(collect!(|s: &str| {
-                NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                    .ok()
-                    .and_then(|d| i32::try_from((d - epoch).num_days()).ok())
-            })))
-        }
-        DataType::Time64(_) => Arc::new(Time64MicrosecondArray::from(collect!(|s: &str| {
-            NaiveTime::parse_from_str(s, "%H:%M:%S%.f").ok().map(|t| {
-                i64::from(t.num_seconds_from_midnight()) * 1_000_000
-                    + i64::from(t.nanosecond() / 1000)
-            })
-        }))),
-        DataType::Timestamp(_, None) => {
-            Arc::new(TimestampMicrosecondArray::from(collect!(|s: &str| {
-                NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
-                    .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
-                    .ok()
-                    .map(|d| d.and_utc().timestamp_micros())
-            })))
-        }
-        DataType::Timestamp(_, tz) => {
-            // Float seconds ("1.7000000001234561E9"), or int64 microseconds with
-            // `formatOptions.useInt64Timestamp`; both parsed exactly.
-            let v = collect!(|s: &str| {
-                if s.contains(['.', 'E', 'e']) {
-                    parse_scaled(s, 6, true).and_then(|x| i64::try_from(x).ok())
-                } else {
-                    s.parse::<i64>().ok()
-                }
-            });
-            Arc::new(TimestampMicrosecondArray::from(v).with_timezone_opt(tz.clone()))
-        }
-        _ => Arc::new(StringArray::from(
-            values.iter().map(text).collect::<Vec<Option<String>>>(),
-        )),
-    })
-}
-
 #[async_trait]
 impl Connector for BigQueryConnector {
     fn info(&self) -> ConnectorInfo {
@@ -1356,7 +882,7 @@ impl Connector for BigQueryConnector {
     }
 
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
-        let limits = Limits::new(&self.inner.name, opts);
+        let limits = QueryLimits::new(&self.inner.name, opts);
         let first = self
             .inner
             .clone()
@@ -1398,7 +924,7 @@ impl Connector for BigQueryConnector {
             Some((batch, Some(p)))
         });
         let batches = futures::stream::once(async move { Ok(batch) }).chain(rest);
-        Ok(limited_stream(schema, batches, limits))
+        Ok(LimitStream::new(schema, batches, limits).boxed())
     }
 }
 

@@ -89,8 +89,8 @@ use async_trait::async_trait;
 use duckdb::types::Value;
 use duckdb::{AccessMode, Config};
 use metricchat_core::connector::{
-    Capabilities, ColumnInfo, Connector, ConnectorInfo, Dialect, ForeignKey, QueryOptions,
-    SendableRecordBatchStream, TableKind, TableRef, TableSchema,
+    Capabilities, ColumnInfo, Connector, ConnectorInfo, Dialect, ForeignKey, QueryLimits,
+    QueryOptions, SendableRecordBatchStream, TableKind, TableRef, TableSchema, sleep_until,
 };
 use metricchat_core::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -98,7 +98,16 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::sql_common::{Limits, SchemaReply, finish_stream, sleep_until};
+use crate::sqlx::finish_stream;
+use crate::task::SchemaReply;
+
+mod catalog;
+mod config;
+mod types;
+
+use catalog::*;
+pub use config::DuckDbConfig;
+use types::*;
 
 /// The backend name in [`ConnectorInfo::backend`].
 pub const BACKEND: &str = "duckdb";
@@ -109,94 +118,6 @@ const MAX_IDLE: usize = 4;
 /// How often a pending interrupt is repeated: DuckDB clears the flag when a statement starts
 /// executing, so one sent while the statement is still being prepared would be lost.
 const INTERRUPT_EVERY: Duration = Duration::from_millis(20);
-
-/// Which DuckDB database to open, and how.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct DuckDbConfig {
-    /// The connection's name (default: the file stem, or `memory`).
-    pub name: Option<String>,
-    /// The database file, opened read-only; `None` opens a private in-memory database.
-    pub path: Option<PathBuf>,
-    /// DuckDB worker threads (default: DuckDB's, the number of cores).
-    pub threads: Option<u32>,
-    /// DuckDB's memory limit, as DuckDB writes it (`"2GB"`, `"512MiB"`; default: 80% of RAM).
-    pub memory_limit: Option<String>,
-    /// SQL run once when the database opens, before settings are locked: how an in-memory
-    /// database gets data (`CREATE TABLE t AS SELECT * FROM 'data.parquet'`), or how a file
-    /// database attaches others. Create persistent objects, not `TEMP` ones: those belong to
-    /// one DuckDB connection and queries run on others.
-    pub init_sql: Option<String>,
-    /// Let SQL read files and URLs (`read_parquet`, `ATTACH`, …; default `false`).
-    pub external_access: bool,
-}
-
-impl DuckDbConfig {
-    /// An in-memory database filled by `init_sql` (see [`DuckDbConfig::init_sql`]).
-    pub fn in_memory(init_sql: impl Into<String>) -> Self {
-        Self {
-            init_sql: Some(init_sql.into()),
-            ..Self::default()
-        }
-    }
-
-    /// A database file, opened read-only.
-    pub fn file(path: impl Into<PathBuf>) -> Self {
-        Self {
-            path: Some(path.into()),
-            ..Self::default()
-        }
-    }
-
-    /// Parses `duckdb:///abs/path.duckdb`, `duckdb://rel/path.duckdb`, `duckdb://:memory:`
-    /// (also `duckdb::memory:`), with optional `name`, `threads`, `memory_limit` and
-    /// `external_access` (`true`/`false`) query parameters.
-    pub fn from_url(url: &str) -> Result<Self> {
-        let rest = url
-            .get(..7)
-            .filter(|s| s.eq_ignore_ascii_case("duckdb:"))
-            .map(|_| &url[7..])
-            .ok_or_else(|| Error::invalid_input(format!("`{url}` is not a duckdb: URL")))?;
-        let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let mut cfg = Self::default();
-        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-            match k.as_ref() {
-                "name" => cfg.name = Some(v.into_owned()),
-                "threads" => {
-                    cfg.threads = Some(v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                        Error::invalid_input(format!(
-                            "`threads` in `{url}` must be a positive integer, not `{v}`"
-                        ))
-                    })?);
-                }
-                "memory_limit" => cfg.memory_limit = Some(v.into_owned()),
-                "external_access" => {
-                    cfg.external_access = v.parse().map_err(|_| {
-                        Error::invalid_input(format!(
-                            "`external_access` in `{url}` must be true or false, not `{v}`"
-                        ))
-                    })?;
-                }
-                other => {
-                    return Err(Error::invalid_input(format!(
-                        "unknown parameter `{other}` in `{url}`; known: name, threads, \
-                         memory_limit, external_access"
-                    )));
-                }
-            }
-        }
-        let location = location.strip_prefix("//").unwrap_or(location);
-        if location.is_empty() || location == ":memory:" {
-            return Ok(cfg);
-        }
-        let decoded: String = url::form_urlencoded::parse(location.replace('+', "%2B").as_bytes())
-            .map(|(k, v)| format!("{k}{v}"))
-            .collect();
-        cfg.path = Some(PathBuf::from(decoded));
-        Ok(cfg)
-    }
-}
 
 /// A read-only DuckDB database with a small pool of connections (see the module docs).
 pub struct DuckDbConnector {
@@ -354,143 +275,6 @@ impl DuckDbConnector {
     }
 }
 
-/// Builds the [`TableSchema`]s from `duckdb_tables()`/`duckdb_views()`, `duckdb_columns()` and
-/// `duckdb_constraints()`.
-fn read_catalog(
-    conn: &duckdb::Connection,
-    connector: &str,
-    only: Option<&TableRef>,
-) -> Result<Vec<TableSchema>> {
-    let err = |e| query_error(connector, e);
-    // `$1` schema (NULL: any), `$2` table (NULL: all); DuckDB names are case-insensitive.
-    let filter = "database_name = current_database() \
-                  AND ($1 IS NULL OR lower(schema_name) = lower($1)) \
-                  AND ($2 IS NULL OR lower(table_name) = lower($2))";
-    let params = [
-        only.and_then(|t| t.schema.clone()),
-        only.map(|t| t.name.clone()),
-    ];
-    let sql = format!(
-        "SELECT schema_name, table_name, kind, comment, estimated_size FROM ( \
-           SELECT database_name, schema_name, table_name, 'table' AS kind, comment, \
-                  estimated_size FROM duckdb_tables() WHERE NOT internal \
-           UNION ALL \
-           SELECT database_name, schema_name, view_name AS table_name, 'view', comment, NULL \
-           FROM duckdb_views() WHERE NOT internal) \
-         WHERE {filter} ORDER BY schema_name <> 'main', schema_name, table_name"
-    );
-    let mut stmt = conn.prepare(&sql).map_err(err)?;
-    let mut tables: Vec<TableSchema> = stmt
-        .query_map(params.clone(), |r| {
-            let kind: String = r.get(2)?;
-            let estimate: Option<i64> = r.get(4)?;
-            Ok(TableSchema {
-                table: TableRef::qualified(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
-                kind: if kind == "view" {
-                    TableKind::View
-                } else {
-                    TableKind::Table
-                },
-                columns: Vec::new(),
-                comment: r.get::<_, Option<String>>(3)?.filter(|c| !c.is_empty()),
-                primary_key: Vec::new(),
-                foreign_keys: Vec::new(),
-                row_estimate: estimate.and_then(|n| u64::try_from(n).ok()),
-            })
-        })
-        .map_err(err)?
-        .collect::<duckdb::Result<_>>()
-        .map_err(err)?;
-    if let Some(t) = only {
-        // Several schemas may hold the name; `main` sorts first.
-        tables.truncate(1);
-        if tables.is_empty() {
-            return Err(Error::NotFound {
-                what: "table",
-                name: t.to_string(),
-            });
-        }
-    }
-    let index = |tables: &[TableSchema], schema: &str, table: &str| {
-        tables
-            .iter()
-            .position(|t| t.table.schema.as_deref() == Some(schema) && t.table.name == table)
-    };
-
-    let sql = format!(
-        "SELECT schema_name, table_name, column_name, data_type, is_nullable, comment \
-         FROM duckdb_columns() WHERE NOT internal AND {filter} \
-         ORDER BY schema_name, table_name, column_index"
-    );
-    let mut stmt = conn.prepare(&sql).map_err(err)?;
-    let mut rows = stmt.query(params.clone()).map_err(err)?;
-    let mut columns: Vec<(String, String, ColumnInfo)> = Vec::new();
-    while let Some(r) = rows.next().map_err(err)? {
-        columns.push((
-            r.get(0).map_err(err)?,
-            r.get(1).map_err(err)?,
-            ColumnInfo {
-                name: r.get(2).map_err(err)?,
-                data_type: r.get(3).map_err(err)?,
-                nullable: r.get(4).map_err(err)?,
-                comment: r
-                    .get::<_, Option<String>>(5)
-                    .map_err(err)?
-                    .filter(|c| !c.is_empty()),
-            },
-        ));
-    }
-    for (schema, table, col) in columns {
-        if let Some(i) = index(&tables, &schema, &table) {
-            tables[i].columns.push(col);
-        }
-    }
-
-    let sql = format!(
-        "SELECT schema_name, table_name, constraint_type, constraint_column_names, \
-                referenced_table, referenced_column_names \
-         FROM duckdb_constraints() \
-         WHERE constraint_type IN ('PRIMARY KEY', 'FOREIGN KEY') AND {filter} \
-         ORDER BY schema_name, table_name, constraint_index"
-    );
-    let mut stmt = conn.prepare(&sql).map_err(err)?;
-    let mut rows = stmt.query(params.clone()).map_err(err)?;
-    while let Some(r) = rows.next().map_err(err)? {
-        let schema: String = r.get(0).map_err(err)?;
-        let table: String = r.get(1).map_err(err)?;
-        let kind: String = r.get(2).map_err(err)?;
-        let cols = text_list(r.get(3).map_err(err)?);
-        let Some(i) = index(&tables, &schema, &table) else {
-            continue;
-        };
-        if kind == "PRIMARY KEY" {
-            tables[i].primary_key = cols;
-        } else if let Some(target) = r.get::<_, Option<String>>(4).map_err(err)? {
-            // DuckDB foreign keys reference a table of the same schema.
-            tables[i].foreign_keys.push(ForeignKey {
-                columns: cols,
-                references: TableRef::qualified(schema, target),
-                referenced_columns: text_list(r.get(5).map_err(err)?),
-            });
-        }
-    }
-    Ok(tables)
-}
-
-/// The strings of a DuckDB `VARCHAR[]` value.
-fn text_list(v: Value) -> Vec<String> {
-    match v {
-        Value::List(items) | Value::Array(items) => items
-            .into_iter()
-            .filter_map(|i| match i {
-                Value::Text(s) => Some(s),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 #[async_trait]
 impl Connector for DuckDbConnector {
     fn info(&self) -> ConnectorInfo {
@@ -554,13 +338,7 @@ impl Connector for DuckDbConnector {
 
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
         check_single_statement(sql)?;
-        let limits = Limits {
-            connector: self.name.clone(),
-            deadline: opts.timeout.map(|t| Instant::now() + t),
-            timeout: opts.timeout.unwrap_or_default(),
-            cancel: opts.cancel,
-            max_rows: opts.max_rows,
-        };
+        let limits = QueryLimits::new(&self.name, opts);
         let (schema_tx, schema_rx) = oneshot::channel();
         let (batch_tx, batch_rx) = mpsc::channel(2);
         let task = QueryTask {
@@ -604,7 +382,7 @@ fn check_single_statement(sql: &str) -> Result<()> {
 struct QueryTask {
     pool: Arc<Pool>,
     sql: String,
-    limits: Limits,
+    limits: QueryLimits,
 }
 
 impl QueryTask {
@@ -733,7 +511,7 @@ struct Watch {
 impl Watch {
     fn start(
         conn: &duckdb::Connection,
-        limits: &Limits,
+        limits: &QueryLimits,
         batch_tx: &mpsc::Sender<Result<RecordBatch>>,
     ) -> Self {
         let active = Arc::new(Mutex::new(true));
@@ -788,84 +566,6 @@ impl Watch {
         *self.active.lock().unwrap_or_else(PoisonError::into_inner) = false;
         self.done.cancel();
         self.fired.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
-/// Carries batches of DuckDB's `arrow` (another major version) into ours through Arrow IPC.
-struct IpcBridge {
-    writer: duckdb_arrow_ipc::writer::StreamWriter<Vec<u8>>,
-    decoder: StreamDecoder,
-    schema: SchemaRef,
-}
-
-fn bridge_error(e: impl fmt::Display) -> Error {
-    Error::Internal(format!("cannot convert DuckDB's Arrow data: {e}"))
-}
-
-impl IpcBridge {
-    fn new(schema: &duckdb::arrow::datatypes::Schema) -> Result<Self> {
-        // The writer sends the schema with the first batch; results may have none, so the
-        // schema crosses on its own first, as a complete empty stream.
-        let mut empty = duckdb_arrow_ipc::writer::StreamWriter::try_new(Vec::new(), schema)
-            .map_err(bridge_error)?;
-        empty.finish().map_err(bridge_error)?;
-        let mut head = StreamDecoder::new();
-        let mut buf = Buffer::from_vec(empty.into_inner().map_err(bridge_error)?);
-        while !buf.is_empty() {
-            head.decode(&mut buf)?;
-        }
-        let schema_ours = head
-            .schema()
-            .ok_or_else(|| bridge_error("no schema in the IPC stream"))?;
-        let writer = duckdb_arrow_ipc::writer::StreamWriter::try_new(Vec::new(), schema)
-            .map_err(bridge_error)?;
-        Ok(Self {
-            writer,
-            decoder: StreamDecoder::new(),
-            schema: schema_ours,
-        })
-    }
-
-    fn schema(&self) -> SchemaRef {
-        self.schema.clone()
-    }
-
-    /// Usually one batch; dictionary messages produce none of their own.
-    fn convert(
-        &mut self,
-        batch: &duckdb::arrow::record_batch::RecordBatch,
-    ) -> Result<Vec<RecordBatch>> {
-        // Only untyped NULL columns: the IPC message has an empty body, which arrow's stream
-        // decoder does not emit until more bytes arrive. Nothing to copy anyway.
-        if self
-            .schema
-            .fields()
-            .iter()
-            .all(|f| f.data_type() == &arrow::datatypes::DataType::Null)
-        {
-            let n = batch.num_rows();
-            let columns = self
-                .schema
-                .fields()
-                .iter()
-                .map(|_| Arc::new(arrow::array::NullArray::new(n)) as arrow::array::ArrayRef)
-                .collect();
-            let opts = arrow::array::RecordBatchOptions::new().with_row_count(Some(n));
-            return Ok(vec![RecordBatch::try_new_with_options(
-                self.schema.clone(),
-                columns,
-                &opts,
-            )?]);
-        }
-        self.writer.write(batch).map_err(bridge_error)?;
-        let mut buf = Buffer::from_vec(std::mem::take(self.writer.get_mut()));
-        let mut out = Vec::with_capacity(1);
-        while !buf.is_empty() {
-            if let Some(b) = self.decoder.decode(&mut buf)? {
-                out.push(b);
-            }
-        }
-        Ok(out)
     }
 }
 

@@ -125,13 +125,14 @@ use arrow::array::{
     NullArray, RecordBatch, StringBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
     UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
 };
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, i256};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use async_trait::async_trait;
 use metricchat_core::connector::{
-    Capabilities, ColumnInfo, Connector, ConnectorInfo, Dialect, QueryOptions,
+    Capabilities, ColumnInfo, Connector, ConnectorInfo, Dialect, QueryLimits, QueryOptions,
     SendableRecordBatchStream, TableKind, TableRef, TableSchema,
 };
 use metricchat_core::error::{Error, Result};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sqlx::mysql::{
     MySqlColumn, MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlPool,
@@ -144,160 +145,29 @@ use sqlx::{
 };
 use tokio::sync::{OnceCell, mpsc};
 
-use crate::sql_common::server::{
-    self, ArrowColumn, ConnectCause, DbUrl, Endpoint, KeyColumn, LoginCheck, LoginPrivileges,
-    OPT_IN, Stop, add_key_column, bad_url, bool_param, connect_timeout_error, decimal_from_text,
-    number_param, pump_rows, report_failure, scaled_digits, spawn_query,
+use crate::sqlx::{
+    ArrowColumn, ConnectCause, DbUrl, Endpoint, KeyColumn, LoginCheck, LoginPrivileges, OPT_IN,
+    SqlxEngine, Stop, add_key_column, bad_url, bool_param, connect_timeout_error,
+    decimal_from_text, decimal256_from_text, number_param, pump_rows, run_query,
 };
-use crate::sql_common::{Limits, SchemaReply, conversion_error, query_error, sleep_until};
+use crate::sqlx::{conversion_error, engine_time_left, query_error};
+use crate::task::SchemaReply;
+
+mod catalog;
+mod config;
+mod grants;
+mod types;
+
+use catalog::*;
+pub use config::MySqlConfig;
+use grants::*;
+use types::*;
 
 /// The backend name in [`ConnectorInfo::backend`].
 pub const BACKEND: &str = "mysql";
 
 /// Databases [`Connector::list_tables`] never lists.
 const SYSTEM_SCHEMAS: &str = "'mysql', 'information_schema', 'performance_schema', 'sys'";
-
-/// How to reach a MySQL or MariaDB database.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct MySqlConfig {
-    /// The connection's name (default: the database name, else `mysql`).
-    pub name: Option<String>,
-    /// Host name or address (default `localhost`).
-    pub host: String,
-    /// Port (default 3306).
-    pub port: u16,
-    /// User (default `root`).
-    pub user: String,
-    /// Password, if the server asks for one. Hidden in `Debug`.
-    pub password: Option<String>,
-    /// Default database; introspection is limited to it (default: none, every database).
-    pub database: Option<String>,
-    /// `ssl-mode` (`DISABLED`, `PREFERRED`, `REQUIRED`, `VERIFY_CA`, `VERIFY_IDENTITY`; default:
-    /// sqlx's `PREFERRED`).
-    pub ssl_mode: Option<String>,
-    /// Pool size (default 5).
-    pub max_connections: u32,
-    /// How long to wait for a pooled connection or a new one, in seconds (default 10).
-    pub connect_timeout_secs: u64,
-    /// Run queries even when the login holds global privileges that work inside a read-only
-    /// transaction (`FILE`, `SUPER`, `ALL PRIVILEGES`, … — see the module docs). Default
-    /// `false`: such a login gets [`Error::PrivilegedLogin`] from [`Connector::query`].
-    pub allow_privileged_login: bool,
-}
-
-impl Default for MySqlConfig {
-    fn default() -> Self {
-        Self {
-            name: None,
-            host: "localhost".into(),
-            port: 3306,
-            user: "root".into(),
-            password: None,
-            database: None,
-            ssl_mode: None,
-            max_connections: 5,
-            connect_timeout_secs: 10,
-            allow_privileged_login: false,
-        }
-    }
-}
-
-impl fmt::Debug for MySqlConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MySqlConfig")
-            .field("name", &self.name)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
-            .field("database", &self.database)
-            .field("ssl_mode", &self.ssl_mode)
-            .field("max_connections", &self.max_connections)
-            .field("connect_timeout_secs", &self.connect_timeout_secs)
-            .field("allow_privileged_login", &self.allow_privileged_login)
-            .finish()
-    }
-}
-
-impl MySqlConfig {
-    /// Parses `mysql://user:password@host:port/database?name=…&ssl-mode=…&max_connections=…&connect_timeout=…&allow_privileged_login=…`
-    /// (`mariadb://` too).
-    pub fn from_url(url: &str) -> Result<Self> {
-        const ENGINE: &str = "MySQL";
-        let parts = DbUrl::parse(url, ENGINE, &["mysql", "mariadb"])?;
-        let mut cfg = Self::default();
-        if let Some(host) = parts.host {
-            cfg.host = host;
-        }
-        if let Some(port) = parts.port {
-            cfg.port = port;
-        }
-        if let Some(user) = parts.user {
-            cfg.user = user;
-        }
-        cfg.password = parts.password;
-        cfg.database = parts.database;
-        for (k, v) in parts.params {
-            match k.as_str() {
-                "name" => cfg.name = Some(v),
-                "ssl-mode" | "sslmode" | "ssl_mode" => cfg.ssl_mode = Some(v),
-                "max_connections" => cfg.max_connections = number_param(ENGINE, &k, &v)?,
-                "connect_timeout" => cfg.connect_timeout_secs = number_param(ENGINE, &k, &v)?,
-                "allow_privileged_login" => {
-                    cfg.allow_privileged_login = bool_param(ENGINE, &k, &v)?;
-                }
-                other => {
-                    return Err(bad_url(
-                        ENGINE,
-                        format!(
-                            "unknown parameter `{other}`; known: name, ssl-mode, \
-                             max_connections, connect_timeout, allow_privileged_login"
-                        ),
-                    ));
-                }
-            }
-        }
-        Ok(cfg)
-    }
-
-    fn connect_options(&self) -> Result<MySqlConnectOptions> {
-        let mut opts = MySqlConnectOptions::new()
-            .host(&self.host)
-            .port(self.port)
-            .username(&self.user)
-            .timezone(Some("+00:00".to_string()))
-            .charset("utf8mb4");
-        if let Some(p) = &self.password {
-            opts = opts.password(p);
-        }
-        if let Some(db) = &self.database {
-            opts = opts.database(db);
-        }
-        if let Some(mode) = &self.ssl_mode {
-            let mode = MySqlSslMode::from_str(mode)
-                .map_err(|e| Error::config(BACKEND, format!("ssl-mode `{mode}`: {e}")))?;
-            opts = opts.ssl_mode(mode);
-        }
-        Ok(opts)
-    }
-
-    fn connect_timeout(&self) -> Duration {
-        Duration::from_secs(self.connect_timeout_secs.max(1))
-    }
-
-    fn endpoint(&self) -> Endpoint<'_> {
-        Endpoint {
-            engine: "MySQL/MariaDB",
-            host: &self.host,
-            port: self.port,
-            user: &self.user,
-            database: self.database.as_deref(),
-            timeout: self.connect_timeout(),
-        }
-    }
-}
 
 /// Which server a connection talks to; decides the statement time limit's variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -573,212 +443,6 @@ async fn show_grants(
         .collect()
 }
 
-/// What `SHOW GRANTS` lines say about a login: its global privileges and its roles.
-#[derive(Debug, Default)]
-struct Grants {
-    /// Global (`ON *.*`) privileges as the server spells them, `GRANT OPTION` included.
-    global: Vec<String>,
-    /// Roles granted to the login, quoted as the server printed them.
-    roles: Vec<String>,
-}
-
-impl Grants {
-    fn add(&mut self, lines: &[String]) {
-        for line in lines {
-            match parse_grant(line) {
-                GrantLine::Global(privileges) => self.global.extend(privileges),
-                GrantLine::Roles(roles) => {
-                    for r in roles {
-                        if !self.roles.contains(&r) {
-                            self.roles.push(r);
-                        }
-                    }
-                }
-                GrantLine::Other => {}
-            }
-        }
-    }
-
-    /// The privileged ones among the global privileges, each once.
-    fn privileged(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for p in &self.global {
-            if is_privileged(p) && !out.contains(p) {
-                out.push(p.clone());
-            }
-        }
-        out
-    }
-}
-
-/// One `SHOW GRANTS` line, as far as the privilege check needs it.
-#[derive(Debug, PartialEq, Eq)]
-enum GrantLine {
-    /// `GRANT <privileges> ON *.* TO …`, with `GRANT OPTION` for `WITH GRANT OPTION`.
-    Global(Vec<String>),
-    /// `GRANT <role>[, <role>…] TO …`.
-    Roles(Vec<String>),
-    /// Database, table, column, routine and proxy grants, `SET DEFAULT ROLE`, anything else.
-    Other,
-}
-
-/// Splits `s` at the characters `at` accepts outside quotes (`` ` ``, `'`, `"`) and parentheses,
-/// dropping empty pieces.
-fn split_top_level(s: &str, at: impl Fn(char) -> bool) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut quote, mut depth, mut start) = (None::<char>, 0usize, 0usize);
-    for (i, c) in s.char_indices() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None => match c {
-                '`' | '\'' | '"' => quote = Some(c),
-                '(' => depth += 1,
-                ')' => depth = depth.saturating_sub(1),
-                _ if depth == 0 && at(c) => {
-                    out.push(&s[start..i]);
-                    start = i + c.len_utf8();
-                }
-                _ => {}
-            },
-        }
-    }
-    out.push(&s[start..]);
-    out.into_iter()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect()
-}
-
-fn parse_grant(line: &str) -> GrantLine {
-    let words = split_top_level(line, char::is_whitespace);
-    let is = |i: usize, w: &str| words.get(i).is_some_and(|x| x.eq_ignore_ascii_case(w));
-    if !is(0, "GRANT") {
-        return GrantLine::Other;
-    }
-    let Some(to) = (1..words.len()).find(|&i| is(i, "TO")) else {
-        return GrantLine::Other;
-    };
-    let list = |from: usize, until: usize| -> Vec<String> {
-        split_top_level(&words[from..until].join(" "), |c| c == ',')
-            .into_iter()
-            .map(String::from)
-            .collect()
-    };
-    match (1..to).find(|&i| is(i, "ON")) {
-        None => GrantLine::Roles(list(1, to)),
-        Some(on) if on + 2 == to && words[on + 1] == "*.*" => {
-            let mut privileges: Vec<String> = list(1, on)
-                .into_iter()
-                .map(|p| p.to_ascii_uppercase())
-                .collect();
-            if (to + 1..words.len()).any(|i| is(i, "GRANT") && is(i + 1, "OPTION")) {
-                privileges.push("GRANT OPTION".into());
-            }
-            GrantLine::Global(privileges)
-        }
-        Some(_) => GrantLine::Other,
-    }
-}
-
-/// Whether a global privilege works inside a read-only transaction (files, programs, other
-/// sessions, global settings, the server's state) or administers accounts, so a model's SQL
-/// could do harm with it. Spellings of both servers are accepted (`CONNECTION ADMIN` and
-/// `CONNECTION_ADMIN`).
-///
-/// Refused: `ALL PRIVILEGES`; `FILE` (`SELECT … INTO OUTFILE`, `LOAD_FILE`); `SUPER` (`KILL`,
-/// `SET GLOBAL`, …); `SHUTDOWN`; `RELOAD` and MySQL's `FLUSH_*`; `CREATE USER`, `GRANT OPTION`
-/// and `SET USER`/`SET_USER_ID`/`SET_ANY_DEFINER` (accounts and identities); `BINLOG REPLAY`,
-/// `REPLICATION_APPLIER` (replaying binary-log events); `INNODB_REDO_LOG_*`; and every
-/// administrative privilege (`… ADMIN`: `CONNECTION ADMIN`, `BINLOG ADMIN`, `READ_ONLY ADMIN`,
-/// `SYSTEM_VARIABLES_ADMIN`, `ROLE_ADMIN`, …) except `SESSION_VARIABLES_ADMIN` and
-/// `APPLICATION_PASSWORD_ADMIN`, which touch only the own session and password.
-///
-/// Allowed: object privileges such as `SELECT` (writes fail in the read-only transaction),
-/// `PROCESS`, `REPLICATION CLIENT`, `BINLOG MONITOR`, `SLAVE MONITOR`, `SHOW DATABASES`: they
-/// read server state but change nothing.
-fn is_privileged(privilege: &str) -> bool {
-    let p = privilege
-        .to_ascii_uppercase()
-        .replace('_', " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    match p.as_str() {
-        "ALL"
-        | "ALL PRIVILEGES"
-        | "FILE"
-        | "SUPER"
-        | "SHUTDOWN"
-        | "RELOAD"
-        | "CREATE USER"
-        | "GRANT OPTION"
-        | "SET USER"
-        | "SET USER ID"
-        | "SET ANY DEFINER"
-        | "BINLOG REPLAY"
-        | "REPLICATION APPLIER" => true,
-        "SESSION VARIABLES ADMIN" | "APPLICATION PASSWORD ADMIN" => false,
-        _ => p.ends_with(" ADMIN") || p.starts_with("FLUSH ") || p.starts_with("INNODB REDO LOG"),
-    }
-}
-
-/// Whether `s` is an account or role name as `SHOW GRANTS` quotes it (`` `r` ``,
-/// `` `r`@`%` ``, `'r'@'%'`), safe to put back into `SET ROLE` or `USING`.
-fn is_quoted_account(s: &str) -> bool {
-    let mut chars = s.chars().peekable();
-    let Some(q) = chars.next() else {
-        return false;
-    };
-    if !is_quoted_rest(q, &mut chars) {
-        return false;
-    }
-    match chars.next() {
-        None => true,
-        Some('@') => match chars.next() {
-            Some(q) => is_quoted_rest(q, &mut chars) && chars.next().is_none(),
-            None => false,
-        },
-        Some(_) => false,
-    }
-}
-
-/// Consumes one quoted name opened by `q` (a doubled quote inside stays inside).
-fn is_quoted_rest(q: char, chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> bool {
-    if q != '`' && q != '\'' {
-        return false;
-    }
-    loop {
-        match chars.next() {
-            None => return false,
-            Some(c) if c == q => {
-                if chars.peek() == Some(&q) {
-                    chars.next();
-                } else {
-                    return true;
-                }
-            }
-            Some(_) => {}
-        }
-    }
-}
-
-/// How to create a login that may only read, and why, for [`Error::PrivilegedLogin`].
-fn least_privilege_hint(database: Option<&str>) -> String {
-    let db = database.map_or_else(
-        || "<database>".to_string(),
-        |d| format!("`{}`", d.replace('`', "``")),
-    );
-    format!(
-        "A read-only transaction does not stop such a login from reading or writing server \
-         files (SELECT ... INTO OUTFILE, LOAD_FILE), changing global settings (SET GLOBAL), \
-         killing other sessions (KILL) or managing accounts. Connect as a user that may only \
-         read, created by an administrator: CREATE USER 'metricchat_reader'@'%' IDENTIFIED BY \
-         '<password>'; GRANT SELECT ON {db}.* TO 'metricchat_reader'@'%'; (one GRANT per \
-         database to query). {OPT_IN}"
-    )
-}
-
 /// The MySQL error number of a database error.
 fn error_number(e: &sqlx::Error) -> Option<u16> {
     match e {
@@ -800,158 +464,7 @@ fn connect_error(name: &str, cfg: &MySqlConfig, e: sqlx::Error) -> Error {
         Some(1044) => ConnectCause::DatabaseDenied,
         _ => ConnectCause::Other,
     };
-    server::connect_error(name, &cfg.endpoint(), cause, e)
-}
-
-const LIST_TABLES_IN: &str = "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR) \
-     FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY 1, 2";
-
-/// Which tables an introspection covers.
-enum Scope<'a> {
-    /// One table.
-    Table(&'a str, &'a str),
-    /// Every table of one database.
-    Schema(&'a str),
-    /// Every table of every database but the system ones.
-    AllSchemas,
-}
-
-impl Scope<'_> {
-    /// The `WHERE` condition on `TABLE_SCHEMA`/`TABLE_NAME` and its parameters.
-    fn filter(&self) -> (String, Vec<String>) {
-        match self {
-            Scope::Table(s, t) => (
-                "TABLE_SCHEMA = ? AND TABLE_NAME = ?".into(),
-                vec![(*s).to_string(), (*t).to_string()],
-            ),
-            Scope::Schema(s) => ("TABLE_SCHEMA = ?".into(), vec![(*s).to_string()]),
-            Scope::AllSchemas => (
-                format!("TABLE_SCHEMA NOT IN ({SYSTEM_SCHEMAS})"),
-                Vec::new(),
-            ),
-        }
-    }
-}
-
-/// The three introspection queries (tables, columns, keys) for the tables `filter` selects.
-fn introspection_sql(filter: &str) -> [String; 3] {
-    [
-        format!(
-            "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR), \
-               CAST(TABLE_TYPE AS CHAR), CAST(TABLE_COMMENT AS CHAR), CAST(TABLE_ROWS AS SIGNED) \
-             FROM information_schema.TABLES WHERE {filter} ORDER BY 1, 2"
-        ),
-        format!(
-            "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR), \
-               CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR), \
-               CAST(COLUMN_COMMENT AS CHAR) \
-             FROM information_schema.COLUMNS WHERE {filter} \
-             ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION"
-        ),
-        format!(
-            "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR), \
-               CAST(CONSTRAINT_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), \
-               CAST(REFERENCED_TABLE_SCHEMA AS CHAR), CAST(REFERENCED_TABLE_NAME AS CHAR), \
-               CAST(REFERENCED_COLUMN_NAME AS CHAR) \
-             FROM information_schema.KEY_COLUMN_USAGE \
-             WHERE {filter} AND (CONSTRAINT_NAME = 'PRIMARY' OR REFERENCED_TABLE_NAME IS NOT NULL) \
-             ORDER BY TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME = 'PRIMARY' DESC, CONSTRAINT_NAME, \
-               ORDINAL_POSITION"
-        ),
-    ]
-}
-
-async fn fetch_rows(
-    conn: &mut MySqlConnection,
-    sql: String,
-    binds: &[String],
-) -> std::result::Result<Vec<sqlx::mysql::MySqlRow>, sqlx::Error> {
-    let mut q = sqlx::query(AssertSqlSafe(sql));
-    for b in binds {
-        q = q.bind(b.as_str());
-    }
-    q.fetch_all(conn).await
-}
-
-impl MySqlConnector {
-    /// Describes the tables of `scope` with three `information_schema` queries, whatever their
-    /// number.
-    async fn describe(&self, scope: Scope<'_>) -> Result<Vec<TableSchema>> {
-        let err = |e| query_error(&self.name, e);
-        let (filter, binds) = scope.filter();
-        let [tables_sql, columns_sql, keys_sql] = introspection_sql(&filter);
-        let mut conn = self.acquire().await?;
-        let mut tables: Vec<TableSchema> = Vec::new();
-        let mut index: HashMap<(String, String), usize> = HashMap::new();
-        for r in fetch_rows(&mut conn, tables_sql, &binds)
-            .await
-            .map_err(err)?
-        {
-            let schema: String = r.try_get(0).map_err(err)?;
-            let name: String = r.try_get(1).map_err(err)?;
-            let table_type: String = r.try_get(2).map_err(err)?;
-            let comment: Option<String> = r.try_get(3).map_err(err)?;
-            let rows: Option<i64> = r.try_get(4).map_err(err)?;
-            let is_view = table_type.eq_ignore_ascii_case("VIEW");
-            index.insert((schema.clone(), name.clone()), tables.len());
-            tables.push(TableSchema {
-                table: TableRef::qualified(schema, name),
-                kind: if is_view {
-                    TableKind::View
-                } else {
-                    TableKind::Table
-                },
-                columns: Vec::new(),
-                // A view's comment is the word `VIEW`.
-                comment: comment.filter(|c| !(c.is_empty() || is_view && c == "VIEW")),
-                primary_key: Vec::new(),
-                foreign_keys: Vec::new(),
-                row_estimate: if is_view {
-                    None
-                } else {
-                    rows.and_then(|n| u64::try_from(n).ok())
-                },
-            });
-        }
-        let find = |r: &sqlx::mysql::MySqlRow| -> std::result::Result<Option<usize>, sqlx::Error> {
-            let key: (String, String) = (r.try_get(0)?, r.try_get(1)?);
-            Ok(index.get(&key).copied())
-        };
-        for r in fetch_rows(&mut conn, columns_sql, &binds)
-            .await
-            .map_err(err)?
-        {
-            let Some(i) = find(&r).map_err(err)? else {
-                continue;
-            };
-            let nullable: String = r.try_get(4).map_err(err)?;
-            let comment: Option<String> = r.try_get(5).map_err(err)?;
-            tables[i].columns.push(ColumnInfo {
-                name: r.try_get(2).map_err(err)?,
-                data_type: r.try_get(3).map_err(err)?,
-                nullable: nullable.eq_ignore_ascii_case("YES"),
-                comment: comment.filter(|c| !c.is_empty()),
-            });
-        }
-        // The foreign key the previous row extended: (table index, constraint name).
-        let mut last_fk: Option<(usize, String)> = None;
-        for r in fetch_rows(&mut conn, keys_sql, &binds).await.map_err(err)? {
-            let Some(i) = find(&r).map_err(err)? else {
-                continue;
-            };
-            let constraint: String = r.try_get(2).map_err(err)?;
-            let key = KeyColumn {
-                primary: constraint == "PRIMARY",
-                constraint,
-                column: r.try_get(3).map_err(err)?,
-                ref_schema: r.try_get(4).map_err(err)?,
-                ref_table: r.try_get(5).map_err(err)?,
-                ref_column: r.try_get(6).map_err(err)?,
-            };
-            add_key_column(&mut tables[i], i, &mut last_fk, key);
-        }
-        Ok(tables)
-    }
+    crate::sqlx::connect_error(name, &cfg.endpoint(), cause, e)
 }
 
 #[async_trait]
@@ -1032,7 +545,7 @@ impl Connector for MySqlConnector {
     /// Fails with [`Error::PrivilegedLogin`] on a privileged login unless
     /// `allow_privileged_login` is set (checked on first use, then cached).
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
-        let limits = Limits::from_options(&self.name, opts);
+        let limits = QueryLimits::new(&self.name, opts);
         self.login
             .ensure(
                 &limits,
@@ -1040,105 +553,66 @@ impl Connector for MySqlConnector {
                 || least_privilege_hint(self.config.database.as_deref()),
             )
             .await?;
-        let task = QueryTask {
+        let engine = Arc::new(MyQuery {
             pool: self.pool.clone(),
             options: self.options.clone(),
             config: self.config.clone(),
             flavor: self.flavor.clone(),
-            sql: sql.to_string(),
-            limits: limits.clone(),
-        };
-        spawn_query(limits, |schema_tx, batch_tx| task.run(schema_tx, batch_tx)).await
+        });
+        run_query(engine, self.pool.clone(), sql, limits).await
     }
 }
 
-/// Everything the background query task needs.
-struct QueryTask {
+/// The MySQL/MariaDB side of the shared query task.
+struct MyQuery {
     pool: MySqlPool,
     options: MySqlConnectOptions,
     config: MySqlConfig,
     flavor: Arc<OnceCell<Flavor>>,
-    sql: String,
-    limits: Limits,
 }
 
-type TxConn = server::TxConn<MySql>;
+impl SqlxEngine for MyQuery {
+    type Db = MySql;
+    type Session = u64;
 
-impl QueryTask {
-    async fn run(self, schema_tx: SchemaReply, batch_tx: mpsc::Sender<Result<RecordBatch>>) {
-        let mut schema_tx = Some(schema_tx);
-        let result = self.run_inner(&mut schema_tx, &batch_tx).await;
-        report_failure(&mut schema_tx, &batch_tx, result).await;
+    fn acquire_error(&self, limits: &QueryLimits, e: sqlx::Error) -> Error {
+        connect_error(&limits.connector, &self.config, e)
     }
 
-    async fn run_inner(
-        &self,
-        schema_tx: &mut Option<SchemaReply>,
-        batch_tx: &mpsc::Sender<Result<RecordBatch>>,
-    ) -> Result<()> {
-        let name = &self.limits.connector;
-        let conn = tokio::select! {
-            biased;
-            () = self.limits.cancel.cancelled() => return Err(Error::Cancelled),
-            () = sleep_until(self.limits.deadline) => return Err(self.limits.timeout_error()),
-            c = self.pool.acquire() => c.map_err(|e| connect_error(name, &self.config, e))?,
-        };
-        let mut tx = TxConn { conn, clean: false };
-        let flavor = flavor_of(&self.flavor, &mut tx.conn, name).await?;
-        let setup = flavor.setup_sql(self.limits.remaining());
+    async fn setup(&self, conn: &mut PoolConnection<MySql>, limits: &QueryLimits) -> Result<u64> {
+        let name = &limits.connector;
+        let flavor = flavor_of(&self.flavor, conn, name).await?;
+        let setup = flavor.setup_sql(engine_time_left(limits));
         sqlx::raw_sql(AssertSqlSafe(setup))
-            .execute(&mut *tx.conn)
+            .execute(&mut **conn)
             .await
             .map_err(|e| query_error(name, e))?;
-        let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
-            .fetch_one(&mut *tx.conn)
+        sqlx::query_scalar("SELECT CONNECTION_ID()")
+            .fetch_one(&mut **conn)
             .await
-            .map_err(|e| query_error(name, e))?;
-
-        let mut finished = false;
-        let outcome = self
-            .stream_rows(&mut tx, &mut finished, schema_tx, batch_tx)
-            .await;
-        // The statement may still run (row cap, cancel, deadline, dropped stream): interrupt it.
-        if !finished {
-            kill_query(&self.pool, &self.options, id).await;
-        }
-        let cleanup = flavor.cleanup_sql();
-        // The first attempt may only collect the interrupted statement's error.
-        for _ in 0..2 {
-            if sqlx::raw_sql(AssertSqlSafe(cleanup.clone()))
-                .execute(&mut *tx.conn)
-                .await
-                .is_ok()
-            {
-                tx.clean = true;
-                break;
-            }
-        }
-        self.limits.conclude(outcome)
+            .map_err(|e| query_error(name, e))
     }
 
-    /// Streams rows into batches. `Ok(None)` means the result ended; `Ok(Some(_))` that we
-    /// stopped reading early. `finished` tells whether the statement is known to have ended
-    /// (otherwise the caller interrupts it).
-    async fn stream_rows(
+    async fn stream(
         &self,
-        tx: &mut TxConn,
+        conn: &mut PoolConnection<MySql>,
+        sql: &str,
+        limits: &QueryLimits,
         finished: &mut bool,
         schema_tx: &mut Option<SchemaReply>,
         batch_tx: &mpsc::Sender<Result<RecordBatch>>,
     ) -> Result<Option<Stop>> {
-        let name = &self.limits.connector;
-        let map_err = |e: sqlx::Error| self.map_engine_error(e);
-        let stmt = (&mut *tx.conn)
-            .prepare(AssertSqlSafe(self.sql.clone()).into_sql_str())
+        let name = &limits.connector;
+        let map_err = |e: sqlx::Error| map_engine_error(limits, e);
+        let stmt = (&mut **conn)
+            .prepare(AssertSqlSafe(sql.to_string()).into_sql_str())
             .await
             .map_err(|e| {
                 *finished = true;
                 map_err(e)
             })?;
         let columns: Vec<MySqlColumn> = stmt.columns().to_vec();
-        let decimals = self.decimal_types(&mut tx.conn, &columns).await?;
+        let decimals = decimal_types(conn, &columns, name).await?;
         let mut cols = Vec::with_capacity(columns.len());
         for (c, dec) in columns.iter().zip(&decimals) {
             cols.push(ColBuilder::for_type(c.name(), c.type_info(), *dec)?);
@@ -1152,7 +626,7 @@ impl QueryTask {
         if let Some(s) = schema_tx.take() {
             let _ = s.send(Ok(schema.clone()));
         }
-        let rows = stmt.query().fetch(&mut *tx.conn);
+        let rows = stmt.query().fetch(&mut **conn);
         let append_row = |row: &sqlx::mysql::MySqlRow, cols: &mut [ColBuilder]| -> Result<()> {
             for (i, col) in cols.iter_mut().enumerate() {
                 let v = row.try_get_raw(i).map_err(|e| query_error(name, e))?;
@@ -1168,102 +642,116 @@ impl QueryTask {
             Ok(())
         };
         pump_rows(
-            rows,
-            &schema,
-            &mut cols,
-            &self.limits,
-            batch_tx,
-            finished,
-            map_err,
-            append_row,
+            rows, &schema, &mut cols, limits, batch_tx, finished, map_err, append_row,
         )
         .await
     }
 
-    /// Precision and scale of each `DECIMAL` result column read straight from a table, in one
-    /// `information_schema` query; `None` for other columns and for expressions.
-    async fn decimal_types(
-        &self,
-        conn: &mut PoolConnection<MySql>,
-        columns: &[MySqlColumn],
-    ) -> Result<Vec<Option<(u8, i8)>>> {
-        let origins: Vec<Option<(String, String, String)>> = columns
-            .iter()
-            .map(|c| {
-                if c.type_info().name() != "DECIMAL" {
-                    return None;
-                }
-                let origin = c.origin();
-                let tc = origin.table_column()?;
-                let (schema, table) = tc.table.split_once('.')?;
-                Some((schema.to_string(), table.to_string(), tc.name.to_string()))
-            })
-            .collect();
-        let wanted: Vec<&(String, String, String)> = origins.iter().flatten().collect();
-        if wanted.is_empty() {
-            return Ok(vec![None; columns.len()]);
-        }
-        let filter =
-            vec!["(TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?)"; wanted.len()]
-                .join(" OR ");
-        let sql = format!(
-            "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR), \
-               CAST(COLUMN_NAME AS CHAR), CAST(NUMERIC_PRECISION AS SIGNED), \
-               CAST(NUMERIC_SCALE AS SIGNED) \
-             FROM information_schema.COLUMNS WHERE {filter}"
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (s, t, c) in &wanted {
-            q = q.bind(s.as_str()).bind(t.as_str()).bind(c.as_str());
-        }
-        let err = |e| query_error(&self.limits.connector, e);
-        let mut found = Vec::new();
-        for r in q.fetch_all(&mut **conn).await.map_err(err)? {
-            let key: (String, String, String) = (
-                r.try_get(0).map_err(err)?,
-                r.try_get(1).map_err(err)?,
-                r.try_get(2).map_err(err)?,
-            );
-            let p: Option<i64> = r.try_get(3).map_err(err)?;
-            let s: Option<i64> = r.try_get(4).map_err(err)?;
-            if let (Some(p), Some(s)) = (p, s)
-                && let (Ok(p), Ok(s)) = (u8::try_from(p), i8::try_from(s))
-            {
-                found.push((key, (p, s)));
-            }
-        }
-        Ok(origins
-            .iter()
-            .map(|o| {
-                let o = o.as_ref()?;
-                found.iter().find(|(k, _)| k == o).map(|(_, ps)| *ps)
-            })
-            .collect())
+    async fn interrupt(&self, id: u64) {
+        kill_query(&self.pool, &self.options, id).await;
     }
 
-    /// Maps a driver error, turning the engine's interruption into cancellation or timeout.
-    fn map_engine_error(&self, e: sqlx::Error) -> Error {
-        match error_number(&e) {
-            // ER_STATEMENT_TIMEOUT (MariaDB), ER_QUERY_TIMEOUT (MySQL)
-            Some(1969 | 3024) => {
-                if self.limits.cancel.is_cancelled() {
-                    return Error::Cancelled;
-                }
-                return self.limits.timeout_error();
+    async fn cleanup(&self, conn: &mut PoolConnection<MySql>) -> bool {
+        let Some(flavor) = self.flavor.get() else {
+            return false;
+        };
+        let cleanup = flavor.cleanup_sql();
+        // The first attempt may only collect the interrupted statement's error.
+        for _ in 0..2 {
+            if sqlx::raw_sql(AssertSqlSafe(cleanup.clone()))
+                .execute(&mut **conn)
+                .await
+                .is_ok()
+            {
+                return true;
             }
-            // ER_QUERY_INTERRUPTED
-            Some(1317) => {
-                if self.limits.cancel.is_cancelled() {
-                    return Error::Cancelled;
-                }
-                if self.limits.expired() {
-                    return self.limits.timeout_error();
-                }
-            }
-            _ => {}
         }
-        query_error(&self.limits.connector, e)
+        false
     }
+}
+
+/// Precision and scale of each `DECIMAL` result column read straight from a table, in one
+/// `information_schema` query; `None` for other columns and for expressions.
+async fn decimal_types(
+    conn: &mut PoolConnection<MySql>,
+    columns: &[MySqlColumn],
+    connector: &str,
+) -> Result<Vec<Option<(u8, i8)>>> {
+    let origins: Vec<Option<(String, String, String)>> = columns
+        .iter()
+        .map(|c| {
+            if c.type_info().name() != "DECIMAL" {
+                return None;
+            }
+            let origin = c.origin();
+            let tc = origin.table_column()?;
+            let (schema, table) = tc.table.split_once('.')?;
+            Some((schema.to_string(), table.to_string(), tc.name.to_string()))
+        })
+        .collect();
+    let wanted: Vec<&(String, String, String)> = origins.iter().flatten().collect();
+    if wanted.is_empty() {
+        return Ok(vec![None; columns.len()]);
+    }
+    let filter = vec!["(TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?)"; wanted.len()]
+        .join(" OR ");
+    let sql = format!(
+        "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR), \
+           CAST(COLUMN_NAME AS CHAR), CAST(NUMERIC_PRECISION AS SIGNED), \
+           CAST(NUMERIC_SCALE AS SIGNED) \
+         FROM information_schema.COLUMNS WHERE {filter}"
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for (s, t, c) in &wanted {
+        q = q.bind(s.as_str()).bind(t.as_str()).bind(c.as_str());
+    }
+    let err = |e| query_error(connector, e);
+    let mut found = Vec::new();
+    for r in q.fetch_all(&mut **conn).await.map_err(err)? {
+        let key: (String, String, String) = (
+            r.try_get(0).map_err(err)?,
+            r.try_get(1).map_err(err)?,
+            r.try_get(2).map_err(err)?,
+        );
+        let p: Option<i64> = r.try_get(3).map_err(err)?;
+        let s: Option<i64> = r.try_get(4).map_err(err)?;
+        if let (Some(p), Some(s)) = (p, s)
+            && let (Ok(p), Ok(s)) = (u8::try_from(p), i8::try_from(s))
+        {
+            found.push((key, (p, s)));
+        }
+    }
+    Ok(origins
+        .iter()
+        .map(|o| {
+            let o = o.as_ref()?;
+            found.iter().find(|(k, _)| k == o).map(|(_, ps)| *ps)
+        })
+        .collect())
+}
+
+/// Maps a driver error, turning the engine's interruption into cancellation or timeout.
+fn map_engine_error(limits: &QueryLimits, e: sqlx::Error) -> Error {
+    match error_number(&e) {
+        // ER_STATEMENT_TIMEOUT (MariaDB), ER_QUERY_TIMEOUT (MySQL)
+        Some(1969 | 3024) => {
+            if limits.cancel.is_cancelled() {
+                return Error::Cancelled;
+            }
+            return limits.timeout_error();
+        }
+        // ER_QUERY_INTERRUPTED
+        Some(1317) => {
+            if limits.cancel.is_cancelled() {
+                return Error::Cancelled;
+            }
+            if limits.expired() {
+                return limits.timeout_error();
+            }
+        }
+        _ => {}
+    }
+    query_error(&limits.connector, e)
 }
 
 /// Interrupts the statement running on connection `id` with `KILL QUERY` from another
@@ -1289,314 +777,11 @@ async fn kill_query(pool: &MySqlPool, options: &MySqlConnectOptions, id: u64) {
     }
 }
 
-/// Microseconds in a day.
-const MICROS_PER_DAY: i64 = 86_400_000_000;
-
-/// One result column being converted to Arrow.
-enum ColBuilder {
-    Bool(BooleanBuilder),
-    I8(Int8Builder),
-    I16(Int16Builder),
-    I32(Int32Builder),
-    I64(Int64Builder),
-    U8(UInt8Builder),
-    U16(UInt16Builder),
-    U32(UInt32Builder),
-    U64(UInt64Builder),
-    Bit(UInt64Builder),
-    F32(Float32Builder),
-    F64(Float64Builder),
-    Decimal128(Decimal128Builder, u8, i8),
-    Decimal256(Decimal256Builder, u8, i8),
-    Text(StringBuilder),
-    Bytes(BinaryBuilder),
-    Date(Date32Builder),
-    Time(Time64MicrosecondBuilder),
-    Timestamp(TimestampMicrosecondBuilder),
-    TimestampUtc(TimestampMicrosecondBuilder),
-    Null(usize),
-}
-
-impl ColBuilder {
-    fn for_type(column: &str, ty: &MySqlTypeInfo, decimal: Option<(u8, i8)>) -> Result<Self> {
-        let is_text = <str as sqlx::Type<MySql>>::compatible(ty);
-        Ok(match ty.name() {
-            "BOOLEAN" => ColBuilder::Bool(BooleanBuilder::new()),
-            "TINYINT" => ColBuilder::I8(Int8Builder::new()),
-            "SMALLINT" => ColBuilder::I16(Int16Builder::new()),
-            "MEDIUMINT" | "INT" => ColBuilder::I32(Int32Builder::new()),
-            "BIGINT" => ColBuilder::I64(Int64Builder::new()),
-            "TINYINT UNSIGNED" => ColBuilder::U8(UInt8Builder::new()),
-            "SMALLINT UNSIGNED" | "YEAR" => ColBuilder::U16(UInt16Builder::new()),
-            "MEDIUMINT UNSIGNED" | "INT UNSIGNED" => ColBuilder::U32(UInt32Builder::new()),
-            "BIGINT UNSIGNED" => ColBuilder::U64(UInt64Builder::new()),
-            "BIT" => ColBuilder::Bit(UInt64Builder::new()),
-            "FLOAT" => ColBuilder::F32(Float32Builder::new()),
-            "DOUBLE" => ColBuilder::F64(Float64Builder::new()),
-            "DECIMAL" => match decimal {
-                Some((p, s)) if (1..=38).contains(&p) => ColBuilder::Decimal128(
-                    Decimal128Builder::new().with_data_type(DataType::Decimal128(p, s)),
-                    p,
-                    s,
-                ),
-                Some((p, s)) if (39..=76).contains(&p) => ColBuilder::Decimal256(
-                    Decimal256Builder::new().with_data_type(DataType::Decimal256(p, s)),
-                    p,
-                    s,
-                ),
-                _ => ColBuilder::Text(StringBuilder::new()),
-            },
-            "DATE" => ColBuilder::Date(Date32Builder::new()),
-            "TIME" => ColBuilder::Time(Time64MicrosecondBuilder::new()),
-            "DATETIME" => ColBuilder::Timestamp(TimestampMicrosecondBuilder::new()),
-            "TIMESTAMP" => {
-                ColBuilder::TimestampUtc(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
-            }
-            "NULL" => ColBuilder::Null(0),
-            "JSON" | "ENUM" | "SET" => ColBuilder::Text(StringBuilder::new()),
-            "CHAR" | "VARCHAR" | "TINYTEXT" | "TEXT" | "MEDIUMTEXT" | "LONGTEXT" | "BINARY"
-            | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" => {
-                if is_text {
-                    ColBuilder::Text(StringBuilder::new())
-                } else {
-                    ColBuilder::Bytes(BinaryBuilder::new())
-                }
-            }
-            other => {
-                return Err(Error::Unsupported(format!(
-                    "column `{column}` has MySQL type `{other}`, which has no Arrow mapping; \
-                     convert it in the query (`CAST({column} AS CHAR)`, `ST_AsText({column})`)"
-                )));
-            }
-        })
-    }
-
-    fn data_type(&self) -> DataType {
-        match self {
-            ColBuilder::Bool(_) => DataType::Boolean,
-            ColBuilder::I8(_) => DataType::Int8,
-            ColBuilder::I16(_) => DataType::Int16,
-            ColBuilder::I32(_) => DataType::Int32,
-            ColBuilder::I64(_) => DataType::Int64,
-            ColBuilder::U8(_) => DataType::UInt8,
-            ColBuilder::U16(_) => DataType::UInt16,
-            ColBuilder::U32(_) => DataType::UInt32,
-            ColBuilder::U64(_) | ColBuilder::Bit(_) => DataType::UInt64,
-            ColBuilder::F32(_) => DataType::Float32,
-            ColBuilder::F64(_) => DataType::Float64,
-            ColBuilder::Decimal128(_, p, s) => DataType::Decimal128(*p, *s),
-            ColBuilder::Decimal256(_, p, s) => DataType::Decimal256(*p, *s),
-            ColBuilder::Text(_) => DataType::Utf8,
-            ColBuilder::Bytes(_) => DataType::Binary,
-            ColBuilder::Date(_) => DataType::Date32,
-            ColBuilder::Time(_) => DataType::Time64(TimeUnit::Microsecond),
-            ColBuilder::Timestamp(_) => DataType::Timestamp(TimeUnit::Microsecond, None),
-            ColBuilder::TimestampUtc(_) => {
-                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-            }
-            ColBuilder::Null(_) => DataType::Null,
-        }
-    }
-
-    fn append_null(&mut self) {
-        match self {
-            ColBuilder::Bool(b) => b.append_null(),
-            ColBuilder::I8(b) => b.append_null(),
-            ColBuilder::I16(b) => b.append_null(),
-            ColBuilder::I32(b) => b.append_null(),
-            ColBuilder::I64(b) => b.append_null(),
-            ColBuilder::U8(b) => b.append_null(),
-            ColBuilder::U16(b) => b.append_null(),
-            ColBuilder::U32(b) => b.append_null(),
-            ColBuilder::U64(b) | ColBuilder::Bit(b) => b.append_null(),
-            ColBuilder::F32(b) => b.append_null(),
-            ColBuilder::F64(b) => b.append_null(),
-            ColBuilder::Decimal128(b, _, _) => b.append_null(),
-            ColBuilder::Decimal256(b, _, _) => b.append_null(),
-            ColBuilder::Text(b) => b.append_null(),
-            ColBuilder::Bytes(b) => b.append_null(),
-            ColBuilder::Date(b) => b.append_null(),
-            ColBuilder::Time(b) => b.append_null(),
-            ColBuilder::Timestamp(b) | ColBuilder::TimestampUtc(b) => b.append_null(),
-            ColBuilder::Null(n) => *n += 1,
-        }
-    }
-
-    /// Appends one binary-protocol value.
-    fn append(&mut self, v: &[u8]) -> std::result::Result<(), String> {
-        match self {
-            ColBuilder::Bool(b) => b.append_value(fixed::<1>(v)?[0] != 0),
-            ColBuilder::I8(b) => b.append_value(i8::from_le_bytes(fixed(v)?)),
-            ColBuilder::I16(b) => b.append_value(i16::from_le_bytes(fixed(v)?)),
-            ColBuilder::I32(b) => b.append_value(i32::from_le_bytes(fixed(v)?)),
-            ColBuilder::I64(b) => b.append_value(i64::from_le_bytes(fixed(v)?)),
-            ColBuilder::U8(b) => b.append_value(u8::from_le_bytes(fixed(v)?)),
-            ColBuilder::U16(b) => b.append_value(u16::from_le_bytes(fixed(v)?)),
-            ColBuilder::U32(b) => b.append_value(u32::from_le_bytes(fixed(v)?)),
-            ColBuilder::U64(b) => b.append_value(u64::from_le_bytes(fixed(v)?)),
-            ColBuilder::Bit(b) => {
-                if v.len() > 8 {
-                    return Err(format!("BIT value of {} bytes", v.len()));
-                }
-                b.append_value(v.iter().fold(0u64, |acc, x| (acc << 8) | u64::from(*x)));
-            }
-            ColBuilder::F32(b) => b.append_value(f32::from_le_bytes(fixed(v)?)),
-            ColBuilder::F64(b) => b.append_value(f64::from_le_bytes(fixed(v)?)),
-            ColBuilder::Decimal128(b, _, s) => {
-                b.append_value(decimal_from_text(utf8(v)?, *s)?);
-            }
-            ColBuilder::Decimal256(b, _, s) => {
-                let digits = scaled_digits(utf8(v)?, *s)?;
-                let n = i256::from_string(&digits)
-                    .ok_or_else(|| format!("{digits} does not fit Decimal256"))?;
-                b.append_value(n);
-            }
-            ColBuilder::Text(b) => b.append_value(utf8(v)?),
-            ColBuilder::Bytes(b) => b.append_value(v),
-            ColBuilder::Date(b) => match date_days(v)? {
-                Some(d) => b.append_value(d),
-                None => b.append_null(),
-            },
-            ColBuilder::Time(b) => b.append_value(time_micros(v)?),
-            ColBuilder::Timestamp(b) | ColBuilder::TimestampUtc(b) => match datetime_micros(v)? {
-                Some(t) => b.append_value(t),
-                None => b.append_null(),
-            },
-            ColBuilder::Null(n) => *n += 1,
-        }
-        Ok(())
-    }
-}
-
-impl ArrowColumn for ColBuilder {
-    fn finish(&mut self) -> ArrayRef {
-        match self {
-            ColBuilder::Bool(b) => Arc::new(b.finish()),
-            ColBuilder::I8(b) => Arc::new(b.finish()),
-            ColBuilder::I16(b) => Arc::new(b.finish()),
-            ColBuilder::I32(b) => Arc::new(b.finish()),
-            ColBuilder::I64(b) => Arc::new(b.finish()),
-            ColBuilder::U8(b) => Arc::new(b.finish()),
-            ColBuilder::U16(b) => Arc::new(b.finish()),
-            ColBuilder::U32(b) => Arc::new(b.finish()),
-            ColBuilder::U64(b) | ColBuilder::Bit(b) => Arc::new(b.finish()),
-            ColBuilder::F32(b) => Arc::new(b.finish()),
-            ColBuilder::F64(b) => Arc::new(b.finish()),
-            ColBuilder::Decimal128(b, _, _) => Arc::new(b.finish()),
-            ColBuilder::Decimal256(b, _, _) => Arc::new(b.finish()),
-            ColBuilder::Text(b) => Arc::new(b.finish()),
-            ColBuilder::Bytes(b) => Arc::new(b.finish()),
-            ColBuilder::Date(b) => Arc::new(b.finish()),
-            ColBuilder::Time(b) => Arc::new(b.finish()),
-            ColBuilder::Timestamp(b) | ColBuilder::TimestampUtc(b) => Arc::new(b.finish()),
-            ColBuilder::Null(n) => Arc::new(NullArray::new(std::mem::take(n))),
-        }
-    }
-}
-
-fn fixed<const N: usize>(v: &[u8]) -> std::result::Result<[u8; N], String> {
-    v.try_into()
-        .map_err(|_| format!("expected {N} bytes, got {}", v.len()))
-}
-
-fn utf8(v: &[u8]) -> std::result::Result<&str, String> {
-    std::str::from_utf8(v).map_err(|e| format!("invalid UTF-8: {e}"))
-}
-
-/// Days since the Unix epoch of a civil date, `None` for MySQL's zero dates.
-fn civil_days(year: u16, month: u8, day: u8) -> Option<i64> {
-    if year == 0 || month == 0 || day == 0 || month > 12 || day > 31 {
-        return None;
-    }
-    // Howard Hinnant's days_from_civil.
-    let (y, m, d) = (i64::from(year), i64::from(month), i64::from(day));
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
-}
-
-/// A binary `DATE`: length byte, then year (u16 LE), month, day.
-fn date_days(v: &[u8]) -> std::result::Result<Option<i32>, String> {
-    let (len, rest) = v.split_first().ok_or("empty DATE value")?;
-    if *len == 0 {
-        return Ok(None);
-    }
-    if rest.len() < 4 {
-        return Err("short DATE value".into());
-    }
-    let days = civil_days(u16::from_le_bytes([rest[0], rest[1]]), rest[2], rest[3]);
-    days.map(|d| i32::try_from(d).map_err(|_| "DATE out of range".to_string()))
-        .transpose()
-}
-
-/// A binary `DATETIME`/`TIMESTAMP`: length byte (0, 4, 7 or 11), then year, month, day, hour,
-/// minute, second, microsecond.
-fn datetime_micros(v: &[u8]) -> std::result::Result<Option<i64>, String> {
-    let (len, rest) = v.split_first().ok_or("empty DATETIME value")?;
-    let len = usize::from(*len);
-    if len == 0 {
-        return Ok(None);
-    }
-    if rest.len() < len || len < 4 {
-        return Err("short DATETIME value".into());
-    }
-    let Some(days) = civil_days(u16::from_le_bytes([rest[0], rest[1]]), rest[2], rest[3]) else {
-        return Ok(None);
-    };
-    let (h, m, s) = if len >= 7 {
-        (i64::from(rest[4]), i64::from(rest[5]), i64::from(rest[6]))
-    } else {
-        (0, 0, 0)
-    };
-    let micros = if len >= 11 {
-        i64::from(u32::from_le_bytes([rest[7], rest[8], rest[9], rest[10]]))
-    } else {
-        0
-    };
-    Ok(Some(
-        days * MICROS_PER_DAY + ((h * 60 + m) * 60 + s) * 1_000_000 + micros,
-    ))
-}
-
-/// A binary `TIME`: length byte (0, 8 or 12), sign, days (u32 LE), hour, minute, second,
-/// microsecond; only times of day fit Time64.
-fn time_micros(v: &[u8]) -> std::result::Result<i64, String> {
-    let (len, rest) = v.split_first().ok_or("empty TIME value")?;
-    let len = usize::from(*len);
-    if len == 0 {
-        return Ok(0);
-    }
-    if rest.len() < len || len < 8 {
-        return Err("short TIME value".into());
-    }
-    let negative = rest[0] != 0;
-    let days = u32::from_le_bytes([rest[1], rest[2], rest[3], rest[4]]);
-    let (h, m, s) = (i64::from(rest[5]), i64::from(rest[6]), i64::from(rest[7]));
-    let micros = if len >= 12 {
-        i64::from(u32::from_le_bytes([rest[8], rest[9], rest[10], rest[11]]))
-    } else {
-        0
-    };
-    let total = ((h * 60 + m) * 60 + s) * 1_000_000 + micros;
-    if days != 0 || (negative && total != 0) {
-        let sign = if negative { "-" } else { "" };
-        return Err(format!(
-            "TIME {sign}{}:{m:02}:{s:02} is not a time of day and does not fit Time64; \
-             cast it in the query (CAST(… AS CHAR) or TIME_TO_SEC(…))",
-            i64::from(days) * 24 + h
-        ));
-    }
-    Ok(total)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use arrow::datatypes::i256;
 
     #[test]
     fn urls_parse_and_hide_passwords() {
@@ -1610,13 +795,17 @@ mod tests {
         assert_eq!(c.host, "db.example");
         assert_eq!(c.port, 3307);
         assert_eq!(c.user, "bob");
-        assert_eq!(c.password.as_deref(), Some("s@cret"));
+        assert_eq!(
+            c.password.as_ref().map(ExposeSecret::expose_secret),
+            Some("s@cret")
+        );
         assert_eq!(c.database.as_deref(), Some("shop"));
         assert_eq!(c.name.as_deref(), Some("wh"));
         assert_eq!(c.ssl_mode.as_deref(), Some("DISABLED"));
         assert_eq!(c.connect_timeout_secs, 3);
         let dbg = format!("{c:?}");
-        assert!(!dbg.contains("cret"), "{dbg}");
+        // The redacted secret prints as `SecretBox<str>([REDACTED])`: no part of the password.
+        assert!(!dbg.replace("SecretBox", "").contains("cret"), "{dbg}");
         let m = MySqlConfig::from_url("mariadb://h").unwrap();
         assert_eq!((m.port, m.user.as_str(), m.database), (3306, "root", None));
         assert!(MySqlConfig::from_url("mysql://h/db?bogus=1").is_err());
@@ -1874,6 +1063,9 @@ mod tests {
         assert_eq!(decimal_from_text("-12.5", 2).unwrap(), -1250);
         assert_eq!(decimal_from_text("0.001", 3).unwrap(), 1);
         assert!(decimal_from_text("1.234", 2).is_err());
-        assert_eq!(scaled_digits("123.4", 3).unwrap(), "123400");
+        assert_eq!(
+            decimal256_from_text("123.4", 3).unwrap(),
+            i256::from_i128(123_400)
+        );
     }
 }

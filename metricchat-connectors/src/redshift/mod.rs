@@ -76,13 +76,20 @@ use metricchat_core::connector::{
     SendableRecordBatchStream, TableKind, TableRef, TableSchema,
 };
 use metricchat_core::error::{Error, Result};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::postgres::{PgEngine, PostgresConfig, PostgresConnector};
-use crate::sql_common::query_error;
-use crate::sql_common::server::{KeyColumn, add_key_column};
+use crate::sqlx::query_error;
+use crate::sqlx::{KeyColumn, add_key_column};
+
+mod catalog;
+mod config;
+
+use catalog::*;
+pub use config::RedshiftConfig;
 
 /// The backend name in [`ConnectorInfo::backend`].
 pub const BACKEND: &str = "redshift";
@@ -93,101 +100,6 @@ const SCHEMES: &[&str] = &["redshift", "redshift+postgres"];
 /// Schemas [`Connector::list_tables`] never lists.
 const SYSTEM_SCHEMAS: &str =
     "'pg_catalog', 'information_schema', 'pg_internal', 'pg_automv', 'catalog_history'";
-
-/// How to reach a Redshift database.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct RedshiftConfig {
-    /// The connection's name (default: the database name).
-    pub name: Option<String>,
-    /// Cluster endpoint or workgroup host (default `localhost`).
-    pub host: String,
-    /// Port (default 5439).
-    pub port: u16,
-    /// User (default `awsuser`).
-    pub user: String,
-    /// Password. Hidden in `Debug`.
-    pub password: Option<String>,
-    /// Database (default `dev`).
-    pub database: String,
-    /// libpq-style `sslmode` (`disable`, `prefer`, `require`, …; default: sqlx's `prefer`).
-    pub ssl_mode: Option<String>,
-    /// Schemas for unqualified names, set with `SET search_path` on every new connection.
-    pub search_path: Option<String>,
-    /// Pool size (default 5).
-    pub max_connections: u32,
-    /// How long to wait for a pooled connection or a new one, in seconds (default 10).
-    pub connect_timeout_secs: u64,
-    /// Run queries even when the user is a superuser (`pg_user.usesuper`). Default `false`:
-    /// such a login gets [`Error::PrivilegedLogin`] from [`Connector::query`] (see the module
-    /// docs).
-    pub allow_privileged_login: bool,
-}
-
-impl Default for RedshiftConfig {
-    fn default() -> Self {
-        Self {
-            name: None,
-            host: "localhost".into(),
-            port: 5439,
-            user: "awsuser".into(),
-            password: None,
-            database: "dev".into(),
-            ssl_mode: None,
-            search_path: None,
-            max_connections: 5,
-            connect_timeout_secs: 10,
-            allow_privileged_login: false,
-        }
-    }
-}
-
-impl fmt::Debug for RedshiftConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.to_postgres().debug_as("RedshiftConfig", f)
-    }
-}
-
-impl RedshiftConfig {
-    /// Parses `redshift://user:password@host:port/database?name=…&sslmode=…&search_path=…&allow_privileged_login=…`
-    /// (`redshift+postgres://` too).
-    pub fn from_url(url: &str) -> Result<Self> {
-        let pg = Self::default()
-            .to_postgres()
-            .with_url(url, "Redshift", SCHEMES)?;
-        Ok(Self {
-            name: pg.name,
-            host: pg.host,
-            port: pg.port,
-            user: pg.user,
-            password: pg.password,
-            database: pg.database,
-            ssl_mode: pg.ssl_mode,
-            search_path: pg.search_path,
-            max_connections: pg.max_connections,
-            connect_timeout_secs: pg.connect_timeout_secs,
-            allow_privileged_login: pg.allow_privileged_login,
-        })
-    }
-
-    /// The same connection as PostgreSQL settings (the wire protocol is PostgreSQL's).
-    fn to_postgres(&self) -> PostgresConfig {
-        PostgresConfig {
-            name: self.name.clone(),
-            host: self.host.clone(),
-            port: self.port,
-            user: self.user.clone(),
-            password: self.password.clone(),
-            database: self.database.clone(),
-            ssl_mode: self.ssl_mode.clone(),
-            search_path: self.search_path.clone(),
-            max_connections: self.max_connections,
-            connect_timeout_secs: self.connect_timeout_secs,
-            allow_privileged_login: self.allow_privileged_login,
-        }
-    }
-}
 
 /// A pooled Redshift connection (see the module docs).
 pub struct RedshiftConnector {
@@ -321,101 +233,6 @@ impl RedshiftConnector {
     }
 }
 
-/// Which tables an introspection covers.
-enum Scope<'a> {
-    /// One table (bound as `$1` schema, `$2` name).
-    Table(&'a str, &'a str),
-    /// Every table but the system schemas'.
-    All,
-}
-
-impl Scope<'_> {
-    /// The condition on the given schema and table columns.
-    fn filter(&self, schema_col: &str, table_col: &str) -> String {
-        match self {
-            Scope::Table(..) => format!("{schema_col} = $1 AND {table_col} = $2"),
-            Scope::All => format!(
-                "{schema_col} NOT IN ({SYSTEM_SCHEMAS}) AND {schema_col} NOT LIKE 'pg\\_temp\\_%'"
-            ),
-        }
-    }
-}
-
-fn tables_sql(scope: &Scope<'_>) -> String {
-    format!(
-        "SELECT table_schema::text, table_name::text, table_type::text, remarks::text \
-         FROM svv_tables WHERE {} ORDER BY 1, 2",
-        scope.filter("table_schema", "table_name")
-    )
-}
-
-fn columns_sql(scope: &Scope<'_>) -> String {
-    format!(
-        "SELECT table_schema::text, table_name::text, column_name::text, data_type::text, \
-           character_maximum_length::int4, numeric_precision::int4, numeric_scale::int4, \
-           is_nullable::text, remarks::text \
-         FROM svv_columns WHERE {} ORDER BY table_schema, table_name, ordinal_position",
-        scope.filter("table_schema", "table_name")
-    )
-}
-
-fn estimates_sql(scope: &Scope<'_>) -> String {
-    format!(
-        "SELECT \"schema\"::text, \"table\"::text, \
-           COALESCE(estimated_visible_rows, tbl_rows)::float8 \
-         FROM svv_table_info WHERE {}",
-        scope.filter("\"schema\"", "\"table\"")
-    )
-}
-
-fn keys_sql(scope: &Scope<'_>) -> String {
-    format!(
-        "SELECT tc.table_schema::text, tc.table_name::text, tc.constraint_type::text, \
-           tc.constraint_name::text, kcu.column_name::text, \
-           ref.table_schema::text, ref.table_name::text, ref.column_name::text \
-         FROM information_schema.table_constraints tc \
-         JOIN information_schema.key_column_usage kcu \
-           ON kcu.constraint_schema = tc.constraint_schema \
-          AND kcu.constraint_name = tc.constraint_name \
-          AND kcu.table_schema = tc.table_schema AND kcu.table_name = tc.table_name \
-         LEFT JOIN information_schema.referential_constraints rc \
-           ON rc.constraint_schema = tc.constraint_schema \
-          AND rc.constraint_name = tc.constraint_name \
-         LEFT JOIN information_schema.key_column_usage ref \
-           ON ref.constraint_schema = rc.unique_constraint_schema \
-          AND ref.constraint_name = rc.unique_constraint_name \
-          AND ref.ordinal_position = kcu.ordinal_position \
-         WHERE tc.constraint_type IN ('PRIMARY KEY', 'FOREIGN KEY') AND {} \
-         ORDER BY 1, 2, 3 DESC, 4, kcu.ordinal_position",
-        scope.filter("tc.table_schema", "tc.table_name")
-    )
-}
-
-/// A column type as Redshift's DDL spells it: `character varying(256)`, `numeric(12,2)`.
-fn type_name(
-    data_type: &str,
-    char_len: Option<i32>,
-    precision: Option<i32>,
-    scale: Option<i32>,
-) -> String {
-    match (char_len, precision) {
-        (Some(n), _) if n > 0 => format!("{data_type}({n})"),
-        (_, Some(p)) if matches!(data_type, "numeric" | "decimal") => {
-            format!("{data_type}({p},{})", scale.unwrap_or(0))
-        }
-        _ => data_type.to_string(),
-    }
-}
-
-fn non_empty(s: Option<String>) -> Option<String> {
-    s.filter(|s| !s.trim().is_empty())
-}
-
-fn rows_from_f64(n: f64) -> Option<u64> {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    (n >= 0.0 && n.is_finite()).then(|| n.round() as u64)
-}
-
 #[async_trait]
 impl Connector for RedshiftConnector {
     fn info(&self) -> ConnectorInfo {
@@ -489,7 +306,8 @@ mod tests {
         assert_eq!(c.database, "sales");
         assert_eq!(c.ssl_mode.as_deref(), Some("require"));
         assert_eq!(c.search_path.as_deref(), Some("mart,public"));
-        assert!(!format!("{c:?}").contains("cret"));
+        // The redacted secret prints as `SecretBox<str>([REDACTED])`: no part of the password.
+        assert!(!format!("{c:?}").replace("SecretBox", "").contains("cret"));
         let d = RedshiftConfig::from_url("redshift+postgres://h").unwrap();
         assert_eq!((d.user.as_str(), d.database.as_str()), ("awsuser", "dev"));
         assert!(RedshiftConfig::from_url("postgres://h/db").is_err());

@@ -109,8 +109,8 @@ use base64::Engine as _;
 use futures::StreamExt;
 use jsonwebtoken::EncodingKey;
 use metricchat_core::connector::{
-    Capabilities, Connector, ConnectorInfo, Dialect, QueryOptions, SendableRecordBatchStream,
-    TableRef, TableSchema,
+    Capabilities, Connector, ConnectorInfo, Dialect, LimitStream, QueryLimits, QueryOptions,
+    SendableRecordBatchStream, TableRef, TableSchema,
 };
 use metricchat_core::error::{Error, ErrorKind, Result};
 use reqwest::StatusCode;
@@ -118,270 +118,28 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::rest_common::{
-    KeyColumn, Limits, NamedRows, Retry, assemble_catalog, bad_response, body_text,
-    conversion_error, decode_hex, http_client, http_error, limited_stream, parse_conn_url,
-    parse_scaled, send_retrying, sign_rs256, sql_string, unix_now, unknown_param,
+use metricchat_core::retry::RetryPolicy;
+
+use crate::rest::auth::{sign_rs256, unix_now};
+use crate::rest::catalog::{KeyColumn, NamedRows, assemble_catalog};
+use crate::rest::http::{
+    bad_response, body_text, http_client, http_error, retry_policy, send_retrying, transport_error,
 };
+use crate::rest::{
+    conversion_error, decode_hex, parse_conn_url, parse_scaled, sql_string, unknown_param,
+};
+
+mod auth;
+mod config;
+mod types;
+
+use auth::*;
+pub use config::SnowflakeConfig;
+pub use types::timestamp_tz_offset_minutes;
+use types::*;
 
 /// The backend name in [`ConnectorInfo::backend`].
 pub const BACKEND: &str = "snowflake";
-
-/// How to reach Snowflake. Deserialises from a map with every field optional.
-#[derive(Clone, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct SnowflakeConfig {
-    /// The connection's name (default: the database, else `snowflake`).
-    pub name: Option<String>,
-    /// Account identifier (`xy12345`, `xy12345.eu-west-1`, `myorg-myaccount`).
-    pub account: String,
-    /// User name (needed for key-pair authentication).
-    pub user: Option<String>,
-    /// Default database; introspection is limited to it.
-    pub database: Option<String>,
-    /// Default schema; introspection is limited to it when set.
-    pub schema: Option<String>,
-    /// Warehouse that runs the statements.
-    pub warehouse: Option<String>,
-    /// Role the statements run as.
-    pub role: Option<String>,
-    /// Path of an unencrypted PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 PEM private key.
-    pub private_key_path: Option<PathBuf>,
-    /// The private key's PEM text itself (instead of a path). Hidden in `Debug`.
-    pub private_key: Option<SecretString>,
-    /// An OAuth access token (instead of a key). Hidden in `Debug`.
-    pub token: Option<SecretString>,
-    /// API origin (default `https://ACCOUNT.snowflakecomputing.com`).
-    pub base_url: Option<String>,
-    /// `QUERY_TAG` of every statement (default `metricchat`).
-    pub query_tag: String,
-    /// Lifetime of a key-pair JWT in seconds (default 3540; at most 3600).
-    pub jwt_lifetime_secs: u64,
-    /// Wait between two polls of a running statement, in milliseconds (default 500).
-    pub poll_interval_ms: u64,
-    /// Result partitions fetched at once (default 4).
-    pub max_concurrent_partitions: usize,
-    /// Retries of a request answered 429/502/503/504 or lost in transport (default 3).
-    pub max_retries: u32,
-    /// First retry backoff in milliseconds, doubled each retry (default 500).
-    pub retry_base_delay_ms: u64,
-    /// Time limit of catalog queries (`list_tables`, `table_schema`) in seconds (default 60).
-    pub catalog_timeout_secs: u64,
-}
-
-impl Default for SnowflakeConfig {
-    fn default() -> Self {
-        Self {
-            name: None,
-            account: String::new(),
-            user: None,
-            database: None,
-            schema: None,
-            warehouse: None,
-            role: None,
-            private_key_path: None,
-            private_key: None,
-            token: None,
-            base_url: None,
-            query_tag: "metricchat".into(),
-            jwt_lifetime_secs: 3540,
-            poll_interval_ms: 500,
-            max_concurrent_partitions: 4,
-            max_retries: 3,
-            retry_base_delay_ms: 500,
-            catalog_timeout_secs: 60,
-        }
-    }
-}
-
-impl fmt::Debug for SnowflakeConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let hidden = |s: &Option<SecretString>| s.as_ref().map(|_| "<hidden>");
-        f.debug_struct("SnowflakeConfig")
-            .field("name", &self.name)
-            .field("account", &self.account)
-            .field("user", &self.user)
-            .field("database", &self.database)
-            .field("schema", &self.schema)
-            .field("warehouse", &self.warehouse)
-            .field("role", &self.role)
-            .field("private_key_path", &self.private_key_path)
-            .field("private_key", &hidden(&self.private_key))
-            .field("token", &hidden(&self.token))
-            .field("base_url", &self.base_url)
-            .field("query_tag", &self.query_tag)
-            .field("jwt_lifetime_secs", &self.jwt_lifetime_secs)
-            .field("poll_interval_ms", &self.poll_interval_ms)
-            .field("max_concurrent_partitions", &self.max_concurrent_partitions)
-            .field("max_retries", &self.max_retries)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SnowflakeConfig {
-    /// Parses `snowflake://ACCOUNT/DATABASE/SCHEMA?warehouse=&role=&user=&private_key_path=|token=`
-    /// (also `name`, `query_tag`, `base_url`).
-    pub fn from_url(url: &str) -> Result<Self> {
-        let parsed = parse_conn_url(
-            url,
-            "snowflake",
-            "Snowflake",
-            "snowflake://ACCOUNT/DATABASE/SCHEMA",
-            2,
-        )?;
-        let mut path = parsed.path.into_iter();
-        let mut cfg = Self {
-            account: parsed.host,
-            user: parsed.user,
-            database: path.next(),
-            schema: path.next(),
-            ..Self::default()
-        };
-        for (k, v) in parsed.params {
-            match k.as_str() {
-                "name" => cfg.name = Some(v),
-                "user" => cfg.user = Some(v),
-                "warehouse" => cfg.warehouse = Some(v),
-                "role" => cfg.role = Some(v),
-                "private_key_path" => cfg.private_key_path = Some(PathBuf::from(v)),
-                "token" => cfg.token = Some(SecretString::from(v)),
-                "query_tag" => cfg.query_tag = v,
-                "base_url" => cfg.base_url = Some(v),
-                other => {
-                    return Err(unknown_param(
-                        "Snowflake",
-                        other,
-                        &[
-                            "user",
-                            "warehouse",
-                            "role",
-                            "private_key_path",
-                            "token",
-                            "name",
-                            "query_tag",
-                            "base_url",
-                        ],
-                    ));
-                }
-            }
-        }
-        Ok(cfg)
-    }
-}
-
-/// How requests are authorised.
-enum Auth {
-    KeyPair(KeyPair),
-    OAuth(SecretString),
-}
-
-impl Auth {
-    fn token_type(&self) -> &'static str {
-        match self {
-            Auth::KeyPair(_) => "KEYPAIR_JWT",
-            Auth::OAuth(_) => "OAUTH",
-        }
-    }
-
-    fn bearer(&self) -> Result<String> {
-        match self {
-            Auth::KeyPair(k) => k.token(),
-            Auth::OAuth(t) => Ok(t.expose_secret().to_string()),
-        }
-    }
-
-    fn invalidate(&self) {
-        if let Auth::KeyPair(k) = self {
-            *k.cached.lock().unwrap_or_else(PoisonError::into_inner) = None;
-        }
-    }
-}
-
-/// A private key and the JWT last signed with it.
-struct KeyPair {
-    /// `ACCOUNT.USER`.
-    subject: String,
-    /// `ACCOUNT.USER.SHA256:<fingerprint>`.
-    issuer: String,
-    key: EncodingKey,
-    lifetime: Duration,
-    cached: Mutex<Option<(SecretString, SystemTime)>>,
-}
-
-#[derive(serde::Serialize)]
-struct JwtClaims<'a> {
-    iss: &'a str,
-    sub: &'a str,
-    iat: u64,
-    exp: u64,
-}
-
-impl KeyPair {
-    fn new(account: &str, user: &str, pem: &str, lifetime: Duration) -> Result<Self> {
-        use rsa::pkcs1::DecodeRsaPrivateKey;
-        use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
-        let cfg_err = |m: String| Error::config(BACKEND, m);
-        if pem.contains("ENCRYPTED PRIVATE KEY") {
-            return Err(cfg_err(
-                "encrypted private keys are not supported; decrypt it with \
-                 `openssl pkcs8 -in rsa_key.p8 -out rsa_key_plain.p8` and keep that file private"
-                    .into(),
-            ));
-        }
-        let private = rsa::RsaPrivateKey::from_pkcs8_pem(pem)
-            .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(pem))
-            .map_err(|e| cfg_err(format!("the private key is not an RSA PEM key: {e}")))?;
-        let der = private
-            .to_public_key()
-            .to_public_key_der()
-            .map_err(|e| cfg_err(format!("cannot encode the public key: {e}")))?;
-        let digest = <sha2::Sha256 as sha2::Digest>::digest(der.as_bytes());
-        let fingerprint = base64::engine::general_purpose::STANDARD.encode(digest);
-        let key = EncodingKey::from_rsa_pem(pem.as_bytes())
-            .map_err(|e| cfg_err(format!("the private key cannot sign JWTs: {e}")))?;
-        // The account locator's region part is not part of the identity.
-        let account = account
-            .split('.')
-            .next()
-            .unwrap_or(account)
-            .to_ascii_uppercase();
-        let subject = format!("{account}.{}", user.to_ascii_uppercase());
-        Ok(Self {
-            issuer: format!("{subject}.SHA256:{fingerprint}"),
-            subject,
-            key,
-            lifetime,
-            cached: Mutex::new(None),
-        })
-    }
-
-    /// The cached JWT, or a new one when it is missing or about to expire.
-    fn token(&self) -> Result<String> {
-        let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
-        let margin = (self.lifetime / 5).min(Duration::from_secs(60));
-        if let Some((token, expires)) = cached.as_ref()
-            && SystemTime::now() + margin < *expires
-        {
-            return Ok(token.expose_secret().to_string());
-        }
-        let iat = unix_now();
-        let exp = iat + self.lifetime.as_secs().max(1);
-        let claims = JwtClaims {
-            iss: &self.issuer,
-            sub: &self.subject,
-            iat,
-            exp,
-        };
-        let token = sign_rs256(BACKEND, &claims, &self.key, None)?;
-        // Expiry as Snowflake sees it: whole seconds of `exp`.
-        *cached = Some((
-            SecretString::from(token.clone()),
-            UNIX_EPOCH + Duration::from_secs(exp),
-        ));
-        Ok(token)
-    }
-}
 
 /// One column of a result as described by `resultSetMetaData.rowType`.
 #[derive(Debug, Clone, Deserialize)]
@@ -535,7 +293,7 @@ impl SnowflakeConnector {
 
     /// Runs a catalog query (all partitions) and returns its rows as text, by column name.
     async fn catalog_rows(&self, sql: &str) -> Result<NamedRows> {
-        let limits = Limits::catalog(
+        let limits = QueryLimits::catalog(
             &self.inner.name,
             Duration::from_secs(self.inner.config.catalog_timeout_secs.max(1)),
         );
@@ -688,18 +446,18 @@ impl Inner {
             .header(reqwest::header::ACCEPT, "application/json"))
     }
 
-    fn retry(&self) -> Retry {
-        Retry::new(self.config.max_retries, self.config.retry_base_delay_ms)
+    fn retry(&self) -> RetryPolicy {
+        retry_policy(self.config.max_retries, self.config.retry_base_delay_ms)
     }
 
     /// Sends with retries; a 401 under key-pair auth signs a fresh JWT and tries once more.
-    async fn send<F>(&self, limits: Option<&Limits>, build: F) -> Result<reqwest::Response>
+    async fn send<F>(&self, limits: Option<&QueryLimits>, build: F) -> Result<reqwest::Response>
     where
         F: Fn(u32) -> Result<reqwest::RequestBuilder>,
     {
         let mut refreshed = false;
         loop {
-            let resp = send_retrying(BACKEND, &self.name, self.retry(), limits, |attempt| {
+            let resp = send_retrying(BACKEND, &self.name, &self.retry(), limits, |attempt| {
                 let built = build(attempt);
                 async move { built }
             })
@@ -717,7 +475,7 @@ impl Inner {
     }
 
     /// Submits `sql`, polls it to completion and returns the first partition.
-    async fn execute(self: Arc<Self>, sql: String, limits: &Limits) -> Result<Finished> {
+    async fn execute(self: Arc<Self>, sql: String, limits: &QueryLimits) -> Result<Finished> {
         // Whole seconds, rounded up: Snowflake's `timeout` is an integer.
         let timeout_secs = limits
             .remaining()
@@ -813,7 +571,12 @@ impl Inner {
 
     /// Polls a running statement at its `statementStatusUrl` until it finishes, cancelling it
     /// when interrupted.
-    async fn poll(&self, handle: &str, url: &str, limits: &Limits) -> Result<StatementResponse> {
+    async fn poll(
+        &self,
+        handle: &str,
+        url: &str,
+        limits: &QueryLimits,
+    ) -> Result<StatementResponse> {
         let interval = Duration::from_millis(self.config.poll_interval_ms.max(10));
         loop {
             let step = async {
@@ -850,7 +613,7 @@ impl Inner {
             )?
             .send()
             .await
-            .map_err(|e| crate::rest_common::transport_error(BACKEND, &self.name, e))
+            .map_err(|e| transport_error(BACKEND, &self.name, e))
         };
         match tokio::time::timeout(Duration::from_secs(10), sent).await {
             Ok(Ok(resp)) if resp.status().is_success() => {
@@ -880,7 +643,7 @@ impl Inner {
         let bytes = resp
             .bytes()
             .await
-            .map_err(|e| crate::rest_common::transport_error(BACKEND, &self.name, e))?;
+            .map_err(|e| transport_error(BACKEND, &self.name, e))?;
         let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
             let mut out = Vec::new();
             std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut out)
@@ -948,179 +711,6 @@ impl Inner {
     }
 }
 
-/// The Arrow type of a Snowflake column (see the module docs).
-fn arrow_type(rt: &RowType) -> DataType {
-    let scale = rt.scale.unwrap_or(0);
-    let fine = scale > 6;
-    let unit = if fine {
-        TimeUnit::Nanosecond
-    } else {
-        TimeUnit::Microsecond
-    };
-    match rt.kind.to_ascii_lowercase().as_str() {
-        "fixed" => {
-            let precision = rt.precision.unwrap_or(38).clamp(1, 38);
-            if scale == 0 && precision <= 18 {
-                DataType::Int64
-            } else {
-                let precision = u8::try_from(precision).unwrap_or(38);
-                let scale = i8::try_from(scale.clamp(0, 37)).unwrap_or(0);
-                DataType::Decimal128(precision, scale.min(i8::try_from(precision).unwrap_or(38)))
-            }
-        }
-        "real" | "float" | "double" => DataType::Float64,
-        "boolean" => DataType::Boolean,
-        "date" => DataType::Date32,
-        "time" => DataType::Time64(unit),
-        "timestamp_ntz" => DataType::Timestamp(unit, None),
-        "timestamp_ltz" | "timestamp_tz" => DataType::Timestamp(unit, Some("UTC".into())),
-        "binary" => DataType::Binary,
-        _ => DataType::Utf8,
-    }
-}
-
-/// The schema of a result.
-fn schema_of(row_types: &[RowType]) -> SchemaRef {
-    Arc::new(Schema::new(
-        row_types
-            .iter()
-            .map(|rt| Field::new(&rt.name, arrow_type(rt), rt.nullable))
-            .collect::<Vec<_>>(),
-    ))
-}
-
-/// Converts text rows to a batch of `schema`.
-fn to_batch(
-    connector: &str,
-    schema: &SchemaRef,
-    row_types: &[RowType],
-    rows: &Rows,
-) -> Result<RecordBatch> {
-    let columns = row_types
-        .iter()
-        .zip(schema.fields())
-        .enumerate()
-        .map(|(i, (rt, field))| {
-            let values = rows.iter().map(|r| r.get(i).and_then(|v| v.as_deref()));
-            column(connector, rt, field.data_type(), values)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(rows.len()));
-    Ok(RecordBatch::try_new_with_options(
-        schema.clone(),
-        columns,
-        &options,
-    )?)
-}
-
-fn column<'a>(
-    connector: &str,
-    rt: &RowType,
-    data_type: &DataType,
-    values: impl Iterator<Item = Option<&'a str>>,
-) -> Result<ArrayRef> {
-    let bad = |v: &str| {
-        conversion_error(
-            connector,
-            &rt.name,
-            format!("cannot read `{v}` as {data_type}"),
-        )
-    };
-    macro_rules! collect {
-        ($f:expr) => {
-            values
-                .map(|v| match v {
-                    None => Ok(None),
-                    Some(s) => $f(s).map(Some).ok_or_else(|| bad(s)),
-                })
-                .collect::<Result<Vec<_>>>()?
-        };
-    }
-    let digits = |unit: &TimeUnit| {
-        if matches!(unit, TimeUnit::Nanosecond) {
-            9
-        } else {
-            6
-        }
-    };
-    Ok(match data_type {
-        DataType::Int64 => Arc::new(Int64Array::from(collect!(|s: &str| s
-            .trim()
-            .parse::<i64>()
-            .ok()))),
-        DataType::Decimal128(p, s) => {
-            let scale = u32::try_from(*s).unwrap_or(0);
-            let v = collect!(|t: &str| parse_scaled(t, scale, false));
-            Arc::new(Decimal128Array::from(v).with_precision_and_scale(*p, *s)?)
-        }
-        DataType::Float64 => Arc::new(Float64Array::from(collect!(|s: &str| s
-            .trim()
-            .parse::<f64>()
-            .ok()))),
-        DataType::Boolean => Arc::new(BooleanArray::from(collect!(|s: &str| match s.trim() {
-            "true" | "TRUE" | "1" => Some(true),
-            "false" | "FALSE" | "0" => Some(false),
-            _ => None,
-        }))),
-        DataType::Date32 => Arc::new(Date32Array::from(collect!(|s: &str| s
-            .trim()
-            .parse::<i32>()
-            .ok()))),
-        DataType::Time64(unit) => {
-            let n = digits(unit);
-            let v =
-                collect!(|s: &str| parse_scaled(s, n, true).and_then(|x| i64::try_from(x).ok()));
-            match unit {
-                TimeUnit::Nanosecond => Arc::new(PrimitiveArray::<Time64NanosecondType>::from(v)),
-                _ => Arc::new(PrimitiveArray::<Time64MicrosecondType>::from(v)),
-            }
-        }
-        DataType::Timestamp(unit, tz) => {
-            let n = digits(unit);
-            let v = collect!(|s: &str| epoch_instant(s, n));
-            match unit {
-                TimeUnit::Nanosecond => Arc::new(
-                    PrimitiveArray::<TimestampNanosecondType>::from(v)
-                        .with_timezone_opt(tz.clone()),
-                ),
-                _ => Arc::new(
-                    PrimitiveArray::<TimestampMicrosecondType>::from(v)
-                        .with_timezone_opt(tz.clone()),
-                ),
-            }
-        }
-        DataType::Binary => {
-            let v: Vec<Option<Vec<u8>>> = collect!(decode_hex);
-            Arc::new(BinaryArray::from_iter(v))
-        }
-        _ => Arc::new(StringArray::from_iter(values)),
-    })
-}
-
-/// The instant of a `timestamp_*` value in `10^-digits` seconds since the epoch.
-///
-/// `timestamp_tz` values carry the row's offset after the epoch: `<epoch> <offset + 1440>`, the
-/// offset in minutes shifted to be positive (`1500` is UTC+01:00). The epoch is already the UTC
-/// instant (the offset only says how the row was written), so it is kept exactly; the offset
-/// must be well-formed (0 to 2880) but is not part of the value (see the module docs).
-fn epoch_instant(text: &str, digits: u32) -> Option<i64> {
-    let mut parts = text.split_whitespace();
-    let epoch = parts.next()?;
-    if let Some(offset) = parts.next() {
-        let shifted: i32 = offset.parse().ok()?;
-        if !(0..=2880).contains(&shifted) || parts.next().is_some() {
-            return None;
-        }
-    }
-    i64::try_from(parse_scaled(epoch, digits, true)?).ok()
-}
-
-/// The offset of a `timestamp_tz` value in minutes east of UTC (`"1704067200.0 1500"` → 60).
-pub fn timestamp_tz_offset_minutes(text: &str) -> Option<i32> {
-    let shifted: i32 = text.split_whitespace().nth(1)?.parse().ok()?;
-    (0..=2880).contains(&shifted).then_some(shifted - 1440)
-}
-
 const TABLES_SQL: &str = "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE FROM {db}.INFORMATION_SCHEMA.TABLES \
      WHERE TABLE_SCHEMA <> 'INFORMATION_SCHEMA'{filter} ORDER BY TABLE_SCHEMA, TABLE_NAME";
 
@@ -1136,7 +726,7 @@ impl Connector for SnowflakeConnector {
     }
 
     async fn test_connection(&self) -> Result<()> {
-        let limits = Limits::catalog(&self.inner.name, Duration::from_secs(30));
+        let limits = QueryLimits::catalog(&self.inner.name, Duration::from_secs(30));
         self.inner
             .clone()
             .execute("SELECT 1".to_string(), &limits)
@@ -1212,7 +802,7 @@ impl Connector for SnowflakeConnector {
     }
 
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
-        let limits = Limits::new(&self.inner.name, opts);
+        let limits = QueryLimits::new(&self.inner.name, opts);
         let done = self.inner.clone().execute(sql.to_string(), &limits).await?;
         let schema = schema_of(&done.row_types);
         let first = to_batch(&self.inner.name, &schema, &done.row_types, &done.first)?;
@@ -1245,7 +835,7 @@ impl Connector for SnowflakeConnector {
             })
             .buffered(self.inner.config.max_concurrent_partitions.max(1));
         let batches = futures::stream::once(async move { Ok(first) }).chain(rest);
-        Ok(limited_stream(schema, batches, limits))
+        Ok(LimitStream::new(schema, batches, limits).boxed())
     }
 }
 
