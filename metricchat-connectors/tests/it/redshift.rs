@@ -14,7 +14,7 @@
 #![cfg(feature = "redshift")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod conformance;
+use crate::conformance;
 
 use arrow::datatypes::{DataType, TimeUnit};
 use conformance::{
@@ -93,13 +93,6 @@ CREATE OR REPLACE VIEW mc_redshift_nostats.svv_tables AS SELECT * FROM mc_redshi
 CREATE OR REPLACE VIEW mc_redshift_nostats.svv_columns AS SELECT * FROM mc_redshift_catalog.svv_columns;
 "#;
 
-/// A Redshift connector over the emulated catalog, plus a fresh schema dropped at the end.
-struct Fixture {
-    conn: RedshiftConnector,
-    schema: String,
-    base_url: String,
-}
-
 /// `url` (a `postgres://` URL) as a `redshift://` URL with `search_path`.
 fn redshift_url(url: &str, search_path: Option<&str>) -> String {
     let (_, rest) = url.split_once("://").unwrap();
@@ -111,36 +104,43 @@ fn redshift_url(url: &str, search_path: Option<&str>) -> String {
     out
 }
 
-impl Fixture {
-    async fn new() -> Option<Self> {
+/// A Redshift connector over the emulated catalog, plus a fresh schema dropped at the end.
+type Fixture = conformance::Fixture<RedshiftConnector>;
+
+impl conformance::SchemaBackend for RedshiftConnector {
+    async fn setup(schema: &str) -> Option<(Self, String)> {
         let base_url = service_url("MC_TEST_POSTGRES_URL", "Redshift (emulated catalog)")?;
         let conn = RedshiftConnector::from_url(&redshift_url(
             &base_url,
             Some("mc_redshift_catalog,public"),
         ))
         .unwrap();
-        sqlx::raw_sql(EMULATED_CATALOG)
-            .execute(conn.pool())
-            .await
-            .unwrap();
-        let schema = unique_name("mc_rs");
-        let fx = Self {
-            conn,
-            schema,
-            base_url,
-        };
-        fx.exec("CREATE SCHEMA $S").await;
-        Some(fx)
+        conn.exec(EMULATED_CATALOG.to_string()).await;
+        conn.exec(format!("CREATE SCHEMA {schema}")).await;
+        Some((conn, base_url))
     }
 
-    async fn exec(&self, sql: &str) {
-        let sql = sql.replace("$S", &self.schema);
+    fn open(url: &str) -> Self {
+        RedshiftConnector::from_url(&redshift_url(url, None)).unwrap()
+    }
+
+    async fn exec(&self, sql: String) {
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(self.conn.pool())
+            .execute(self.pool())
             .await
             .unwrap();
     }
 
+    async fn close(&self) {
+        self.pool().close().await;
+    }
+
+    fn drop_sql(schema: &str) -> String {
+        format!("SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS {schema} CASCADE")
+    }
+}
+
+impl Fixture {
     /// Airline tables with comments, a composite primary key and a foreign key.
     async fn airline_tables(&self) {
         self.exec(
@@ -154,10 +154,6 @@ impl Fixture {
              ANALYZE $S.carriers;",
         )
         .await;
-    }
-
-    async fn drop_schema(self) {
-        self.exec("DROP SCHEMA $S CASCADE").await;
     }
 }
 
@@ -298,17 +294,15 @@ async fn redshift_introspects_through_the_svv_views() {
     assert!(err.to_string().contains("public.mc_no_such_table"), "{err}");
 
     // The SQL really reads the svv views: without them the catalog queries fail.
-    let plain = RedshiftConnector::from_url(&redshift_url(&fx.base_url, None)).unwrap();
+    let plain = RedshiftConnector::from_url(&redshift_url(&fx.url, None)).unwrap();
     let err = plain.list_tables().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::QueryFailed);
     assert!(err.to_string().contains("svv_tables"), "{err}");
 
     // svv_table_info is superuser-only by default: without it tables are still described.
-    let no_stats = RedshiftConnector::from_url(&redshift_url(
-        &fx.base_url,
-        Some("mc_redshift_nostats,public"),
-    ))
-    .unwrap();
+    let no_stats =
+        RedshiftConnector::from_url(&redshift_url(&fx.url, Some("mc_redshift_nostats,public")))
+            .unwrap();
     let t = no_stats
         .table_schema(&TableRef::qualified(&s, "carriers"))
         .await
@@ -318,11 +312,9 @@ async fn redshift_introspects_through_the_svv_views() {
     assert_eq!(t.columns.len(), 2);
 
     // connect() knows the scheme.
-    let via_connect = metricchat_connectors::connect(&redshift_url(
-        &fx.base_url,
-        Some("mc_redshift_catalog,public"),
-    ))
-    .unwrap();
+    let via_connect =
+        metricchat_connectors::connect(&redshift_url(&fx.url, Some("mc_redshift_catalog,public")))
+            .unwrap();
     assert_eq!(via_connect.info().dialect, Dialect::Redshift);
     let all = via_connect.catalog().await.unwrap();
     let ours: Vec<_> = all

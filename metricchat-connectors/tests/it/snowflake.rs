@@ -2,7 +2,7 @@
 #![cfg(feature = "snowflake")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod rest;
+use crate::rest;
 
 use std::time::Duration;
 
