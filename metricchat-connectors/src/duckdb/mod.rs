@@ -98,8 +98,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::sqlx::finish_stream;
 use crate::task::SchemaReply;
+use crate::task::finish_stream;
 
 mod catalog;
 mod config;
