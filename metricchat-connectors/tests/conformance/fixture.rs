@@ -76,3 +76,20 @@ impl<C: SchemaBackend> Drop for Fixture<C> {
         }
     }
 }
+
+/// The `exec` and `close` of a [`SchemaBackend`] whose connector has a sqlx `pool()`.
+macro_rules! pool_exec_and_close {
+    () => {
+        async fn exec(&self, sql: String) {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(self.pool())
+                .await
+                .unwrap();
+        }
+
+        async fn close(&self) {
+            self.pool().close().await;
+        }
+    };
+}
+pub(crate) use pool_exec_and_close;

@@ -29,6 +29,8 @@ use tokio_util::sync::CancellationToken;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod fixture;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) use fixture::pool_exec_and_close;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub use fixture::{Fixture, SchemaBackend};
 
 /// The URL of a test service from `var` with `allow_privileged_login=true` added, or `None`

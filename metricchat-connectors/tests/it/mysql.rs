@@ -57,16 +57,7 @@ impl conformance::SchemaBackend for MySqlConnector {
         MySqlConnector::from_url(url).unwrap()
     }
 
-    async fn exec(&self, sql: String) {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(self.pool())
-            .await
-            .unwrap();
-    }
-
-    async fn close(&self) {
-        self.pool().close().await;
-    }
+    conformance::pool_exec_and_close!();
 
     fn drop_sql(schema: &str) -> String {
         format!("SET SESSION lock_wait_timeout = 10; DROP DATABASE IF EXISTS {schema}")

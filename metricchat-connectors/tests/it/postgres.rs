@@ -36,16 +36,7 @@ impl conformance::SchemaBackend for PostgresConnector {
         PostgresConnector::from_url(url).unwrap()
     }
 
-    async fn exec(&self, sql: String) {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(self.pool())
-            .await
-            .unwrap();
-    }
-
-    async fn close(&self) {
-        self.pool().close().await;
-    }
+    conformance::pool_exec_and_close!();
 
     fn drop_sql(schema: &str) -> String {
         format!("SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS {schema} CASCADE")
