@@ -65,6 +65,14 @@ pub mod datafusion;
 mod decimal;
 #[cfg(feature = "duckdb")]
 pub mod duckdb;
+#[cfg(any(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "mysql",
+    feature = "snowflake",
+    feature = "bigquery"
+))]
+mod errors;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]

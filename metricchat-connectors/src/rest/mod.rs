@@ -9,6 +9,7 @@ mod values;
 
 use metricchat_core::error::{Error, Result};
 
+pub(crate) use crate::errors::{bad_url, conversion_error};
 pub(crate) use values::*;
 
 /// The parts of a `scheme://HOST/SEG/SEG?k=v` connection URL.
@@ -21,11 +22,6 @@ pub(crate) struct ConnUrl {
     pub(crate) path: Vec<String>,
     /// Query parameters, decoded, in order.
     pub(crate) params: Vec<(String, String)>,
-}
-
-/// An [`Error::InvalidInput`] about a `product` connection URL.
-pub(crate) fn bad_url(product: &str, message: impl std::fmt::Display) -> Error {
-    Error::invalid_input(format!("bad {product} URL: {message}"))
 }
 
 /// Parses a connection URL of `scheme`; `shape` (`scheme://ACCOUNT/DATABASE/SCHEMA`) is shown
@@ -83,16 +79,6 @@ pub(crate) fn unknown_param(product: &str, key: &str, known: &[&str]) -> Error {
         product,
         format!("unknown parameter `{key}`; known: {}", known.join(", ")),
     )
-}
-
-/// A value that could not be converted to its column's Arrow type.
-pub(crate) fn conversion_error(connector: &str, column: &str, message: String) -> Error {
-    Error::Query {
-        connector: connector.to_string(),
-        message: format!("column `{column}`: {message}"),
-        code: None,
-        source: None,
-    }
 }
 
 /// Quotes a string literal for SQL (`'it''s'`); backslashes doubled for BigQuery and Snowflake,

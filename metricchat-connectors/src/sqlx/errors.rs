@@ -39,13 +39,3 @@ pub(crate) fn query_error(connector: &str, e: sqlx::Error) -> Error {
         },
     }
 }
-
-/// A value the Arrow conversion could not represent.
-pub(crate) fn conversion_error(connector: &str, column: &str, message: String) -> Error {
-    Error::Query {
-        connector: connector.to_string(),
-        message: format!("column `{column}`: {message}"),
-        code: None,
-        source: None,
-    }
-}

@@ -16,6 +16,7 @@ mod query;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod url;
 
+pub(crate) use crate::errors::conversion_error;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) use catalog::{KeyColumn, add_key_column};
 #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -24,7 +25,7 @@ pub(crate) use connect::{ConnectCause, Endpoint, connect_error, connect_timeout_
 pub(crate) use decimal::decimal_from_text;
 #[cfg(feature = "mysql")]
 pub(crate) use decimal::decimal256_from_text;
-pub(crate) use errors::{connection_error, conversion_error, query_error};
+pub(crate) use errors::{connection_error, query_error};
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) use login::{LoginCheck, LoginPrivileges, OPT_IN};
 #[cfg(any(feature = "postgres", feature = "mysql"))]

@@ -2,7 +2,9 @@
 
 use std::str::FromStr;
 
-use metricchat_core::error::{Error, Result};
+use metricchat_core::error::Result;
+
+pub(crate) use crate::errors::bad_url;
 
 /// The parts of a `scheme://user:password@host:port/database?key=value` URL, percent-decoded.
 #[derive(Debug, Default)]
@@ -54,11 +56,6 @@ impl DbUrl {
                 .collect(),
         })
     }
-}
-
-/// An [`Error::InvalidInput`] for a malformed connection URL.
-pub(crate) fn bad_url(engine: &str, message: impl std::fmt::Display) -> Error {
-    Error::invalid_input(format!("bad {engine} URL: {message}"))
 }
 
 /// A numeric URL parameter.
