@@ -98,8 +98,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::task::SchemaReply;
-use crate::task::finish_stream;
+use crate::task::{SchemaReply, finish_stream};
 
 mod catalog;
 mod config;
