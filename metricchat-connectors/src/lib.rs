@@ -56,8 +56,23 @@
 pub mod bigquery;
 #[cfg(feature = "datafusion")]
 pub mod datafusion;
+#[cfg(any(
+    feature = "postgres",
+    feature = "mysql",
+    feature = "snowflake",
+    feature = "bigquery"
+))]
+mod decimal;
 #[cfg(feature = "duckdb")]
 pub mod duckdb;
+#[cfg(any(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "mysql",
+    feature = "snowflake",
+    feature = "bigquery"
+))]
+mod errors;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]
@@ -65,64 +80,92 @@ pub mod postgres;
 #[cfg(feature = "redshift")]
 pub mod redshift;
 #[cfg(any(feature = "snowflake", feature = "bigquery"))]
-mod rest_common;
+mod rest;
 #[cfg(feature = "snowflake")]
 pub mod snowflake;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod sqlx;
 #[cfg(any(
     feature = "sqlite",
     feature = "postgres",
     feature = "mysql",
     feature = "duckdb"
 ))]
-mod sql_common;
-#[cfg(feature = "sqlite")]
-pub mod sqlite;
+mod task;
 
 use std::path::{Path, PathBuf};
 
 use metricchat_core::connector::ConnectorRef;
 use metricchat_core::error::{Error, Result};
 
-/// URL schemes [`connect`] handles in this build (plain paths always count as `file`).
-pub const SUPPORTED_SCHEMES: &[&str] = &[
-    #[cfg(feature = "datafusion")]
-    "file",
-    #[cfg(feature = "postgres")]
-    "postgres",
-    #[cfg(feature = "postgres")]
-    "postgresql",
-    #[cfg(feature = "mysql")]
-    "mysql",
-    #[cfg(feature = "mysql")]
-    "mariadb",
-    #[cfg(feature = "redshift")]
-    "redshift",
-    #[cfg(feature = "redshift")]
-    "redshift+postgres",
-    #[cfg(feature = "sqlite")]
-    "sqlite",
-    #[cfg(feature = "snowflake")]
-    "snowflake",
-    #[cfg(feature = "bigquery")]
-    "bigquery",
-    #[cfg(feature = "duckdb")]
-    "duckdb",
+/// Opens a connection from a URL of the backend's schemes.
+type Open = fn(&str) -> Result<ConnectorRef>;
+
+/// One backend [`connect`] knows: its URL schemes, the cargo feature that compiles it, and how
+/// to open it (`None` when this build lacks the feature).
+struct Backend {
+    schemes: &'static [&'static str],
+    feature: &'static str,
+    open: Option<Open>,
+}
+
+/// A [`Backend`] row, its opener present only when `$feature` is compiled in.
+macro_rules! backend {
+    ($feature:literal, [$($scheme:literal),+], $open:expr) => {
+        Backend {
+            schemes: &[$($scheme),+],
+            feature: $feature,
+            #[cfg(feature = $feature)]
+            open: Some($open),
+            #[cfg(not(feature = $feature))]
+            open: None,
+        }
+    };
+}
+
+/// Every backend, with or without its feature (so [`connect`] can name the missing feature).
+const BACKENDS: &[Backend] = &[
+    backend!("datafusion", ["file"], datafusion::files::open_url),
+    backend!("postgres", ["postgres", "postgresql"], |url| {
+        Ok(std::sync::Arc::new(postgres::PostgresConnector::from_url(
+            url,
+        )?))
+    }),
+    backend!("mysql", ["mysql", "mariadb"], |url| {
+        Ok(std::sync::Arc::new(mysql::MySqlConnector::from_url(url)?))
+    }),
+    backend!("redshift", ["redshift", "redshift+postgres"], |url| {
+        Ok(std::sync::Arc::new(redshift::RedshiftConnector::from_url(
+            url,
+        )?))
+    }),
+    backend!("sqlite", ["sqlite"], |url| {
+        Ok(std::sync::Arc::new(sqlite::SqliteConnector::from_url(url)?))
+    }),
+    backend!("snowflake", ["snowflake"], |url| {
+        Ok(std::sync::Arc::new(
+            snowflake::SnowflakeConnector::from_url(url)?,
+        ))
+    }),
+    backend!("bigquery", ["bigquery"], |url| {
+        Ok(std::sync::Arc::new(bigquery::BigQueryConnector::from_url(
+            url,
+        )?))
+    }),
+    backend!("duckdb", ["duckdb"], |url| {
+        Ok(std::sync::Arc::new(duckdb::DuckDbConnector::from_url(url)?))
+    }),
 ];
 
-/// Schemes of backends that exist behind a cargo feature, and that feature.
-const FEATURE_SCHEMES: &[(&str, &str)] = &[
-    ("file", "datafusion"),
-    ("postgres", "postgres"),
-    ("postgresql", "postgres"),
-    ("mysql", "mysql"),
-    ("mariadb", "mysql"),
-    ("sqlite", "sqlite"),
-    ("redshift", "redshift"),
-    ("redshift+postgres", "redshift"),
-    ("snowflake", "snowflake"),
-    ("bigquery", "bigquery"),
-    ("duckdb", "duckdb"),
-];
+/// URL schemes [`connect`] handles in this build (plain paths always count as `file`).
+pub fn supported_schemes() -> impl Iterator<Item = &'static str> {
+    BACKENDS
+        .iter()
+        .filter(|b| b.open.is_some())
+        .flat_map(|b| b.schemes.iter().copied())
+}
 
 /// Opens a connection from a URL or a plain file path (see the crate docs for the forms).
 ///
@@ -135,47 +178,40 @@ pub fn connect(url: &str) -> Result<ConnectorRef> {
         return Err(Error::invalid_input("empty connection URL"));
     }
     let Some(scheme) = scheme_of(url) else {
-        return connect_file(Path::new(url), FileParams::default());
+        return open_path(url);
     };
-    match scheme.as_str() {
-        "file" => {
-            let (path, params) = parse_file_url(url)?;
-            connect_file(&path, params)
-        }
-        #[cfg(feature = "postgres")]
-        "postgres" | "postgresql" => Ok(std::sync::Arc::new(
-            postgres::PostgresConnector::from_url(url)?,
-        )),
-        #[cfg(feature = "mysql")]
-        "mysql" | "mariadb" => Ok(std::sync::Arc::new(mysql::MySqlConnector::from_url(url)?)),
-        #[cfg(feature = "redshift")]
-        "redshift" | "redshift+postgres" => Ok(std::sync::Arc::new(
-            redshift::RedshiftConnector::from_url(url)?,
-        )),
-        #[cfg(feature = "sqlite")]
-        "sqlite" => Ok(std::sync::Arc::new(sqlite::SqliteConnector::from_url(url)?)),
-        #[cfg(feature = "snowflake")]
-        "snowflake" => Ok(std::sync::Arc::new(
-            snowflake::SnowflakeConnector::from_url(url)?,
-        )),
-        #[cfg(feature = "bigquery")]
-        "bigquery" => Ok(std::sync::Arc::new(bigquery::BigQueryConnector::from_url(
-            url,
-        )?)),
-        #[cfg(feature = "duckdb")]
-        "duckdb" => Ok(std::sync::Arc::new(duckdb::DuckDbConnector::from_url(url)?)),
-        other => match FEATURE_SCHEMES.iter().find(|(s, _)| *s == other) {
-            Some((_, feature)) => Err(Error::Unsupported(format!(
-                "`{other}://` connections need the `{feature}` feature of metricchat-connectors; \
-                 this build supports {}",
-                supported_list()
-            ))),
-            None => Err(Error::invalid_input(format!(
-                "unknown connection URL scheme `{other}://`; this build supports {}",
-                supported_list()
-            ))),
-        },
+    let Some(backend) = BACKENDS
+        .iter()
+        .find(|b| b.schemes.contains(&scheme.as_str()))
+    else {
+        return Err(Error::invalid_input(format!(
+            "unknown connection URL scheme `{scheme}://`; this build supports {}",
+            supported_list()
+        )));
+    };
+    match backend.open {
+        Some(open) => open(url),
+        None => Err(Error::Unsupported(format!(
+            "`{scheme}://` connections need the `{}` feature of metricchat-connectors; this \
+             build supports {}",
+            backend.feature,
+            supported_list()
+        ))),
     }
+}
+
+/// Opens a plain file path (no scheme) with the DataFusion connector.
+#[cfg(feature = "datafusion")]
+fn open_path(path: &str) -> Result<ConnectorRef> {
+    datafusion::files::open_path(Path::new(path))
+}
+
+#[cfg(not(feature = "datafusion"))]
+fn open_path(_path: &str) -> Result<ConnectorRef> {
+    Err(Error::Unsupported(
+        "file paths and `file://` URLs need the `datafusion` feature of metricchat-connectors"
+            .to_string(),
+    ))
 }
 
 /// The folder of the bundled nycflights13 sample (five Parquet files; see its README.md).
@@ -224,14 +260,12 @@ pub fn sanitize_table_name(stem: &str) -> String {
 }
 
 fn supported_list() -> String {
-    if SUPPORTED_SCHEMES.is_empty() {
+    let schemes: Vec<&str> = supported_schemes().collect();
+    if schemes.is_empty() {
         return "no URL schemes (enable a connector feature such as `datafusion`)".to_string();
     }
-    let mut parts: Vec<String> = SUPPORTED_SCHEMES
-        .iter()
-        .map(|s| format!("{s}://"))
-        .collect();
-    if SUPPORTED_SCHEMES.contains(&"file") {
+    let mut parts: Vec<String> = schemes.iter().map(|s| format!("{s}://")).collect();
+    if schemes.contains(&"file") {
         parts.push("plain file paths".to_string());
     }
     parts.join(", ")
@@ -246,166 +280,6 @@ fn scheme_of(url: &str) -> Option<String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
     valid.then(|| scheme.to_ascii_lowercase())
-}
-
-/// Query parameters of a `file://` URL.
-#[derive(Debug, Default)]
-struct FileParams {
-    name: Option<String>,
-    table: Option<String>,
-    #[cfg(feature = "datafusion")]
-    limits: datafusion::DataFusionLimits,
-}
-
-fn parse_file_url(url: &str) -> Result<(PathBuf, FileParams)> {
-    let parsed = url::Url::parse(url)
-        .map_err(|e| Error::invalid_input(format!("bad file URL `{url}`: {e}")))?;
-    let path = parsed.to_file_path().map_err(|()| {
-        Error::invalid_input(format!(
-            "bad file URL `{url}`: it needs an absolute path, as in file:///data/flights.parquet"
-        ))
-    })?;
-    let mut params = FileParams::default();
-    for (k, v) in parsed.query_pairs() {
-        match k.as_ref() {
-            "name" => params.name = Some(v.into_owned()),
-            "table" => params.table = Some(sanitize_table_name(&v)),
-            other => {
-                #[cfg(feature = "datafusion")]
-                if params
-                    .limits
-                    .set_url_param(other, &v)
-                    .map_err(|e| Error::invalid_input(format!("bad file URL `{url}`: {e}")))?
-                {
-                    continue;
-                }
-                return Err(Error::invalid_input(format!(
-                    "unknown parameter `{other}` in file URL `{url}`; known: name, table, \
-                     memory_limit, max_value_size"
-                )));
-            }
-        }
-    }
-    Ok((path, params))
-}
-
-#[cfg(not(feature = "datafusion"))]
-fn connect_file(_path: &Path, _params: FileParams) -> Result<ConnectorRef> {
-    Err(Error::Unsupported(
-        "file paths and `file://` URLs need the `datafusion` feature of metricchat-connectors"
-            .to_string(),
-    ))
-}
-
-#[cfg(feature = "datafusion")]
-fn connect_file(path: &Path, params: FileParams) -> Result<ConnectorRef> {
-    use crate::datafusion::{DataFusionConnector, FileFormat, glob_files, is_glob};
-
-    let abs = std::path::absolute(path)
-        .map_err(|e| Error::invalid_input(format!("bad path `{}`: {e}", path.display())))?;
-    let text = abs.to_string_lossy().into_owned();
-    let stem_of = |p: &Path| {
-        p.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    };
-
-    let (default_name, files) = if is_glob(&text) {
-        // Named after the last directory before the first glob segment.
-        let base: PathBuf = abs
-            .components()
-            .take_while(|c| !is_glob(&c.as_os_str().to_string_lossy()))
-            .collect();
-        let files: Vec<PathBuf> = glob_files(&text)?
-            .into_iter()
-            .filter(|p| FileFormat::from_path(p).is_some())
-            .collect();
-        (stem_of(&base), files)
-    } else if abs.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&abs)
-            .map_err(|e| Error::Connection {
-                connector: stem_of(&abs),
-                message: format!("cannot list `{text}`: {e}"),
-                source: Some(Box::new(e)),
-            })?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.is_file()
-                    && FileFormat::from_path(p).is_some()
-                    && !p
-                        .file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            })
-            .collect();
-        files.sort();
-        (stem_of(&abs), files)
-    } else if abs.is_file() {
-        if FileFormat::from_path(&abs).is_none() {
-            return Err(Error::invalid_input(format!(
-                "unsupported file `{text}`: supported extensions are .parquet, .csv, .tsv, \
-                 .json, .ndjson, .jsonl, .arrow, .feather"
-            )));
-        }
-        (stem_of(&abs), vec![abs.clone()])
-    } else {
-        return Err(Error::NotFound {
-            what: "file",
-            name: text,
-        });
-    };
-
-    if files.is_empty() {
-        return Err(Error::NotFound {
-            what: "data file",
-            name: format!("{text} (no .parquet, .csv, .json, .ndjson or .arrow files)"),
-        });
-    }
-    let name = params.name.unwrap_or(default_name);
-    let mut conn = DataFusionConnector::new(name).with_limits(params.limits)?;
-
-    if let Some(table) = params.table {
-        if !is_glob(&text) {
-            return Err(Error::invalid_input(
-                "the `table` parameter applies to glob URLs only (file:///dir/*.parquet?table=t)",
-            ));
-        }
-        let format = FileFormat::from_path(&files[0]);
-        if files.iter().any(|f| FileFormat::from_path(f) != format) {
-            return Err(Error::invalid_input(format!(
-                "`{text}` matches files of different formats; one table needs one format"
-            )));
-        }
-        conn = match format {
-            Some(FileFormat::Csv) => {
-                conn.with_csv(table, &abs, crate::datafusion::CsvOptions::default())?
-            }
-            Some(FileFormat::Json) => conn.with_json(table, &abs)?,
-            Some(FileFormat::ArrowIpc) => conn.with_arrow_ipc(table, &abs)?,
-            _ => conn.with_parquet(table, &abs)?,
-        };
-        return Ok(std::sync::Arc::new(conn));
-    }
-
-    let mut taken: Vec<String> = Vec::new();
-    for file in &files {
-        let base = sanitize_table_name(&stem_of(file));
-        let mut table = base.clone();
-        if taken.contains(&table) {
-            let ext = file
-                .extension()
-                .map(|e| sanitize_table_name(&e.to_string_lossy()))
-                .unwrap_or_default();
-            table = format!("{base}_{ext}");
-        }
-        let mut n = 2;
-        while taken.contains(&table) {
-            table = format!("{base}_{n}");
-            n += 1;
-        }
-        conn = conn.with_file(table.clone(), file)?;
-        taken.push(table);
-    }
-    Ok(std::sync::Arc::new(conn))
 }
 
 #[cfg(test)]

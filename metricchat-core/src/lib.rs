@@ -32,6 +32,7 @@ pub mod instructions;
 pub mod knowledge;
 pub mod llm;
 pub mod planner;
+pub mod retry;
 pub(crate) mod run;
 pub(crate) mod serde_util;
 pub mod store;

@@ -26,6 +26,13 @@ use metricchat_core::connector::{
 use metricchat_core::error::{Error, ErrorKind};
 use tokio_util::sync::CancellationToken;
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod fixture;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) use fixture::pool_exec_and_close;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub use fixture::{Fixture, SchemaBackend};
+
 /// The URL of a test service from `var` with `allow_privileged_login=true` added, or `None`
 /// after a loud SKIPPED banner (a failure with `CI=true`, see [`service_url_as_is`]). The test servers log in as their superuser (PostgreSQL's
 /// `postgres`, MariaDB's `root`), on which the connectors refuse `query()` unless opted in; the
@@ -363,7 +370,7 @@ impl Backend<'_> {
         .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
         assert!(
-            started.elapsed() < self.stop_within,
+            started.elapsed() < crate::time_limit(self.stop_within),
             "{:?}",
             started.elapsed()
         );
@@ -388,7 +395,7 @@ impl Backend<'_> {
         .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Cancelled, "{err:?}");
         assert!(
-            started.elapsed() < self.stop_within,
+            started.elapsed() < crate::time_limit(self.stop_within),
             "{:?}",
             started.elapsed()
         );

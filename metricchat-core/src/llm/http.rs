@@ -8,9 +8,9 @@ use std::time::Duration;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::retry::RetryPolicy;
 use super::transport_error;
 use crate::error::{BoxError, Error, Result};
+use crate::retry::RetryPolicy;
 use crate::serde_util::{duration_ms, duration_ms_opt};
 use crate::text::truncate;
 

@@ -31,11 +31,11 @@ pub mod ollama;
 #[cfg(feature = "openai")]
 pub mod openai;
 mod provider;
-pub(crate) mod retry;
 pub mod scripted;
 pub mod spec;
 mod transport;
 
+pub use crate::retry::RetryPolicy;
 #[cfg(feature = "anthropic")]
 pub use anthropic::{AnthropicClient, AnthropicConfig};
 pub use cassette::{Cassette, CassetteMode, Recordable};
@@ -47,7 +47,6 @@ pub use ollama::{OllamaClient, OllamaConfig};
 #[cfg(feature = "openai")]
 pub use openai::{OpenAiClient, OpenAiConfig};
 pub use provider::ProviderConfig;
-pub use retry::RetryPolicy;
 pub use scripted::{ScriptedLlm, ScriptedTurn};
 pub use spec::{LlmSource, LlmSpec, Provider};
 
