@@ -103,7 +103,7 @@ async fn agent_on(conn: ConnectorRef) {
     let agent = Agent::builder()
         .llm(llm)
         .connection(conn.clone())
-        .store_arc(store.clone())
+        .store(store.clone())
         .generate_title(false)
         .build()
         .unwrap();

@@ -33,7 +33,7 @@ pub mod knowledge;
 pub mod llm;
 pub mod planner;
 pub(crate) mod run;
-pub(crate) mod serde_util;
+pub mod serde_util;
 pub mod store;
 pub(crate) mod text;
 pub mod tools;

@@ -57,7 +57,7 @@ pub use window::{fit_messages, truncate_observation};
 
 /// Behaviour of an agent: budgets, guard, context and protocol settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AgentConfig {
     /// Planner steps per run.
@@ -426,27 +426,15 @@ impl AgentBuilder {
         self
     }
 
-    /// The model (required).
+    /// The model (required): a client, or a shared `Arc<dyn LlmClient>`.
     pub fn llm(mut self, llm: impl LlmClient + 'static) -> Self {
         self.llm = Some(Arc::new(llm));
-        self
-    }
-
-    /// The model, shared.
-    pub fn llm_arc(mut self, llm: Arc<dyn LlmClient>) -> Self {
-        self.llm = Some(llm);
         self
     }
 
     /// A smaller, cheaper model for run titles (default: the main model).
     pub fn title_llm(mut self, llm: impl LlmClient + 'static) -> Self {
         self.title_llm = Some(Arc::new(llm));
-        self
-    }
-
-    /// A shared title model (see [`title_llm`](Self::title_llm)).
-    pub fn title_llm_arc(mut self, llm: Arc<dyn LlmClient>) -> Self {
-        self.title_llm = Some(llm);
         self
     }
 
@@ -462,15 +450,9 @@ impl AgentBuilder {
         self
     }
 
-    /// Where runs are persisted (default: in memory).
+    /// Where runs are persisted (default: in memory): a store, or a shared `Arc<dyn Store>`.
     pub fn store(mut self, store: impl Store + 'static) -> Self {
         self.store = Some(Arc::new(store));
-        self
-    }
-
-    /// The store, shared.
-    pub fn store_arc(mut self, store: Arc<dyn Store>) -> Self {
-        self.store = Some(store);
         self
     }
 
@@ -486,15 +468,9 @@ impl AgentBuilder {
         self
     }
 
-    /// Adds a tool to the set.
+    /// Adds a tool to the set: a tool, or a shared `Arc<dyn DynTool>` (Python and JS tools).
     pub fn tool(mut self, tool: impl DynTool + 'static) -> Self {
         self.extra_tools.push(Arc::new(tool));
-        self
-    }
-
-    /// Adds a tool object to the set.
-    pub fn tool_arc(mut self, tool: Arc<dyn DynTool>) -> Self {
-        self.extra_tools.push(tool);
         self
     }
 

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Budgets and limits of the hub.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ContextConfig {
     /// Tables described in full in the prompt at most; the rest appear as a name index.
