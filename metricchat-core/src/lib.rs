@@ -32,6 +32,7 @@ pub mod instructions;
 pub mod knowledge;
 pub mod llm;
 pub mod planner;
+pub(crate) mod prompts;
 pub(crate) mod run;
 pub mod serde_util;
 pub mod store;

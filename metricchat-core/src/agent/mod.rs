@@ -368,7 +368,7 @@ impl Agent {
             .hub
             .plan(&self.inner.connections, question)
             .await?;
-        plan.system_prompt = Some(run::system_prompt(
+        plan.system_prompt = Some(crate::prompts::system_prompt(
             &plan,
             self.inner.config.instructions.as_deref(),
             self.inner.config.answer_checks,
