@@ -53,7 +53,6 @@ mod runner;
 mod window;
 
 pub use instructions::{InstructionsHandle, MemoriesHandle};
-pub use window::{fit_messages, truncate_observation};
 
 /// Behaviour of an agent: budgets, guard, context and protocol settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

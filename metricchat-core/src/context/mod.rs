@@ -46,14 +46,12 @@ use crate::connector::ConnectorRef;
 use crate::error::Result;
 use crate::knowledge::Resource;
 
-pub use self::catalog::{ColumnDescription, TableDescription, is_numeric_type};
+pub use self::catalog::{ColumnDescription, TableDescription};
 pub use self::config::ContextConfig;
 pub use self::embed::Embedder;
 pub use self::knowledge::KnowledgeHit;
 pub use self::plan::{ContextPlan, FamilySummary, PromptSection, TableSelection};
 pub use self::schema_index::TableFamily;
-pub use self::tokens::estimate_tokens;
-pub use crate::text::words;
 
 use self::catalog::CatalogCache;
 use self::embed::Embeddings;
@@ -240,6 +238,7 @@ mod tests {
         Capabilities, ColumnInfo, ConnectorInfo, Dialect, TableRef, TableSchema,
     };
     use crate::knowledge::{ResourceKind, ResourceSource};
+    use crate::text::words;
 
     fn info(name: &str) -> ConnectorInfo {
         ConnectorInfo {

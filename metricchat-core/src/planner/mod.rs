@@ -147,7 +147,10 @@ impl<T: Planner + ?Sized> Planner for std::sync::Arc<T> {
 
 /// [`Planner::step_messages`] for the JSON-in-text protocol: the decision as the assistant's
 /// JSON, the observation as a user message.
-pub fn json_text_step_messages(decision: &PlannerDecision, observation: &str) -> Vec<ChatMessage> {
+pub(crate) fn json_text_step_messages(
+    decision: &PlannerDecision,
+    observation: &str,
+) -> Vec<ChatMessage> {
     let tool = decision
         .action
         .as_ref()

@@ -105,7 +105,7 @@ impl Tool for AnswerQuestion {
             text: answer.clone(),
             done: true,
         });
-        ctx.finish_with_answer_streamed(&answer, block_id);
+        ctx.finish_with_answer_streamed(&answer);
         Ok(AnswerQuestionOutput { answer })
     }
 }
