@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use metricchat_core::error::{Error, Result};
 use metricchat_core::llm::LlmSource;
-use metricchat_core::store::{MemoryStore, SqliteStore, Store};
+use metricchat_core::store::{MemoryStore, Store};
 use metricchat_core::tools::DynTool;
 use metricchat_core::{Agent, AgentConfig, ConnectorRef};
 
@@ -62,7 +62,8 @@ pub struct AgentSpec {
     pub connections: Vec<String>,
     /// Where runs, instructions and memories are kept: absent or `"memory"` in memory,
     /// `"sqlite:///path.db"` (or a plain path ending in `.db`/`.sqlite`) in a SQLite file, or
-    /// with the `postgres` feature a `postgres://` URL (schema `metricchat` in that database).
+    /// with the `postgres-store` feature a `postgres://` URL (schema `metricchat` in that
+    /// database).
     #[serde(default)]
     pub store: Option<String>,
     /// Knowledge to load: dbt `manifest.json` files or project folders, LookML files or
@@ -141,34 +142,59 @@ pub fn connect_spec(url: &str) -> Result<ConnectorRef> {
 /// Opens a store from its spec string (see [`AgentSpec::store`]).
 pub async fn open_store(spec: Option<&str>) -> Result<Arc<dyn Store>> {
     let spec = spec.map(str::trim).filter(|s| !s.is_empty());
-    Ok(match spec {
-        None | Some("memory") | Some(":memory:") => Arc::new(MemoryStore::new()),
-        #[cfg(feature = "postgres")]
-        Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
-            Arc::new(metricchat_core::store::PostgresStore::connect(s).await?)
-        }
-        Some(s) => {
-            let path = s
-                .strip_prefix("sqlite://")
-                .or_else(|| {
-                    (s.ends_with(".db") || s.ends_with(".sqlite") || s.ends_with(".sqlite3"))
-                        .then_some(s)
-                })
-                .ok_or_else(|| {
-                    Error::config(
-                        "agent spec",
-                        format!(
-                            "store `{s}`: expected \"memory\", \"sqlite:///path.db\", a path ending in .db/.sqlite, or (with the `postgres` feature) a postgres:// URL"
-                        ),
-                    )
-                })?;
-            if path == ":memory:" || path.is_empty() {
-                Arc::new(SqliteStore::in_memory().await?)
-            } else {
-                Arc::new(SqliteStore::open(path).await?)
-            }
-        }
+    let Some(s) = spec.filter(|s| !matches!(*s, "memory" | ":memory:")) else {
+        return Ok(Arc::new(MemoryStore::new()));
+    };
+    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        return open_postgres_store(s).await;
+    }
+    let path = s
+        .strip_prefix("sqlite://")
+        .or_else(|| {
+            (s.ends_with(".db") || s.ends_with(".sqlite") || s.ends_with(".sqlite3")).then_some(s)
+        })
+        .ok_or_else(|| {
+            Error::config(
+                "agent spec",
+                format!(
+                    "store `{s}`: expected \"memory\", \"sqlite:///path.db\", a path ending in .db/.sqlite, or (with the `postgres-store` feature) a postgres:// URL"
+                ),
+            )
+        })?;
+    open_sqlite_store(path).await
+}
+
+#[cfg(feature = "postgres-store")]
+async fn open_postgres_store(url: &str) -> Result<Arc<dyn Store>> {
+    Ok(Arc::new(
+        metricchat_core::store::PostgresStore::connect(url).await?,
+    ))
+}
+
+#[cfg(not(feature = "postgres-store"))]
+async fn open_postgres_store(_url: &str) -> Result<Arc<dyn Store>> {
+    Err(Error::config(
+        "agent spec",
+        "a postgres:// store needs the `postgres-store` feature of metricchat",
+    ))
+}
+
+#[cfg(feature = "sqlite-store")]
+async fn open_sqlite_store(path: &str) -> Result<Arc<dyn Store>> {
+    use metricchat_core::store::SqliteStore;
+    Ok(if path == ":memory:" || path.is_empty() {
+        Arc::new(SqliteStore::in_memory().await?)
+    } else {
+        Arc::new(SqliteStore::open(path).await?)
     })
+}
+
+#[cfg(not(feature = "sqlite-store"))]
+async fn open_sqlite_store(_path: &str) -> Result<Arc<dyn Store>> {
+    Err(Error::config(
+        "agent spec",
+        "a SQLite store needs the `sqlite-store` feature of metricchat (in its default)",
+    ))
 }
 
 impl AgentSpec {
