@@ -2,12 +2,32 @@
 # Every test of the project: the Rust workspace, then the Python package (wheel + pytest), then
 # the Node package. Services: PostgreSQL/MariaDB tests read MC_TEST_POSTGRES_URL /
 # MC_TEST_MYSQL_URL and say SKIPPED loudly without them (.ci/run sets both).
+#
+#   scripts/test.sh           the default tiers
+#   scripts/test.sh --scale   also the `scale` tier (the context hub among 400 decoy tables),
+#                             ignored in the default run
+#
+# MC_TEST_TIME_FACTOR (default 1) scales the wall-clock bounds of the facade's tests on a
+# loaded machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 
-echo "== rust: cargo test --workspace --features metricchat/full (every feature but duckdb)"
-cargo test --workspace --features metricchat/full
+scale=0
+for arg in "$@"; do
+  case "$arg" in
+    --scale) scale=1 ;;
+    *) echo "usage: scripts/test.sh [--scale]" >&2; exit 2 ;;
+  esac
+done
+
+echo "== rust: cargo test --workspace --features metricchat/all-but-duckdb (every feature but duckdb)"
+cargo test --workspace --features metricchat/all-but-duckdb
+
+if [ "$scale" = 1 ]; then
+  echo "== rust: the scale tier (ignored in the default run)"
+  cargo test --workspace --features metricchat/all-but-duckdb --test it -- --ignored context_scale::
+fi
 
 bash bindings-python/scripts/test.sh
 

@@ -1,9 +1,6 @@
 //! The whole loop over real HTTP: the OpenAI client against the fake provider server, real
 //! DataFusion queries on the bundled flights data, a SQLite store on disk. Also what happens when
 //! the provider misbehaves (429, 500, a cut stream, silence).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +13,7 @@ use metricchat::{Agent, ErrorKind};
 use metricchat_testkit::{Exchange, FakeLlmServer, Matcher, Reply};
 use serde_json::json;
 
-use common::*;
+use crate::common::*;
 
 fn client(server: &FakeLlmServer, tweak: impl FnOnce(&mut OpenAiConfig)) -> OpenAiClient {
     let mut cfg = OpenAiConfig::new("gpt-4.1-mini").with_base_url(server.base_url());
