@@ -20,7 +20,7 @@
 //! ```
 //!
 //! Every field but `llm` is optional; unknown fields are refused so a typo fails loudly. The
-//! [`AgentConfig`](metricchat_core::AgentConfig) fields sit at the top level under their Rust
+//! [`AgentConfig`] fields sit at the top level under their Rust
 //! names; durations are milliseconds or strings with a unit (`"30s"`).
 
 use std::sync::Arc;
