@@ -179,7 +179,7 @@ async fn run(args: Args) -> Result<i32, Box<dyn std::error::Error>> {
         None => None,
     };
     if let Some(s) = &store {
-        builder = builder.store_arc(Arc::clone(s));
+        builder = builder.store(Arc::clone(s));
     }
     let agent = builder.build()?;
 

@@ -3,12 +3,32 @@
 # the Node package. Services: PostgreSQL/MariaDB tests read MC_TEST_POSTGRES_URL /
 # MC_TEST_MYSQL_URL and say SKIPPED loudly without them (.ci/run sets both); the core's
 # PostgreSQL store suite is ignored by default and run below as a second step.
+#
+#   scripts/test.sh           the default tiers
+#   scripts/test.sh --scale   also the facade's `scale` tier (the context hub among 400 decoy
+#                             tables), ignored in the default run; the connectors' scale tier
+#                             (200k rows, 10k tables) runs in release with scripts/test-scale.sh
+#
+# MC_TEST_TIME_FACTOR (default 1) scales the tests' wall-clock bounds on a loaded machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 
-echo "== rust: cargo test --workspace --features metricchat/full (every feature but duckdb)"
-cargo test --workspace --features metricchat/full
+scale=0
+for arg in "$@"; do
+  case "$arg" in
+    --scale) scale=1 ;;
+    *) echo "usage: scripts/test.sh [--scale]" >&2; exit 2 ;;
+  esac
+done
+
+echo "== rust: cargo test --workspace --features metricchat/all-but-duckdb (every feature but duckdb)"
+cargo test --workspace --features metricchat/all-but-duckdb
+
+if [ "$scale" = 1 ]; then
+  echo "== rust: the scale tier (ignored in the default run)"
+  cargo test --workspace --features metricchat/all-but-duckdb --test it -- --ignored context_scale::
+fi
 
 # The core's PostgreSQL store suite is ignored in the run above, so a run without the database
 # reports it ignored rather than passed. Run it when the database is there, and always on CI,
@@ -16,7 +36,7 @@ cargo test --workspace --features metricchat/full
 case "${CI:-}" in true | TRUE | True | 1) on_ci=1 ;; *) on_ci= ;; esac
 if [ -n "${MC_TEST_POSTGRES_URL:-}" ] || [ -n "$on_ci" ]; then
   echo "== rust: the PostgreSQL store suite (cargo test … --test it -- --ignored store::postgres)"
-  cargo test --workspace --features metricchat/full --test it -- --ignored store::postgres
+  cargo test --workspace --features metricchat/all-but-duckdb --test it -- --ignored store::postgres
 else
   echo "!! SKIPPED the PostgreSQL store suite: MC_TEST_POSTGRES_URL is not set"
 fi

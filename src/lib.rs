@@ -41,12 +41,15 @@
 //! - `bigquery`: the BigQuery connector over the REST API (`bigquery://PROJECT/DATASET?…`).
 //! - `openai`, `anthropic`, `gemini`, `ollama` (all default): the LLM provider clients
 //!   ([`llm`]); `openai` also serves Azure OpenAI and OpenAI-compatible servers.
-//! - `duckdb` (off, and not in `full`: it compiles DuckDB's C++ sources): the DuckDB connector
-//!   (`duckdb:///path.duckdb`, `duckdb://:memory:`).
-//! - `full`: every feature above but `duckdb`.
-//!
-//! The `postgres` feature also enables the PostgreSQL run store
-//! ([`store::PostgresStore`](metricchat_core::store)).
+//! - `sqlite-store` (default): the SQLite run store ([`store::SqliteStore`](metricchat_core::store)),
+//!   for `sqlite://` and `.db` store specs.
+//! - `postgres-store`: the PostgreSQL run store
+//!   ([`store::PostgresStore`](metricchat_core::store)), for `postgres://` store specs. The
+//!   `postgres` connector feature no longer turns it on.
+//! - `duckdb` (off, and not in `all-but-duckdb`: it compiles DuckDB's C++ sources): the DuckDB
+//!   connector (`duckdb:///path.duckdb`, `duckdb://:memory:`).
+//! - `all-but-duckdb`: every feature above but `duckdb` (what the tests, lints and docs build).
+//! - `full`: deprecated alias of `all-but-duckdb`.
 
 pub use metricchat_core::{
     Agent, AgentBuilder, AgentConfig, AskResult, Connector, ConnectorRef, Dialect, Error,

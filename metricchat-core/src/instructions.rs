@@ -780,7 +780,7 @@ fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
 
 /// The `k` memories that share the most words with `query`, best first (ties: newest first).
 /// Memories sharing no word are left out. Words are split like table names
-/// ([`crate::context::words`]) and compared without a plural `s`.
+/// (camelCase and snake_case split, lower-cased) and compared without a plural `s`.
 pub fn search_memories<'a>(memories: &'a [Memory], query: &str, k: usize) -> Vec<&'a Memory> {
     let q: std::collections::HashSet<String> = crate::text::words(query)
         .iter()

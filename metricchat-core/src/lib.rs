@@ -7,10 +7,12 @@
 //! persistence [`Store`](store::Store).
 //!
 //! ## Cargo features
-//! - `sqlite-store` (default): [`store::SqliteStore`], the embedded persistence store.
+//! `default` is empty: the agent, its traits and the in-memory store, no LLM client and no
+//! sqlx. The `metricchat` facade's default turns on `sqlite-store` and the four providers.
+//! - `sqlite-store`: `store::SqliteStore`, the embedded persistence store.
 //! - `postgres-store`: `store::PostgresStore`, the persistence store in a schema of a
 //!   PostgreSQL database.
-//! - `openai`, `anthropic`, `gemini`, `ollama` (all default): the LLM provider clients in
+//! - `openai`, `anthropic`, `gemini`, `ollama`: the LLM provider clients in
 //!   [`llm`]; `openai` also covers Azure OpenAI and OpenAI-compatible servers. An
 //!   [`LlmSpec`](llm::LlmSpec) naming a provider whose feature is off fails with a config error
 //!   naming the feature.
@@ -32,9 +34,10 @@ pub mod instructions;
 pub mod knowledge;
 pub mod llm;
 pub mod planner;
+pub(crate) mod prompts;
 pub mod retry;
 pub(crate) mod run;
-pub(crate) mod serde_util;
+pub mod serde_util;
 pub mod store;
 pub(crate) mod text;
 pub mod tools;

@@ -9,6 +9,26 @@ use metricchat::store::{ExecutionStatus, QueryStatus, Store};
 use metricchat::{ConnectorRef, connector::collect_stream};
 use uuid::Uuid;
 
+/// How much slower than a quiet two-core machine this one may be: `MC_TEST_TIME_FACTOR`
+/// (default 1). Wall-clock upper bounds are multiplied by it, so a loaded CI box sets 3 instead
+/// of failing; what the test checks besides the bound stays as it is.
+pub fn time_factor() -> f64 {
+    match std::env::var("MC_TEST_TIME_FACTOR") {
+        Err(_) => 1.0,
+        Ok(v) => v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite() && *f > 0.0)
+            .unwrap_or_else(|| panic!("MC_TEST_TIME_FACTOR={v:?}: expected a positive number")),
+    }
+}
+
+/// A wall-clock upper bound `d`, scaled by [`time_factor`].
+pub fn scaled(d: std::time::Duration) -> std::time::Duration {
+    d.mul_f64(time_factor())
+}
+
 /// The bundled NYC flights sample as a DataFusion connection named `flights`.
 pub fn flights() -> ConnectorRef {
     metricchat::connectors::flights_sample("flights").expect("bundled flights sample")

@@ -52,13 +52,12 @@ mod runner;
 mod window;
 
 pub use instructions::{InstructionsHandle, MemoriesHandle};
-pub use window::{fit_messages, truncate_observation};
 
 pub use crate::run::{Chart, Dataset};
 
 /// Behaviour of an agent: budgets, guard, context and protocol settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AgentConfig {
     /// Planner steps per run.
@@ -339,7 +338,7 @@ impl Agent {
             .hub
             .plan(&self.inner.connections, question)
             .await?;
-        plan.system_prompt = Some(run::system_prompt(
+        plan.system_prompt = Some(crate::prompts::system_prompt(
             &plan,
             self.inner.config.instructions.as_deref(),
             self.inner.config.answer_checks,
@@ -397,27 +396,15 @@ impl AgentBuilder {
         self
     }
 
-    /// The model (required).
+    /// The model (required): a client, or a shared `Arc<dyn LlmClient>`.
     pub fn llm(mut self, llm: impl LlmClient + 'static) -> Self {
         self.llm = Some(Arc::new(llm));
-        self
-    }
-
-    /// The model, shared.
-    pub fn llm_arc(mut self, llm: Arc<dyn LlmClient>) -> Self {
-        self.llm = Some(llm);
         self
     }
 
     /// A smaller, cheaper model for run titles (default: the main model).
     pub fn title_llm(mut self, llm: impl LlmClient + 'static) -> Self {
         self.title_llm = Some(Arc::new(llm));
-        self
-    }
-
-    /// A shared title model (see [`title_llm`](Self::title_llm)).
-    pub fn title_llm_arc(mut self, llm: Arc<dyn LlmClient>) -> Self {
-        self.title_llm = Some(llm);
         self
     }
 
@@ -433,15 +420,9 @@ impl AgentBuilder {
         self
     }
 
-    /// Where runs are persisted (default: in memory).
+    /// Where runs are persisted (default: in memory): a store, or a shared `Arc<dyn Store>`.
     pub fn store(mut self, store: impl Store + 'static) -> Self {
         self.store = Some(Arc::new(store));
-        self
-    }
-
-    /// The store, shared.
-    pub fn store_arc(mut self, store: Arc<dyn Store>) -> Self {
-        self.store = Some(store);
         self
     }
 
@@ -457,15 +438,9 @@ impl AgentBuilder {
         self
     }
 
-    /// Adds a tool to the set.
+    /// Adds a tool to the set: a tool, or a shared `Arc<dyn DynTool>` (Python and JS tools).
     pub fn tool(mut self, tool: impl DynTool + 'static) -> Self {
         self.extra_tools.push(Arc::new(tool));
-        self
-    }
-
-    /// Adds a tool object to the set.
-    pub fn tool_arc(mut self, tool: Arc<dyn DynTool>) -> Self {
-        self.extra_tools.push(tool);
         self
     }
 

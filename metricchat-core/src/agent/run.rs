@@ -216,7 +216,7 @@ impl Loop {
     }
 
     fn system_prompt(&self, plan: &ContextPlan) -> String {
-        system_prompt(
+        crate::prompts::system_prompt(
             plan,
             self.inner.config.instructions.as_deref(),
             self.inner.config.answer_checks,
@@ -833,10 +833,7 @@ impl Loop {
             temperature: Some(0.0),
             max_tokens: Some(24),
             ..ChatRequest::new(vec![
-                ChatMessage::system(
-                    "Write a title of at most six words for the user's question. Reply with the \
-                     title only.",
-                ),
+                ChatMessage::system(crate::prompts::TITLE),
                 ChatMessage::user(self.record.question.clone()),
             ])
         }
@@ -1014,53 +1011,4 @@ impl Loop {
             iterations: summary.iterations,
         })
     }
-}
-
-/// The system prompt of a run: the role, then the plan's sections (connections, schema, table
-/// index, knowledge, rules, memories), then how to work and the embedder's instructions.
-pub(crate) fn system_prompt(plan: &ContextPlan, extra: Option<&str>, sql_rules: bool) -> String {
-    let mut p = String::from(
-        "You are metricchat, a careful data analyst. You answer the user's question about \
-         their data by running read-only SQL with the tools, then you answer in plain words \
-         with the exact numbers from the results. Never invent numbers.\n\n",
-    );
-    p.push_str("Connections:\n");
-    p.push_str(plan.section("connections"));
-    p.push_str("\nSchema:\n");
-    p.push_str(plan.section("schema"));
-    p.push_str(plan.section("table_index"));
-    for name in ["knowledge", "rules", "memories"] {
-        let s = plan.section(name);
-        if !s.is_empty() {
-            p.push('\n');
-            p.push_str(s);
-        }
-    }
-    p.push_str(
-        "\nHow to work: use create_data with one SQL SELECT that computes what the question \
-         asks (use only the tables and columns above; use describe_tables or inspect_data \
-         first only if you are unsure). Look at the rows it returns, then finish with the \
-         answer. If a tool reports an error, fix the cause and try again.\n",
-    );
-    if sql_rules {
-        p.push_str(
-            "SQL rules:\n\
-         - most/highest/worst delay: ORDER BY … DESC; least/lowest/best: ORDER BY … ASC. \
-             For \"which …\" or \"who …\" questions return the top row only (LIMIT 1).\n\
-             - Leave out NULLs of the column you group by or rank (WHERE x IS NOT NULL).\n\
-             - When the question asks which thing (a company, a place, a person, a product), return its \
-             name from the table that holds names, not only its code or id.\n\
-             - Filter text with values exactly as the data writes them (see the sample values; \
-             case and spelling matter).\n\
-             - Percentages: 100.0 * part / total. Averages and ratios: never integer division.\n\
-             - Ask a clarifying question only when the question can mean very different things and \
-             no query can settle it.\n",
-        );
-    }
-    if let Some(extra) = extra {
-        p.push('\n');
-        p.push_str(extra);
-        p.push('\n');
-    }
-    p
 }

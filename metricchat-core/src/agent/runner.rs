@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rand::Rng;
 use serde_json::json;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::ToolStatus;
+use crate::llm::RetryPolicy;
 use crate::tools::{DynTool, ToolContext, ToolError, ToolErrorKind};
 
 /// How one tool call ended.
@@ -112,10 +112,11 @@ async fn attempt(
     }
 }
 
-/// Exponential backoff with jitter: `base * 2^(attempt-1) * [0.5, 1.5)`.
-fn backoff_delay(base: Duration, attempt: u32) -> Duration {
-    let exp = base.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(16)));
-    exp.mul_f64(rand::rng().random_range(0.5..1.5))
+/// The waits between a tool's attempts: the core retry policy (exponential from the tool's
+/// `backoff`, factor 2, with jitter), capped at the policy's default cap or `backoff` if larger.
+fn tool_backoffs(backoff: Duration, attempts: u32) -> impl Iterator<Item = Duration> {
+    let cap = backoff.max(RetryPolicy::default().max_backoff);
+    RetryPolicy::new(attempts.saturating_sub(1), backoff, cap).backoffs()
 }
 
 /// Runs `tool` under its policy.
@@ -128,6 +129,7 @@ pub(crate) async fn run_tool(
 ) -> ToolRunOutcome {
     let policy = tool.policy();
     let attempts_allowed = policy.attempts.max(1);
+    let mut backoffs = tool_backoffs(policy.backoff, attempts_allowed);
     let mut n = 0;
     loop {
         n += 1;
@@ -154,7 +156,7 @@ pub(crate) async fn run_tool(
                 };
             }
             AttemptEnd::Done(Err(e)) if e.retryable && n < attempts_allowed => {
-                let wait = backoff_delay(policy.backoff, n);
+                let wait = backoffs.next().unwrap_or(policy.backoff);
                 tracing::debug!(tool = tool.name(), attempt = n, error = %e.message, "retrying tool");
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}

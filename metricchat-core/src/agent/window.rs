@@ -8,7 +8,7 @@ use crate::llm::{ChatMessage, Role};
 use crate::text::one_line;
 
 /// Cuts a long observation to `max_chars`, leaving a marker that says how much was cut.
-pub fn truncate_observation(text: &str, max_chars: usize) -> String {
+pub(crate) fn truncate_observation(text: &str, max_chars: usize) -> String {
     let n = text.chars().count();
     if n <= max_chars {
         return text.to_string();
@@ -21,7 +21,7 @@ pub fn truncate_observation(text: &str, max_chars: usize) -> String {
 /// last `keep_last` messages are kept; older tool observations are cut to a short head with a
 /// marker, and if that is not enough the oldest middle messages are replaced by one summary
 /// message that lists what they were. Returns how many messages were changed or dropped.
-pub fn fit_messages(
+pub(crate) fn fit_messages(
     messages: &mut Vec<ChatMessage>,
     budget: usize,
     keep_last: usize,
@@ -107,8 +107,10 @@ pub fn fit_messages(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::context::tokens::BpeCounter;
 
     #[test]
     fn truncation_marks_what_was_cut() {
@@ -116,5 +118,37 @@ mod tests {
         assert!(t.starts_with("xxxxxxxxxx…"));
         assert!(t.contains("truncated 90 of 100"));
         assert_eq!(truncate_observation("short", 10), "short");
+    }
+
+    #[test]
+    fn a_long_conversation_is_fitted_into_the_window() {
+        let counter = BpeCounter::cl100k();
+        let mut messages = vec![ChatMessage::user("first question about revenue")];
+        for i in 0..30 {
+            messages.push(ChatMessage::assistant(format!(
+                "step {i}: looking at the data"
+            )));
+            messages.push(ChatMessage::user(format!(
+                "observation {i}: {}",
+                "row,".repeat(400)
+            )));
+        }
+        messages.push(ChatMessage::user("the latest question"));
+        let total = |m: &[ChatMessage]| {
+            m.iter()
+                .map(|m| counter.count(&m.content) + 4)
+                .sum::<usize>()
+        };
+        assert!(total(&messages) > 3_000);
+        let changed = fit_messages(&mut messages, 3_000, 4, &counter);
+        assert!(changed > 0);
+        assert!(total(&messages) <= 3_000, "{}", total(&messages));
+        assert_eq!(messages[0].content, "first question about revenue");
+        assert_eq!(messages.last().unwrap().content, "the latest question");
+        assert!(
+            messages[1]
+                .content
+                .starts_with("[Earlier conversation, summarised")
+        );
     }
 }

@@ -412,6 +412,32 @@ pub fn find_connection<'a>(
     }
 }
 
+/// A shared connector is a connector (every method forwarded, overrides kept).
+#[async_trait]
+impl<T: Connector + ?Sized> Connector for Arc<T> {
+    fn info(&self) -> ConnectorInfo {
+        (**self).info()
+    }
+    async fn test_connection(&self) -> Result<()> {
+        (**self).test_connection().await
+    }
+    async fn list_tables(&self) -> Result<Vec<TableRef>> {
+        (**self).list_tables().await
+    }
+    async fn table_schema(&self, table: &TableRef) -> Result<TableSchema> {
+        (**self).table_schema(table).await
+    }
+    async fn catalog(&self) -> Result<Vec<TableSchema>> {
+        (**self).catalog().await
+    }
+    async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
+        (**self).query(sql, opts).await
+    }
+    async fn sample(&self, table: &TableRef, rows: usize) -> Result<QueryData> {
+        (**self).sample(table, rows).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -187,7 +187,7 @@ impl TableDescription {
 }
 
 /// Whether an engine type name is numeric (`INT`, `DOUBLE`, `DECIMAL(10,2)`, `Float64`, …).
-pub fn is_numeric_type(data_type: &str) -> bool {
+pub(crate) fn is_numeric_type(data_type: &str) -> bool {
     let t = data_type.to_ascii_lowercase();
     [
         "int", "float", "double", "decimal", "numeric", "real", "number",

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Budgets and limits of the hub.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ContextConfig {
     /// Tables described in full in the prompt at most; the rest appear as a name index.
@@ -27,7 +27,7 @@ pub struct ContextConfig {
     /// Characters of one observation shown to the model before it is cut with a marker.
     pub observation_chars: usize,
     /// The model's context window in tokens; when set, section budgets shrink to fit half of
-    /// it and [`fit_messages`](crate::agent::fit_messages) keeps the conversation inside it.
+    /// it and the agent keeps the conversation inside it (older steps summarised).
     /// The agent sets it from `model_info()` unless the embedder did.
     pub context_window: Option<usize>,
     /// Tables at most whose columns are loaded for ranking; beyond this, only names are ranked.

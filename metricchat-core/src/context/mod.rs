@@ -7,9 +7,8 @@
 //! chosen tables in full (with sample values), lists the rest as a compact name index, and adds
 //! the approved rules and the memories in scope. Every section is counted with the model's
 //! tokenizer ([`tokens`]) against its budget; [`ContextPlan::explain`] shows what was sent and
-//! why. Warm sections (this run's observations, history) are kept by the agent and fitted with
-//! [`truncate_observation`](crate::agent::truncate_observation) and
-//! [`fit_messages`](crate::agent::fit_messages).
+//! why. Warm sections (this run's observations, history) are kept by the agent, which cuts long
+//! observations and summarises older steps to fit the window (`agent/window.rs`).
 //!
 //! A hub is built once ([`ContextHub::builder`]): its configuration, tokenizer, embedder and
 //! knowledge resources never change afterwards. Two kinds of state change while runs go on, each
@@ -46,14 +45,12 @@ use crate::connector::ConnectorRef;
 use crate::error::Result;
 use crate::knowledge::Resource;
 
-pub use self::catalog::{ColumnDescription, TableDescription, is_numeric_type};
+pub use self::catalog::{ColumnDescription, TableDescription};
 pub use self::config::ContextConfig;
 pub use self::embed::Embedder;
 pub use self::knowledge::KnowledgeHit;
 pub use self::plan::{ContextPlan, FamilySummary, PromptSection, TableSelection};
 pub use self::schema_index::TableFamily;
-pub use self::tokens::estimate_tokens;
-pub use crate::text::words;
 
 use self::catalog::CatalogCache;
 use self::embed::Embeddings;
@@ -240,6 +237,7 @@ mod tests {
         Capabilities, ColumnInfo, ConnectorInfo, Dialect, TableRef, TableSchema,
     };
     use crate::knowledge::{ResourceKind, ResourceSource};
+    use crate::text::words;
 
     fn info(name: &str) -> ConnectorInfo {
         ConnectorInfo {

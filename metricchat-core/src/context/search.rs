@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use rust_stemmers::{Algorithm, Stemmer};
 
-use super::words;
+use crate::text::words;
 
 /// Abbreviations common in warehouse column and table names, with the word they stand for.
 const ABBREVIATIONS: &[(&str, &str)] = &[

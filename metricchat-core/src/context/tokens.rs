@@ -20,7 +20,7 @@ pub trait TokenCounter: Send + Sync + fmt::Debug {
 }
 
 /// Approximate token count (4 characters a token); [`CharEstimate`] counts with it.
-pub fn estimate_tokens(text: &str) -> usize {
+pub(crate) fn estimate_tokens(text: &str) -> usize {
     text.chars().count().div_ceil(4)
 }
 

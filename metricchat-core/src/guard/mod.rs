@@ -51,7 +51,7 @@ use walk::{TableRef, Violation, WalkOptions};
 
 /// Per-user table access rules supplied by the host.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Policy {
     /// If set, only these tables (case-insensitive, `name` or `schema.name`) may be read.
@@ -62,7 +62,7 @@ pub struct Policy {
 
 /// Guard settings. The default is safe: read-only, one statement, 10,000 rows, 60 s.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct GuardConfig {
     /// Outer `LIMIT` added or tightened to this; `None` only by explicit opt-out.

@@ -560,6 +560,21 @@ pub trait LlmClient: Send + Sync + fmt::Debug {
     }
 }
 
+/// A shared model is a model (as rig does for `CompletionModel`): `Agent::builder().llm(arc)`
+/// takes an `Arc<dyn LlmClient>` as well as an owned client.
+#[async_trait]
+impl<T: LlmClient + ?Sized> LlmClient for std::sync::Arc<T> {
+    fn model_info(&self) -> ModelInfo {
+        (**self).model_info()
+    }
+    async fn stream(&self, request: ChatRequest) -> Result<ChatStream> {
+        (**self).stream(request).await
+    }
+    async fn complete(&self, request: ChatRequest) -> Result<ChatResponse> {
+        (**self).complete(request).await
+    }
+}
+
 /// Folds [`ChatEvent`]s into a [`ChatResponse`], assembling tool calls from their fragments.
 #[derive(Debug, Default)]
 pub struct ChatAccumulator {

@@ -19,6 +19,7 @@ use crate::llm::{
     ChatEvent, ChatMessage, ChatRequest, LlmClient, ResponseFormat, ToolCall, ToolChoice, ToolSpec,
     Usage,
 };
+use crate::prompts;
 
 /// How the model states its decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -41,11 +42,6 @@ pub struct LlmPlanner {
     max_repairs: u32,
     temperature: Option<f32>,
 }
-
-const JSON_FORMAT: &str = r#"Reply with exactly one JSON object and nothing else, in this format:
-{"reasoning": "<one short sentence: what you do next and why>", "action": {"tool": "<tool name>", "arguments": {<arguments>}}}
-When the results you have answer the question, reply instead:
-{"reasoning": "<short>", "analysis_complete": true, "final_answer": "<the answer for the user, with the exact numbers from the results>"}"#;
 
 impl LlmPlanner {
     /// A planner over `llm`, protocol chosen from the model's capabilities.
@@ -308,7 +304,7 @@ impl LlmPlanner {
             system.push_str("\n\nTools:\n");
             system.push_str(&render_tools(&input.tools));
             system.push('\n');
-            system.push_str(JSON_FORMAT);
+            system.push_str(prompts::JSON_FORMAT);
         }
         let mut messages = vec![ChatMessage::system(system)];
         messages.extend(input.messages.iter().cloned());
@@ -393,19 +389,16 @@ impl LlmPlanner {
                     repair_note = Some(format!("repaired after: {problem}"));
                     messages.push(ChatMessage::assistant(out.text.clone()));
                     messages.push(ChatMessage::user(if native {
-                        format!(
-                            "Your reply could not be used: {problem}. Call one of the tools, or \
-                             answer in plain text if the results already answer the question."
-                        )
+                        prompts::repair_native(&problem)
                     } else {
-                        format!(
-                            "Your reply could not be used: {problem}.\n{JSON_FORMAT}\nValid tools: {}.",
-                            input
+                        prompts::repair_json_text(
+                            &problem,
+                            &input
                                 .tools
                                 .iter()
                                 .map(|t| t.name.as_str())
                                 .collect::<Vec<_>>()
-                                .join(", ")
+                                .join(", "),
                         )
                     }));
                 }

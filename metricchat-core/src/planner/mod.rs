@@ -134,9 +134,23 @@ pub trait Planner: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// A shared planner is a planner (every method forwarded, overrides kept).
+#[async_trait]
+impl<T: Planner + ?Sized> Planner for std::sync::Arc<T> {
+    async fn decide(&self, input: PlannerInput) -> Result<DecisionStream> {
+        (**self).decide(input).await
+    }
+    fn step_messages(&self, decision: &PlannerDecision, observation: &str) -> Vec<ChatMessage> {
+        (**self).step_messages(decision, observation)
+    }
+}
+
 /// [`Planner::step_messages`] for the JSON-in-text protocol: the decision as the assistant's
 /// JSON, the observation as a user message.
-pub fn json_text_step_messages(decision: &PlannerDecision, observation: &str) -> Vec<ChatMessage> {
+pub(crate) fn json_text_step_messages(
+    decision: &PlannerDecision,
+    observation: &str,
+) -> Vec<ChatMessage> {
     let tool = decision
         .action
         .as_ref()

@@ -329,7 +329,7 @@ impl ToolContext {
     }
 
     /// Ends the run with an answer the tool already streamed as `block.upsert` events.
-    pub fn finish_with_answer_streamed(&self, answer: &str, _block_id: Uuid) {
+    pub(crate) fn finish_with_answer_streamed(&self, answer: &str) {
         if let Ok(mut s) = self.shared.scratch() {
             s.terminal = Some(Terminal::Answer {
                 text: answer.to_string(),

@@ -675,3 +675,86 @@ impl Store for MemoryStore {
         Ok(out)
     }
 }
+
+/// A shared store is a store: `Agent::builder().store(arc)` takes an `Arc<dyn Store>` as well
+/// as an owned one.
+#[async_trait]
+impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
+    async fn write_step(&self, step: &StepWrite) -> Result<()> {
+        (**self).write_step(step).await
+    }
+    async fn get_run(&self, id: Uuid) -> Result<Option<RunRecord>> {
+        (**self).get_run(id).await
+    }
+    async fn list_runs(&self, limit: u32) -> Result<Vec<RunRecord>> {
+        (**self).list_runs(limit).await
+    }
+    async fn decisions(&self, run_id: Uuid) -> Result<Vec<DecisionRecord>> {
+        (**self).decisions(run_id).await
+    }
+    async fn tool_executions(&self, run_id: Uuid) -> Result<Vec<ToolExecutionRecord>> {
+        (**self).tool_executions(run_id).await
+    }
+    async fn queries(&self, run_id: Uuid) -> Result<Vec<QueryRecord>> {
+        (**self).queries(run_id).await
+    }
+    async fn visualizations(&self, run_id: Uuid) -> Result<Vec<VisualizationRecord>> {
+        (**self).visualizations(run_id).await
+    }
+    async fn latest_snapshot(&self, run_id: Uuid) -> Result<Option<Snapshot>> {
+        (**self).latest_snapshot(run_id).await
+    }
+    async fn events(&self, run_id: Uuid) -> Result<Vec<Event>> {
+        (**self).events(run_id).await
+    }
+    async fn mark_interrupted(&self) -> Result<u64> {
+        (**self).mark_interrupted().await
+    }
+    async fn put_instruction(&self, instruction: &Instruction) -> Result<()> {
+        (**self).put_instruction(instruction).await
+    }
+    async fn get_instruction(&self, id: Uuid) -> Result<Option<Instruction>> {
+        (**self).get_instruction(id).await
+    }
+    async fn list_instructions(&self, filter: &InstructionFilter) -> Result<Vec<Instruction>> {
+        (**self).list_instructions(filter).await
+    }
+    async fn set_instruction_status(
+        &self,
+        id: Uuid,
+        status: InstructionStatus,
+    ) -> Result<Instruction> {
+        (**self).set_instruction_status(id, status).await
+    }
+    async fn update_instruction(
+        &self,
+        id: Uuid,
+        update: &InstructionUpdate,
+    ) -> Result<Instruction> {
+        (**self).update_instruction(id, update).await
+    }
+    async fn delete_instruction(&self, id: Uuid) -> Result<()> {
+        (**self).delete_instruction(id).await
+    }
+    async fn record_instruction_usage(&self, ids: &[Uuid]) -> Result<()> {
+        (**self).record_instruction_usage(ids).await
+    }
+    async fn put_memory(&self, memory: &Memory) -> Result<()> {
+        (**self).put_memory(memory).await
+    }
+    async fn list_memories(&self, filter: &MemoryFilter) -> Result<Vec<Memory>> {
+        (**self).list_memories(filter).await
+    }
+    async fn delete_memory(&self, id: Uuid) -> Result<()> {
+        (**self).delete_memory(id).await
+    }
+    async fn put_eval_run(&self, run: &EvalRunRecord) -> Result<()> {
+        (**self).put_eval_run(run).await
+    }
+    async fn get_eval_run(&self, id: Uuid) -> Result<Option<EvalRunRecord>> {
+        (**self).get_eval_run(id).await
+    }
+    async fn list_eval_runs(&self, suite: Option<&str>, limit: u32) -> Result<Vec<EvalRunRecord>> {
+        (**self).list_eval_runs(suite, limit).await
+    }
+}

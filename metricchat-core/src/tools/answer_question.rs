@@ -34,7 +34,7 @@ impl Tool for AnswerQuestion {
     type Output = AnswerQuestionOutput;
 
     fn description(&self) -> String {
-        "Write the final answer for the user from the results gathered so far. Ends the run.".into()
+        crate::prompts::ANSWER_QUESTION.into()
     }
 
     fn category(&self) -> ToolCategory {
@@ -54,10 +54,8 @@ impl Tool for AnswerQuestion {
         args: AnswerQuestionArgs,
     ) -> Result<AnswerQuestionOutput, ToolError> {
         let digest = ctx.results_digest(20);
-        let system = "You are a data analyst. Answer the user's question in a few sentences using \
-                      only the results below. Quote the exact numbers. If the results do not \
-                      answer the question, say so.";
-        let mut user = format!("Question: {}\n\nResults:\n{digest}", ctx.question());
+        let system = crate::prompts::ANSWER_WRITER;
+        let mut user = crate::prompts::answer_user(ctx.question(), &digest);
         if let Some(f) = args.focus.filter(|f| !f.trim().is_empty()) {
             user.push_str(&format!("\nFocus: {f}"));
         }
@@ -107,7 +105,7 @@ impl Tool for AnswerQuestion {
             text: answer.clone(),
             done: true,
         });
-        ctx.finish_with_answer_streamed(&answer, block_id);
+        ctx.finish_with_answer_streamed(&answer);
         Ok(AnswerQuestionOutput { answer })
     }
 }

@@ -11,6 +11,7 @@ use crate::data;
 use crate::error::{Error, ErrorKind};
 use crate::guard::extract_sql;
 use crate::llm::{ChatMessage, ChatRequest};
+use crate::prompts;
 use crate::viz::{ChartHint, ChartSpec};
 
 /// SQL attempts per call: the first plus two repairs.
@@ -67,15 +68,14 @@ pub struct CreateDataOutput {
 }
 
 fn sql_system_prompt(ctx: &ToolContext, dialect: &str, connection: &str) -> String {
-    format!(
-        "You write one read-only SQL query in the {dialect} dialect. Reply with only the SQL, no \
-         explanation.\n\nTables:\n{}\n{}",
-        ctx.plan()
+    prompts::sql_writer(
+        dialect,
+        &ctx.plan()
             .map(|p| p.schema_for(Some(connection)))
             .unwrap_or_else(|| ctx.hub().schema_text(Some(connection))),
-        ctx.plan()
+        &ctx.plan()
             .map(|p| format!("{}{}", p.section("rules"), p.section("memories")))
-            .unwrap_or_else(|| ctx.hub().rules_text())
+            .unwrap_or_else(|| ctx.hub().rules_text()),
     )
 }
 
@@ -120,10 +120,7 @@ impl Tool for CreateData {
     type Output = CreateDataOutput;
 
     fn description(&self) -> String {
-        "Create the dataset that answers (part of) the question: give a title and one read-only \
-         SQL SELECT. It runs, is repaired automatically if it fails, and is charted. You see the \
-         first rows."
-            .into()
+        prompts::CREATE_DATA.into()
     }
 
     fn category(&self) -> ToolCategory {
@@ -167,7 +164,7 @@ impl Tool for CreateData {
                 write_sql(
                     ctx,
                     &system,
-                    format!("Question: {}\nData needed: {need}", ctx.question()),
+                    prompts::sql_write(ctx.question(), &need),
                     "sql_write",
                     0.0,
                 )
@@ -185,12 +182,7 @@ impl Tool for CreateData {
                 Err(e) if attempt < MAX_SQL_ATTEMPTS && repairable(&e) => {
                     ctx.progress(format!("attempt {attempt} failed; repairing SQL"));
                     failed.push(normalize_sql(&sql));
-                    let prompt = format!(
-                        "Question: {}\nData needed: {need}\n\nThis SQL failed:\n{sql}\n\n\
-                         Error:\n{e}\n\nFix exactly what the error names and write the corrected \
-                         query.",
-                        ctx.question()
-                    );
+                    let prompt = prompts::sql_repair(ctx.question(), &need, &sql, &e);
                     let mut repaired =
                         write_sql(ctx, &system, prompt.clone(), "sql_repair", 0.0).await?;
                     if failed.contains(&normalize_sql(&repaired)) {
@@ -200,10 +192,7 @@ impl Tool for CreateData {
                         repaired = write_sql(
                             ctx,
                             &system,
-                            format!(
-                                "{prompt}\n\nYour previous correction was identical to the failing \
-                                 query. Write a different query that avoids the error."
-                            ),
+                            prompts::sql_repair_repeated(&prompt),
                             "sql_repair",
                             0.7,
                         )

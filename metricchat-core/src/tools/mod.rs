@@ -295,6 +295,31 @@ pub trait DynTool: Send + Sync {
     ) -> Result<serde_json::Value, ToolError>;
 }
 
+/// A shared tool is a tool: `Agent::builder().tool(arc)` takes an `Arc<dyn DynTool>` (a Python
+/// or JavaScript tool) as well as an owned one.
+#[async_trait]
+impl<T: DynTool + ?Sized> DynTool for Arc<T> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn spec(&self) -> ToolSpec {
+        (**self).spec()
+    }
+    fn category(&self) -> ToolCategory {
+        (**self).category()
+    }
+    fn policy(&self) -> ToolPolicy {
+        (**self).policy()
+    }
+    async fn call_json(
+        &self,
+        ctx: &ToolContext,
+        arguments: serde_json::Value,
+    ) -> Result<serde_json::Value, ToolError> {
+        (**self).call_json(ctx, arguments).await
+    }
+}
+
 /// The JSON Schema of `T` as tools send it to models (no `$schema`, no `title`).
 pub fn schema_of<T: JsonSchema>() -> serde_json::Value {
     let schema = schemars::schema_for!(T);

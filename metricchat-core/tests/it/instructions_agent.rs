@@ -78,7 +78,7 @@ fn agent(llm: &ScriptedLlm, store: Arc<dyn Store>) -> Agent {
     Agent::builder()
         .llm(llm.clone())
         .connection(Arc::new(Warehouse) as ConnectorRef)
-        .store_arc(store)
+        .store(store)
         .rule("CONFIG-RULE: answer in English")
         .generate_title(false)
         .build()

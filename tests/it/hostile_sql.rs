@@ -16,14 +16,14 @@
 //! corpus must pass the guard in every dialect and run on every live engine.
 //!
 //! The tables of figures go to stderr and to `hostile_sql_report.md` in the test's temp dir
-//! (`cargo test --test hostile_sql -- --nocapture` shows them).
+//! (`cargo test --workspace --features metricchat/all-but-duckdb --test it hostile_sql --
+//! --nocapture` shows them).
 #![cfg(all(
     feature = "sqlite",
     feature = "postgres",
     feature = "mysql",
     feature = "datafusion"
 ))]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -286,7 +286,7 @@ async fn engine_run(conn: &ConnectorRef, sql: &str) -> Result<String, Error> {
         let stream = conn.query(sql, opts).await?;
         Ok::<_, Error>(batches_text(&collect_stream(stream).await?.batches))
     };
-    match tokio::time::timeout(Duration::from_secs(20), run).await {
+    match tokio::time::timeout(crate::common::scaled(Duration::from_secs(20)), run).await {
         Ok(r) => r,
         Err(_) => Err(Error::Internal(
             "the connector did not return within 20 s".into(),
@@ -324,7 +324,7 @@ macro_rules! canary_checks {
 macro_rules! raw_text {
     ($conn:ident, $sql:expr) => {{
         let fut = sqlx::raw_sql(AssertSqlSafe($sql.to_string())).fetch_all(&mut $conn);
-        match tokio::time::timeout(Duration::from_secs(10), fut).await {
+        match tokio::time::timeout(crate::common::scaled(Duration::from_secs(10)), fut).await {
             Ok(Ok(rows)) => rows
                 .iter()
                 .map(|r| {
@@ -1146,7 +1146,7 @@ impl Df {
                 Err(e) => format!("error: {e}"),
             }
         });
-        match tokio::time::timeout(Duration::from_secs(10), task).await {
+        match tokio::time::timeout(crate::common::scaled(Duration::from_secs(10)), task).await {
             Ok(Ok(out)) => out,
             Ok(Err(e)) => format!("panicked: {e}"),
             Err(_) => "timeout".into(),

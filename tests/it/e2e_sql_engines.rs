@@ -1,9 +1,6 @@
 //! The foundation's end-to-end flow on the flights data loaded into SQLite and PostgreSQL:
 //! the same scripted agent, a real engine, the answer checked against a direct query.
 #![cfg(all(feature = "sqlite", feature = "postgres"))]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
 
 use std::sync::Arc;
 
@@ -15,7 +12,7 @@ use metricchat::store::{MemoryStore, Store};
 use metricchat::{Agent, ConnectorRef, QueryOptions, connector::collect_stream};
 use serde_json::json;
 
-use common::*;
+use crate::common::*;
 
 const SLICE: usize = 20_000;
 
@@ -103,7 +100,7 @@ async fn agent_on(conn: ConnectorRef) {
     let agent = Agent::builder()
         .llm(llm)
         .connection(conn.clone())
-        .store_arc(store.clone())
+        .store(store.clone())
         .generate_title(false)
         .build()
         .unwrap();

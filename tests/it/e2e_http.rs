@@ -1,9 +1,6 @@
 //! The whole loop over real HTTP: the OpenAI client against the fake provider server, real
 //! DataFusion queries on the bundled flights data, a SQLite store on disk. Also what happens when
 //! the provider misbehaves (429, 500, a cut stream, silence).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +13,7 @@ use metricchat::{Agent, ErrorKind};
 use metricchat_testkit::{Exchange, FakeLlmServer, Matcher, Reply};
 use serde_json::json;
 
-use common::*;
+use crate::common::*;
 
 fn client(server: &FakeLlmServer, tweak: impl FnOnce(&mut OpenAiConfig)) -> OpenAiClient {
     let mut cfg = OpenAiConfig::new("gpt-4.1-mini").with_base_url(server.base_url());
@@ -71,7 +68,7 @@ async fn native_tools_end_to_end_answer_matches_a_direct_query() {
     let agent = Agent::builder()
         .llm(client(&server, |_| {}))
         .connection(conn.clone())
-        .store_arc(store.clone())
+        .store(store.clone())
         .protocol(DecisionProtocol::NativeTools)
         .build()
         .unwrap();
@@ -157,7 +154,7 @@ async fn json_in_text_end_to_end_over_http() {
     let agent = Agent::builder()
         .llm(client(&server, |c| c.supports_tools = Some(false)))
         .connection(conn.clone())
-        .store_arc(store.clone())
+        .store(store.clone())
         .generate_title(false)
         .build()
         .unwrap();
@@ -193,7 +190,7 @@ async fn rate_limits_and_server_errors_are_retried_transparently() {
     let agent = Agent::builder()
         .llm(client(&server, |_| {}))
         .connection(flights())
-        .store_arc(store.clone())
+        .store(store.clone())
         .generate_title(false)
         .build()
         .unwrap();
@@ -221,7 +218,7 @@ async fn persistent_server_errors_fail_the_run_with_a_typed_error() {
     let agent = Agent::builder()
         .llm(client(&server, |_| {}))
         .connection(flights())
-        .store_arc(store.clone())
+        .store(store.clone())
         .build()
         .unwrap();
     let mut run = agent.stream("q");
@@ -251,7 +248,7 @@ async fn a_stream_cut_mid_way_fails_cleanly() {
             c.http.retry.max_retries = 0;
         }))
         .connection(flights())
-        .store_arc(store.clone())
+        .store(store.clone())
         .build()
         .unwrap();
     let mut run = agent.stream("q");
@@ -280,7 +277,7 @@ async fn a_server_that_never_answers_times_out() {
             c.http.retry.max_retries = 0;
         }))
         .connection(flights())
-        .store_arc(store.clone())
+        .store(store.clone())
         .build()
         .unwrap();
     let mut run = agent.stream("q");
@@ -302,7 +299,7 @@ async fn cancelling_while_the_model_streams_stops_the_http_request() {
     let agent = Agent::builder()
         .llm(client(&server, |c| c.supports_tools = Some(false)))
         .connection(flights())
-        .store_arc(store.clone())
+        .store(store.clone())
         .build()
         .unwrap();
     let mut run = agent.stream("q");
@@ -395,9 +392,9 @@ async fn the_end_to_end_flow_works_with_every_provider_client() {
         };
         let store: Arc<dyn Store> = Arc::new(metricchat::store::MemoryStore::new());
         let agent = Agent::builder()
-            .llm_arc(llm)
+            .llm(llm)
             .connection(conn.clone())
-            .store_arc(store.clone())
+            .store(store.clone())
             .generate_title(false)
             .build()
             .unwrap();
@@ -487,7 +484,7 @@ async fn model_info_picks_native_tools_or_json_in_text_for_every_provider() {
             let case = format!("{provider}, tools {tools}, {protocol:?}");
             assert_eq!(llm.model_info().supports_tools, tools, "{case}");
             let agent = Agent::builder()
-                .llm_arc(llm)
+                .llm(llm)
                 .connection(conn.clone())
                 .protocol(protocol)
                 .generate_title(false)

@@ -10,7 +10,6 @@
 //!   against the local Qwen model), the suite replays from the cassette and must not regress
 //!   against the committed report; a case whose prompt changed no longer matches its recording
 //!   and fails, which is the point: behaviour changed, record again.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,7 +1,5 @@
 //! `SqlGuard::run`: SQL through the guard without an agent (the bindings' `conn.query`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use metricchat::guard::{GuardConfig, SqlGuard};
 use metricchat::{ErrorKind, QueryOptions, connectors};
 

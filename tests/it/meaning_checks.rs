@@ -1,9 +1,6 @@
 //! Meaning checks before an answer: a scripted model (the fake OpenAI server over HTTP) makes
 //! the mistakes small models make, and the agent sends back what to fix — with the values the
 //! data really holds when a text filter matched nothing.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
 
 use metricchat::Agent;
 use metricchat::events::EventKind;
@@ -12,7 +9,7 @@ use metricchat::planner::DecisionProtocol;
 use metricchat_testkit::{Exchange, FakeLlmServer, Matcher, Reply};
 use serde_json::json;
 
-use common::*;
+use crate::common::*;
 
 fn agent(server: &FakeLlmServer) -> Agent {
     Agent::builder()
