@@ -11,9 +11,8 @@ use tokio_util::sync::CancellationToken;
 use metricchat::eval::{EvalMode, EvalReport as CoreReport, Evaluator, Suite};
 use metricchat::llm::LlmSource;
 
-use crate::{
-    InternalError, InvalidInputError, err, json_err, recv_interruptible, runtime, to_py_err,
-};
+use crate::error::{InternalError, InvalidInputError, err, json_err, to_py_err};
+use crate::runtime::{recv_interruptible, runtime};
 
 /// What `Agent.eval` was asked for (see `metricchat.eval.run`).
 pub(crate) struct EvalOptions {
@@ -36,15 +35,14 @@ pub(crate) fn read_suite(suite: &str, is_path: bool) -> PyResult<Suite> {
     .map_err(err)
 }
 
-/// Starts running `suite` on `agent`; the report is stored in the agent's store when asked.
-pub(crate) fn start(agent: metricchat::Agent, suite: Suite, o: EvalOptions) -> PyResult<EvalRun> {
-    let mut evaluator = Evaluator::new(agent.clone())
-        .mode(if o.baseline {
-            EvalMode::Baseline
-        } else {
-            EvalMode::Agent
-        })
-        .concurrency(o.concurrency);
+/// An evaluator of `agent` set up as `o` asks.
+fn evaluator(agent: metricchat::Agent, o: EvalOptions) -> PyResult<Evaluator> {
+    let mode = if o.baseline {
+        EvalMode::Baseline
+    } else {
+        EvalMode::Agent
+    };
+    let mut evaluator = Evaluator::new(agent).mode(mode).concurrency(o.concurrency);
     if let Some(t) = o.timeout_secs {
         let t = Duration::try_from_secs_f64(t).map_err(|e| {
             InvalidInputError::new_err(format!("timeout must be a positive number of seconds: {e}"))
@@ -62,8 +60,14 @@ pub(crate) fn start(agent: metricchat::Agent, suite: Suite, o: EvalOptions) -> P
             .map_err(|e| InvalidInputError::new_err(format!("judge: {e}")))?;
         evaluator = evaluator.judge(source.build().map_err(err)?);
     }
+    Ok(evaluator)
+}
+
+/// Starts running `suite` on `agent`; the report is stored in the agent's store when asked.
+pub(crate) fn start(agent: metricchat::Agent, suite: Suite, o: EvalOptions) -> PyResult<EvalRun> {
+    let store = o.store;
     let (tx, rx) = flume::unbounded::<String>();
-    evaluator = evaluator.on_progress(move |p| {
+    let evaluator = evaluator(agent.clone(), o)?.on_progress(move |p| {
         let text = serde_json::json!({
             "done": p.done,
             "total": p.total,
@@ -73,23 +77,12 @@ pub(crate) fn start(agent: metricchat::Agent, suite: Suite, o: EvalOptions) -> P
         let _ = tx.send(text.to_string());
     });
     let cancel = evaluator.cancellation_token();
-    let outcome: Arc<Mutex<Option<metricchat::Result<CoreReport>>>> = Arc::default();
+    let outcome: Outcome = Arc::default();
     let slot = Arc::clone(&outcome);
-    let store = o.store;
     // On a blocking thread of the runtime: rustc cannot prove the evaluator's future `Send`
     // (its per-case closures borrow the suite), so it is driven by `block_on`, not spawned.
     runtime()?.spawn_blocking(move || {
-        let rt = tokio::runtime::Handle::current();
-        let mut done = rt.block_on(evaluator.run(&suite));
-        if store && let Ok(report) = &done {
-            let stored = match report.to_record() {
-                Ok(record) => rt.block_on(agent.store().put_eval_run(&record)),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = stored {
-                done = Err(e);
-            }
-        }
+        let done = run_blocking(&evaluator, &suite, &agent, store);
         if let Ok(mut s) = slot.lock() {
             *s = Some(done);
         }
@@ -103,12 +96,30 @@ pub(crate) fn start(agent: metricchat::Agent, suite: Suite, o: EvalOptions) -> P
     })
 }
 
+/// Runs `suite` to its report on the current runtime thread, and stores the report when asked.
+fn run_blocking(
+    evaluator: &Evaluator,
+    suite: &Suite,
+    agent: &metricchat::Agent,
+    store: bool,
+) -> metricchat::Result<CoreReport> {
+    let rt = tokio::runtime::Handle::current();
+    let report = rt.block_on(evaluator.run(suite))?;
+    if store {
+        rt.block_on(agent.store().put_eval_run(&report.to_record()?))?;
+    }
+    Ok(report)
+}
+
+/// Where a suite run leaves its report before the progress channel closes.
+type Outcome = Arc<Mutex<Option<metricchat::Result<CoreReport>>>>;
+
 /// A suite run in progress: its progress events, then its report.
 #[pyclass(frozen, module = "metricchat._native")]
 pub(crate) struct EvalRun {
     rx: flume::Receiver<String>,
     cancel: CancellationToken,
-    outcome: Arc<Mutex<Option<metricchat::Result<CoreReport>>>>,
+    outcome: Outcome,
 }
 
 #[pymethods]
