@@ -7,6 +7,8 @@
 //! depend on this module without a cycle.
 
 mod context;
+mod shared;
 pub(crate) mod state;
 
 pub use context::{QueryOutcome, ToolContext};
+pub use shared::{FinishingStream, SharedRun};
