@@ -1,92 +1,99 @@
 //! The agent from Python ([`Agent`]): built from a spec and Python tools; runs, queries, rules,
-//! instructions, memories, knowledge, run history and evals.
-
-use std::sync::Arc;
+//! instructions, memories, knowledge, run history and evals. Every I/O method returns an
+//! awaitable; dicts cross as Python objects (`pythonize`).
 
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
+use pythonize::depythonize;
 use serde::Serialize;
-use tokio_util::sync::CancellationToken;
+use serde::de::DeserializeOwned;
 
 use metricchat::instructions::{
     InstructionFilter, InstructionStatus, MemoryFilter, NewInstruction, NewMemory,
 };
 use metricchat::spec::AgentSpec;
 
-use crate::connection::QueryResult;
-use crate::error::{err, json_err, parse_id};
+use crate::connection::query_into_py;
+use crate::error::{InvalidInputError, err, parse_id};
 use crate::eval;
-use crate::run::{self, RunHandle};
-use crate::runtime::wait;
+use crate::run;
+use crate::runtime::{Plain, future_into_py};
 use crate::tools::tools_from_tuples;
 
-/// An agent built from a JSON spec (see `metricchat::spec::AgentSpec`).
+/// An agent built from a spec (see `metricchat::spec::AgentSpec`).
 #[pyclass(frozen, module = "metricchat._native")]
 pub(crate) struct Agent {
     inner: metricchat::Agent,
 }
 
-/// `value` as JSON text.
-fn to_json<T: Serialize>(value: &T) -> PyResult<String> {
-    serde_json::to_string(value).map_err(json_err)
-}
-
-/// JSON text read as `T`.
-fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> PyResult<T> {
-    serde_json::from_str(text).map_err(json_err)
+/// A Python object read as `T` (an `InvalidInputError` naming `what` when it does not fit).
+pub(crate) fn from_py<T: DeserializeOwned>(what: &str, value: &Bound<'_, PyAny>) -> PyResult<T> {
+    depythonize(value).map_err(|e| InvalidInputError::new_err(format!("{what}: {e}")))
 }
 
 impl Agent {
-    /// Runs `f(agent)` on the runtime, waits for it (GIL released) and returns it as JSON.
-    fn call<T, F, Fut>(&self, py: Python<'_>, f: F) -> PyResult<String>
+    /// Awaitable of `f(agent)`, resolving to its value as Python objects.
+    fn call<'py, T, F, Fut>(&self, py: Python<'py>, f: F) -> PyResult<Bound<'py, PyAny>>
     where
         T: Serialize + Send + 'static,
         F: FnOnce(metricchat::Agent) -> Fut,
-        Fut: std::future::Future<Output = metricchat::Result<T>> + Send + 'static,
+        Fut: Future<Output = metricchat::Result<T>> + Send + 'static,
     {
-        let value = wait(py, f(self.inner.clone()), None)?.map_err(err)?;
-        to_json(&value)
+        let fut = f(self.inner.clone());
+        future_into_py(py, async move { Ok(Plain(fut.await.map_err(err)?)) })
     }
 }
 
 #[pymethods]
 impl Agent {
-    /// `Agent(spec_json, tools)`: `tools` is a list of `(name, description, parameters_json,
-    /// invoke, cancel)` tuples (see `tools.rs`).
-    #[new]
-    #[pyo3(signature = (spec_json, tools = Vec::new()))]
-    fn new(py: Python<'_>, spec_json: &str, tools: Vec<Bound<'_, PyTuple>>) -> PyResult<Self> {
-        let spec = AgentSpec::from_json(spec_json).map_err(err)?;
+    /// Awaitable: builds an agent from an `AgentSpec` dict and `tools`, a list of `(name,
+    /// description, parameters_json, invoke, cancel)` tuples (see `tools.rs`). Opens the store;
+    /// makes no call to the model or the warehouses.
+    #[staticmethod]
+    #[pyo3(signature = (spec, tools = Vec::new()))]
+    fn build<'py>(
+        spec: &Bound<'py, PyAny>,
+        tools: Vec<Bound<'py, PyTuple>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let value: serde_json::Value = from_py("agent spec", spec)?;
+        let parsed = AgentSpec::from_json(&value.to_string()).map_err(err)?;
         let tools = tools_from_tuples(tools)?;
-        let inner = wait(py, async move { spec.build(tools).await }, None)?.map_err(err)?;
-        Ok(Self { inner })
+        future_into_py(spec.py(), async move {
+            let inner = parsed.build(tools).await.map_err(err)?;
+            Ok(Agent { inner })
+        })
     }
 
-    /// Starts a run; `previous_run` makes it a follow-up of that run.
-    #[pyo3(signature = (question, previous_run = None))]
-    fn stream(
+    /// Starts a run of `question`; returns its `RunHandle`.
+    fn stream(&self, question: String) -> PyResult<run::RunHandle> {
+        run::start(&self.inner, question)
+    }
+
+    /// Awaitable: starts a follow-up of run `previous_run` (e.g. the answer to its clarifying
+    /// question); resolves to its `RunHandle`.
+    fn follow_up<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
+        previous_run: &str,
         question: String,
-        previous_run: Option<String>,
-    ) -> PyResult<RunHandle> {
-        let previous = previous_run.as_deref().map(parse_id).transpose()?;
-        run::start(py, self.inner.clone(), question, previous)
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let previous = parse_id(previous_run)?;
+        run::follow_up(py, self.inner.clone(), previous, question)
     }
 
-    /// Runs `sql` on a connection (the first when `connection` is None) through the agent's
-    /// guard; returns a `QueryResult`.
-    #[pyo3(signature = (sql, connection = None))]
-    fn query(
+    /// Awaitable: runs `sql` on `connection` (the first when None) through the agent's guard;
+    /// resolves to a `QueryResult`.
+    #[pyo3(signature = (connection, sql))]
+    fn query<'py>(
         &self,
-        py: Python<'_>,
-        sql: String,
+        py: Python<'py>,
         connection: Option<String>,
-    ) -> PyResult<QueryResult> {
+        sql: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let agent = self.inner.clone();
-        let fut = async move { agent.query(connection.as_deref(), &sql).await };
-        let data = wait(py, fut, Some(CancellationToken::new()))?.map_err(err)?;
-        Ok(QueryResult::new(data))
+        query_into_py(py, move |_cancel| async move {
+            agent.query(connection.as_deref(), &sql).await
+        })
     }
 
     /// Names of the agent's connections.
@@ -110,134 +117,150 @@ impl Agent {
         self.inner.context_hub().remove_rule(rule)
     }
 
-    /// Adds an instruction from the JSON of a `NewInstruction`; returns the stored one as JSON.
-    fn add_instruction(&self, py: Python<'_>, new_json: &str) -> PyResult<String> {
-        let new: NewInstruction = from_json(new_json)?;
+    /// Awaitable: adds an instruction from a `NewInstruction` dict; resolves to the stored one.
+    fn add_instruction<'py>(
+        &self,
+        py: Python<'py>,
+        new: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let new: NewInstruction = from_py("instruction", new)?;
         self.call(py, |a| async move { a.instructions().add(new).await })
     }
 
-    /// Sets an instruction's status (`draft`, `approved`, `archived`); returns it as JSON.
-    fn set_instruction_status(&self, py: Python<'_>, id: &str, status: &str) -> PyResult<String> {
+    /// Awaitable: sets an instruction's status (`draft`, `approved`, `archived`); resolves to
+    /// the instruction.
+    fn set_instruction_status<'py>(
+        &self,
+        py: Python<'py>,
+        id: &str,
+        status: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let id = parse_id(id)?;
         let status: InstructionStatus =
             serde_json::from_value(serde_json::Value::String(status.to_string()))
-                .map_err(json_err)?;
+                .map_err(|e| InvalidInputError::new_err(format!("status `{status}`: {e}")))?;
         self.call(py, |a| async move {
             a.instructions().set_status(id, status).await
         })
     }
 
-    /// Deletes an instruction.
-    fn delete_instruction(&self, py: Python<'_>, id: &str) -> PyResult<()> {
+    /// Awaitable: deletes an instruction.
+    fn delete_instruction<'py>(&self, py: Python<'py>, id: &str) -> PyResult<Bound<'py, PyAny>> {
         let id = parse_id(id)?;
-        let agent = self.inner.clone();
-        wait(
-            py,
-            async move { agent.instructions().delete(id).await },
-            None,
-        )?
-        .map_err(err)
+        self.call(py, |a| async move { a.instructions().delete(id).await })
     }
 
-    /// Instructions matching the JSON of an `InstructionFilter`, as a JSON array.
-    fn list_instructions(&self, py: Python<'_>, filter_json: &str) -> PyResult<String> {
-        let filter: InstructionFilter = from_json(filter_json)?;
+    /// Awaitable: the instructions matching an `InstructionFilter` dict.
+    fn list_instructions<'py>(
+        &self,
+        py: Python<'py>,
+        filter: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let filter: InstructionFilter = from_py("instruction filter", filter)?;
         self.call(py, |a| async move { a.instructions().list(&filter).await })
     }
 
-    /// Adds a memory from the JSON of a `NewMemory`; returns it as JSON.
-    fn add_memory(&self, py: Python<'_>, new_json: &str) -> PyResult<String> {
-        let new: NewMemory = from_json(new_json)?;
+    /// Awaitable: adds a memory from a `NewMemory` dict; resolves to it.
+    fn add_memory<'py>(
+        &self,
+        py: Python<'py>,
+        new: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let new: NewMemory = from_py("memory", new)?;
         self.call(py, |a| async move { a.memories().add(new).await })
     }
 
-    /// Memories matching the JSON of a `MemoryFilter`, as a JSON array.
-    fn list_memories(&self, py: Python<'_>, filter_json: &str) -> PyResult<String> {
-        let filter: MemoryFilter = from_json(filter_json)?;
+    /// Awaitable: the memories matching a `MemoryFilter` dict.
+    fn list_memories<'py>(
+        &self,
+        py: Python<'py>,
+        filter: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let filter: MemoryFilter = from_py("memory filter", filter)?;
         self.call(py, |a| async move { a.memories().list(&filter).await })
     }
 
-    /// The `k` memories most relevant to `text`, as a JSON array.
-    fn search_memories(&self, py: Python<'_>, text: String, k: usize) -> PyResult<String> {
+    /// Awaitable: the `k` memories most relevant to `text`.
+    fn search_memories<'py>(
+        &self,
+        py: Python<'py>,
+        text: String,
+        k: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
         self.call(py, |a| async move { a.memories().search(&text, k).await })
     }
 
-    /// Deletes a memory.
-    fn delete_memory(&self, py: Python<'_>, id: &str) -> PyResult<()> {
+    /// Awaitable: deletes a memory.
+    fn delete_memory<'py>(&self, py: Python<'py>, id: &str) -> PyResult<Bound<'py, PyAny>> {
         let id = parse_id(id)?;
-        let agent = self.inner.clone();
-        wait(py, async move { agent.memories().delete(id).await }, None)?.map_err(err)
+        self.call(py, |a| async move { a.memories().delete(id).await })
     }
 
-    /// What a run of `question` would send the model: `(plan_json, explanation_text)`.
-    fn explain_context(&self, py: Python<'_>, question: String) -> PyResult<(String, String)> {
-        let agent = self.inner.clone();
-        let fut = async move { agent.explain_context(&question).await };
-        let plan = wait(py, fut, None)?.map_err(err)?;
-        Ok((to_json(&plan)?, plan.explain()))
+    /// Awaitable: what a run of `question` would send the model, `(plan, explanation_text)`.
+    fn explain_context<'py>(
+        &self,
+        py: Python<'py>,
+        question: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.call(py, |a| async move {
+            let plan = a.explain_context(&question).await?;
+            let text = plan.explain();
+            Ok((plan, text))
+        })
     }
 
-    /// Rules, instructions, memories and knowledge resources matching `query`, as JSON.
-    fn search_knowledge(&self, query: &str, k: usize) -> PyResult<String> {
-        to_json(&self.inner.context_hub().search_knowledge(query, k))
+    /// Rules, instructions, memories and knowledge resources matching `query`.
+    fn search_knowledge<'py>(
+        &self,
+        py: Python<'py>,
+        query: &str,
+        k: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let found = self.inner.context_hub().search_knowledge(query, k);
+        Ok(pythonize::pythonize(py, &found)?)
     }
 
     /// Starts running an eval suite (`suite` is a path when `is_path`, else YAML/JSON text);
     /// the suite is read and checked before this returns. See `metricchat.eval.run`.
-    #[pyo3(signature = (suite, is_path, *, baseline = false, concurrency = 1, timeout_secs = None, only = None, label = None, store = true, judge_json = None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (suite, is_path, options))]
     fn eval(
         &self,
         suite: &str,
         is_path: bool,
-        baseline: bool,
-        concurrency: usize,
-        timeout_secs: Option<f64>,
-        only: Option<Vec<String>>,
-        label: Option<String>,
-        store: bool,
-        judge_json: Option<String>,
+        options: &Bound<'_, PyAny>,
     ) -> PyResult<eval::EvalRun> {
         let suite = eval::read_suite(suite, is_path)?;
-        let options = eval::EvalOptions {
-            baseline,
-            concurrency,
-            timeout_secs,
-            only,
-            label,
-            store,
-            judge_json,
-        };
+        let options: eval::EvalOptions = from_py("eval options", options)?;
         eval::start(self.inner.clone(), suite, options)
     }
 
-    /// Eval reports kept in the store (of `suite`, or every suite), newest first.
+    /// Awaitable: eval reports kept in the store (of `suite`, or every suite), newest first.
     #[pyo3(signature = (suite = None, limit = 20))]
-    fn eval_history(
+    fn eval_history<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         suite: Option<String>,
         limit: u32,
-    ) -> PyResult<Vec<eval::EvalReport>> {
+    ) -> PyResult<Bound<'py, PyAny>> {
         let agent = self.inner.clone();
-        wait(py, eval::history(agent, suite, limit), None)?.map_err(err)
+        future_into_py(py, async move {
+            eval::history(agent, suite, limit).await.map_err(err)
+        })
     }
 
-    /// The latest runs as JSON (newest first).
-    fn list_runs(&self, py: Python<'_>, limit: u32) -> PyResult<String> {
+    /// Awaitable: the latest runs, newest first.
+    fn list_runs<'py>(&self, py: Python<'py>, limit: u32) -> PyResult<Bound<'py, PyAny>> {
         self.call(py, |a| async move { a.store().list_runs(limit).await })
     }
 
-    /// One run as JSON (or None).
-    fn get_run(&self, py: Python<'_>, run_id: &str) -> PyResult<Option<String>> {
+    /// Awaitable: one run's record (or None).
+    fn get_run<'py>(&self, py: Python<'py>, run_id: &str) -> PyResult<Bound<'py, PyAny>> {
         let id = parse_id(run_id)?;
-        let store = Arc::clone(self.inner.store());
-        let run = wait(py, async move { store.get_run(id).await }, None)?.map_err(err)?;
-        run.as_ref().map(to_json).transpose()
+        self.call(py, |a| async move { a.store().get_run(id).await })
     }
 
-    /// A stored run's events as a JSON array.
-    fn run_events(&self, py: Python<'_>, run_id: &str) -> PyResult<String> {
+    /// Awaitable: a stored run's events.
+    fn run_events<'py>(&self, py: Python<'py>, run_id: &str) -> PyResult<Bound<'py, PyAny>> {
         let id = parse_id(run_id)?;
         self.call(py, |a| async move { a.store().events(id).await })
     }

@@ -7,26 +7,19 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use tokio_util::sync::CancellationToken;
 
-use metricchat::connector::QueryData;
+use metricchat::connector::{QueryData, TableSchema};
 use metricchat::guard::{GuardConfig, SqlGuard};
 use metricchat::spec::connect_spec;
 use metricchat::{ConnectorRef, Error};
 
 use crate::arrow::{first_buffer_address, to_table};
-use crate::error::{err, json_err};
-use crate::runtime::{runtime, wait};
+use crate::error::err;
+use crate::runtime::{Plain, future_into_py, runtime};
 
 /// A query's result.
 #[pyclass(frozen, module = "metricchat._native")]
 pub(crate) struct QueryResult {
     data: QueryData,
-}
-
-impl QueryResult {
-    /// Wraps a query's rows.
-    pub(crate) fn new(data: QueryData) -> Self {
-        Self { data }
-    }
 }
 
 #[pymethods]
@@ -45,6 +38,27 @@ impl QueryResult {
     fn _buffer_address(&self, column: usize) -> Option<usize> {
         first_buffer_address(&self.data.batches, column)
     }
+}
+
+/// Runs `query` (given a cancellation token) as a task of its own and resolves to its rows.
+/// Cancelling the awaitable cancels the token: the task stops the query at the engine and
+/// cleans up on its own, as a dropped query future could not.
+pub(crate) fn query_into_py<'py, F, Fut>(py: Python<'py>, query: F) -> PyResult<Bound<'py, PyAny>>
+where
+    F: FnOnce(CancellationToken) -> Fut,
+    Fut: Future<Output = metricchat::Result<QueryData>> + Send + 'static,
+{
+    let cancel = CancellationToken::new();
+    let task = runtime()?.spawn(query(cancel.clone()));
+    future_into_py(py, async move {
+        let _cancel_on_drop = cancel.drop_guard();
+        let data = task.await.map_err(|e| {
+            pyo3::exceptions::PyRuntimeError::new_err(format!("the query task failed: {e}"))
+        })?;
+        Ok(QueryResult {
+            data: data.map_err(err)?,
+        })
+    })
 }
 
 /// A warehouse connection with its own guard.
@@ -93,36 +107,34 @@ impl Connection {
         self.conn.info().dialect.display_name().to_string()
     }
 
-    /// Runs `sql` through the guard; returns a `QueryResult`. `KeyboardInterrupt` cancels it.
-    fn query(&self, py: Python<'_>, sql: String) -> PyResult<QueryResult> {
+    /// Awaitable: runs `sql` through the guard and resolves to a `QueryResult`. Cancelling it
+    /// cancels the query at the engine.
+    fn query<'py>(&self, py: Python<'py>, sql: String) -> PyResult<Bound<'py, PyAny>> {
         let (conn, guard) = (Arc::clone(&self.conn), Arc::clone(&self.guard));
-        let cancel = CancellationToken::new();
-        let token = cancel.clone();
-        let fut = async move { guard.run(&conn, &sql, Some(token)).await };
-        let data = wait(py, fut, Some(cancel))?.map_err(err)?;
-        Ok(QueryResult { data })
+        query_into_py(py, move |cancel| async move {
+            guard.run(&conn, &sql, Some(cancel)).await
+        })
     }
 
-    /// Tables and views as JSON: `[{"schema", "name", "kind", ...}]`.
-    fn tables(&self, py: Python<'_>) -> PyResult<String> {
+    /// Awaitable: tables and views, `[{"schema", "name", "kind", ...}]`.
+    fn tables<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let conn = Arc::clone(&self.conn);
-        let tables = wait(py, async move { conn.list_tables().await }, None)?.map_err(err)?;
-        serde_json::to_string(&tables).map_err(json_err)
+        future_into_py(py, async move {
+            Ok(Plain(conn.list_tables().await.map_err(err)?))
+        })
     }
 
-    /// One table's columns, keys and comments as JSON.
-    fn describe(&self, py: Python<'_>, table: String) -> PyResult<String> {
+    /// Awaitable: one table's columns, keys and comments.
+    fn describe<'py>(&self, py: Python<'py>, table: String) -> PyResult<Bound<'py, PyAny>> {
         let conn = Arc::clone(&self.conn);
-        let schema = wait(py, describe_table(conn, table), None)?.map_err(err)?;
-        serde_json::to_string(&schema).map_err(json_err)
+        future_into_py(py, async move {
+            Ok(Plain(describe_table(conn, table).await.map_err(err)?))
+        })
     }
 }
 
 /// The schema of `table` (by name or qualified name) on `conn`.
-async fn describe_table(
-    conn: ConnectorRef,
-    table: String,
-) -> metricchat::Result<metricchat::connector::TableSchema> {
+async fn describe_table(conn: ConnectorRef, table: String) -> metricchat::Result<TableSchema> {
     let tables = conn.list_tables().await?;
     let wanted = tables
         .into_iter()

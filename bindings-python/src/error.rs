@@ -1,10 +1,13 @@
 //! Errors: one Python exception class per [`ErrorKind`] under `MetricChatError`, with `kind`,
-//! `retryable` and the error's sources chained as `__cause__`.
+//! `retryable` and the error's sources chained as `__cause__`. `TimeoutError` and
+//! `CancelledError` also derive from the built-in `TimeoutError` and `asyncio.CancelledError`, so
+//! code that catches those catches ours too.
 
 use pyo3::create_exception;
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::{PyException, PyTimeoutError};
 use pyo3::prelude::*;
-use pyo3::types::PyType;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
 
 use metricchat::{Error, ErrorKind};
 
@@ -37,18 +40,6 @@ create_exception!(
     RateLimitedError,
     MetricChatError,
     "Rate limited by a provider or warehouse."
-);
-create_exception!(
-    _native,
-    TimeoutError,
-    MetricChatError,
-    "A model call, query or tool timed out."
-);
-create_exception!(
-    _native,
-    CancelledError,
-    MetricChatError,
-    "The run or query was cancelled."
 );
 create_exception!(
     _native,
@@ -99,15 +90,54 @@ create_exception!(
     "A bug in metricchat."
 );
 
+/// `metricchat.TimeoutError`, built on first use.
+static TIMEOUT_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+/// `metricchat.CancelledError`, built on first use.
+static CANCELLED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// A class `name` deriving from `MetricChatError` and `other` (`create_exception!` takes one
+/// base only).
+fn dual_class<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyType>>,
+    name: &str,
+    other: Bound<'py, PyAny>,
+    doc: &str,
+) -> PyResult<Bound<'py, PyType>> {
+    let class = cell.get_or_try_init(py, || {
+        let bases = PyTuple::new(py, [py.get_type::<MetricChatError>().into_any(), other])?;
+        let namespace = PyDict::new(py);
+        namespace.set_item("__doc__", doc)?;
+        namespace.set_item("__module__", "metricchat._native")?;
+        let class = py.get_type::<PyType>().call1((name, bases, namespace))?;
+        Ok::<_, PyErr>(class.cast_into::<PyType>()?.unbind())
+    })?;
+    Ok(class.bind(py).clone())
+}
+
+/// `TimeoutError`: a `MetricChatError` and a built-in `TimeoutError`.
+fn timeout_error(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+    let builtin = py.get_type::<PyTimeoutError>().into_any();
+    let doc = "A model call, query or tool timed out (also a built-in `TimeoutError`).";
+    dual_class(py, &TIMEOUT_ERROR, "TimeoutError", builtin, doc)
+}
+
+/// `CancelledError`: a `MetricChatError` and an `asyncio.CancelledError`.
+fn cancelled_error(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+    let asyncio = py.import("asyncio")?.getattr("CancelledError")?;
+    let doc = "The run or query was cancelled (also an `asyncio.CancelledError`).";
+    dual_class(py, &CANCELLED_ERROR, "CancelledError", asyncio, doc)
+}
+
 /// The exception class of `kind`.
-fn error_class(py: Python<'_>, kind: ErrorKind) -> Bound<'_, PyType> {
-    match kind {
+fn error_class(py: Python<'_>, kind: ErrorKind) -> PyResult<Bound<'_, PyType>> {
+    Ok(match kind {
         ErrorKind::InvalidInput => py.get_type::<InvalidInputError>(),
         ErrorKind::NotFound => py.get_type::<NotFoundError>(),
         ErrorKind::Unauthorized => py.get_type::<UnauthorizedError>(),
         ErrorKind::RateLimited => py.get_type::<RateLimitedError>(),
-        ErrorKind::Timeout => py.get_type::<TimeoutError>(),
-        ErrorKind::Cancelled => py.get_type::<CancelledError>(),
+        ErrorKind::Timeout => timeout_error(py)?,
+        ErrorKind::Cancelled => cancelled_error(py)?,
         ErrorKind::QueryFailed => py.get_type::<QueryFailedError>(),
         ErrorKind::Llm => py.get_type::<LlmError>(),
         ErrorKind::Tool => py.get_type::<ToolError>(),
@@ -116,12 +146,12 @@ fn error_class(py: Python<'_>, kind: ErrorKind) -> Bound<'_, PyType> {
         ErrorKind::ContentFiltered => py.get_type::<ContentFilteredError>(),
         ErrorKind::Unsupported => py.get_type::<UnsupportedError>(),
         _ => py.get_type::<InternalError>(),
-    }
+    })
 }
 
 /// An instance of `kind`'s class carrying `message`, `kind` and `retryable`.
 fn kind_error(py: Python<'_>, kind: ErrorKind, message: String, retryable: bool) -> PyErr {
-    match error_class(py, kind).call1((message,)) {
+    match error_class(py, kind).and_then(|class| class.call1((message,))) {
         Ok(value) => {
             // Best effort: the classes are our own, so setting an attribute cannot fail.
             let _ = value.setattr("kind", kind.as_str());
@@ -156,11 +186,6 @@ pub(crate) fn err(e: Error) -> PyErr {
     to_py_err(&e)
 }
 
-/// A value that did not encode or decode.
-pub(crate) fn json_err(e: serde_json::Error) -> PyErr {
-    InternalError::new_err(format!("JSON encoding failed: {e}"))
-}
-
 /// An id given by Python.
 pub(crate) fn parse_id(s: &str) -> PyResult<uuid::Uuid> {
     uuid::Uuid::parse_str(s).map_err(|e| InvalidInputError::new_err(format!("id `{s}`: {e}")))
@@ -174,8 +199,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NotFoundError", py.get_type::<NotFoundError>())?;
     m.add("UnauthorizedError", py.get_type::<UnauthorizedError>())?;
     m.add("RateLimitedError", py.get_type::<RateLimitedError>())?;
-    m.add("TimeoutError", py.get_type::<TimeoutError>())?;
-    m.add("CancelledError", py.get_type::<CancelledError>())?;
+    m.add("TimeoutError", timeout_error(py)?)?;
+    m.add("CancelledError", cancelled_error(py)?)?;
     m.add("QueryFailedError", py.get_type::<QueryFailedError>())?;
     m.add("LlmError", py.get_type::<LlmError>())?;
     m.add("ToolError", py.get_type::<ToolError>())?;

@@ -1,102 +1,116 @@
-//! The tokio runtime every call runs on, and waits on it that release the GIL and let
-//! `KeyboardInterrupt` cancel what they wait for.
+//! The tokio runtime every call runs on, and the bridge from its futures to Python awaitables
+//! (`pyo3-async-runtimes`' generic API over this runtime).
+//!
+//! Fork-safe: the runtime belongs to the process that built it. A forked child (its runtime's
+//! threads do not exist there) gets a new one on its first call; the parent's is leaked in the
+//! child, as dropping it would wait for threads that are not there.
 
-use std::sync::OnceLock;
-use std::sync::mpsc as std_mpsc;
-use std::time::{Duration, Instant};
+use std::cell::OnceCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Mutex, PoisonError};
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use tokio_util::sync::CancellationToken;
+use pyo3_async_runtimes::TaskLocals;
+use pyo3_async_runtimes::generic::{self, ContextExt};
+use serde::Serialize;
+use tokio::runtime::Runtime;
 
-/// How often a wait wakes up to check for signals.
-const SIGNAL_POLL: Duration = Duration::from_millis(50);
+/// The runtime of the current process, by process id.
+static RUNTIME: Mutex<Option<(u32, &'static Runtime)>> = Mutex::new(None);
 
-/// The shared runtime every call runs on.
-pub(crate) fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
-    static RT: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> = OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .thread_name("metricchat")
-            .build()
-            .map_err(|e| e.to_string())
-    })
-    .as_ref()
-    .map_err(|e| PyRuntimeError::new_err(format!("cannot start the async runtime: {e}")))
+/// The runtime of this process, built on first use (and again after a fork).
+pub(crate) fn runtime() -> PyResult<&'static Runtime> {
+    let pid = std::process::id();
+    let mut slot = RUNTIME.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((owner, rt)) = *slot
+        && owner == pid
+    {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("metricchat")
+        .build()
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot start the async runtime: {e}")))?;
+    let rt: &'static Runtime = Box::leak(Box::new(rt));
+    *slot = Some((pid, rt));
+    Ok(rt)
 }
 
-/// Waits on `rx` for up to `timeout` with the GIL released (the receiver moves into the
-/// detached closure and back, as `Receiver` is not `Sync`).
-pub(crate) fn recv_detached<T: Send>(
-    py: Python<'_>,
-    rx: std_mpsc::Receiver<T>,
-    timeout: Duration,
-) -> (Result<T, std_mpsc::RecvTimeoutError>, std_mpsc::Receiver<T>) {
-    py.detach(move || {
-        let out = rx.recv_timeout(timeout);
-        (out, rx)
-    })
+/// The process's runtime as a `pyo3-async-runtimes` runtime.
+pub(crate) struct PyRuntime;
+
+tokio::task_local! {
+    static TASK_LOCALS: OnceCell<TaskLocals>;
 }
 
-/// Runs `fut` on the runtime and waits with the GIL released, polling for signals every 50 ms.
-/// On `KeyboardInterrupt` (or any signal handler's exception) `cancel` is triggered, the task is
-/// given up to 5 s to wind down, and the exception propagates.
-pub(crate) fn wait<T: Send + 'static>(
-    py: Python<'_>,
-    fut: impl std::future::Future<Output = T> + Send + 'static,
-    cancel: Option<CancellationToken>,
-) -> PyResult<T> {
-    let (tx, mut rx) = std_mpsc::channel();
-    let handle = runtime()?.spawn(async move {
-        let _ = tx.send(fut.await);
-    });
-    loop {
-        let (out, back) = recv_detached(py, rx, SIGNAL_POLL);
-        rx = back;
-        match out {
-            Ok(v) => return Ok(v),
-            Err(std_mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(PyRuntimeError::new_err("the task ended without a result"));
-            }
-            Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+/// The handle of a task spawned by `pyo3-async-runtimes` (a failed runtime start has no task).
+type Spawned = Pin<Box<dyn Future<Output = Result<(), tokio::task::JoinError>> + Send>>;
+
+impl generic::Runtime for PyRuntime {
+    type JoinError = tokio::task::JoinError;
+    type JoinHandle = Spawned;
+
+    fn spawn<F>(fut: F) -> Self::JoinHandle
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        match runtime() {
+            Ok(rt) => Box::pin(rt.spawn(fut)),
+            Err(_) => Box::pin(std::future::ready(Ok(()))),
         }
-        if let Err(e) = py.check_signals() {
-            match &cancel {
-                Some(c) => {
-                    c.cancel();
-                    let _ = recv_detached(py, rx, Duration::from_secs(5));
-                }
-                None => handle.abort(),
-            }
-            return Err(e);
+    }
+
+    fn spawn_blocking<F>(f: F) -> Self::JoinHandle
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        match runtime() {
+            Ok(rt) => Box::pin(rt.spawn_blocking(f)),
+            Err(_) => Box::pin(std::future::ready(Ok(()))),
         }
     }
 }
 
-/// The next message of a run's channel (events of `ask`, progress of an eval), waiting with the
-/// GIL released: `None` once the channel closed, `""` when `timeout` (seconds) passed first.
-/// `KeyboardInterrupt` (or any pending signal error) cancels the run and propagates.
-pub(crate) fn recv_interruptible(
-    py: Python<'_>,
-    rx: &flume::Receiver<String>,
-    cancel: &CancellationToken,
-    timeout: Option<f64>,
-) -> PyResult<Option<String>> {
-    let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t.max(0.0)));
-    loop {
-        let rx = rx.clone();
-        match py.detach(move || rx.recv_timeout(SIGNAL_POLL)) {
-            Ok(text) => return Ok(Some(text)),
-            Err(flume::RecvTimeoutError::Disconnected) => return Ok(None),
-            Err(flume::RecvTimeoutError::Timeout) => {}
-        }
-        if let Err(e) = py.check_signals() {
-            cancel.cancel();
-            return Err(e);
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Ok(Some(String::new()));
-        }
+impl ContextExt for PyRuntime {
+    fn scope<F, R>(locals: TaskLocals, fut: F) -> Pin<Box<dyn Future<Output = R> + Send>>
+    where
+        F: Future<Output = R> + Send + 'static,
+    {
+        let cell = OnceCell::new();
+        let _ = cell.set(locals);
+        Box::pin(TASK_LOCALS.scope(cell, fut))
+    }
+
+    fn get_task_locals() -> Option<TaskLocals> {
+        TASK_LOCALS
+            .try_with(|c| c.get().cloned())
+            .unwrap_or_default()
+    }
+}
+
+/// `fut` as a Python awaitable of the running event loop; cancelling the awaitable drops `fut`.
+pub(crate) fn future_into_py<'py, F, T>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = PyResult<T>> + Send + 'static,
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+{
+    runtime()?;
+    generic::future_into_py::<PyRuntime, F, T>(py, fut)
+}
+
+/// A value that crosses to Python as plain objects (dicts, lists, str, int, float, None) through
+/// `pythonize`, converted where Python holds the GIL anyway.
+pub(crate) struct Plain<T>(pub T);
+
+impl<'py, T: Serialize> IntoPyObject<'py> for Plain<T> {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
+        Ok(pythonize::pythonize(py, &self.0)?)
     }
 }
