@@ -1,13 +1,15 @@
 //! `metricchat._native`: the Python package's native module, a thin shell over the Rust core.
 //!
-//! The Python layer (`python/metricchat/`) shapes the API; this module only converts: agent specs
-//! arrive as JSON text and are parsed by [`metricchat::spec::AgentSpec`], events and results
-//! leave as the core's own JSON, data leaves as Arrow through the C stream interface (no copy),
-//! and errors become one exception class per [`metricchat::ErrorKind`]. Every wait releases the
-//! GIL and polls for signals, so `KeyboardInterrupt` cancels the run and its query.
+//! The Python layer (`python/metricchat/`) shapes the API; this module only converts. It is
+//! async: every I/O method returns an awaitable (`runtime::future_into_py`), and the sync API
+//! runs those on a background event loop in Python (`metricchat/_loop.py`). Specs, filters,
+//! events and results cross as Python objects through `pythonize`; data leaves as Arrow through
+//! the C stream interface (no copy); errors become one exception class per
+//! [`metricchat::ErrorKind`].
 //!
 //! One file per concept, as in `bindings-node/src/`: `agent`, `run`, `connection`, `tools`,
-//! `eval`, with `error` (exceptions), `runtime` (the tokio runtime and waits) and `arrow`.
+//! `eval`, with `error` (exceptions), `runtime` (the fork-safe tokio runtime and the bridge to
+//! awaitables) and `arrow`.
 
 use pyo3::prelude::*;
 
