@@ -140,3 +140,80 @@ impl<R: FinishingStream> SharedRun<R> {
         self.inner.outcome.get()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::events::EventKind;
+    use futures::stream::{self, BoxStream};
+
+    struct Fake {
+        events: BoxStream<'static, Event>,
+        cancel: CancellationToken,
+    }
+
+    impl Stream for Fake {
+        type Item = Event;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Event>> {
+            self.events.as_mut().poll_next(cx)
+        }
+    }
+
+    impl FinishingStream for Fake {
+        type Outcome = usize;
+        fn run_id(&self) -> Uuid {
+            Uuid::nil()
+        }
+        fn cancellation_token(&self) -> CancellationToken {
+            self.cancel.clone()
+        }
+        async fn finish(self) -> Result<usize> {
+            Ok(42)
+        }
+    }
+
+    fn event(seq: u64) -> Event {
+        Event {
+            run_id: Uuid::nil(),
+            seq,
+            ts: chrono::Utc::now(),
+            kind: EventKind::BlockUpsert {
+                block_id: Uuid::nil(),
+                text: String::new(),
+                done: true,
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn readers_share_events_in_order_and_all_see_the_end_and_the_outcome() {
+        let run = SharedRun::new(Fake {
+            events: Box::pin(stream::iter((0..100).map(event))),
+            cancel: CancellationToken::new(),
+        });
+        let read = |run: SharedRun<Fake>| async move {
+            let mut seqs = Vec::new();
+            while let Some(ev) = run.next().await {
+                seqs.push(ev.seq);
+                tokio::task::yield_now().await;
+            }
+            seqs
+        };
+        let waiter = run.clone();
+        let outcome = tokio::spawn(async move { *waiter.outcome().await.as_ref().unwrap() });
+        let (a, b) = tokio::join!(read(run.clone()), read(run.clone()));
+        for part in [&a, &b] {
+            assert!(part.windows(2).all(|w| w[0] < w[1]), "{part:?}");
+        }
+        let mut all: Vec<u64> = a.iter().chain(&b).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..100).collect::<Vec<_>>());
+        assert_eq!(outcome.await.unwrap(), 42);
+        assert_eq!(*run.finish().await.as_ref().unwrap(), 42);
+        assert!(run.next().await.is_none());
+    }
+}
