@@ -6,24 +6,42 @@ use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use serde::Deserialize;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use metricchat::eval::{EvalMode, EvalReport as CoreReport, Evaluator, Suite};
 use metricchat::llm::LlmSource;
 
-use crate::{
-    InternalError, InvalidInputError, err, json_err, recv_interruptible, runtime, to_py_err,
-};
+use crate::error::{InternalError, InvalidInputError, err, to_py_err};
+use crate::runtime::{Plain, future_into_py, runtime};
 
 /// What `Agent.eval` was asked for (see `metricchat.eval.run`).
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub(crate) struct EvalOptions {
-    pub baseline: bool,
-    pub concurrency: usize,
-    pub timeout_secs: Option<f64>,
-    pub only: Option<Vec<String>>,
-    pub label: Option<String>,
-    pub store: bool,
-    pub judge_json: Option<String>,
+    baseline: bool,
+    concurrency: usize,
+    timeout_secs: Option<f64>,
+    only: Option<Vec<String>>,
+    label: Option<String>,
+    store: bool,
+    /// The model scoring `judge` rubrics (an `LlmSource`: `"provider:model"` or a spec).
+    judge: Option<LlmSource>,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        Self {
+            baseline: false,
+            concurrency: 1,
+            timeout_secs: None,
+            only: None,
+            label: None,
+            store: true,
+            judge: None,
+        }
+    }
 }
 
 /// Reads a suite from a file (`is_path`) or from YAML/JSON text.
@@ -36,15 +54,14 @@ pub(crate) fn read_suite(suite: &str, is_path: bool) -> PyResult<Suite> {
     .map_err(err)
 }
 
-/// Starts running `suite` on `agent`; the report is stored in the agent's store when asked.
-pub(crate) fn start(agent: metricchat::Agent, suite: Suite, o: EvalOptions) -> PyResult<EvalRun> {
-    let mut evaluator = Evaluator::new(agent.clone())
-        .mode(if o.baseline {
-            EvalMode::Baseline
-        } else {
-            EvalMode::Agent
-        })
-        .concurrency(o.concurrency);
+/// An evaluator of `agent` set up as `o` asks.
+fn evaluator(agent: metricchat::Agent, o: EvalOptions) -> PyResult<Evaluator> {
+    let mode = if o.baseline {
+        EvalMode::Baseline
+    } else {
+        EvalMode::Agent
+    };
+    let mut evaluator = Evaluator::new(agent).mode(mode).concurrency(o.concurrency);
     if let Some(t) = o.timeout_secs {
         let t = Duration::try_from_secs_f64(t).map_err(|e| {
             InvalidInputError::new_err(format!("timeout must be a positive number of seconds: {e}"))
@@ -57,39 +74,31 @@ pub(crate) fn start(agent: metricchat::Agent, suite: Suite, o: EvalOptions) -> P
     if let Some(label) = o.label {
         evaluator = evaluator.label(label);
     }
-    if let Some(judge) = o.judge_json {
-        let source: LlmSource = serde_json::from_str(&judge)
-            .map_err(|e| InvalidInputError::new_err(format!("judge: {e}")))?;
+    if let Some(source) = o.judge {
         evaluator = evaluator.judge(source.build().map_err(err)?);
     }
-    let (tx, rx) = flume::unbounded::<String>();
-    evaluator = evaluator.on_progress(move |p| {
-        let text = serde_json::json!({
+    Ok(evaluator)
+}
+
+/// Starts running `suite` on `agent`; the report is stored in the agent's store when asked.
+pub(crate) fn start(agent: metricchat::Agent, suite: Suite, o: EvalOptions) -> PyResult<EvalRun> {
+    let store = o.store;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let evaluator = evaluator(agent.clone(), o)?.on_progress(move |p| {
+        let _ = tx.send(serde_json::json!({
             "done": p.done,
             "total": p.total,
             "passed": p.passed,
             "last": p.last,
-        });
-        let _ = tx.send(text.to_string());
+        }));
     });
     let cancel = evaluator.cancellation_token();
-    let outcome: Arc<Mutex<Option<metricchat::Result<CoreReport>>>> = Arc::default();
+    let outcome: Outcome = Arc::default();
     let slot = Arc::clone(&outcome);
-    let store = o.store;
     // On a blocking thread of the runtime: rustc cannot prove the evaluator's future `Send`
     // (its per-case closures borrow the suite), so it is driven by `block_on`, not spawned.
     runtime()?.spawn_blocking(move || {
-        let rt = tokio::runtime::Handle::current();
-        let mut done = rt.block_on(evaluator.run(&suite));
-        if store && let Ok(report) = &done {
-            let stored = match report.to_record() {
-                Ok(record) => rt.block_on(agent.store().put_eval_run(&record)),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = stored {
-                done = Err(e);
-            }
-        }
+        let done = run_blocking(&evaluator, &suite, &agent, store);
         if let Ok(mut s) = slot.lock() {
             *s = Some(done);
         }
@@ -97,29 +106,49 @@ pub(crate) fn start(agent: metricchat::Agent, suite: Suite, o: EvalOptions) -> P
         drop(evaluator);
     });
     Ok(EvalRun {
-        rx,
+        rx: Arc::new(tokio::sync::Mutex::new(rx)),
         cancel,
         outcome,
     })
 }
 
+/// Runs `suite` to its report on the current runtime thread, and stores the report when asked.
+fn run_blocking(
+    evaluator: &Evaluator,
+    suite: &Suite,
+    agent: &metricchat::Agent,
+    store: bool,
+) -> metricchat::Result<CoreReport> {
+    let rt = tokio::runtime::Handle::current();
+    let report = rt.block_on(evaluator.run(suite))?;
+    if store {
+        rt.block_on(agent.store().put_eval_run(&report.to_record()?))?;
+    }
+    Ok(report)
+}
+
+/// Where a suite run leaves its report before the progress channel closes.
+type Outcome = Arc<Mutex<Option<metricchat::Result<CoreReport>>>>;
+
 /// A suite run in progress: its progress events, then its report.
 #[pyclass(frozen, module = "metricchat._native")]
 pub(crate) struct EvalRun {
-    rx: flume::Receiver<String>,
+    rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<serde_json::Value>>>,
     cancel: CancellationToken,
-    outcome: Arc<Mutex<Option<metricchat::Result<CoreReport>>>>,
+    outcome: Outcome,
 }
 
 #[pymethods]
 impl EvalRun {
-    /// The next progress event as JSON text (`{"done", "total", "passed", "last"}`, `last` the
-    /// case that just finished), or None when the run is over. Waits with the GIL released;
-    /// `KeyboardInterrupt` cancels the run and propagates. With `timeout` (seconds), returns
-    /// `""` when nothing came in time.
-    #[pyo3(signature = (timeout = None))]
-    fn next_progress(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<String>> {
-        recv_interruptible(py, &self.rx, &self.cancel, timeout)
+    /// Awaitable: the next progress event (`{"done", "total", "passed", "last"}`, `last` the
+    /// case that just finished), or None when the run is over. Cancelling the awaitable loses
+    /// no event (and does not cancel the run).
+    fn next_progress<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let rx = Arc::clone(&self.rx);
+        future_into_py(
+            py,
+            async move { Ok(rx.lock().await.recv().await.map(Plain)) },
+        )
     }
 
     /// Cancels the run: running cases are cancelled, the rest are not started, and the report
@@ -183,16 +212,17 @@ impl EvalReport {
         self.inner.to_html()
     }
 
-    /// This run against `before`, as JSON: the core's `Comparison` with `has_regressions` and
-    /// `markdown` added.
-    fn compare(&self, before: &EvalReport) -> PyResult<String> {
+    /// This run against `before`, as a dict: the core's `Comparison` with `has_regressions`
+    /// and `markdown` added.
+    fn compare<'py>(&self, py: Python<'py>, before: &EvalReport) -> PyResult<Bound<'py, PyAny>> {
         let cmp = self.inner.compare(&before.inner);
-        let mut v = serde_json::to_value(&cmp).map_err(json_err)?;
+        let mut v = serde_json::to_value(&cmp)
+            .map_err(|e| InternalError::new_err(format!("comparison: {e}")))?;
         if let Some(o) = v.as_object_mut() {
             o.insert("has_regressions".into(), cmp.has_regressions().into());
             o.insert("markdown".into(), cmp.to_markdown().into());
         }
-        Ok(v.to_string())
+        Ok(pythonize::pythonize(py, &v)?)
     }
 }
 

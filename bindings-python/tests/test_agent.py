@@ -311,3 +311,21 @@ def test_follow_up_after_clarify(fake_llm):
     assert first.status == "awaiting_input" and first.clarification == "Which year do you mean?"
     second = agent.ask("2013 please", follow_up=first)
     assert second.answer == "In 2013, F9 was worst."
+
+
+def test_timeout_and_cancelled_errors_are_also_the_builtin_ones():
+    import builtins
+
+    assert issubclass(mc.TimeoutError, builtins.TimeoutError)
+    assert issubclass(mc.TimeoutError, mc.MetricChatError)
+    assert issubclass(mc.CancelledError, asyncio.CancelledError)
+    assert issubclass(mc.CancelledError, mc.MetricChatError)
+
+
+def test_query_takes_the_connection_by_keyword(fake_llm):
+    agent = make_agent(fake_llm([]))
+    table = agent.query("SELECT 1 AS one", connection="flights")
+    assert table.to_pylist() == [{"one": 1}]
+    with pytest.warns(DeprecationWarning, match="connection="):
+        old = agent.query("SELECT 2 AS two", "flights")
+    assert old.to_pylist() == [{"two": 2}]

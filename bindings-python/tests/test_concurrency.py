@@ -38,10 +38,10 @@ def test_cancelling_a_run_stops_the_python_tool_it_is_running(fake_llm, sqlite_d
         @mc.tool(name="slow_scan")
         def slow_scan(seconds: int) -> str:
             """Scans the archive slowly."""
-            started.set()
             try:
                 end = time.monotonic() + seconds
                 while time.monotonic() < end:
+                    started.set()  # inside the loop
                     time.sleep(0.05)
                 return "finished"
             except mc.ToolCancelled:
@@ -56,7 +56,8 @@ def test_cancelling_a_run_stops_the_python_tool_it_is_running(fake_llm, sqlite_d
         @mc.tool(name="slow_scan")
         async def slow_scan(seconds: int) -> str:
             """Scans the archive slowly."""
-            started.set()
+            # Set once this task is suspended inside the await below.
+            asyncio.get_running_loop().call_soon(started.set)
             try:
                 await asyncio.sleep(seconds)
                 return "finished"
@@ -86,7 +87,6 @@ def test_cancelling_a_run_stops_the_python_tool_it_is_running(fake_llm, sqlite_d
     agent = make_agent(server, sqlite_db, tools=[slow_scan, quick])
     stream = agent.stream("Scan the archive.")
     assert started.wait(20), "the tool never started"
-    time.sleep(0.2)  # the tool is inside its loop / await
     cancelled_at = time.monotonic()
     stream.cancel()
     assert stopped.wait(2), "the tool kept running after the run was cancelled"
@@ -158,21 +158,23 @@ def test_threads_and_result_share_one_sync_stream(fake_llm, sqlite_db):
     stream = agent.stream("Which region sold the most?")
     parts = [[], []]
     errors = []
+    # Both loops are inside the stream (each holds an event) before result() is called.
+    reading = threading.Barrier(3)
 
     def consume(i):
         try:
             for ev in stream:
                 parts[i].append(ev)
+                if len(parts[i]) == 1:
+                    reading.wait(20)
         except BaseException as e:  # noqa: BLE001 - reported below
             errors.append(e)
 
     threads = [threading.Thread(target=consume, args=(i,)) for i in range(2)]
     for t in threads:
         t.start()
-    for _ in range(200):
-        if stream._consumers == 2:
-            break
-        time.sleep(0.01)
+    reading.wait(20)
+    assert stream._consumers == 2
     # result() while the loops read: waits for them instead of taking their events.
     result = stream.result()
     for t in threads:

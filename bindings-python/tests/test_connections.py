@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 import metricchat as mc
+from metricchat._loop import background
 from conftest import text, tool_call
 
 
@@ -19,7 +20,9 @@ def test_datafusion_query_is_zero_copy():
     names = {t["name"] for t in conn.tables()}
     assert {"flights", "airlines", "airports", "planes", "weather"} <= names
 
-    native = conn._native.query("SELECT year, month, day, dep_delay FROM flights WHERE origin = 'JFK'")
+    # The native query is async; the sync API runs it on its background loop.
+    sql = "SELECT year, month, day, dep_delay FROM flights WHERE origin = 'JFK'"
+    native = background.run(conn._native.query, sql)
     table = native.table()
     assert isinstance(table, pa.Table) and table.num_rows == 10_000  # the default row cap
     # The pyarrow buffers are the Rust buffers: same addresses, no copy.
@@ -120,3 +123,22 @@ def test_statement_timeout(pg_url):
     with pytest.raises(mc.TimeoutError) as e:
         conn.query(LONG_SQL)
     assert e.value.kind == "Timeout"
+
+
+def _query_in_child(conn_url, out):
+    out.put(mc.connect(conn_url).query("SELECT COUNT(*) AS n FROM airlines").to_pylist())
+
+
+def test_a_forked_child_gets_a_runtime_and_loop_of_its_own():
+    import multiprocessing
+
+    url = mc.sample_url()
+    # The parent's runtime and background loop are running before the fork.
+    assert mc.connect(url).query("SELECT 1 AS one").to_pylist() == [{"one": 1}]
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    child = ctx.Process(target=_query_in_child, args=(url, out))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert out.get(timeout=5) == [{"n": 16}]

@@ -47,6 +47,7 @@ pub use agent::{Agent, AgentBuilder, AgentConfig, AskResult, Run};
 pub use connector::{Connector, ConnectorRef, Dialect, QueryOptions, SendableRecordBatchStream};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventKind, RunStatus};
+pub use run::{FinishingStream, SharedRun};
 
 /// The Arrow crates, re-exported so embedders use the same version.
 pub use arrow;

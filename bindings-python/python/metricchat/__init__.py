@@ -10,8 +10,10 @@ read-only SQL, runs it, repairs it when it fails, and answers — with the data 
 >>> result.answer, result.sql
 >>> result.to_pandas()
 
-The package is a thin shell over the Rust core (``metricchat._native``): specs, events and
-results are the core's own JSON, data crosses as Arrow without copying.
+The package is a thin shell over the Rust core (``metricchat._native``, an async API): specs,
+events and results cross as plain Python objects in the core's JSON shapes, data crosses as Arrow
+without copying. The sync API runs the native awaitables on a background event loop thread
+(``metricchat._loop``), so it also works inside a running loop (Jupyter).
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ import json
 import os
 import pathlib
 import threading
-import time
 import uuid
+import warnings
 from typing import (
     Any,
     AsyncIterator,
@@ -37,6 +39,7 @@ from typing import (
 )
 
 from . import _native, llm
+from ._loop import background
 from ._native import (
     BudgetExceededError,
     CancelledError,
@@ -187,8 +190,7 @@ for _cls in events.values():
     globals()[_cls.__name__] = _cls
 
 
-def _event(text: str) -> Event:
-    data = json.loads(text)
+def _event(data: Dict[str, Any]) -> Event:
     return events.get(data.get("type"), Event)(data)
 
 
@@ -244,7 +246,7 @@ class Result:
 
     def __init__(self, native: Any) -> None:
         self._native = native
-        self._meta: Dict[str, Any] = json.loads(native.json())
+        self._meta: Dict[str, Any] = native.meta()
         self._table: Any = None
 
     @property
@@ -395,12 +397,11 @@ class RunStream:
             self._consumers += 1
         try:
             while True:
-                text = self._handle.next_event()
-                if text is None:
+                data = background.run(self._handle.next_event)
+                if data is None:
                     self._done = True
                     return
-                if text:
-                    yield _event(text)
+                yield _event(data)
         finally:
             with self._lock:
                 self._consumers -= 1
@@ -417,24 +418,30 @@ class RunStream:
     def cancel(self) -> None:
         """Cancels the run (and its running query); the store records it as cancelled."""
         self._handle.cancel()
-        self._drain()
-
-    def _drain(self) -> None:
-        # Let the run wind down so its stored record is final before control returns.
-        for _ in range(200):
-            if self._handle.next_event(0.05) is None:
-                self._done = True
-                return
+        _wind_down(self._handle)
+        self._done = True
 
     def result(self) -> Result:
         """The finished run; consumes remaining events (or waits for the loop reading them).
         Raises the run's error."""
-        while not self._done and self._consumers:
-            time.sleep(0.02)
-        if not self._done:
-            for _ in self:
-                pass
-        return Result(self._handle.result())
+        wait = self._handle.outcome if self._consumers else self._handle.finish
+        try:
+            native = background.run(wait)
+        except MetricChatError:
+            raise
+        except BaseException:  # KeyboardInterrupt: the run stops before control returns
+            self.cancel()
+            raise
+        self._done = True
+        return Result(native)
+
+
+def _wind_down(handle: Any, seconds: float = 10.0) -> None:
+    """Waits (up to ``seconds``) for a cancelled run to end, so that its stored record is final
+    before control returns."""
+    import concurrent.futures
+
+    concurrent.futures.wait([background.submit(handle.finish)], timeout=seconds)
 
 
 class AsyncRunStream:
@@ -458,26 +465,15 @@ class AsyncRunStream:
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._events()
 
-    async def _next_text(self) -> Optional[str]:
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                text = await loop.run_in_executor(None, self._handle.next_event, 0.25)
-            except BaseException:
-                self._handle.cancel()
-                raise
-            if text != "":
-                return text
-
     async def _events(self) -> AsyncIterator[Event]:
         self._consumers += 1
         try:
             while True:
-                text = await self._next_text()
-                if text is None:
+                data = await self._handle.next_event()
+                if data is None:
                     self._done = True
                     return
-                yield _event(text)
+                yield _event(data)
         finally:
             self._consumers -= 1
             if not self._done:
@@ -490,12 +486,18 @@ class AsyncRunStream:
     async def result(self) -> Result:
         """The finished run; consumes remaining events (or waits for the loop reading them).
         Raises the run's error."""
-        while not self._done and self._consumers:
-            await asyncio.sleep(0.02)
-        if not self._done:
-            async for _ in self:
-                pass
-        return Result(self._handle.result())
+        try:
+            if self._consumers:
+                native = await self._handle.outcome()
+            else:
+                native = await self._handle.finish()
+        except MetricChatError:
+            raise
+        except BaseException:  # the task was cancelled: so is the run
+            self._handle.cancel()
+            raise
+        self._done = True
+        return Result(native)
 
 
 class Rules:
@@ -549,8 +551,8 @@ def _scope(scope: Any) -> Dict[str, Any]:
     raise InvalidInputError(f"scope {scope!r}: expected None, 'global', {{'connection': ...}} or {{'tables': [...]}}")
 
 
-def _filter(**fields: Any) -> str:
-    return json.dumps({k: v for k, v in fields.items() if v is not None})
+def _filter(**fields: Any) -> Dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 class Instructions:
@@ -574,19 +576,19 @@ class Instructions:
         new: Dict[str, Any] = {"text": text, "scope": _scope(scope), "labels": list(labels)}
         if status is not None:
             new["status"] = status
-        return json.loads(self._native.add_instruction(json.dumps(new)))
+        return background.run(self._native.add_instruction, new)
 
     def approve(self, id: str) -> Dict[str, Any]:
         """Approves a draft: the next runs in its scope carry it."""
-        return json.loads(self._native.set_instruction_status(str(id), "approved"))
+        return background.run(self._native.set_instruction_status, str(id), "approved")
 
     def archive(self, id: str) -> Dict[str, Any]:
         """Archives an instruction: kept, never in prompts."""
-        return json.loads(self._native.set_instruction_status(str(id), "archived"))
+        return background.run(self._native.set_instruction_status, str(id), "archived")
 
     def delete(self, id: str) -> None:
         """Deletes an instruction."""
-        self._native.delete_instruction(str(id))
+        background.run(self._native.delete_instruction, str(id))
 
     def list(
         self,
@@ -597,8 +599,8 @@ class Instructions:
         text: Optional[str] = None,
     ) -> List[Dict[str, Any]]:
         """Instructions matching every given filter (``status="draft"`` lists suggestions)."""
-        return json.loads(self._native.list_instructions(
-            _filter(status=status, source=source, label=label, connection=connection, text=text)))
+        return background.run(self._native.list_instructions, _filter(
+            status=status, source=source, label=label, connection=connection, text=text))
 
     def __repr__(self) -> str:
         return f"Instructions({len(self.list())} stored)"
@@ -613,7 +615,7 @@ class Memory:
     def add(self, text: str, scope: Any = None, labels: Iterable[str] = ()) -> Dict[str, Any]:
         """Records a fact; runs in its scope see it."""
         new = {"text": text, "scope": _scope(scope), "labels": list(labels)}
-        return json.loads(self._native.add_memory(json.dumps(new)))
+        return background.run(self._native.add_memory, new)
 
     def list(
         self,
@@ -622,15 +624,16 @@ class Memory:
         text: Optional[str] = None,
     ) -> List[Dict[str, Any]]:
         """Memories matching every given filter (``source="agent"``, the ``run_id`` that made them)."""
-        return json.loads(self._native.list_memories(_filter(source=source, run_id=run_id, text=text)))
+        return background.run(
+            self._native.list_memories, _filter(source=source, run_id=run_id, text=text))
 
     def search(self, text: str, k: int = 5) -> List[Dict[str, Any]]:
         """The ``k`` memories most relevant to ``text``."""
-        return json.loads(self._native.search_memories(text, k))
+        return background.run(self._native.search_memories, text, k)
 
     def delete(self, id: str) -> None:
         """Deletes a memory."""
-        self._native.delete_memory(str(id))
+        background.run(self._native.delete_memory, str(id))
 
     def __repr__(self) -> str:
         return f"Memory({len(self.list())} facts)"
@@ -683,16 +686,15 @@ class Runs:
 
     def list(self, limit: int = 50) -> List[Dict[str, Any]]:
         """The latest runs, newest first (id, question, status, title, answer, usage, …)."""
-        return json.loads(self._native.list_runs(limit))
+        return background.run(self._native.list_runs, limit)
 
     def get(self, run_id: str) -> Optional[Dict[str, Any]]:
         """One run's record, or None."""
-        text = self._native.get_run(str(run_id))
-        return json.loads(text) if text else None
+        return background.run(self._native.get_run, str(run_id))
 
     def events(self, run_id: str) -> List[Event]:
         """A stored run's events, in order."""
-        return [events.get(e.get("type"), Event)(e) for e in json.loads(self._native.run_events(str(run_id)))]
+        return [_event(e) for e in background.run(self._native.run_events, str(run_id))]
 
 
 def _llm_spec(value: LlmLike) -> Any:
@@ -762,7 +764,8 @@ class Agent:
             options["title_llm"] = _llm_spec(options["title_llm"])
         spec.update({k: v for k, v in options.items() if v is not None})
         self.tools: List[Tool] = [_as_tool(t) for t in tools]
-        self._native = _native.Agent(json.dumps(spec), [t._native_tuple() for t in self.tools])
+        tuples = [t._native_tuple() for t in self.tools]
+        self._native = background.run(_native.Agent.build, spec, tuples)
         #: The agent's rules (``agent.rules.add("…")``).
         self.rules = Rules(self._native)
         #: Run history (``agent.runs.list()``).
@@ -774,12 +777,12 @@ class Agent:
 
     def explain_context(self, question: str) -> ContextPlan:
         """What a run of ``question`` would send the model, and why (no model is called)."""
-        data, text = self._native.explain_context(question)
-        return ContextPlan(json.loads(data), text)
+        data, text = background.run(self._native.explain_context, question)
+        return ContextPlan(data, text)
 
     def search_knowledge(self, query: str, k: int = 5) -> List[Dict[str, Any]]:
         """Rules, instructions, memories and dbt/LookML/Tableau resources matching ``query``."""
-        return json.loads(self._native.search_knowledge(query, k))
+        return self._native.search_knowledge(query, k)
 
     @property
     def connections(self) -> List[str]:
@@ -791,7 +794,7 @@ class Agent:
 
         ``follow_up`` continues an earlier run (a ``Result`` or its ``run_id``), e.g. to answer
         its clarifying question."""
-        return RunStream(self._native.stream(question, _run_id(follow_up)))
+        return RunStream(self._start(question, follow_up))
 
     def ask(self, question: str, *, follow_up: Optional[Union[str, Result]] = None) -> Result:
         """Runs the agent to the end and returns the :class:`Result`.
@@ -804,7 +807,7 @@ class Agent:
         self, question: str, *, follow_up: Optional[Union[str, Result]] = None
     ) -> AsyncRunStream:
         """The async form of :meth:`stream`: ``async for ev in agent.stream_async(q)``."""
-        return AsyncRunStream(self._native.stream(question, _run_id(follow_up)))
+        return AsyncRunStream(self._start(question, follow_up))
 
     async def ask_async(
         self, question: str, *, follow_up: Optional[Union[str, Result]] = None
@@ -812,9 +815,30 @@ class Agent:
         """The async form of :meth:`ask`; cancelling the task cancels the run."""
         return await self.stream_async(question, follow_up=follow_up).result()
 
-    def query(self, sql: str, connection: Optional[str] = None) -> Any:
-        """Runs ``sql`` on a connection through the agent's guard; returns a ``pyarrow.Table``."""
-        return self._native.query(sql, connection).table()
+    def query(self, sql: str, *args: Any, connection: Optional[str] = None) -> Any:
+        """Runs ``sql`` on ``connection`` (a connection name; the first connection when None)
+        through the agent's guard; returns a ``pyarrow.Table``.
+
+        ``connection`` is keyword-only, as in Node (``agent.query(sql, { connection })``); the
+        old positional form ``query(sql, "warehouse")`` still works with a
+        ``DeprecationWarning``."""
+        if args:
+            if len(args) > 1 or connection is not None:
+                raise TypeError("query(sql, *, connection=None) takes one connection")
+            warnings.warn(
+                "agent.query(sql, connection) is deprecated: pass connection=... by keyword",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            connection = args[0]
+        return background.run(self._native.query, connection, sql).table()
+
+    def _start(self, question: str, follow_up: Optional[Union[str, "Result"]]) -> Any:
+        """The native handle of a new run (a follow-up when ``follow_up`` is given)."""
+        previous = _run_id(follow_up)
+        if previous is None:
+            return self._native.stream(question)
+        return background.run(self._native.follow_up, previous, question)
 
     def __repr__(self) -> str:
         return f"Agent(connections={self.connections!r}, tools={[t.name for t in self.tools]!r})"
@@ -866,15 +890,15 @@ class Connection:
     def query(self, sql: str) -> Any:
         """Runs one read-only statement (row-capped, time-limited); returns a ``pyarrow.Table``.
         ``KeyboardInterrupt`` cancels the query at the engine."""
-        return self._native.query(sql).table()
+        return background.run(self._native.query, sql).table()
 
     def tables(self) -> List[Dict[str, Any]]:
         """Tables and views: ``[{"schema": ..., "name": ...}, ...]``."""
-        return json.loads(self._native.tables())
+        return background.run(self._native.tables)
 
     def describe(self, table: str) -> Dict[str, Any]:
         """A table's columns, types, keys and comments."""
-        return json.loads(self._native.describe(table))
+        return background.run(self._native.describe, table)
 
     def __repr__(self) -> str:
         return f"Connection(name={self.name!r}, dialect={self.dialect!r})"

@@ -15,13 +15,14 @@ the report and its renderings are the Rust core's; this module only converts.
 
 from __future__ import annotations
 
-import asyncio
+import concurrent.futures
 import datetime
 import json
 import os
 from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
 from . import _native
+from ._loop import background
 
 __all__ = ["EvalResult", "history", "load", "run", "run_async"]
 
@@ -155,7 +156,7 @@ class EvalResult:
         a report file), case by case: ``regressions`` (passed before, fail now), ``fixes``,
         ``added``, ``removed``, ``before``/``after`` pass counts, ``has_regressions`` and a
         ``markdown`` summary."""
-        return json.loads(self._native.compare(_as_result(before)._native))
+        return self._native.compare(_as_result(before)._native)
 
     def to_pandas(self) -> Any:
         """One row per case (needs pandas): ``id``, ``question``, ``tags``, ``passed``,
@@ -233,29 +234,32 @@ def _start(
         timeout = timeout.total_seconds()
     if isinstance(only, str):
         only = [only]
-    judge_json = None
+    options: Dict[str, Any] = {
+        "baseline": bool(baseline),
+        "concurrency": int(concurrency),
+        "store": bool(store),
+    }
+    if timeout is not None:
+        options["timeout_secs"] = float(timeout)
+    if only is not None:
+        options["only"] = [str(i) for i in only]
+    if label is not None:
+        options["label"] = label
     if judge is not None:
         from . import _llm_spec
 
-        judge_json = json.dumps(_llm_spec(judge))
-    return native_agent.eval(
-        text,
-        is_path,
-        baseline=bool(baseline),
-        concurrency=int(concurrency),
-        timeout_secs=None if timeout is None else float(timeout),
-        only=None if only is None else [str(i) for i in only],
-        label=label,
-        store=bool(store),
-        judge_json=judge_json,
-    )
+        options["judge"] = _llm_spec(judge)
+    return native_agent.eval(text, is_path, options)
 
 
-def _drain(handle: Any) -> None:
-    # Let the run wind down (its report stored) before control returns.
-    for _ in range(200):
-        if handle.next_progress(0.05) is None:
-            return
+def _drain(handle: Any, seconds: float = 10.0) -> None:
+    """Waits (up to ``seconds``) for a cancelled run to wind down, its report stored."""
+
+    async def to_end() -> None:
+        while await handle.next_progress() is not None:
+            pass
+
+    concurrent.futures.wait([background.submit(to_end)], timeout=seconds)
 
 
 def run(
@@ -295,11 +299,11 @@ def run(
     handle = _start(suite, agent, concurrency, baseline, timeout, only, label, store, judge)
     try:
         while True:
-            text = handle.next_progress()
-            if text is None:
+            event = background.run(handle.next_progress)
+            if event is None:
                 break
-            if text and progress is not None:
-                progress(json.loads(text))
+            if progress is not None:
+                progress(event)
     except BaseException:
         handle.cancel()
         _drain(handle)
@@ -322,14 +326,13 @@ async def run_async(
 ) -> EvalResult:
     """The async form of :func:`run`; cancelling the awaiting task cancels the run."""
     handle = _start(suite, agent, concurrency, baseline, timeout, only, label, store, judge)
-    loop = asyncio.get_running_loop()
     try:
         while True:
-            text = await loop.run_in_executor(None, handle.next_progress, 0.25)
-            if text is None:
+            event = await handle.next_progress()
+            if event is None:
                 break
-            if text and progress is not None:
-                progress(json.loads(text))
+            if progress is not None:
+                progress(event)
     except BaseException:
         handle.cancel()
         raise
@@ -341,4 +344,5 @@ def history(agent: Any, suite: Optional[str] = None, limit: int = 20) -> List[Ev
     native_agent = getattr(agent, "_native", None)
     if not isinstance(native_agent, _native.Agent):
         raise TypeError(f"agent must be an mc.Agent, not {type(agent).__name__}")
-    return [EvalResult(r) for r in native_agent.eval_history(suite, int(limit))]
+    reports = background.run(native_agent.eval_history, suite, int(limit))
+    return [EvalResult(r) for r in reports]

@@ -51,6 +51,7 @@ mod run;
 mod runner;
 mod window;
 
+pub use crate::run::{FinishingStream, SharedRun};
 pub use instructions::{InstructionsHandle, MemoriesHandle};
 
 pub use crate::run::{Chart, Dataset};
@@ -154,36 +155,26 @@ impl AskResult {
     /// `chart` and `charts` (ECharts options with their specs), `usage`, `cost_usd`, `timings`
     /// and `iterations`.
     pub fn to_json(&self) -> serde_json::Value {
-        let datasets: Vec<_> = self
-            .datasets
-            .iter()
-            .map(|d| {
-                serde_json::json!({
-                    "query_id": d.query_id,
-                    "title": d.title,
-                    "connection": d.connection,
-                    "sql": d.sql,
-                    "columns": crate::data::columns_meta(&d.data.schema),
-                    "row_count": d.data.num_rows(),
-                    "truncated": d.truncated,
-                })
-            })
-            .collect();
-        serde_json::json!({
-            "run_id": self.run_id,
-            "status": self.status,
-            "title": self.title,
-            "answer": self.answer,
-            "clarification": self.clarification,
-            "sql": self.sql(),
-            "datasets": datasets,
-            "chart": self.chart(),
-            "charts": self.charts,
-            "usage": self.usage,
-            "cost_usd": self.cost_usd,
-            "timings": self.timings,
-            "iterations": self.iterations,
-        })
+        serde_json::to_value(self.json_view()).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Everything but the data as a serde view: what [`to_json`](Self::to_json) serialises.
+    pub fn json_view(&self) -> AskResultJson<'_> {
+        AskResultJson {
+            run_id: self.run_id,
+            status: self.status,
+            title: self.title.as_deref(),
+            answer: self.answer.as_deref(),
+            clarification: self.clarification.as_deref(),
+            sql: self.sql(),
+            datasets: self.datasets.iter().map(DatasetJson::of).collect(),
+            chart: self.chart(),
+            charts: &self.charts,
+            usage: &self.usage,
+            cost_usd: self.cost_usd,
+            timings: &self.timings,
+            iterations: self.iterations,
+        }
     }
 
     /// The chart of the main dataset, or the last chart.
@@ -194,6 +185,71 @@ impl AskResult {
             .rev()
             .find(|c| Some(c.query_id) == main)
             .or_else(|| self.charts.last())
+    }
+}
+
+/// An [`AskResult`] without its data: the JSON the bindings hand out
+/// ([`AskResult::to_json`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct AskResultJson<'a> {
+    /// Run id.
+    pub run_id: Uuid,
+    /// Completed, or awaiting input after a clarifying question.
+    pub status: RunStatus,
+    /// Short title.
+    pub title: Option<&'a str>,
+    /// The answer.
+    pub answer: Option<&'a str>,
+    /// The clarifying question, when the run awaits input.
+    pub clarification: Option<&'a str>,
+    /// SQL of the main dataset.
+    pub sql: Option<&'a str>,
+    /// Every dataset's metadata, in order.
+    pub datasets: Vec<DatasetJson<'a>>,
+    /// The chart of the main dataset (or the last chart).
+    pub chart: Option<&'a Chart>,
+    /// Every chart, in order.
+    pub charts: &'a [Chart],
+    /// Tokens used.
+    pub usage: &'a Usage,
+    /// Cost, when prices are known.
+    pub cost_usd: Option<f64>,
+    /// Timings.
+    pub timings: &'a Timings,
+    /// Planner iterations used.
+    pub iterations: u32,
+}
+
+/// A [`Dataset`] without its rows (part of [`AskResultJson`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasetJson<'a> {
+    /// Query id.
+    pub query_id: Uuid,
+    /// Title given by the model.
+    pub title: Option<&'a str>,
+    /// Connection name.
+    pub connection: &'a str,
+    /// SQL as run.
+    pub sql: &'a str,
+    /// Column names and types.
+    pub columns: Vec<crate::data::ColumnMeta>,
+    /// Rows kept.
+    pub row_count: usize,
+    /// Whether the row cap cut it.
+    pub truncated: bool,
+}
+
+impl<'a> DatasetJson<'a> {
+    fn of(d: &'a Dataset) -> Self {
+        Self {
+            query_id: d.query_id,
+            title: d.title.as_deref(),
+            connection: &d.connection,
+            sql: &d.sql,
+            columns: crate::data::columns_meta(&d.data.schema),
+            row_count: d.data.num_rows(),
+            truncated: d.truncated,
+        }
     }
 }
 
@@ -617,7 +673,28 @@ impl Stream for Run {
     }
 }
 
+impl crate::run::FinishingStream for Run {
+    type Outcome = AskResult;
+
+    fn run_id(&self) -> Uuid {
+        self.run_id
+    }
+
+    fn cancellation_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    fn finish(self) -> impl std::future::Future<Output = Result<AskResult>> + Send {
+        Run::finish(self)
+    }
+}
+
 impl Run {
+    /// Shares the run among several consumers (see [`crate::SharedRun`]).
+    pub fn shared(self) -> crate::SharedRun<Run> {
+        crate::SharedRun::new(self)
+    }
+
     /// Collects all remaining events (for tests and simple hosts).
     pub async fn collect_events(&mut self) -> Vec<Event> {
         let mut out = Vec::new();

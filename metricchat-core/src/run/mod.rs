@@ -8,7 +8,9 @@
 
 mod artifact;
 mod context;
+mod shared;
 pub(crate) mod state;
 
 pub use artifact::{Chart, Dataset, QueryOutcome};
 pub use context::ToolContext;
+pub use shared::{FinishingStream, SharedRun};
