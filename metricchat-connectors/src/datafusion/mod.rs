@@ -18,7 +18,7 @@
 //!
 //! # Read-only
 //!
-//! Statements are planned with DataFusion's [`SQLOptions`] refusing DDL (`CREATE`, `DROP`), DML
+//! Statements are planned with DataFusion's `SQLOptions` refusing DDL (`CREATE`, `DROP`), DML
 //! (`INSERT`, `COPY`) and other statements (`SET`, transactions): such SQL fails with
 //! [`Error::SqlRefused`] before anything runs, whatever guard sits in front of the connector.
 //!
