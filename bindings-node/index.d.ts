@@ -145,6 +145,13 @@ export interface AgentOptions {
   protocol?: 'auto' | 'native_tools' | 'json_text'
   /** Whether runs get a generated title. */
   generateTitle?: boolean
+  /** Whether the agent checks what its SQL means before answering (default true). */
+  answerChecks?: boolean
+  /**
+   * The context hub's settings (the core `ContextConfig`, keys in camelCase), e.g.
+   * `{ maxFullTables: 4, sampleValues: 0, schemaTokens: 3000 }`. Unknown keys throw.
+   */
+  context?: Record<string, number | boolean | null>
 }
 
 /** Options of one run. */

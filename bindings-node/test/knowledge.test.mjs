@@ -83,3 +83,15 @@ test('bad input is an InvalidInput error', async () => {
   await assert.rejects(agent.memory.delete('not-an-id'), { code: 'InvalidInput' });
   await assert.rejects(agent.instructions.approve('6f9619ff-8b86-d011-b42d-00cf4fc964ff'), { code: 'NotFound' });
 });
+
+test('context options reach the context hub (the core ContextConfig, through the spec)', async () => {
+  const question = "Average departure delay by carrier, with the airline's full name";
+  const { plan: full } = await new Agent(fakeAgent(fake.baseUrl)).explainContext(question);
+  assert.ok(full.tables.length >= 2, JSON.stringify(full.tables.map((t) => t.table.name)));
+  const limited = new Agent(fakeAgent(fake.baseUrl, { context: { maxFullTables: 1 } }));
+  const { plan } = await limited.explainContext(question);
+  assert.equal(plan.tables.length, 1);
+  // The agent is built in the background: a bad option rejects its first call.
+  const bad = new Agent(fakeAgent(fake.baseUrl, { context: { maxFullTable: 1 } }));
+  await assert.rejects(bad.explainContext(question), /max_full_table/);
+});

@@ -66,3 +66,15 @@ def test_memory_is_stored_searched_and_carried(fake_llm):
 
 def test_instructions_suggested_event_class():
     assert mc.events["instructions.suggested"].TYPE == "instructions.suggested"
+
+
+def test_context_options_reach_the_context_hub(fake_llm):
+    """`context={...}` is the core's ContextConfig, given through the agent's spec."""
+    server = fake_llm([])
+    question = "Average departure delay by carrier, with the airline's full name"
+    default = make_agent(server).explain_context(question)
+    assert len(default.tables) >= 2, default.explain()
+    limited = make_agent(server, context={"max_full_tables": 1}).explain_context(question)
+    assert len(limited.tables) == 1, limited.explain()
+    with pytest.raises(mc.MetricChatError, match="max_full_table"):
+        make_agent(server, context={"max_full_table": 1})

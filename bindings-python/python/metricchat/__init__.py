@@ -740,7 +740,9 @@ class Agent:
             ``max_wall_time_secs``, ``max_cost_usd``, ``protocol`` (``"auto"``,
             ``"native_tools"``, ``"json_text"``), ``generate_title``, ``instructions``,
             ``title_llm``, ``allow_writes``, ``knowledge`` (paths: dbt ``manifest.json`` or
-            project, LookML files or folders, Tableau ``.tds``/``.twb``). Unknown options raise
+            project, LookML files or folders, Tableau ``.tds``/``.twb``), ``answer_checks``
+            (default True), ``context`` (the context hub's settings, the core ``ContextConfig``:
+            e.g. ``{"max_full_tables": 4, "sample_values": 0}``). Unknown options raise
             ``InvalidInputError``.
     """
 
