@@ -95,7 +95,6 @@ use metricchat_core::connector::{
 use metricchat_core::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::task::{SchemaReply, finish_stream};
