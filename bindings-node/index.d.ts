@@ -1,25 +1,26 @@
 // Public TypeScript declarations of the npm package `metricchat`.
 //
 // The native classes these wrap are declared in `native.d.ts`, generated from the Rust side by
-// `npm run build`. The event and result types mirror the serde JSON of the Rust crate
-// (metricchat-core/src/events.rs, AskResult::to_json): keep them in step with it.
+// `npm run build`. The JSON shapes of events, results and records (`AgentEvent`, `RunRecord`,
+// `Chart`, …) are in `types.d.ts`, generated from the Rust types by `scripts/gen-types.sh`.
 
-/** Portable error kinds; `MetricChatError.code` is one of these. */
-export type ErrorCode =
-  | 'InvalidInput'
-  | 'NotFound'
-  | 'Unauthorized'
-  | 'RateLimited'
-  | 'Timeout'
-  | 'Cancelled'
-  | 'QueryFailed'
-  | 'Llm'
-  | 'Tool'
-  | 'BudgetExceeded'
-  | 'ContextLengthExceeded'
-  | 'ContentFiltered'
-  | 'Unsupported'
-  | 'Internal'
+export * from './types'
+import type {
+  AgentEvent,
+  Chart,
+  ColumnMeta,
+  DatasetMeta,
+  ErrorKind,
+  Instruction,
+  MemoryRecord,
+  RunRecord,
+  RunStatus,
+  Timings,
+  Usage,
+} from './types'
+
+/** Portable error kinds; `MetricChatError.code` is one of these (the Rust `ErrorKind`). */
+export type ErrorCode = ErrorKind
 
 /** An error from metricchat. */
 export declare class MetricChatError extends Error {
@@ -55,9 +56,21 @@ export interface LlmSpec {
   /** Retries after 429/5xx (default 3). */
   max_retries?: number
   maxRetries?: number
-  /** Seconds to wait for a connection, the first byte, or during a silent stream. */
+  /**
+   * How long to wait for a connection, the first byte, or during a silent stream: milliseconds
+   * or a string such as `"30s"` / `"1m30s"` (the one duration form of every spec).
+   */
+  connect_timeout?: number | string
+  connectTimeout?: number | string
+  first_byte_timeout?: number | string
+  firstByteTimeout?: number | string
+  idle_timeout?: number | string
+  idleTimeout?: number | string
+  /** @deprecated Seconds; use `connect_timeout`. */
   connect_timeout_secs?: number
+  /** @deprecated Seconds; use `first_byte_timeout`. */
   first_byte_timeout_secs?: number
+  /** @deprecated Seconds; use `idle_timeout`. */
   idle_timeout_secs?: number
   /**
    * A cassette file (JSON Lines): the model's HTTP traffic is recorded to it when `MC_RECORD=1`
@@ -160,57 +173,11 @@ export interface RunOptions {
   signal?: AbortSignal
 }
 
-/** Token counts. */
-export interface Usage {
-  input_tokens: number
-  output_tokens: number
-  cached_input_tokens: number
-}
 
-/** Wall-clock timings, in milliseconds. */
-export interface Timings {
-  first_token_ms: number | null
-  llm_ms: number
-  tools_ms: number
-  total_ms: number
-}
 
-/** A column of a result. */
-export interface ColumnMeta {
-  name: string
-  /** The Arrow type, displayed. */
-  data_type: string
-}
 
-/** A chart's encoding. */
-export interface ChartSpec {
-  chart_type: string
-  title?: string
-  x?: string
-  y?: string[]
-  series?: string
-  inferred: boolean
-}
 
-/** A proposed chart. */
-export interface Chart {
-  id: string
-  query_id: string
-  spec: ChartSpec
-  /** The ECharts option, ready for `chart.setOption`. */
-  echarts: Record<string, unknown>
-}
 
-/** A dataset a run produced (without its data). */
-export interface DatasetMeta {
-  query_id: string
-  title: string | null
-  connection: string
-  sql: string
-  columns: ColumnMeta[]
-  row_count: number
-  truncated: boolean
-}
 
 /** A row of `rows()`: see the README's "Node" section for how values are encoded. */
 export type Row = Record<string, unknown>
@@ -226,15 +193,6 @@ export interface Tabular {
   rows(): Row[]
 }
 
-/** How a run ended. */
-export type RunStatus =
-  | 'running'
-  | 'completed'
-  | 'awaiting_input'
-  | 'cancelled'
-  | 'budget_exceeded'
-  | 'failed'
-  | 'interrupted'
 
 /** The result of `agent.ask` / `run.result()`. */
 export interface AskResult extends Tabular {
@@ -266,107 +224,11 @@ export interface QueryResult extends Tabular {
 
 // ---------------------------------------------------------------- events
 
+
+
+
 /** Fields every event has. */
-export interface EventBase {
-  run_id: string
-  /** Monotonic per run, from 0. */
-  seq: number
-  /** RFC 3339 time. */
-  ts: string
-}
-
-/** Summary of a finished run. */
-export interface RunSummary {
-  status: RunStatus
-  title: string | null
-  iterations: number
-  usage: Usage
-  cost_usd: number | null
-  timings: Timings
-  reason?: string
-}
-
-/** A planner decision. */
-export interface PlannerDecision {
-  analysis_complete: boolean
-  plan_type: 'research' | 'action'
-  reasoning_message?: string
-  assistant_message?: string
-  action?: { tool: string; arguments: unknown; call_id?: string }
-  final_answer?: string
-  metrics: { first_token_ms: number | null; total_ms: number; usage: Usage }
-  error?: string
-}
-
-/** One event of a run: a discriminated union on `type` (the JSON of the Rust `Event`). */
-export type AgentEvent = EventBase &
-  (
-    | { type: 'run.started'; question: string; model: string; connections: string[] }
-    | {
-        type: 'decision.partial'
-        iteration: number
-        reasoning_message: string | null
-        assistant_message: string | null
-      }
-    | { type: 'decision.final'; iteration: number; decision: PlannerDecision }
-    | { type: 'planner.retry'; iteration: number; attempt: number; error: string }
-    | {
-        type: 'tool.started'
-        execution_id: string
-        iteration: number
-        tool: string
-        arguments: unknown
-      }
-    | { type: 'tool.progress'; execution_id: string; tool: string; message: string }
-    | {
-        type: 'tool.finished'
-        execution_id: string
-        tool: string
-        status: 'success' | 'error' | 'timeout' | 'cancelled'
-        observation: unknown
-        error?: string
-        attempts: number
-        duration_ms: number
-      }
-    | { type: 'query.created'; query_id: string; connection: string; sql: string; attempt: number }
-    | {
-        type: 'query.result'
-        query_id: string
-        columns: ColumnMeta[]
-        row_count: number
-        preview: Row[]
-        truncated: boolean
-        error?: string
-        duration_ms: number
-      }
-    | {
-        type: 'visualization.created'
-        visualization_id: string
-        query_id: string
-        spec: ChartSpec
-        echarts: Record<string, unknown>
-      }
-    | { type: 'block.upsert'; block_id: string; text: string; done: boolean }
-    | {
-        type: 'instructions.suggested'
-        /** The stored draft instruction (status `draft`, source `agent`). */
-        instruction: {
-          id: string
-          text: string
-          status: 'draft' | 'approved' | 'archived'
-          scope: { kind: 'global' } | { kind: 'connection'; connection: string } | { kind: 'tables'; connection?: string; tables: string[] }
-          labels: string[]
-          source: 'user' | 'agent'
-          run_id?: string
-          usage_count: number
-          created_at: string
-          updated_at: string
-        }
-        reason: string
-      }
-    | { type: 'run.finished'; summary: RunSummary }
-    | { type: 'run.failed'; error: { kind: ErrorCode; message: string }; summary: RunSummary }
-  )
+export type EventBase = Pick<AgentEvent, 'run_id' | 'seq' | 'ts'>
 
 /** The `type` tags of events. */
 export type EventType = AgentEvent['type']
@@ -392,22 +254,6 @@ export interface ConnectionInfo {
   capabilities: Record<string, boolean>
 }
 
-/** A stored run. */
-export interface RunRecord {
-  id: string
-  question: string
-  title: string | null
-  status: RunStatus
-  model: string
-  created_at: string
-  updated_at: string
-  finished_at: string | null
-  iterations: number
-  usage: Usage
-  cost_usd: number | null
-  answer: string | null
-  error: { kind: ErrorCode; message: string } | null
-}
 
 /** An analytics agent: a model, connections, tools and a store. Runs may go on concurrently. */
 /**
@@ -425,31 +271,7 @@ export type Scope =
   | { kind: 'connection'; connection: string }
   | { kind: 'tables'; tables: string[]; connection?: string }
 
-/** A stored instruction. */
-export interface Instruction {
-  id: string
-  text: string
-  status: 'draft' | 'approved' | 'archived'
-  scope: { kind: 'global' } | { kind: 'connection'; connection: string } | { kind: 'tables'; tables: string[]; connection?: string }
-  labels: string[]
-  source: 'user' | 'agent'
-  run_id?: string
-  /** Runs whose prompt carried it. */
-  usage_count: number
-  created_at: string
-  updated_at: string
-}
 
-/** A stored memory (a fact). */
-export interface MemoryRecord {
-  id: string
-  text: string
-  scope: Instruction['scope']
-  labels: string[]
-  source: 'user' | 'agent'
-  run_id?: string
-  created_at: string
-}
 
 /** The team's rules: plain sentences in every prompt. */
 export declare class Rules {
@@ -638,7 +460,7 @@ export type EvalSuiteInput = string | URL | EvalSuite
 export interface EvalSuite {
   name: string
   description?: string
-  defaults?: { timeout_secs?: number; tolerance?: number }
+  defaults?: { timeout?: number | string; /** @deprecated seconds; use `timeout` */ timeout_secs?: number; tolerance?: number }
   cases: Array<{
     id: string
     question: string
@@ -667,7 +489,7 @@ export interface EvalOptions {
   concurrency?: number
   /** Run the single-prompt baseline (one SQL query from the schema) instead of the agent. */
   baseline?: boolean
-  /** Time per case in milliseconds, overriding the suite's `defaults.timeout_secs`. */
+  /** Time per case in milliseconds, overriding the suite's `defaults.timeout`. */
   timeoutMs?: number
   /** Run only these case ids. */
   only?: string[] | string

@@ -20,7 +20,8 @@
 //! `--compare BEFORE.json`, `--store sqlite://PATH` (keep the run; default: not kept),
 //! `--judge-model NAME` (score rubrics with that model at the same base URL),
 //! `--llm-timeout SECS` (first byte from the model; default 600: a small model on a busy CPU
-//! reads a long prompt for minutes), `--no-answer-checks` (the plain loop, for before/after).
+//! reads a long prompt for minutes), `--no-answer-checks` (the plain loop, for before/after),
+//! `--protocol auto|native_tools|json_text|sql_first` (the planner's decision protocol).
 //! On a terminal a progress line updates in place; piped, each case is one line.
 //! Exit codes: 0 done, 1 a regression against `--compare`, 2 bad arguments or setup.
 
@@ -53,6 +54,7 @@ struct Args {
     judge_model: Option<String>,
     llm_timeout: f64,
     no_answer_checks: bool,
+    protocol: Option<String>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -102,6 +104,7 @@ fn parse() -> Result<Args, String> {
                     .map_err(|_| "--llm-timeout takes seconds")?;
             }
             "--no-answer-checks" => a.no_answer_checks = true,
+            "--protocol" => a.protocol = Some(val("--protocol")?),
             "-h" | "--help" => return Err(String::new()),
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
             s => {
@@ -126,7 +129,8 @@ fn usage(msg: &str) -> ! {
         "usage: cargo run --example eval -- SUITE.yaml [--connection URL]... [--baseline] \
          [--concurrency N] [--timeout SECS] [--only ID,ID] [--label TEXT] [--cassette PATH \
          [--record]] [--out JSON] [--md PATH] [--html PATH] [--compare BEFORE.json] \
-         [--store sqlite://PATH] [--judge-model NAME] [--llm-timeout SECS] [--no-answer-checks]\n\
+         [--store sqlite://PATH] [--judge-model NAME] [--llm-timeout SECS] [--no-answer-checks] \
+         [--protocol auto|native_tools|json_text|sql_first]\n\
          model: MC_LLM_BASE_URL and MC_LLM_MODEL (an OpenAI-compatible server) or OPENAI_API_KEY"
     );
     std::process::exit(2)
@@ -165,6 +169,12 @@ async fn run(args: Args) -> Result<i32, Box<dyn std::error::Error>> {
         .generate_title(false)
         .answer_checks(!args.no_answer_checks)
         .max_wall_time(Some(Duration::from_secs(3_600)));
+    if let Some(p) = &args.protocol {
+        builder = builder.protocol(
+            serde_json::from_value(serde_json::Value::String(p.clone()))
+                .map_err(|e| format!("--protocol {p}: {e}"))?,
+        );
+    }
     if args.connections.is_empty() {
         builder = builder.connection(metricchat::connectors::flights_sample("flights")?);
     }

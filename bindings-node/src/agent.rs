@@ -2,13 +2,11 @@
 
 use std::sync::Arc;
 
-use futures::StreamExt;
+use metricchat::agent::SharedRun;
 use metricchat::spec::AgentSpec;
 use metricchat::{Agent, ErrorKind, Run};
 use napi::bindgen_prelude::within_runtime_if_available;
 use napi_derive::napi;
-use tokio::sync::Mutex;
-use tokio_util::sync::CancellationToken;
 
 use metricchat::instructions::{
     InstructionFilter, InstructionStatus, MemoryFilter, NewInstruction, NewMemory,
@@ -17,7 +15,7 @@ use metricchat::instructions::{
 use crate::data::NativeResult;
 use crate::eval::{EvalOptions, NativeEvalRun};
 use crate::tools::{Dispatch, ToolDef, external_tool};
-use crate::{coded, js};
+use crate::{coded, js, js_error};
 
 /// An agent (cheap to share; runs are independent and may go on concurrently).
 #[napi]
@@ -54,11 +52,7 @@ impl NativeAgent {
     #[napi]
     pub fn stream(&self, question: String) -> NativeRun {
         let run = within_runtime_if_available(|| self.agent.stream(question));
-        NativeRun {
-            run_id: run.run_id().to_string(),
-            cancel: run.cancellation_token(),
-            run: Arc::new(Mutex::new(Some(run))),
-        }
+        NativeRun { run: run.shared() }
     }
 
     /// Runs SQL through the agent's guard on `connection` (the only or first one when absent).
@@ -214,11 +208,12 @@ impl NativeAgent {
 }
 
 /// One run: its events one by one, then its result.
+///
+/// The core's [`SharedRun`]: several JavaScript readers may await `next` at once (each event goes
+/// to one of them, in order, and all of them see the end), and `finish` may be awaited again.
 #[napi]
 pub struct NativeRun {
-    run_id: String,
-    cancel: CancellationToken,
-    run: Arc<Mutex<Option<Run>>>,
+    run: SharedRun<Run>,
 }
 
 #[napi]
@@ -226,38 +221,27 @@ impl NativeRun {
     /// The run's id.
     #[napi(getter)]
     pub fn run_id(&self) -> String {
-        self.run_id.clone()
+        self.run.run_id().to_string()
     }
 
     /// Cancels the run: the model stream and any running query stop; events up to
     /// `run.finished` still arrive.
     #[napi]
     pub fn cancel(&self) {
-        self.cancel.cancel();
+        self.run.cancel();
     }
 
     /// The next event as its JSON object, or `null` after the last one.
     #[napi]
     pub async fn next(&self) -> napi::Result<Option<serde_json::Value>> {
-        let mut guard = self.run.lock().await;
-        let Some(run) = guard.as_mut() else {
-            return Ok(None);
-        };
-        Ok(run.next().await.map(|event| event.to_json()))
+        Ok(self.run.next().await.map(|event| event.to_json()))
     }
 
     /// Drains the remaining events and returns the result, or the run's error
     /// (`[Cancelled]`, `[BudgetExceeded]`, …).
     #[napi]
     pub async fn finish(&self) -> napi::Result<NativeResult> {
-        let run = self.run.lock().await.take();
-        let Some(run) = run else {
-            return Err(coded(
-                ErrorKind::InvalidInput,
-                "the run's result was already taken",
-            ));
-        };
-        let result = js(run.finish().await)?;
+        let result = self.run.finish().await.as_ref().map_err(js_error)?;
         let data = result.dataset().map(|d| d.data.clone());
         Ok(NativeResult::new(result.to_json(), data))
     }

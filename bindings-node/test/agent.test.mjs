@@ -27,6 +27,9 @@ before(async () => {
     when('[tool-bad-args]', text('Bad arguments.')),
     // abort: the model never answers
     ...[1, 2, 3].flatMap(() => [when('[abort]', { type: 'stall' }), when('[abort-stream]', { type: 'stall' })]),
+    // two readers of one run
+    when('[shared]', toolCall('create_data', { title: 'Airlines', sql: SQL })),
+    when('[shared]', text('Sixteen airlines.', { chunk_delay_ms: 2 })),
     // errors
     when('[unauthorized]', { type: 'status', status: 401 }),
   ]);
@@ -153,6 +156,22 @@ test('an aborted stream still ends with run.finished (cancelled)', async () => {
   assert.equal(events.at(-1).type, 'run.finished');
   assert.equal(events.at(-1).summary.status, 'cancelled');
   await assert.rejects(run.result(), { code: 'Cancelled' });
+});
+
+test('two readers of one run: each event once, in order, and both see the end', async () => {
+  const agent = new Agent(fakeAgent(fake.baseUrl));
+  const run = agent.stream('List the airlines [shared]');
+  const [a, b] = await Promise.all([collect(run), collect(run)]);
+  const seqs = [...a, ...b].map((e) => e.seq).sort((x, y) => x - y);
+  assert.deepEqual(seqs, seqs.map((_, i) => i), 'every event exactly once');
+  for (const part of [a, b]) {
+    part.forEach((e, i) => i > 0 && assert.ok(e.seq > part[i - 1].seq, 'in order per reader'));
+  }
+  const last = [...a, ...b].find((e) => e.seq === seqs.length - 1);
+  assert.equal(last.type, 'run.finished');
+  const [r1, r2] = await Promise.all([run.result(), run.result()]);
+  assert.equal(r1.answer, 'Sixteen airlines.');
+  assert.equal(r2.runId, r1.runId);
 });
 
 // Runs after the abort tests on purpose: a batch of 20 runs after aborts once hung.

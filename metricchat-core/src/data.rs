@@ -124,7 +124,7 @@ pub fn to_ipc_stream(schema: &Schema, batches: &[RecordBatch]) -> Result<Vec<u8>
 /// A column of a result: its name and displayed Arrow type (built by [`columns_meta`]).
 ///
 /// Also reachable as `events::ColumnMeta`, where the events that carry it live.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ColumnMeta {
     /// Name.
     pub name: String,

@@ -12,7 +12,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// Python raises one exception class per kind (under `MetricChatError`); Node sets `err.code`
 /// to the variant's name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// The caller passed something malformed (bad URL, bad config, SQL the guard refuses).
@@ -330,7 +340,7 @@ impl Error {
 }
 
 /// The serialisable face of an [`Error`]: its kind and message (never the operator-only cause).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ErrorInfo {
     /// The portable kind.
     pub kind: ErrorKind,

@@ -12,7 +12,7 @@ use crate::planner::PlannerDecision;
 use crate::viz::ChartSpec;
 
 /// One event of a run. Serialises flat: `{"run_id": …, "seq": …, "ts": …, "type": "…", …}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Event {
     /// The run this event belongs to.
     pub run_id: Uuid,
@@ -46,7 +46,7 @@ impl Event {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Still going.
@@ -100,7 +100,7 @@ impl RunStatus {
 }
 
 /// Outcome of one tool execution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ToolStatus {
     /// Returned a result.
@@ -114,7 +114,7 @@ pub enum ToolStatus {
 }
 
 /// Wall-clock timings of a run, in milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Timings {
     /// Until the first model token.
     pub first_token_ms: Option<u64>,
@@ -127,7 +127,7 @@ pub struct Timings {
 }
 
 /// Summary of a finished run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunSummary {
     /// Final status.
     pub status: RunStatus,
@@ -147,7 +147,7 @@ pub struct RunSummary {
 }
 
 /// What happened. The `type` tag values are the stable names of design section 3.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type")]
 #[non_exhaustive]
 pub enum EventKind {

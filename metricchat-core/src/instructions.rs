@@ -130,7 +130,9 @@ impl<'de> Deserialize<'de> for Scope {
 }
 
 /// Lifecycle of an instruction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum InstructionStatus {
     /// Proposed (by the agent or a user), not yet in prompts.
@@ -143,7 +145,9 @@ pub enum InstructionStatus {
 }
 
 /// Who wrote an instruction or memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Origin {
     /// A person, through the API.
@@ -154,7 +158,7 @@ pub enum Origin {
 }
 
 /// A rule of the team the agent follows, e.g. "Exclude test accounts (is_test = true)".
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Instruction {
     /// Id.
     pub id: Uuid,
@@ -181,7 +185,7 @@ pub struct Instruction {
 }
 
 /// A fact the agent or a user recorded, e.g. "revenue means net_revenue".
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Memory {
     /// Id.
     pub id: Uuid,

@@ -36,18 +36,10 @@ pub(crate) fn system_prompt(plan: &ContextPlan, extra: Option<&str>, sql_rules: 
          answer. If a tool reports an error, fix the cause and try again.\n",
     );
     if sql_rules {
+        p.push_str(SQL_RULES);
         p.push_str(
-            "SQL rules:\n\
-         - most/highest/worst delay: ORDER BY … DESC; least/lowest/best: ORDER BY … ASC. \
-             For \"which …\" or \"who …\" questions return the top row only (LIMIT 1).\n\
-             - Leave out NULLs of the column you group by or rank (WHERE x IS NOT NULL).\n\
-             - When the question asks which thing (a company, a place, a person, a product), return its \
-             name from the table that holds names, not only its code or id.\n\
-             - Filter text with values exactly as the data writes them (see the sample values; \
-             case and spelling matter).\n\
-             - Percentages: 100.0 * part / total. Averages and ratios: never integer division.\n\
-             - Ask a clarifying question only when the question can mean very different things and \
-             no query can settle it.\n",
+            "- Ask a clarifying question only when the question can mean very different things \
+             and no query can settle it.\n",
         );
     }
     if let Some(extra) = extra {
@@ -57,6 +49,18 @@ pub(crate) fn system_prompt(plan: &ContextPlan, extra: Option<&str>, sql_rules: 
     }
     p
 }
+
+/// Rules for writing SQL that means what the question asks (the run's system prompt carries
+/// them when answer checks are on; `create_data`'s SQL writer always does).
+pub(crate) const SQL_RULES: &str = "SQL rules:\n\
+     - most/highest/worst delay: ORDER BY … DESC; least/lowest/best: ORDER BY … ASC. \
+     For \"which …\" or \"who …\" questions return the top row only (LIMIT 1).\n\
+     - Leave out NULLs of the column you group by or rank (WHERE x IS NOT NULL).\n\
+     - When the question asks which thing (a company, a place, a person, a product), return its \
+     name from the table that holds names, not only its code or id.\n\
+     - Filter text with values exactly as the data writes them (see the sample values; case and \
+     spelling matter).\n\
+     - Percentages: 100.0 * part / total. Averages and ratios: never integer division.\n";
 
 /// The system prompt of the run-title call.
 pub(crate) const TITLE: &str = "Write a title of at most six words for the user's question. Reply with the \
@@ -72,7 +76,7 @@ pub(crate) const CREATE_DATA: &str = "Create the dataset that answers (part of) 
 pub(crate) fn sql_writer(dialect: &str, tables: &str, rules: &str) -> String {
     format!(
         "You write one read-only SQL query in the {dialect} dialect. Reply with only the SQL, no \
-         explanation.\n\nTables:\n{tables}\n{rules}"
+         explanation.\n\nTables:\n{tables}\n{rules}\n{SQL_RULES}"
     )
 }
 

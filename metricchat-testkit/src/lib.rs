@@ -59,6 +59,7 @@ pub mod script;
 pub mod services;
 #[cfg(feature = "snowflake")]
 pub mod snowflake;
+pub mod typegen;
 #[cfg(any(feature = "snowflake", feature = "bigquery"))]
 pub mod warehouse_common;
 mod wire;

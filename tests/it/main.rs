@@ -23,3 +23,4 @@ mod guard_query;
 mod hostile_sql;
 mod meaning_checks;
 mod real_llm;
+mod typegen;

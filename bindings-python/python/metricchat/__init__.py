@@ -38,7 +38,7 @@ from typing import (
     Union,
 )
 
-from . import _native, llm
+from . import _native, llm, types
 from ._loop import background
 from ._native import (
     BudgetExceededError,
@@ -73,6 +73,7 @@ __all__ = [
     "Connection",
     "ContextPlan",
     "ContentFilteredError",
+    "types",
     "ContextLengthExceededError",
     "EvalResult",
     "Event",
@@ -151,8 +152,8 @@ class Event:
         are left out of the JSON when empty)."""
         return self._data.get(name, default)
 
-    def to_dict(self) -> Dict[str, Any]:
-        """The event as the Rust core's JSON object."""
+    def to_dict(self) -> types.AgentEvent:
+        """The event as the Rust core's JSON object (typed by ``metricchat.types``)."""
         return json.loads(json.dumps(self._data))
 
     def __repr__(self) -> str:
@@ -341,7 +342,7 @@ class Result:
         """Every chart of the run."""
         return [Chart(c) for c in self._meta.get("charts", [])]
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> types.AskResultMeta:
         """Everything but the data, as the core's JSON."""
         return json.loads(json.dumps(self._meta))
 
@@ -684,11 +685,11 @@ class Runs:
     def __init__(self, native: Any) -> None:
         self._native = native
 
-    def list(self, limit: int = 50) -> List[Dict[str, Any]]:
+    def list(self, limit: int = 50) -> List[types.RunRecord]:
         """The latest runs, newest first (id, question, status, title, answer, usage, …)."""
         return background.run(self._native.list_runs, limit)
 
-    def get(self, run_id: str) -> Optional[Dict[str, Any]]:
+    def get(self, run_id: str) -> Optional[types.RunRecord]:
         """One run's record, or None."""
         return background.run(self._native.get_run, str(run_id))
 

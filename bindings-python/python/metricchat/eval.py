@@ -284,7 +284,7 @@ def run(
         baseline: run the single-prompt baseline (one SQL query from the schema) instead of
             the agent.
         timeout: seconds (or a ``timedelta``) per case, overriding the suite's
-            ``defaults.timeout_secs``.
+            ``defaults.timeout``.
         only: run only these case ids.
         label: a label kept with the report (a model name, a branch).
         store: keep the report in the agent's store (``mc.eval.history(agent)``).

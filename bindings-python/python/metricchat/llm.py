@@ -73,7 +73,8 @@ def openai(
 ) -> LLM:
     """OpenAI Chat Completions. ``options``: ``supports_tools``, ``context_window``, ``pricing``
     (``{"input": $/Mtok, "output": ..., "cached_input": ...}``), ``max_retries``,
-    ``connect_timeout_secs``, ``first_byte_timeout_secs``, ``idle_timeout_secs``."""
+    ``connect_timeout``, ``first_byte_timeout``, ``idle_timeout`` (milliseconds or ``"30s"``; the
+    deprecated ``*_timeout_secs`` keys take seconds)."""
     return LLM("openai", **_common(model, api_key, base_url, options))
 
 

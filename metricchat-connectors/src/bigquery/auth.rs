@@ -65,7 +65,7 @@ impl ServiceAccount {
             .append_pair("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
             .append_pair("assertion", &assertion)
             .finish();
-        let retry = retry_policy(inner.config.max_retries, inner.config.retry_base_delay_ms);
+        let retry = retry_policy(inner.config.max_retries, inner.config.retry_base_delay);
         let resp = send_retrying(BACKEND, &inner.name, &retry, None, |_| {
             let req = inner
                 .http

@@ -5,7 +5,7 @@ use super::*;
 
 /// How to reach BigQuery. Deserialises from a map with every field optional.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct BigQueryConfig {
     /// The connection's name (default: the dataset, else the project).
@@ -32,15 +32,18 @@ pub struct BigQueryConfig {
     pub labels: BTreeMap<String, String>,
     /// Rows per page (`maxResults`, default 10000).
     pub page_size: u32,
-    /// How long one `jobs.query`/`getQueryResults` call may wait for the job, in milliseconds
-    /// (`timeoutMs`, default 10000).
-    pub wait_ms: u64,
+    /// How long one `jobs.query`/`getQueryResults` call may wait for the job (`timeoutMs`,
+    /// default 10 s).
+    #[serde(with = "metricchat_core::serde_util::duration_ms")]
+    pub wait: Duration,
     /// Retries of a request answered 429/502/503/504 or lost in transport (default 3).
     pub max_retries: u32,
-    /// First retry backoff in milliseconds, doubled each retry (default 500).
-    pub retry_base_delay_ms: u64,
-    /// Time limit of catalog queries in seconds (default 60).
-    pub catalog_timeout_secs: u64,
+    /// First retry backoff, doubled each retry (default 500 ms).
+    #[serde(with = "metricchat_core::serde_util::duration_ms")]
+    pub retry_base_delay: Duration,
+    /// Time limit of catalog queries (default 60 s).
+    #[serde(with = "metricchat_core::serde_util::duration_ms")]
+    pub catalog_timeout: Duration,
 }
 
 impl Default for BigQueryConfig {
@@ -58,10 +61,10 @@ impl Default for BigQueryConfig {
             token_uri: None,
             labels: BTreeMap::from([("client".to_string(), "metricchat".to_string())]),
             page_size: 10_000,
-            wait_ms: 10_000,
+            wait: Duration::from_secs(10),
             max_retries: 3,
-            retry_base_delay_ms: 500,
-            catalog_timeout_secs: 60,
+            retry_base_delay: Duration::from_millis(500),
+            catalog_timeout: Duration::from_secs(60),
         }
     }
 }

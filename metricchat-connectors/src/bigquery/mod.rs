@@ -300,7 +300,10 @@ impl BigQueryConnector {
     fn catalog_limits(&self) -> QueryLimits {
         QueryLimits::catalog(
             &self.inner.name,
-            Duration::from_secs(self.inner.config.catalog_timeout_secs.max(1)),
+            self.inner
+                .config
+                .catalog_timeout
+                .max(Duration::from_secs(1)),
         )
     }
 
@@ -551,7 +554,7 @@ fn cells(row: &Value) -> &[Value] {
 
 impl Inner {
     fn retry(&self) -> RetryPolicy {
-        retry_policy(self.config.max_retries, self.config.retry_base_delay_ms)
+        retry_policy(self.config.max_retries, self.config.retry_base_delay)
     }
 
     async fn bearer(&self) -> Result<String> {
@@ -696,7 +699,9 @@ impl Inner {
     }
 
     fn wait_ms(&self, limits: &QueryLimits) -> u64 {
-        let wait = self.config.wait_ms.max(1);
+        let wait = u64::try_from(self.config.wait.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
         match limits.remaining() {
             Some(left) => wait.min(u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1)),
             None => wait,

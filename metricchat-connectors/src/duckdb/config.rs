@@ -5,7 +5,7 @@ use super::*;
 
 /// Which DuckDB database to open, and how.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct DuckDbConfig {
     /// The connection's name (default: the file stem, or `memory`).

@@ -5,7 +5,7 @@ use super::*;
 
 /// How to reach a MySQL or MariaDB database.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct MySqlConfig {
     /// The connection's name (default: the database name, else `mysql`).
@@ -27,7 +27,8 @@ pub struct MySqlConfig {
     /// Pool size (default 5).
     pub max_connections: u32,
     /// How long to wait for a pooled connection or a new one, in seconds (default 10).
-    pub connect_timeout_secs: u64,
+    #[serde(with = "metricchat_core::serde_util::duration_ms")]
+    pub connect_timeout: Duration,
     /// Run queries even when the login holds global privileges that work inside a read-only
     /// transaction (`FILE`, `SUPER`, `ALL PRIVILEGES`, … — see the module docs). Default
     /// `false`: such a login gets [`Error::PrivilegedLogin`] from [`Connector::query`].
@@ -45,7 +46,7 @@ impl Default for MySqlConfig {
             database: None,
             ssl_mode: None,
             max_connections: 5,
-            connect_timeout_secs: 10,
+            connect_timeout: Duration::from_secs(10),
             allow_privileged_login: false,
         }
     }
@@ -74,7 +75,9 @@ impl MySqlConfig {
                 "name" => cfg.name = Some(v),
                 "ssl-mode" | "sslmode" | "ssl_mode" => cfg.ssl_mode = Some(v),
                 "max_connections" => cfg.max_connections = number_param(ENGINE, &k, &v)?,
-                "connect_timeout" => cfg.connect_timeout_secs = number_param(ENGINE, &k, &v)?,
+                "connect_timeout" => {
+                    cfg.connect_timeout = Duration::from_secs(number_param(ENGINE, &k, &v)?);
+                }
                 "allow_privileged_login" => {
                     cfg.allow_privileged_login = bool_param(ENGINE, &k, &v)?;
                 }
@@ -114,7 +117,7 @@ impl MySqlConfig {
     }
 
     pub(super) fn connect_timeout(&self) -> Duration {
-        Duration::from_secs(self.connect_timeout_secs.max(1))
+        self.connect_timeout.max(Duration::from_secs(1))
     }
 
     pub(super) fn endpoint(&self) -> Endpoint<'_> {

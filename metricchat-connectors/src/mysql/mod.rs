@@ -802,7 +802,7 @@ mod tests {
         assert_eq!(c.database.as_deref(), Some("shop"));
         assert_eq!(c.name.as_deref(), Some("wh"));
         assert_eq!(c.ssl_mode.as_deref(), Some("DISABLED"));
-        assert_eq!(c.connect_timeout_secs, 3);
+        assert_eq!(c.connect_timeout, Duration::from_secs(3));
         let dbg = format!("{c:?}");
         // The redacted secret prints as `SecretBox<str>([REDACTED])`: no part of the password.
         assert!(!dbg.replace("SecretBox", "").contains("cret"), "{dbg}");

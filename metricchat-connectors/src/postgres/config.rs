@@ -5,7 +5,7 @@ use super::*;
 
 /// How to reach a PostgreSQL database.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct PostgresConfig {
     /// The connection's name (default: the database name).
@@ -28,8 +28,10 @@ pub struct PostgresConfig {
     pub search_path: Option<String>,
     /// Pool size (default 5).
     pub max_connections: u32,
-    /// How long to wait for a pooled connection or a new one, in seconds (default 10).
-    pub connect_timeout_secs: u64,
+    /// How long to wait for a pooled connection or a new one (default 10 s; in a config file
+    /// milliseconds or `"10s"`, in the URL `connect_timeout=` seconds as in libpq).
+    #[serde(with = "metricchat_core::serde_util::duration_ms")]
+    pub connect_timeout: Duration,
     /// Run queries even when the login is privileged (superuser, `REPLICATION`, or a member of a
     /// superuser or replication role, `pg_read_server_files`, `pg_write_server_files`,
     /// `pg_execute_server_program` or `pg_signal_backend`). Default `false`: such a login gets
@@ -49,7 +51,7 @@ impl Default for PostgresConfig {
             ssl_mode: None,
             search_path: None,
             max_connections: 5,
-            connect_timeout_secs: 10,
+            connect_timeout: Duration::from_secs(10),
             allow_privileged_login: false,
         }
     }
@@ -84,7 +86,9 @@ impl PostgresConfig {
                 "sslmode" | "ssl-mode" | "ssl_mode" => self.ssl_mode = Some(v),
                 "search_path" => self.search_path = Some(v),
                 "max_connections" => self.max_connections = number_param(engine, &k, &v)?,
-                "connect_timeout" => self.connect_timeout_secs = number_param(engine, &k, &v)?,
+                "connect_timeout" => {
+                    self.connect_timeout = Duration::from_secs(number_param(engine, &k, &v)?);
+                }
                 "allow_privileged_login" => {
                     self.allow_privileged_login = bool_param(engine, &k, &v)?;
                 }
@@ -121,7 +125,7 @@ impl PostgresConfig {
     }
 
     pub(super) fn connect_timeout(&self) -> Duration {
-        Duration::from_secs(self.connect_timeout_secs.max(1))
+        self.connect_timeout.max(Duration::from_secs(1))
     }
 
     pub(super) fn endpoint<'a>(&'a self, engine: &'a str) -> Endpoint<'a> {
@@ -133,5 +137,29 @@ impl PostgresConfig {
             database: Some(self.database.as_str()),
             timeout: self.connect_timeout(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn durations_read_in_the_one_serde_form_and_old_keys_are_refused() {
+        let cfg: PostgresConfig =
+            serde_json::from_value(serde_json::json!({"connect_timeout": "1m30s"})).unwrap();
+        assert_eq!(cfg.connect_timeout, Duration::from_secs(90));
+        let cfg: PostgresConfig =
+            serde_json::from_value(serde_json::json!({"connect_timeout": 2500})).unwrap();
+        assert_eq!(cfg.connect_timeout, Duration::from_millis(2500));
+        // The URL keeps libpq's unit: seconds.
+        let cfg = PostgresConfig::from_url("postgres://h/db?connect_timeout=7").unwrap();
+        assert_eq!(cfg.connect_timeout, Duration::from_secs(7));
+        let err = serde_json::from_value::<PostgresConfig>(serde_json::json!({
+            "connect_timeout_secs": 5
+        }))
+        .unwrap_err();
+        assert!(err.to_string().contains("connect_timeout_secs"), "{err}");
     }
 }

@@ -2,10 +2,11 @@
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
+use std::time::Duration;
 
 /// How to reach a Redshift database.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct RedshiftConfig {
     /// The connection's name (default: the database name).
@@ -28,7 +29,8 @@ pub struct RedshiftConfig {
     /// Pool size (default 5).
     pub max_connections: u32,
     /// How long to wait for a pooled connection or a new one, in seconds (default 10).
-    pub connect_timeout_secs: u64,
+    #[serde(with = "metricchat_core::serde_util::duration_ms")]
+    pub connect_timeout: Duration,
     /// Run queries even when the user is a superuser (`pg_user.usesuper`). Default `false`:
     /// such a login gets [`Error::PrivilegedLogin`] from [`Connector::query`] (see the module
     /// docs).
@@ -47,7 +49,7 @@ impl Default for RedshiftConfig {
             ssl_mode: None,
             search_path: None,
             max_connections: 5,
-            connect_timeout_secs: 10,
+            connect_timeout: Duration::from_secs(10),
             allow_privileged_login: false,
         }
     }
@@ -70,7 +72,7 @@ impl RedshiftConfig {
             ssl_mode: pg.ssl_mode,
             search_path: pg.search_path,
             max_connections: pg.max_connections,
-            connect_timeout_secs: pg.connect_timeout_secs,
+            connect_timeout: pg.connect_timeout,
             allow_privileged_login: pg.allow_privileged_login,
         })
     }
@@ -87,7 +89,7 @@ impl RedshiftConfig {
             ssl_mode: self.ssl_mode.clone(),
             search_path: self.search_path.clone(),
             max_connections: self.max_connections,
-            connect_timeout_secs: self.connect_timeout_secs,
+            connect_timeout: self.connect_timeout,
             allow_privileged_login: self.allow_privileged_login,
         }
     }

@@ -20,12 +20,8 @@ pub(crate) fn http_client(backend: &str) -> Result<reqwest::Client> {
 
 /// The retry policy of a REST connector: `max_retries` retries, the first after
 /// `base_delay_ms`, doubling (with jitter) up to 30 s.
-pub(crate) fn retry_policy(max_retries: u32, base_delay_ms: u64) -> RetryPolicy {
-    RetryPolicy::new(
-        max_retries,
-        Duration::from_millis(base_delay_ms),
-        Duration::from_secs(30),
-    )
+pub(crate) fn retry_policy(max_retries: u32, base_delay: Duration) -> RetryPolicy {
+    RetryPolicy::new(max_retries, base_delay, Duration::from_secs(30))
 }
 
 /// Whether an HTTP status is worth retrying (rate limit, gateway, unavailable).

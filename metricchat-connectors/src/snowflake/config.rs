@@ -5,7 +5,7 @@ use super::*;
 
 /// How to reach Snowflake. Deserialises from a map with every field optional.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct SnowflakeConfig {
     /// The connection's name (default: the database, else `snowflake`).
@@ -32,18 +32,22 @@ pub struct SnowflakeConfig {
     pub base_url: Option<String>,
     /// `QUERY_TAG` of every statement (default `metricchat`).
     pub query_tag: String,
-    /// Lifetime of a key-pair JWT in seconds (default 3540; at most 3600).
-    pub jwt_lifetime_secs: u64,
-    /// Wait between two polls of a running statement, in milliseconds (default 500).
-    pub poll_interval_ms: u64,
+    /// Lifetime of a key-pair JWT (default 59 min; at most one hour).
+    #[serde(with = "metricchat_core::serde_util::duration_ms")]
+    pub jwt_lifetime: Duration,
+    /// Wait between two polls of a running statement (default 500 ms).
+    #[serde(with = "metricchat_core::serde_util::duration_ms")]
+    pub poll_interval: Duration,
     /// Result partitions fetched at once (default 4).
     pub max_concurrent_partitions: usize,
     /// Retries of a request answered 429/502/503/504 or lost in transport (default 3).
     pub max_retries: u32,
-    /// First retry backoff in milliseconds, doubled each retry (default 500).
-    pub retry_base_delay_ms: u64,
-    /// Time limit of catalog queries (`list_tables`, `table_schema`) in seconds (default 60).
-    pub catalog_timeout_secs: u64,
+    /// First retry backoff, doubled each retry (default 500 ms).
+    #[serde(with = "metricchat_core::serde_util::duration_ms")]
+    pub retry_base_delay: Duration,
+    /// Time limit of catalog queries (`list_tables`, `table_schema`; default 60 s).
+    #[serde(with = "metricchat_core::serde_util::duration_ms")]
+    pub catalog_timeout: Duration,
 }
 
 impl Default for SnowflakeConfig {
@@ -61,12 +65,12 @@ impl Default for SnowflakeConfig {
             token: None,
             base_url: None,
             query_tag: "metricchat".into(),
-            jwt_lifetime_secs: 3540,
-            poll_interval_ms: 500,
+            jwt_lifetime: Duration::from_secs(3540),
+            poll_interval: Duration::from_millis(500),
             max_concurrent_partitions: 4,
             max_retries: 3,
-            retry_base_delay_ms: 500,
-            catalog_timeout_secs: 60,
+            retry_base_delay: Duration::from_millis(500),
+            catalog_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -23,7 +23,7 @@
 //! `ACCOUNT.USER.SHA256:<base64 SHA-256 of the public key's DER>`, subject `ACCOUNT.USER`
 //! (account without its region part, both upper-case), sent with
 //! `X-Snowflake-Authorization-Token-Type: KEYPAIR_JWT`. The token lives
-//! [`SnowflakeConfig::jwt_lifetime_secs`] (default 59 minutes, Snowflake's maximum is one hour)
+//! [`SnowflakeConfig::jwt_lifetime`] (default 59 minutes, Snowflake's maximum is one hour)
 //! and is signed anew shortly before it expires, or at once when Snowflake answers 401.
 //! OAuth: the token as given, with the type `OAUTH`.
 //!
@@ -233,7 +233,9 @@ impl SnowflakeConnector {
         if config.account.trim().is_empty() {
             return Err(Error::config(BACKEND, "`account` is required"));
         }
-        let lifetime = Duration::from_secs(config.jwt_lifetime_secs.clamp(1, 3600));
+        let lifetime = config
+            .jwt_lifetime
+            .clamp(Duration::from_secs(1), Duration::from_secs(3600));
         let auth = if let Some(token) = &config.token {
             Auth::OAuth(token.clone())
         } else {
@@ -295,7 +297,10 @@ impl SnowflakeConnector {
     async fn catalog_rows(&self, sql: &str) -> Result<NamedRows> {
         let limits = QueryLimits::catalog(
             &self.inner.name,
-            Duration::from_secs(self.inner.config.catalog_timeout_secs.max(1)),
+            self.inner
+                .config
+                .catalog_timeout
+                .max(Duration::from_secs(1)),
         );
         let done = self.inner.clone().execute(sql.to_string(), &limits).await?;
         let mut rows = done.first;
@@ -447,7 +452,7 @@ impl Inner {
     }
 
     fn retry(&self) -> RetryPolicy {
-        retry_policy(self.config.max_retries, self.config.retry_base_delay_ms)
+        retry_policy(self.config.max_retries, self.config.retry_base_delay)
     }
 
     /// Sends with retries; a 401 under key-pair auth signs a fresh JWT and tries once more.
@@ -577,7 +582,7 @@ impl Inner {
         url: &str,
         limits: &QueryLimits,
     ) -> Result<StatementResponse> {
-        let interval = Duration::from_millis(self.config.poll_interval_ms.max(10));
+        let interval = self.config.poll_interval.max(Duration::from_millis(10));
         loop {
             let step = async {
                 tokio::time::sleep(interval).await;

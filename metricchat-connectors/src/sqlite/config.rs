@@ -5,7 +5,7 @@ use super::*;
 
 /// Which SQLite database to open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct SqliteConfig {
     /// The connection's name (default: the file stem, or `memory`).
@@ -14,8 +14,9 @@ pub struct SqliteConfig {
     pub path: Option<PathBuf>,
     /// Pool size for files (default 4; in-memory databases always use one connection).
     pub max_connections: u32,
-    /// How long to wait on a locked database, in milliseconds (default 5000).
-    pub busy_timeout_ms: u64,
+    /// How long to wait on a locked database (default 5 s; milliseconds or `"5s"` in a config).
+    #[serde(with = "metricchat_core::serde_util::duration_ms")]
+    pub busy_timeout: Duration,
 }
 
 impl Default for SqliteConfig {
@@ -24,7 +25,7 @@ impl Default for SqliteConfig {
             name: None,
             path: None,
             max_connections: 4,
-            busy_timeout_ms: 5000,
+            busy_timeout: Duration::from_secs(5),
         }
     }
 }

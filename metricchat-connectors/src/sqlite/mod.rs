@@ -131,7 +131,7 @@ impl SqliteConnector {
     /// Opens the database read-only; a missing file is [`Error::NotFound`]. The pool connects
     /// lazily, on first use.
     pub fn new(config: SqliteConfig) -> Result<Self> {
-        let busy = Duration::from_millis(config.busy_timeout_ms);
+        let busy = config.busy_timeout;
         let (opts, pool, name) = match &config.path {
             Some(path) => {
                 if !path.is_file() {

@@ -69,7 +69,7 @@ fn setup(fake: &FakeBigQuery) -> Setup {
         fake.api_base()
     );
     let mut config = BigQueryConfig::from_url(&url).unwrap();
-    config.retry_base_delay_ms = 5;
+    config.retry_base_delay = Duration::from_millis(5);
     Setup { _dir: dir, config }
 }
 
@@ -532,7 +532,7 @@ async fn timeout_and_cancel_cancel_the_job() {
     fake.on("FROM forever", FakeQuery::never_finishes());
     fake.on("SELECT 1", numbers(1));
     let mut s = setup(&fake);
-    s.config.wait_ms = 50;
+    s.config.wait = Duration::from_millis(50);
     let bq = BigQueryConnector::new(s.config.clone()).unwrap();
     rest::check_timeout_and_cancel(&bq, "SELECT * FROM forever", "SELECT 1").await;
     assert_eq!(fake.cancelled(), ["job_fake_1", "job_fake_2"]);

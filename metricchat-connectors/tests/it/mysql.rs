@@ -613,7 +613,7 @@ async fn mysql_connection_errors_name_the_cause() {
     // Nothing listens on port 1.
     let mut cfg = good.clone();
     cfg.port = 1;
-    cfg.connect_timeout_secs = 2;
+    cfg.connect_timeout = Duration::from_secs(2);
     let err = MySqlConnector::new(cfg.clone())
         .unwrap()
         .test_connection()

@@ -49,8 +49,8 @@ fn config(fake: &FakeSnowflake) -> SnowflakeConfig {
         fake.base_url()
     );
     let mut c = SnowflakeConfig::from_url(&url).unwrap();
-    c.poll_interval_ms = 20;
-    c.retry_base_delay_ms = 5;
+    c.poll_interval = Duration::from_millis(20);
+    c.retry_base_delay = Duration::from_millis(5);
     c
 }
 
@@ -314,7 +314,7 @@ async fn jwt_is_signed_anew_before_it_expires() {
         FakeStatement::rows(vec![col("ONE", "fixed", 1, 0)], vec![vec![Some("1")]]),
     );
     let mut c = config(&fake);
-    c.jwt_lifetime_secs = 2;
+    c.jwt_lifetime = Duration::from_secs(2);
     let sf = SnowflakeConnector::new(c).unwrap();
     sf.test_connection().await.unwrap();
     sf.test_connection().await.unwrap();

@@ -190,7 +190,7 @@ impl AskResult {
 
 /// An [`AskResult`] without its data: the JSON the bindings hand out
 /// ([`AskResult::to_json`]).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AskResultJson<'a> {
     /// Run id.
     pub run_id: Uuid,
@@ -221,7 +221,7 @@ pub struct AskResultJson<'a> {
 }
 
 /// A [`Dataset`] without its rows (part of [`AskResultJson`]).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DatasetJson<'a> {
     /// Query id.
     pub query_id: Uuid,

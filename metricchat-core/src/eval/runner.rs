@@ -103,7 +103,7 @@ impl Evaluator {
         self
     }
 
-    /// Time per case, overriding the suite's `defaults.timeout_secs`.
+    /// Time per case, overriding the suite's `defaults.timeout`.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -209,7 +209,7 @@ impl Evaluator {
     }
 
     fn case_timeout(&self, suite: &Suite) -> Duration {
-        self.timeout.unwrap_or_else(|| {
+        self.timeout.or(suite.defaults.timeout).unwrap_or_else(|| {
             Duration::from_secs_f64(suite.defaults.timeout_secs.unwrap_or(600.0))
         })
     }

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +29,15 @@ pub struct Suite {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaseDefaults {
-    /// Seconds a case may take before it is cancelled and failed as a timeout.
+    /// How long a case may take before it is cancelled and failed as a timeout (milliseconds
+    /// or `"5m"`, the one duration form of every spec; default 10 minutes).
+    #[serde(
+        default,
+        with = "crate::serde_util::duration_ms_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub timeout: Option<Duration>,
+    /// Deprecated: `timeout` in seconds (`timeout` wins when both are set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<f64>,
     /// Relative tolerance for numbers.
@@ -181,6 +190,11 @@ impl Suite {
         {
             return Err(Error::invalid_input(
                 "eval suite: defaults.timeout_secs must be a positive number of seconds",
+            ));
+        }
+        if self.defaults.timeout.is_some_and(|t| t.is_zero()) {
+            return Err(Error::invalid_input(
+                "eval suite: defaults.timeout must be more than zero",
             ));
         }
         let mut seen = HashSet::new();

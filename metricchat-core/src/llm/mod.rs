@@ -361,7 +361,9 @@ impl ChatRequest {
 }
 
 /// Token usage of one or more calls.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Usage {
     /// Prompt tokens.
     pub input_tokens: u64,

@@ -163,14 +163,24 @@ pub struct LlmSpec {
     /// Retries after 429/5xx/overloaded (default 3).
     #[serde(default)]
     pub max_retries: Option<u32>,
-    /// Seconds to wait for the TCP/TLS connection.
-    #[serde(default)]
+    /// How long to wait for the TCP/TLS connection (milliseconds or `"10s"`, as every duration
+    /// of a spec).
+    #[serde(default, with = "crate::serde_util::duration_ms_opt")]
+    pub connect_timeout: Option<Duration>,
+    /// How long to wait for the first byte of a response.
+    #[serde(default, with = "crate::serde_util::duration_ms_opt")]
+    pub first_byte_timeout: Option<Duration>,
+    /// How long a stream may stay silent.
+    #[serde(default, with = "crate::serde_util::duration_ms_opt")]
+    pub idle_timeout: Option<Duration>,
+    /// Deprecated: `connect_timeout` in seconds (`connect_timeout` wins when both are set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_timeout_secs: Option<f64>,
-    /// Seconds to wait for the first byte of a response.
-    #[serde(default)]
+    /// Deprecated: `first_byte_timeout` in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_byte_timeout_secs: Option<f64>,
-    /// Seconds a stream may stay silent.
-    #[serde(default)]
+    /// Deprecated: `idle_timeout` in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_timeout_secs: Option<f64>,
     /// Anthropic only: the `max_tokens` of each reply.
     #[serde(default)]
@@ -317,6 +327,14 @@ impl LlmSpec {
         secs(self.connect_timeout_secs, &mut http.connect_timeout);
         secs(self.first_byte_timeout_secs, &mut http.first_byte_timeout);
         secs(self.idle_timeout_secs, &mut http.idle_timeout);
+        let set = |v: Option<Duration>, d: &mut Duration| {
+            if let Some(v) = v.filter(|v| !v.is_zero()) {
+                *d = v;
+            }
+        };
+        set(self.connect_timeout, &mut http.connect_timeout);
+        set(self.first_byte_timeout, &mut http.first_byte_timeout);
+        set(self.idle_timeout, &mut http.idle_timeout);
         if let Some(headers) = &self.headers {
             http.headers.extend(headers.clone());
         }
@@ -471,6 +489,26 @@ impl LlmSource {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeouts_take_the_one_duration_form_and_the_old_seconds_keys() {
+        let s: LlmSpec = serde_json::from_value(serde_json::json!({
+            "provider": "openai", "connect_timeout": "2s", "first_byte_timeout": 1500,
+            "idle_timeout_secs": 3, "first_byte_timeout_secs": 9
+        }))
+        .unwrap();
+        let mut http = HttpOptions::default();
+        s.apply_http(&mut http);
+        assert_eq!(http.connect_timeout, Duration::from_secs(2));
+        // The new key wins over its deprecated seconds twin.
+        assert_eq!(http.first_byte_timeout, Duration::from_millis(1500));
+        assert_eq!(http.idle_timeout, Duration::from_secs(3));
+        let err = serde_json::from_value::<LlmSpec>(serde_json::json!({
+            "provider": "openai", "connect_timeout": "soon"
+        }))
+        .unwrap_err();
+        assert!(err.to_string().contains("soon"), "{err}");
+    }
 
     #[test]
     fn parses_strings() {

@@ -32,6 +32,10 @@ pub enum DecisionProtocol {
     NativeTools,
     /// One JSON decision object in the text (for models without tool calling).
     JsonText,
+    /// Fixed steps, no model call in the planner: `create_data` writes the SQL from the
+    /// question, the meaning checks send a wrong result back to it, `answer_question` answers
+    /// (for small models: see [`super::sql_first`]).
+    SqlFirst,
 }
 
 /// The default [`Planner`]: one model call per decision, malformed output re-asked (bounded).
@@ -298,6 +302,12 @@ impl LlmPlanner {
     async fn run(&self, input: PlannerInput, tx: mpsc::Sender<Result<DecisionDelta>>) {
         let started = Instant::now();
         let protocol = self.protocol();
+        if protocol == DecisionProtocol::SqlFirst {
+            let mut d = super::sql_first::decide(&input);
+            d.metrics.total_ms = ms_since(started);
+            let _ = tx.send(Ok(DecisionDelta::Final(Box::new(d)))).await;
+            return;
+        }
         let native = protocol == DecisionProtocol::NativeTools;
         let mut system = input.system_prompt.clone();
         if !native {

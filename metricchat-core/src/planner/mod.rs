@@ -11,11 +11,14 @@ use crate::llm::{ChatMessage, ToolSpec, Usage};
 
 pub mod json_stream;
 mod llm_planner;
+pub mod sql_first;
 
 pub use llm_planner::{DecisionProtocol, LlmPlanner, render_tools};
 
 /// Whether a step gathers information or produces output for the user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum PlanType {
     /// Looking things up (schemas, distinct values).
@@ -26,7 +29,7 @@ pub enum PlanType {
 }
 
 /// The tool call a decision asks for.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlannedAction {
     /// Tool name.
     pub tool: String,
@@ -39,7 +42,7 @@ pub struct PlannedAction {
 }
 
 /// Timing and token use of one decision.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DecisionMetrics {
     /// Time to the model's first token.
     pub first_token_ms: Option<u64>,
@@ -50,7 +53,7 @@ pub struct DecisionMetrics {
 }
 
 /// One decision of the planner (the proven shape of design section 2).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlannerDecision {
     /// The analysis is done: `final_answer` holds the answer.
     #[serde(default)]

@@ -65,7 +65,7 @@ impl Dataset {
 }
 
 /// A chart proposed by a run for one of its datasets.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Chart {
     /// Visualization id.
     pub id: Uuid,

@@ -39,7 +39,7 @@ mod postgres;
 pub use postgres::{PostgresEngine, PostgresStore, PostgresStoreConfig};
 
 /// A run: one question and everything the agent did for it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunRecord {
     /// Run id.
     pub id: Uuid,

@@ -70,7 +70,7 @@ pub enum ChartType {
 }
 
 /// What to draw and which columns go where.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ChartSpec {
     /// The chart type.
     pub chart_type: ChartType,
