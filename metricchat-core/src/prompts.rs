@@ -51,7 +51,7 @@ pub(crate) fn system_prompt(plan: &ContextPlan, extra: Option<&str>, sql_rules: 
 }
 
 /// Rules for writing SQL that means what the question asks (the run's system prompt carries
-/// them when answer checks are on; `create_data`'s SQL writer always does).
+/// them when answer checks are on; the SQL-first protocol hands them to `create_data`).
 pub(crate) const SQL_RULES: &str = "SQL rules:\n\
      - most/highest/worst delay: ORDER BY … DESC; least/lowest/best: ORDER BY … ASC. \
      For \"which …\" or \"who …\" questions return the top row only (LIMIT 1).\n\
@@ -76,7 +76,7 @@ pub(crate) const CREATE_DATA: &str = "Create the dataset that answers (part of) 
 pub(crate) fn sql_writer(dialect: &str, tables: &str, rules: &str) -> String {
     format!(
         "You write one read-only SQL query in the {dialect} dialect. Reply with only the SQL, no \
-         explanation.\n\nTables:\n{tables}\n{rules}\n{SQL_RULES}"
+         explanation.\n\nTables:\n{tables}\n{rules}"
     )
 }
 

@@ -87,7 +87,10 @@ pub(crate) fn decide(input: &PlannerInput) -> PlannerDecision {
     let Some(last) = steps.last() else {
         return action(
             "create_data",
-            serde_json::json!({ "title": title }),
+            serde_json::json!({
+                "title": title,
+                "description": format!("{question}\n{}", crate::prompts::SQL_RULES),
+            }),
             "Write one SQL query that answers the question.".into(),
         );
     };
@@ -121,7 +124,9 @@ pub(crate) fn decide(input: &PlannerInput) -> PlannerDecision {
             serde_json::json!({
                 "title": title,
                 "description": format!(
-                    "{question}{previous}\nIt needs fixing: {problem}\nWrite the corrected query."
+                    "{question}{previous}\nIt needs fixing: {problem}\nWrite the corrected \
+                     query.\n{}",
+                    crate::prompts::SQL_RULES
                 ),
             }),
             format!("Fix the query: {problem}"),
