@@ -35,11 +35,12 @@ use metricchat::guard::SqlGuard;
 use metricchat::instructions::{InstructionFilter, InstructionStatus};
 use metricchat::{Agent, AskResult, Error, RunStatus};
 use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolResult, ContentBlock, Implementation, ListResourcesResult, PaginatedRequestParams,
-    ProgressNotificationParam, ReadResourceRequestParams, ReadResourceResult, Resource,
-    ResourceContents, ServerCapabilities, ServerInfo,
+    CallToolRequestParams, CallToolResult, ContentBlock, Implementation, ListResourcesResult,
+    PaginatedRequestParams, ProgressNotificationParam, ReadResourceRequestParams,
+    ReadResourceResult, Resource, ResourceContents, ServerCapabilities, ServerInfo,
 };
 use rmcp::model::{ClientRequest, ErrorCode, JsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::service::{RequestContext, RxJsonRpcMessage, TxJsonRpcMessage};
@@ -69,7 +70,6 @@ const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 #[derive(Clone)]
 pub struct McpServer {
     agent: Agent,
-    #[allow(dead_code)] // read by the `tool_handler` expansion
     tool_router: ToolRouter<Self>,
 }
 
@@ -483,8 +483,37 @@ async fn rules_text(agent: &Agent) -> String {
     out
 }
 
+/// Arguments that do not fit a tool's schema are a JSON-RPC "invalid params" error, as the
+/// issue asks (rmcp 2.2 would return them as a failed tool result).
+fn check_arguments(
+    name: &str,
+    arguments: Option<&rmcp::model::JsonObject>,
+) -> Result<(), McpError> {
+    let value = Value::Object(arguments.cloned().unwrap_or_default());
+    let checked = match name {
+        "ask" => serde_json::from_value::<AskArgs>(value).map(drop),
+        "run_sql" => serde_json::from_value::<RunSqlArgs>(value).map(drop),
+        "list_tables" => serde_json::from_value::<ListTablesArgs>(value).map(drop),
+        "describe_table" => serde_json::from_value::<DescribeTableArgs>(value).map(drop),
+        "search_knowledge" => serde_json::from_value::<SearchKnowledgeArgs>(value).map(drop),
+        // The router answers unknown tools.
+        _ => Ok(()),
+    };
+    checked.map_err(|e| McpError::invalid_params(format!("arguments of `{name}`: {e}"), None))
+}
+
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for McpServer {
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, McpError> {
+        check_arguments(&request.name, request.arguments.as_ref())?;
+        let call = ToolCallContext::new(self, request, context);
+        self.tool_router.call(call).await
+    }
+
     fn get_info(&self) -> ServerInfo {
         ServerInfo::new(
             ServerCapabilities::builder()
@@ -708,7 +737,9 @@ pub async fn serve_http(
         Arc::new(LocalSessionManager::default()),
         config,
     );
-    let mut router = axum::Router::new().nest_service("/mcp", service);
+    let mut router = axum::Router::new()
+        .nest_service("/mcp", service)
+        .layer(axum::middleware::from_fn(jsonrpc_errors));
     if let Some(token) = token {
         router = router.layer(axum::middleware::from_fn_with_state(
             Arc::new(token),
@@ -727,6 +758,61 @@ pub async fn serve_http(
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
         .map_err(HttpServeError::Serve)
+}
+
+/// The largest request body read (a JSON-RPC message or batch).
+const MAX_BODY: usize = 4 << 20;
+
+/// A JSON-RPC error response with `status`.
+fn jsonrpc_error(status: StatusCode, code: i32, message: &str) -> Response {
+    let body = json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}});
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Answers bodies that are not JSON with a JSON-RPC parse error (-32700), and turns the
+/// transport's plain-text 4xx answers into JSON-RPC "invalid request" errors (-32600), so an
+/// HTTP client always gets a JSON-RPC error for a bad message.
+async fn jsonrpc_errors(request: Request<axum::body::Body>, next: Next) -> Response {
+    if request.method() != axum::http::Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return jsonrpc_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            -32600,
+            "Invalid Request: body too large",
+        );
+    };
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+        return jsonrpc_error(
+            StatusCode::BAD_REQUEST,
+            -32700,
+            &format!("Parse error: {e}"),
+        );
+    }
+    let response = next
+        .run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await;
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !response.status().is_client_error() || is_json {
+        return response;
+    }
+    let status = response.status();
+    let text = axum::body::to_bytes(response.into_body(), 64 << 10)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    jsonrpc_error(status, -32600, &format!("Invalid Request: {text}"))
 }
 
 /// Refuses requests without `Authorization: Bearer <token>` (compared in constant time).

@@ -267,10 +267,11 @@ async def test_http_malformed_requests_and_the_bearer_token(tmp_path):
             auth = {"Authorization": "Bearer t0ken-for-tests"}
             # Malformed JSON and a malformed JSON-RPC message: errors, not a crash.
             status, body = _post(url, b"{not json", auth)
-            assert 400 <= status < 500, (status, body)
-            assert "error" in body.lower(), body
+            assert status == 400, (status, body)
+            assert json.loads(body)["error"]["code"] == -32700, body
             status, body = _post(url, {"foo": "bar"}, auth)
             assert 400 <= status < 500, (status, body)
+            assert json.loads(body)["error"]["code"] in (-32600, -32700), body
             # A real client with the token works afterwards.
             async with _auth_client(url, auth) as client:
                 tools = await client.list_tools()
