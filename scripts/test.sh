@@ -43,6 +43,23 @@ fi
 
 bash bindings-python/scripts/test.sh
 
+# ---- metricchat-cli: the MCP server driven by the official MCP Python SDK (issue 17) ----------
+# Over stdio and Streamable HTTP, against the `metricchat` binary the Rust tests above built (its
+# integration tests need it, so it is already in $CARGO_TARGET_DIR/debug) and mc-fake-llm (built
+# by the Python step). `mcp` goes into the virtualenv that step created.
+echo "== mcp: metricchat-cli/tests/mcp (pytest with the official MCP Python SDK)"
+MCP_VENV="${MC_PY_VENV:-$CARGO_TARGET_DIR/py-venv}"
+for bin in metricchat mc-fake-llm; do
+  if [ ! -x "$CARGO_TARGET_DIR/debug/$bin" ]; then
+    echo "!! $CARGO_TARGET_DIR/debug/$bin is missing: the Rust test step should have built it" >&2
+    exit 1
+  fi
+done
+"$MCP_VENV/bin/pip" install --quiet --disable-pip-version-check "mcp>=2.3,<3"
+METRICCHAT_BIN="$CARGO_TARGET_DIR/debug/metricchat" MC_FAKE_LLM_BIN="$CARGO_TARGET_DIR/debug/mc-fake-llm" \
+  "$MCP_VENV/bin/python" -m pytest -q -p no:cacheprovider metricchat-cli/tests/mcp
+# ---- end metricchat-cli ----------------------------------------------------------------------
+
 echo "== node: addon + node:test (against mc-fake-llm)"
 cargo build --quiet -p metricchat-testkit --bin mc-fake-llm
 (cd bindings-node && npm ci --no-audit --no-fund --loglevel=error && node scripts/build.mjs && npm test)

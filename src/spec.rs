@@ -204,6 +204,15 @@ impl AgentSpec {
             .map_err(|e| Error::config("agent spec", format!("invalid agent spec: {e}")))
     }
 
+    /// The agent's configuration: the [`AgentConfig`] fields with the 0.1 keys applied, as
+    /// [`AgentSpec::build`] configures the agent. For hosts that assemble the agent themselves
+    /// (the `metricchat` CLI opens and checks each connection before building).
+    pub fn agent_config(&self) -> Result<AgentConfig> {
+        let mut config = self.config.clone();
+        self.legacy.apply(&mut config)?;
+        Ok(config)
+    }
+
     /// Builds the agent with `tools` added to the built-in ones. Opens the store (creating or
     /// migrating a SQLite file) but makes no call to the model or the warehouses.
     pub async fn build(&self, tools: Vec<Arc<dyn DynTool>>) -> Result<Agent> {

@@ -1,0 +1,24 @@
+//! # metricchat-cli
+//!
+//! metricchat from a terminal and from AI assistants, as thin shells over the agent:
+//!
+//! - the `metricchat` binary ([`cli`]): `ask`, `query`, `tables`, `describe`, `explain`,
+//!   `runs list|show` and `mcp`, configured by `metricchat.toml` ([`config`]: the same
+//!   [`AgentSpec`](metricchat::spec::AgentSpec) the Python and Node packages take), the
+//!   environment and one-off flags, with [documented exit codes](exit);
+//! - an MCP server on the official Rust SDK ([`mcp`]), over stdio or Streamable HTTP, that a Rust
+//!   service can also run for its own agent: [`mcp::serve_stdio`], [`mcp::serve_http`].
+//!
+//! Install with `cargo install --path metricchat-cli`.
+//!
+//! ## Cargo features
+//! - `all-but-duckdb` (default): every connector but DuckDB, both run stores, every provider.
+//! - `duckdb`: DuckDB files (compiles DuckDB's C++ sources).
+
+pub mod cli;
+pub mod config;
+pub mod exit;
+pub mod mcp;
+pub mod output;
+pub mod session;
+pub mod steps;

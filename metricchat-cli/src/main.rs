@@ -1,0 +1,5 @@
+//! The `metricchat` command: see `metricchat --help`.
+
+fn main() -> std::process::ExitCode {
+    metricchat_cli::cli::main()
+}
