@@ -122,6 +122,17 @@ async fn two_users_asking_the_same_question_get_their_own_numbers() {
         }
     }
 
+    // A conversation stays with its user.
+    let err = agent
+        .follow_up_with(
+            a.run_id,
+            "And per customer?",
+            RunOptions::new().user(bob.clone()),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+
     // The audit log: both statements, as executed, with the user and the rules applied.
     let log = agent.audit_log(&AuditFilter::new()).await.unwrap();
     assert_eq!(log.len(), 2, "{log:?}");

@@ -55,6 +55,10 @@ enum Cell {
     T(String),
 }
 
+fn ix(n: i64) -> usize {
+    usize::try_from(n).unwrap()
+}
+
 fn base(t: i64) -> i64 {
     if t == 1 { 0 } else { t * 10_000 }
 }
@@ -75,7 +79,7 @@ fn dataset() -> Vec<Table> {
             Some(t),
             vec![
                 Cell::I(t),
-                Cell::T(codes[t as usize].into()),
+                Cell::T(codes[ix(t)].into()),
                 Cell::T(format!("tenant-T{t}")),
             ],
         ));
@@ -88,7 +92,7 @@ fn dataset() -> Vec<Table> {
                     Cell::T(format!("cust-T{t}-{i}")),
                     Cell::T(format!("c{i}@t{t}.example")),
                     Cell::T(format!("SSN-T{t}-{i:03}")),
-                    Cell::T(regions[(i % 3) as usize].into()),
+                    Cell::T(regions[ix(i % 3)].into()),
                 ],
             ));
         }
@@ -101,7 +105,7 @@ fn dataset() -> Vec<Table> {
                     Cell::I(t),
                     Cell::I(b + 1 + (i % nc)),
                     Cell::I(amount),
-                    Cell::T(statuses[(i % 3) as usize].into()),
+                    Cell::T(statuses[ix(i % 3)].into()),
                     Cell::T(format!("note-T{t}-{i}")),
                 ],
             ));
@@ -111,7 +115,7 @@ fn dataset() -> Vec<Table> {
                 Some(t),
                 vec![
                     Cell::I(b + i),
-                    Cell::T(codes[t as usize].into()),
+                    Cell::T(codes[ix(t)].into()),
                     Cell::T(format!("ev-T{t}-{}", i % 4)),
                     Cell::I(if t == 1 { i } else { b + i }),
                 ],

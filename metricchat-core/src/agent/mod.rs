@@ -328,6 +328,15 @@ impl Agent {
                 what: "run",
                 name: previous_run.to_string(),
             })?;
+        // A conversation belongs to its user: another user may not continue it (its history
+        // holds the first user's answers).
+        if let Some(owner) = &prev.user
+            && options.user.as_ref().map(|u| &u.id) != Some(&owner.id)
+        {
+            return Err(Error::invalid_input(format!(
+                "run {previous_run} belongs to another user; start a new run instead"
+            )));
+        }
         let mut history: Vec<crate::llm::ChatMessage> = self
             .inner
             .store

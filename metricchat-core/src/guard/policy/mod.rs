@@ -172,7 +172,7 @@ fn policy_error(reason: impl Into<String>) -> Error {
 #[derive(Debug, Clone)]
 pub(crate) enum BoundColumn {
     Plain(String),
-    Masked(String, Expr),
+    Masked(String, Box<Expr>),
 }
 
 /// A table rule bound to one connection's catalog and one user.
@@ -486,7 +486,7 @@ fn bind_table(
                 let expr = bind_template(template, &lower, user, dialect)
                     .map_err(|e| policy_error(format!("the mask of `{name}.{c}`: {e}")))?;
                 masked_names.push(c.to_string());
-                bound_columns.push(BoundColumn::Masked((*c).to_string(), expr));
+                bound_columns.push(BoundColumn::Masked((*c).to_string(), Box::new(expr)));
             }
             None => bound_columns.push(BoundColumn::Plain((*c).to_string())),
         }
@@ -787,7 +787,7 @@ fn skeleton(
                 SelectItem::UnnamedExpr(Expr::Identifier(Ident::with_quote(quote, name)))
             }
             BoundColumn::Masked(name, expr) => SelectItem::ExprWithAlias {
-                expr: Expr::Nested(Box::new(expr.clone())),
+                expr: Expr::Nested(expr.clone()),
                 alias: Ident::with_quote(quote, name),
             },
         })

@@ -144,7 +144,7 @@ impl Check<'_> {
                     continue;
                 }
                 let elsewhere = self.referenced.iter().any(|r| {
-                    let visible_here = match self.cp.tables.iter().find(|x| &x.bare == r) {
+                    match self.cp.tables.iter().find(|x| &x.bare == r) {
                         Some(bt) => bt.columns.iter().any(|c| match c {
                             super::BoundColumn::Plain(n) | super::BoundColumn::Masked(n, _) => {
                                 n.to_lowercase() == *d
@@ -155,8 +155,7 @@ impl Check<'_> {
                             .columns_by_table
                             .get(r)
                             .is_some_and(|cols| cols.contains(d)),
-                    };
-                    visible_here
+                    }
                 });
                 if !elsewhere {
                     return Err(format!(
