@@ -9,7 +9,7 @@
 //! never pass through SQL text. A mask is an expression over the table's columns
 //! (`'***'`, `left(email, 2) || '…'`) that replaces the column's value under its own name.
 //!
-//! Enforcement ([`rewrite`]): every reference to a table with a rule — in `FROM`, joins,
+//! Enforcement (`rewrite.rs`): every reference to a table with a rule — in `FROM`, joins,
 //! subqueries at any depth, CTE bodies, set operations, `LATERAL`, `EXISTS` / `IN`, scalar
 //! subqueries — becomes a derived table under the reference's own alias:
 //!
