@@ -171,6 +171,37 @@ export interface AgentOptions {
 export interface RunOptions {
   /** Aborting cancels the run and its running query; `ask` then rejects with code `Cancelled`. */
   signal?: AbortSignal
+  /** Who is asking: their data policy applies, and the run and the audit log name them. */
+  user?: UserContext
+}
+
+/** A request's user (the core `UserContext`). */
+export interface UserContext {
+  id: string
+  roles?: string[]
+  /** Values row-filter placeholders bind to (`tenant_id` for `:tenant_id`). */
+  attributes?: Record<string, string | number | boolean | Array<string | number | boolean>>
+}
+
+/** One audited statement (the core `AuditRecord`). */
+export interface AuditRecord {
+  id: string
+  at: string
+  user_id: string | null
+  run_id: string | null
+  query_id: string | null
+  /** `agent`, `tool:<name>` or `query`. */
+  source: string
+  connection: string
+  /** As executed: after the data policy's rewrite and the row cap. */
+  sql: string
+  /** The data-policy rules applied. */
+  policy: string[]
+  rows: number | null
+  bytes: number | null
+  duration_ms: number
+  outcome: 'success' | 'error' | 'refused'
+  error: string | null
 }
 
 
@@ -387,7 +418,15 @@ export declare class Agent {
   /** Starts `question` and streams its events. */
   stream(question: string, options?: RunOptions): Run
   /** Runs SQL through the agent's guard on `connection` (default: the only or first one). */
-  query(sql: string, options?: { connection?: string }): Promise<QueryResult>
+  query(sql: string, options?: { connection?: string; user?: UserContext }): Promise<QueryResult>
+  /** The audit log, newest first. */
+  auditLog(filter?: {
+    userId?: string
+    runId?: string
+    connection?: string
+    outcome?: 'success' | 'error' | 'refused'
+    limit?: number
+  }): Promise<AuditRecord[]>
   /** The connections. */
   connections(): Promise<ConnectionInfo[]>
   /** The latest stored runs, newest first. */

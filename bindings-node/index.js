@@ -108,9 +108,9 @@ class Run {
   #signal;
   #result;
 
-  constructor(nativeAgent, question, signal) {
+  constructor(nativeAgent, question, signal, user) {
     this.#signal = signal;
-    this.#native = nativeAgent.then((a) => a.stream(question));
+    this.#native = nativeAgent.then((a) => a.stream(question, user ?? null));
     this.#native.catch(() => {});
   }
 
@@ -341,20 +341,31 @@ class Agent {
     await this.#native;
   }
 
-  /** Runs `question` to the end. `signal` cancels the run and its query. */
-  ask(question, { signal } = {}) {
-    return new Run(this.#native, question, signal).result();
+  /**
+   * Runs `question` to the end. `signal` cancels the run and its query; `user` (`{ id, roles,
+   * attributes }`) is who is asking: their data policy applies and the audit log names them.
+   */
+  ask(question, { signal, user } = {}) {
+    return new Run(this.#native, question, signal, user).result();
   }
 
   /** Starts `question`: `for await (const ev of agent.stream(q))`, then `await run.result()`. */
-  stream(question, { signal } = {}) {
-    return new Run(this.#native, question, signal);
+  stream(question, { signal, user } = {}) {
+    return new Run(this.#native, question, signal, user);
   }
 
   /** Runs SQL through the agent's guard on `connection` (default: the only or first one). */
-  async query(sql, { connection } = {}) {
+  async query(sql, { connection, user } = {}) {
     const agent = await call(() => this.#native);
-    return toResult(await call(() => agent.query(connection ?? null, sql)));
+    return toResult(await call(() => agent.query(connection ?? null, sql, user ?? null)));
+  }
+
+  /** The audit log, newest first: one entry per statement run or refused (see `AuditRecord`). */
+  async auditLog({ userId, runId, connection, outcome, limit } = {}) {
+    const agent = await call(() => this.#native);
+    const filter = { user_id: userId, run_id: runId, connection, outcome, limit };
+    for (const k of Object.keys(filter)) if (filter[k] === undefined) delete filter[k];
+    return call(() => agent.auditLog(filter));
   }
 
   /** The connections' `{ name, backend, dialect, capabilities }`. */

@@ -48,22 +48,42 @@ pub async fn create_agent(
 
 #[napi]
 impl NativeAgent {
-    /// Starts a run of `question`.
+    /// Starts a run of `question`, for `user` (a `UserContext`: `id`, `roles`, `attributes`)
+    /// when given.
     #[napi]
-    pub fn stream(&self, question: String) -> NativeRun {
-        let run = within_runtime_if_available(|| self.agent.stream(question));
-        NativeRun { run: run.shared() }
+    pub fn stream(
+        &self,
+        question: String,
+        user: Option<serde_json::Value>,
+    ) -> napi::Result<NativeRun> {
+        let options = run_options(user)?;
+        let run = within_runtime_if_available(|| self.agent.stream_with(question, options));
+        Ok(NativeRun { run: run.shared() })
     }
 
-    /// Runs SQL through the agent's guard on `connection` (the only or first one when absent).
+    /// Runs SQL through the agent's guard on `connection` (the only or first one when absent),
+    /// for `user` when given (their data policy rewrites it; the statement is audited).
     #[napi]
     pub async fn query(
         &self,
         connection: Option<String>,
         sql: String,
+        user: Option<serde_json::Value>,
     ) -> napi::Result<NativeResult> {
-        let data = js(self.agent.query(connection.as_deref(), &sql).await)?;
+        let options = run_options(user)?;
+        let data = js(self
+            .agent
+            .query_with(connection.as_deref(), &sql, options)
+            .await)?;
         Ok(NativeResult::query(&sql, data))
+    }
+
+    /// The audit log entries matching an `AuditFilter` (`user_id`, `run_id`, `connection`,
+    /// `outcome`, `since`, `until`, `limit`), newest first.
+    #[napi]
+    pub async fn audit_log(&self, filter: serde_json::Value) -> napi::Result<serde_json::Value> {
+        let filter: metricchat::store::AuditFilter = from_value(filter)?;
+        to_value(js(self.agent.audit_log(&filter).await)?)
     }
 
     /// The connections' names, backends and dialects.
@@ -248,6 +268,15 @@ impl NativeRun {
 }
 
 /// A JavaScript object read as `T` (an `InvalidInput` error naming what did not fit).
+/// Per-request options from the optional `user`.
+fn run_options(user: Option<serde_json::Value>) -> napi::Result<metricchat::agent::RunOptions> {
+    let mut options = metricchat::agent::RunOptions::new();
+    if let Some(u) = user.filter(|u| !u.is_null()) {
+        options = options.user(from_value(u)?);
+    }
+    Ok(options)
+}
+
 fn from_value<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> napi::Result<T> {
     serde_json::from_value(v).map_err(|e| coded(ErrorKind::InvalidInput, e))
 }

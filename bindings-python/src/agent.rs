@@ -31,6 +31,16 @@ pub(crate) fn from_py<T: DeserializeOwned>(what: &str, value: &Bound<'_, PyAny>)
     depythonize(value).map_err(|e| InvalidInputError::new_err(format!("{what}: {e}")))
 }
 
+/// Per-request options from the optional `user` (a `UserContext` dict: `id`, `roles`,
+/// `attributes`).
+fn run_options(user: Option<&Bound<'_, PyAny>>) -> PyResult<metricchat::agent::RunOptions> {
+    let mut options = metricchat::agent::RunOptions::new();
+    if let Some(u) = user.filter(|u| !u.is_none()) {
+        options = options.user(from_py("user", u)?);
+    }
+    Ok(options)
+}
+
 impl Agent {
     /// Awaitable of `f(agent)`, resolving to its value as Python objects.
     fn call<'py, T, F, Fut>(&self, py: Python<'py>, f: F) -> PyResult<Bound<'py, PyAny>>
@@ -64,36 +74,58 @@ impl Agent {
         })
     }
 
-    /// Starts a run of `question`; returns its `RunHandle`.
-    fn stream(&self, question: String) -> PyResult<run::RunHandle> {
-        run::start(&self.inner, question)
+    /// Starts a run of `question` (for `user`, a `UserContext` dict, when given); returns its
+    /// `RunHandle`.
+    #[pyo3(signature = (question, user = None))]
+    fn stream(
+        &self,
+        question: String,
+        user: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<run::RunHandle> {
+        run::start(&self.inner, question, run_options(user)?)
     }
 
     /// Awaitable: starts a follow-up of run `previous_run` (e.g. the answer to its clarifying
     /// question); resolves to its `RunHandle`.
+    #[pyo3(signature = (previous_run, question, user = None))]
     fn follow_up<'py>(
         &self,
         py: Python<'py>,
         previous_run: &str,
         question: String,
+        user: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let previous = parse_id(previous_run)?;
-        run::follow_up(py, self.inner.clone(), previous, question)
+        let options = run_options(user)?;
+        run::follow_up(py, self.inner.clone(), previous, question, options)
     }
 
     /// Awaitable: runs `sql` on `connection` (the first when None) through the agent's guard;
     /// resolves to a `QueryResult`.
-    #[pyo3(signature = (connection, sql))]
+    #[pyo3(signature = (connection, sql, user = None))]
     fn query<'py>(
         &self,
         py: Python<'py>,
         connection: Option<String>,
         sql: String,
+        user: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let agent = self.inner.clone();
+        let options = run_options(user)?;
         query_into_py(py, move |_cancel| async move {
-            agent.query(connection.as_deref(), &sql).await
+            agent.query_with(connection.as_deref(), &sql, options).await
         })
+    }
+
+    /// Awaitable: the audit log entries matching an `AuditFilter` dict (`user_id`, `run_id`,
+    /// `connection`, `outcome`, `since`, `until`, `limit`), newest first, as dicts.
+    fn audit_log<'py>(
+        &self,
+        py: Python<'py>,
+        filter: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let filter: metricchat::store::AuditFilter = from_py("audit filter", filter)?;
+        self.call(py, |a| async move { a.audit_log(&filter).await })
     }
 
     /// Names of the agent's connections.

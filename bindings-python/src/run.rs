@@ -12,10 +12,14 @@ use crate::error::{err, to_py_err};
 use crate::runtime::{Plain, future_into_py, runtime};
 
 /// Starts a run of `question`.
-pub(crate) fn start(agent: &metricchat::Agent, question: String) -> PyResult<RunHandle> {
+pub(crate) fn start(
+    agent: &metricchat::Agent,
+    question: String,
+    options: metricchat::agent::RunOptions,
+) -> PyResult<RunHandle> {
     // The run's task is spawned on the process's runtime.
     let _entered = runtime()?.enter();
-    let run = agent.stream(question).shared();
+    let run = agent.stream_with(question, options).shared();
     Ok(RunHandle { run })
 }
 
@@ -26,9 +30,13 @@ pub(crate) fn follow_up<'py>(
     agent: metricchat::Agent,
     previous: uuid::Uuid,
     question: String,
+    options: metricchat::agent::RunOptions,
 ) -> PyResult<Bound<'py, PyAny>> {
     future_into_py(py, async move {
-        let run = agent.follow_up(previous, question).await.map_err(err)?;
+        let run = agent
+            .follow_up_with(previous, question, options)
+            .await
+            .map_err(err)?;
         Ok(RunHandle { run: run.shared() })
     })
 }

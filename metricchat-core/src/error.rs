@@ -151,6 +151,14 @@ pub enum Error {
         /// The refused SQL.
         sql: String,
     },
+    /// A data policy cannot be applied: it names an unknown table or column, a row-filter or
+    /// mask template does not parse, or the user lacks an attribute a template needs. Raised
+    /// at the start of a run (or query), before anything is executed.
+    #[error("invalid data policy: {reason}")]
+    Policy {
+        /// What is wrong, naming the table, column, template or attribute.
+        reason: String,
+    },
     /// The database failed a query.
     #[error("query failed on {connector}: {message}")]
     Query {
@@ -273,9 +281,10 @@ impl Error {
     /// The portable kind of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::InvalidInput { .. } | Error::Config { .. } | Error::SqlRefused { .. } => {
-                ErrorKind::InvalidInput
-            }
+            Error::InvalidInput { .. }
+            | Error::Config { .. }
+            | Error::SqlRefused { .. }
+            | Error::Policy { .. } => ErrorKind::InvalidInput,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::PrivilegedLogin { .. } => ErrorKind::Unauthorized,
             Error::Query { .. } => ErrorKind::QueryFailed,

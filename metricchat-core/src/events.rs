@@ -160,6 +160,9 @@ pub enum EventKind {
         model: String,
         /// Connection names.
         connections: Vec<String>,
+        /// The user the run is for, when the request named one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<crate::guard::UserContext>,
     },
     /// The planner's decision so far, while the model is still writing.
     #[serde(rename = "decision.partial")]

@@ -21,6 +21,8 @@ mod e2e_sql_engines;
 mod evals;
 mod guard_query;
 mod hostile_sql;
+mod many_users;
 mod meaning_checks;
+mod policy_escape;
 mod real_llm;
 mod typegen;

@@ -792,33 +792,87 @@ class Agent:
         """Names of the agent's connections."""
         return list(self._native.connections())
 
-    def stream(self, question: str, *, follow_up: Optional[Union[str, Result]] = None) -> RunStream:
+    def stream(
+        self,
+        question: str,
+        *,
+        follow_up: Optional[Union[str, Result]] = None,
+        user: Optional[Dict[str, Any]] = None,
+    ) -> RunStream:
         """Starts a run and returns its event stream (see :class:`RunStream`).
 
         ``follow_up`` continues an earlier run (a ``Result`` or its ``run_id``), e.g. to answer
-        its clarifying question."""
-        return RunStream(self._start(question, follow_up))
+        its clarifying question. ``user`` (``{"id": ..., "roles": [...], "attributes":
+        {...}}``) is who is asking: their data policy applies and the audit log names them."""
+        return RunStream(self._start(question, follow_up, user))
 
-    def ask(self, question: str, *, follow_up: Optional[Union[str, Result]] = None) -> Result:
+    def ask(
+        self,
+        question: str,
+        *,
+        follow_up: Optional[Union[str, Result]] = None,
+        user: Optional[Dict[str, Any]] = None,
+    ) -> Result:
         """Runs the agent to the end and returns the :class:`Result`.
 
         Blocking, with the GIL released; safe inside a running event loop (Jupyter).
-        ``KeyboardInterrupt`` cancels the run and its query."""
-        return self.stream(question, follow_up=follow_up).result()
+        ``KeyboardInterrupt`` cancels the run and its query. ``user``: see :meth:`stream`."""
+        return self.stream(question, follow_up=follow_up, user=user).result()
 
     def stream_async(
-        self, question: str, *, follow_up: Optional[Union[str, Result]] = None
+        self,
+        question: str,
+        *,
+        follow_up: Optional[Union[str, Result]] = None,
+        user: Optional[Dict[str, Any]] = None,
     ) -> AsyncRunStream:
         """The async form of :meth:`stream`: ``async for ev in agent.stream_async(q)``."""
-        return AsyncRunStream(self._start(question, follow_up))
+        return AsyncRunStream(self._start(question, follow_up, user))
 
     async def ask_async(
-        self, question: str, *, follow_up: Optional[Union[str, Result]] = None
+        self,
+        question: str,
+        *,
+        follow_up: Optional[Union[str, Result]] = None,
+        user: Optional[Dict[str, Any]] = None,
     ) -> Result:
         """The async form of :meth:`ask`; cancelling the task cancels the run."""
-        return await self.stream_async(question, follow_up=follow_up).result()
+        return await self.stream_async(question, follow_up=follow_up, user=user).result()
 
-    def query(self, sql: str, *args: Any, connection: Optional[str] = None) -> Any:
+    def audit_log(
+        self,
+        *,
+        user_id: Optional[str] = None,
+        run_id: Optional[Union[str, Result]] = None,
+        connection: Optional[str] = None,
+        outcome: Optional[str] = None,
+        limit: Optional[int] = None,
+    ) -> List[Dict[str, Any]]:
+        """The audit log, newest first: one dict per statement run (or refused) by the
+        agent, a tool or :meth:`query` — ``user_id``, ``run_id``, ``connection``, ``sql`` (as
+        executed, after the data policy's rewrite), ``policy``, ``rows``, ``bytes``,
+        ``duration_ms``, ``outcome`` (``success`` / ``error`` / ``refused``), ``error``."""
+        flt = {"user_id": user_id, "run_id": _run_id(run_id), "connection": connection,
+               "outcome": outcome, "limit": limit}
+        return list(background.run(self._native.audit_log,
+                                   {k: v for k, v in flt.items() if v is not None}))
+
+    def audit_table(self, **filters: Any) -> Any:
+        """:meth:`audit_log` as a ``pyarrow.Table``."""
+        import pyarrow as pa
+
+        rows = self.audit_log(**filters)
+        for r in rows:
+            r["policy"] = "; ".join(r.get("policy") or []) or None
+        return pa.Table.from_pylist(rows)
+
+    def query(
+        self,
+        sql: str,
+        *args: Any,
+        connection: Optional[str] = None,
+        user: Optional[Dict[str, Any]] = None,
+    ) -> Any:
         """Runs ``sql`` on ``connection`` (a connection name; the first connection when None)
         through the agent's guard; returns a ``pyarrow.Table``.
 
@@ -834,14 +888,19 @@ class Agent:
                 stacklevel=2,
             )
             connection = args[0]
-        return background.run(self._native.query, connection, sql).table()
+        return background.run(self._native.query, connection, sql, user).table()
 
-    def _start(self, question: str, follow_up: Optional[Union[str, "Result"]]) -> Any:
+    def _start(
+        self,
+        question: str,
+        follow_up: Optional[Union[str, "Result"]],
+        user: Optional[Dict[str, Any]] = None,
+    ) -> Any:
         """The native handle of a new run (a follow-up when ``follow_up`` is given)."""
         previous = _run_id(follow_up)
         if previous is None:
-            return self._native.stream(question)
-        return background.run(self._native.follow_up, previous, question)
+            return self._native.stream(question, user)
+        return background.run(self._native.follow_up, previous, question, user)
 
     def __repr__(self) -> str:
         return f"Agent(connections={self.connections!r}, tools={[t.name for t in self.tools]!r})"

@@ -38,7 +38,7 @@ use crate::connector::{ConnectorRef, QueryData};
 use crate::context::{ContextConfig, ContextHub};
 use crate::error::{Error, Result};
 use crate::events::{Event, RunStatus, Timings};
-use crate::guard::{GuardConfig, SqlGuard};
+use crate::guard::GuardConfig;
 use crate::llm::{LlmClient, Usage};
 use crate::planner::{DecisionProtocol, LlmPlanner, Planner};
 use crate::store::{MemoryStore, Store};
@@ -47,12 +47,15 @@ use crate::tools::{DynTool, ToolRegistry};
 mod grounding;
 mod instructions;
 mod meaning;
+mod options;
+pub(crate) mod policy;
 mod run;
 mod runner;
 mod window;
 
 pub use crate::run::{FinishingStream, SharedRun};
 pub use instructions::{InstructionsHandle, MemoriesHandle};
+pub use options::RunOptions;
 
 pub use crate::run::{Chart, Dataset};
 
@@ -262,6 +265,7 @@ pub(crate) struct AgentInner {
     pub tools: ToolRegistry,
     pub hub: Arc<ContextHub>,
     pub config: Arc<AgentConfig>,
+    pub policy_provider: Option<Arc<dyn crate::guard::PolicyProvider>>,
 }
 
 /// An analytics agent: a model, connections, tools, a store. Cheap to clone; runs are
@@ -298,12 +302,23 @@ impl Agent {
     /// Starts a run and streams its events. Dropping the [`Run`] cancels it (the stored record
     /// still ends consistently as `cancelled`).
     pub fn stream(&self, question: impl Into<String>) -> Run {
-        run::start(self.inner.clone(), question.into(), Vec::new())
+        self.stream_with(question, RunOptions::new())
     }
 
     /// Continues the conversation of `previous_run` (for example, the user's reply to a
     /// clarifying question): the earlier questions and answers go to the model as history.
     pub async fn follow_up(&self, previous_run: Uuid, question: impl Into<String>) -> Result<Run> {
+        self.follow_up_with(previous_run, question, RunOptions::new())
+            .await
+    }
+
+    /// [`Agent::follow_up`] with per-request options (the user).
+    pub async fn follow_up_with(
+        &self,
+        previous_run: Uuid,
+        question: impl Into<String>,
+        options: RunOptions,
+    ) -> Result<Run> {
         let prev = self
             .inner
             .store
@@ -313,6 +328,15 @@ impl Agent {
                 what: "run",
                 name: previous_run.to_string(),
             })?;
+        // A conversation belongs to its user: another user may not continue it (its history
+        // holds the first user's answers).
+        if let Some(owner) = &prev.user
+            && options.user.as_ref().map(|u| &u.id) != Some(&owner.id)
+        {
+            return Err(Error::invalid_input(format!(
+                "run {previous_run} belongs to another user; start a new run instead"
+            )));
+        }
         let mut history: Vec<crate::llm::ChatMessage> = self
             .inner
             .store
@@ -324,7 +348,12 @@ impl Agent {
         if let Some(answer) = prev.answer {
             history.push(crate::llm::ChatMessage::assistant(answer));
         }
-        Ok(run::start(self.inner.clone(), question.into(), history))
+        Ok(run::start(
+            self.inner.clone(),
+            question.into(),
+            history,
+            options,
+        ))
     }
 
     /// [`Agent::follow_up`] run to the end.
@@ -405,10 +434,43 @@ impl Agent {
     /// Runs SQL directly through the same guard the agent uses (read-only, one statement,
     /// row cap, timeout) and collects the result.
     pub async fn query(&self, connection: Option<&str>, sql: &str) -> Result<QueryData> {
-        let conn = crate::connector::find_connection(&self.inner.connections, connection)?;
-        SqlGuard::new(self.inner.config.guard.clone())
-            .run(conn, sql, None)
-            .await
+        self.query_with(connection, sql, RunOptions::new()).await
+    }
+
+    // ---- Many users (issue 15): per-request user, data policy, audit log.
+
+    /// [`Agent::stream`] for a user: their data policy applies, and the run carries them.
+    pub fn stream_with(&self, question: impl Into<String>, options: RunOptions) -> Run {
+        run::start(self.inner.clone(), question.into(), Vec::new(), options)
+    }
+
+    /// [`Agent::ask`] with per-request options (the user).
+    pub async fn ask_with(
+        &self,
+        question: impl Into<String>,
+        options: RunOptions,
+    ) -> Result<AskResult> {
+        self.stream_with(question, options).finish().await
+    }
+
+    /// [`Agent::query`] for a user: their data policy rewrites the SQL, and the statement is
+    /// audited.
+    pub async fn query_with(
+        &self,
+        connection: Option<&str>,
+        sql: &str,
+        options: RunOptions,
+    ) -> Result<QueryData> {
+        policy::query(&self.inner, connection, sql, options.user.as_ref()).await
+    }
+
+    /// The audit log: every statement the agent's runs and queries executed or had refused,
+    /// newest first (export with [`crate::store::audit_to_arrow`]).
+    pub async fn audit_log(
+        &self,
+        filter: &crate::store::AuditFilter,
+    ) -> Result<Vec<crate::store::AuditRecord>> {
+        self.inner.store.audit_log(filter).await
     }
 }
 
@@ -426,9 +488,23 @@ pub struct AgentBuilder {
     resources: Vec<crate::knowledge::Resource>,
     knowledge_paths: Vec<std::path::PathBuf>,
     embedder: Option<Arc<dyn crate::context::Embedder>>,
+    policy_provider: Option<Arc<dyn crate::guard::PolicyProvider>>,
 }
 
 impl AgentBuilder {
+    /// Resolves each request's data policy from its user (default: the static
+    /// [`GuardConfig::policy`](crate::guard::GuardConfig::policy), the same for everyone).
+    pub fn policy_provider(mut self, provider: Arc<dyn crate::guard::PolicyProvider>) -> Self {
+        self.policy_provider = Some(provider);
+        self
+    }
+
+    /// Sets the static data policy (tables allowed and denied, row filters, column rules).
+    pub fn policy(mut self, policy: crate::guard::Policy) -> Self {
+        self.config.guard.policy = policy;
+        self
+    }
+
     /// Knowledge resources (dbt, LookML, Tableau… parsed by [`crate::knowledge`] or built by
     /// the host): their descriptions rank and explain tables, their metrics and measures reach
     /// the prompt, and the `search_knowledge` tool searches them.
@@ -611,6 +687,7 @@ impl AgentBuilder {
                 tools,
                 hub,
                 config: Arc::new(self.config),
+                policy_provider: self.policy_provider,
             }),
         })
     }

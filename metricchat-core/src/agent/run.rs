@@ -25,7 +25,12 @@ use crate::store::{
 };
 use crate::tools::ToolContext;
 
-pub(crate) fn start(inner: Arc<AgentInner>, question: String, history: Vec<ChatMessage>) -> Run {
+pub(crate) fn start(
+    inner: Arc<AgentInner>,
+    question: String,
+    history: Vec<ChatMessage>,
+    options: super::RunOptions,
+) -> Run {
     let run_id = Uuid::now_v7();
     let (tx, rx) = mpsc::unbounded_channel();
     let cancel = CancellationToken::new();
@@ -41,6 +46,8 @@ pub(crate) fn start(inner: Arc<AgentInner>, question: String, history: Vec<ChatM
         scratch: Mutex::new(RunScratch::default()),
         cancel: cancel.clone(),
         plan: std::sync::OnceLock::new(),
+        user: options.user,
+        policy_guard: std::sync::OnceLock::new(),
     });
     let handle = tokio::spawn(async move {
         let mut l = Loop::new(inner, shared.clone(), history);
@@ -116,6 +123,7 @@ impl Loop {
             cost_usd: None,
             answer: None,
             error: None,
+            user: shared.user.clone(),
         };
         Self {
             inner,
@@ -234,6 +242,7 @@ impl Loop {
             question: self.record.question.clone(),
             model: self.record.model.clone(),
             connections,
+            user: self.shared.user.clone(),
         });
         if let Err(e) = self.persist().await {
             return self.finalize(Stop::Failed(e)).await;
@@ -247,8 +256,27 @@ impl Loop {
         // The team's instructions and memories as the store has them now (another process
         // or agent may have approved some since the last run).
         super::instructions::refresh_hub(&self.inner.store, &self.inner.hub).await;
+        // The user's data policy, bound before anything runs: a bad policy fails the run here.
+        let bound = tokio::select! {
+            r = super::policy::bind(&self.inner, self.shared.user.as_ref()) => r,
+            () = cancel.cancelled() => return Stop::Cancelled,
+        };
+        let bound = match bound {
+            Ok(b) => b,
+            Err(e) => return Stop::Failed(e),
+        };
+        if let Some(b) = &bound {
+            let _ = self
+                .shared
+                .policy_guard
+                .set(super::policy::guard(&self.inner, Some(b.clone())));
+        }
         let plan = tokio::select! {
-            r = self.shared.hub.plan(&self.shared.connections, &self.shared.question) => r,
+            r = self.shared.hub.plan_for(
+                &self.shared.connections,
+                &self.shared.question,
+                bound.as_deref(),
+            ) => r,
             () = cancel.cancelled() => return Stop::Cancelled,
         };
         let mut plan = match plan {

@@ -38,6 +38,7 @@ mod scope;
 pub mod search;
 mod select;
 pub mod tokens;
+mod visibility;
 
 use std::sync::Arc;
 
@@ -132,11 +133,25 @@ impl ContextHub {
     /// picks the instructions, memories and knowledge in scope, and renders every section
     /// within its budget.
     pub async fn plan(&self, connections: &[ConnectorRef], question: &str) -> Result<ContextPlan> {
+        self.plan_for(connections, question, None).await
+    }
+
+    /// [`ContextHub::plan`] as the user of `view` may see it (see
+    /// [`BoundPolicy`](crate::guard::BoundPolicy)): tables they may not read vanish from the
+    /// schema, the name index and knowledge; denied columns and unfiltered sample values from
+    /// the descriptions.
+    pub async fn plan_for(
+        &self,
+        connections: &[ConnectorRef],
+        question: &str,
+        view: Option<&crate::guard::BoundPolicy>,
+    ) -> Result<ContextPlan> {
         self.load_catalogs(connections).await?;
         let cfg = self.config.effective();
         let counter = self.token_counter();
         let qv = self.question_vector(question).await?;
-        let first = self.select_with(question, cfg.schema_tokens, qv.as_deref());
+        let mut first = self.select_with(question, cfg.schema_tokens, qv.as_deref());
+        first.retain(|t| visibility::table_visible(view, &t.connection, &t.table));
         // Describe the chosen tables with sample values, then select again with the real costs.
         for conn in connections {
             let name = conn.info().name;
@@ -149,9 +164,10 @@ impl ContextHub {
                 self.describe(conn, &wanted).await?;
             }
         }
-        let tables = self.select_with(question, cfg.schema_tokens, qv.as_deref());
+        let mut tables = self.select_with(question, cfg.schema_tokens, qv.as_deref());
+        tables.retain(|t| visibility::table_visible(view, &t.connection, &t.table));
         let conn_names: Vec<String> = connections.iter().map(|c| c.info().name).collect();
-        Ok(self.render_plan(question, &conn_names, tables, &cfg, &counter))
+        Ok(self.render_plan(question, &conn_names, tables, &cfg, &counter, view))
     }
 
     /// The plan for `question` from what is cached (no connector is called): for offline use
@@ -165,7 +181,7 @@ impl ContextHub {
             .read()
             .map(|g| g.iter().map(|(name, _)| name.clone()).collect())
             .unwrap_or_default();
-        self.render_plan(question, &conns, tables, &cfg, &counter)
+        self.render_plan(question, &conns, tables, &cfg, &counter, None)
     }
 }
 

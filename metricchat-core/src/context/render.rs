@@ -27,6 +27,7 @@ impl ContextHub {
         tables: Vec<TableSelection>,
         cfg: &ContextConfig,
         counter: &TokenCounterRef,
+        view: Option<&crate::guard::BoundPolicy>,
     ) -> ContextPlan {
         let mut sections = Vec::new();
         let section =
@@ -75,6 +76,7 @@ impl ContextHub {
                 // which would read-lock the catalogs again).
                 if let Some(mut d) = cat.description(conn, &t.table) {
                     self.knowledge.annotate(&mut d, &t.table);
+                    super::visibility::redact(view, &mut d);
                     schema.push_str(&render_selected(
                         &d,
                         t.family
@@ -110,7 +112,7 @@ impl ContextHub {
                 })
                 .unwrap_or_default();
             for t in &cat.tables {
-                if chosen_set.contains(t) {
+                if chosen_set.contains(t) || !super::visibility::table_visible(view, conn, t) {
                     continue;
                 }
                 match family_of.get(t) {
@@ -171,6 +173,14 @@ impl ContextHub {
         let chosen: Vec<TableRef> = tables.iter().map(|t| t.table.clone()).collect();
         let mut used = 0;
         for r in self.knowledge.definitions_for(&chosen) {
+            if let Some(v) = view {
+                let fields: Vec<String> = r.fields.iter().map(|f| f.name.clone()).collect();
+                let text = format!("{} {}", fields.join(" "), r.sql.as_deref().unwrap_or(""));
+                if super::visibility::hidden_in(v, &r.tables, &text) {
+                    k_omitted += 1;
+                    continue;
+                }
+            }
             let line = format!("- {}\n", render_resource(r, 400));
             let cost = counter.count(&line);
             if used + cost > cfg.knowledge_tokens {

@@ -27,6 +27,7 @@ mod clean;
 mod deny;
 mod lex;
 mod limit;
+pub mod policy;
 mod walk;
 
 use std::time::Duration;
@@ -45,6 +46,7 @@ use crate::error::{Error, Result};
 
 pub use clean::extract_sql;
 pub use deny::{denied_functions, is_denied_function};
+pub use policy::{BoundPolicy, PolicyProvider, TablePolicy, UserContext};
 
 use limit::Capped;
 use walk::{TableRef, Violation, WalkOptions};
@@ -58,6 +60,9 @@ pub struct Policy {
     pub allowed_tables: Option<Vec<String>>,
     /// These tables may never be read.
     pub denied_tables: Vec<String>,
+    /// Row filters, denied and masked columns per table (see [`policy`]). Any rule here makes
+    /// the policy row-level: the guard rewrites queries and is strict.
+    pub tables: std::collections::BTreeMap<String, TablePolicy>,
 }
 
 /// Guard settings. The default is safe: read-only, one statement, 10,000 rows, 60 s.
@@ -119,6 +124,9 @@ pub struct GuardedSql {
     pub tables: Vec<String>,
     /// Time limit.
     pub timeout: Option<Duration>,
+    /// The data-policy rules applied to the statement, once each (empty without a row-level
+    /// policy), for the audit log.
+    pub policy: Vec<String>,
 }
 
 /// Checks and rewrites SQL before any connector sees it.
@@ -159,12 +167,29 @@ pub struct GuardedSql {
 #[derive(Debug, Clone, Default)]
 pub struct SqlGuard {
     config: GuardConfig,
+    bound: Option<std::sync::Arc<BoundPolicy>>,
 }
 
 impl SqlGuard {
     /// A guard with `config`.
     pub fn new(config: GuardConfig) -> Self {
-        Self { config }
+        Self {
+            config,
+            bound: None,
+        }
+    }
+
+    /// The guard enforcing `policy` (bound to a user and the connections' catalogs): every
+    /// query is rewritten so protected tables read as filtered, column-restricted derived
+    /// tables, and the guard is strict (see [`policy`]).
+    pub fn with_policy(mut self, policy: std::sync::Arc<BoundPolicy>) -> Self {
+        self.bound = Some(policy);
+        self
+    }
+
+    /// The bound policy in force, if any.
+    pub fn bound_policy(&self) -> Option<&std::sync::Arc<BoundPolicy>> {
+        self.bound.as_ref()
     }
 
     /// The settings.
@@ -180,7 +205,8 @@ impl SqlGuard {
         sql: &str,
         cancel: Option<tokio_util::sync::CancellationToken>,
     ) -> Result<crate::connector::QueryData> {
-        let g = self.check(sql, connection.info().dialect)?;
+        let info = connection.info();
+        let g = self.check_on(sql, info.dialect, Some(&info.name))?;
         let mut opts = crate::connector::QueryOptions::default()
             .with_max_rows(g.row_cap.and_then(|c| usize::try_from(c).ok()))
             .with_timeout(g.timeout);
@@ -195,6 +221,18 @@ impl SqlGuard {
     /// `sql` may be raw model output: a markdown fence and trailing semicolons are removed first
     /// (see [`extract_sql`]).
     pub fn check(&self, sql: &str, dialect: Dialect) -> Result<GuardedSql> {
+        self.check_on(sql, dialect, None)
+    }
+
+    /// [`SqlGuard::check`] for the connection named `connection`, whose bound policy (if the
+    /// guard has one) is enforced. Under a row-level policy, a connection the policy was not
+    /// bound to is refused; `None` picks the only bound connection.
+    pub fn check_on(
+        &self,
+        sql: &str,
+        dialect: Dialect,
+        connection: Option<&str>,
+    ) -> Result<GuardedSql> {
         let refuse = |reason: String| Error::SqlRefused {
             reason,
             sql: sql.to_string(),
@@ -204,7 +242,27 @@ impl SqlGuard {
             return Err(refuse(NO_STATEMENT.into()));
         }
         let lexed = lex::lex(&cleaned, dialect).map_err(refuse)?;
+        let row_level = self.bound.as_ref().filter(|b| b.is_row_level());
+        let conn_policy = match row_level {
+            Some(b) => match b.connection(connection) {
+                Some(cp) => Some(cp.clone()),
+                None => {
+                    return Err(refuse(format!(
+                        "no data policy is bound to connection `{}`; nothing may run on it for \
+                         this user",
+                        connection.unwrap_or("(unnamed)")
+                    )));
+                }
+            },
+            None => None,
+        };
         if let Some(table) = &lexed.pragma {
+            if conn_policy.is_some() {
+                return Err(refuse(
+                    "PRAGMA is not allowed while a data policy is in force; use describe_tables"
+                        .into(),
+                ));
+            }
             return self.pragma(&lexed.run, table, sql);
         }
         let mut statements = parse(&lexed.check, dialect).map_err(|e| {
@@ -246,6 +304,31 @@ impl SqlGuard {
         if let Some(reason) = self.policy_violation(&tables) {
             return Err(refuse(reason));
         }
+        let mut lexed = lexed;
+        let mut applied = Vec::new();
+        if let Some(cp) = &conn_policy {
+            if lexed.shimmed {
+                return Err(refuse(
+                    "this syntax (`TABLE t`, `ROWS FROM`, `WITH ROLLUP`, `GLOB`, MySQL `MOD`) is \
+                     not supported while a data policy is in force; write it in plain SQL"
+                        .into(),
+                ));
+            }
+            let done = policy::rewrite(&mut statement, cp).map_err(&refuse)?;
+            if done.replaced > 0 {
+                let printed = statement.to_string();
+                if !round_trips(&printed, dialect, &statement) {
+                    return Err(refuse(
+                        "the query could not be rewritten safely for this user's data policy; \
+                         simplify it"
+                            .into(),
+                    ));
+                }
+                lexed.run = printed.clone();
+                lexed.check = printed;
+            }
+            applied = done.applied;
+        }
 
         let row_cap = match kind {
             StatementKind::Write => None,
@@ -273,6 +356,7 @@ impl SqlGuard {
             row_cap,
             tables: tables.into_iter().map(|t| t.display).collect(),
             timeout: self.config.timeout,
+            policy: applied,
         })
     }
 
@@ -299,12 +383,16 @@ impl SqlGuard {
             row_cap: self.config.max_rows,
             tables: tables.into_iter().map(|t| t.display).collect(),
             timeout: self.config.timeout,
+            policy: Vec::new(),
         })
     }
 
     /// The reason the policy refuses one of `tables`, if it does.
     fn policy_violation(&self, tables: &[TableRef]) -> Option<String> {
-        let policy = &self.config.policy;
+        let policy = match &self.bound {
+            Some(b) => b.policy(),
+            None => &self.config.policy,
+        };
         let denied: Vec<Vec<String>> = policy.denied_tables.iter().map(|t| name_parts(t)).collect();
         let allowed: Option<Vec<Vec<String>>> = policy
             .allowed_tables
@@ -390,6 +478,18 @@ fn verified(
     } else {
         limit::wrap(original, cap)
     }
+}
+
+/// Whether `printed` lexes to itself and parses in `dialect` to exactly `expected`: the
+/// rewritten text the engine runs is the statement the guard checked.
+fn round_trips(printed: &str, dialect: Dialect, expected: &Statement) -> bool {
+    let Ok(lexed) = lex::lex(printed, dialect) else {
+        return false;
+    };
+    if lexed.run != printed || lexed.shimmed || lexed.pragma.is_some() {
+        return false;
+    }
+    matches!(parse(&lexed.check, dialect).as_deref(), Ok([one]) if one == expected)
 }
 
 /// The kind of a statement the guard lets through read-only, or `None` for anything that may

@@ -32,6 +32,7 @@ fn with_policy(allowed: Option<&[&str]>, denied: &[&str]) -> SqlGuard {
         policy: Policy {
             allowed_tables: allowed.map(|a| a.iter().map(|s| s.to_string()).collect()),
             denied_tables: denied.iter().map(|s| s.to_string()).collect(),
+            ..Policy::default()
         },
         ..GuardConfig::default()
     })

@@ -109,9 +109,19 @@ impl ToolContext {
         &self.shared.llm
     }
 
-    /// The SQL guard.
+    /// The SQL guard (with the user's data policy bound, when there is one).
     pub fn guard(&self) -> &SqlGuard {
-        &self.shared.guard
+        self.shared.guard()
+    }
+
+    /// The user the run is for, if the request named one.
+    pub fn user(&self) -> Option<&crate::guard::UserContext> {
+        self.shared.user.as_ref()
+    }
+
+    /// The user's data policy as bound for this run, if one is in force.
+    pub fn policy(&self) -> Option<&crate::guard::BoundPolicy> {
+        self.shared.policy().map(|p| p.as_ref())
     }
 
     /// The context hub (schemas, rules).
@@ -216,9 +226,23 @@ impl ToolContext {
             duration_ms: None,
             created_at: Utc::now(),
         };
-        let guarded = match self.shared.guard.check(sql, info.dialect) {
+        let audited = crate::agent::policy::Audited {
+            user: self.shared.user.as_ref(),
+            run_id: Some(self.shared.run_id),
+            query_id: Some(query_id),
+            source: self.audit_source(),
+            connection: info.name.clone(),
+        };
+        let audit_required = self.shared.policy().is_some();
+        let guarded = match self
+            .shared
+            .guard()
+            .check_on(sql, info.dialect, Some(&info.name))
+        {
             Ok(g) => g,
             Err(e) => {
+                let rec = audited.record(sql, None, Err(&e), Duration::ZERO);
+                crate::agent::policy::append(&self.shared.store, &rec, audit_required).await?;
                 record.status = QueryStatus::Refused;
                 record.error = Some(e.to_string());
                 self.emit(EventKind::QueryCreated {
@@ -256,6 +280,8 @@ impl ToolContext {
         let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
         record.duration_ms = Some(duration_ms);
         self.heartbeat();
+        let rec = audited.record(sql, Some(&guarded), result.as_ref(), duration);
+        crate::agent::policy::append(&self.shared.store, &rec, audit_required).await?;
         match result {
             Err(e) => {
                 record.status = QueryStatus::Error;
@@ -283,6 +309,18 @@ impl ToolContext {
                 s.queries.push(dataset.clone());
                 Ok(dataset)
             }
+        }
+    }
+
+    /// `agent` for the built-in tools, `tool:<name>` for the host's own.
+    fn audit_source(&self) -> String {
+        if crate::tools::ToolRegistry::builtin()
+            .get(&self.tool)
+            .is_some()
+        {
+            "agent".into()
+        } else {
+            format!("tool:{}", self.tool)
         }
     }
 

@@ -143,9 +143,24 @@ pub(crate) struct RunShared {
     pub cancel: CancellationToken,
     /// The context chosen for this run's question (set once the hub has planned it).
     pub plan: std::sync::OnceLock<Arc<crate::context::ContextPlan>>,
+    /// Who the run is for.
+    pub user: Option<crate::guard::UserContext>,
+    /// The guard with the user's data policy bound (set at run start, before any tool runs;
+    /// `guard` without a policy until then).
+    pub policy_guard: std::sync::OnceLock<SqlGuard>,
 }
 
 impl RunShared {
+    /// The guard tools run SQL through: the one with the user's policy once bound.
+    pub(crate) fn guard(&self) -> &SqlGuard {
+        self.policy_guard.get().unwrap_or(&self.guard)
+    }
+
+    /// The bound data policy of the run, if any.
+    pub(crate) fn policy(&self) -> Option<&Arc<crate::guard::BoundPolicy>> {
+        self.guard().bound_policy()
+    }
+
     pub(crate) fn scratch(&self) -> Result<MutexGuard<'_, RunScratch>> {
         self.scratch
             .lock()

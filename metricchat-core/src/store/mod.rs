@@ -23,6 +23,9 @@ use crate::instructions::{
 use crate::llm::{ChatMessage, Usage};
 use crate::planner::PlannerDecision;
 
+mod audit;
+pub use audit::{AuditFilter, AuditOutcome, AuditRecord, audit_schema, audit_to_arrow};
+
 #[cfg(any(feature = "sqlite-store", feature = "postgres-store"))]
 mod sql;
 #[cfg(any(feature = "sqlite-store", feature = "postgres-store"))]
@@ -67,6 +70,9 @@ pub struct RunRecord {
     pub answer: Option<String>,
     /// The error or stop reason.
     pub error: Option<ErrorInfo>,
+    /// The user the run was for, when the request named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<crate::guard::UserContext>,
 }
 
 /// One planner decision.
@@ -347,6 +353,21 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn get_eval_run(&self, id: Uuid) -> Result<Option<EvalRunRecord>>;
     /// Eval runs, newest first, of one suite or of all.
     async fn list_eval_runs(&self, suite: Option<&str>, limit: u32) -> Result<Vec<EvalRunRecord>>;
+
+    // ---- Audit log (append-only: no update or delete). Stores without one refuse to run
+    // ---- statements that must be audited.
+
+    /// Appends one audited statement.
+    async fn append_audit(&self, record: &AuditRecord) -> Result<()> {
+        let _ = record;
+        Err(Error::Unsupported("this store keeps no audit log".into()))
+    }
+
+    /// Audited statements matching `filter`, newest first.
+    async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
+        let _ = filter;
+        Err(Error::Unsupported("this store keeps no audit log".into()))
+    }
 }
 
 /// A stored eval run: the figures to list runs by, and the whole report as JSON
@@ -421,6 +442,7 @@ struct MemoryInner {
     instructions: HashMap<Uuid, Instruction>,
     memories: HashMap<Uuid, Memory>,
     eval_runs: HashMap<Uuid, EvalRunRecord>,
+    audit: Vec<AuditRecord>,
 }
 
 impl MemoryStore {
@@ -674,6 +696,23 @@ impl Store for MemoryStore {
         out.truncate(limit as usize);
         Ok(out)
     }
+
+    async fn append_audit(&self, record: &AuditRecord) -> Result<()> {
+        self.lock()?.audit.push(record.clone());
+        Ok(())
+    }
+
+    async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
+        let mut out: Vec<AuditRecord> = self
+            .lock()?
+            .audit
+            .iter()
+            .filter(|r| filter.matches(r))
+            .cloned()
+            .collect();
+        audit::newest_first(&mut out, filter);
+        Ok(out)
+    }
 }
 
 /// A shared store is a store: `Agent::builder().store(arc)` takes an `Arc<dyn Store>` as well
@@ -756,5 +795,13 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
     }
     async fn list_eval_runs(&self, suite: Option<&str>, limit: u32) -> Result<Vec<EvalRunRecord>> {
         (**self).list_eval_runs(suite, limit).await
+    }
+
+    // ---- Audit log.
+    async fn append_audit(&self, record: &AuditRecord) -> Result<()> {
+        (**self).append_audit(record).await
+    }
+    async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
+        (**self).audit_log(filter).await
     }
 }

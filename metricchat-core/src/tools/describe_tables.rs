@@ -52,11 +52,14 @@ impl Tool for DescribeTables {
             ));
         }
         let conn = ctx.connection(args.connection.as_deref())?.clone();
-        let (tables, missing) = ctx.hub().describe(&conn, &args.tables).await?;
+        let (tables, missing) = ctx
+            .hub()
+            .describe_for(&conn, &args.tables, ctx.policy())
+            .await?;
         let not_found = if missing.is_empty() {
             None
         } else {
-            let available = ctx.hub().table_names(&conn.info().name);
+            let available = ctx.hub().table_names_for(&conn.info().name, ctx.policy());
             Some(format!(
                 "no table named {}; available tables: {}",
                 missing.join(", "),

@@ -50,7 +50,7 @@ impl Tool for SearchKnowledge {
         }
         let k = args.limit.unwrap_or(5).clamp(1, 20);
         Ok(SearchKnowledgeOutput {
-            results: ctx.hub().search_knowledge(&args.query, k),
+            results: ctx.hub().search_knowledge_for(&args.query, k, ctx.policy()),
         })
     }
 }

@@ -119,6 +119,7 @@ fn scenario(run_id: Uuid, start: DateTime<Utc>) -> Scenario {
         cost_usd: None,
         answer: None,
         error: None,
+        user: Some(metricchat_core::guard::UserContext::new("u-7").attribute("tenant_id", 7)),
     };
     let snapshot = |step: u32, status: RunStatus, at: DateTime<Utc>| Snapshot {
         run_id,
@@ -141,6 +142,7 @@ fn scenario(run_id: Uuid, start: DateTime<Utc>) -> Scenario {
             question: run.question.clone(),
             model: run.model.clone(),
             connections: vec!["flights".into(), "warehouse".into()],
+            user: None,
         },
     );
     let step0 = StepWrite {
@@ -402,6 +404,7 @@ fn every_event(run_id: Uuid, start: DateTime<Utc>) -> Vec<Event> {
             question: "Delays? — with ünïcode and \"quotes\"".into(),
             model: "gpt-test".into(),
             connections: vec!["flights".into()],
+            user: Some(metricchat_core::guard::UserContext::new("u-1").attribute("tenant_id", 3)),
         },
         EventKind::DecisionPartial {
             iteration: 0,
@@ -531,6 +534,7 @@ fn running_run(id: Uuid, created_at: DateTime<Utc>) -> RunRecord {
         cost_usd: None,
         answer: None,
         error: None,
+        user: None,
     }
 }
 
@@ -1181,6 +1185,69 @@ mod behaviour {
         // Runs and the team's knowledge are independent.
         assert!(store.list_runs(10).await.unwrap().is_empty());
     }
+
+    // ---- Audit log (issue 15).
+
+    pub async fn audit_log_appends_and_filters(store: Arc<dyn Store>) {
+        use metricchat_core::store::{AuditFilter, AuditOutcome, AuditRecord};
+        let run = Uuid::new_v4();
+        let rec = |i: i64, user: &str, outcome: AuditOutcome, run_id: Option<Uuid>| AuditRecord {
+            id: Uuid::now_v7(),
+            at: DateTime::from_timestamp(1_790_000_000 + i, 0).unwrap(),
+            user_id: Some(user.into()),
+            run_id,
+            query_id: run_id.map(|_| Uuid::new_v4()),
+            source: if run_id.is_some() { "agent" } else { "query" }.into(),
+            connection: "wh".into(),
+            sql: format!("SELECT {i} — ünïcode 'quoted'"),
+            policy: if i == 0 {
+                vec![]
+            } else {
+                vec!["public.orders: rows filtered -ssn".into()]
+            },
+            rows: (outcome == AuditOutcome::Success).then_some(3),
+            bytes: (outcome == AuditOutcome::Success).then_some(1_024),
+            duration_ms: 7,
+            outcome,
+            error: (outcome != AuditOutcome::Success).then(|| "no".to_string()),
+        };
+        let a = rec(0, "alice", AuditOutcome::Success, None);
+        let b = rec(1, "bob", AuditOutcome::Refused, Some(run));
+        let c = rec(2, "alice", AuditOutcome::Error, Some(run));
+        for r in [&a, &b, &c] {
+            store.append_audit(r).await.unwrap();
+        }
+        let all = store.audit_log(&AuditFilter::new()).await.unwrap();
+        assert_eq!(
+            all,
+            vec![c.clone(), b.clone(), a.clone()],
+            "newest first, every field"
+        );
+        let alice = store
+            .audit_log(&AuditFilter::new().user("alice"))
+            .await
+            .unwrap();
+        assert_eq!(alice, vec![c.clone(), a.clone()]);
+        let of_run = store.audit_log(&AuditFilter::new().run(run)).await.unwrap();
+        assert_eq!(of_run, vec![c.clone(), b.clone()]);
+        let refused = store
+            .audit_log(&AuditFilter::new().outcome(AuditOutcome::Refused))
+            .await
+            .unwrap();
+        assert_eq!(refused, vec![b.clone()]);
+        let last = store.audit_log(&AuditFilter::new().limit(1)).await.unwrap();
+        assert_eq!(last, vec![c.clone()]);
+        let mut since = AuditFilter::new().connection("wh");
+        since.since = Some(b.at);
+        assert_eq!(store.audit_log(&since).await.unwrap(), vec![c, b]);
+        assert!(
+            store
+                .audit_log(&AuditFilter::new().connection("other"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
 }
 
 macro_rules! behaviour_tests {
@@ -1243,12 +1310,53 @@ behaviour_tests!(
     memories_round_trip_and_filter,
     eval_runs_round_trip,
     a_step_without_a_snapshot_keeps_the_stored_one,
+    audit_log_appends_and_filters,
 );
 
 // ---------------------------------------------------------------------------------------------
 // SQLite only
 
 /// A raw connection to the store's file, to check what is on disk.
+/// The audit log is append-only on disk too: the table's triggers refuse changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_audit_log_refuses_update_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metricchat.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let rec = metricchat_core::store::AuditRecord {
+        id: Uuid::now_v7(),
+        at: Utc::now(),
+        user_id: None,
+        run_id: None,
+        query_id: None,
+        source: "query".into(),
+        connection: "wh".into(),
+        sql: "SELECT 1".into(),
+        policy: vec![],
+        rows: Some(1),
+        bytes: None,
+        duration_ms: 0,
+        outcome: metricchat_core::store::AuditOutcome::Success,
+        error: None,
+    };
+    store.append_audit(&rec).await.unwrap();
+    let pool = raw(&path).await;
+    for sql in [
+        "UPDATE audit_log SET sql_text = 'x'",
+        "DELETE FROM audit_log",
+    ] {
+        let err = sqlx::query(sql).execute(&pool).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(
+        store
+            .audit_log(&metricchat_core::store::AuditFilter::new())
+            .await
+            .unwrap(),
+        vec![rec]
+    );
+}
+
 async fn raw(path: &Path) -> sqlx::SqlitePool {
     let url = format!("sqlite://{}", path.display());
     sqlx::SqlitePool::connect(&url).await.unwrap()
@@ -1282,7 +1390,8 @@ async fn data_survives_reopen_and_migrations_are_idempotent() {
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(migrations, 4);
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap();
+    assert_eq!(migrations, i64::try_from(files.count()).unwrap());
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&pool)
         .await
@@ -1704,7 +1813,10 @@ mod postgres {
             .fetch_one(&pool)
             .await
             .unwrap();
-            assert_eq!(migrations, 4);
+            let files =
+                std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations-postgres"))
+                    .unwrap();
+            assert_eq!(migrations, i64::try_from(files.count()).unwrap());
             let (tokens, status, first_type, spec_type): (i64, String, String, String) =
                 sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "SELECT r.input_tokens + r.output_tokens, r.status, \

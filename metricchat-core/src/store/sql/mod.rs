@@ -7,6 +7,7 @@
 
 use sqlx::{Pool, QueryBuilder, Transaction};
 
+mod audit;
 mod engine;
 mod read;
 mod write;
@@ -521,5 +522,14 @@ impl<E: Engine> Store for SqlStore<E> {
         rows.iter()
             .map(|r| read::eval_run(&E::columns(r, "eval_runs")))
             .collect()
+    }
+
+    // ---- Audit log (`audit.rs`).
+    async fn append_audit(&self, record: &AuditRecord) -> Result<()> {
+        self.append_audit_row(record).await
+    }
+
+    async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
+        self.audit_rows(filter).await
     }
 }

@@ -18,7 +18,7 @@ use crate::store::{
 /// The columns of `runs` that make a [`RunRecord`].
 pub(crate) const RUN_COLUMNS: &str = "id, question, title, status, model, created_at, updated_at, \
     finished_at, iterations, input_tokens, output_tokens, cached_input_tokens, cost_usd, answer, \
-    error_kind, error_message";
+    error_kind, error_message, user_json";
 /// The columns of `decisions` that make a [`DecisionRecord`].
 pub(crate) const DECISION_COLUMNS: &str = "run_id, iteration, decision, created_at";
 /// The columns of `tool_executions` that make a [`ToolExecutionRecord`].
@@ -151,6 +151,7 @@ pub(crate) fn run(r: &impl Columns) -> Result<RunRecord> {
         cost_usd: r.float("cost_usd")?,
         answer: r.text("answer")?,
         error,
+        user: r.json("user_json")?,
     })
 }
 

@@ -121,6 +121,13 @@ pub(crate) fn run<E: Engine>(run: &RunRecord) -> Result<QueryBuilder<E::Db>> {
         ("answer", Value::Text(run.answer.as_deref())),
         ("error_kind", Value::Text(error_kind)),
         ("error_message", Value::Text(error_message)),
+        (
+            "user_json",
+            match &run.user {
+                Some(u) => json(u, "runs.user_json")?,
+                None => Value::Json(None),
+            },
+        ),
     ];
     Ok(insert::<E>("runs", &["id"], columns, OnConflict::Update))
 }

@@ -1,0 +1,34 @@
+//! Per-request options of [`Agent::stream_with`](super::Agent::stream_with) and friends: who is
+//! asking (the data policy and the audit log follow the user).
+
+use crate::guard::UserContext;
+
+/// Options for one request (`ask_with`, `stream_with`, `follow_up_with`, `query_with`).
+///
+/// ```
+/// use metricchat_core::agent::RunOptions;
+/// use metricchat_core::guard::UserContext;
+///
+/// let opts = RunOptions::new().user(UserContext::new("u-17").attribute("tenant_id", 7));
+/// assert_eq!(opts.user.as_ref().map(|u| u.id.as_str()), Some("u-17"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct RunOptions {
+    /// The user the request is made for: their data policy applies, and the run, its events,
+    /// the tool context and the audit log carry them.
+    pub user: Option<UserContext>,
+}
+
+impl RunOptions {
+    /// No user (the agent's static policy applies as it is).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The request is made for `user`.
+    pub fn user(mut self, user: UserContext) -> Self {
+        self.user = Some(user);
+        self
+    }
+}
