@@ -21,7 +21,7 @@ def script():
              "chart": {"chart_type": "bar", "x": "carrier", "y": ["flights"]}},
         ),
         tool_call("create_data", {"title": "Total flights", "sql": TOTAL}),
-        text("United flew the most of 336,776 flights."),
+        text("United flew the most flights."),
     ]
 
 

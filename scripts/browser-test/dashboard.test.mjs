@@ -55,6 +55,7 @@ async function inkPerChart(page) {
     els.map((el) => {
       const canvas = el.querySelector("canvas");
       if (!canvas) return { id: el.dataset.chart, ink: -1 };
+      if (!canvas.width || !canvas.height) return { id: el.dataset.chart, ink: 0, w: canvas.width, h: canvas.height };
       const ctx = canvas.getContext("2d");
       const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
       let ink = 0;

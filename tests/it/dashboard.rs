@@ -51,7 +51,7 @@ fn two_results() -> Vec<ScriptedTurn> {
             "create_data",
             json!({"title": "Total flights", "sql": TOTAL}),
         ),
-        ScriptedTurn::text("United (UA) flew the most flights of 336,776 in 2013."),
+        ScriptedTurn::text("United (UA) flew the most flights in 2013."),
     ]
 }
 
@@ -218,10 +218,9 @@ async fn create_dashboard_sends_mistakes_back_to_the_model_then_saves() {
     let BlockContent::Chart { query, .. } = &d.blocks[2].content else {
         panic!()
     };
-    assert_eq!(
-        query.sql.as_deref(),
-        Some(BY_CARRIER),
-        "resolved to the result's SQL"
+    assert!(
+        query.sql.as_deref().unwrap().starts_with(BY_CARRIER),
+        "resolved to the result's SQL: {query:?}"
     );
     assert_eq!(query.result, None);
     let option = d.blocks[2]

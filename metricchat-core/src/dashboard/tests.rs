@@ -206,7 +206,10 @@ fn the_page_is_self_contained_and_escapes_what_it_shows() {
     });
     let html = d.to_html();
     assert!(!html.contains("<script>alert(1)"));
-    assert!(!html.contains("<img"));
+    assert!(
+        html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "raw HTML shown as text"
+    );
     assert!(!html.contains("javascript:alert"));
     assert!(html.contains("no such table: flights &lt;/script&gt;"));
     assert!(html.contains("default-src 'none'"));
