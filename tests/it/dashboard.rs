@@ -51,7 +51,7 @@ fn two_results() -> Vec<ScriptedTurn> {
             "create_data",
             json!({"title": "Total flights", "sql": TOTAL}),
         ),
-        ScriptedTurn::text("United (UA) flew the most flights in 2013."),
+        ScriptedTurn::text("United (UA) flew the most flights."),
     ]
 }
 
