@@ -431,6 +431,12 @@ export declare class Agent {
   connections(): Promise<ConnectionInfo[]>
   /** The latest stored runs, newest first. */
   runs(limit?: number): Promise<RunRecord[]>
+  /** Stored dashboards. */
+  readonly dashboards: Dashboards
+  /** Re-runs a stored query (a dataset's `query_id`) through the guard; a new result version. */
+  rerunQuery(queryId: string): Promise<QueryResult>
+  /** A sensible dashboard of a stored run, built without a model (refresh it to show data). */
+  dashboardFromRun(runId: string): Promise<Dashboard>
   /** Runs an eval suite through this agent (see `evalSuite`). */
   evalSuite(suite: EvalSuiteInput, options?: EvalOptions): Promise<EvalReport>
   /** Eval reports kept in the store (of `suite`, or every suite), newest first. */
@@ -693,3 +699,104 @@ export declare function evalReportToHtml(report: EvalReport): string
 
 /** `after` against `before`, case by case. */
 export declare function compareEvalReports(after: EvalReport, before: EvalReport): EvalComparison
+
+// ---------------------------------------------------------------- dashboards
+
+/** Where a block's data comes from. */
+export interface DashboardBlockQuery {
+  connection?: string
+  sql?: string
+  query_id?: string
+  result?: string
+}
+
+/** What a block shows. */
+export type DashboardBlockContent =
+  | { type: 'chart'; query: DashboardBlockQuery; chart?: Record<string, unknown> }
+  | { type: 'table'; query: DashboardBlockQuery }
+  | { type: 'kpi'; query: DashboardBlockQuery; value?: string; previous?: string; unit?: string }
+  | { type: 'text'; markdown: string }
+  | { type: 'heading'; text: string }
+
+/** A block's last refresh. */
+export interface DashboardBlockResult {
+  refreshed_at: string
+  duration_ms: number
+  error?: string
+  sql?: string
+  columns: string[]
+  rows: unknown[][]
+  row_count: number
+  truncated: boolean
+  echarts?: Record<string, unknown>
+  kpi?: {
+    label: string
+    value: number | null
+    previous: number | null
+    delta: number | null
+    delta_ratio: number | null
+    sparkline: Array<number | null>
+    unit?: string
+  }
+}
+
+/** One block of a dashboard (`width` of 12 grid columns). */
+export interface DashboardBlock {
+  id: string
+  title?: string
+  width?: number
+  content: DashboardBlockContent
+  result?: DashboardBlockResult
+}
+
+/** A parameter bound into blocks' SQL as `:name` (a date range binds `:name_start`/`:name_end`). */
+export interface DashboardParameter {
+  name: string
+  label?: string
+  type: 'text' | 'number' | 'integer' | 'date' | 'date_range'
+  value?: unknown
+}
+
+/** The core's JSON form of a dashboard. */
+export interface DashboardJson {
+  id?: string
+  version?: number
+  title: string
+  description?: string
+  parameters?: DashboardParameter[]
+  blocks: DashboardBlock[]
+  run_id?: string
+  refreshed_at?: string
+}
+
+/** A dashboard: refresh it, save it, open it as one self-contained page. */
+export declare class Dashboard {
+  constructor(data: DashboardJson)
+  /** Reads and checks a dashboard (an object or JSON text); errors name the block. */
+  static from(data: DashboardJson | string): Dashboard
+  readonly id: string
+  readonly version: number
+  readonly title: string
+  readonly blocks: DashboardBlock[]
+  readonly parameters: DashboardParameter[]
+  /** The block with `id`. */
+  block(id: string): DashboardBlock | undefined
+  /** Sets a parameter, checked against its type. */
+  setParameter(name: string, value: unknown): this
+  /** Re-runs every block through `agent`, concurrently; a failing block keeps its error. */
+  refresh(agent: Agent): Promise<this>
+  /** One self-contained HTML page (ECharts inlined, no network access when viewed). */
+  toHtml(): string
+  /** The core's JSON form, results included. */
+  toJSON(): DashboardJson
+}
+
+/** The dashboards in an agent's store (`agent.dashboards`). */
+export declare class Dashboards {
+  /** Saves `dashboard` as a new version; resolves to the version (and sets it). */
+  save(dashboard: Dashboard): Promise<number>
+  /** A stored dashboard (latest version, or `version`), or null. */
+  get(id: string, options?: { version?: number }): Promise<Dashboard | null>
+  /** Stored dashboards, most recently saved first. */
+  list(limit?: number): Promise<Array<{ id: string; version: number; title: string; updated_at: string }>>
+}

@@ -290,6 +290,91 @@ function evalOptions({ concurrency, baseline, timeoutMs, only, label, store, jud
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null));
 }
 
+/**
+ * A dashboard (dashboards, issue 16): the core's JSON form, checked on every change. Refresh it
+ * with `await d.refresh(agent)`, keep it with `agent.dashboards.save(d)`, open it as a page with
+ * `d.toHtml()` (one self-contained file: ECharts inlined, no network access when viewed).
+ */
+class Dashboard {
+  #data;
+
+  constructor(data) {
+    this.#data = callSync(() => native.dashboardCheck(data, null));
+  }
+
+  /** Reads and checks a dashboard (an object or JSON text); errors name the block. */
+  static from(data) {
+    return new Dashboard(typeof data === 'string' ? JSON.parse(data) : data);
+  }
+
+  get id() { return this.#data.id; }
+  get version() { return this.#data.version ?? 0; }
+  get title() { return this.#data.title; }
+  get blocks() { return this.#data.blocks; }
+  get parameters() { return this.#data.parameters ?? []; }
+
+  /** The block with `id`, or undefined. */
+  block(id) {
+    return this.blocks.find((b) => b.id === id);
+  }
+
+  /** Sets a parameter, checked against its type. */
+  setParameter(name, value) {
+    this.#data = callSync(() => native.dashboardCheck(this.#data, { [name]: value }));
+    return this;
+  }
+
+  /** Re-runs every block through `agent`, concurrently; a failing block keeps its error. */
+  async refresh(agent) {
+    const a = await agent._nativeAgent();
+    this.#data = await call(() => a.refreshDashboard(this.#data));
+    return this;
+  }
+
+  /** The self-contained HTML page. */
+  toHtml() {
+    return callSync(() => native.dashboardHtml(this.#data));
+  }
+
+  /** The core's JSON form, results included (for host UIs). */
+  toJSON() {
+    return this.#data;
+  }
+
+  _set(data) {
+    this.#data = data;
+  }
+}
+
+/** The dashboards in an agent's store (`agent.dashboards`). */
+class Dashboards {
+  #agent;
+
+  constructor(agent) {
+    this.#agent = agent;
+  }
+
+  /** Saves `dashboard` as a new version; resolves to the version (and sets it). */
+  async save(dashboard) {
+    const a = await this.#agent._nativeAgent();
+    dashboard._set(await call(() => a.saveDashboard(dashboard.toJSON())));
+    return dashboard.version;
+  }
+
+  /** A stored dashboard (latest version, or `version`), or null. */
+  async get(id, { version } = {}) {
+    const a = await this.#agent._nativeAgent();
+    const data = await call(() => a.getDashboard(String(id), version ?? null));
+    return data === null ? null : new Dashboard(data);
+  }
+
+  /** Stored dashboards `{ id, version, title, updated_at }`, most recently saved first. */
+  async list(limit = 50) {
+    const a = await this.#agent._nativeAgent();
+    return call(() => a.listDashboards(limit));
+  }
+}
+
 /** An analytics agent: a model, connections, tools and a store. */
 class Agent {
   #native;
@@ -318,6 +403,8 @@ class Agent {
     this.instructions = new Instructions(built);
     /** Facts the agent and people recorded, in the store. */
     this.memory = new Memory(built);
+    /** Stored dashboards. */
+    this.dashboards = new Dashboards(this);
   }
 
   /**
@@ -378,6 +465,25 @@ class Agent {
   async runs(limit = 20) {
     const agent = await call(() => this.#native);
     return call(() => agent.runs(limit));
+  }
+
+  // --- Dashboards (issue 16)
+
+  /** Re-runs a stored query (a dataset's `query_id`) through the guard; a new result version. */
+  async rerunQuery(queryId) {
+    const agent = await call(() => this.#native);
+    return toResult(await call(() => agent.rerunQuery(String(queryId))));
+  }
+
+  /** A sensible dashboard of a stored run, built without a model (refresh it to show data). */
+  async dashboardFromRun(runId) {
+    const agent = await call(() => this.#native);
+    return new Dashboard(await call(() => agent.dashboardFromRun(String(runId))));
+  }
+
+  /** The native agent (for `Dashboard.refresh` and `agent.dashboards`). */
+  async _nativeAgent() {
+    return call(() => this.#native);
   }
 
   /**
@@ -507,6 +613,8 @@ function compareEvalReports(after, before) {
 
 module.exports = {
   Agent,
+  Dashboard,
+  Dashboards,
   Run,
   Connection,
   Rules,

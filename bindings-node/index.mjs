@@ -3,6 +3,8 @@ import cjs from './index.js';
 
 export const {
   Agent,
+  Dashboard,
+  Dashboards,
   Run,
   Connection,
   Rules,

@@ -44,6 +44,18 @@ export declare class NativeAgent {
   evalHistory(suite: string | undefined | null, limit: number): Promise<any>
   /** The latest `limit` stored runs, newest first. */
   runs(limit: number): Promise<any>
+  /** Re-runs stored query `query_id` through the guard, storing a new result version. */
+  rerunQuery(queryId: string): Promise<NativeResult>
+  /** A dashboard built from stored run `run_id`, not refreshed. */
+  dashboardFromRun(runId: string): Promise<any>
+  /** `dashboard` refreshed through this agent. */
+  refreshDashboard(dashboard: any): Promise<any>
+  /** Saves `dashboard` as a new version; resolves to it with its version. */
+  saveDashboard(dashboard: any): Promise<any>
+  /** A stored dashboard (its latest version, or `version`), or null. */
+  getDashboard(id: string, version?: number | undefined | null): Promise<any>
+  /** Stored dashboards (latest versions), most recently saved first. */
+  listDashboards(limit: number): Promise<any>
 }
 
 /** One connection. */
@@ -144,6 +156,15 @@ export interface ConnectOptions {
  * calls go through `dispatch`. Opens the store; makes no call to the model or the warehouses.
  */
 export declare function createAgent(spec: any, tools: Array<ToolDef>, dispatch?: ((arg: [string, string, string]) => Promise<string>)): Promise<NativeAgent>
+
+/**
+ * The dashboard checked, with defaults filled in; `parameters` (name to value) are set first,
+ * each checked against its type.
+ */
+export declare function dashboardCheck(dashboard: any, parameters?: any | undefined | null): any
+
+/** The dashboard's self-contained HTML page. */
+export declare function dashboardHtml(dashboard: any): string
 
 /** Options of an eval run (see `evalSuite` in index.d.ts). */
 export interface EvalOptions {

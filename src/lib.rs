@@ -57,6 +57,8 @@ pub use metricchat_core::{
     agent, arrow, connector, context, data, error, eval, events, guard, instructions, knowledge,
     llm, planner, store, tools, viz,
 };
+// Dashboards (issue 16).
+pub use metricchat_core::dashboard;
 
 pub mod spec;
 

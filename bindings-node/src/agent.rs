@@ -225,6 +225,65 @@ impl NativeAgent {
         let runs = js(self.agent.store().list_runs(limit).await)?;
         serde_json::to_value(runs).map_err(|e| coded(ErrorKind::Internal, e))
     }
+
+    // --- Dashboards (issue 16): dashboards cross as plain objects (the core's JSON form).
+
+    /// Re-runs stored query `query_id` through the guard, storing a new result version.
+    #[napi]
+    pub async fn rerun_query(&self, query_id: String) -> napi::Result<NativeResult> {
+        let id = crate::parse_uuid(&query_id)?;
+        let d = js(self.agent.rerun_query(id).await)?;
+        Ok(NativeResult::query(&d.sql, d.data))
+    }
+
+    /// A dashboard built from stored run `run_id`, not refreshed.
+    #[napi]
+    pub async fn dashboard_from_run(&self, run_id: String) -> napi::Result<serde_json::Value> {
+        let id = crate::parse_uuid(&run_id)?;
+        let d = js(self.agent.dashboard_from_run(id).await)?;
+        Ok(crate::dashboard::to_object(&d))
+    }
+
+    /// `dashboard` refreshed through this agent.
+    #[napi]
+    pub async fn refresh_dashboard(
+        &self,
+        dashboard: serde_json::Value,
+    ) -> napi::Result<serde_json::Value> {
+        let mut d = crate::dashboard::from_object(dashboard)?;
+        d.refresh(&self.agent).await;
+        Ok(crate::dashboard::to_object(&d))
+    }
+
+    /// Saves `dashboard` as a new version; resolves to it with its version.
+    #[napi]
+    pub async fn save_dashboard(
+        &self,
+        dashboard: serde_json::Value,
+    ) -> napi::Result<serde_json::Value> {
+        let mut d = crate::dashboard::from_object(dashboard)?;
+        js(self.agent.save_dashboard(&mut d).await)?;
+        Ok(crate::dashboard::to_object(&d))
+    }
+
+    /// A stored dashboard (its latest version, or `version`), or null.
+    #[napi]
+    pub async fn get_dashboard(
+        &self,
+        id: String,
+        version: Option<u32>,
+    ) -> napi::Result<serde_json::Value> {
+        let id = crate::parse_uuid(&id)?;
+        let d = js(self.agent.store().get_dashboard(id, version).await)?;
+        Ok(d.map_or(serde_json::Value::Null, |d| crate::dashboard::to_object(&d)))
+    }
+
+    /// Stored dashboards (latest versions), most recently saved first.
+    #[napi]
+    pub async fn list_dashboards(&self, limit: u32) -> napi::Result<serde_json::Value> {
+        let list = js(self.agent.store().list_dashboards(limit).await)?;
+        serde_json::to_value(list).map_err(|e| coded(ErrorKind::Internal, e))
+    }
 }
 
 /// One run: its events one by one, then its result.

@@ -12,6 +12,8 @@
 
 mod agent;
 mod connection;
+// Dashboards (issue 16).
+mod dashboard;
 mod data;
 mod eval;
 mod tools;
@@ -34,4 +36,10 @@ pub(crate) fn coded(kind: ErrorKind, message: impl std::fmt::Display) -> napi::E
 /// Maps a metricchat result into a napi result.
 pub(crate) fn js<T>(result: metricchat::Result<T>) -> napi::Result<T> {
     result.map_err(|e| js_error(&e))
+}
+
+/// An id argument, or an `InvalidInput` error naming it.
+pub(crate) fn parse_uuid(id: &str) -> napi::Result<uuid::Uuid> {
+    uuid::Uuid::parse_str(id.trim())
+        .map_err(|e| coded(ErrorKind::InvalidInput, format!("`{id}` is not an id: {e}")))
 }

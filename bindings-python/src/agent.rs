@@ -296,4 +296,75 @@ impl Agent {
         let id = parse_id(run_id)?;
         self.call(py, |a| async move { a.store().events(id).await })
     }
+    // --- Dashboards (issue 16): dashboards cross as dicts (the core's JSON form).
+
+    /// Awaitable: re-runs stored query `query_id` through the guard, storing a new result
+    /// version; resolves to a `QueryResult`.
+    fn rerun_query<'py>(&self, py: Python<'py>, query_id: &str) -> PyResult<Bound<'py, PyAny>> {
+        let id = parse_id(query_id)?;
+        let agent = self.inner.clone();
+        query_into_py(py, move |_cancel| async move {
+            agent.rerun_query(id).await.map(|d| d.data)
+        })
+    }
+
+    /// Awaitable: a dashboard (dict) built from stored run `run_id`, not refreshed.
+    fn dashboard_from_run<'py>(
+        &self,
+        py: Python<'py>,
+        run_id: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let id = parse_id(run_id)?;
+        self.call(py, |a| async move { a.dashboard_from_run(id).await })
+    }
+
+    /// Awaitable: `dashboard` (a dict) refreshed through this agent; resolves to the
+    /// refreshed dict.
+    fn refresh_dashboard<'py>(
+        &self,
+        py: Python<'py>,
+        dashboard: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut d = crate::dashboard::from_dict(dashboard)?;
+        self.call(py, |a| async move {
+            d.refresh(&a).await;
+            Ok(d)
+        })
+    }
+
+    /// Awaitable: saves `dashboard` (a dict) as a new version; resolves to the saved dict.
+    fn save_dashboard<'py>(
+        &self,
+        py: Python<'py>,
+        dashboard: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut d = crate::dashboard::from_dict(dashboard)?;
+        self.call(py, |a| async move {
+            a.save_dashboard(&mut d).await?;
+            Ok(d)
+        })
+    }
+
+    /// Awaitable: a stored dashboard (its latest version, or `version`), or None.
+    #[pyo3(signature = (id, version = None))]
+    fn get_dashboard<'py>(
+        &self,
+        py: Python<'py>,
+        id: &str,
+        version: Option<u32>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let id = parse_id(id)?;
+        self.call(
+            py,
+            |a| async move { a.store().get_dashboard(id, version).await },
+        )
+    }
+
+    /// Awaitable: stored dashboards, latest versions, most recently saved first.
+    fn list_dashboards<'py>(&self, py: Python<'py>, limit: u32) -> PyResult<Bound<'py, PyAny>> {
+        self.call(
+            py,
+            |a| async move { a.store().list_dashboards(limit).await },
+        )
+    }
 }

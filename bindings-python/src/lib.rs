@@ -16,6 +16,8 @@ use pyo3::prelude::*;
 mod agent;
 mod arrow;
 mod connection;
+// Dashboards (issue 16).
+mod dashboard;
 mod error;
 mod eval;
 mod run;
@@ -33,6 +35,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<eval::EvalRun>()?;
     m.add_class::<eval::EvalReport>()?;
     error::register(m)?;
+    // Dashboards (issue 16).
+    m.add_function(wrap_pyfunction!(dashboard::dashboard_html, m)?)?;
+    m.add_function(wrap_pyfunction!(dashboard::dashboard_check, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

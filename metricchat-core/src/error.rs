@@ -275,6 +275,17 @@ pub enum Error {
     /// A bug or unexpected state.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A dashboard, or one of its blocks, is unusable: unknown fields, a block naming a missing
+    /// query or connection, a parameter of the wrong type (see [`crate::dashboard`]).
+    #[error("dashboard{}: {message}", block.as_ref().map(|b| format!(" block `{b}`")).unwrap_or_default())]
+    Dashboard {
+        /// The block at fault (`None` for the dashboard as a whole or a parameter).
+        block: Option<String>,
+        /// What is wrong.
+        message: String,
+        /// `InvalidInput` or `NotFound`.
+        kind: ErrorKind,
+    },
 }
 
 impl Error {
@@ -297,6 +308,7 @@ impl Error {
             Error::BudgetExceeded { .. } => ErrorKind::BudgetExceeded,
             Error::Unsupported(_) => ErrorKind::Unsupported,
             Error::Store { .. } | Error::Arrow(_) | Error::Internal(_) => ErrorKind::Internal,
+            Error::Dashboard { kind, .. } => *kind,
         }
     }
 

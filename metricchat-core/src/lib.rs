@@ -25,6 +25,7 @@
 pub mod agent;
 pub mod connector;
 pub mod context;
+pub mod dashboard;
 pub mod data;
 pub mod error;
 pub mod eval;

@@ -16,6 +16,8 @@ mod common;
 
 mod agent_loop;
 mod context_scale;
+// Dashboards (issue 16).
+mod dashboard;
 mod e2e_http;
 mod e2e_sql_engines;
 mod evals;

@@ -61,6 +61,7 @@ from .llm import LLM
 from .tools import Tool, ToolCancelled, tool
 from . import eval  # noqa: E402  (mc.eval.run(suite, agent); shadows the builtin only here)
 from .eval import EvalResult
+from .dashboard import Dashboard, Dashboards  # noqa: E402  (dashboards, issue 16)
 
 __version__: str = _native.__version__
 
@@ -72,6 +73,8 @@ __all__ = [
     "Chart",
     "Connection",
     "ContextPlan",
+    "Dashboard",
+    "Dashboards",
     "ContentFilteredError",
     "types",
     "ContextLengthExceededError",
@@ -777,6 +780,8 @@ class Agent:
         self.instructions = Instructions(self._native)
         #: Recorded facts (``agent.memory.add("revenue means net_revenue")``).
         self.memory = Memory(self._native)
+        #: Stored dashboards (``agent.dashboards.save(d)``, ``.get(id)``, ``.list()``).
+        self.dashboards = Dashboards(self._native)
 
     def explain_context(self, question: str) -> ContextPlan:
         """What a run of ``question`` would send the model, and why (no model is called)."""
@@ -889,6 +894,22 @@ class Agent:
             )
             connection = args[0]
         return background.run(self._native.query, connection, sql, user).table()
+
+    # --- Dashboards (issue 16)
+
+    def rerun_query(self, query_id: str) -> Any:
+        """Re-runs a stored query (a ``query_id`` of a result's datasets) on its connection
+        through the guard, storing a new result version; returns a ``pyarrow.Table``."""
+        return background.run(self._native.rerun_query, str(query_id)).table()
+
+    async def rerun_query_async(self, query_id: str) -> Any:
+        """The async form of :meth:`rerun_query`."""
+        return (await self._native.rerun_query(str(query_id))).table()
+
+    def dashboard_from_run(self, run: Union[str, "Result"]) -> Dashboard:
+        """A sensible dashboard of a stored run (its answer, KPI cards, charts, a table),
+        built without a model; refresh it before showing it."""
+        return Dashboard(background.run(self._native.dashboard_from_run, _run_id(run)))
 
     def _start(
         self,

@@ -52,6 +52,8 @@ pub(crate) mod policy;
 mod run;
 mod runner;
 mod window;
+// Dashboards (issue 16): `rerun_query`, `dashboard_from_run`, `save_dashboard`.
+mod dashboard;
 
 pub use crate::run::{FinishingStream, SharedRun};
 pub use instructions::{InstructionsHandle, MemoriesHandle};
@@ -89,6 +91,9 @@ pub struct AgentConfig {
     /// filters that matched nothing, integer division, codes for names) and give the model short
     /// SQL rules. On by default; off reproduces the plain loop.
     pub answer_checks: bool,
+    /// Offer the model the `create_dashboard` tool ([`crate::tools::CreateDashboard`]). Off by
+    /// default: every tool is described in every prompt.
+    pub dashboard_tool: bool,
 }
 
 impl Default for AgentConfig {
@@ -105,6 +110,7 @@ impl Default for AgentConfig {
             rules: Vec::new(),
             instructions: None,
             answer_checks: true,
+            dashboard_tool: false,
         }
     }
 }
@@ -652,6 +658,9 @@ impl AgentBuilder {
         let mut tools = self.tools.unwrap_or_else(ToolRegistry::builtin);
         for t in self.extra_tools {
             tools.register_dyn(t);
+        }
+        if self.config.dashboard_tool && tools.get("create_dashboard").is_none() {
+            tools.register(crate::tools::CreateDashboard);
         }
         let planner = self.planner.unwrap_or_else(|| {
             Arc::new(LlmPlanner::new(llm.clone()).with_protocol(self.config.protocol))

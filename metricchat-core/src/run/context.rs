@@ -408,4 +408,20 @@ impl ToolContext {
         }
         out
     }
+
+    /// The datasets this run has made so far, in order (for the `create_dashboard` tool).
+    pub fn datasets(&self) -> Vec<Dataset> {
+        self.shared
+            .scratch()
+            .map(|s| s.queries.clone())
+            .unwrap_or_default()
+    }
+
+    /// The charts this run has made so far, in order (the latest per query).
+    pub fn charts(&self) -> Vec<Chart> {
+        self.shared
+            .scratch()
+            .map(|s| s.visualizations.clone())
+            .unwrap_or_default()
+    }
 }

@@ -41,6 +41,10 @@ mod postgres;
 #[cfg(feature = "postgres-store")]
 pub use postgres::{PostgresEngine, PostgresStore, PostgresStoreConfig};
 
+// Dashboards and re-run queries (issue 16).
+mod dashboard;
+pub use dashboard::{DashboardSummary, QueryResultRecord};
+
 /// A run: one question and everything the agent did for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunRecord {
@@ -368,6 +372,52 @@ pub trait Store: Send + Sync + fmt::Debug {
         let _ = filter;
         Err(Error::Unsupported("this store keeps no audit log".into()))
     }
+
+    // --- Dashboards and re-run queries (issue 16). The defaults refuse, so stores written
+    // before these methods still compile; every store in this crate implements them.
+
+    /// A query by id.
+    async fn get_query(&self, id: Uuid) -> Result<Option<QueryRecord>> {
+        let _ = id;
+        Err(Error::Unsupported(
+            "this store keeps no queries by id".into(),
+        ))
+    }
+    /// Stores a new result version of a query and returns its version (1, 2, …; the record's
+    /// `version` is ignored). [`Error::NotFound`] when the query is not stored.
+    async fn put_query_result(&self, result: &QueryResultRecord) -> Result<u32> {
+        let _ = result;
+        Err(Error::Unsupported(
+            "this store keeps no query results".into(),
+        ))
+    }
+    /// A query's result versions, oldest first.
+    async fn query_results(&self, query_id: Uuid) -> Result<Vec<QueryResultRecord>> {
+        let _ = query_id;
+        Err(Error::Unsupported(
+            "this store keeps no query results".into(),
+        ))
+    }
+    /// Stores a new version of a dashboard (validated first) and returns its version
+    /// (1, 2, …; the dashboard's own `version` is ignored).
+    async fn put_dashboard(&self, dashboard: &crate::dashboard::Dashboard) -> Result<u32> {
+        let _ = dashboard;
+        Err(Error::Unsupported("this store keeps no dashboards".into()))
+    }
+    /// A dashboard: its latest version, or `version`.
+    async fn get_dashboard(
+        &self,
+        id: Uuid,
+        version: Option<u32>,
+    ) -> Result<Option<crate::dashboard::Dashboard>> {
+        let _ = (id, version);
+        Err(Error::Unsupported("this store keeps no dashboards".into()))
+    }
+    /// Dashboards (their latest versions), most recently saved first.
+    async fn list_dashboards(&self, limit: u32) -> Result<Vec<DashboardSummary>> {
+        let _ = limit;
+        Err(Error::Unsupported("this store keeps no dashboards".into()))
+    }
 }
 
 /// A stored eval run: the figures to list runs by, and the whole report as JSON
@@ -428,6 +478,8 @@ fn by_creation<T>(items: &mut [T], key: impl Fn(&T) -> (DateTime<Utc>, Uuid)) {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<MemoryInner>,
+    /// Dashboards and query results (issue 16).
+    dashboards: Mutex<dashboard::MemoryDashboards>,
 }
 
 #[derive(Debug, Default)]
@@ -713,6 +765,40 @@ impl Store for MemoryStore {
         audit::newest_first(&mut out, filter);
         Ok(out)
     }
+
+    // --- Dashboards and re-run queries (issue 16).
+
+    async fn get_query(&self, id: Uuid) -> Result<Option<QueryRecord>> {
+        Ok(self.lock()?.queries.iter().find(|q| q.id == id).cloned())
+    }
+    async fn put_query_result(&self, result: &QueryResultRecord) -> Result<u32> {
+        let queries = self.lock()?.queries.clone();
+        self.dashboards_lock()?.put_query_result(&queries, result)
+    }
+    async fn query_results(&self, query_id: Uuid) -> Result<Vec<QueryResultRecord>> {
+        Ok(self.dashboards_lock()?.query_results(query_id))
+    }
+    async fn put_dashboard(&self, dashboard: &crate::dashboard::Dashboard) -> Result<u32> {
+        self.dashboards_lock()?.put_dashboard(dashboard)
+    }
+    async fn get_dashboard(
+        &self,
+        id: Uuid,
+        version: Option<u32>,
+    ) -> Result<Option<crate::dashboard::Dashboard>> {
+        Ok(self.dashboards_lock()?.get_dashboard(id, version))
+    }
+    async fn list_dashboards(&self, limit: u32) -> Result<Vec<DashboardSummary>> {
+        Ok(self.dashboards_lock()?.list_dashboards(limit))
+    }
+}
+
+impl MemoryStore {
+    fn dashboards_lock(&self) -> Result<std::sync::MutexGuard<'_, dashboard::MemoryDashboards>> {
+        self.dashboards
+            .lock()
+            .map_err(|_| Error::Internal("memory store lock poisoned".into()))
+    }
 }
 
 /// A shared store is a store: `Agent::builder().store(arc)` takes an `Arc<dyn Store>` as well
@@ -803,5 +889,29 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
     }
     async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
         (**self).audit_log(filter).await
+    }
+
+    // --- Dashboards and re-run queries (issue 16).
+    async fn get_query(&self, id: Uuid) -> Result<Option<QueryRecord>> {
+        (**self).get_query(id).await
+    }
+    async fn put_query_result(&self, result: &QueryResultRecord) -> Result<u32> {
+        (**self).put_query_result(result).await
+    }
+    async fn query_results(&self, query_id: Uuid) -> Result<Vec<QueryResultRecord>> {
+        (**self).query_results(query_id).await
+    }
+    async fn put_dashboard(&self, dashboard: &crate::dashboard::Dashboard) -> Result<u32> {
+        (**self).put_dashboard(dashboard).await
+    }
+    async fn get_dashboard(
+        &self,
+        id: Uuid,
+        version: Option<u32>,
+    ) -> Result<Option<crate::dashboard::Dashboard>> {
+        (**self).get_dashboard(id, version).await
+    }
+    async fn list_dashboards(&self, limit: u32) -> Result<Vec<DashboardSummary>> {
+        (**self).list_dashboards(limit).await
     }
 }

@@ -29,6 +29,8 @@ mod inspect_data;
 mod remember;
 mod search_knowledge;
 mod suggest_instruction;
+// Dashboards (issue 16).
+mod create_dashboard;
 
 pub use crate::run::{Dataset, QueryOutcome, ToolContext};
 pub use answer_question::{AnswerQuestion, AnswerQuestionArgs};
@@ -43,6 +45,8 @@ pub use search_knowledge::{SearchKnowledge, SearchKnowledgeArgs, SearchKnowledge
 pub use suggest_instruction::{
     SuggestInstruction, SuggestInstructionArgs, SuggestInstructionOutput,
 };
+// Dashboards (issue 16).
+pub use create_dashboard::{CreateDashboard, CreateDashboardArgs, CreateDashboardOutput};
 
 /// Whether a tool gathers information or produces output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -36,6 +36,15 @@ const MAX_SERIES: usize = 50;
 ///   labelled `from–to`; bins also in `metricchat.bins` as `{from, to, count}`. Uses all rows.
 /// - **metric**: a `graphic` with the value as large text and the label under it; the raw value
 ///   and label in `metricchat.value` / `metricchat.label`.
+/// - **treemap / funnel**: one series of `{name, value}` items (`x` names, first `y` values;
+///   a funnel sorted widest first).
+/// - **radar**: one spoke per `x` value (at most `max_points`, up to 30), each with a `max` a
+///   tenth above the largest value on it; one series item per `y` column.
+/// - **candlestick**: a category x axis and `[open, close, low, high]` per row from the four
+///   `y` columns in that order.
+/// - **map** (no base map): value axes of longitude (`x`) and latitude (`y[0]`), points
+///   `{name, value: [lon, lat, size]}` sized by `y[1]` (square root scale, 6 to 40 px),
+///   named by `series`.
 /// - **table** (ECharts has no table): `dataset` with `dimensions` (the column names) and `source`
 ///   (rows as arrays, JSON as in [`crate::data`]); `metricchat.columns` lists the columns.
 ///
@@ -59,6 +68,10 @@ pub fn to_echarts(
         T::Heatmap => heatmap(spec, &data, max_points),
         T::Histogram => histogram(spec, &data),
         T::Metric => metric(spec, &data),
+        T::Treemap | T::Funnel => shares(spec, &data, max_points),
+        T::Radar => radar(spec, &data, max_points),
+        T::Candlestick => candlestick(spec, &data, max_points),
+        T::Map => map(spec, &data, max_points),
         T::Table => None,
     };
     rendered.unwrap_or_else(|| table(spec, &data, max_points))
@@ -528,4 +541,191 @@ fn table(spec: &ChartSpec, data: &Data<'_>, max_points: usize) -> Value {
         marker.insert("truncated".into(), Value::Bool(total > shown));
     }
     Value::Object(option)
+}
+
+/// Treemap and funnel: named values.
+fn shares(spec: &ChartSpec, data: &Data<'_>, max_points: usize) -> Option<Value> {
+    let (_, x) = data.column(spec.x.as_deref())?;
+    let (y_name, y) = data
+        .column(spec.y.first().map(String::as_str))
+        .filter(|(_, a)| a.data_type().is_numeric())?;
+    let names = labels(&x);
+    let values = floats(&y);
+    let mut items: Vec<(String, f64)> = names
+        .into_iter()
+        .zip(values)
+        .filter_map(|(n, v)| v.filter(|v| v.is_finite() && *v >= 0.0).map(|v| (n, v)))
+        .collect();
+    let funnel = spec.chart_type == ChartType::Funnel;
+    if funnel {
+        items.sort_by(|a, b| b.1.total_cmp(&a.1));
+    }
+    let truncated = items.len() > max_points;
+    items.truncate(max_points);
+    let data_items: Vec<Value> = items
+        .iter()
+        .map(|(name, value)| json!({ "name": name, "value": value }))
+        .collect();
+    let mut option = base(spec, spec.chart_type, "item");
+    let series = if funnel {
+        option.insert("legend".into(), json!({ "type": "scroll", "bottom": 0 }));
+        json!({ "name": y_name, "type": "funnel", "left": "10%", "width": "80%", "top": 10,
+                "bottom": 40, "sort": "descending", "label": { "position": "inside" },
+                "data": data_items })
+    } else {
+        json!({ "name": y_name, "type": "treemap", "roam": false, "nodeClick": false,
+                "breadcrumb": { "show": false }, "top": 10, "bottom": 10, "left": 10,
+                "right": 10, "data": data_items })
+    };
+    option.insert("series".into(), json!([series]));
+    set_truncated(&mut option, truncated);
+    Some(Value::Object(option))
+}
+
+/// Radar: one spoke per category, one polygon per measure.
+fn radar(spec: &ChartSpec, data: &Data<'_>, max_points: usize) -> Option<Value> {
+    let (_, x) = data.column(spec.x.as_deref())?;
+    let spokes = labels(&x);
+    let take = spokes.len().min(max_points).min(30);
+    let ys: Vec<(String, Vec<Option<f64>>)> = spec
+        .y
+        .iter()
+        .filter_map(|n| data.column(Some(n)))
+        .filter(|(_, a)| a.data_type().is_numeric())
+        .map(|(n, a)| (n, floats(&a)))
+        .collect();
+    if ys.is_empty() || take < 3 {
+        return None;
+    }
+    let indicator: Vec<Value> = (0..take)
+        .map(|i| {
+            let max = ys
+                .iter()
+                .filter_map(|(_, v)| v.get(i).copied().flatten())
+                .fold(0.0_f64, f64::max);
+            json!({ "name": spokes[i], "max": if max > 0.0 { max * 1.1 } else { 1.0 } })
+        })
+        .collect();
+    let items: Vec<Value> = ys
+        .iter()
+        .map(|(name, v)| {
+            json!({ "name": name, "value": v.iter().take(take).map(|x| x.unwrap_or(0.0)).collect::<Vec<_>>() })
+        })
+        .collect();
+    let names: Vec<String> = ys.iter().map(|(n, _)| n.clone()).collect();
+    let mut option = base(spec, ChartType::Radar, "item");
+    legend(&mut option, &names);
+    option.insert(
+        "radar".into(),
+        json!({ "indicator": indicator, "radius": "65%" }),
+    );
+    option.insert(
+        "series".into(),
+        json!([{ "type": "radar", "data": items, "areaStyle": { "opacity": 0.15 } }]),
+    );
+    set_truncated(&mut option, spokes.len() > take);
+    Some(Value::Object(option))
+}
+
+/// Candlestick: open, close, low, high per period.
+fn candlestick(spec: &ChartSpec, data: &Data<'_>, max_points: usize) -> Option<Value> {
+    let (x_name, x) = data.column(spec.x.as_deref())?;
+    let cols: Vec<Vec<Option<f64>>> = spec
+        .y
+        .iter()
+        .take(4)
+        .filter_map(|n| data.column(Some(n)))
+        .filter(|(_, a)| a.data_type().is_numeric())
+        .map(|(_, a)| floats(&a))
+        .collect();
+    if cols.len() < 4 {
+        return None;
+    }
+    let cats = labels(&x);
+    let order = row_order(&x);
+    let mut categories = Vec::new();
+    let mut points = Vec::new();
+    for &row in order.iter().take(max_points) {
+        categories.push(cats[row].clone());
+        points.push(json!([
+            cols[0][row],
+            cols[1][row],
+            cols[2][row],
+            cols[3][row]
+        ]));
+    }
+    let mut option = base(spec, ChartType::Candlestick, "axis");
+    option.insert(
+        "xAxis".into(),
+        json!({ "type": "category", "name": x_name, "data": categories }),
+    );
+    option.insert("yAxis".into(), json!({ "type": "value", "scale": true }));
+    option.insert(
+        "series".into(),
+        json!([{ "type": "candlestick", "name": spec.y.join(" / "), "data": points }]),
+    );
+    set_truncated(&mut option, order.len() > max_points);
+    Some(Value::Object(option))
+}
+
+/// Points by longitude and latitude, sized by a measure: a map without a base map.
+fn map(spec: &ChartSpec, data: &Data<'_>, max_points: usize) -> Option<Value> {
+    let (lon_name, lon) = data
+        .column(spec.x.as_deref())
+        .filter(|(_, a)| a.data_type().is_numeric())?;
+    let (lat_name, lat) = data
+        .column(spec.y.first().map(String::as_str))
+        .filter(|(_, a)| a.data_type().is_numeric())?;
+    let lons = floats(&lon);
+    let lats = floats(&lat);
+    let size = data
+        .column(spec.y.get(1).map(String::as_str))
+        .filter(|(_, a)| a.data_type().is_numeric())
+        .map(|(n, a)| (n, floats(&a)));
+    let names = data.column(spec.series.as_deref()).map(|(_, a)| labels(&a));
+    let max = size
+        .as_ref()
+        .map(|(_, v)| v.iter().flatten().copied().fold(0.0_f64, f64::max))
+        .unwrap_or(0.0);
+    let mut points = Vec::new();
+    let mut truncated = false;
+    for row in 0..lons.len() {
+        let (Some(x), Some(y)) = (lons[row], lats[row]) else {
+            continue;
+        };
+        if points.len() >= max_points {
+            truncated = true;
+            break;
+        }
+        let s = size.as_ref().and_then(|(_, v)| v[row]);
+        let px = match s {
+            Some(s) if max > 0.0 && s > 0.0 => 6.0 + 34.0 * (s / max).sqrt(),
+            _ => 8.0,
+        };
+        let mut item = json!({ "value": [x, y, s], "symbolSize": (px * 10.0).round() / 10.0 });
+        if let Some(n) = &names {
+            item["name"] = json!(n[row]);
+        }
+        points.push(item);
+    }
+    let mut option = base(spec, ChartType::Map, "item");
+    option.insert(
+        "xAxis".into(),
+        json!({ "type": "value", "name": lon_name, "scale": true, "splitLine": { "show": false } }),
+    );
+    option.insert(
+        "yAxis".into(),
+        json!({ "type": "value", "name": lat_name, "scale": true, "splitLine": { "show": false } }),
+    );
+    let series_name = size.as_ref().map_or(lat_name.clone(), |(n, _)| n.clone());
+    option.insert(
+        "series".into(),
+        json!([{ "type": "scatter", "name": series_name, "data": points,
+                 "itemStyle": { "opacity": 0.75 },
+                 "label": { "show": names.is_some(), "formatter": "{b}", "position": "right",
+                            "fontSize": 10 },
+                 "labelLayout": { "hideOverlap": true } }]),
+    );
+    set_truncated(&mut option, truncated);
+    Some(Value::Object(option))
 }

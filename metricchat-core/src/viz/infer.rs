@@ -29,6 +29,7 @@ const HISTOGRAM_MIN_ROWS: usize = 20;
 /// | 2 categories + number | stacked bar, the category with fewer values as series; heatmap when both have more than 10 values |
 /// | 2 numeric columns only | scatter |
 /// | 1 numeric column, ≥ 20 rows | histogram |
+/// | numeric `lat`/`latitude` and `lon`/`lng`/`longitude` columns, > 1 row | map (points by coordinates) |
 /// | anything else | table |
 ///
 /// Integer columns named like ids (`id`, `store_id`) count as categories, integer columns named
@@ -67,6 +68,14 @@ fn infer(shape: &Shape) -> ChartSpec {
     let measures = shape.with_role(Role::Measure);
     let times = shape.with_role(Role::Time);
     let categories = shape.with_role(Role::Category);
+    if shape.rows > 1
+        && let Some(spec) = super::kinds::fill(shape, ChartType::Map, None, &[], None)
+    {
+        return ChartSpec {
+            inferred: true,
+            ..spec
+        };
+    }
     if shape.rows == 1 && shape.columns.len() == 1 && measures.len() == 1 {
         return shape.spec(ChartType::Metric, None, &measures, None);
     }
@@ -202,6 +211,9 @@ fn fill(
     let y_label = y.iter().copied().find(|i| !numeric(i));
     let labels = [Role::Category, Role::Time];
     let spec = match chart_type {
+        T::Treemap | T::Funnel | T::Radar | T::Candlestick | T::Map => {
+            return super::kinds::fill(shape, chart_type, x, y, series);
+        }
         T::Table => shape.spec(T::Table, x, &y_numbers, series),
         T::Metric | T::Histogram => {
             let value = y_numbers

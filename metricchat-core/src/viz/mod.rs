@@ -27,6 +27,8 @@ mod columns;
 mod echarts;
 mod format;
 mod infer;
+// Treemap, funnel, radar, candlestick and map (issue 16).
+mod kinds;
 mod shape;
 
 use schemars::JsonSchema;
@@ -67,6 +69,18 @@ pub enum ChartType {
     Heatmap,
     /// Distribution of one numeric column.
     Histogram,
+    /// Shares of a whole as nested rectangles (`x` names, `y` sizes).
+    Treemap,
+    /// Stages narrowing down (`x` stage, `y` count), widest first.
+    Funnel,
+    /// Several measures (`y`) per category (`x`, the spokes) on a radar.
+    Radar,
+    /// Open, close, low, high (`y`, in that order) per period (`x`).
+    Candlestick,
+    /// Points by longitude (`x`) and latitude (`y[0]`), sized by `y[1]`, labelled by `series`:
+    /// a map without a base map, for tables with coordinates.
+    #[serde(alias = "geo", alias = "scatter_map")]
+    Map,
 }
 
 /// What to draw and which columns go where.

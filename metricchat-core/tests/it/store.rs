@@ -1879,3 +1879,8 @@ mod postgres {
         assert!(matches!(err, Error::Store { .. }), "{err:?}");
     }
 }
+
+// Dashboards and re-run query results (issue 16): the same behaviour on every store; the
+// PostgreSQL case sits under `store::postgres_dashboards` so `--ignored store::postgres` runs it.
+#[path = "store_dashboards.rs"]
+mod postgres_dashboards;

@@ -11,6 +11,8 @@ mod audit;
 mod engine;
 mod read;
 mod write;
+// Dashboards and re-run query results (issue 16).
+mod dashboard;
 
 pub use engine::{BoxFuture, Engine, Value};
 pub use read::Columns;
@@ -531,5 +533,30 @@ impl<E: Engine> Store for SqlStore<E> {
 
     async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
         self.audit_rows(filter).await
+    }
+
+    // --- Dashboards and re-run queries (issue 16), in `dashboard.rs`.
+
+    async fn get_query(&self, id: Uuid) -> Result<Option<QueryRecord>> {
+        self.sql_get_query(id).await
+    }
+    async fn put_query_result(&self, result: &QueryResultRecord) -> Result<u32> {
+        self.sql_put_query_result(result).await
+    }
+    async fn query_results(&self, query_id: Uuid) -> Result<Vec<QueryResultRecord>> {
+        self.sql_query_results(query_id).await
+    }
+    async fn put_dashboard(&self, dashboard: &crate::dashboard::Dashboard) -> Result<u32> {
+        self.sql_put_dashboard(dashboard).await
+    }
+    async fn get_dashboard(
+        &self,
+        id: Uuid,
+        version: Option<u32>,
+    ) -> Result<Option<crate::dashboard::Dashboard>> {
+        self.sql_get_dashboard(id, version).await
+    }
+    async fn list_dashboards(&self, limit: u32) -> Result<Vec<DashboardSummary>> {
+        self.sql_list_dashboards(limit).await
     }
 }
