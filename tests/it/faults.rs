@@ -675,6 +675,9 @@ async fn postgres_backend_terminated_under_the_agent_leaves_a_consistent_run() {
         kills.load(Ordering::SeqCst) >= 1,
         "no backend was terminated"
     );
+    // A killed backend is not a SQL mistake: no request to repair the SQL, only the model's
+    // two planner turns and its answer.
+    server.verify().unwrap();
     assert_eq!(result.status, RunStatus::Completed);
     assert_eq!(result.answer.as_deref(), Some("The answer is 42."));
     assert_eq!(

@@ -53,6 +53,10 @@ mod common {
             ),
             Err(e) => {
                 assert_eq!(e.kind(), ErrorKind::QueryFailed, "{what}: {e:?}");
+                // The session ended: a connection error (retryable on another connection),
+                // never a SQL error the agent would ask the model to rewrite.
+                assert!(matches!(e, Error::Connection { .. }), "{what}: {e:?}");
+                assert!(e.is_retryable(), "{what}: {e:?}");
                 let text = e.to_string();
                 assert!(!text.is_empty(), "{what}: empty message");
             }
@@ -225,7 +229,7 @@ mod mysql {
         .fetch_optional(admin)
         .await
         .unwrap()?;
-        Some(row.get::<u64, _>(0))
+        u64::try_from(row.get::<i64, _>(0)).ok()
     }
 
     async fn kill_while_running(
