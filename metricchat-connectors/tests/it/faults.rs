@@ -16,7 +16,8 @@ mod common {
     use metricchat_core::connector::{Connector, QueryData, QueryOptions, collect_stream};
     use metricchat_core::error::{Error, ErrorKind};
 
-    /// How long a killed query may take to report its error: generous, the point is "not hung".
+    /// How long a killed query may take to report its error (scaled by `MC_TEST_TIME_FACTOR`):
+    /// generous, the point is "not hung".
     pub const REPORT_WITHIN: Duration = Duration::from_secs(20);
 
     /// Runs `sql` and collects every batch.
@@ -128,9 +129,11 @@ mod postgres {
             let pid = wait_for(marker, || backend_of(admin, marker)).await;
             terminate(admin, pid).await;
         };
-        let (result, ()) = tokio::time::timeout(REPORT_WITHIN, async { tokio::join!(query, kill) })
-            .await
-            .expect("the killed query never reported (hung)");
+        let (result, ()) = tokio::time::timeout(crate::time_limit(REPORT_WITHIN), async {
+            tokio::join!(query, kill)
+        })
+        .await
+        .expect("the killed query never reported (hung)");
         result
     }
 
@@ -246,9 +249,11 @@ mod mysql {
                 .await
                 .unwrap();
         };
-        let (result, ()) = tokio::time::timeout(REPORT_WITHIN, async { tokio::join!(query, kill) })
-            .await
-            .expect("the killed query never reported (hung)");
+        let (result, ()) = tokio::time::timeout(crate::time_limit(REPORT_WITHIN), async {
+            tokio::join!(query, kill)
+        })
+        .await
+        .expect("the killed query never reported (hung)");
         result
     }
 
