@@ -143,7 +143,7 @@ fn main() {
         println!("  wall time               {:.2} s", wall.as_secs_f64());
         println!(
             "  memory per in-flight run {:.1} KiB  (RSS {} -> peak {} KiB, after {} KiB)",
-            (peak.saturating_sub(rss0)) as f64 / runs as f64,
+            peak.saturating_sub(rss0) as f64 / runs as f64,
             rss0,
             peak,
             rss1

@@ -75,7 +75,7 @@ fn wrapped(v: &Value, style: u8) -> String {
         0 => v.to_string(),
         1 => serde_json::to_string_pretty(v).unwrap(),
         2 => format!("```json\n{v}\n```"),
-        _ => format!("Sure! Here is my decision:\n{}\nHope that helps.", v),
+        _ => format!("Sure! Here is my decision:\n{v}\nHope that helps."),
     }
 }
 
