@@ -53,8 +53,8 @@
 //! | --- | --- |
 //! | `INT64` | Int64 |
 //! | `FLOAT64` | Float64 (`NaN`, `Infinity`, `-Infinity` kept) |
-//! | `NUMERIC`, `NUMERIC(p, s)` | Decimal128(38, 9), Decimal128(p, s) |
-//! | `BIGNUMERIC`, `BIGNUMERIC(p, s)` | Decimal256(76, 38), Decimal256(p, s) |
+//! | `NUMERIC`, `NUMERIC(p)`, `NUMERIC(p, s)` | Decimal128(38, 9), Decimal128(p, 0), Decimal128(p, s) |
+//! | `BIGNUMERIC`, `BIGNUMERIC(p)`, `BIGNUMERIC(p, s)` | Decimal256(76, 38), Decimal256(p, 0), Decimal256(p, s) |
 //! | `BOOL` | Boolean |
 //! | `STRING` | Utf8 |
 //! | `BYTES` (base64 on the wire) | Binary |
@@ -125,6 +125,8 @@ use crate::rest::{
 
 mod auth;
 mod config;
+#[cfg(test)]
+mod fuzz;
 mod types;
 
 use auth::*;

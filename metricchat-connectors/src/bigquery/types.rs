@@ -27,14 +27,18 @@ pub(super) fn base_type(f: &BqField) -> DataType {
     match f.kind.to_ascii_uppercase().as_str() {
         "INT64" | "INTEGER" => DataType::Int64,
         "FLOAT64" | "FLOAT" => DataType::Float64,
+        // A parameterized `NUMERIC(P)` comes with a precision and no scale: its scale is 0
+        // (BigQuery's TableFieldSchema); only the unparameterized type has scale 9 (38).
         "NUMERIC" => {
             let p = num(&f.precision).unwrap_or(38).clamp(1, 38);
-            let s = num(&f.scale).map_or(9, |s| i8::try_from(s).unwrap_or(9));
+            let default = if f.precision.is_some() { 0 } else { 9 };
+            let s = num(&f.scale).map_or(default, |s| i8::try_from(s).unwrap_or(9));
             DataType::Decimal128(p, s)
         }
         "BIGNUMERIC" => {
             let p = num(&f.precision).unwrap_or(76).clamp(1, 76);
-            let s = num(&f.scale).map_or(38, |s| i8::try_from(s).unwrap_or(38));
+            let default = if f.precision.is_some() { 0 } else { 38 };
+            let s = num(&f.scale).map_or(default, |s| i8::try_from(s).unwrap_or(38));
             DataType::Decimal256(p, s)
         }
         "BOOL" | "BOOLEAN" => DataType::Boolean,

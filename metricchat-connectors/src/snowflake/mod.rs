@@ -131,6 +131,8 @@ use crate::rest::{
 
 mod auth;
 mod config;
+#[cfg(test)]
+mod fuzz;
 mod types;
 
 use auth::*;

@@ -17,9 +17,33 @@ pub(crate) fn connection_error(connector: &str, e: sqlx::Error) -> Error {
     }
 }
 
-/// A query error; database errors keep their code (SQLSTATE on PostgreSQL).
+/// Whether a database error reports the session itself ending — an administrator terminating
+/// the backend (`pg_terminate_backend`, MySQL `KILL CONNECTION`), the server shutting down, a
+/// broken link — rather than a problem with the statement: another connection may work, while
+/// rewriting the SQL cannot help (so it must not read as a SQL error the model should fix).
+fn session_lost(db: &dyn sqlx::error::DatabaseError) -> bool {
+    let code = db.code();
+    let code = code.as_deref().unwrap_or("");
+    // SQLSTATE class 08 (connection exception); PostgreSQL's admin shutdown, crash shutdown
+    // and "cannot connect now".
+    if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03") {
+        return true;
+    }
+    #[cfg(feature = "mysql")]
+    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        // ER_CONNECTION_KILLED, CR_SERVER_GONE_ERROR, CR_SERVER_LOST.
+        return matches!(my.number(), 1927 | 2006 | 2013);
+    }
+    false
+}
+
+/// A query error; database errors keep their code (SQLSTATE on PostgreSQL). A session that
+/// ended under the query is a connection error (see [`session_lost`]).
 pub(crate) fn query_error(connector: &str, e: sqlx::Error) -> Error {
     match e {
+        sqlx::Error::Database(db) if session_lost(&*db) => {
+            connection_error(connector, sqlx::Error::Database(db))
+        }
         sqlx::Error::Database(db) => Error::Query {
             connector: connector.to_string(),
             message: db.message().to_string(),

@@ -24,6 +24,7 @@ mod rest;
 mod bigquery;
 mod datafusion;
 mod duckdb;
+mod faults;
 mod mysql;
 mod postgres;
 mod redshift;

@@ -10,6 +10,7 @@ mod providers;
 mod anthropic_http;
 mod cassette;
 mod context_hub;
+mod fuzz;
 mod gemini_http;
 mod instructions_agent;
 mod knowledge;

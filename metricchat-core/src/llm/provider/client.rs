@@ -111,8 +111,13 @@ impl<W: Wire> HttpChatClient<W> {
             ),
         };
         let stream = estimate_missing_usage(W::PROVIDER, &request, stream);
-        Ok(match W::CONTENT_FILTER {
+        let stream = match W::CONTENT_FILTER {
             Some(signal) => content_filter_as_error(W::PROVIDER, signal, stream),
+            None => stream,
+        };
+        // An error event in the stream may echo the key too.
+        Ok(match config.api_key.clone() {
+            Some(key) => Box::pin(stream.map(move |item| item.map_err(|e| redact_key(&key, e)))),
             None => stream,
         })
     }
@@ -122,7 +127,10 @@ impl<W: Wire> HttpChatClient<W> {
     async fn attempt(&self, body: &Value) -> Result<Opened<W::Decoder>> {
         let limit = self.wire.provider().http.first_byte_timeout;
         match tokio::time::timeout(limit, self.open(body)).await {
-            Ok(result) => result,
+            Ok(result) => match &self.wire.provider().api_key {
+                Some(key) => result.map_err(|e| redact_key(key, e)),
+                None => result,
+            },
             Err(_) => Err(Error::Timeout {
                 operation: format!("{} first byte", W::PROVIDER),
                 after: limit,
@@ -201,6 +209,45 @@ impl<W: Wire> HttpChatClient<W> {
             retry_after: wait.filter(|_| status == 429 || status >= 500),
             source: None,
         }
+    }
+}
+
+/// `e` with the API key taken out of its message and cause: a provider, or a gateway in front
+/// of it, may echo the key in an error ("Incorrect API key provided: sk-…"), and the error's
+/// text reaches events, the store and logs. Applied before the retry policy logs a failure.
+pub(crate) fn redact_key(key: &secrecy::SecretString, e: Error) -> Error {
+    use secrecy::ExposeSecret;
+    let key = key.expose_secret();
+    if key.len() < 4 {
+        return e;
+    }
+    match e {
+        Error::Provider {
+            provider,
+            status,
+            message,
+            kind,
+            retry_after,
+            source,
+        } => {
+            let source = source.map(|s| {
+                if format!("{s} {s:?}").contains(key) {
+                    let text = s.to_string().replace(key, "[redacted]");
+                    Box::<dyn std::error::Error + Send + Sync>::from(text)
+                } else {
+                    s
+                }
+            });
+            Error::Provider {
+                provider,
+                status,
+                message: message.replace(key, "[redacted]"),
+                kind,
+                retry_after,
+                source,
+            }
+        }
+        other => other,
     }
 }
 
