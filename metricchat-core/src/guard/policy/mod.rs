@@ -60,7 +60,7 @@ use super::{Policy, dialect_of, name_parts, names_match};
 /// let user = UserContext::new("u-17").role("analyst").attribute("tenant_id", 7);
 /// assert_eq!(user.attributes["tenant_id"], 7);
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct UserContext {
