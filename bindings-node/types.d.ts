@@ -19,6 +19,8 @@ export type AgentEvent = {
     model: string
     /** The user's question. */
     question: string
+    /** The user the run is for, when the request named one. */
+    user?: UserContext | null
   }
   | {
     type: 'decision.partial'
@@ -213,7 +215,7 @@ export interface ChartSpec {
 }
 
 /** Kinds of chart. */
-export type ChartType = 'bar' | 'grouped_bar' | 'stacked_bar' | 'line' | 'area' | 'stacked_area' | 'pie' | 'scatter' | 'table' | 'metric' | 'heatmap' | 'histogram'
+export type ChartType = 'bar' | 'grouped_bar' | 'stacked_bar' | 'line' | 'area' | 'stacked_area' | 'pie' | 'scatter' | 'table' | 'metric' | 'heatmap' | 'histogram' | 'treemap' | 'funnel' | 'radar' | 'candlestick' | 'map'
 
 /**
  * A column of a result: its name and displayed Arrow type (built by [`columns_meta`]).
@@ -380,6 +382,8 @@ export interface RunRecord {
   updated_at: string
   /** Tokens so far. */
   usage: Usage
+  /** The user the run was for, when the request named one. */
+  user?: UserContext | null
 }
 
 /** How a run ended. */
@@ -461,4 +465,27 @@ export interface Usage {
   input_tokens: number
   /** Completion tokens. */
   output_tokens: number
+}
+
+/**
+ * Who is asking: given per request (`ask`, `stream`, `follow_up`, `query`), carried on the run
+ * record, the events, the tool context and the audit log.
+ *
+ * ```
+ * use metricchat_core::guard::UserContext;
+ *
+ * let user = UserContext::new("u-17").role("analyst").attribute("tenant_id", 7);
+ * assert_eq!(user.attributes["tenant_id"], 7);
+ * ```
+ */
+export interface UserContext {
+  /**
+   * Free-form attributes (`tenant_id`, `region`, …) that row-filter placeholders bind to.
+   * Numbers, strings, booleans, and lists of those for `IN (:name)`.
+   */
+  attributes: Record<string, unknown>
+  /** The user's id in the host application. */
+  id: string
+  /** Roles, for the host's [`PolicyProvider`]. */
+  roles: string[]
 }

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Literal, Optional, TypedDict, Union
 
 #: Kinds of chart.
-ChartType = Literal['bar', 'grouped_bar', 'stacked_bar', 'line', 'area', 'stacked_area', 'pie', 'scatter', 'table', 'metric', 'heatmap', 'histogram']
+ChartType = Literal['bar', 'grouped_bar', 'stacked_bar', 'line', 'area', 'stacked_area', 'pie', 'scatter', 'table', 'metric', 'heatmap', 'histogram', 'treemap', 'funnel', 'radar', 'candlestick', 'map']
 
 #: Portable classification of an [`Error`], identical in Rust, Python and Node.
 #:
@@ -31,7 +31,12 @@ RunStatus = Literal['running', 'completed', 'awaiting_input', 'cancelled', 'budg
 ToolStatus = Literal['success', 'error', 'timeout', 'cancelled']
 
 
-class AgentEventRunStarted(TypedDict):
+class _AgentEventRunStartedOptional(TypedDict, total=False):
+    #: The user the run is for, when the request named one.
+    user: Optional[UserContext]
+
+
+class AgentEventRunStarted(_AgentEventRunStartedOptional):
     """The run began."""
 
     #: The run this event belongs to.
@@ -504,7 +509,12 @@ class PlannerDecision(_PlannerDecisionOptional):
     plan_type: PlanType
 
 
-class RunRecord(TypedDict):
+class _RunRecordOptional(TypedDict, total=False):
+    #: The user the run was for, when the request named one.
+    user: Optional[UserContext]
+
+
+class RunRecord(_RunRecordOptional):
     """A run: one question and everything the agent did for it."""
 
     #: The final answer (or the clarifying question).
@@ -607,6 +617,26 @@ class Usage(TypedDict):
     input_tokens: int
     #: Completion tokens.
     output_tokens: int
+
+
+class UserContext(TypedDict):
+    """Who is asking: given per request (`ask`, `stream`, `follow_up`, `query`), carried on the run
+record, the events, the tool context and the audit log.
+
+```
+use metricchat_core::guard::UserContext;
+
+let user = UserContext::new("u-17").role("analyst").attribute("tenant_id", 7);
+assert_eq!(user.attributes["tenant_id"], 7);
+```"""
+
+    #: Free-form attributes (`tenant_id`, `region`, …) that row-filter placeholders bind to.
+    #: Numbers, strings, booleans, and lists of those for `IN (:name)`.
+    attributes: Dict[str, Any]
+    #: The user's id in the host application.
+    id: str
+    #: Roles, for the host's [`PolicyProvider`].
+    roles: List[str]
 
 
 
