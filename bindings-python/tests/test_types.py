@@ -11,16 +11,12 @@ from metricchat import types as T
 
 from test_agent import QUESTION, make_agent, worst_carrier_script
 
-_EVENT_CLASSES = {
-    typing.get_args(c.__annotations__["type"])[0]
-    if isinstance(c.__annotations__["type"], type(typing.Literal["x"]))
-    else None: c
-    for c in typing.get_args(T.AgentEvent)
-}
-
-
 def _hints(cls: type) -> Dict[str, Any]:
     return typing.get_type_hints(cls, vars(T))
+
+
+# The event classes by their `type` tag (annotations are strings: resolve them first).
+_EVENT_CLASSES = {typing.get_args(_hints(c)["type"])[0]: c for c in typing.get_args(T.AgentEvent)}
 
 
 def _matches(value: Any, hint: Any) -> bool:

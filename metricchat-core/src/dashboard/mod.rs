@@ -11,7 +11,7 @@
 //! (ECharts inlined, no network), [`Dashboard::to_json`] the same for host UIs.
 //!
 //! ```no_run
-//! # async fn demo(agent: metricchat_core::Agent, run_id: uuid::Uuid) -> metricchat_core::Result<()> {
+//! # async fn demo(agent: metricchat_core::Agent, run_id: uuid::Uuid) -> Result<(), Box<dyn std::error::Error>> {
 //! let mut dashboard = agent.dashboard_from_run(run_id).await?;
 //! dashboard.set_parameter("carrier", serde_json::json!("UA"))?;
 //! dashboard.refresh(&agent).await;
