@@ -260,9 +260,11 @@ async fn postgres_specific_types_and_catalog() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         t2.cancel();
     });
+    // A marker of its own: the conformance suites of other tests in this binary run their own
+    // `SELECT pg_sleep(5)` concurrently on the same server.
     let err = run(
         c,
-        "SELECT pg_sleep(5)",
+        "SELECT pg_sleep(5) AS cancel_probe_specific",
         QueryOptions::default().with_cancel(token),
     )
     .await
@@ -271,7 +273,8 @@ async fn postgres_specific_types_and_catalog() {
     assert!(matches!(err, Error::Cancelled), "{err:?}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let busy: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(5)' AND state = 'active'",
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE query = 'SELECT pg_sleep(5) AS cancel_probe_specific' AND state = 'active'",
     )
     .fetch_one(c.pool())
     .await
