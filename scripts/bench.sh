@@ -29,12 +29,12 @@ echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, load
 
 if [ "$what" = all ] || [ "$what" = agent ]; then
   echo "== agent loop (cargo bench --bench agent)"
-  cargo bench --bench agent
+  cargo bench --features all-but-duckdb --bench agent
 fi
 
 if [ "$what" = all ] || [ "$what" = load ]; then
   echo "== concurrency (cargo bench --bench concurrency)"
-  cargo bench --bench concurrency
+  cargo bench --features all-but-duckdb --bench concurrency
 fi
 
 if [ "$what" = all ] || [ "$what" = read ]; then
@@ -45,12 +45,12 @@ if [ "$what" = all ] || [ "$what" = read ]; then
   "$VENV/bin/pip" install --quiet --disable-pip-version-check connectorx adbc-driver-postgresql \
     adbc-driver-sqlite adbc-driver-manager pandas "psycopg[binary]" pyarrow pymysql sqlalchemy
   "$VENV/bin/python" benches/peers/prepare.py "$PG" "$MY" "$SQLITE" data/nycflights13/flights.parquet
-  cargo bench --bench read_arrow --no-run 2>&1 | tail -n 1
+  cargo bench --features all-but-duckdb --bench read_arrow --no-run 2>&1 | tail -n 1
   median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
   one() { # tool source url sql -> "seconds rss"
     local tool=$1 src=$2 url=$3 sql=$4 out
     if [ "$tool" = metricchat ]; then
-      out=$(MC_BENCH_URL="$url" MC_BENCH_SQL="$sql" cargo bench --quiet --bench read_arrow 2>/dev/null | grep '^{')
+      out=$(MC_BENCH_URL="$url" MC_BENCH_SQL="$sql" cargo bench --quiet --features all-but-duckdb --bench read_arrow 2>/dev/null | grep '^{')
     else
       out=$("$VENV/bin/python" benches/peers/read.py "$tool" "$src" "$url" "$sql")
     fi
