@@ -343,15 +343,14 @@ fn for_suite(path: &str, suite: &str) -> PathBuf {
 }
 
 fn write_reports(args: &EvalArgs, report: &EvalReport) -> Result<(), CliError> {
-    let outputs: [(&Option<String>, fn(&EvalReport) -> String); 3] = [
-        (&args.out, EvalReport::to_json),
-        (&args.md, EvalReport::to_markdown),
-        (&args.html, EvalReport::to_html),
-    ];
-    for (path, render) in outputs {
-        if let Some(p) = path {
-            write_file(&for_suite(p, &report.suite), &render(report))?;
-        }
+    if let Some(p) = &args.out {
+        write_file(&for_suite(p, &report.suite), &report.to_json())?;
+    }
+    if let Some(p) = &args.md {
+        write_file(&for_suite(p, &report.suite), &report.to_markdown())?;
+    }
+    if let Some(p) = &args.html {
+        write_file(&for_suite(p, &report.suite), &report.to_html())?;
     }
     Ok(())
 }
