@@ -36,6 +36,8 @@ Examples:
   metricchat tables
   metricchat --connection postgres://analyst@db/warehouse describe orders
   metricchat mcp                      # an MCP server on stdio (Claude Desktop, Cursor)
+  metricchat eval evals/flights.yaml --compare last   # exit 6 on a regression
+  metricchat dashboard from-run 0193c2f0-… --save && metricchat dashboard list
 
 Configuration: ./metricchat.toml (or --config / MC_CONFIG) holds the same spec the Python and
 Node packages take (llm, connections, store, rules, guard, …). Without one, the bundled NYC
@@ -144,6 +146,36 @@ Examples:
 Tools: ask, run_sql, list_tables, describe_table, search_knowledge. Resources: the table
 schemas and the team's rules. A non-loopback address needs a bearer token.")]
     Mcp(McpArgs),
+    /// Run eval suites (questions with expected results) through the agent and report what
+    /// passed; exit 6 when cases fail, for CI.
+    #[command(after_help = "\
+Examples:
+  metricchat eval evals/flights.yaml
+  metricchat eval evals/flights.yaml --only jfk-flights-2013,worst-carrier-name --timeout 2m
+  metricchat eval evals/flights.yaml --out flights.json --md flights.md --html flights.html
+  metricchat eval evals/flights.yaml --compare baseline.json      # exit 6 only on a regression
+  metricchat eval evals/flights.yaml --compare last --min-pass-rate 80%
+  metricchat -c \"sqlite://data/chinook/chinook.sqlite?name=chinook\" eval evals/chinook.yaml --json
+
+One line per finished case on stderr (pass / FAIL and its class, seconds, iterations); the
+Markdown report (or, with --json, one JSON object per suite) on stdout. Reports are kept in the
+store (--no-store to skip), so --compare last compares with the previous run of the suite.
+With several suites, report paths take {suite}: --out results/{suite}.json.
+Exit codes: 0 every case passed (with --compare: no regression; with --min-pass-rate: enough
+passed), 6 otherwise, 2 a bad suite or flag, 3 a connection failed, 130 interrupted.")]
+    Eval(crate::eval::EvalArgs),
+    /// Build, list, refresh and render dashboards (saved, re-runnable analyses).
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  metricchat dashboard from-run 0193c2f0-… --save
+  metricchat dashboard list
+  metricchat dashboard show 0193c2f0-…
+  metricchat dashboard refresh 0193c2f0-… --param carrier=UA --save
+  metricchat dashboard html 0193c2f0-… --output flights.html"
+    )]
+    Dashboard(crate::dashboard::DashboardCommand),
 }
 
 /// `metricchat ask`.
@@ -323,15 +355,29 @@ async fn run(cli: Cli) -> u8 {
             store: cli.global.store.clone(),
         },
     };
-    let config = match session::load(&sources) {
+    let mut config = match session::load(&sources) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
             return exit::USAGE;
         }
     };
+    // Suites are read before anything is opened: a bad one costs no connection or model call.
+    let prepared = match &cli.command {
+        Command::Eval(args) => match crate::eval::prepare(args, &mut config) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!(
+                    "error: {}",
+                    Redactor::new(config.secrets.clone()).apply(&e.message)
+                );
+                return e.code;
+            }
+        },
+        _ => None,
+    };
     let needs = match &cli.command {
-        Command::Ask(_) | Command::Mcp(_) => Needs::Model,
+        Command::Ask(_) | Command::Mcp(_) | Command::Eval(_) => Needs::Model,
         _ => Needs::DataOnly,
     };
     let session = match session::open(&config, needs).await {
@@ -353,6 +399,14 @@ async fn run(cli: Cli) -> u8 {
         Command::Explain(args) => explain(&session, args).await,
         Command::Runs(cmd) => runs(&session, cmd).await,
         Command::Mcp(args) => mcp(&session, args).await,
+        Command::Eval(args) => match prepared {
+            Some(p) => crate::eval::run(&session, args, p, quiet).await,
+            None => Err(CliError::new(
+                exit::FAILED,
+                "eval: the suites were not read",
+            )),
+        },
+        Command::Dashboard(cmd) => crate::dashboard::run(&session, cmd, quiet).await,
     };
     match result {
         Ok(code) => code,

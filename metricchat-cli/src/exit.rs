@@ -7,7 +7,8 @@
 //! | 2 | usage or configuration error (bad flag, bad `metricchat.toml`, bad URL, no model) |
 //! | 3 | a connection could not be opened or reached at start |
 //! | 4 | the SQL guard refused the statement |
-//! | 5 | a named thing (table, run, connection) does not exist |
+//! | 5 | a named thing (table, run, connection, dashboard) does not exist |
+//! | 6 | `eval`: the suite ran and cases failed (with `--compare`: a case regressed; with `--min-pass-rate`: too few passed) |
 //! | 130 | interrupted (Ctrl-C): the run and its query were cancelled |
 
 use std::fmt;
@@ -29,6 +30,9 @@ pub const CONNECTION: u8 = 3;
 pub const REFUSED: u8 = 4;
 /// Something named does not exist.
 pub const NOT_FOUND: u8 = 5;
+/// `eval`: the suite ran and its gate failed (a case failed, regressed against `--compare`, or
+/// the pass rate is under `--min-pass-rate`).
+pub const CASES_FAILED: u8 = 6;
 /// Interrupted by Ctrl-C (128 + SIGINT).
 pub const INTERRUPTED: u8 = 130;
 
@@ -40,7 +44,8 @@ Exit codes:
   2    usage or configuration error (flags, metricchat.toml, URLs, no model)
   3    a connection could not be opened or reached at start
   4    the SQL guard refused the statement
-  5    a table, run or connection does not exist
+  5    a table, run, connection or dashboard does not exist
+  6    eval: cases failed (with --compare: a regression; with --min-pass-rate: too few passed)
   130  interrupted (Ctrl-C): the run and its running query were cancelled";
 
 /// A failure with the exit code it maps to. Its message never holds a secret: it is passed

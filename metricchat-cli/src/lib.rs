@@ -3,7 +3,9 @@
 //! metricchat from a terminal and from AI assistants, as thin shells over the agent:
 //!
 //! - the `metricchat` binary ([`cli`]): `ask`, `query`, `tables`, `describe`, `explain`,
-//!   `runs list|show` and `mcp`, configured by `metricchat.toml` ([`config`]: the same
+//!   `runs list|show`, `mcp`, `eval` ([`eval`]: suites through the core's harness, an exit
+//!   code for CI) and `dashboard` ([`dashboard`]: from a run, list, show, refresh, html),
+//!   configured by `metricchat.toml` ([`config`]: the same
 //!   [`AgentSpec`](metricchat::spec::AgentSpec) the Python and Node packages take), the
 //!   environment and one-off flags, with [documented exit codes](exit);
 //! - an MCP server on the official Rust SDK ([`mcp`]), over stdio or Streamable HTTP, that a Rust
@@ -17,6 +19,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod dashboard;
+pub mod eval;
 pub mod exit;
 pub mod mcp;
 pub mod output;

@@ -20,9 +20,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// What a command needs from the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Needs {
-    /// A model is required (`ask`, `mcp`).
+    /// A model is required (`ask`, `mcp`, `eval`).
     Model,
-    /// Only the data (`query`, `tables`, `describe`, `explain`, `runs`).
+    /// Only the data (`query`, `tables`, `describe`, `explain`, `runs`, `dashboard`).
     DataOnly,
 }
 

@@ -98,6 +98,8 @@ async fn help_everywhere_with_examples() {
         "metricchat.toml",
         "ask",
         "mcp",
+        "eval",
+        "dashboard",
     ] {
         assert!(out.stdout.contains(text), "{text}:\n{}", out.stdout);
     }
@@ -110,6 +112,13 @@ async fn help_everywhere_with_examples() {
         vec!["runs", "list", "--help"],
         vec!["runs", "show", "--help"],
         vec!["mcp", "--help"],
+        vec!["eval", "--help"],
+        vec!["dashboard", "--help"],
+        vec!["dashboard", "from-run", "--help"],
+        vec!["dashboard", "list", "--help"],
+        vec!["dashboard", "show", "--help"],
+        vec!["dashboard", "refresh", "--help"],
+        vec!["dashboard", "html", "--help"],
     ] {
         let out = w.run(&cmd).await;
         out.expect_code(0);

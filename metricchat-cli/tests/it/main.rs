@@ -7,6 +7,8 @@
 mod ask;
 mod common;
 mod config;
+mod dashboard;
+mod eval;
 mod inspect;
 mod interrupt;
 mod query;
