@@ -83,6 +83,12 @@
     }
     each(option.series, function (s) {
       var n = s.data ? s.data.length : 0;
+      // A funnel's stages say their name and count on themselves; a legend would repeat them.
+      if (s.type === "funnel") {
+        delete option.legend;
+        s.bottom = 10;
+        s.label = Object.assign({}, s.label, { formatter: function (p) { return p.name + ": " + Number(p.value).toLocaleString("en-US"); } });
+      }
       if (s.type === "line" && n > 60) s.showSymbol = false;
       if (s.type === "scatter" && s.label && s.label.show && n > 15) {
         var sizes = s.data.map(function (d) { return (d && d.symbolSize) || 0; }).sort(function (a, b) { return b - a; });
