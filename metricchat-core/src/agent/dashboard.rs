@@ -159,7 +159,12 @@ impl Agent {
                 "run {run_id} made no result to put on a dashboard"
             )));
         }
-        let title = run.title.clone().unwrap_or_else(|| run.question.clone());
+        // A run without a generated title carries the question's first characters as its
+        // title; a section heading cut mid-sentence reads as a bug, so take the whole question.
+        let title = match &run.title {
+            Some(t) if !t.trim().is_empty() && !run.question.starts_with(t.as_str()) => t.clone(),
+            _ => run.question.clone(),
+        };
         let mut d = from_sources(&title, run.answer.as_deref(), &sources, Some(run_id));
         d.description = Some(format!("From the question: _{}_", run.question));
         Ok(d)

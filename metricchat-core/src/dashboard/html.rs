@@ -77,24 +77,16 @@ fn script_json(v: &Value) -> String {
         .replace('&', "\\u0026")
 }
 
-/// A number for people: digits grouped, at most two decimals.
-pub(crate) fn format_number(v: f64) -> String {
-    let rounded = (v * 100.0).round() / 100.0;
-    let text = if rounded.fract() == 0.0 {
-        format!("{rounded:.0}")
-    } else {
-        format!("{rounded:.2}")
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
-    };
-    let (sign, rest) = text
-        .strip_prefix('-')
-        .map_or(("", text.as_str()), |r| ("-", r));
+/// Adds `,` between thousands of the integer part of a decimal string (`-1234.5` → `-1,234.5`).
+fn group_digits(text: &str) -> String {
+    let (sign, rest) = text.strip_prefix('-').map_or(("", text), |r| ("-", r));
     let (int, frac) = rest
         .split_once('.')
         .map_or((rest, None), |(i, f)| (i, Some(f)));
-    let mut grouped = String::new();
+    if !int.chars().all(|c| c.is_ascii_digit()) {
+        return text.to_string();
+    }
+    let mut grouped = String::with_capacity(text.len() + int.len() / 3);
     for (i, c) in int.chars().enumerate() {
         if i > 0 && (int.len() - i) % 3 == 0 {
             grouped.push(',');
@@ -104,6 +96,76 @@ pub(crate) fn format_number(v: f64) -> String {
     match frac {
         Some(f) => format!("{sign}{grouped}.{f}"),
         None => format!("{sign}{grouped}"),
+    }
+}
+
+/// `v` with exactly `decimals` decimals, digits grouped; no `-0`.
+fn format_fixed(v: f64, decimals: usize) -> String {
+    let text = format!("{v:.decimals$}");
+    let text = match text.strip_prefix('-') {
+        Some(r) if r.chars().all(|c| c == '0' || c == '.') => r.to_string(),
+        _ => text,
+    };
+    group_digits(&text)
+}
+
+/// Decimals `v` needs: up to two, up to four below 1 (so `0.0042` is not `0`).
+fn decimals_needed(v: f64) -> usize {
+    let max = if v != 0.0 && v.abs() < 1.0 { 4 } else { 2 };
+    (0..max)
+        .find(|&d| {
+            let scale = 10_f64.powi(i32::try_from(d).unwrap_or(0));
+            ((v * scale).round() - v * scale).abs() < 1e-9 * scale.max(1.0)
+        })
+        .unwrap_or(max)
+}
+
+/// A number for people: digits grouped (`1,234`), at most two decimals (four below 1), trailing
+/// zeros dropped.
+pub(crate) fn format_number(v: f64) -> String {
+    format_fixed(v, decimals_needed(v))
+}
+
+/// Whether a column holds codes rather than amounts (`year`, `id`, `flight_id`, `zip`…):
+/// their digits are shown as stored, ungrouped.
+fn is_code_column(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "id"
+        || n == "year"
+        || n.ends_with("_id")
+        || n.ends_with("_year")
+        || n.ends_with("_code")
+        || matches!(
+            n.as_str(),
+            "code" | "zip" | "zipcode" | "postcode" | "flight" | "faa"
+        )
+}
+
+/// How a table column's numbers are shown: `None` as stored (codes), otherwise the decimals
+/// every number of the column gets (the most any of them needs), so a column reads aligned.
+fn column_decimals(name: &str, rows: &[Vec<Value>], col: usize) -> Option<usize> {
+    if is_code_column(name) {
+        return None;
+    }
+    Some(
+        rows.iter()
+            .filter_map(|r| r.get(col).and_then(Value::as_f64))
+            .filter(|v| v.is_finite())
+            .map(decimals_needed)
+            .max()
+            .unwrap_or(0),
+    )
+}
+
+/// One table cell's number as text.
+fn number_cell(n: &serde_json::Number, decimals: Option<usize>) -> String {
+    match decimals {
+        None => n.to_string(),
+        // Integers stay exact (an i64 above 2^53 is not rounded through f64).
+        Some(0) if n.is_i64() || n.is_u64() => group_digits(&n.to_string()),
+        Some(d) => n
+            .as_f64()
+            .map_or_else(|| n.to_string(), |v| format_fixed(v, d)),
     }
 }
 
@@ -187,26 +249,38 @@ fn kpi_html(k: &Kpi) -> String {
 }
 
 fn table_html(columns: &[String], rows: &[Vec<Value>]) -> String {
+    let decimals: Vec<Option<usize>> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| column_decimals(c, rows, i))
+        .collect();
+    // A column of numbers is right-aligned, its header too.
+    let numeric: Vec<bool> = (0..columns.len())
+        .map(|i| {
+            let mut values = rows
+                .iter()
+                .filter_map(|r| r.get(i))
+                .filter(|v| !v.is_null());
+            let first = values.next();
+            first.is_some_and(Value::is_number) && values.all(Value::is_number)
+        })
+        .collect();
     let mut out = String::from("<div class=\"table-wrap\"><table class=\"sortable\"><thead><tr>");
-    for c in columns {
+    for (i, c) in columns.iter().enumerate() {
         let _ = write!(
             out,
-            "<th scope=\"col\" tabindex=\"0\" aria-sort=\"none\">{}</th>",
+            "<th scope=\"col\" tabindex=\"0\" aria-sort=\"none\"{}>{}</th>",
+            if numeric[i] { " class=\"num\"" } else { "" },
             esc(c)
         );
     }
     out.push_str("</tr></thead><tbody>");
     for r in rows {
         out.push_str("<tr>");
-        for v in r {
+        for (i, v) in r.iter().enumerate() {
             let (text, num) = match v {
                 Value::Null => (String::new(), false),
-                Value::Number(n) => (
-                    n.as_f64()
-                        .filter(|f| f.fract() != 0.0 || f.abs() >= 1e4)
-                        .map_or_else(|| n.to_string(), format_number),
-                    true,
-                ),
+                Value::Number(n) => (number_cell(n, decimals.get(i).copied().flatten()), true),
                 Value::String(s) => (s.clone(), false),
                 other => (other.to_string(), false),
             };
@@ -279,8 +353,9 @@ fn block_html(b: &Block, data: &mut Map<String, Value>) -> String {
                 BlockContent::Chart { .. } if chart_kind != Some("table") => {
                     let _ = write!(
                         body,
-                        "<div class=\"chart\" data-chart=\"{}\" role=\"img\" aria-label=\"{}\"></div>",
+                        "<div class=\"chart\" data-chart=\"{}\" data-kind=\"{}\" role=\"img\" aria-label=\"{}\"></div>",
                         esc(&b.id),
+                        esc(chart_kind.unwrap_or("chart")),
                         esc(b.title.as_deref().unwrap_or("chart"))
                     );
                 }

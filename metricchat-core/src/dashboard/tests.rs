@@ -224,4 +224,50 @@ fn numbers_read_as_people_write_them() {
     assert_eq!(html::format_number(-1234.5), "-1,234.5");
     assert_eq!(html::format_number(12.644), "12.64");
     assert_eq!(html::format_number(0.0), "0");
+    assert_eq!(html::format_number(5700.0), "5,700");
+    assert_eq!(html::format_number(999.0), "999");
+    assert_eq!(html::format_number(0.00421), "0.0042");
+    assert_eq!(html::format_number(-0.001), "-0.001");
+}
+
+#[test]
+fn table_columns_group_thousands_and_share_their_decimals() {
+    let mut d = Dashboard::new("t");
+    d.blocks.push(Block {
+        id: "routes".into(),
+        title: Some("Routes".into()),
+        width: 12,
+        content: BlockContent::Table {
+            query: BlockQuery {
+                sql: Some("SELECT 1".into()),
+                ..BlockQuery::default()
+            },
+        },
+        result: Some(BlockResult {
+            refreshed_at: chrono::Utc::now(),
+            duration_ms: 1,
+            error: None,
+            sql: None,
+            columns: vec!["dest".into(), "flights".into(), "lat".into(), "year".into()],
+            rows: vec![
+                vec![json!("IAD"), json!(5700), json!(38.94), json!(2013)],
+                vec![json!("SFO"), json!(13331), json!(40.0), json!(2013)],
+                vec![json!("XNA"), json!(999), json!(36.2819), json!(2014)],
+            ],
+            row_count: 3,
+            truncated: false,
+            echarts: None,
+            kpi: None,
+        }),
+    });
+    let html = d.to_html();
+    let cells = |v: &str| html.contains(&format!(">{v}</td>"));
+    // Integers of four digits are grouped as five-digit ones are.
+    assert!(cells("5,700") && cells("13,331") && cells("999"), "{html}");
+    // A column's decimals are the most any of its values needs (two at most).
+    assert!(cells("38.94") && cells("40.00") && cells("36.28"));
+    // Years are codes, not amounts.
+    assert!(cells("2013") && !cells("2,013"));
+    // Numeric headers sit over their numbers.
+    assert!(html.contains("aria-sort=\"none\" class=\"num\">flights</th>"));
 }
