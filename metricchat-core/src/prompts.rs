@@ -11,7 +11,12 @@ use crate::context::ContextPlan;
 
 /// The system prompt of a run: the role, then the plan's sections (connections, schema, table
 /// index, knowledge, rules, memories), then how to work and the embedder's instructions.
-pub(crate) fn system_prompt(plan: &ContextPlan, extra: Option<&str>, sql_rules: bool) -> String {
+pub(crate) fn system_prompt(
+    plan: &ContextPlan,
+    extra: Option<&str>,
+    sql_rules: bool,
+    exposure: crate::agent::DataExposure,
+) -> String {
     let mut p = String::from(
         "You are metricchat, a careful data analyst. You answer the user's question about \
          their data by running read-only SQL with the tools, then you answer in plain words \
@@ -41,6 +46,9 @@ pub(crate) fn system_prompt(plan: &ContextPlan, extra: Option<&str>, sql_rules: 
             "- Ask a clarifying question only when the question can mean very different things \
              and no query can settle it.\n",
         );
+    }
+    if !exposure.is_full() {
+        p.push_str(&crate::agent::exposure::prompt_note(exposure));
     }
     if let Some(extra) = extra {
         p.push('\n');
@@ -110,6 +118,19 @@ pub(crate) const ANSWER_QUESTION: &str =
 pub(crate) const ANSWER_WRITER: &str = "You are a data analyst. Answer the user's question in a few sentences using \
                       only the results below. Quote the exact numbers. If the results do not \
                       answer the question, say so.";
+
+/// The system prompt of `answer_question`'s writer when values may be withheld from the model
+/// (a data exposure other than `full`): the answer is a template the host fills.
+pub(crate) fn answer_writer_template(exposure: crate::agent::DataExposure) -> String {
+    format!(
+        "You are a data analyst. Answer the user's question in a few sentences using only the \
+         results below. Where a result's values are withheld you cannot see them: write each \
+         value as a placeholder the host fills in, {{{{q1.column}}}} for row 1 of result q1, \
+         {{{{q1.column[2]}}}} for row 2, {{{{q1}}}} for the whole table, using the exact column \
+         names shown. Never guess a value. Quote the exact numbers you can see. (Data exposure: \
+         {exposure}.)"
+    )
+}
 
 /// `answer_question`'s request: the question and the digest of the results.
 pub(crate) fn answer_user(question: &str, digest: &str) -> String {

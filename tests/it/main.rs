@@ -21,6 +21,8 @@ mod dashboard;
 mod e2e_http;
 mod e2e_sql_engines;
 mod evals;
+// What the model may see (issue 15).
+mod exposure;
 mod faults;
 mod fuzz;
 mod guard_query;

@@ -73,12 +73,27 @@ fn matches(quoted: f64, value: f64) -> bool {
 /// The numbers of `answer` that appear neither in the question nor in any result (first 200
 /// rows of each). Small integers (≤ 31: days, months, ranks, counts of rows) are not checked.
 pub(crate) fn stray_numbers(answer: &str, question: &str, results: &[Dataset]) -> Vec<String> {
+    stray_numbers_seen(answer, question, results, &|_| true)
+}
+
+/// [`stray_numbers`] against what the model could see: the row count of every result, the
+/// values only of those `shown` (a data exposure withholds the others; comparing with them
+/// would tell the model whether a guess was right).
+pub(crate) fn stray_numbers_seen(
+    answer: &str,
+    question: &str,
+    results: &[Dataset],
+    shown: &dyn Fn(&Dataset) -> bool,
+) -> Vec<String> {
     if results.is_empty() {
         return Vec::new();
     }
     let mut known: Vec<f64> = numbers_in(question).into_iter().map(|(_, v)| v).collect();
     for q in results {
         known.push(q.data.num_rows() as f64);
+        if !shown(q) {
+            continue;
+        }
         if let Ok(rows) = batches_to_json_rows(&q.data.batches, 200) {
             for r in &rows {
                 collect_values(r, &mut known);

@@ -251,6 +251,7 @@ pub(crate) fn review(
     queries: &[Dataset],
     raised: &BTreeSet<Problem>,
     other_sources: bool,
+    values: bool,
 ) -> Option<(Problem, String)> {
     let fresh = |p: Problem| !raised.contains(&p);
     let last = queries.iter().rev().find(|q| q.title.is_some());
@@ -275,8 +276,11 @@ pub(crate) fn review(
     let w = wants(question);
     let rows = q.data.num_rows();
     // No rows, or one row of zeros/NULLs (COUNT, SUM, AVG over nothing) behind a text filter.
+    // `values`: whether the model may see the dataset's values; a check that reads them would
+    // tell it something about them.
     let nothing = rows == 0
-        || (rows == 1
+        || (values
+            && rows == 1
             && q.data
                 .schema
                 .fields()
@@ -303,7 +307,7 @@ pub(crate) fn review(
         .split_once("GROUP BY")
         .map(|(_, g)| g.to_string())
         .unwrap_or_default();
-    if desc.is_some() && fresh(Problem::NullTop) {
+    if values && desc.is_some() && fresh(Problem::NullTop) {
         for (i, f) in fields.iter().enumerate() {
             let v = texts(q, i, 1);
             let key = grouped_by.contains(&f.name().to_uppercase());
@@ -339,7 +343,7 @@ pub(crate) fn review(
             },
         ));
     }
-    if rows == 1 && q.sql.contains('/') && fresh(Problem::IntegerDivision) {
+    if values && rows == 1 && q.sql.contains('/') && fresh(Problem::IntegerDivision) {
         let nums = first_row_numbers(q);
         if !nums.is_empty() && nums.iter().all(|v| *v == 0.0) {
             return Some((
@@ -351,7 +355,7 @@ pub(crate) fn review(
             ));
         }
     }
-    if !w.codes_ok && fresh(Problem::CodesNotNames) {
+    if values && !w.codes_ok && fresh(Problem::CodesNotNames) {
         let text_cols: Vec<usize> = (0..fields.len())
             .filter(|&i| !texts(q, i, 1).is_empty())
             .collect();

@@ -54,8 +54,11 @@ mod runner;
 mod window;
 // Dashboards (issue 16): `rerun_query`, `dashboard_from_run`, `save_dashboard`.
 mod dashboard;
+// What the model may see of the data (issue 15).
+pub(crate) mod exposure;
 
 pub use crate::run::{FinishingStream, SharedRun};
+pub use exposure::{DEFAULT_AGGREGATE_ROWS, DataExposure, is_aggregate};
 pub use instructions::{InstructionsHandle, MemoriesHandle};
 pub use options::RunOptions;
 
@@ -94,6 +97,10 @@ pub struct AgentConfig {
     /// Offer the model the `create_dashboard` tool ([`crate::tools::CreateDashboard`]). Off by
     /// default: every tool is described in every prompt.
     pub dashboard_tool: bool,
+    /// What the model may see of query results: `full` (the default), `aggregates` or
+    /// `schema_only` (see [`DataExposure`]). A request may override it
+    /// ([`RunOptions::exposure`]).
+    pub exposure: DataExposure,
 }
 
 impl Default for AgentConfig {
@@ -111,6 +118,7 @@ impl Default for AgentConfig {
             instructions: None,
             answer_checks: true,
             dashboard_tool: false,
+            exposure: DataExposure::Full,
         }
     }
 }
@@ -354,6 +362,19 @@ impl Agent {
         if let Some(answer) = prev.answer {
             history.push(crate::llm::ChatMessage::assistant(answer));
         }
+        // Earlier answers carry the values the host filled in: a model that may not see values
+        // gets them without.
+        if !options
+            .exposure
+            .unwrap_or(self.inner.config.exposure)
+            .is_full()
+        {
+            for m in &mut history {
+                if m.role == crate::llm::Role::Assistant {
+                    *m = crate::llm::ChatMessage::assistant(exposure::EARLIER_ANSWER);
+                }
+            }
+        }
         Ok(run::start(
             self.inner.clone(),
             question.into(),
@@ -424,15 +445,22 @@ impl Agent {
     pub async fn explain_context(&self, question: &str) -> Result<crate::context::ContextPlan> {
         // The same view of the store as a run: approvals made by another process count.
         instructions::refresh_hub(&self.inner.store, &self.inner.hub).await;
+        let exposure = self.inner.config.exposure;
         let mut plan = self
             .inner
             .hub
-            .plan(&self.inner.connections, question)
+            .plan_view(
+                &self.inner.connections,
+                question,
+                None,
+                exposure.shows_samples(),
+            )
             .await?;
         plan.system_prompt = Some(crate::prompts::system_prompt(
             &plan,
             self.inner.config.instructions.as_deref(),
             self.inner.config.answer_checks,
+            exposure,
         ));
         Ok(plan)
     }
@@ -633,6 +661,12 @@ impl AgentBuilder {
     /// Meaning checks before answers and the prompt's SQL rules ([`AgentConfig::answer_checks`]).
     pub fn answer_checks(mut self, on: bool) -> Self {
         self.config.answer_checks = on;
+        self
+    }
+
+    /// What the model may see of query results ([`AgentConfig::exposure`]).
+    pub fn exposure(mut self, exposure: DataExposure) -> Self {
+        self.config.exposure = exposure;
         self
     }
 

@@ -1,6 +1,7 @@
 //! Per-request options of [`Agent::stream_with`](super::Agent::stream_with) and friends: who is
-//! asking (the data policy and the audit log follow the user).
+//! asking (the data policy and the audit log follow the user) and what the model may see.
 
+use super::DataExposure;
 use crate::guard::UserContext;
 
 /// Options for one request (`ask_with`, `stream_with`, `follow_up_with`, `query_with`).
@@ -18,6 +19,9 @@ pub struct RunOptions {
     /// The user the request is made for: their data policy applies, and the run, its events,
     /// the tool context and the audit log carry them.
     pub user: Option<UserContext>,
+    /// What the model may see of this request's results; `None` keeps the agent's
+    /// [`AgentConfig::exposure`](super::AgentConfig::exposure).
+    pub exposure: Option<DataExposure>,
 }
 
 impl RunOptions {
@@ -29,6 +33,12 @@ impl RunOptions {
     /// The request is made for `user`.
     pub fn user(mut self, user: UserContext) -> Self {
         self.user = Some(user);
+        self
+    }
+
+    /// What the model may see of this request's results (overrides the agent's setting).
+    pub fn exposure(mut self, exposure: DataExposure) -> Self {
+        self.exposure = Some(exposure);
         self
     }
 }

@@ -48,6 +48,7 @@ pub(crate) fn start(
         plan: std::sync::OnceLock::new(),
         user: options.user,
         policy_guard: std::sync::OnceLock::new(),
+        exposure: options.exposure.unwrap_or(inner.config.exposure),
     });
     let handle = tokio::spawn(async move {
         let mut l = Loop::new(inner, shared.clone(), history);
@@ -228,6 +229,7 @@ impl Loop {
             plan,
             self.inner.config.instructions.as_deref(),
             self.inner.config.answer_checks,
+            self.shared.exposure,
         )
     }
 
@@ -272,10 +274,11 @@ impl Loop {
                 .set(super::policy::guard(&self.inner, Some(b.clone())));
         }
         let plan = tokio::select! {
-            r = self.shared.hub.plan_for(
+            r = self.shared.hub.plan_view(
                 &self.shared.connections,
                 &self.shared.question,
                 bound.as_deref(),
+                self.shared.exposure.shows_samples(),
             ) => r,
             () = cancel.cancelled() => return Stop::Cancelled,
         };
@@ -353,20 +356,40 @@ impl Loop {
                 // One chance to fix an answer that quotes numbers the results do not contain.
                 if !self.grounding_checked {
                     self.grounding_checked = true;
-                    let stray = crate::agent::grounding::stray_numbers(
-                        &text,
-                        &self.shared.question,
-                        &self
-                            .shared
-                            .scratch()
-                            .map(|s| s.queries.clone())
-                            .unwrap_or_default(),
-                    );
+                    let queries = self
+                        .shared
+                        .scratch()
+                        .map(|s| s.queries.clone())
+                        .unwrap_or_default();
+                    let full = self.shared.exposure.is_full();
+                    let stray = if full {
+                        crate::agent::grounding::stray_numbers(
+                            &text,
+                            &self.shared.question,
+                            &queries,
+                        )
+                    } else {
+                        crate::agent::grounding::stray_numbers_seen(
+                            &text,
+                            &self.shared.question,
+                            &queries,
+                            &|q| self.shared.shows(q.query_id),
+                        )
+                    };
                     if !stray.is_empty() && iteration + 1 < self.inner.config.max_iterations {
-                        let problem = format!(
-                            "the answer quotes {} which the results do not contain",
-                            stray.join(", ")
-                        );
+                        let problem = if full {
+                            format!(
+                                "the answer quotes {} which the results do not contain",
+                                stray.join(", ")
+                            )
+                        } else {
+                            format!(
+                                "the answer quotes {} which no result you can see contains; \
+                                 write values you cannot see as placeholders ({{{{q1.column}}}}), \
+                                 never guess them",
+                                stray.join(", ")
+                            )
+                        };
                         self.shared.sink.emit(EventKind::PlannerRetry {
                             iteration,
                             attempt: 1,
@@ -479,6 +502,17 @@ impl Loop {
                     final_answer,
                 })) => {
                     if let Some(text) = final_answer {
+                        // The host sees the values: placeholders are filled as they complete.
+                        let text = if self.shared.exposure.is_full() {
+                            text
+                        } else {
+                            let queries = self
+                                .shared
+                                .scratch()
+                                .map(|s| s.queries.clone())
+                                .unwrap_or_default();
+                            super::exposure::fill(&text, &queries).0
+                        };
                         self.shared.sink.emit(EventKind::BlockUpsert {
                             block_id,
                             text,
@@ -543,6 +577,7 @@ impl Loop {
                 &queries,
                 &self.raised,
                 self.last_success.is_some() || !self.history.is_empty(),
+                self.values_shown(&queries),
             )
         };
         let Some((problem, message)) = found else {
@@ -551,6 +586,7 @@ impl Loop {
         self.raised.insert(problem);
         let mut note = format!("Check before answering: {message}.");
         if problem == super::meaning::Problem::Empty
+            && self.shared.exposure.is_full()
             && let Some(last) = queries.iter().rev().find(|q| q.title.is_some())
         {
             note.push_str(&self.probe_literals(last).await);
@@ -576,19 +612,36 @@ impl Loop {
             .scratch()
             .map(|s| s.queries.clone())
             .unwrap_or_default();
-        let Some((problem, message)) =
-            super::meaning::review(&self.shared.question, None, &queries, &self.raised, true)
-        else {
+        let values = self.values_shown(&queries);
+        let Some((problem, message)) = super::meaning::review(
+            &self.shared.question,
+            None,
+            &queries,
+            &self.raised,
+            true,
+            values,
+        ) else {
             return String::new();
         };
         self.raised.insert(problem);
         let mut note = format!("\nCheck: {message}.");
         if problem == super::meaning::Problem::Empty
+            && self.shared.exposure.is_full()
             && let Some(last) = queries.iter().rev().find(|q| q.title.is_some())
         {
             note.push_str(&self.probe_literals(last).await);
         }
         note
+    }
+
+    /// Whether the model may see the values of the dataset the meaning checks review (the
+    /// latest with a title).
+    fn values_shown(&self, queries: &[Dataset]) -> bool {
+        queries
+            .iter()
+            .rev()
+            .find(|q| q.title.is_some())
+            .is_none_or(|q| self.shared.shows(q.query_id))
     }
 
     /// For each text literal the query filters on, values the column really holds that look
@@ -640,7 +693,10 @@ impl Loop {
                 format!("SELECT DISTINCT {qcol} FROM {qtable} WHERE {qcol} IS NOT NULL LIMIT 15");
             let mut values = Vec::new();
             for sql in similar.into_iter().chain(std::iter::once(any)) {
-                if let Ok(data) = guard
+                // The run's guard: the user's row filters apply to the probe too.
+                if let Ok(data) = self
+                    .shared
+                    .guard()
                     .run(conn, &sql, Some(self.shared.cancel.clone()))
                     .await
                     && data.num_rows() > 0
@@ -669,13 +725,8 @@ impl Loop {
     }
 
     fn results_digest(&self) -> String {
-        let Ok(s) = self.shared.scratch() else {
-            return String::new();
-        };
-        s.queries
-            .iter()
-            .map(|q| crate::data::render_text_table(&q.data.batches, 10, 60))
-            .collect::<Vec<_>>()
+        self.shared
+            .digest(|q| crate::data::render_text_table(&q.data.batches, 10, 60))
             .join("\n")
     }
 
@@ -924,7 +975,13 @@ impl Loop {
         };
         match &stop {
             Stop::Answer { text, streamed } => {
-                let text = text.clone();
+                // A streamed answer was rendered by its tool; the planner's is a template the
+                // host fills unless the exposure is full.
+                let text = if *streamed {
+                    text.clone()
+                } else {
+                    self.shared.render_answer(text)
+                };
                 if !streamed {
                     self.shared.sink.emit(EventKind::BlockUpsert {
                         block_id: Uuid::now_v7(),

@@ -146,6 +146,18 @@ impl ContextHub {
         question: &str,
         view: Option<&crate::guard::BoundPolicy>,
     ) -> Result<ContextPlan> {
+        self.plan_view(connections, question, view, true).await
+    }
+
+    /// [`ContextHub::plan_for`], with sample values only when `samples` (a data exposure
+    /// other than `full` turns them off).
+    pub(crate) async fn plan_view(
+        &self,
+        connections: &[ConnectorRef],
+        question: &str,
+        view: Option<&crate::guard::BoundPolicy>,
+        samples: bool,
+    ) -> Result<ContextPlan> {
         self.load_catalogs(connections).await?;
         let cfg = self.config.effective();
         let counter = self.token_counter();
@@ -167,7 +179,7 @@ impl ContextHub {
         let mut tables = self.select_with(question, cfg.schema_tokens, qv.as_deref());
         tables.retain(|t| visibility::table_visible(view, &t.connection, &t.table));
         let conn_names: Vec<String> = connections.iter().map(|c| c.info().name).collect();
-        Ok(self.render_plan(question, &conn_names, tables, &cfg, &counter, view))
+        Ok(self.render_plan(question, &conn_names, tables, &cfg, &counter, view, samples))
     }
 
     /// The plan for `question` from what is cached (no connector is called): for offline use
@@ -181,7 +193,7 @@ impl ContextHub {
             .read()
             .map(|g| g.iter().map(|(name, _)| name.clone()).collect())
             .unwrap_or_default();
-        self.render_plan(question, &conns, tables, &cfg, &counter, None)
+        self.render_plan(question, &conns, tables, &cfg, &counter, None, true)
     }
 }
 

@@ -28,6 +28,7 @@ impl ContextHub {
         cfg: &ContextConfig,
         counter: &TokenCounterRef,
         view: Option<&crate::guard::BoundPolicy>,
+        samples: bool,
     ) -> ContextPlan {
         let mut sections = Vec::new();
         let section =
@@ -77,6 +78,9 @@ impl ContextHub {
                 if let Some(mut d) = cat.description(conn, &t.table) {
                     self.knowledge.annotate(&mut d, &t.table);
                     super::visibility::redact(view, &mut d);
+                    if !samples {
+                        super::visibility::drop_samples(&mut d);
+                    }
                     schema.push_str(&render_selected(
                         &d,
                         t.family

@@ -44,6 +44,13 @@ pub(crate) fn redact(view: Option<&BoundPolicy>, d: &mut TableDescription) {
     }
 }
 
+/// Removes every sample value of a description (a data exposure other than `full`).
+pub(crate) fn drop_samples(d: &mut TableDescription) {
+    for c in &mut d.columns {
+        c.samples.clear();
+    }
+}
+
 impl ContextHub {
     /// The cached schemas of a connection's tables (columns and kinds), when the catalog was
     /// small enough to load whole.
@@ -61,6 +68,17 @@ impl ContextHub {
         names: &[String],
         view: Option<&BoundPolicy>,
     ) -> Result<(Vec<TableDescription>, Vec<String>)> {
+        self.describe_view(conn, names, view, true).await
+    }
+
+    /// [`ContextHub::describe_for`], with sample values only when `samples`.
+    pub(crate) async fn describe_view(
+        &self,
+        conn: &ConnectorRef,
+        names: &[String],
+        view: Option<&BoundPolicy>,
+        samples: bool,
+    ) -> Result<(Vec<TableDescription>, Vec<String>)> {
         let name = conn.info().name;
         let (allowed, mut missing): (Vec<String>, Vec<String>) =
             names.iter().cloned().partition(|n| visible(view, &name, n));
@@ -68,6 +86,9 @@ impl ContextHub {
         found.retain(|d| visible(view, &name, &d.table));
         for d in &mut found {
             redact(view, d);
+            if !samples {
+                drop_samples(d);
+            }
         }
         missing.extend(not_found);
         Ok((found, missing))

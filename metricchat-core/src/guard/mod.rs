@@ -432,7 +432,7 @@ const NO_STATEMENT: &str = "no SQL statement was found; send a single SELECT que
 
 /// The sqlparser dialect that reads `dialect` best. DataFusion parses with sqlparser's
 /// `GenericDialect` itself (its `datafusion.sql_parser.dialect` default), so the guard does too.
-pub(super) fn dialect_of(dialect: Dialect) -> Box<dyn sqlparser::dialect::Dialect> {
+pub(crate) fn dialect_of(dialect: Dialect) -> Box<dyn sqlparser::dialect::Dialect> {
     match dialect {
         Dialect::Generic | Dialect::DataFusion => Box::new(GenericDialect {}),
         Dialect::Sqlite => Box::new(SQLiteDialect {}),

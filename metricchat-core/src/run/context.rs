@@ -124,6 +124,40 @@ impl ToolContext {
         self.shared.policy().map(|p| p.as_ref())
     }
 
+    /// What the model may see of the data in this run (the request's setting, else the
+    /// agent's). A host tool that hands data to the model should respect it.
+    pub fn exposure(&self) -> crate::agent::DataExposure {
+        self.shared.exposure
+    }
+
+    /// Whether the model may see the values of query `query_id` of this run (always under
+    /// [`DataExposure::Full`](crate::agent::DataExposure::Full)).
+    pub fn shows_values(&self, query_id: Uuid) -> bool {
+        self.shared.shows(query_id)
+    }
+
+    /// What a tool tells the model instead of a withheld result's rows (how to refer to its
+    /// values in the answer); `None` when the model may see them.
+    pub fn withheld_note(&self, query_id: Uuid) -> Option<String> {
+        if self.shows_values(query_id) {
+            return None;
+        }
+        let s = self.shared.scratch().ok()?;
+        let i = s.queries.iter().position(|q| q.query_id == query_id)?;
+        let columns = data::columns_meta(&s.queries[i].data.schema);
+        Some(crate::agent::exposure::withheld_note(
+            self.shared.exposure,
+            &crate::agent::exposure::result_ref(i),
+            &columns,
+        ))
+    }
+
+    /// The answer the host gets from the model's text: under a data exposure other than
+    /// `full`, its `{{q1.column}}` placeholders filled from this run's results.
+    pub fn render_answer(&self, text: &str) -> String {
+        self.shared.render_answer(text)
+    }
+
     /// The context hub (schemas, rules).
     pub fn hub(&self) -> &ContextHub {
         &self.shared.hub
@@ -292,6 +326,7 @@ impl ToolContext {
             }
             Ok(qd) => {
                 let rows = qd.num_rows();
+                let shown = self.shared.exposure.shows(&guarded.sql, info.dialect, rows);
                 record.status = QueryStatus::Success;
                 record.row_count = Some(rows as u64);
                 let dataset = Dataset {
@@ -306,6 +341,9 @@ impl ToolContext {
                 self.emit(dataset.result_event());
                 let mut s = self.shared.scratch()?;
                 s.upsert_query(record);
+                if !shown {
+                    s.withheld.insert(query_id);
+                }
                 s.queries.push(dataset.clone());
                 Ok(dataset)
             }
@@ -392,21 +430,18 @@ impl ToolContext {
 
     /// Compact text previews of the results so far, for grounding prose.
     pub fn results_digest(&self, max_rows: usize) -> String {
-        let Ok(s) = self.shared.scratch() else {
-            return String::new();
-        };
-        let mut out = String::new();
-        for q in &s.queries {
-            out.push_str(&format!(
-                "Result {} ({} rows{}):\nSQL: {}\n{}\n",
-                q.title.as_deref().unwrap_or("query"),
-                q.data.num_rows(),
-                if q.truncated { ", truncated" } else { "" },
-                q.sql,
-                data::render_text_table(&q.data.batches, max_rows, 60)
-            ));
-        }
-        out
+        self.shared
+            .digest(|q| {
+                format!(
+                    "Result {} ({} rows{}):\nSQL: {}\n{}\n",
+                    q.title.as_deref().unwrap_or("query"),
+                    q.data.num_rows(),
+                    if q.truncated { ", truncated" } else { "" },
+                    q.sql,
+                    data::render_text_table(&q.data.batches, max_rows, 60)
+                )
+            })
+            .concat()
     }
 
     /// The datasets this run has made so far, in order (for the `create_dashboard` tool).

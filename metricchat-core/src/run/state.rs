@@ -104,6 +104,8 @@ pub(crate) struct RunScratch {
     pub llm_ms: u64,
     pub first_token_ms: Option<u64>,
     pub terminal: Option<Terminal>,
+    /// Queries whose values the model may not see (see [`crate::agent::DataExposure`]).
+    pub withheld: std::collections::HashSet<Uuid>,
 }
 
 impl RunScratch {
@@ -148,6 +150,8 @@ pub(crate) struct RunShared {
     /// The guard with the user's data policy bound (set at run start, before any tool runs;
     /// `guard` without a policy until then).
     pub policy_guard: std::sync::OnceLock<SqlGuard>,
+    /// What the model may see of the data in this run.
+    pub exposure: crate::agent::DataExposure,
 }
 
 impl RunShared {
@@ -159,6 +163,44 @@ impl RunShared {
     /// The bound data policy of the run, if any.
     pub(crate) fn policy(&self) -> Option<&Arc<crate::guard::BoundPolicy>> {
         self.guard().bound_policy()
+    }
+
+    /// Whether the model may see the values of query `id`.
+    pub(crate) fn shows(&self, id: Uuid) -> bool {
+        self.exposure.is_full() || self.scratch().is_ok_and(|s| !s.withheld.contains(&id))
+    }
+
+    /// The run's results as the model may see them: each through `shown` when its values may be
+    /// seen, else its withheld digest (columns, row count, how to write placeholders).
+    pub(crate) fn digest(&self, shown: impl Fn(&Dataset) -> String) -> Vec<String> {
+        let Ok(s) = self.scratch() else {
+            return Vec::new();
+        };
+        s.queries
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                if self.exposure.is_full() || !s.withheld.contains(&q.query_id) {
+                    shown(q)
+                } else {
+                    crate::agent::exposure::withheld_digest(self.exposure, i, q)
+                }
+            })
+            .collect()
+    }
+
+    /// The answer the host gets from the model's `text` (a template unless the exposure is
+    /// full): placeholders filled from the results, see [`crate::agent::DataExposure`].
+    pub(crate) fn render_answer(&self, text: &str) -> String {
+        if self.exposure.is_full() {
+            return text.to_string();
+        }
+        let Ok(s) = self.scratch() else {
+            return text.to_string();
+        };
+        crate::agent::exposure::render_answer(text, &s.queries, &|d| {
+            s.withheld.contains(&d.query_id)
+        })
     }
 
     pub(crate) fn scratch(&self) -> Result<MutexGuard<'_, RunScratch>> {

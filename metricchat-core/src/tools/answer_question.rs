@@ -54,7 +54,12 @@ impl Tool for AnswerQuestion {
         args: AnswerQuestionArgs,
     ) -> Result<AnswerQuestionOutput, ToolError> {
         let digest = ctx.results_digest(20);
-        let system = crate::prompts::ANSWER_WRITER;
+        let exposure = ctx.exposure();
+        let system = if exposure.is_full() {
+            crate::prompts::ANSWER_WRITER.to_string()
+        } else {
+            crate::prompts::answer_writer_template(exposure)
+        };
         let mut user = crate::prompts::answer_user(ctx.question(), &digest);
         if let Some(f) = args.focus.filter(|f| !f.trim().is_empty()) {
             user.push_str(&format!("\nFocus: {f}"));
@@ -79,9 +84,14 @@ impl Tool for AnswerQuestion {
                 ChatEvent::TextDelta { text: t } => {
                     text.push_str(&t);
                     ctx.heartbeat();
+                    // The host sees the values: placeholders are filled as they complete.
                     ctx.emit(EventKind::BlockUpsert {
                         block_id,
-                        text: text.clone(),
+                        text: if exposure.is_full() {
+                            text.clone()
+                        } else {
+                            crate::agent::exposure::fill(&text, &ctx.datasets()).0
+                        },
                         done: false,
                     });
                 }
@@ -100,12 +110,15 @@ impl Tool for AnswerQuestion {
         if answer.is_empty() {
             return Err(ToolError::retryable("the model wrote an empty answer"));
         }
+        // The model's own text (a template unless the exposure is full) is what it may read
+        // back; the host gets it filled.
+        let filled = ctx.render_answer(&answer);
         ctx.emit(EventKind::BlockUpsert {
             block_id,
-            text: answer.clone(),
+            text: filled.clone(),
             done: true,
         });
-        ctx.finish_with_answer_streamed(&answer);
+        ctx.finish_with_answer_streamed(&filled);
         Ok(AnswerQuestionOutput { answer })
     }
 }

@@ -65,6 +65,10 @@ pub struct CreateDataOutput {
     pub attempts: u32,
     /// The chart proposed.
     pub chart: Option<ChartSpec>,
+    /// Set when the data exposure withholds this result's values from the model (`rows` is
+    /// then empty): how to refer to them in the answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values_withheld: Option<String>,
 }
 
 fn sql_system_prompt(ctx: &ToolContext, dialect: &str, connection: &str) -> String {
@@ -221,16 +225,21 @@ impl Tool for CreateData {
             .map(|(_, _, spec)| spec)
             .ok();
         let row_count = outcome.data.num_rows();
+        let withheld = ctx.withheld_note(outcome.query_id);
         Ok(CreateDataOutput {
             query_id: outcome.query_id,
             title: args.title,
             sql: outcome.sql,
             row_count,
             columns: data::columns_meta(&outcome.data.schema),
-            rows: data::batches_to_json_rows(&outcome.data.batches, PREVIEW_ROWS)?,
-            truncated: outcome.truncated || row_count > PREVIEW_ROWS,
+            rows: match withheld {
+                Some(_) => Vec::new(),
+                None => data::batches_to_json_rows(&outcome.data.batches, PREVIEW_ROWS)?,
+            },
+            truncated: outcome.truncated || (withheld.is_none() && row_count > PREVIEW_ROWS),
             attempts: attempt,
             chart,
+            values_withheld: withheld,
         })
     }
 }

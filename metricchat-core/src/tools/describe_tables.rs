@@ -54,7 +54,12 @@ impl Tool for DescribeTables {
         let conn = ctx.connection(args.connection.as_deref())?.clone();
         let (tables, missing) = ctx
             .hub()
-            .describe_for(&conn, &args.tables, ctx.policy())
+            .describe_view(
+                &conn,
+                &args.tables,
+                ctx.policy(),
+                ctx.exposure().shows_samples(),
+            )
             .await?;
         let not_found = if missing.is_empty() {
             None

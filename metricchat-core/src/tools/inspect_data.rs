@@ -32,6 +32,13 @@ pub struct InspectDataOutput {
     pub rows: Vec<serde_json::Value>,
     /// Whether rows were cut.
     pub truncated: bool,
+    /// Column names and types, when the values are withheld (else the rows show them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<data::ColumnMeta>>,
+    /// Set when the data exposure withholds this result's values from the model (`rows` is
+    /// then empty): how to refer to them in the answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values_withheld: Option<String>,
 }
 
 impl Tool for InspectData {
@@ -54,11 +61,22 @@ impl Tool for InspectData {
             .run_sql(args.connection.as_deref(), &args.sql, 1, None)
             .await?;
         let row_count = out.data.num_rows();
+        if let Some(note) = ctx.withheld_note(out.query_id) {
+            return Ok(InspectDataOutput {
+                row_count,
+                rows: Vec::new(),
+                truncated: out.truncated,
+                columns: Some(data::columns_meta(&out.data.schema)),
+                values_withheld: Some(note),
+            });
+        }
         let rows = data::batches_to_json_rows(&out.data.batches, INSPECT_ROWS)?;
         Ok(InspectDataOutput {
             row_count,
             truncated: out.truncated || row_count > INSPECT_ROWS,
             rows,
+            columns: None,
+            values_withheld: None,
         })
     }
 }
