@@ -491,7 +491,8 @@ impl Inner {
         // still holds the request, the statement it answers with can still be cancelled.
         let mut submit = {
             let inner = self.clone();
-            tokio::spawn(async move { inner.submit(&sql, timeout_secs).await })
+            let role = limits.run_as.as_ref().and_then(|c| c.role.clone());
+            tokio::spawn(async move { inner.submit(&sql, timeout_secs, role.as_deref()).await })
         };
         let submitted = match limits.race(&mut submit).await {
             Ok(joined) => joined
@@ -524,7 +525,13 @@ impl Inner {
         })
     }
 
-    async fn submit(&self, sql: &str, timeout_secs: Option<u64>) -> Result<Submitted> {
+    /// Posts `sql`; `run_as_role` (the user's role) replaces the connection's `role`.
+    async fn submit(
+        &self,
+        sql: &str,
+        timeout_secs: Option<u64>,
+        run_as_role: Option<&str>,
+    ) -> Result<Submitted> {
         let request_id = uuid::Uuid::new_v4().to_string();
         let mut body = json!({
             "statement": sql,
@@ -545,6 +552,9 @@ impl Inner {
             if let Some(v) = value {
                 body[key] = json!(v);
             }
+        }
+        if let Some(role) = run_as_role {
+            body["role"] = json!(role);
         }
         let resp = self
             .send(None, |attempt| {
@@ -728,7 +738,10 @@ impl Connector for SnowflakeConnector {
             name: self.inner.name.clone(),
             backend: BACKEND.into(),
             dialect: Dialect::Snowflake,
-            capabilities: Capabilities::none().with_cancel(true).with_explain(true),
+            capabilities: Capabilities::none()
+                .with_cancel(true)
+                .with_explain(true)
+                .with_run_as_role(true),
         }
     }
 
@@ -808,7 +821,13 @@ impl Connector for SnowflakeConnector {
         Ok(assemble_catalog(&columns?, &primary, &foreign))
     }
 
+    /// With [`QueryOptions::run_as`], the statement runs with the user's role (the request's
+    /// `role` field, replacing the connection's); a per-user token is refused
+    /// ([`Error::RunAs`]).
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
+        if let Some(c) = &opts.run_as {
+            c.check_supported(&self.info())?;
+        }
         let limits = QueryLimits::new(&self.inner.name, opts);
         let done = self.inner.clone().execute(sql.to_string(), &limits).await?;
         let schema = schema_of(&done.row_types);

@@ -48,6 +48,7 @@ pub(crate) fn start(
         plan: std::sync::OnceLock::new(),
         user: options.user,
         policy_guard: std::sync::OnceLock::new(),
+        credentials: inner.credential_provider.clone(),
     });
     let handle = tokio::spawn(async move {
         let mut l = Loop::new(inner, shared.clone(), history);

@@ -148,6 +148,8 @@ pub(crate) struct RunShared {
     /// The guard with the user's data policy bound (set at run start, before any tool runs;
     /// `guard` without a policy until then).
     pub policy_guard: std::sync::OnceLock<SqlGuard>,
+    /// Resolves the database identity the user's statements run as.
+    pub credentials: Option<Arc<dyn crate::connector::CredentialProvider>>,
 }
 
 impl RunShared {
