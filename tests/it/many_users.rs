@@ -408,6 +408,16 @@ async fn each_user_runs_as_their_own_database_role() {
         .unwrap_err();
     assert!(matches!(&err, Error::RunAs { .. }), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::Unsupported);
+    // The connector refuses on its own too (for callers that skip the agent).
+    let opts = metricchat::QueryOptions::default()
+        .with_run_as(Some(metricchat::connector::Credentials::role("a")));
+    let err = df_engine()
+        .conn
+        .query("SELECT 1 AS one", opts)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err:?}");
 
     drop(agent);
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
