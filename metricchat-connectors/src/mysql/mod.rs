@@ -49,6 +49,15 @@
 //! is closed instead). Database errors become [`Error::Query`] with the SQLSTATE as `code`; the engine's
 //! time limit becomes [`Error::Timeout`] and a cancelled query [`Error::Cancelled`].
 //!
+//! # Per-user roles
+//!
+//! With [`QueryOptions::run_as`] naming a role, `SET ROLE \`<role>\`` runs before the query
+//! (the role adds its grants to the login's own, so the login should hold almost none), and the
+//! cleanup restores the session's roles in the same round trip as the rollback: on MariaDB the
+//! `CURRENT_ROLE()` read before (or `NONE`), on MySQL `SET ROLE DEFAULT`. A connection whose
+//! roles cannot be restored is closed, never reused. A role that does not exist or is not
+//! granted to the login is [`Error::RunAs`] (kind `Unauthorized`).
+//!
 //! # Privileged logins
 //!
 //! A read-only transaction stops writes to tables, not `SELECT … INTO OUTFILE`, `LOAD_FILE`,

@@ -31,6 +31,16 @@
 //! connection that cannot be cleaned is closed instead). Database errors become
 //! [`Error::Query`] with the SQLSTATE as `code`.
 //!
+//! # Per-user roles
+//!
+//! With [`QueryOptions::run_as`] naming a role, the transaction runs `SET LOCAL ROLE "<role>"`
+//! (quoted, never spliced): the query runs with that role's grants and row-level security
+//! policies, and the role ends with the transaction. Without one it runs `SET LOCAL ROLE NONE`,
+//! so a role a session-level `SET ROLE` left on a pooled connection never applies. The login
+//! must be a member of the role (`GRANT analyst_eu TO metricchat_login`; make the login
+//! `NOINHERIT` so it reads nothing on its own); an unknown role or one the login may not take
+//! is [`Error::RunAs`] (kind `Unauthorized`). Redshift has no `SET ROLE` and refuses.
+//!
 //! # Privileged logins
 //!
 //! A read-only transaction stops writes to tables, not what a privileged login can do without
