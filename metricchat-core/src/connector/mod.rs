@@ -112,8 +112,10 @@ pub struct Capabilities {
     /// Queries run inside a read-only transaction or session.
     pub read_only_transactions: bool,
     /// A query can run as a database role ([`QueryOptions::run_as`] with a role).
+    #[serde(default)]
     pub run_as_role: bool,
     /// A query can run with a per-user token ([`QueryOptions::run_as`] with a token).
+    #[serde(default)]
     pub run_as_token: bool,
 }
 
