@@ -257,6 +257,22 @@ pub enum Error {
         /// how to opt in.
         hint: String,
     },
+    /// A query could not run as the user's own database identity ([`Credentials`]): the
+    /// backend cannot take one (`Unsupported`), the role does not exist or the login may not
+    /// take it (`Unauthorized`), or the name is empty (`InvalidInput`). Nothing was executed.
+    ///
+    /// [`Credentials`]: crate::connector::Credentials
+    #[error("{connector}: cannot run as `{identity}`: {reason}")]
+    RunAs {
+        /// The connection name.
+        connector: String,
+        /// The role asked for (`token` for a token, which is never shown).
+        identity: String,
+        /// Why, with the engine's message where it gave one.
+        reason: String,
+        /// `Unsupported`, `Unauthorized` or `InvalidInput`.
+        kind: ErrorKind,
+    },
     /// The backend cannot do this.
     #[error("unsupported: {0}")]
     Unsupported(String),
@@ -308,7 +324,7 @@ impl Error {
             Error::BudgetExceeded { .. } => ErrorKind::BudgetExceeded,
             Error::Unsupported(_) => ErrorKind::Unsupported,
             Error::Store { .. } | Error::Arrow(_) | Error::Internal(_) => ErrorKind::Internal,
-            Error::Dashboard { kind, .. } => *kind,
+            Error::Dashboard { kind, .. } | Error::RunAs { kind, .. } => *kind,
         }
     }
 
@@ -332,6 +348,21 @@ impl Error {
     pub fn invalid_input(message: impl Into<String>) -> Self {
         Error::InvalidInput {
             message: message.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::RunAs`].
+    pub fn run_as(
+        connector: impl Into<String>,
+        identity: impl Into<String>,
+        reason: impl Into<String>,
+        kind: ErrorKind,
+    ) -> Self {
+        Error::RunAs {
+            connector: connector.into(),
+            identity: identity.into(),
+            reason: reason.into(),
+            kind,
         }
     }
 

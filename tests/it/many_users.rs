@@ -219,3 +219,214 @@ async fn a_bad_policy_fails_the_run_at_its_start_and_nothing_runs() {
             .all(|r| r.source == "query" && r.run_id.is_none())
     );
 }
+
+/// Maps users to PostgreSQL roles: alice and bob to their roles, carol to a role that does not
+/// exist, dave to a provider failure, no user to the login.
+#[derive(Debug)]
+struct RolePerUser {
+    alice: String,
+    bob: String,
+}
+
+#[async_trait::async_trait]
+impl metricchat::connector::CredentialProvider for RolePerUser {
+    async fn credentials_for(
+        &self,
+        user: Option<&UserContext>,
+        _connection: &metricchat::connector::ConnectorInfo,
+    ) -> metricchat::Result<Option<metricchat::connector::Credentials>> {
+        use metricchat::connector::Credentials;
+        match user.map(|u| u.id.as_str()) {
+            None => Ok(None),
+            Some("alice@acme") => Ok(Some(Credentials::role(&self.alice))),
+            Some("bob@globex") => Ok(Some(Credentials::role(&self.bob))),
+            Some("carol@initech") => Ok(Some(Credentials::role("mc_no_such_role"))),
+            Some(other) => Err(Error::Policy {
+                reason: format!("no database role for {other}"),
+            }),
+        }
+    }
+}
+
+/// Per-user credentials end to end: two users ask the same question of one agent on one
+/// PostgreSQL login; the provider maps each to a database role, row-level security keyed on
+/// `current_user` gives each their own rows, and the audit log records the role. A provider
+/// failure, an unknown role and a connection without roles are typed errors, nothing run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_user_runs_as_their_own_database_role() {
+    use metricchat::ErrorKind;
+    let Some(base) = metricchat_testkit::service_url_or_skip(
+        "MC_TEST_POSTGRES_URL",
+        "each_user_runs_as_their_own_database_role",
+    ) else {
+        return;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let tag = format!("mc_runas_{}_{nanos}", std::process::id());
+    let (login, ra, rb) = (
+        format!("{tag}_login"),
+        format!("{tag}_alice"),
+        format!("{tag}_bob"),
+    );
+    let admin = sqlx::PgPool::connect(&base).await.unwrap();
+    let db: String = sqlx::query_scalar("SELECT current_database()::text")
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE SCHEMA {tag};
+         CREATE ROLE {login} LOGIN NOINHERIT; CREATE ROLE {ra}; CREATE ROLE {rb};
+         GRANT {ra}, {rb} TO {login};
+         GRANT CONNECT ON DATABASE \"{db}\" TO {login};
+         GRANT USAGE ON SCHEMA {tag} TO {login}, {ra}, {rb};
+         CREATE TABLE {tag}.orders (owner text, amount int);
+         INSERT INTO {tag}.orders VALUES ('{ra}', 5), ('{ra}', 6), ('{rb}', 100), ('{rb}', 200), ('x', 9999);
+         ALTER TABLE {tag}.orders ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY own_rows ON {tag}.orders USING (owner = current_user);
+         GRANT SELECT ON {tag}.orders TO {ra}, {rb};"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    let mut url = url::Url::parse(&base).unwrap();
+    url.set_username(&login).unwrap();
+    url.set_password(None).unwrap();
+    url.set_query(Some(&format!(
+        "search_path={tag}&max_connections=2&name=shop"
+    )));
+    let conn = metricchat::connect(url.as_str()).unwrap();
+
+    let mut script = one_run();
+    script.extend(one_run());
+    let server = FakeLlmServer::start(script).await;
+    let llm = OpenAiClient::new(OpenAiConfig::new("gpt-4.1-mini").with_base_url(server.base_url()))
+        .unwrap();
+    let provider = Arc::new(RolePerUser {
+        alice: ra.clone(),
+        bob: rb.clone(),
+    });
+    let agent = Agent::builder()
+        .llm(llm)
+        .connection(conn)
+        .credential_provider(provider.clone())
+        .protocol(DecisionProtocol::NativeTools)
+        .generate_title(false)
+        .answer_checks(false)
+        .build()
+        .unwrap();
+    let alice = UserContext::new("alice@acme");
+    let bob = UserContext::new("bob@globex");
+
+    // The same question: each their own numbers (one pool of two connections; the runs
+    // follow each other because the fake model answers in script order).
+    let a = agent
+        .ask_with(QUESTION, RunOptions::new().user(alice.clone()))
+        .await
+        .unwrap();
+    let b = agent
+        .ask_with(QUESTION, RunOptions::new().user(bob.clone()))
+        .await
+        .unwrap();
+    server.verify().unwrap();
+    assert_eq!(total(&a), 11);
+    assert_eq!(total(&b), 300);
+
+    // `query_with` too; no user runs as the login, which may not read the table.
+    let q = |user: Option<UserContext>| {
+        let agent = agent.clone();
+        async move {
+            let opts = match user {
+                Some(u) => RunOptions::new().user(u),
+                None => RunOptions::new(),
+            };
+            agent
+                .query_with(
+                    None,
+                    "SELECT current_user::text AS who, sum(amount) AS total FROM orders",
+                    opts,
+                )
+                .await
+        }
+    };
+    let d = q(Some(alice.clone())).await.unwrap();
+    let who = d.batches[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow::array::StringArray>()
+        .unwrap()
+        .value(0)
+        .to_string();
+    assert_eq!(who, ra);
+    let err = q(None).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Query { code: Some(c), .. } if c == "42501"),
+        "{err:?}"
+    );
+    // An unknown role and a provider failure: typed errors.
+    let err = q(Some(UserContext::new("carol@initech")))
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::RunAs { .. }), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Unauthorized);
+    let err = q(Some(UserContext::new("dave@hooli"))).await.unwrap_err();
+    assert!(matches!(&err, Error::Policy { .. }), "{err:?}");
+
+    // The audit log names the role each statement ran as.
+    let log = agent.audit_log(&AuditFilter::new()).await.unwrap();
+    let ran_as = |u: &str| -> Vec<Vec<String>> {
+        log.iter()
+            .filter(|r| r.user_id.as_deref() == Some(u))
+            .map(|r| r.policy.clone())
+            .collect()
+    };
+    assert_eq!(ran_as("alice@acme"), vec![vec![format!("run as {ra}")]; 2]);
+    assert_eq!(ran_as("bob@globex"), vec![vec![format!("run as {rb}")]]);
+    let dave: Vec<_> = log
+        .iter()
+        .filter(|r| r.user_id.as_deref() == Some("dave@hooli"))
+        .collect();
+    assert_eq!(dave.len(), 1);
+    assert_eq!(dave[0].outcome, AuditOutcome::Error);
+    assert!(dave[0].policy.is_empty());
+
+    // A connection that has no roles refuses, before running anything.
+    let df = Agent::builder()
+        .llm(
+            OpenAiClient::new(OpenAiConfig::new("gpt-4.1-mini").with_base_url(server.base_url()))
+                .unwrap(),
+        )
+        .connection(df_engine().conn)
+        .credential_provider(provider)
+        .build()
+        .unwrap();
+    let err = df
+        .query_with(None, "SELECT 1 AS one", RunOptions::new().user(alice))
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::RunAs { .. }), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+    // The connector refuses on its own too (for callers that skip the agent).
+    let opts = metricchat::QueryOptions::default()
+        .with_run_as(Some(metricchat::connector::Credentials::role("a")));
+    let err = df_engine()
+        .conn
+        .query("SELECT 1 AS one", opts)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err:?}");
+
+    drop(agent);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{login}';
+         DROP SCHEMA {tag} CASCADE;
+         DROP OWNED BY {ra}, {rb}, {login}; DROP ROLE {ra}; DROP ROLE {rb}; DROP ROLE {login};"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    admin.close().await;
+}

@@ -629,6 +629,10 @@ impl Connector for BigQueryConnector {
     }
 
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
+        // No roles or per-user tokens here: refused, never run as the connection's login.
+        if let Some(c) = &opts.run_as {
+            c.check_supported(&self.info())?;
+        }
         let limits = QueryLimits::new(&self.inner.name, opts);
         let first = self
             .inner

@@ -523,6 +523,10 @@ impl Connector for DataFusionConnector {
     }
 
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
+        // No roles or per-user tokens here: refused, never run as the connection's login.
+        if let Some(c) = &opts.run_as {
+            c.check_supported(&self.info())?;
+        }
         let limits = QueryLimits::new(&self.engine.name, opts);
         let lane = self.engine.lane(self.runtime.as_ref())?;
         // The task plans, executes and forwards batches; it ends when the receiver is dropped.

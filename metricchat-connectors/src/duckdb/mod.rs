@@ -335,6 +335,10 @@ impl Connector for DuckDbConnector {
     }
 
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
+        // No roles or per-user tokens here: refused, never run as the connection's login.
+        if let Some(c) = &opts.run_as {
+            c.check_supported(&self.info())?;
+        }
         check_single_statement(sql)?;
         let limits = QueryLimits::new(&self.name, opts);
         let (schema_tx, schema_rx) = oneshot::channel();

@@ -49,6 +49,15 @@
 //! is closed instead). Database errors become [`Error::Query`] with the SQLSTATE as `code`; the engine's
 //! time limit becomes [`Error::Timeout`] and a cancelled query [`Error::Cancelled`].
 //!
+//! # Per-user roles
+//!
+//! With [`QueryOptions::run_as`] naming a role, `SET ROLE \`<role>\`` runs before the query
+//! (the role adds its grants to the login's own, so the login should hold almost none), and the
+//! cleanup restores the session's roles in the same round trip as the rollback: on MariaDB the
+//! `CURRENT_ROLE()` read before (or `NONE`), on MySQL `SET ROLE DEFAULT`. A connection whose
+//! roles cannot be restored is closed, never reused. A role that does not exist or is not
+//! granted to the login is [`Error::RunAs`] (kind `Unauthorized`).
+//!
 //! # Privileged logins
 //!
 //! A read-only transaction stops writes to tables, not `SELECT … INTO OUTFILE`, `LOAD_FILE`,
@@ -478,7 +487,8 @@ impl Connector for MySqlConnector {
                 .with_cancel(true)
                 .with_explain(true)
                 .with_limit_pushdown(true)
-                .with_read_only_transactions(true),
+                .with_read_only_transactions(true)
+                .with_run_as_role(true),
         }
     }
 
@@ -544,7 +554,14 @@ impl Connector for MySqlConnector {
 
     /// Fails with [`Error::PrivilegedLogin`] on a privileged login unless
     /// `allow_privileged_login` is set (checked on first use, then cached).
+    ///
+    /// With [`QueryOptions::run_as`] naming a role, the query runs with that role active
+    /// (`SET ROLE`, restored before the connection goes back to the pool; see the module docs);
+    /// a token is refused with [`Error::RunAs`].
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
+        if let Some(c) = &opts.run_as {
+            c.check_supported(&self.info())?;
+        }
         let limits = QueryLimits::new(&self.name, opts);
         self.login
             .ensure(
@@ -558,6 +575,7 @@ impl Connector for MySqlConnector {
             options: self.options.clone(),
             config: self.config.clone(),
             flavor: self.flavor.clone(),
+            restore_role: std::sync::Mutex::new(None),
         });
         run_query(engine, self.pool.clone(), sql, limits).await
     }
@@ -569,6 +587,66 @@ struct MyQuery {
     options: MySqlConnectOptions,
     config: MySqlConfig,
     flavor: Arc<OnceCell<Flavor>>,
+    /// The statement that gives the session back its roles after a query run as a user's role.
+    restore_role: std::sync::Mutex<Option<String>>,
+}
+
+impl MyQuery {
+    /// Activates `role` for the query (a session setting, so [`SqlxEngine::cleanup`] restores
+    /// the roles the session had: MariaDB's current role read first, MySQL's defaults).
+    async fn set_role(
+        &self,
+        conn: &mut PoolConnection<MySql>,
+        flavor: Flavor,
+        role: &str,
+        name: &str,
+    ) -> Result<()> {
+        let restore = match flavor {
+            Flavor::MariaDb => {
+                let prev: Option<String> =
+                    sqlx::query_scalar("SELECT CAST(CURRENT_ROLE() AS CHAR)")
+                        .fetch_one(&mut **conn)
+                        .await
+                        .map_err(|e| query_error(name, e))?;
+                match prev {
+                    Some(p) => format!("SET ROLE {}", quote_role(&p)),
+                    None => "SET ROLE NONE".to_string(),
+                }
+            }
+            Flavor::MySql => "SET ROLE DEFAULT".to_string(),
+        };
+        if let Ok(mut slot) = self.restore_role.lock() {
+            *slot = Some(restore);
+        } else {
+            return Err(Error::Internal("role state lock poisoned".into()));
+        }
+        sqlx::raw_sql(AssertSqlSafe(format!("SET ROLE {}", quote_role(role))))
+            .execute(&mut **conn)
+            .await
+            .map_err(|e| {
+                let message = match &e {
+                    sqlx::Error::Database(db) => db.message().to_string(),
+                    other => other.to_string(),
+                };
+                Error::run_as(
+                    name,
+                    role,
+                    format!(
+                        "{message} (the role must exist and be granted to the connection's \
+                         login: GRANT {} TO <login>)",
+                        quote_role(role)
+                    ),
+                    metricchat_core::error::ErrorKind::Unauthorized,
+                )
+            })?;
+        Ok(())
+    }
+}
+
+/// A role name as a backquoted identifier (`SET ROLE` takes the name; the host part of a MySQL
+/// role defaults to `%`).
+fn quote_role(role: &str) -> String {
+    format!("`{}`", role.replace('`', "``"))
 }
 
 impl SqlxEngine for MyQuery {
@@ -582,6 +660,9 @@ impl SqlxEngine for MyQuery {
     async fn setup(&self, conn: &mut PoolConnection<MySql>, limits: &QueryLimits) -> Result<u64> {
         let name = &limits.connector;
         let flavor = flavor_of(&self.flavor, conn, name).await?;
+        if let Some(role) = limits.run_as.as_ref().and_then(|c| c.role.as_deref()) {
+            self.set_role(conn, flavor, role, name).await?;
+        }
         let setup = flavor.setup_sql(engine_time_left(limits));
         sqlx::raw_sql(AssertSqlSafe(setup))
             .execute(&mut **conn)
@@ -655,7 +736,15 @@ impl SqlxEngine for MyQuery {
         let Some(flavor) = self.flavor.get() else {
             return false;
         };
-        let cleanup = flavor.cleanup_sql();
+        let mut cleanup = flavor.cleanup_sql();
+        match self.restore_role.lock() {
+            Ok(slot) => {
+                if let Some(restore) = slot.as_ref() {
+                    cleanup = format!("{cleanup}; {restore}");
+                }
+            }
+            Err(_) => return false,
+        }
         // The first attempt may only collect the interrupted statement's error.
         for _ in 0..2 {
             if sqlx::raw_sql(AssertSqlSafe(cleanup.clone()))

@@ -31,6 +31,16 @@
 //! connection that cannot be cleaned is closed instead). Database errors become
 //! [`Error::Query`] with the SQLSTATE as `code`.
 //!
+//! # Per-user roles
+//!
+//! With [`QueryOptions::run_as`] naming a role, the transaction runs `SET LOCAL ROLE "<role>"`
+//! (quoted, never spliced): the query runs with that role's grants and row-level security
+//! policies, and the role ends with the transaction. Without one it runs `SET LOCAL ROLE NONE`,
+//! so a role a session-level `SET ROLE` left on a pooled connection never applies. The login
+//! must be a member of the role (`GRANT analyst_eu TO metricchat_login`; make the login
+//! `NOINHERIT` so it reads nothing on its own); an unknown role or one the login may not take
+//! is [`Error::RunAs`] (kind `Unauthorized`). Redshift has no `SET ROLE` and refuses.
+//!
 //! # Privileged logins
 //!
 //! A read-only transaction stops writes to tables, not what a privileged login can do without
@@ -179,10 +189,19 @@ impl PgEngine {
 
     /// What runs before each query: a read-only transaction, backslashes in `'…'` taken
     /// literally (what the guard's parser assumes; PostgreSQL only) and the time limit.
-    fn setup_sql(self, limit: Option<Duration>) -> String {
+    ///
+    /// On PostgreSQL the transaction also sets its role: `SET LOCAL ROLE "<role>"` for a query
+    /// run as a user's role, `SET LOCAL ROLE NONE` otherwise, so a query runs as exactly the
+    /// identity it asked for whatever role a session-level `SET ROLE` left on the pooled
+    /// connection; `LOCAL` ends with the transaction, so the role never outlives the query.
+    fn setup_sql(self, limit: Option<Duration>, role: Option<&str>) -> String {
         let mut sql = String::from("BEGIN READ ONLY");
         if self == PgEngine::Postgres {
             sql.push_str("; SET LOCAL standard_conforming_strings = on");
+            match role {
+                Some(r) => sql.push_str(&format!("; SET LOCAL ROLE {}", quote_ident(r))),
+                None => sql.push_str("; SET LOCAL ROLE NONE"),
+            }
         }
         if let Some(left) = limit {
             sql.push_str(&format!(
@@ -394,7 +413,8 @@ impl Connector for PostgresConnector {
                 .with_cancel(true)
                 .with_explain(true)
                 .with_limit_pushdown(true)
-                .with_read_only_transactions(true),
+                .with_read_only_transactions(true)
+                .with_run_as_role(self.engine == PgEngine::Postgres),
         }
     }
 
@@ -586,7 +606,14 @@ impl Connector for PostgresConnector {
 
     /// Fails with [`Error::PrivilegedLogin`] on a privileged login unless
     /// `allow_privileged_login` is set (checked on first use, then cached).
+    ///
+    /// With [`QueryOptions::run_as`] naming a role, the query runs as that role (`SET LOCAL
+    /// ROLE` inside its transaction; see the module docs); a token, or a role on Redshift, is
+    /// refused with [`Error::RunAs`].
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
+        if let Some(c) = &opts.run_as {
+            c.check_supported(&self.info())?;
+        }
         let limits = QueryLimits::new(&self.name, opts);
         self.login
             .ensure(
@@ -623,11 +650,15 @@ impl SqlxEngine for PgQuery {
         limits: &QueryLimits,
     ) -> Result<i32> {
         let name = &limits.connector;
-        let setup = self.engine.setup_sql(engine_time_left(limits));
+        let role = limits.run_as.as_ref().and_then(|c| c.role.as_deref());
+        let setup = self.engine.setup_sql(engine_time_left(limits), role);
         sqlx::raw_sql(AssertSqlSafe(setup))
             .execute(&mut **conn)
             .await
-            .map_err(|e| query_error(name, e))?;
+            .map_err(|e| match role {
+                Some(r) => role_error(name, r, e),
+                None => query_error(name, e),
+            })?;
         sqlx::query_scalar("SELECT pg_backend_pid()")
             .fetch_one(&mut **conn)
             .await
@@ -731,6 +762,26 @@ async fn numeric_typmod(
     Ok(typmod.filter(|t| *t >= 4))
 }
 
+/// The error of a setup that took a role: an unknown role (SQLSTATE `22023`) or one the login
+/// is not a member of (`42501`) becomes [`Error::RunAs`] (kind `Unauthorized`).
+fn role_error(connector: &str, role: &str, e: sqlx::Error) -> Error {
+    if let sqlx::Error::Database(db) = &e
+        && matches!(db.code().as_deref(), Some("22023" | "42501"))
+    {
+        return Error::run_as(
+            connector,
+            role,
+            format!(
+                "{} (the connection's login must be a member of the role: GRANT {} TO <login>)",
+                db.message(),
+                quote_ident(role)
+            ),
+            metricchat_core::error::ErrorKind::Unauthorized,
+        );
+    }
+    query_error(connector, e)
+}
+
 /// Maps a driver error, turning the engine's query cancellation into ours.
 fn map_engine_error(limits: &QueryLimits, e: sqlx::Error) -> Error {
     if let sqlx::Error::Database(db) = &e
@@ -807,16 +858,17 @@ mod tests {
     fn session_sql_per_engine() {
         let d = Some(Duration::from_millis(1500));
         assert_eq!(
-            PgEngine::Postgres.setup_sql(d),
+            PgEngine::Postgres.setup_sql(d, None),
             "BEGIN READ ONLY; SET LOCAL standard_conforming_strings = on; \
-             SET LOCAL statement_timeout = 1500"
+             SET LOCAL ROLE NONE; SET LOCAL statement_timeout = 1500"
         );
         assert_eq!(
-            PgEngine::Postgres.setup_sql(None),
-            "BEGIN READ ONLY; SET LOCAL standard_conforming_strings = on"
+            PgEngine::Postgres.setup_sql(None, Some("an\"alyst")),
+            "BEGIN READ ONLY; SET LOCAL standard_conforming_strings = on; \
+             SET LOCAL ROLE \"an\"\"alyst\""
         );
         assert_eq!(
-            PgEngine::Redshift.setup_sql(d),
+            PgEngine::Redshift.setup_sql(d, None),
             "BEGIN READ ONLY; SET LOCAL statement_timeout = 1500"
         );
         assert_eq!(

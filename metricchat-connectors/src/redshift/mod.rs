@@ -284,6 +284,10 @@ impl Connector for RedshiftConnector {
     }
 
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
+        // No roles or per-user tokens here: refused, never run as the connection's login.
+        if let Some(c) = &opts.run_as {
+            c.check_supported(&self.info())?;
+        }
         self.pg.query(sql, opts).await
     }
 }

@@ -434,7 +434,10 @@ impl Connector for SnowflakeConnector {
             name: self.inner.name.clone(),
             backend: BACKEND.into(),
             dialect: Dialect::Snowflake,
-            capabilities: Capabilities::none().with_cancel(true).with_explain(true),
+            capabilities: Capabilities::none()
+                .with_cancel(true)
+                .with_explain(true)
+                .with_run_as_role(true),
         }
     }
 
@@ -514,7 +517,13 @@ impl Connector for SnowflakeConnector {
         Ok(assemble_catalog(&columns?, &primary, &foreign))
     }
 
+    /// With [`QueryOptions::run_as`], the statement runs with the user's role (the request's
+    /// `role` field, replacing the connection's); a per-user token is refused
+    /// ([`Error::RunAs`]).
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
+        if let Some(c) = &opts.run_as {
+            c.check_supported(&self.info())?;
+        }
         let limits = QueryLimits::new(&self.inner.name, opts);
         let done = self.inner.clone().execute(sql.to_string(), &limits).await?;
         let schema = schema_of(&done.row_types);

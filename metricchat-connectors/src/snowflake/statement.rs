@@ -80,7 +80,8 @@ impl Inner {
         // still holds the request, the statement it answers with can still be cancelled.
         let mut submit = {
             let inner = self.clone();
-            tokio::spawn(async move { inner.submit(&sql, timeout_secs).await })
+            let role = limits.run_as.as_ref().and_then(|c| c.role.clone());
+            tokio::spawn(async move { inner.submit(&sql, timeout_secs, role.as_deref()).await })
         };
         let submitted = match limits.race(&mut submit).await {
             Ok(joined) => joined
@@ -113,7 +114,13 @@ impl Inner {
         })
     }
 
-    pub(super) async fn submit(&self, sql: &str, timeout_secs: Option<u64>) -> Result<Submitted> {
+    /// Posts `sql`; `run_as_role` (the user's role) replaces the connection's `role`.
+    pub(super) async fn submit(
+        &self,
+        sql: &str,
+        timeout_secs: Option<u64>,
+        run_as_role: Option<&str>,
+    ) -> Result<Submitted> {
         let request_id = uuid::Uuid::new_v4().to_string();
         let mut body = json!({
             "statement": sql,
@@ -134,6 +141,9 @@ impl Inner {
             if let Some(v) = value {
                 body[key] = json!(v);
             }
+        }
+        if let Some(role) = run_as_role {
+            body["role"] = json!(role);
         }
         let resp = self
             .send(None, |attempt| {

@@ -464,6 +464,10 @@ impl Connector for SqliteConnector {
     }
 
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
+        // No roles or per-user tokens here: refused, never run as the connection's login.
+        if let Some(c) = &opts.run_as {
+            c.check_supported(&self.info())?;
+        }
         let limits = QueryLimits::new(&self.name, opts);
         let (schema_tx, schema_rx) = oneshot::channel();
         let (batch_tx, batch_rx) = mpsc::channel(2);

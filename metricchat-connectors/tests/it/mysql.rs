@@ -1045,3 +1045,165 @@ async fn mysql_least_privilege_login_runs_and_the_engine_stops_the_rest() {
     fx.exec(&format!("DROP USER '{user}'@'%'")).await;
     fx.drop_schema().await;
 }
+
+/// Per-user credentials on MariaDB: a query runs with the user's role active (`SET ROLE`),
+/// reads exactly that role's grants, and the session's own roles (none, or its default role)
+/// are back before the pooled connection is reused — interleaved, concurrently over a pool of
+/// two.
+#[tokio::test]
+async fn mysql_runs_as_the_users_role_and_restores_the_session() {
+    use metricchat_core::connector::Credentials;
+    let Some(fx) = Fixture::new().await else {
+        return;
+    };
+    if fx.conn.flavor().await.unwrap() != Flavor::MariaDb {
+        eprintln!("\n*** SKIPPED: the role test is written for MariaDB's CURRENT_ROLE() ***\n");
+        fx.drop_schema().await;
+        return;
+    }
+    let raw = service_url_as_is("MC_TEST_MYSQL_URL", "MySQL/MariaDB").unwrap();
+    let login = unique_name("mc_login");
+    let (a, b, stranger) = (
+        format!("{login}_a"),
+        format!("{login}_b"),
+        format!("{login}_c"),
+    );
+    fx.exec(&format!(
+        "CREATE TABLE $S.pub (x INT); INSERT INTO $S.pub VALUES (1);
+         CREATE TABLE $S.t_a (x INT); INSERT INTO $S.t_a VALUES (1), (2);
+         CREATE TABLE $S.t_b (x INT); INSERT INTO $S.t_b VALUES (1), (2), (3);
+         CREATE USER '{login}'@'%'; CREATE ROLE {a}; CREATE ROLE {b}; CREATE ROLE {stranger};
+         GRANT SELECT ON $S.pub TO '{login}'@'%';
+         GRANT SELECT ON $S.t_a TO {a}; GRANT SELECT ON $S.t_b TO {b};
+         GRANT SELECT ON $S.t_a TO {stranger};
+         GRANT {a} TO '{login}'@'%'; GRANT {b} TO '{login}'@'%';"
+    ))
+    .await;
+    let conn = std::sync::Arc::new(
+        MySqlConnector::from_url(&with_param(
+            &as_user(&raw, &login, &fx.schema),
+            "max_connections=2",
+        ))
+        .unwrap(),
+    );
+    assert!(conn.info().capabilities.run_as_role);
+    let as_role = |r: Option<&str>| QueryOptions::default().with_run_as(r.map(Credentials::role));
+    let who = "SELECT CAST(CURRENT_ROLE() AS CHAR) AS r";
+    let denied =
+        |err: &Error| matches!(err, Error::Query { message, .. } if message.contains("denied"));
+
+    for _ in 0..2 {
+        let out = run(&conn, who, as_role(Some(&a))).await.unwrap();
+        assert_eq!(one_value(&out), Some(a.clone()));
+        let n = run(&conn, "SELECT COUNT(*) FROM t_a", as_role(Some(&a)))
+            .await
+            .unwrap();
+        assert_eq!(one_value(&n).as_deref(), Some("2"));
+        let err = run(&conn, "SELECT COUNT(*) FROM t_b", as_role(Some(&a)))
+            .await
+            .unwrap_err();
+        assert!(denied(&err), "{err:?}");
+        let n = run(&conn, "SELECT COUNT(*) FROM t_b", as_role(Some(&b)))
+            .await
+            .unwrap();
+        assert_eq!(one_value(&n).as_deref(), Some("3"));
+        // No role: the login's own grants only, and no role left active on the connection.
+        let out = run(&conn, who, as_role(None)).await.unwrap();
+        assert_eq!(one_value(&out), None);
+        for t in ["t_a", "t_b"] {
+            let err = run(&conn, &format!("SELECT COUNT(*) FROM {t}"), as_role(None))
+                .await
+                .unwrap_err();
+            assert!(denied(&err), "{t}: {err:?}");
+        }
+    }
+
+    // 50 at once over the pool of two.
+    let jobs: Vec<Option<String>> = (0..50)
+        .map(|i| match i % 3 {
+            0 => Some(a.clone()),
+            1 => Some(b.clone()),
+            _ => None,
+        })
+        .collect();
+    let results = futures::future::join_all(jobs.iter().map(|r| {
+        let conn = conn.clone();
+        let table = if r.as_deref() == Some(b.as_str()) {
+            "t_b"
+        } else {
+            "t_a"
+        };
+        let sql = format!(
+            "SELECT CAST(CURRENT_ROLE() AS CHAR) AS r, (SELECT COUNT(*) FROM {table}) AS n \
+             FROM pub WHERE SLEEP(0.01) = 0"
+        );
+        let opts = as_role(r.as_deref());
+        async move { run(&conn, &sql, opts).await }
+    }))
+    .await;
+    for (r, out) in jobs.iter().zip(results) {
+        match r {
+            Some(role) => {
+                let out = out.unwrap();
+                assert_eq!(one_value(&out).as_ref(), Some(role));
+                let n = out[0]
+                    .column(1)
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap()
+                    .value(0);
+                assert_eq!(n, if role == &a { 2 } else { 3 });
+            }
+            None => assert!(denied(&out.as_ref().unwrap_err()), "{out:?}"),
+        }
+    }
+
+    // Bad input: an unknown role, a role not granted to the login, a name that tries to break
+    // out of its quotes, a token — each a typed error; the pool still works, with no role.
+    for bad in [
+        format!("{login}_nope"),
+        stranger.clone(),
+        format!("{a}`; SELECT 1; --"),
+    ] {
+        let err = run(&conn, who, as_role(Some(&bad))).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unauthorized, "{bad}: {err:?}");
+        assert!(
+            matches!(&err, Error::RunAs { identity, .. } if identity == &bad),
+            "{err:?}"
+        );
+    }
+    let err = run(
+        &conn,
+        who,
+        QueryOptions::default().with_run_as(Some(Credentials::token("s3cr3t-token"))),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err:?}");
+    assert!(!format!("{err:?}{err}").contains("s3cr3t"));
+    for _ in 0..3 {
+        let out = run(&conn, who, as_role(None)).await.unwrap();
+        assert_eq!(one_value(&out), None);
+    }
+    conn.pool().close().await;
+
+    // A login with a default role gets that role back, not none, after a query as another.
+    fx.exec(&format!("SET DEFAULT ROLE {b} FOR '{login}'@'%'"))
+        .await;
+    let one = MySqlConnector::from_url(&with_param(
+        &as_user(&raw, &login, &fx.schema),
+        "max_connections=1",
+    ))
+    .unwrap();
+    for r in [None, Some(a.as_str()), None] {
+        let out = run(&one, who, as_role(r)).await.unwrap();
+        assert_eq!(one_value(&out).as_deref(), Some(r.unwrap_or(&b)));
+    }
+    one.pool().close().await;
+
+    fx.exec(&format!(
+        "DROP USER '{login}'@'%'; DROP ROLE {a}; DROP ROLE {b}; DROP ROLE {stranger};"
+    ))
+    .await;
+    fx.drop_schema().await;
+}

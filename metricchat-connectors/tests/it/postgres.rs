@@ -837,3 +837,224 @@ async fn postgres_least_privilege_login_runs_and_the_engine_stops_the_rest() {
         .await;
     fx.drop_schema().await;
 }
+
+/// The first column of the first row as text.
+fn first_text(batches: &[arrow::array::RecordBatch]) -> String {
+    let col = batches[0].column(0);
+    arrow::util::display::ArrayFormatter::try_new(col.as_ref(), &Default::default())
+        .unwrap()
+        .value(0)
+        .to_string()
+}
+
+/// Per-user credentials: a query runs as the user's role (`SET LOCAL ROLE`), sees exactly that
+/// role's rows (row-level security keyed on `current_user`) and grants, and the pooled
+/// connection is back to the login afterwards — interleaved, concurrently over a pool of two.
+#[tokio::test]
+async fn postgres_runs_as_the_users_role_and_never_leaks_it() {
+    use metricchat_core::connector::Credentials;
+    let Some(fx) = Fixture::new().await else {
+        return;
+    };
+    if !is_superuser(&fx).await {
+        fx.drop_schema().await;
+        return;
+    }
+    let raw = service_url_as_is("MC_TEST_POSTGRES_URL", "PostgreSQL").unwrap();
+    let login = unique_name("mc_login");
+    let (a, b, stranger) = (
+        format!("{login}_a"),
+        format!("{login}_b"),
+        format!("{login}_c"),
+    );
+    let db: String = sqlx::query_scalar("SELECT current_database()::text")
+        .fetch_one(fx.conn.pool())
+        .await
+        .unwrap();
+    // The login holds no grant of its own (NOINHERIT: membership lets it SET ROLE, nothing
+    // more); A and B read `secrets` through row-level security on current_user; only A reads
+    // `only_a`; C exists but is not granted to the login.
+    fx.exec(&format!(
+        "CREATE ROLE {login} LOGIN NOINHERIT; CREATE ROLE {a}; CREATE ROLE {b}; CREATE ROLE {stranger};
+         GRANT {a}, {b} TO {login};
+         GRANT CONNECT ON DATABASE \"{db}\" TO {login};
+         GRANT USAGE ON SCHEMA $S TO {a}, {b}, {stranger};
+         CREATE TABLE $S.secrets (owner text, v int);
+         INSERT INTO $S.secrets VALUES ('{a}', 1), ('{a}', 2), ('{b}', 10), ('{b}', 20), ('{b}', 30), ('x', 100);
+         ALTER TABLE $S.secrets ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY own_rows ON $S.secrets USING (owner = current_user);
+         GRANT SELECT ON $S.secrets TO {a}, {b};
+         CREATE TABLE $S.only_a (x int); INSERT INTO $S.only_a VALUES (7);
+         GRANT SELECT ON $S.only_a TO {a};"
+    ))
+    .await;
+    let conn = std::sync::Arc::new(
+        PostgresConnector::from_url(&with_param(&as_user(&raw, &login), "max_connections=2"))
+            .unwrap(),
+    );
+    assert!(conn.info().capabilities.run_as_role);
+    let s = fx.schema.clone();
+    let as_role = |r: Option<&str>| QueryOptions::default().with_run_as(r.map(Credentials::role));
+    let sum_sql = format!(
+        "SELECT current_user::text AS who, count(*) AS n, coalesce(sum(v), 0) AS total FROM {s}.secrets"
+    );
+    let who_and_sum = |batches: &[arrow::array::RecordBatch]| -> (String, String, String) {
+        let f = |i: usize| {
+            arrow::util::display::ArrayFormatter::try_new(
+                batches[0].column(i).as_ref(),
+                &Default::default(),
+            )
+            .unwrap()
+            .value(0)
+            .to_string()
+        };
+        (f(0), f(1), f(2))
+    };
+
+    // A, then B, then no role (the login, which may not read the table), interleaved.
+    for _ in 0..2 {
+        let out = run(&conn, &sum_sql, as_role(Some(&a))).await.unwrap();
+        assert_eq!(who_and_sum(&out), (a.clone(), "2".into(), "3".into()));
+        let out = run(&conn, &sum_sql, as_role(Some(&b))).await.unwrap();
+        assert_eq!(who_and_sum(&out), (b.clone(), "3".into(), "60".into()));
+        let err = run(&conn, &sum_sql, as_role(None)).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Query { code: Some(c), .. } if c == "42501"),
+            "{err:?}"
+        );
+        let who = run(
+            &conn,
+            "SELECT current_user::text, session_user::text",
+            as_role(None),
+        )
+        .await
+        .unwrap();
+        assert_eq!(first_text(&who), login);
+    }
+    // Grants follow the role: only A reads `only_a`.
+    let only_a = format!("SELECT x FROM {s}.only_a");
+    assert_eq!(
+        first_text(&run(&conn, &only_a, as_role(Some(&a))).await.unwrap()),
+        "7"
+    );
+    for r in [Some(b.as_str()), None] {
+        let err = run(&conn, &only_a, as_role(r)).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Query { code: Some(c), .. } if c == "42501"),
+            "{r:?}: {err:?}"
+        );
+    }
+    // Still read-only under a role.
+    let err = run(
+        &conn,
+        &format!("INSERT INTO {s}.secrets VALUES ('{a}', 5)"),
+        as_role(Some(&a)),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::Query { code: Some(c), .. } if c == "25006" || c == "42501"),
+        "{err:?}"
+    );
+
+    // 50 queries at once over the pool of two: each sees exactly its own identity and rows.
+    let jobs: Vec<Option<String>> = (0..50)
+        .map(|i| match i % 3 {
+            0 => Some(a.clone()),
+            1 => Some(b.clone()),
+            _ => None,
+        })
+        .collect();
+    let results = futures::future::join_all(jobs.iter().map(|r| {
+        let conn = conn.clone();
+        let sql = format!("SELECT current_user::text AS who, (SELECT count(*) FROM {s}.secrets) AS n FROM pg_sleep(0.01)");
+        let opts = as_role(r.as_deref());
+        async move { run(&conn, &sql, opts).await }
+    }))
+    .await;
+    for (r, out) in jobs.iter().zip(results) {
+        match r {
+            Some(role) => {
+                let out = out.unwrap();
+                let who = first_text(&out);
+                assert_eq!(&who, role);
+                let n = arrow::util::display::ArrayFormatter::try_new(
+                    out[0].column(1).as_ref(),
+                    &Default::default(),
+                )
+                .unwrap()
+                .value(0)
+                .to_string();
+                assert_eq!(n, if role == &a { "2" } else { "3" });
+            }
+            None => {
+                let err = out.unwrap_err();
+                assert!(
+                    matches!(&err, Error::Query { code: Some(c), .. } if c == "42501"),
+                    "{err:?}"
+                );
+            }
+        }
+    }
+
+    // A session-level SET ROLE left on the pooled connections by other code does not apply to
+    // a query: each sets its own role (none: the login) for its transaction.
+    {
+        let mut c1 = conn.pool().acquire().await.unwrap();
+        let mut c2 = conn.pool().acquire().await.unwrap();
+        for c in [&mut c1, &mut c2] {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET ROLE {a}")))
+                .execute(&mut **c)
+                .await
+                .unwrap();
+        }
+    }
+    for _ in 0..4 {
+        let who = run(&conn, "SELECT current_user::text", as_role(None))
+            .await
+            .unwrap();
+        assert_eq!(first_text(&who), login);
+        let who = run(&conn, "SELECT current_user::text", as_role(Some(&b)))
+            .await
+            .unwrap();
+        assert_eq!(first_text(&who), b);
+    }
+
+    // Bad input: an unknown role, a role not granted to the login, a name that tries to break
+    // out of its quotes, a token — each a typed error, nothing run; the pool still works.
+    for bad in [
+        format!("{login}_nope"),
+        stranger.clone(),
+        format!("{a}\"; SELECT 1; --"),
+    ] {
+        let err = run(&conn, "SELECT current_user::text", as_role(Some(&bad)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unauthorized, "{bad}: {err:?}");
+        assert!(
+            matches!(&err, Error::RunAs { identity, .. } if identity == &bad),
+            "{err:?}"
+        );
+    }
+    let err = run(
+        &conn,
+        "SELECT 1",
+        QueryOptions::default().with_run_as(Some(Credentials::token("s3cr3t-token"))),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err:?}");
+    assert!(!format!("{err:?}{err}").contains("s3cr3t"));
+    let who = run(&conn, "SELECT current_user::text", as_role(None))
+        .await
+        .unwrap();
+    assert_eq!(first_text(&who), login);
+
+    conn.pool().close().await;
+    fx.exec(&format!(
+        "DROP OWNED BY {a}, {b}, {stranger}, {login}; DROP ROLE {a}; DROP ROLE {b}; \
+         DROP ROLE {stranger}; DROP ROLE {login};"
+    ))
+    .await;
+    fx.drop_schema().await;
+}

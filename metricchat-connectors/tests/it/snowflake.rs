@@ -653,3 +653,42 @@ async fn connect_dispatches_snowflake_urls() {
         .unwrap();
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "no credentials: {err}");
 }
+
+/// Per-user credentials: the user's role replaces the connection's in the statement request;
+/// a per-user token is refused (typed, nothing posted).
+#[tokio::test]
+async fn a_query_runs_as_the_users_role() {
+    use metricchat_core::connector::Credentials;
+    let fake = fake().await;
+    fake.on("FROM t", numbers(2));
+    let conn = connector(&fake);
+    assert!(conn.info().capabilities.run_as_role);
+    assert!(!conn.info().capabilities.run_as_token);
+    let opts = QueryOptions::default().with_run_as(Some(Credentials::role("ANALYST_EU")));
+    collect_stream(conn.query("SELECT * FROM t", opts).await.unwrap())
+        .await
+        .unwrap();
+    collect_stream(
+        conn.query("SELECT * FROM t", QueryOptions::default())
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let roles: Vec<_> = statements(&fake)
+        .iter()
+        .map(|r| r.body["role"].clone())
+        .collect();
+    assert_eq!(roles, [json!("ANALYST_EU"), json!("READER")]);
+    let err = conn
+        .query(
+            "SELECT * FROM t",
+            QueryOptions::default().with_run_as(Some(Credentials::token("s3cr3t"))),
+        )
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err:?}");
+    assert!(!format!("{err:?}").contains("s3cr3t"));
+    assert_eq!(statements(&fake).len(), 2);
+}

@@ -280,6 +280,7 @@ pub(crate) struct AgentInner {
     pub hub: Arc<ContextHub>,
     pub config: Arc<AgentConfig>,
     pub policy_provider: Option<Arc<dyn crate::guard::PolicyProvider>>,
+    pub credential_provider: Option<Arc<dyn crate::connector::CredentialProvider>>,
 }
 
 /// An analytics agent: a model, connections, tools, a store. Cheap to clone; runs are
@@ -523,9 +524,22 @@ pub struct AgentBuilder {
     knowledge_paths: Vec<std::path::PathBuf>,
     embedder: Option<Arc<dyn crate::context::Embedder>>,
     policy_provider: Option<Arc<dyn crate::guard::PolicyProvider>>,
+    credential_provider: Option<Arc<dyn crate::connector::CredentialProvider>>,
 }
 
 impl AgentBuilder {
+    /// Resolves, per statement, the database role or token the request's user runs as on each
+    /// connection (default: every statement runs as the connection's login). A connection that
+    /// cannot honour the credentials refuses the statement with
+    /// [`Error::RunAs`](crate::error::Error::RunAs); nothing runs as the login instead.
+    pub fn credential_provider(
+        mut self,
+        provider: Arc<dyn crate::connector::CredentialProvider>,
+    ) -> Self {
+        self.credential_provider = Some(provider);
+        self
+    }
+
     /// Resolves each request's data policy from its user (default: the static
     /// [`GuardConfig::policy`](crate::guard::GuardConfig::policy), the same for everyone).
     pub fn policy_provider(mut self, provider: Arc<dyn crate::guard::PolicyProvider>) -> Self {
@@ -731,6 +745,7 @@ impl AgentBuilder {
                 hub,
                 config: Arc::new(self.config),
                 policy_provider: self.policy_provider,
+                credential_provider: self.credential_provider,
             }),
         })
     }

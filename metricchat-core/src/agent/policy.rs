@@ -62,6 +62,8 @@ pub(crate) struct Audited<'a> {
     pub query_id: Option<Uuid>,
     pub source: String,
     pub connection: String,
+    /// The role (or `token`) the statement ran as, when not the connection's login.
+    pub run_as: Option<String>,
 }
 
 impl Audited<'_> {
@@ -99,7 +101,11 @@ impl Audited<'_> {
             source: self.source.clone(),
             connection: self.connection.clone(),
             sql: guarded.map_or_else(|| sql.to_string(), |g| g.sql.clone()),
-            policy: guarded.map(|g| g.policy.clone()).unwrap_or_default(),
+            policy: {
+                let mut p: Vec<String> = guarded.map(|g| g.policy.clone()).unwrap_or_default();
+                p.extend(self.run_as.as_ref().map(|r| format!("run as {r}")));
+                p
+            },
             rows,
             bytes,
             duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
@@ -142,6 +148,7 @@ pub(crate) async fn query(
         query_id: None,
         source: "query".into(),
         connection: info.name.clone(),
+        run_as: None,
     };
     let started = std::time::Instant::now();
     let guarded = match guard.check_on(sql, info.dialect, Some(&info.name)) {
@@ -155,10 +162,41 @@ pub(crate) async fn query(
     let opts = crate::connector::QueryOptions::default()
         .with_max_rows(guarded.row_cap.and_then(|c| usize::try_from(c).ok()))
         .with_timeout(guarded.timeout);
-    let result =
-        async { crate::connector::collect_stream(conn.query(&guarded.sql, opts).await?).await }
-            .await;
+    let (run_as, result) = run_as(
+        inner.credential_provider.as_deref(),
+        user,
+        conn,
+        opts,
+        &guarded.sql,
+    )
+    .await;
+    let audited = Audited { run_as, ..audited };
     let rec = audited.record(sql, Some(&guarded), result.as_ref(), started.elapsed());
     append(&inner.store, &rec, required).await?;
     result
+}
+
+/// Resolves what `user` runs as on `conn` (the provider's credentials, checked against the
+/// connector's capabilities) and runs `sql` as that identity. Returns how the audit log names
+/// the identity with the result; a provider error or a credential the connector cannot honour
+/// fails the statement before anything is executed.
+pub(crate) async fn run_as(
+    provider: Option<&dyn crate::connector::CredentialProvider>,
+    user: Option<&UserContext>,
+    conn: &ConnectorRef,
+    opts: crate::connector::QueryOptions,
+    sql: &str,
+) -> (Option<String>, Result<QueryData>) {
+    let creds = match crate::connector::resolve_credentials(provider, user, &conn.info()).await {
+        Ok(c) => c,
+        Err(e) => return (None, Err(e)),
+    };
+    let named = creds
+        .as_ref()
+        .and_then(crate::connector::Credentials::describe);
+    let result = async {
+        crate::connector::collect_stream(conn.query(sql, opts.with_run_as(creds)).await?).await
+    }
+    .await;
+    (named, result)
 }

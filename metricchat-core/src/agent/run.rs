@@ -49,6 +49,7 @@ pub(crate) fn start(
         user: options.user,
         policy_guard: std::sync::OnceLock::new(),
         exposure: options.exposure.unwrap_or(inner.config.exposure),
+        credentials: inner.credential_provider.clone(),
     });
     let handle = tokio::spawn(async move {
         let mut l = Loop::new(inner, shared.clone(), history);

@@ -13,8 +13,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
 
+mod credentials;
 mod stream;
 
+pub(crate) use credentials::resolve as resolve_credentials;
+pub use credentials::{CredentialProvider, Credentials};
 pub use stream::{
     LimitStream, QueryLimits, RecordBatchStream, RecordBatchStreamAdapter,
     SendableRecordBatchStream, sleep_until,
@@ -108,6 +111,12 @@ pub struct Capabilities {
     pub limit_pushdown: bool,
     /// Queries run inside a read-only transaction or session.
     pub read_only_transactions: bool,
+    /// A query can run as a database role ([`QueryOptions::run_as`] with a role).
+    #[serde(default)]
+    pub run_as_role: bool,
+    /// A query can run with a per-user token ([`QueryOptions::run_as`] with a token).
+    #[serde(default)]
+    pub run_as_token: bool,
 }
 
 impl Capabilities {
@@ -143,6 +152,18 @@ impl Capabilities {
     /// Builder-style setter for [`Capabilities::dry_run_cost`].
     pub fn with_dry_run_cost(mut self, v: bool) -> Self {
         self.dry_run_cost = v;
+        self
+    }
+
+    /// Builder-style setter for [`Capabilities::run_as_role`].
+    pub fn with_run_as_role(mut self, v: bool) -> Self {
+        self.run_as_role = v;
+        self
+    }
+
+    /// Builder-style setter for [`Capabilities::run_as_token`].
+    pub fn with_run_as_token(mut self, v: bool) -> Self {
+        self.run_as_token = v;
         self
     }
 }
@@ -284,6 +305,10 @@ pub struct QueryOptions {
     pub timeout: Option<Duration>,
     /// Cancels the query when triggered.
     pub cancel: CancellationToken,
+    /// The identity the query runs as instead of the pool's login (see [`Credentials`]). A
+    /// connector that cannot honour it refuses the query with [`Error::RunAs`]; it never runs
+    /// it as its login instead.
+    pub run_as: Option<Credentials>,
 }
 
 impl Default for QueryOptions {
@@ -292,6 +317,7 @@ impl Default for QueryOptions {
             max_rows: Some(10_000),
             timeout: Some(Duration::from_secs(60)),
             cancel: CancellationToken::new(),
+            run_as: None,
         }
     }
 }
@@ -312,6 +338,12 @@ impl QueryOptions {
     /// Sets the cancellation token.
     pub fn with_cancel(mut self, cancel: CancellationToken) -> Self {
         self.cancel = cancel;
+        self
+    }
+
+    /// Sets the identity the query runs as (`None`: the pool's login).
+    pub fn with_run_as(mut self, run_as: Option<Credentials>) -> Self {
+        self.run_as = run_as.filter(|c| !c.is_empty());
         self
     }
 }

@@ -86,6 +86,8 @@ pub struct QueryLimits {
     pub cancel: CancellationToken,
     /// Stop after this many rows.
     pub max_rows: Option<usize>,
+    /// The identity the query runs as ([`QueryOptions::run_as`]).
+    pub run_as: Option<super::Credentials>,
 }
 
 impl QueryLimits {
@@ -97,6 +99,7 @@ impl QueryLimits {
             timeout: opts.timeout.unwrap_or_default(),
             cancel: opts.cancel,
             max_rows: opts.max_rows,
+            run_as: opts.run_as,
         }
     }
 

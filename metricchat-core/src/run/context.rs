@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::artifact::{Chart, Dataset, QueryOutcome};
 use super::state::{RunShared, Terminal};
-use crate::connector::{ConnectorRef, QueryData, QueryOptions, collect_stream, find_connection};
+use crate::connector::{ConnectorRef, QueryData, QueryOptions, find_connection};
 use crate::context::ContextHub;
 use crate::data;
 use crate::error::{Error, Result};
@@ -266,6 +266,7 @@ impl ToolContext {
             query_id: Some(query_id),
             source: self.audit_source(),
             connection: info.name.clone(),
+            run_as: None,
         };
         let audit_required = self.shared.policy().is_some();
         let guarded = match self
@@ -305,11 +306,15 @@ impl ToolContext {
             .with_timeout(guarded.timeout)
             .with_cancel(self.shared.cancel.child_token());
         let started = Instant::now();
-        let result = async {
-            let stream = conn.query(&guarded.sql, opts).await?;
-            collect_stream(stream).await
-        }
+        let (run_as, result) = crate::agent::policy::run_as(
+            self.shared.credentials.as_deref(),
+            self.shared.user.as_ref(),
+            &conn,
+            opts,
+            &guarded.sql,
+        )
         .await;
+        let audited = crate::agent::policy::Audited { run_as, ..audited };
         let duration = started.elapsed();
         let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
         record.duration_ms = Some(duration_ms);

@@ -152,6 +152,8 @@ pub(crate) struct RunShared {
     pub policy_guard: std::sync::OnceLock<SqlGuard>,
     /// What the model may see of the data in this run.
     pub exposure: crate::agent::DataExposure,
+    /// Resolves the database identity the user's statements run as.
+    pub credentials: Option<Arc<dyn crate::connector::CredentialProvider>>,
 }
 
 impl RunShared {
