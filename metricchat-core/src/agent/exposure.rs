@@ -605,6 +605,7 @@ pub(crate) fn render_answer(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use std::sync::Arc;
 
     use arrow::array::{Float64Array, Int64Array, StringArray};
