@@ -1154,7 +1154,7 @@ async fn mysql_runs_as_the_users_role_and_restores_the_session() {
                     .value(0);
                 assert_eq!(n, if role == &a { 2 } else { 3 });
             }
-            None => assert!(denied(&out.as_ref().unwrap_err()), "{out:?}"),
+            None => assert!(denied(out.as_ref().unwrap_err()), "{out:?}"),
         }
     }
 
