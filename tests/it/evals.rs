@@ -259,10 +259,28 @@ async fn replay(run: &str, suite_name: &str, conn: ConnectorRef) {
     let report = evaluator.run(&suite(suite_name)).await.unwrap();
     let cmp = report.compare(&before);
     eprintln!("{}", cmp.to_markdown());
+    // What went wrong in each failing case, for the assertion message (a replay that errors
+    // under load should say why, not only that it did).
+    let why: Vec<String> = report
+        .cases
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| {
+            format!(
+                "- `{}`: {:?}, {} it, {:.1} s, error: {}",
+                c.id,
+                c.failure,
+                c.iterations,
+                c.seconds,
+                c.error.as_deref().unwrap_or("none")
+            )
+        })
+        .collect();
     assert!(
         !cmp.has_regressions(),
-        "the replayed `{run}` run regressed:\n{}",
-        cmp.to_markdown()
+        "the replayed `{run}` run regressed:\n{}\nfailing cases:\n{}",
+        cmp.to_markdown(),
+        why.join("\n")
     );
     // A replay is deterministic: every case ends as it did when it was recorded (a request the
     // cassette does not hold fails its case, so a changed prompt shows here too).
