@@ -3,10 +3,21 @@
 
 /** An agent (cheap to share; runs are independent and may go on concurrently). */
 export declare class NativeAgent {
-  /** Starts a run of `question`. */
-  stream(question: string): NativeRun
-  /** Runs SQL through the agent's guard on `connection` (the only or first one when absent). */
-  query(connection: string | undefined | null, sql: string): Promise<NativeResult>
+  /**
+   * Starts a run of `question`, for `user` (a `UserContext`: `id`, `roles`, `attributes`)
+   * when given.
+   */
+  stream(question: string, user?: any | undefined | null): NativeRun
+  /**
+   * Runs SQL through the agent's guard on `connection` (the only or first one when absent),
+   * for `user` when given (their data policy rewrites it; the statement is audited).
+   */
+  query(connection: string | undefined | null, sql: string, user?: any | undefined | null): Promise<NativeResult>
+  /**
+   * The audit log entries matching an `AuditFilter` (`user_id`, `run_id`, `connection`,
+   * `outcome`, `since`, `until`, `limit`), newest first.
+   */
+  auditLog(filter: any): Promise<any>
   /** The connections' names, backends and dialects. */
   connections(): any
   /** The team's rules in prompt order. */
@@ -109,7 +120,12 @@ export declare class NativeResult {
   rows(): any
 }
 
-/** One run: its events one by one, then its result. */
+/**
+ * One run: its events one by one, then its result.
+ *
+ * The core's [`SharedRun`]: several JavaScript readers may await `next` at once (each event goes
+ * to one of them, in order, and all of them see the end), and `finish` may be awaited again.
+ */
 export declare class NativeRun {
   /** The run's id. */
   get runId(): string

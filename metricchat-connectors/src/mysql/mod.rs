@@ -51,7 +51,7 @@
 //!
 //! # Per-user roles
 //!
-//! With [`QueryOptions::run_as`] naming a role, `SET ROLE \`<role>\`` runs before the query
+//! With [`QueryOptions::run_as`] naming a role, ``SET ROLE `<role>` `` runs before the query
 //! (the role adds its grants to the login's own, so the login should hold almost none), and the
 //! cleanup restores the session's roles in the same round trip as the rollback: on MariaDB the
 //! `CURRENT_ROLE()` read before (or `NONE`), on MySQL `SET ROLE DEFAULT`. A connection whose

@@ -531,7 +531,7 @@ impl AgentBuilder {
     /// Resolves, per statement, the database role or token the request's user runs as on each
     /// connection (default: every statement runs as the connection's login). A connection that
     /// cannot honour the credentials refuses the statement with
-    /// [`Error::RunAs`](crate::error::Error::RunAs); nothing runs as the login instead.
+    /// [`Error::RunAs`]; nothing runs as the login instead.
     pub fn credential_provider(
         mut self,
         provider: Arc<dyn crate::connector::CredentialProvider>,
