@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Print the import cycles among the modules of `metricchat-core/src`.
 
-Usage: python3 scripts/module_cycles.py [--tests] [SRC_DIR]
+Usage: python3 scripts/module_cycles.py [--tests] [--check] [SRC_DIR]
 
 Every `.rs` file is one module (`context/mod.rs` is `context`, `llm/http.rs` is `llm::http`).
 An edge A -> B means A names `crate::B…` or `super::…` (in a `use` line, nested `{…}` groups
@@ -14,8 +14,9 @@ reporting:
     top-level module ignored;
   * siblings: inside each folder module, edges between its child files (the parent `mod.rs`
     left out).
-Each view lists every elementary cycle, shortest first. Exit status is 0 either way; the script
-only reports.
+Each view lists every elementary cycle, shortest first, and each edge of a cycle is explained by
+the files and paths that make it. Exit status is 0, or with `--check` (CI) 1 when any cycle is
+found.
 """
 
 import re
@@ -90,7 +91,8 @@ def resolve(path: str, here: tuple, modules: set):
     return best
 
 
-def edges(src: Path, include_tests: bool) -> dict:
+def edges(src: Path, include_tests: bool, why: dict = None) -> dict:
+    """The module graph; `why`, when given, collects (file, path) per edge."""
     files = sorted(src.rglob("*.rs"))
     modules = {module_of(src, f) for f in files}
     graph = defaultdict(set)
@@ -111,6 +113,8 @@ def edges(src: Path, include_tests: bool) -> dict:
             target = resolve(p, here, modules)
             if target is not None and target != here and target != ():
                 graph[here].add(target)
+                if why is not None:
+                    why.setdefault((here, target), []).append((f.relative_to(src), p))
     return graph
 
 
@@ -141,11 +145,24 @@ def fmt(cycle: list) -> str:
     return " -> ".join(names + [names[0]])
 
 
+def explain(found: list, why: dict, same) -> None:
+    """Prints, for each edge of the 2-cycles found, the files and paths that make it."""
+    pairs = {(c[0], c[1]) for c in found if len(c) == 2} | {(c[1], c[0]) for c in found if len(c) == 2}
+    for a, b in sorted(pairs):
+        print(f"    {'::'.join(a)} -> {'::'.join(b)} because:")
+        for (x, y), uses in sorted(why.items()):
+            if same(x, a) and same(y, b):
+                for f, p in uses[:5]:
+                    print(f"      {f}: {p}")
+
+
 def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     include_tests = "--tests" in sys.argv
     src = Path(args[0]) if args else Path(__file__).resolve().parent.parent / "metricchat-core/src"
-    graph = edges(src, include_tests)
+    why = {}
+    graph = edges(src, include_tests, why)
+    total = 0
 
     top = defaultdict(set)
     for a, ts in graph.items():
@@ -154,10 +171,12 @@ def main() -> None:
                 top[(a[0],)].add((b[0],))
     print("top-level module cycles:")
     found = cycles(top)
+    total += len(found)
     for c in found:
         print("  " + fmt(c))
     if not found:
         print("  (none)")
+    explain(found, why, lambda a, b: a[:1] == b[:1])
 
     sib = defaultdict(set)
     for a, ts in graph.items():
@@ -166,10 +185,15 @@ def main() -> None:
                 sib[a].add(b)
     print("sibling-file cycles inside folder modules:")
     found = cycles(sib)
+    total += len(found)
     for c in found:
         print("  " + fmt(c))
     if not found:
         print("  (none)")
+    explain(found, why, lambda a, b: a == b)
+    if "--check" in sys.argv and total:
+        print(f"{total} import cycle(s): see above", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -78,3 +78,43 @@ def test_context_options_reach_the_context_hub(fake_llm):
     assert len(limited.tables) == 1, limited.explain()
     with pytest.raises(mc.MetricChatError, match="max_full_table"):
         make_agent(server, context={"max_full_table": 1})
+
+
+def test_the_async_forms_run_in_the_callers_loop(fake_llm, tmp_path):
+    """``*_async`` twins of the query, connection, instruction and memory calls, awaited in a
+    running loop (Jupyter, FastAPI), give what the sync calls give."""
+    import asyncio
+
+    server = fake_llm([])
+    agent = make_agent(server, store=f"sqlite:///{tmp_path / 'runs.db'}")
+    conn = mc.connect(mc.sample_url())
+
+    async def main():
+        table = await agent.query_async("SELECT COUNT(*) AS n FROM airlines")
+        names = {t["name"] for t in await conn.tables_async()}
+        described = await conn.describe_async("airlines")
+        direct = await conn.query_async("SELECT carrier FROM airlines ORDER BY carrier LIMIT 2")
+        draft = await agent.instructions.add_async("Delays are in minutes.", status="draft")
+        drafts = await agent.instructions.list_async(status="draft")
+        approved = await agent.instructions.approve_async(draft["id"])
+        fact = await agent.memory.add_async("UA is United Air Lines Inc.", scope=["airlines"])
+        found = await agent.memory.search_async("United", k=1)
+        await agent.memory.delete_async(fact["id"])
+        left = await agent.memory.list_async()
+        return table, names, described, direct, drafts, approved, fact, found, left
+
+    table, names, described, direct, drafts, approved, fact, found, left = asyncio.run(main())
+    assert table.column("n").to_pylist() == [16]
+    assert {"flights", "airlines"} <= names
+    assert "carrier" in str(described)
+    assert direct.column("carrier").to_pylist() == ["9E", "AA"]
+    assert [d["text"] for d in drafts] == ["Delays are in minutes."]
+    assert approved["status"] == "approved"
+    assert found and found[0]["id"] == fact["id"]
+    assert fact["id"] not in [m["id"] for m in left]
+    # The sync API sees what the async one wrote.
+    assert agent.instructions.list(status="approved")[0]["id"] == draft_id(drafts)
+
+
+def draft_id(drafts):
+    return drafts[0]["id"]

@@ -15,7 +15,7 @@ pub(crate) fn system_prompt(
     plan: &ContextPlan,
     extra: Option<&str>,
     sql_rules: bool,
-    exposure: crate::agent::DataExposure,
+    exposure: crate::exposure::DataExposure,
 ) -> String {
     let mut p = String::from(
         "You are metricchat, a careful data analyst. You answer the user's question about \
@@ -48,7 +48,7 @@ pub(crate) fn system_prompt(
         );
     }
     if !exposure.is_full() {
-        p.push_str(&crate::agent::exposure::prompt_note(exposure));
+        p.push_str(&crate::exposure::prompt_note(exposure));
     }
     if let Some(extra) = extra {
         p.push('\n');
@@ -57,6 +57,10 @@ pub(crate) fn system_prompt(
     }
     p
 }
+
+/// The follow-up when the SQL writer answered without a query.
+pub(crate) const SQL_ONLY: &str = "That reply has no SQL query. Reply with exactly one SQL \
+     query that answers the request, in a ```sql block, and nothing else.";
 
 /// Rules for writing SQL that means what the question asks (the run's system prompt carries
 /// them when answer checks are on; the SQL-first protocol hands them to `create_data`).
@@ -121,7 +125,7 @@ pub(crate) const ANSWER_WRITER: &str = "You are a data analyst. Answer the user'
 
 /// The system prompt of `answer_question`'s writer when values may be withheld from the model
 /// (a data exposure other than `full`): the answer is a template the host fills.
-pub(crate) fn answer_writer_template(exposure: crate::agent::DataExposure) -> String {
+pub(crate) fn answer_writer_template(exposure: crate::exposure::DataExposure) -> String {
     format!(
         "You are a data analyst. Answer the user's question in a few sentences using only the \
          results below. Where a result's values are withheld you cannot see them: write each \

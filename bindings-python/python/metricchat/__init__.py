@@ -606,6 +606,43 @@ class Instructions:
         return background.run(self._native.list_instructions, _filter(
             status=status, source=source, label=label, connection=connection, text=text))
 
+    async def add_async(
+        self,
+        text: str,
+        scope: Any = None,
+        labels: Iterable[str] = (),
+        status: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """The async form of :meth:`add`."""
+        new: Dict[str, Any] = {"text": text, "scope": _scope(scope), "labels": list(labels)}
+        if status is not None:
+            new["status"] = status
+        return await self._native.add_instruction(new)
+
+    async def approve_async(self, id: str) -> Dict[str, Any]:
+        """The async form of :meth:`approve`."""
+        return await self._native.set_instruction_status(str(id), "approved")
+
+    async def archive_async(self, id: str) -> Dict[str, Any]:
+        """The async form of :meth:`archive`."""
+        return await self._native.set_instruction_status(str(id), "archived")
+
+    async def delete_async(self, id: str) -> None:
+        """The async form of :meth:`delete`."""
+        await self._native.delete_instruction(str(id))
+
+    async def list_async(
+        self,
+        status: Optional[str] = None,
+        source: Optional[str] = None,
+        label: Optional[str] = None,
+        connection: Optional[str] = None,
+        text: Optional[str] = None,
+    ) -> List[Dict[str, Any]]:
+        """The async form of :meth:`list`."""
+        return await self._native.list_instructions(_filter(
+            status=status, source=source, label=label, connection=connection, text=text))
+
     def __repr__(self) -> str:
         return f"Instructions({len(self.list())} stored)"
 
@@ -638,6 +675,30 @@ class Memory:
     def delete(self, id: str) -> None:
         """Deletes a memory."""
         background.run(self._native.delete_memory, str(id))
+
+    async def add_async(
+        self, text: str, scope: Any = None, labels: Iterable[str] = ()
+    ) -> Dict[str, Any]:
+        """The async form of :meth:`add`."""
+        return await self._native.add_memory(
+            {"text": text, "scope": _scope(scope), "labels": list(labels)})
+
+    async def list_async(
+        self,
+        source: Optional[str] = None,
+        run_id: Optional[str] = None,
+        text: Optional[str] = None,
+    ) -> List[Dict[str, Any]]:
+        """The async form of :meth:`list`."""
+        return await self._native.list_memories(_filter(source=source, run_id=run_id, text=text))
+
+    async def search_async(self, text: str, k: int = 5) -> List[Dict[str, Any]]:
+        """The async form of :meth:`search`."""
+        return await self._native.search_memories(text, k)
+
+    async def delete_async(self, id: str) -> None:
+        """The async form of :meth:`delete`."""
+        await self._native.delete_memory(str(id))
 
     def __repr__(self) -> str:
         return f"Memory({len(self.list())} facts)"
@@ -895,6 +956,17 @@ class Agent:
             connection = args[0]
         return background.run(self._native.query, connection, sql, user).table()
 
+    async def query_async(
+        self,
+        sql: str,
+        *,
+        connection: Optional[str] = None,
+        user: Optional[Dict[str, Any]] = None,
+    ) -> Any:
+        """The async form of :meth:`query`: ``await agent.query_async(sql)`` in a running
+        loop (Jupyter, FastAPI); returns a ``pyarrow.Table``."""
+        return (await self._native.query(connection, sql, user)).table()
+
     # --- Dashboards (issue 16)
 
     def rerun_query(self, query_id: str) -> Any:
@@ -982,6 +1054,19 @@ class Connection:
     def describe(self, table: str) -> Dict[str, Any]:
         """A table's columns, types, keys and comments."""
         return background.run(self._native.describe, table)
+
+    async def query_async(self, sql: str) -> Any:
+        """The async form of :meth:`query`; cancelling the awaiting task cancels the query at
+        the engine."""
+        return (await self._native.query(sql)).table()
+
+    async def tables_async(self) -> List[Dict[str, Any]]:
+        """The async form of :meth:`tables`."""
+        return await self._native.tables()
+
+    async def describe_async(self, table: str) -> Dict[str, Any]:
+        """The async form of :meth:`describe`."""
+        return await self._native.describe(table)
 
     def __repr__(self) -> str:
         return f"Connection(name={self.name!r}, dialect={self.dialect!r})"

@@ -5,16 +5,13 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::Agent;
-use crate::dashboard::Dashboard;
 use crate::dashboard::build::{Source, from_sources};
-use crate::dashboard::refresh::{Env, run_guarded};
+use crate::dashboard::{Dashboard, RefreshSummary};
 use crate::error::{Error, Result};
+use crate::run::dashboard::refresh::{Env, MAX_POINTS, run_guarded};
 use crate::run::{Chart, Dataset};
 use crate::store::{QueryResultRecord, QueryStatus};
 use crate::viz;
-
-/// Points drawn at most per chart (as the `create_visualization` tool).
-const MAX_POINTS: usize = 2_000;
 
 /// Tools whose queries are the user's results (the others explore).
 const RESULT_TOOLS: &[&str] = &["create_data"];
@@ -175,5 +172,26 @@ impl Agent {
         let version = self.store().put_dashboard(dashboard).await?;
         dashboard.version = version;
         Ok(version)
+    }
+}
+
+impl<'a> Env<'a> {
+    /// The agent's connections, guard settings and store.
+    pub(crate) fn of_agent(agent: &'a Agent) -> Self {
+        Self {
+            connections: agent.connections(),
+            guard: &agent.config().guard,
+            store: agent.store(),
+        }
+    }
+}
+
+impl Dashboard {
+    /// Re-runs every block's query concurrently through `agent`'s guard, on the block's
+    /// connection, with the dashboard's parameters bound. A block that fails keeps its error
+    /// (in [`BlockResult::error`](crate::dashboard::BlockResult::error)) and the others still refresh; each block records when it
+    /// was refreshed. Blocks without a query (text, headings) are left as they are.
+    pub async fn refresh(&mut self, agent: &Agent) -> RefreshSummary {
+        self.refresh_in(&Env::of_agent(agent)).await
     }
 }

@@ -55,10 +55,9 @@ mod window;
 // Dashboards (issue 16): `rerun_query`, `dashboard_from_run`, `save_dashboard`.
 mod dashboard;
 // What the model may see of the data (issue 15).
-pub(crate) mod exposure;
 
+pub use crate::exposure::{DEFAULT_AGGREGATE_ROWS, DataExposure, is_aggregate};
 pub use crate::run::{FinishingStream, SharedRun};
-pub use exposure::{DEFAULT_AGGREGATE_ROWS, DataExposure, is_aggregate};
 pub use instructions::{InstructionsHandle, MemoriesHandle};
 pub use options::RunOptions;
 
@@ -372,7 +371,7 @@ impl Agent {
         {
             for m in &mut history {
                 if m.role == crate::llm::Role::Assistant {
-                    *m = crate::llm::ChatMessage::assistant(exposure::EARLIER_ANSWER);
+                    *m = crate::llm::ChatMessage::assistant(crate::exposure::EARLIER_ANSWER);
                 }
             }
         }

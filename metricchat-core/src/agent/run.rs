@@ -512,7 +512,7 @@ impl Loop {
                                 .scratch()
                                 .map(|s| s.queries.clone())
                                 .unwrap_or_default();
-                            super::exposure::fill(&text, &queries).0
+                            crate::run::exposure::fill(&text, &queries).0
                         };
                         self.shared.sink.emit(EventKind::BlockUpsert {
                             block_id,
@@ -815,6 +815,9 @@ impl Loop {
                     self.shared.clone(),
                     execution_id,
                     tool.name().to_string(),
+                    crate::tools::ToolRegistry::builtin()
+                        .get(tool.name())
+                        .is_some(),
                     iteration,
                 );
                 // The tool's token is cancelled by the run or by the wall-time budget.

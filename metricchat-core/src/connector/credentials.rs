@@ -16,7 +16,7 @@ use secrecy::SecretString;
 
 use super::ConnectorInfo;
 use crate::error::{Error, ErrorKind, Result};
-use crate::guard::UserContext;
+use crate::identity::UserContext;
 
 /// What one query runs as. Both empty means the pool's own login.
 ///

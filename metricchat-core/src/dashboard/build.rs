@@ -3,7 +3,6 @@
 use uuid::Uuid;
 
 use super::{Block, BlockContent, BlockQuery, Dashboard};
-use crate::run::{Chart, Dataset};
 use crate::viz::{ChartHint, ChartSpec, ChartType};
 
 /// One result of a run, as a dashboard sees it.
@@ -15,23 +14,6 @@ pub(crate) struct Source {
     pub sql: String,
     pub row_count: Option<u64>,
     pub chart: Option<ChartSpec>,
-}
-
-impl Source {
-    pub(crate) fn of(d: &Dataset, charts: &[Chart]) -> Self {
-        Self {
-            query_id: d.query_id,
-            title: d.title.clone(),
-            connection: d.connection.clone(),
-            sql: d.sql.clone(),
-            row_count: Some(d.num_rows() as u64),
-            chart: charts
-                .iter()
-                .rev()
-                .find(|c| c.query_id == d.query_id)
-                .map(|c| c.spec.clone()),
-        }
-    }
 }
 
 pub(crate) fn hint_of(spec: &ChartSpec) -> ChartHint {
@@ -181,16 +163,4 @@ pub(crate) fn from_sources(
         });
     }
     d
-}
-
-/// A dashboard of `datasets` (with their `charts`) titled `title`: what
-/// [`crate::Agent::dashboard_from_run`] builds from a stored run, built from an
-/// [`AskResult`](crate::AskResult)'s datasets and charts instead.
-pub fn from_datasets(title: &str, datasets: &[Dataset], charts: &[Chart]) -> Dashboard {
-    let sources: Vec<Source> = datasets
-        .iter()
-        .filter(|d| d.title.is_some())
-        .map(|d| Source::of(d, charts))
-        .collect();
-    from_sources(title, None, &sources, None)
 }

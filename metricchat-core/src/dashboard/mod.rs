@@ -26,7 +26,6 @@
 pub(crate) mod build;
 mod html;
 mod params;
-pub(crate) mod refresh;
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -36,15 +35,24 @@ use uuid::Uuid;
 use crate::error::{Error, ErrorKind, Result};
 use crate::viz::ChartHint;
 
-pub use build::from_datasets;
 pub use params::bind_parameters;
-pub use refresh::RefreshSummary;
 
 /// Grid columns of a dashboard row: a block's `width` is out of this many.
 pub const GRID_COLUMNS: u8 = 12;
 
 /// Rows of a block's result kept in the dashboard (for its table, the page and CSV download).
 pub const MAX_BLOCK_ROWS: usize = 500;
+
+/// What a refresh did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RefreshSummary {
+    /// Blocks with a query that ran.
+    pub refreshed: usize,
+    /// Blocks whose query failed (each carries its error).
+    pub failed: usize,
+    /// Wall time of the whole refresh.
+    pub duration_ms: u64,
+}
 
 /// A dashboard: title, description, parameters and blocks in grid order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

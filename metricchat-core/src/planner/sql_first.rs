@@ -119,13 +119,21 @@ pub(crate) fn decide(input: &PlannerInput) -> PlannerDecision {
             .map(|sql| format!("\nThe previous query was:\n{sql}\n"))
             .unwrap_or_default();
         let problem = crate::text::one_line(&problem, 1_200);
+        // The attempt number keeps a retry after the same failure from being the same call
+        // (the loop refuses an exact repeat of a failed call, which would waste a step).
+        let attempt = data_steps.len() + 1;
+        let how = if previous.is_empty() {
+            "Write the query"
+        } else {
+            "Write the corrected query"
+        };
         return action(
             "create_data",
             serde_json::json!({
                 "title": title,
                 "description": format!(
-                    "{question}{previous}\nIt needs fixing: {problem}\nWrite the corrected \
-                     query.\n{}",
+                    "{question}{previous}\nAttempt {attempt} of {MAX_DATA_STEPS}; it needs \
+                     fixing: {problem}\n{how}, only the SQL, in a ```sql block.\n{}",
                     crate::prompts::SQL_RULES
                 ),
             }),
@@ -224,6 +232,29 @@ mod tests {
         // Three datasets tried: answer with what there is.
         let d = decide(&input(m));
         assert_eq!(d.action.unwrap().tool, "answer_question");
+    }
+
+    #[test]
+    fn the_same_failure_twice_is_never_the_same_call() {
+        let mut m = vec![ChatMessage::user(Q)];
+        m.extend(obs(
+            "create_data",
+            r#"{"error": "the model returned no SQL"}"#,
+        ));
+        let first = decide(&input(m.clone())).action.unwrap();
+        m.extend(obs(
+            "create_data",
+            r#"{"error": "the model returned no SQL"}"#,
+        ));
+        let second = decide(&input(m)).action.unwrap();
+        assert_eq!(first.tool, "create_data");
+        assert_eq!(second.tool, "create_data");
+        assert_ne!(first.arguments, second.arguments);
+        let need = second.arguments["description"].as_str().unwrap();
+        assert!(
+            need.contains("Attempt 3 of 3") && need.contains("only the SQL"),
+            "{need}"
+        );
     }
 
     #[test]

@@ -9,14 +9,13 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::connector::QueryData;
 use crate::data;
 use crate::events::EventKind;
 use crate::store::VisualizationRecord;
-use crate::viz::ChartSpec;
+use crate::viz::Chart;
 
 /// A query that succeeded in a run, with its data: what [`AskResult::datasets`] lists and what
 /// [`ToolContext::run_sql`](crate::tools::ToolContext::run_sql) returns.
@@ -64,19 +63,6 @@ impl Dataset {
     }
 }
 
-/// A chart proposed by a run for one of its datasets.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Chart {
-    /// Visualization id.
-    pub id: Uuid,
-    /// The charted query.
-    pub query_id: Uuid,
-    /// Spec.
-    pub spec: ChartSpec,
-    /// ECharts option.
-    pub echarts: serde_json::Value,
-}
-
 impl Chart {
     /// The `visualization.created` event of this chart.
     pub fn event(&self) -> EventKind {
@@ -120,6 +106,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
     use std::sync::Arc;
 
+    use crate::viz::ChartSpec;
     use arrow::array::{Int64Array, RecordBatch, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
 

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::artifact::{Chart, Dataset, QueryOutcome};
+use super::artifact::{Dataset, QueryOutcome};
 use super::state::{RunShared, Terminal};
 use crate::connector::{ConnectorRef, QueryData, QueryOptions, find_connection};
 use crate::context::ContextHub;
@@ -18,6 +18,7 @@ use crate::events::EventKind;
 use crate::guard::SqlGuard;
 use crate::llm::{ChatRequest, ChatResponse, LlmClient, Usage};
 use crate::store::{QueryRecord, QueryStatus};
+use crate::viz::Chart;
 use crate::viz::ChartSpec;
 
 /// The `query.result` event of a query that was refused or failed.
@@ -33,6 +34,9 @@ fn failed_result(query_id: Uuid, error: &crate::error::Error, duration_ms: u64) 
     }
 }
 
+/// How often a tool waiting on the model resets its idle timer.
+const HEARTBEAT_WHILE_WAITING: Duration = Duration::from_secs(5);
+
 /// What a tool can reach: the run's connections, model, guard and context hub, its event stream
 /// and artifacts, and the cancellation token.
 #[derive(Clone)]
@@ -40,6 +44,9 @@ pub struct ToolContext {
     shared: Arc<RunShared>,
     execution_id: Uuid,
     tool: String,
+    /// How the audit log names the caller: `agent` for a built-in tool, `tool:<name>` for the
+    /// host's own.
+    audit_source: String,
     iteration: u32,
     activity: Arc<watch::Sender<u64>>,
 }
@@ -55,18 +62,27 @@ impl std::fmt::Debug for ToolContext {
 }
 
 impl ToolContext {
+    /// The context of one call of `tool`; `builtin` says whether it is one of the built-in
+    /// tools (the audit log names those `agent`, the host's own `tool:<name>`).
     pub(crate) fn new(
         shared: Arc<RunShared>,
         execution_id: Uuid,
         tool: String,
+        builtin: bool,
         iteration: u32,
     ) -> (Self, watch::Receiver<u64>) {
         let (tx, rx) = watch::channel(0);
+        let audit_source = if builtin {
+            "agent".to_string()
+        } else {
+            format!("tool:{tool}")
+        };
         (
             Self {
                 shared,
                 execution_id,
                 tool,
+                audit_source,
                 iteration,
                 activity: Arc::new(tx),
             },
@@ -126,12 +142,12 @@ impl ToolContext {
 
     /// What the model may see of the data in this run (the request's setting, else the
     /// agent's). A host tool that hands data to the model should respect it.
-    pub fn exposure(&self) -> crate::agent::DataExposure {
+    pub fn exposure(&self) -> crate::exposure::DataExposure {
         self.shared.exposure
     }
 
     /// Whether the model may see the values of query `query_id` of this run (always under
-    /// [`DataExposure::Full`](crate::agent::DataExposure::Full)).
+    /// [`DataExposure::Full`](crate::exposure::DataExposure::Full)).
     pub fn shows_values(&self, query_id: Uuid) -> bool {
         self.shared.shows(query_id)
     }
@@ -145,9 +161,9 @@ impl ToolContext {
         let s = self.shared.scratch().ok()?;
         let i = s.queries.iter().position(|q| q.query_id == query_id)?;
         let columns = data::columns_meta(&s.queries[i].data.schema);
-        Some(crate::agent::exposure::withheld_note(
+        Some(crate::exposure::withheld_note(
             self.shared.exposure,
-            &crate::agent::exposure::result_ref(i),
+            &crate::exposure::result_ref(i),
             &columns,
         ))
     }
@@ -206,11 +222,21 @@ impl ToolContext {
     }
 
     /// Calls the run's model, counting time and tokens against the run's budgets.
+    ///
+    /// A model call in flight is the tool working: the tool's idle timer is reset every few
+    /// seconds while it waits (a slow model on a CPU can take minutes to read a long prompt;
+    /// the model client's own first-byte and idle timeouts bound the call itself).
     pub async fn complete(&self, request: ChatRequest) -> Result<ChatResponse> {
         let started = Instant::now();
-        let resp = tokio::select! {
-            r = self.shared.llm.complete(request.clone()) => r,
-            () = self.shared.cancel.cancelled() => Err(Error::Cancelled),
+        let call = self.shared.llm.complete(request.clone());
+        tokio::pin!(call);
+        let mut beat = tokio::time::interval(HEARTBEAT_WHILE_WAITING);
+        let resp = loop {
+            tokio::select! {
+                r = &mut call => break r,
+                () = self.shared.cancel.cancelled() => break Err(Error::Cancelled),
+                _ = beat.tick() => self.heartbeat(),
+            }
         };
         let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let mut s = self.shared.scratch()?;
@@ -260,11 +286,11 @@ impl ToolContext {
             duration_ms: None,
             created_at: Utc::now(),
         };
-        let audited = crate::agent::policy::Audited {
+        let audited = super::audit::Audited {
             user: self.shared.user.as_ref(),
             run_id: Some(self.shared.run_id),
             query_id: Some(query_id),
-            source: self.audit_source(),
+            source: self.audit_source.clone(),
             connection: info.name.clone(),
             run_as: None,
         };
@@ -277,7 +303,7 @@ impl ToolContext {
             Ok(g) => g,
             Err(e) => {
                 let rec = audited.record(sql, None, Err(&e), Duration::ZERO);
-                crate::agent::policy::append(&self.shared.store, &rec, audit_required).await?;
+                super::audit::append(&self.shared.store, &rec, audit_required).await?;
                 record.status = QueryStatus::Refused;
                 record.error = Some(e.to_string());
                 self.emit(EventKind::QueryCreated {
@@ -306,7 +332,7 @@ impl ToolContext {
             .with_timeout(guarded.timeout)
             .with_cancel(self.shared.cancel.child_token());
         let started = Instant::now();
-        let (run_as, result) = crate::agent::policy::run_as(
+        let (run_as, result) = super::audit::run_as(
             self.shared.credentials.as_deref(),
             self.shared.user.as_ref(),
             &conn,
@@ -314,13 +340,13 @@ impl ToolContext {
             &guarded.sql,
         )
         .await;
-        let audited = crate::agent::policy::Audited { run_as, ..audited };
+        let audited = super::audit::Audited { run_as, ..audited };
         let duration = started.elapsed();
         let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
         record.duration_ms = Some(duration_ms);
         self.heartbeat();
         let rec = audited.record(sql, Some(&guarded), result.as_ref(), duration);
-        crate::agent::policy::append(&self.shared.store, &rec, audit_required).await?;
+        super::audit::append(&self.shared.store, &rec, audit_required).await?;
         match result {
             Err(e) => {
                 record.status = QueryStatus::Error;
@@ -352,18 +378,6 @@ impl ToolContext {
                 s.queries.push(dataset.clone());
                 Ok(dataset)
             }
-        }
-    }
-
-    /// `agent` for the built-in tools, `tool:<name>` for the host's own.
-    fn audit_source(&self) -> String {
-        if crate::tools::ToolRegistry::builtin()
-            .get(&self.tool)
-            .is_some()
-        {
-            "agent".into()
-        } else {
-            format!("tool:{}", self.tool)
         }
     }
 

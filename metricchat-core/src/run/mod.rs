@@ -7,10 +7,14 @@
 //! depend on this module without a cycle.
 
 mod artifact;
+pub(crate) mod audit;
 mod context;
+pub(crate) mod dashboard;
+pub(crate) mod exposure;
 mod shared;
 pub(crate) mod state;
 
-pub use artifact::{Chart, Dataset, QueryOutcome};
+pub use crate::viz::Chart;
+pub use artifact::{Dataset, QueryOutcome};
 pub use context::ToolContext;
 pub use shared::{FinishingStream, SharedRun};

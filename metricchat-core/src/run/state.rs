@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::artifact::{Chart, Dataset};
+use super::artifact::Dataset;
 use crate::connector::ConnectorRef;
 use crate::context::ContextHub;
 use crate::error::{Error, Result};
@@ -15,6 +15,7 @@ use crate::events::{Event, EventKind};
 use crate::guard::SqlGuard;
 use crate::llm::{LlmClient, Usage};
 use crate::store::{QueryRecord, Store, VisualizationRecord};
+use crate::viz::Chart;
 
 /// Assigns `seq`/`ts`, sends events to the subscriber and buffers them for the store.
 #[derive(Debug)]
@@ -104,7 +105,7 @@ pub(crate) struct RunScratch {
     pub llm_ms: u64,
     pub first_token_ms: Option<u64>,
     pub terminal: Option<Terminal>,
-    /// Queries whose values the model may not see (see [`crate::agent::DataExposure`]).
+    /// Queries whose values the model may not see (see [`crate::exposure::DataExposure`]).
     pub withheld: std::collections::HashSet<Uuid>,
 }
 
@@ -151,7 +152,7 @@ pub(crate) struct RunShared {
     /// `guard` without a policy until then).
     pub policy_guard: std::sync::OnceLock<SqlGuard>,
     /// What the model may see of the data in this run.
-    pub exposure: crate::agent::DataExposure,
+    pub exposure: crate::exposure::DataExposure,
     /// Resolves the database identity the user's statements run as.
     pub credentials: Option<Arc<dyn crate::connector::CredentialProvider>>,
 }
@@ -185,14 +186,14 @@ impl RunShared {
                 if self.exposure.is_full() || !s.withheld.contains(&q.query_id) {
                     shown(q)
                 } else {
-                    crate::agent::exposure::withheld_digest(self.exposure, i, q)
+                    super::exposure::withheld_digest(self.exposure, i, q)
                 }
             })
             .collect()
     }
 
     /// The answer the host gets from the model's `text` (a template unless the exposure is
-    /// full): placeholders filled from the results, see [`crate::agent::DataExposure`].
+    /// full): placeholders filled from the results, see [`crate::exposure::DataExposure`].
     pub(crate) fn render_answer(&self, text: &str) -> String {
         if self.exposure.is_full() {
             return text.to_string();
@@ -200,9 +201,7 @@ impl RunShared {
         let Ok(s) = self.scratch() else {
             return text.to_string();
         };
-        crate::agent::exposure::render_answer(text, &s.queries, &|d| {
-            s.withheld.contains(&d.query_id)
-        })
+        super::exposure::render_answer(text, &s.queries, &|d| s.withheld.contains(&d.query_id))
     }
 
     pub(crate) fn scratch(&self) -> Result<MutexGuard<'_, RunScratch>> {

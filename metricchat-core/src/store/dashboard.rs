@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{QueryRecord, QueryStatus};
 use crate::dashboard::Dashboard;
 use crate::error::{Error, Result};
-use crate::run::Chart;
+use crate::viz::Chart;
 
 /// One re-run of a stored query ([`crate::Agent::rerun_query`]): a new version of its result.
 /// Version 1 is the first re-run (the original run is the query's own record).

@@ -70,7 +70,19 @@ impl Tool for AnswerQuestion {
         }
         .with_purpose("answer");
         let started = std::time::Instant::now();
-        let mut stream = ctx.llm().stream(req.clone()).await?;
+        // Waiting for the model (a long prompt on a CPU can take minutes before the first
+        // token) is working, not idling: beat while waiting; the model client's own
+        // first-byte and idle timeouts bound the call.
+        let mut beat = tokio::time::interval(std::time::Duration::from_secs(5));
+        let open = ctx.llm().stream(req.clone());
+        tokio::pin!(open);
+        let mut stream = loop {
+            tokio::select! {
+                s = &mut open => break s?,
+                () = ctx.cancellation().cancelled() => return Err(crate::error::Error::Cancelled.into()),
+                _ = beat.tick() => ctx.heartbeat(),
+            }
+        };
         let mut reported = false;
         let block_id = Uuid::now_v7();
         let mut text = String::new();
@@ -78,6 +90,7 @@ impl Tool for AnswerQuestion {
             let next = tokio::select! {
                 n = stream.next() => n,
                 () = ctx.cancellation().cancelled() => return Err(crate::error::Error::Cancelled.into()),
+                _ = beat.tick() => { ctx.heartbeat(); continue; }
             };
             let Some(ev) = next else { break };
             match ev? {
@@ -90,7 +103,7 @@ impl Tool for AnswerQuestion {
                         text: if exposure.is_full() {
                             text.clone()
                         } else {
-                            crate::agent::exposure::fill(&text, &ctx.datasets()).0
+                            crate::run::exposure::fill(&text, &ctx.datasets()).0
                         },
                         done: false,
                     });

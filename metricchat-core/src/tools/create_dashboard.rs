@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Tool, ToolCategory, ToolContext, ToolError};
-use crate::dashboard::refresh::Env;
-use crate::dashboard::{Block, BlockContent, Dashboard, build};
+use crate::dashboard::{Block, BlockContent, Dashboard};
+use crate::run::dashboard::refresh::Env;
 
 /// Builds a dashboard from this run's results (the model proposes blocks and their layout),
 /// checks that every block runs, and saves it in the store. Mistakes (unknown fields, a block
@@ -128,7 +128,7 @@ impl Tool for CreateDashboard {
                     "this run has no result yet: run create_data first",
                 ));
             }
-            let mut d = build::from_datasets(&args.title, &datasets, &ctx.charts());
+            let mut d = Dashboard::from_datasets(&args.title, &datasets, &ctx.charts());
             d.description = args.description;
             d
         } else {

@@ -95,10 +95,25 @@ async fn write_sql(
         ..ChatRequest::new(vec![ChatMessage::system(system), ChatMessage::user(user)])
     }
     .with_purpose(purpose);
-    let resp = ctx.complete(req).await?;
+    let resp = ctx.complete(req.clone()).await?;
     let sql = extract_sql(&resp.text);
+    if !sql.is_empty() {
+        return Ok(sql);
+    }
+    // Small models sometimes answer in prose or ask back instead of writing the query: ask
+    // once more in the same conversation, told so, a little warmer.
+    ctx.progress("the model wrote no SQL; asking again");
+    let mut messages = req.messages;
+    messages.push(ChatMessage::assistant(resp.text));
+    messages.push(ChatMessage::user(prompts::SQL_ONLY));
+    let again = ChatRequest {
+        temperature: Some(temperature.max(0.3)),
+        ..ChatRequest::new(messages)
+    }
+    .with_purpose(purpose);
+    let sql = extract_sql(&ctx.complete(again).await?.text);
     if sql.is_empty() {
-        return Err(ToolError::retryable("the model returned no SQL"));
+        return Err(ToolError::retryable("the model returned no SQL, twice"));
     }
     Ok(sql)
 }

@@ -159,5 +159,19 @@ fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>
     })
 }
 
+/// A chart proposed by a run for one of its datasets: its spec and the ECharts option drawn
+/// from it. Its event and store row are views of it ([`Chart::event`], [`Chart::record`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Chart {
+    /// Visualization id.
+    pub id: uuid::Uuid,
+    /// The charted query.
+    pub query_id: uuid::Uuid,
+    /// Spec.
+    pub spec: ChartSpec,
+    /// ECharts option.
+    pub echarts: serde_json::Value,
+}
+
 #[cfg(test)]
 mod tests;

@@ -1,28 +1,30 @@
 //! [`Dashboard::refresh`]: every block's query at once, each block keeping its own outcome.
+//!
+//! Runs on an [`Env`] (connections, guard settings, store) that the agent or a tool's context
+//! gives, so neither the dashboard model nor this module imports the agent.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use serde::Serialize;
 
-use super::{
-    Block, BlockContent, BlockQuery, BlockResult, Dashboard, Kpi, MAX_BLOCK_ROWS, Parameter,
-    invalid,
-};
-use crate::Agent;
 use crate::connector::{ConnectorRef, QueryData, QueryOptions, collect_stream, find_connection};
+use crate::dashboard::{
+    Block, BlockContent, BlockQuery, BlockResult, Dashboard, Kpi, MAX_BLOCK_ROWS, Parameter,
+    RefreshSummary, invalid,
+};
 use crate::data::array_to_json;
 use crate::error::{Error, ErrorKind, Result};
 use crate::guard::{GuardConfig, SqlGuard};
+use crate::run::ToolContext;
 use crate::store::Store;
 use crate::viz;
 
 /// Points drawn at most per chart (as the `create_visualization` tool).
-const MAX_POINTS: usize = 2_000;
+pub(crate) const MAX_POINTS: usize = 2_000;
 
 /// What a refresh runs on: connections, guard settings and the store (for queries named by
-/// id). Made from an [`Agent`] or from a tool's [`ToolContext`](crate::tools::ToolContext).
+/// id). Made from an [`Agent`](crate::Agent) or from a tool's [`ToolContext`].
 pub(crate) struct Env<'a> {
     pub connections: &'a [ConnectorRef],
     pub guard: &'a GuardConfig,
@@ -30,32 +32,13 @@ pub(crate) struct Env<'a> {
 }
 
 impl<'a> Env<'a> {
-    pub(crate) fn of_agent(agent: &'a Agent) -> Self {
-        Self {
-            connections: agent.connections(),
-            guard: &agent.config().guard,
-            store: agent.store(),
-        }
-    }
-
-    pub(crate) fn of_tool(ctx: &'a crate::tools::ToolContext) -> Self {
+    pub(crate) fn of_tool(ctx: &'a ToolContext) -> Self {
         Self {
             connections: ctx.connections(),
             guard: ctx.guard().config(),
             store: ctx.store(),
         }
     }
-}
-
-/// What a refresh did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RefreshSummary {
-    /// Blocks with a query that ran.
-    pub refreshed: usize,
-    /// Blocks whose query failed (each carries its error).
-    pub failed: usize,
-    /// Wall time of the whole refresh.
-    pub duration_ms: u64,
 }
 
 /// A query that ran through the guard: the SQL as run, its data, how long it took and
@@ -100,7 +83,7 @@ pub(crate) async fn run_guarded(
     })?;
     let info = conn.info();
     let bound = match block {
-        Some(b) => super::bind_parameters(b, sql, info.dialect, params)?,
+        Some(b) => crate::dashboard::bind_parameters(b, sql, info.dialect, params)?,
         None => sql.to_string(),
     };
     let guarded = SqlGuard::new(env.guard.clone()).check(&bound, info.dialect)?;
@@ -314,15 +297,8 @@ async fn refresh_block(env: &Env<'_>, block: &Block, params: &[Parameter]) -> Op
 }
 
 impl Dashboard {
-    /// Re-runs every block's query concurrently through `agent`'s guard, on the block's
-    /// connection, with the dashboard's parameters bound. A block that fails keeps its error
-    /// (in [`BlockResult::error`]) and the others still refresh; each block records when it
-    /// was refreshed. Blocks without a query (text, headings) are left as they are.
-    pub async fn refresh(&mut self, agent: &Agent) -> RefreshSummary {
-        self.refresh_in(&Env::of_agent(agent)).await
-    }
-
-    /// [`refresh`](Self::refresh) on `env`.
+    /// [`refresh`](Self::refresh) on `env`: the agent's connections, guard and store, or a
+    /// tool's.
     pub(crate) async fn refresh_in(&mut self, env: &Env<'_>) -> RefreshSummary {
         let started = Instant::now();
         let params = &self.parameters;
