@@ -186,7 +186,10 @@ export interface AskResultMeta {
   usage: Usage
 }
 
-/** A chart proposed by a run for one of its datasets. */
+/**
+ * A chart proposed by a run for one of its datasets: its spec and the ECharts option drawn
+ * from it. Its event and store row are views of it ([`Chart::event`], [`Chart::record`]).
+ */
 export interface Chart {
   /** ECharts option. */
   echarts: unknown
@@ -486,6 +489,6 @@ export interface UserContext {
   attributes: Record<string, unknown>
   /** The user's id in the host application. */
   id: string
-  /** Roles, for the host's [`PolicyProvider`]. */
+  /** Roles, for the host's [`PolicyProvider`](crate::guard::PolicyProvider). */
   roles: string[]
 }

@@ -339,7 +339,8 @@ class AskResultMeta(TypedDict):
 
 
 class Chart(TypedDict):
-    """A chart proposed by a run for one of its datasets."""
+    """A chart proposed by a run for one of its datasets: its spec and the ECharts option drawn
+from it. Its event and store row are views of it ([`Chart::event`], [`Chart::record`])."""
 
     #: ECharts option.
     echarts: Any
@@ -635,7 +636,7 @@ assert_eq!(user.attributes["tenant_id"], 7);
     attributes: Dict[str, Any]
     #: The user's id in the host application.
     id: str
-    #: Roles, for the host's [`PolicyProvider`].
+    #: Roles, for the host's [`PolicyProvider`](crate::guard::PolicyProvider).
     roles: List[str]
 
 
