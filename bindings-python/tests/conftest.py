@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -15,6 +16,12 @@ from typing import Any, Callable, Dict, List
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+
+# The KeyboardInterrupt tests raise SIGINT with `_thread.interrupt_main()`, which does nothing
+# while SIGINT is ignored — as it is for a command a non-interactive shell started in the
+# background (`scripts/test.sh &`). Python then installs no handler; put the default back.
+if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL):
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _fake_llm_bin() -> pathlib.Path:

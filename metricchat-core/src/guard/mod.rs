@@ -23,7 +23,7 @@
 //!
 //! `TOP n` (SQL Server, Snowflake) is not lowered in place; such queries are wrapped.
 
-mod clean;
+pub(crate) mod clean;
 mod deny;
 mod lex;
 mod limit;

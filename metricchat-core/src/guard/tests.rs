@@ -867,6 +867,12 @@ fn fences_and_semicolons_are_stripped() {
     );
     assert_eq!(extract_sql("\n  SELECT 1 ; ;\n"), "SELECT 1");
     assert_eq!(extract_sql("SELECT ';' AS s;"), "SELECT ';' AS s");
+    // The guard's cleaning drops nothing but fences and trailing semicolons.
+    assert_eq!(
+        extract_sql("SELECT 1; DROP TABLE t"),
+        "SELECT 1; DROP TABLE t"
+    );
+    assert_eq!(extract_sql("Fixed:\nSELECT 1"), "Fixed:\nSELECT 1");
 
     let ok = passes(
         &guard(),
@@ -1148,4 +1154,49 @@ fn known_false_refusals_pass() {
         Dialect::Sqlite,
     );
     refused(&guard(), "PRAGMA journal_mode = DELETE", Dialect::Sqlite);
+}
+
+#[test]
+fn model_replies_lose_their_prose_but_no_statement() {
+    use super::clean::sql_from_reply;
+    assert_eq!(
+        sql_from_reply(
+            "Error: query failed: no field t2.dest\n\nFixed Query:\nSELECT COUNT(DISTINCT dest)\n\
+             FROM flights\n\nExplanation: the alias was wrong."
+        ),
+        "SELECT COUNT(DISTINCT dest)\nFROM flights"
+    );
+    assert_eq!(
+        sql_from_reply("WITH a AS (SELECT 1 AS x)\n\nSELECT x\nFROM a\n\nORDER BY x"),
+        "WITH a AS (SELECT 1 AS x)\n\nSELECT x\nFROM a\n\nORDER BY x"
+    );
+    assert_eq!(
+        sql_from_reply("SELECT a FROM t; This query lists a."),
+        "SELECT a FROM t"
+    );
+    assert_eq!(
+        sql_from_reply("SELECT 'a;b' FROM t; -- done"),
+        "SELECT 'a;b' FROM t; -- done"
+    );
+    assert_eq!(
+        sql_from_reply("Sure:\n```sql\nSELECT 1\n```\nDone."),
+        "SELECT 1"
+    );
+    assert_eq!(
+        sql_from_reply("I cannot answer that."),
+        "I cannot answer that."
+    );
+    // Statements stay, for the guard to refuse by name.
+    for reply in [
+        "SELECT 1; DROP TABLE t",
+        "SELECT 1;\n\nDROP TABLE t",
+        "SELECT 1;\n\nDELETE FROM t",
+        "SELECT 1; SELECT 2",
+    ] {
+        let sql = sql_from_reply(reply);
+        assert!(
+            refused(&guard(), &sql, Dialect::Generic).contains("statement"),
+            "{reply} -> {sql}"
+        );
+    }
 }
