@@ -92,25 +92,6 @@ pub(crate) fn sql_writer(dialect: &str, tables: &str, rules: &str) -> String {
     )
 }
 
-/// The system prompt the SQL writer and the answer writer share in a SQL-first run: only
-/// what stays the same across questions (the schema and the rules), so the model server's
-/// prefix cache holds across both calls and across questions; each call's task is in its user
-/// message ([`sql_task`], [`ANSWER_WRITER`]).
-pub(crate) fn analyst_system(dialect: &str, tables: &str, rules: &str) -> String {
-    format!(
-        "You are a data analyst. The database speaks the {dialect} SQL dialect.\n\nTables:\n\
-         {tables}\n{rules}"
-    )
-}
-
-/// The SQL writer's task when it shares [`analyst_system`]: the first line of its request.
-pub(crate) fn sql_task(dialect: &str) -> String {
-    format!(
-        "Write one read-only SQL query in the {dialect} dialect. Reply with only the SQL, no \
-         explanation."
-    )
-}
-
 /// `create_data`'s request for SQL.
 pub(crate) fn sql_write(question: &str, need: &str) -> String {
     format!("Question: {question}\nData needed: {need}")

@@ -50,7 +50,6 @@ pub(crate) fn start(
         policy_guard: std::sync::OnceLock::new(),
         exposure: options.exposure.unwrap_or(inner.config.exposure),
         credentials: inner.credential_provider.clone(),
-        shared_prefix: inner.config.protocol == crate::planner::DecisionProtocol::SqlFirst,
     });
     let handle = tokio::spawn(async move {
         let mut l = Loop::new(inner, shared.clone(), history);

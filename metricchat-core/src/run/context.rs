@@ -146,12 +146,6 @@ impl ToolContext {
         self.shared.exposure
     }
 
-    /// Whether the built-in tools' model calls share one system prompt (schema and rules) with
-    /// the task in the user message, for the model server's prefix cache.
-    pub(crate) fn shared_prefix(&self) -> bool {
-        self.shared.shared_prefix
-    }
-
     /// Whether the model may see the values of query `query_id` of this run (always under
     /// [`DataExposure::Full`](crate::exposure::DataExposure::Full)).
     pub fn shows_values(&self, query_id: Uuid) -> bool {

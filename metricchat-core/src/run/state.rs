@@ -155,10 +155,6 @@ pub(crate) struct RunShared {
     pub exposure: crate::exposure::DataExposure,
     /// Resolves the database identity the user's statements run as.
     pub credentials: Option<Arc<dyn crate::connector::CredentialProvider>>,
-    /// The built-in tools' model calls share one system prompt (the schema and rules) and put
-    /// their task in the user message, so a server's prefix cache holds across them (the
-    /// SQL-first protocol, whose run is nothing but those calls).
-    pub shared_prefix: bool,
 }
 
 impl RunShared {

@@ -55,23 +55,12 @@ impl Tool for AnswerQuestion {
     ) -> Result<AnswerQuestionOutput, ToolError> {
         let digest = ctx.results_digest(20);
         let exposure = ctx.exposure();
-        let writer = if exposure.is_full() {
+        let system = if exposure.is_full() {
             crate::prompts::ANSWER_WRITER.to_string()
         } else {
             crate::prompts::answer_writer_template(exposure)
         };
         let mut user = crate::prompts::answer_user(ctx.question(), &digest);
-        // With a shared prefix the system prompt is the SQL writer's (schema and rules, cached
-        // by the model server) and the writer's instructions lead the user message.
-        let system = match ctx.connection(None) {
-            Ok(conn) if ctx.shared_prefix() => {
-                let info = conn.info();
-                user = format!("{writer}\n\n{user}");
-                super::create_data::SqlPrompt::of(ctx, info.dialect.display_name(), &info.name)
-                    .system
-            }
-            _ => writer,
-        };
         if let Some(f) = args.focus.filter(|f| !f.trim().is_empty()) {
             user.push_str(&format!("\nFocus: {f}"));
         }

@@ -72,46 +72,16 @@ pub struct CreateDataOutput {
     pub values_withheld: Option<String>,
 }
 
-/// The SQL writer's prompts on one connection: its system prompt, and the task line its user
-/// messages start with when the run's model calls share one system prompt
-/// ([`ToolContext::shared_prefix`]; then the system prompt is the schema and rules only).
-pub(crate) struct SqlPrompt {
-    /// The system prompt.
-    pub system: String,
-    task: Option<String>,
-}
-
-impl SqlPrompt {
-    /// The prompts for `connection` (whose dialect is `dialect`) in this run.
-    pub(crate) fn of(ctx: &ToolContext, dialect: &str, connection: &str) -> Self {
-        let tables = ctx
-            .plan()
+fn sql_system_prompt(ctx: &ToolContext, dialect: &str, connection: &str) -> String {
+    prompts::sql_writer(
+        dialect,
+        &ctx.plan()
             .map(|p| p.schema_for(Some(connection)))
-            .unwrap_or_else(|| ctx.hub().schema_text(Some(connection)));
-        let rules = ctx
-            .plan()
+            .unwrap_or_else(|| ctx.hub().schema_text(Some(connection))),
+        &ctx.plan()
             .map(|p| format!("{}{}", p.section("rules"), p.section("memories")))
-            .unwrap_or_else(|| ctx.hub().rules_text());
-        if ctx.shared_prefix() {
-            Self {
-                system: prompts::analyst_system(dialect, &tables, &rules),
-                task: Some(prompts::sql_task(dialect)),
-            }
-        } else {
-            Self {
-                system: prompts::sql_writer(dialect, &tables, &rules),
-                task: None,
-            }
-        }
-    }
-
-    /// A user message of the SQL writer: `body`, after the task line when there is one.
-    fn user(&self, body: String) -> String {
-        match &self.task {
-            Some(task) => format!("{task}\n\n{body}"),
-            None => body,
-        }
-    }
+            .unwrap_or_else(|| ctx.hub().rules_text()),
+    )
 }
 
 async fn write_sql(
@@ -201,8 +171,7 @@ impl Tool for CreateData {
             .description
             .clone()
             .unwrap_or_else(|| args.title.clone());
-        let prompt = SqlPrompt::of(ctx, info.dialect.display_name(), &info.name);
-        let system = prompt.system.clone();
+        let system = sql_system_prompt(ctx, info.dialect.display_name(), &info.name);
         let mut sql = match args
             .sql
             .as_deref()
@@ -215,7 +184,7 @@ impl Tool for CreateData {
                 write_sql(
                     ctx,
                     &system,
-                    prompt.user(prompts::sql_write(ctx.question(), &need)),
+                    prompts::sql_write(ctx.question(), &need),
                     "sql_write",
                     0.0,
                 )
@@ -233,9 +202,9 @@ impl Tool for CreateData {
                 Err(e) if attempt < MAX_SQL_ATTEMPTS && repairable(&e) => {
                     ctx.progress(format!("attempt {attempt} failed; repairing SQL"));
                     failed.push(normalize_sql(&sql));
-                    let repair = prompt.user(prompts::sql_repair(ctx.question(), &need, &sql, &e));
+                    let prompt = prompts::sql_repair(ctx.question(), &need, &sql, &e);
                     let mut repaired =
-                        write_sql(ctx, &system, repair.clone(), "sql_repair", 0.0).await?;
+                        write_sql(ctx, &system, prompt.clone(), "sql_repair", 0.0).await?;
                     if failed.contains(&normalize_sql(&repaired)) {
                         // Small models often hand the failing query back unchanged; running it
                         // again would fail the same way. Ask once more, warmer and told so.
@@ -243,7 +212,7 @@ impl Tool for CreateData {
                         repaired = write_sql(
                             ctx,
                             &system,
-                            prompts::sql_repair_repeated(&repair),
+                            prompts::sql_repair_repeated(&prompt),
                             "sql_repair",
                             0.7,
                         )
