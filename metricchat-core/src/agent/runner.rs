@@ -61,7 +61,9 @@ async fn attempt(
     let t = tool.clone();
     let c = ctx.clone();
     let mut handle = tokio::spawn(async move { t.call_json(&c, args).await });
-    let hard_deadline = Instant::now() + policy.hard_timeout;
+    let began = Instant::now();
+    // Time the tool spent waiting for a person's approval does not count against its limits.
+    let hard_deadline = || began + policy.hard_timeout + ctx.waited_for_approval();
     let mut started = false;
     activity.mark_unchanged();
     loop {
@@ -70,7 +72,7 @@ async fn attempt(
         } else {
             (policy.start_timeout, "start")
         };
-        let wait = limit.min(hard_deadline.saturating_duration_since(Instant::now()));
+        let wait = limit.min(hard_deadline().saturating_duration_since(Instant::now()));
         tokio::select! {
             res = &mut handle => {
                 return AttemptEnd::Done(match res {
@@ -99,7 +101,7 @@ async fn attempt(
                     Ok(Err(_)) => started = true,
                     Err(_) => {
                         handle.abort();
-                        let (what, after) = if Instant::now() >= hard_deadline {
+                        let (what, after) = if Instant::now() >= hard_deadline() {
                             ("total", policy.hard_timeout)
                         } else {
                             (what, limit)
