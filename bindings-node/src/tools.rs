@@ -2,9 +2,7 @@
 
 use std::sync::Arc;
 
-use metricchat::approval::{
-    ApprovalDecision, ApprovalHandler, ApprovalRequest, FnApprovalHandler,
-};
+use metricchat::approval::{ApprovalDecision, ApprovalHandler, ApprovalRequest, FnApprovalHandler};
 use metricchat::tools::{DynTool, ExternalCall, ExternalHandler, ExternalTool, ToolError};
 use napi::Status;
 use napi::bindgen_prelude::Promise;

@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use pyo3::prelude::*;
 
-use metricchat::approval::{
-    ApprovalDecision, ApprovalHandler, ApprovalRequest, FnApprovalHandler,
-};
+use metricchat::approval::{ApprovalDecision, ApprovalHandler, ApprovalRequest, FnApprovalHandler};
 
 /// The handler calling `decide`.
 pub(crate) fn handler(decide: Py<PyAny>) -> Arc<dyn ApprovalHandler> {

@@ -139,10 +139,14 @@ impl ApprovalPolicy {
             }
         }
         let covered = missing.len()
-            < [self.max_rows.is_some(), self.max_bytes.is_some(), self.max_cost.is_some()]
-                .iter()
-                .filter(|set| **set)
-                .count();
+            < [
+                self.max_rows.is_some(),
+                self.max_bytes.is_some(),
+                self.max_cost.is_some(),
+            ]
+            .iter()
+            .filter(|set| **set)
+            .count();
         if self.require_estimate && !covered {
             return Some(match estimate {
                 None => "the engine gives no cost estimate (require_estimate)".to_string(),

@@ -15,7 +15,7 @@ use metricchat::approval::{
 use metricchat::events::{Event, EventKind};
 use metricchat::llm::{OpenAiClient, OpenAiConfig};
 use metricchat::planner::DecisionProtocol;
-use metricchat::store::{AuditFilter, AuditOutcome, MemoryStore};
+use metricchat::store::{AuditFilter, AuditOutcome, MemoryStore, Store};
 use metricchat::{Agent, AgentBuilder, Run};
 use metricchat_testkit::{Exchange, FakeLlmServer, Matcher, Reply};
 use serde_json::json;
@@ -189,7 +189,10 @@ async fn the_host_approves_a_statement_above_the_threshold() {
     let estimate = estimate.as_ref().unwrap();
     assert_eq!(estimate.source, "postgres EXPLAIN");
     assert!(estimate.rows.unwrap() > 1_000, "{estimate:?}");
-    assert!(estimate.bytes.is_some() && estimate.cost.is_some(), "{estimate:?}");
+    assert!(
+        estimate.bytes.is_some() && estimate.cost.is_some(),
+        "{estimate:?}"
+    );
     assert!(reason.contains("exceeds max_rows 1000"), "{reason}");
     assert_eq!(*timeout_ms, 30_000);
     assert_eq!(resolved(&events), vec![(true, Approver::Host, None)]);
@@ -269,7 +272,10 @@ async fn no_decision_in_time_denies() {
     let Some(db) = Db::create("timeout").await else {
         return;
     };
-    let server = script(Matcher::body_contains("not approved: no decision within 0.5s")).await;
+    let server = script(Matcher::body_contains(
+        "not approved: no decision within 0.5s",
+    ))
+    .await;
     let store = Arc::new(MemoryStore::new());
     let agent = builder(&server, &db, &store)
         .approval(policy().timeout(Duration::from_millis(500)))
@@ -293,7 +299,11 @@ async fn no_decision_in_time_denies() {
         .unwrap();
     assert_eq!(denied.len(), 1);
     assert!(
-        denied[0].error.as_deref().unwrap().ends_with("(by timeout)"),
+        denied[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .ends_with("(by timeout)"),
         "{:?}",
         denied[0].error
     );
@@ -330,11 +340,7 @@ async fn the_handler_decides_and_cheap_or_unpoliced_statements_just_run() {
     assert_eq!(seen.lock().unwrap().len(), 1);
     assert_eq!(
         resolved(&events),
-        vec![(
-            false,
-            Approver::Handler,
-            Some("over budget for wh".into())
-        )]
+        vec![(false, Approver::Handler, Some("over budget for wh".into()))]
     );
 
     // 2. Under the threshold: estimated, not asked.
@@ -383,7 +389,10 @@ async fn cancelling_the_run_while_it_waits_ends_it_as_cancelled() {
     };
     let server = FakeLlmServer::start(vec![Exchange::when(
         planner(),
-        Reply::tool_call("create_data", json!({"title": "Every event", "sql": BIG_SQL})),
+        Reply::tool_call(
+            "create_data",
+            json!({"title": "Every event", "sql": BIG_SQL}),
+        ),
     )])
     .await;
     let store = Arc::new(MemoryStore::new());

@@ -116,8 +116,7 @@ use arrow::datatypes::{
 use async_trait::async_trait;
 use metricchat_core::connector::{
     Capabilities, ColumnInfo, Connector, ConnectorInfo, CostEstimate, Dialect, ForeignKey,
-    QueryLimits,
-    QueryOptions, SendableRecordBatchStream, TableKind, TableRef, TableSchema,
+    QueryLimits, QueryOptions, SendableRecordBatchStream, TableKind, TableRef, TableSchema,
 };
 use metricchat_core::error::{Error, Result};
 use secrecy::{ExposeSecret, SecretString};
@@ -142,8 +141,8 @@ use crate::sqlx::{connection_error, conversion_error, engine_time_left, query_er
 use crate::task::SchemaReply;
 
 mod catalog;
-mod estimate;
 mod config;
+mod estimate;
 mod types;
 
 use catalog::*;

@@ -11,7 +11,8 @@ pub(crate) fn parse_explain(text: &str) -> Option<CostEstimate> {
     let stats = v.get("GlobalStats")?;
     let num = |k: &str| {
         let f = stats.get(k)?;
-        f.as_u64().or_else(|| f.as_str().and_then(|s| s.parse().ok()))
+        f.as_u64()
+            .or_else(|| f.as_str().and_then(|s| s.parse().ok()))
     };
     let source = match (num("partitionsAssigned"), num("partitionsTotal")) {
         (Some(a), Some(t)) => format!("snowflake EXPLAIN ({a} of {t} partitions)"),

@@ -449,7 +449,11 @@ impl Connector for SnowflakeConnector {
         let rows = self
             .catalog_rows(&format!("EXPLAIN USING JSON {sql}"))
             .await?;
-        let text = rows.rows.first().and_then(|r| r.first()).and_then(Option::as_deref);
+        let text = rows
+            .rows
+            .first()
+            .and_then(|r| r.first())
+            .and_then(Option::as_deref);
         Ok(text.and_then(estimate::parse_explain))
     }
 

@@ -1105,8 +1105,12 @@ async fn postgres_estimates_from_explain_without_running() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::QueryFailed, "{err}");
     // The pooled connection is back to normal: a query still runs read-only.
-    run(&fx.conn, &format!("SELECT count(*) FROM {s}.big"), QueryOptions::default())
-        .await
-        .unwrap();
+    run(
+        &fx.conn,
+        &format!("SELECT count(*) FROM {s}.big"),
+        QueryOptions::default(),
+    )
+    .await
+    .unwrap();
     fx.drop_schema().await;
 }

@@ -706,11 +706,7 @@ async fn estimate_reads_explain_using_json() {
     );
     let sf = connector(&fake);
     assert!(sf.info().capabilities.estimate);
-    let e = sf
-        .estimate("SELECT * FROM ORDERS")
-        .await
-        .unwrap()
-        .unwrap();
+    let e = sf.estimate("SELECT * FROM ORDERS").await.unwrap().unwrap();
     assert_eq!(e.bytes, Some(7_340_032));
     assert_eq!(e.rows, None);
     assert_eq!(e.source, "snowflake EXPLAIN (3 of 40 partitions)");

@@ -44,6 +44,9 @@ fn timeout_error(tool: &str, what: &str, after: Duration) -> ToolError {
     }
 }
 
+/// How long a cancelled run waits for its aborted tool to be dropped.
+const UNWIND_WAIT: Duration = Duration::from_secs(1);
+
 enum AttemptEnd {
     Done(Result<serde_json::Value, ToolError>),
     Cancelled,
@@ -92,6 +95,9 @@ async fn attempt(
             }
             () = cancel.cancelled() => {
                 handle.abort();
+                // Let the aborted tool unwind (its drop guards withdraw what it started, e.g. a
+                // pending approval, while the run's events are still open); briefly.
+                let _ = tokio::time::timeout(UNWIND_WAIT, &mut handle).await;
                 return AttemptEnd::Cancelled;
             }
             changed = tokio::time::timeout(wait, activity.changed()) => {

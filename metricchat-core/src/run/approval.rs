@@ -17,6 +17,8 @@ use crate::events::EventKind;
 /// one.
 const ESTIMATE_TIMEOUT: Duration = Duration::from_secs(30);
 
+const CANCELLED: &str = "the run was cancelled while waiting for approval";
+
 /// How often the wait for a decision tells the tool runner the tool is alive.
 const BEAT: Duration = Duration::from_secs(2);
 
@@ -108,6 +110,14 @@ impl Preflight<'_> {
         let approvals = &self.shared.approvals;
         let id = request.approval_id;
         let mut from_host = approvals.register(request.clone())?;
+        // The tool runner aborts the tool when the run is cancelled, dropping this future
+        // mid-wait: the guard still withdraws the request and resolves it as cancelled.
+        let mut pending = Withdraw {
+            shared: self.shared,
+            approval_id: id,
+            query_id: self.query_id,
+            armed: true,
+        };
         self.shared.sink.emit(EventKind::ApprovalRequested {
             approval_id: id,
             query_id: self.query_id,
@@ -149,7 +159,7 @@ impl Preflight<'_> {
                     Approver::Timeout,
                 )),
                 () = self.shared.cancel.cancelled() => break Ok((
-                    ApprovalDecision::deny("the run was cancelled while waiting for approval"),
+                    ApprovalDecision::deny(CANCELLED),
                     Approver::Cancelled,
                 )),
                 _ = beat.tick() => {
@@ -163,8 +173,34 @@ impl Preflight<'_> {
         };
         let ms = u64::try_from(last.elapsed().as_millis()).unwrap_or(0);
         self.waited_ms.fetch_add(ms, Ordering::Relaxed);
+        pending.armed = false;
         approvals.remove(id);
         (self.heartbeat)();
         out
+    }
+}
+
+/// Withdraws a request whose wait ended without a decision being reached here (the future was
+/// dropped): the request leaves the registry and `approval.resolved` says `cancelled`.
+struct Withdraw<'a> {
+    shared: &'a RunShared,
+    approval_id: Uuid,
+    query_id: Uuid,
+    armed: bool,
+}
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        self.shared.approvals.remove(self.approval_id);
+        self.shared.sink.emit(EventKind::ApprovalResolved {
+            approval_id: self.approval_id,
+            query_id: self.query_id,
+            approved: false,
+            by: Approver::Cancelled,
+            reason: Some(CANCELLED.to_string()),
+        });
     }
 }
