@@ -10,6 +10,7 @@ import asyncio
 
 import metricchat as mc
 from conftest import text, tool_call
+from test_types import _EVENT_CLASSES, _conforms
 
 # 336,776 rows; the guard's row cap makes it `LIMIT 10000`, which the plan expects to return.
 BIG = "SELECT * FROM flights"
@@ -42,6 +43,9 @@ def test_sync_stream_approve(fake_llm):
     types, resolved = [], []
     for ev in stream:
         types.append(ev.type)
+        if ev.type.startswith("approval."):
+            # The generated `metricchat.types` declare exactly what arrives.
+            assert _conforms(ev.to_dict(), _EVENT_CLASSES[ev.type]) == []
         if ev.type == "approval.requested":
             assert isinstance(ev, mc.events["approval.requested"])
             assert ev.estimate["rows"] > 1000, ev.to_dict()
