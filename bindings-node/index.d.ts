@@ -7,6 +7,7 @@
 export * from './types'
 import type {
   AgentEvent,
+  ApprovalRequest,
   Chart,
   ColumnMeta,
   DatasetMeta,
@@ -165,7 +166,40 @@ export interface AgentOptions {
    * `{ maxFullTables: 4, sampleValues: 0, schemaTokens: 3000 }`. Unknown keys throw.
    */
   context?: Record<string, number | boolean | null>
+  /**
+   * Cost preflight (the core `ApprovalPolicy`): a statement whose engine estimate exceeds a
+   * threshold emits `approval.requested` and waits for `run.approve(id)` / `run.deny(id, reason)`
+   * or `approvalHandler`; no decision within `timeout` (ms or `"30s"`, default 2 minutes)
+   * denies it. Absent: nothing is estimated.
+   */
+  approval?: ApprovalPolicy
+  /**
+   * Decides every run's approval requests (the host may still decide through the run; the
+   * first decision counts). Returns `true`, `false`, `[false, reason]` or
+   * `{ approved, reason }`, or a promise of one; a throw denies.
+   */
+  approvalHandler?: (request: ApprovalRequest) => ApprovalAnswer | Promise<ApprovalAnswer>
 }
+
+/** When statements need a decision before they run (the core `ApprovalPolicy`). */
+export interface ApprovalPolicy {
+  /** Most rows the engine may expect without a decision. */
+  maxRows?: number
+  /** Most bytes the engine may expect to scan without a decision. */
+  maxBytes?: number
+  /** Highest engine cost figure (its own units) without a decision. */
+  maxCost?: number
+  /** How long to wait: milliseconds or a string with a unit (`"30s"`). */
+  timeout?: number | string
+  /** Ask when the engine gives no estimate (default false: such statements run). */
+  requireEstimate?: boolean
+}
+
+/** What an approval handler returns. */
+export type ApprovalAnswer =
+  | boolean
+  | [boolean, string?]
+  | { approved: boolean; reason?: string | null }
 
 /** Options of one run. */
 export interface RunOptions {
@@ -200,7 +234,7 @@ export interface AuditRecord {
   rows: number | null
   bytes: number | null
   duration_ms: number
-  outcome: 'success' | 'error' | 'refused'
+  outcome: 'success' | 'error' | 'refused' | 'denied'
   error: string | null
 }
 
@@ -271,6 +305,12 @@ export declare class Run implements AsyncIterable<AgentEvent> {
   runId(): Promise<string>
   /** Cancels the run; events up to `run.finished` still arrive. */
   cancel(): void
+  /** Approves the statement of an `approval.requested` event: it runs. Throws `NotFound` when none waits. */
+  approve(approvalId: string): Promise<void>
+  /** Denies it; the model reads `not approved: <reason>`. The denial is audited. */
+  deny(approvalId: string, reason?: string): Promise<void>
+  /** The approval requests waiting for a decision. */
+  pendingApprovals(): Promise<ApprovalRequest[]>
   /** Events in order; leaving the loop early cancels the run. */
   [Symbol.asyncIterator](): AsyncIterator<AgentEvent>
   /** The result (draining events not yet read), or the run's error. */
@@ -424,7 +464,7 @@ export declare class Agent {
     userId?: string
     runId?: string
     connection?: string
-    outcome?: 'success' | 'error' | 'refused'
+    outcome?: 'success' | 'error' | 'refused' | 'denied'
     limit?: number
   }): Promise<AuditRecord[]>
   /** The connections. */

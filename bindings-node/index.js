@@ -74,7 +74,7 @@ function toResult(res) {
 
 /** The spec the Rust `AgentSpec` reads, from the JavaScript options. */
 function agentSpec(options) {
-  const { tools, connections, llm, titleLlm, ...rest } = options;
+  const { tools, connections, llm, titleLlm, approvalHandler, ...rest } = options;
   const spec = snakeKeys(rest);
   if (llm !== undefined) spec.llm = snakeKeys(llm);
   if (titleLlm !== undefined) spec.title_llm = snakeKeys(titleLlm);
@@ -102,6 +102,26 @@ function dispatcher(handlers) {
   };
 }
 
+/**
+ * The approval handler native runs call: `handler(request)` may return (or resolve to) `true`,
+ * `false`, `[false, reason]` or `{ approved, reason }`; a throw denies with its message.
+ */
+function approvalDispatcher(handler) {
+  return async ([, requestJson]) => {
+    try {
+      const out = await handler(JSON.parse(requestJson));
+      let approved = out;
+      let reason = null;
+      if (Array.isArray(out)) [approved, reason = null] = out;
+      else if (out !== null && typeof out === 'object') ({ approved, reason = null } = out);
+      return JSON.stringify({ ok: { approved: approved === true, reason } });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      return JSON.stringify({ error: message || 'the approval handler failed' });
+    }
+  };
+}
+
 /** One run of a question: iterate it for events, then `await run.result()`. */
 class Run {
   #native;
@@ -117,6 +137,27 @@ class Run {
   /** The run's id. */
   async runId() {
     return (await call(() => this.#native)).runId;
+  }
+
+  /** Approves the statement of an `approval.requested` event (`ev.approval_id`): it runs. */
+  async approve(approvalId) {
+    const run = await call(() => this.#native);
+    return callSync(() => run.approve(String(approvalId)));
+  }
+
+  /**
+   * Denies the statement of an `approval.requested` event; the model reads
+   * `not approved: <reason>` and may choose a cheaper query. The denial is audited.
+   */
+  async deny(approvalId, reason = 'denied') {
+    const run = await call(() => this.#native);
+    return callSync(() => run.deny(String(approvalId), String(reason)));
+  }
+
+  /** The approval requests waiting for a decision. */
+  async pendingApprovals() {
+    const run = await call(() => this.#native);
+    return callSync(() => run.pendingApprovals());
   }
 
   /** Cancels the run; its events up to `run.finished` still arrive. */
@@ -393,7 +434,11 @@ class Agent {
       parameters: t.parameters ?? null,
     }));
     const dispatch = tools.length > 0 ? dispatcher(handlers) : undefined;
-    this.#native = call(() => native.createAgent(agentSpec(options), defs, dispatch));
+    if (options.approvalHandler != null && typeof options.approvalHandler !== 'function') {
+      throw new MetricChatError('approvalHandler must be a function', 'InvalidInput');
+    }
+    const approval = options.approvalHandler ? approvalDispatcher(options.approvalHandler) : undefined;
+    this.#native = call(() => native.createAgent(agentSpec(options), defs, dispatch, approval));
     // Errors surface on the first use (or `await agent.ready()`), never as unhandled rejections.
     this.#native.catch(() => {});
     const built = () => call(() => this.#native);

@@ -134,6 +134,15 @@ export declare class NativeRun {
    * `run.finished` still arrive.
    */
   cancel(): void
+  /** Approves the statement of `approval.requested` `approvalId`: it runs. */
+  approve(approvalId: string): void
+  /**
+   * Denies the statement of `approval.requested` `approvalId`; the model reads
+   * `not approved: <reason>`.
+   */
+  deny(approvalId: string, reason: string): void
+  /** The approval requests waiting for a decision (`ApprovalRequest` objects). */
+  pendingApprovals(): any
   /** The next event as its JSON object, or `null` after the last one. */
   next(): Promise<any | null>
   /**
@@ -171,7 +180,7 @@ export interface ConnectOptions {
  * Builds an agent from an `AgentSpec` object (snake_case keys) and JavaScript tools, whose
  * calls go through `dispatch`. Opens the store; makes no call to the model or the warehouses.
  */
-export declare function createAgent(spec: any, tools: Array<ToolDef>, dispatch?: ((arg: [string, string, string]) => Promise<string>)): Promise<NativeAgent>
+export declare function createAgent(spec: any, tools: Array<ToolDef>, dispatch?: ((arg: [string, string, string]) => Promise<string>), approval?: ((arg: [string, string, string]) => Promise<string>)): Promise<NativeAgent>
 
 /**
  * The dashboard checked, with defaults filled in; `parameters` (name to value) are set first,

@@ -113,6 +113,36 @@ export type AgentEvent = {
     error?: string | null
   }
   | {
+    type: 'approval.requested'
+    /** The id to approve or deny. */
+    approval_id: string
+    /** Connection name. */
+    connection: string
+    /** The engine's estimate, when it gave one. */
+    estimate: CostEstimate | null
+    /** The query waiting. */
+    query_id: string
+    /** Why a decision is needed, naming the threshold exceeded. */
+    reason: string
+    /** The SQL as it will run. */
+    sql: string
+    /** How long the run waits before denying, in ms. */
+    timeout_ms: number
+  }
+  | {
+    type: 'approval.resolved'
+    /** The request decided. */
+    approval_id: string
+    /** Whether the statement runs. */
+    approved: boolean
+    /** Who decided: `host`, `handler`, `timeout` or `cancelled`. */
+    by: Approver
+    /** The query it was for. */
+    query_id: string
+    /** The denial's reason. */
+    reason?: string | null
+  }
+  | {
     type: 'visualization.created'
     /** Rendered ECharts option. */
     echarts: unknown
@@ -152,6 +182,37 @@ export type AgentEvent = {
     summary: RunSummary
   }
 )
+
+/**
+ * A statement waiting for a decision: what the `approval.requested` event says, and what an
+ * [`ApprovalHandler`] receives.
+ */
+export interface ApprovalRequest {
+  /** Pass it to [`Run::approve`](crate::Run::approve) / [`Run::deny`](crate::Run::deny). */
+  approval_id: string
+  /** The connection name. */
+  connection: string
+  /** The engine's estimate, when it gave one. */
+  estimate: CostEstimate | null
+  /** The query record the statement belongs to (`query.created`'s id). */
+  query_id: string
+  /**
+   * Why a decision is needed, naming the threshold (`estimated 120000 rows exceeds
+   * max_rows 1000`).
+   */
+  reason: string
+  /** The run. */
+  run_id: string
+  /** The SQL as it will run (after the guard's rewrite). */
+  sql: string
+  /** How long the run waits before denying, in milliseconds. */
+  timeout_ms: number
+  /** The user the run is for, when the request named one. */
+  user_id?: string | null
+}
+
+/** Who decided (`approval.resolved`'s `by`). */
+export type Approver = 'host' | 'handler' | 'timeout' | 'cancelled'
 
 /**
  * An [`AskResult`] without its data: the JSON the bindings hand out
@@ -230,6 +291,34 @@ export interface ColumnMeta {
   data_type: string
   /** Name. */
   name: string
+}
+
+/**
+ * What the engine expects a statement to cost, from its planner (`EXPLAIN`) or a dry run.
+ * Every figure is optional: engines tell different things (PostgreSQL rows, width and planner
+ * cost; MySQL rows and query cost; BigQuery bytes processed; Snowflake bytes and partitions).
+ *
+ * Planner figures are estimates from table statistics, not measurements: stale statistics make
+ * them wrong in either direction.
+ */
+export interface CostEstimate {
+  /**
+   * Where the figures come from (`postgres EXPLAIN`, `bigquery dry run`, …) and anything
+   * else the engine said (partitions to scan).
+   */
+  source: string
+  /**
+   * Bytes the engine expects to scan (BigQuery, Snowflake) or return (PostgreSQL: rows ×
+   * average row width).
+   */
+  bytes?: number | null
+  /**
+   * The engine's own cost figure, in its own units (PostgreSQL planner cost units, MySQL
+   * `query_cost`); comparable only within one engine.
+   */
+  cost?: number | null
+  /** Rows the engine expects to read or return (the plan's top-level estimate). */
+  rows?: number | null
 }
 
 /** A [`Dataset`] without its rows (part of [`AskResultJson`]). */

@@ -59,6 +59,8 @@ pub use metricchat_core::{
 };
 // Dashboards (issue 16).
 pub use metricchat_core::dashboard;
+// Cost preflight and approval (issue 15).
+pub use metricchat_core::approval;
 
 pub mod spec;
 

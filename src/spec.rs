@@ -216,6 +216,17 @@ impl AgentSpec {
     /// Builds the agent with `tools` added to the built-in ones. Opens the store (creating or
     /// migrating a SQLite file) but makes no call to the model or the warehouses.
     pub async fn build(&self, tools: Vec<Arc<dyn DynTool>>) -> Result<Agent> {
+        self.builder(tools).await?.build()
+    }
+
+    /// The [`AgentBuilder`](metricchat_core::AgentBuilder) with everything the spec says (the
+    /// store opened), to add what a spec cannot hold — an
+    /// [`approval_handler`](metricchat_core::AgentBuilder::approval_handler), providers — before
+    /// [`build`](metricchat_core::AgentBuilder::build).
+    pub async fn builder(
+        &self,
+        tools: Vec<Arc<dyn DynTool>>,
+    ) -> Result<metricchat_core::AgentBuilder> {
         let llm = self.llm.as_ref().ok_or_else(|| {
             Error::config(
                 "agent spec",
@@ -238,7 +249,7 @@ impl AgentSpec {
         for path in &self.knowledge {
             builder = builder.knowledge(path);
         }
-        builder.config(config).build()
+        Ok(builder.config(config))
     }
 }
 
@@ -286,7 +297,8 @@ mod tests {
             r#"{"llm": {"provider": "openai_compatible", "model": "q", "base_url": "http://127.0.0.1:1/v1"},
                 "connections": ["sample:flights"], "max_wall_time": "90s", "max_tokens": 1000,
                 "answer_checks": false, "guard": {"max_rows": 7, "timeout": 1500},
-                "context": {"max_full_tables": 3, "observation_chars": 99}}"#,
+                "context": {"max_full_tables": 3, "observation_chars": 99},
+                "approval": {"max_rows": 5, "max_cost": 1.5, "timeout": "2s"}}"#,
         )
         .unwrap();
         assert_eq!(spec.config.max_wall_time, Some(Duration::from_secs(90)));
@@ -298,6 +310,10 @@ mod tests {
         assert_eq!(config.guard.timeout, Some(Duration::from_millis(1500)));
         assert_eq!(config.context.max_full_tables, 3);
         assert_eq!(config.context.observation_chars, 99);
+        let approval = config.approval.clone().unwrap();
+        assert_eq!(approval.max_rows, Some(5));
+        assert_eq!(approval.max_cost, Some(1.5));
+        assert_eq!(approval.timeout, Duration::from_secs(2));
         // What the spec leaves out keeps its default.
         assert_eq!(config.max_iterations, AgentConfig::default().max_iterations);
         assert!(config.generate_title);

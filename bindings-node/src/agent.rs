@@ -14,7 +14,7 @@ use metricchat::instructions::{
 
 use crate::data::NativeResult;
 use crate::eval::{EvalOptions, NativeEvalRun};
-use crate::tools::{Dispatch, ToolDef, external_tool};
+use crate::tools::{Dispatch, ToolDef, approval_handler, external_tool};
 use crate::{coded, js, js_error};
 
 /// An agent (cheap to share; runs are independent and may go on concurrently).
@@ -32,6 +32,9 @@ pub async fn create_agent(
     #[napi(ts_arg_type = "((arg: [string, string, string]) => Promise<string>)")] dispatch: Option<
         Dispatch,
     >,
+    #[napi(ts_arg_type = "((arg: [string, string, string]) => Promise<string>)")] approval: Option<
+        Dispatch,
+    >,
 ) -> napi::Result<NativeAgent> {
     let spec = js(AgentSpec::from_json(&spec.to_string()))?;
     let dispatch = dispatch.map(Arc::new);
@@ -42,7 +45,11 @@ pub async fn create_agent(
         };
         dyn_tools.push(js(external_tool(def, dispatch.clone()))?);
     }
-    let agent = js(spec.build(dyn_tools).await)?;
+    let mut builder = js(spec.builder(dyn_tools).await)?;
+    if let Some(approval) = approval {
+        builder = builder.approval_handler(approval_handler(Arc::new(approval)));
+    }
+    let agent = js(builder.build())?;
     Ok(NativeAgent { agent })
 }
 
@@ -308,6 +315,25 @@ impl NativeRun {
     #[napi]
     pub fn cancel(&self) {
         self.run.cancel();
+    }
+
+    /// Approves the statement of `approval.requested` `approvalId`: it runs.
+    #[napi]
+    pub fn approve(&self, approval_id: String) -> napi::Result<()> {
+        js(self.run.approve(uuid(&approval_id)?))
+    }
+
+    /// Denies the statement of `approval.requested` `approvalId`; the model reads
+    /// `not approved: <reason>`.
+    #[napi]
+    pub fn deny(&self, approval_id: String, reason: String) -> napi::Result<()> {
+        js(self.run.deny(uuid(&approval_id)?, reason))
+    }
+
+    /// The approval requests waiting for a decision (`ApprovalRequest` objects).
+    #[napi]
+    pub fn pending_approvals(&self) -> napi::Result<serde_json::Value> {
+        to_value(js(self.run.approvals())?.pending())
     }
 
     /// The next event as its JSON object, or `null` after the last one.

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use metricchat::approval::{ApprovalDecision, ApprovalHandler, ApprovalRequest, FnApprovalHandler};
 use metricchat::tools::{DynTool, ExternalCall, ExternalHandler, ExternalTool, ToolError};
 use napi::Status;
 use napi::bindgen_prelude::Promise;
@@ -64,4 +65,38 @@ pub fn external_tool(
         parameters,
         handler,
     )?))
+}
+
+/// The agent's approval handler: `approval(["approval", requestJson, ""])` resolves to
+/// `{"ok": {"approved": bool, "reason": string | null}}` or `{"error": "message"}` (an error
+/// denies the statement).
+pub fn approval_handler(approval: Arc<Dispatch>) -> Arc<dyn ApprovalHandler> {
+    Arc::new(FnApprovalHandler(move |request: ApprovalRequest| {
+        let approval = approval.clone();
+        async move {
+            let failed = |e: String| metricchat::Error::Tool {
+                tool: "approvalHandler".into(),
+                message: e,
+                source: None,
+            };
+            let json = serde_json::to_string(&request).map_err(|e| failed(e.to_string()))?;
+            let reply = match approval
+                .call_async(("approval".into(), json, String::new()))
+                .await
+            {
+                Ok(promise) => promise.await,
+                Err(e) => Err(e),
+            }
+            .map_err(|e| failed(format!("the JavaScript handler did not answer: {e}")))?;
+            let reply: Value = serde_json::from_str(&reply).map_err(|e| failed(e.to_string()))?;
+            if let Some(msg) = reply.get("error") {
+                return Err(failed(msg.as_str().unwrap_or("failed").to_string()));
+            }
+            let ok = &reply["ok"];
+            Ok(match ok["approved"].as_bool() {
+                Some(true) => ApprovalDecision::Approve,
+                _ => ApprovalDecision::deny(ok["reason"].as_str().unwrap_or("denied")),
+            })
+        }
+    }))
 }

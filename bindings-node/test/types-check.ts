@@ -1,7 +1,17 @@
 // Type-checked (not run) by types.test.mjs with `tsc --noEmit --strict`: the declarations in
 // index.d.ts and the generated types.d.ts fit together and narrow the way a user writes code.
 import { Agent } from '../index';
-import type { AgentEvent, AskResult, ChartSpec, EventType, MemoryRecord, RunRecord, RunStatus } from '../index';
+import type {
+  AgentEvent,
+  ApprovalAnswer,
+  ApprovalRequest,
+  AskResult,
+  ChartSpec,
+  EventType,
+  MemoryRecord,
+  RunRecord,
+  RunStatus,
+} from '../index';
 
 export function describe(ev: AgentEvent): string {
   switch (ev.type) {
@@ -34,4 +44,28 @@ export async function ask(agent: Agent): Promise<[AskResult, RunRecord[], EventT
   const memories: MemoryRecord[] = await agent.memory.list();
   void memories;
   return [result, runs, last];
+}
+
+export async function approvals(): Promise<number> {
+  const agent = new Agent({
+    llm: 'openai:gpt-4.1-mini',
+    approval: { maxRows: 1_000_000, timeout: '2m' },
+    approvalHandler: async (req: ApprovalRequest): Promise<ApprovalAnswer> =>
+      (req.estimate?.rows ?? 0) < 10_000_000 ? true : [false, `too large: ${req.reason}`],
+  });
+  const run = agent.stream('Every order line?');
+  let decided = 0;
+  for await (const ev of run) {
+    if (ev.type === 'approval.requested') {
+      const bytes: number | null | undefined = ev.estimate?.bytes;
+      if (bytes && bytes > 1e10) await run.deny(ev.approval_id, 'too many bytes');
+      else await run.approve(ev.approval_id);
+      decided += 1;
+    } else if (ev.type === 'approval.resolved') {
+      const by: 'host' | 'handler' | 'timeout' | 'cancelled' = ev.by;
+      void by;
+    }
+  }
+  const pending: ApprovalRequest[] = await run.pendingApprovals();
+  return decided + pending.length;
 }

@@ -59,18 +59,27 @@ impl Agent {
     /// Awaitable: builds an agent from an `AgentSpec` dict and `tools`, a list of `(name,
     /// description, parameters_json, invoke, cancel)` tuples (see `tools.rs`). Opens the store;
     /// makes no call to the model or the warehouses.
+    ///
+    /// `approval_handler`, when given, is `decide(request_json) -> decision_json` (see
+    /// `approval.rs`): it decides the approval requests of every run.
     #[staticmethod]
-    #[pyo3(signature = (spec, tools = Vec::new()))]
+    #[pyo3(signature = (spec, tools = Vec::new(), approval_handler = None))]
     fn build<'py>(
         spec: &Bound<'py, PyAny>,
         tools: Vec<Bound<'py, PyTuple>>,
+        approval_handler: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let value: serde_json::Value = from_py("agent spec", spec)?;
         let parsed = AgentSpec::from_json(&value.to_string()).map_err(err)?;
         let tools = tools_from_tuples(tools)?;
         future_into_py(spec.py(), async move {
-            let inner = parsed.build(tools).await.map_err(err)?;
-            Ok(Agent { inner })
+            let mut builder = parsed.builder(tools).await.map_err(err)?;
+            if let Some(decide) = approval_handler {
+                builder = builder.approval_handler(crate::approval::handler(decide));
+            }
+            Ok(Agent {
+                inner: builder.build().map_err(err)?,
+            })
         })
     }
 

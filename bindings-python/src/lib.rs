@@ -14,6 +14,7 @@
 use pyo3::prelude::*;
 
 mod agent;
+mod approval;
 mod arrow;
 mod connection;
 // Dashboards (issue 16).

@@ -8,7 +8,7 @@ use metricchat::agent::SharedRun;
 use metricchat::{AskResult, Run};
 
 use crate::arrow::{first_buffer_address, to_table};
-use crate::error::{err, to_py_err};
+use crate::error::{err, parse_id, to_py_err};
 use crate::runtime::{Plain, future_into_py, runtime};
 
 /// Starts a run of `question`.
@@ -87,6 +87,23 @@ impl RunHandle {
     fn outcome<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let run = self.run.clone();
         future_into_py(py, async move { result_of(run.outcome().await) })
+    }
+
+    /// Approves the statement of `approval.requested` `approval_id`: it runs.
+    fn approve(&self, approval_id: &str) -> PyResult<()> {
+        self.run.approve(parse_id(approval_id)?).map_err(err)
+    }
+
+    /// Denies the statement of `approval.requested` `approval_id` with `reason` (the model
+    /// reads `not approved: <reason>`; the denial is audited).
+    fn deny(&self, approval_id: &str, reason: String) -> PyResult<()> {
+        self.run.deny(parse_id(approval_id)?, reason).map_err(err)
+    }
+
+    /// The approval requests waiting for a decision, as dicts.
+    fn pending_approvals<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let pending = self.run.approvals().map_err(err)?.pending();
+        Ok(pythonize::pythonize(py, &pending)?)
     }
 
     /// Cancels the run (and its running query).

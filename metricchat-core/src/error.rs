@@ -151,6 +151,16 @@ pub enum Error {
         /// The refused SQL.
         sql: String,
     },
+    /// A statement above the approval policy's cost thresholds was not approved: the host or
+    /// the approval handler denied it, no decision came in time, or the run was cancelled
+    /// while it waited (see [`crate::approval`]). Nothing was executed.
+    #[error("not approved: {reason}")]
+    NotApproved {
+        /// Why, as the deciding side put it (the model reads it).
+        reason: String,
+        /// Who decided: `host`, `handler`, `timeout` or `cancelled`.
+        by: String,
+    },
     /// A data policy cannot be applied: it names an unknown table or column, a row-filter or
     /// mask template does not parse, or the user lacks an attribute a template needs. Raised
     /// at the start of a run (or query), before anything is executed.
@@ -311,6 +321,7 @@ impl Error {
             Error::InvalidInput { .. }
             | Error::Config { .. }
             | Error::SqlRefused { .. }
+            | Error::NotApproved { .. }
             | Error::Policy { .. } => ErrorKind::InvalidInput,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::PrivilegedLogin { .. } => ErrorKind::Unauthorized,

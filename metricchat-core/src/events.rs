@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::approval::Approver;
+use crate::connector::CostEstimate;
 pub use crate::data::ColumnMeta;
 use crate::error::ErrorInfo;
 use crate::instructions::Instruction;
@@ -264,6 +266,41 @@ pub enum EventKind {
         /// Duration in ms.
         duration_ms: u64,
     },
+    /// A statement's cost estimate exceeds the approval policy: it waits for the host
+    /// (`run.approve(id)` / `run.deny(id, reason)`) or the approval handler; a timeout denies
+    /// it. Follows the statement's `query.created`.
+    #[serde(rename = "approval.requested")]
+    ApprovalRequested {
+        /// The id to approve or deny.
+        approval_id: Uuid,
+        /// The query waiting.
+        query_id: Uuid,
+        /// Connection name.
+        connection: String,
+        /// The SQL as it will run.
+        sql: String,
+        /// The engine's estimate, when it gave one.
+        estimate: Option<CostEstimate>,
+        /// Why a decision is needed, naming the threshold exceeded.
+        reason: String,
+        /// How long the run waits before denying, in ms.
+        timeout_ms: u64,
+    },
+    /// A decision on an `approval.requested`.
+    #[serde(rename = "approval.resolved")]
+    ApprovalResolved {
+        /// The request decided.
+        approval_id: Uuid,
+        /// The query it was for.
+        query_id: Uuid,
+        /// Whether the statement runs.
+        approved: bool,
+        /// Who decided: `host`, `handler`, `timeout` or `cancelled`.
+        by: Approver,
+        /// The denial's reason.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// A chart was proposed.
     #[serde(rename = "visualization.created")]
     VisualizationCreated {
@@ -323,6 +360,8 @@ impl EventKind {
             EventKind::ToolFinished { .. } => "tool.finished",
             EventKind::QueryCreated { .. } => "query.created",
             EventKind::QueryResult { .. } => "query.result",
+            EventKind::ApprovalRequested { .. } => "approval.requested",
+            EventKind::ApprovalResolved { .. } => "approval.resolved",
             EventKind::VisualizationCreated { .. } => "visualization.created",
             EventKind::BlockUpsert { .. } => "block.upsert",
             EventKind::InstructionsSuggested { .. } => "instructions.suggested",

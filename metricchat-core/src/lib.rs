@@ -23,6 +23,7 @@
 )]
 
 pub mod agent;
+pub mod approval;
 pub mod connector;
 pub mod context;
 pub mod dashboard;

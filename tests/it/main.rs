@@ -15,6 +15,8 @@
 mod common;
 
 mod agent_loop;
+// Cost preflight and approval (issue 15).
+mod approval;
 mod context_scale;
 // Dashboards (issue 16).
 mod dashboard;

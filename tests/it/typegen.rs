@@ -38,6 +38,7 @@ fn types() -> TypeSet {
     generator.subschema_for::<Instruction>();
     generator.subschema_for::<Memory>();
     generator.subschema_for::<RunRecord>();
+    generator.subschema_for::<metricchat::approval::ApprovalRequest>();
     let defs = generator.take_definitions(true);
     TypeSet::new(defs, RENAMES).unwrap_or_else(|e| panic!("{e}"))
 }

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import inspect
 import json
 import os
 import pathlib
@@ -29,6 +30,7 @@ import warnings
 from typing import (
     Any,
     AsyncIterator,
+    Callable,
     Dict,
     Iterable,
     Iterator,
@@ -183,6 +185,8 @@ EVENT_TYPES = (
     "tool.finished",
     "query.created",
     "query.result",
+    "approval.requested",
+    "approval.resolved",
     "visualization.created",
     "block.upsert",
     "instructions.suggested",
@@ -425,6 +429,20 @@ class RunStream:
         _wind_down(self._handle)
         self._done = True
 
+    def approve(self, approval_id: str) -> None:
+        """Approves the statement of an ``approval.requested`` event (``ev.approval_id``): it
+        runs. Raises ``NotFoundError`` when no such request waits (decided, timed out)."""
+        self._handle.approve(str(approval_id))
+
+    def deny(self, approval_id: str, reason: str = "denied") -> None:
+        """Denies the statement of an ``approval.requested`` event; the model reads
+        ``not approved: <reason>`` and may choose a cheaper query. The denial is audited."""
+        self._handle.deny(str(approval_id), reason)
+
+    def pending_approvals(self) -> List[Dict[str, Any]]:
+        """The approval requests waiting for a decision."""
+        return list(self._handle.pending_approvals())
+
     def result(self) -> Result:
         """The finished run; consumes remaining events (or waits for the loop reading them).
         Raises the run's error."""
@@ -438,6 +456,26 @@ class RunStream:
             raise
         self._done = True
         return Result(native)
+
+
+def _approval_callback(handler: Callable[[Dict[str, Any]], Any]) -> Callable[[str], str]:
+    """``handler`` as the native ``decide(request_json) -> decision_json``: called on a worker
+    thread; a coroutine it returns runs to its end in a loop of that thread."""
+    if not callable(handler):
+        raise TypeError(f"approval_handler must be callable, not {type(handler).__name__}")
+
+    def decide(request_json: str) -> str:
+        out = handler(json.loads(request_json))
+        if inspect.isawaitable(out):
+            out = asyncio.run(_awaited(out))
+        approved, reason = out if isinstance(out, tuple) else (out, None)
+        return json.dumps({"approved": approved is True, "reason": reason})
+
+    return decide
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
 
 
 def _wind_down(handle: Any, seconds: float = 10.0) -> None:
@@ -486,6 +524,20 @@ class AsyncRunStream:
     def cancel(self) -> None:
         """Cancels the run (and its running query)."""
         self._handle.cancel()
+
+    def approve(self, approval_id: str) -> None:
+        """Approves the statement of an ``approval.requested`` event: it runs (see
+        :meth:`RunStream.approve`)."""
+        self._handle.approve(str(approval_id))
+
+    def deny(self, approval_id: str, reason: str = "denied") -> None:
+        """Denies the statement of an ``approval.requested`` event (see
+        :meth:`RunStream.deny`)."""
+        self._handle.deny(str(approval_id), reason)
+
+    def pending_approvals(self) -> List[Dict[str, Any]]:
+        """The approval requests waiting for a decision."""
+        return list(self._handle.pending_approvals())
 
     async def result(self) -> Result:
         """The finished run; consumes remaining events (or waits for the loop reading them).
@@ -807,8 +859,16 @@ class Agent:
             ``title_llm``, ``allow_writes``, ``knowledge`` (paths: dbt ``manifest.json`` or
             project, LookML files or folders, Tableau ``.tds``/``.twb``), ``answer_checks``
             (default True), ``context`` (the context hub's settings, the core ``ContextConfig``:
-            e.g. ``{"max_full_tables": 4, "sample_values": 0}``). Unknown options raise
-            ``InvalidInputError``.
+            e.g. ``{"max_full_tables": 4, "sample_values": 0}``), ``approval`` (the cost
+            preflight, the core ``ApprovalPolicy``: ``{"max_rows": 1_000_000, "max_bytes": ...,
+            "max_cost": ..., "timeout": "2m", "require_estimate": False}``; a statement whose
+            estimate exceeds a threshold emits ``approval.requested`` and waits for
+            ``stream.approve(id)`` / ``stream.deny(id, reason)`` or ``approval_handler``; the
+            timeout denies it). Unknown options raise ``InvalidInputError``.
+        approval_handler: decides every run's approval requests: a function (sync or async)
+            taking the request dict (``approval_id``, ``sql``, ``estimate``, ``reason``, …) and
+            returning ``True``, ``False`` or ``(False, "reason")``. A raise denies. The host may
+            still decide through the stream; the first decision counts.
     """
 
     def __init__(
@@ -818,6 +878,7 @@ class Agent:
         store: Optional[str] = None,
         rules: Iterable[str] = (),
         tools: Iterable[Any] = (),
+        approval_handler: Optional[Callable[[Dict[str, Any]], Any]] = None,
         **options: Any,
     ) -> None:
         spec: Dict[str, Any] = {
@@ -832,7 +893,8 @@ class Agent:
         spec.update({k: v for k, v in options.items() if v is not None})
         self.tools: List[Tool] = [_as_tool(t) for t in tools]
         tuples = [t._native_tuple() for t in self.tools]
-        self._native = background.run(_native.Agent.build, spec, tuples)
+        decide = _approval_callback(approval_handler) if approval_handler is not None else None
+        self._native = background.run(_native.Agent.build, spec, tuples, decide)
         #: The agent's rules (``agent.rules.add("…")``).
         self.rules = Rules(self._native)
         #: Run history (``agent.runs.list()``).
@@ -917,7 +979,7 @@ class Agent:
         """The audit log, newest first: one dict per statement run (or refused) by the
         agent, a tool or :meth:`query` — ``user_id``, ``run_id``, ``connection``, ``sql`` (as
         executed, after the data policy's rewrite), ``policy``, ``rows``, ``bytes``,
-        ``duration_ms``, ``outcome`` (``success`` / ``error`` / ``refused``), ``error``."""
+        ``duration_ms``, ``outcome`` (``success`` / ``error`` / ``refused`` / ``denied``), ``error``."""
         flt = {"user_id": user_id, "run_id": _run_id(run_id), "connection": connection,
                "outcome": outcome, "limit": limit}
         return list(background.run(self._native.audit_log,

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Literal, Optional, TypedDict, Union
 
+#: Who decided (`approval.resolved`'s `by`).
+Approver = Literal['host', 'handler', 'timeout', 'cancelled']
+
 #: Kinds of chart.
 ChartType = Literal['bar', 'grouped_bar', 'stacked_bar', 'line', 'area', 'stacked_area', 'pie', 'scatter', 'table', 'metric', 'heatmap', 'histogram', 'treemap', 'funnel', 'radar', 'candlestick', 'map']
 
@@ -222,6 +225,59 @@ class AgentEventQueryResult(_AgentEventQueryResultOptional):
     truncated: bool
 
 
+class AgentEventApprovalRequested(TypedDict):
+    """A statement's cost estimate exceeds the approval policy: it waits for the host
+(`run.approve(id)` / `run.deny(id, reason)`) or the approval handler; a timeout denies
+it. Follows the statement's `query.created`."""
+
+    #: The run this event belongs to.
+    run_id: str
+    #: Monotonic per run, starting at 0.
+    seq: int
+    #: When it was emitted.
+    ts: str
+    type: Literal['approval.requested']
+    #: The id to approve or deny.
+    approval_id: str
+    #: Connection name.
+    connection: str
+    #: The engine's estimate, when it gave one.
+    estimate: Optional[CostEstimate]
+    #: The query waiting.
+    query_id: str
+    #: Why a decision is needed, naming the threshold exceeded.
+    reason: str
+    #: The SQL as it will run.
+    sql: str
+    #: How long the run waits before denying, in ms.
+    timeout_ms: int
+
+
+class _AgentEventApprovalResolvedOptional(TypedDict, total=False):
+    #: The denial's reason.
+    reason: Optional[str]
+
+
+class AgentEventApprovalResolved(_AgentEventApprovalResolvedOptional):
+    """A decision on an `approval.requested`."""
+
+    #: The run this event belongs to.
+    run_id: str
+    #: Monotonic per run, starting at 0.
+    seq: int
+    #: When it was emitted.
+    ts: str
+    type: Literal['approval.resolved']
+    #: The request decided.
+    approval_id: str
+    #: Whether the statement runs.
+    approved: bool
+    #: Who decided: `host`, `handler`, `timeout` or `cancelled`.
+    by: Approver
+    #: The query it was for.
+    query_id: str
+
+
 class AgentEventVisualizationCreated(TypedDict):
     """A chart was proposed."""
 
@@ -306,6 +362,34 @@ class AgentEventRunFailed(TypedDict):
     summary: RunSummary
 
 
+class _ApprovalRequestOptional(TypedDict, total=False):
+    #: The user the run is for, when the request named one.
+    user_id: Optional[str]
+
+
+class ApprovalRequest(_ApprovalRequestOptional):
+    """A statement waiting for a decision: what the `approval.requested` event says, and what an
+[`ApprovalHandler`] receives."""
+
+    #: Pass it to [`Run::approve`](crate::Run::approve) / [`Run::deny`](crate::Run::deny).
+    approval_id: str
+    #: The connection name.
+    connection: str
+    #: The engine's estimate, when it gave one.
+    estimate: Optional[CostEstimate]
+    #: The query record the statement belongs to (`query.created`'s id).
+    query_id: str
+    #: Why a decision is needed, naming the threshold (`estimated 120000 rows exceeds
+    #: max_rows 1000`).
+    reason: str
+    #: The run.
+    run_id: str
+    #: The SQL as it will run (after the guard's rewrite).
+    sql: str
+    #: How long the run waits before denying, in milliseconds.
+    timeout_ms: int
+
+
 class AskResultMeta(TypedDict):
     """An [`AskResult`] without its data: the JSON the bindings hand out
 ([`AskResult::to_json`])."""
@@ -381,6 +465,30 @@ Also reachable as `events::ColumnMeta`, where the events that carry it live."""
     data_type: str
     #: Name.
     name: str
+
+
+class _CostEstimateOptional(TypedDict, total=False):
+    #: Bytes the engine expects to scan (BigQuery, Snowflake) or return (PostgreSQL: rows ×
+    #: average row width).
+    bytes: Optional[int]
+    #: The engine's own cost figure, in its own units (PostgreSQL planner cost units, MySQL
+    #: `query_cost`); comparable only within one engine.
+    cost: Optional[float]
+    #: Rows the engine expects to read or return (the plan's top-level estimate).
+    rows: Optional[int]
+
+
+class CostEstimate(_CostEstimateOptional):
+    """What the engine expects a statement to cost, from its planner (`EXPLAIN`) or a dry run.
+Every figure is optional: engines tell different things (PostgreSQL rows, width and planner
+cost; MySQL rows and query cost; BigQuery bytes processed; Snowflake bytes and partitions).
+
+Planner figures are estimates from table statistics, not measurements: stale statistics make
+them wrong in either direction."""
+
+    #: Where the figures come from (`postgres EXPLAIN`, `bigquery dry run`, …) and anything
+    #: else the engine said (partitions to scan).
+    source: str
 
 
 class DatasetMeta(TypedDict):
@@ -642,7 +750,7 @@ assert_eq!(user.attributes["tenant_id"], 7);
 
 
 #: One event of a run. Serialises flat: `{"run_id": …, "seq": …, "ts": …, "type": "…", …}`.
-AgentEvent = Union[AgentEventRunStarted, AgentEventDecisionPartial, AgentEventDecisionFinal, AgentEventPlannerRetry, AgentEventToolStarted, AgentEventToolProgress, AgentEventToolFinished, AgentEventQueryCreated, AgentEventQueryResult, AgentEventVisualizationCreated, AgentEventBlockUpsert, AgentEventInstructionsSuggested, AgentEventRunFinished, AgentEventRunFailed]
+AgentEvent = Union[AgentEventRunStarted, AgentEventDecisionPartial, AgentEventDecisionFinal, AgentEventPlannerRetry, AgentEventToolStarted, AgentEventToolProgress, AgentEventToolFinished, AgentEventQueryCreated, AgentEventQueryResult, AgentEventApprovalRequested, AgentEventApprovalResolved, AgentEventVisualizationCreated, AgentEventBlockUpsert, AgentEventInstructionsSuggested, AgentEventRunFinished, AgentEventRunFailed]
 
 #: Where an instruction or memory applies.
 #:

@@ -101,8 +101,8 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use futures::StreamExt;
 use jsonwebtoken::EncodingKey;
 use metricchat_core::connector::{
-    Capabilities, Connector, ConnectorInfo, Dialect, LimitStream, QueryLimits, QueryOptions,
-    SendableRecordBatchStream, TableRef, TableSchema,
+    Capabilities, Connector, ConnectorInfo, CostEstimate, Dialect, LimitStream, QueryLimits,
+    QueryOptions, SendableRecordBatchStream, TableRef, TableSchema,
 };
 use metricchat_core::error::{Error, ErrorKind, Result};
 use reqwest::StatusCode;
@@ -569,8 +569,18 @@ impl Connector for BigQueryConnector {
             dialect: Dialect::BigQuery,
             capabilities: Capabilities::none()
                 .with_cancel(true)
-                .with_dry_run_cost(true),
+                .with_dry_run_cost(true)
+                .with_estimate(true),
         }
+    }
+
+    /// The bytes a dry run says `sql` would scan ([`BigQueryConnector::estimate_bytes`]; free,
+    /// nothing runs).
+    async fn estimate(&self, sql: &str) -> Result<Option<CostEstimate>> {
+        let bytes = self.estimate_bytes(sql).await?;
+        Ok(Some(
+            CostEstimate::new("bigquery dry run").with_bytes(Some(bytes)),
+        ))
     }
 
     async fn test_connection(&self) -> Result<()> {

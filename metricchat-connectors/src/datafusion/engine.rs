@@ -19,7 +19,7 @@ use datafusion::physical_plan::{
 use datafusion::prelude::{
     CsvReadOptions, JsonReadOptions, ParquetReadOptions, SQLOptions, SessionContext,
 };
-use metricchat_core::connector::QueryData;
+use metricchat_core::connector::{CostEstimate, QueryData};
 use metricchat_core::error::{Error, Result};
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{OnceCell, mpsc};
@@ -342,6 +342,50 @@ impl Engine {
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await.map_err(|e| self.query_error(e))?;
         Ok(QueryData { schema, batches })
+    }
+}
+
+impl Engine {
+    /// The rows and bytes the physical plan's statistics expect (exact from Parquet footers and
+    /// in-memory tables, inexact through filters and joins); `None` when the plan has neither
+    /// (CSV and JSON files carry no statistics). Plans; executes nothing.
+    pub(super) async fn estimate(&self, sql: &str) -> Result<Option<CostEstimate>> {
+        self.check_setup()?;
+        self.ensure_registered().await?;
+        let options = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        let df = self
+            .ctx
+            .sql_with_options(sql, options)
+            .await
+            .map_err(|e| self.query_error(e))?;
+        let plan = df
+            .create_physical_plan()
+            .await
+            .map_err(|e| self.query_error(e))?;
+        let Ok(stats) = StatisticsContext::new().compute(plan.as_ref(), &StatisticsArgs::new())
+        else {
+            return Ok(None);
+        };
+        let figure = |p: &Precision<usize>| match p {
+            Precision::Exact(n) | Precision::Inexact(n) => u64::try_from(*n).ok(),
+            Precision::Absent => None,
+        };
+        let (rows, bytes) = (figure(&stats.num_rows), figure(&stats.total_byte_size));
+        if rows.is_none() && bytes.is_none() {
+            return Ok(None);
+        }
+        let exact = matches!(stats.num_rows, Precision::Exact(_));
+        let source = if exact {
+            "datafusion plan statistics (exact rows)"
+        } else {
+            "datafusion plan statistics"
+        };
+        Ok(Some(
+            CostEstimate::new(source).with_rows(rows).with_bytes(bytes),
+        ))
     }
 }
 

@@ -75,7 +75,7 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt;
 use metricchat_core::connector::{
-    Capabilities, ColumnInfo, Connector, ConnectorInfo, Dialect, QueryData,
+    Capabilities, ColumnInfo, Connector, ConnectorInfo, CostEstimate, Dialect, QueryData,
     SendableRecordBatchStream, TableKind, TableRef, TableSchema,
 };
 use metricchat_core::connector::{LimitStream, QueryLimits, QueryOptions};
@@ -468,7 +468,30 @@ impl Connector for DataFusionConnector {
             capabilities: Capabilities::none()
                 .with_cancel(true)
                 .with_explain(true)
-                .with_limit_pushdown(true),
+                .with_limit_pushdown(true)
+                .with_estimate(true),
+        }
+    }
+
+    /// The rows and bytes the physical plan's statistics expect (exact from Parquet footers and
+    /// in-memory tables; CSV and JSON files carry none, so `None`). Planned, not executed, on
+    /// the connection's own runtime as queries are.
+    async fn estimate(&self, sql: &str) -> Result<Option<CostEstimate>> {
+        let lane = self.engine.lane(self.runtime.as_ref())?;
+        let engine = Arc::clone(&self.engine);
+        let sql = sql.to_string();
+        let mut task = lane
+            .handle
+            .spawn(async move { engine.estimate(&sql).await });
+        match tokio::time::timeout(SAMPLE_TIMEOUT, &mut task).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => Err(Error::Internal(format!(
+                "the DataFusion estimate task failed: {e}"
+            ))),
+            Err(_) => {
+                task.abort();
+                Err(self.engine.timeout_error(SAMPLE_TIMEOUT))
+            }
         }
     }
 

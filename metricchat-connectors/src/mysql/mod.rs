@@ -137,8 +137,8 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use async_trait::async_trait;
 use metricchat_core::connector::{
-    Capabilities, ColumnInfo, Connector, ConnectorInfo, Dialect, QueryLimits, QueryOptions,
-    SendableRecordBatchStream, TableKind, TableRef, TableSchema,
+    Capabilities, ColumnInfo, Connector, ConnectorInfo, CostEstimate, Dialect, QueryLimits,
+    QueryOptions, SendableRecordBatchStream, TableKind, TableRef, TableSchema,
 };
 use metricchat_core::error::{Error, Result};
 use secrecy::{ExposeSecret, SecretString};
@@ -162,8 +162,12 @@ use crate::sqlx::{
 use crate::sqlx::{conversion_error, engine_time_left, query_error};
 use crate::task::SchemaReply;
 
+/// Longest an `EXPLAIN` for a cost estimate may take.
+const ESTIMATE_TIMEOUT: Duration = Duration::from_secs(10);
+
 mod catalog;
 mod config;
+mod estimate;
 mod grants;
 mod types;
 
@@ -488,6 +492,7 @@ impl Connector for MySqlConnector {
                 .with_explain(true)
                 .with_limit_pushdown(true)
                 .with_read_only_transactions(true)
+                .with_estimate(true)
                 .with_run_as_role(true),
         }
     }
@@ -558,6 +563,42 @@ impl Connector for MySqlConnector {
     /// With [`QueryOptions::run_as`] naming a role, the query runs with that role active
     /// (`SET ROLE`, restored before the connection goes back to the pool; see the module docs);
     /// a token is refused with [`Error::RunAs`].
+    /// `EXPLAIN FORMAT=JSON` in a read-only transaction as the connection's login: rows
+    /// examined over the plan's tables and (MySQL, MariaDB 11+) the optimizer's query cost.
+    /// Nothing runs.
+    async fn estimate(&self, sql: &str) -> Result<Option<CostEstimate>> {
+        let limits = QueryLimits::new(&self.name, QueryOptions::default());
+        self.login
+            .ensure(
+                &limits,
+                || self.detect_privileges(),
+                || least_privilege_hint(self.config.database.as_deref()),
+            )
+            .await?;
+        let mut conn = self.acquire().await?;
+        let flavor = flavor_of(&self.flavor, &mut conn, &self.name).await?;
+        let explained = async {
+            sqlx::raw_sql(AssertSqlSafe(flavor.setup_sql(Some(ESTIMATE_TIMEOUT))))
+                .execute(&mut *conn)
+                .await?;
+            let explain = format!("EXPLAIN FORMAT=JSON {sql}");
+            sqlx::query_scalar::<_, String>(AssertSqlSafe(explain))
+                .fetch_one(&mut *conn)
+                .await
+        }
+        .await;
+        if sqlx::raw_sql(AssertSqlSafe(flavor.cleanup_sql()))
+            .execute(&mut *conn)
+            .await
+            .is_err()
+        {
+            // A connection whose transaction may still be open never goes back to the pool.
+            conn.close_on_drop();
+        }
+        let plan = explained.map_err(|e| query_error(&self.name, e))?;
+        Ok(estimate::parse_explain(&plan))
+    }
+
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
         if let Some(c) = &opts.run_as {
             c.check_supported(&self.info())?;

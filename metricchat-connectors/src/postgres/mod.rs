@@ -115,8 +115,8 @@ use arrow::datatypes::{
 };
 use async_trait::async_trait;
 use metricchat_core::connector::{
-    Capabilities, ColumnInfo, Connector, ConnectorInfo, Dialect, ForeignKey, QueryLimits,
-    QueryOptions, SendableRecordBatchStream, TableKind, TableRef, TableSchema,
+    Capabilities, ColumnInfo, Connector, ConnectorInfo, CostEstimate, Dialect, ForeignKey,
+    QueryLimits, QueryOptions, SendableRecordBatchStream, TableKind, TableRef, TableSchema,
 };
 use metricchat_core::error::{Error, Result};
 use secrecy::{ExposeSecret, SecretString};
@@ -142,6 +142,7 @@ use crate::task::SchemaReply;
 
 mod catalog;
 mod config;
+mod estimate;
 mod types;
 
 use catalog::*;
@@ -260,6 +261,9 @@ fn quote_ident(name: &str) -> String {
 /// functions work in a read-only transaction and their slots outlive it), and membership (which
 /// `SET ROLE` turns into use) in a superuser or replication role or in the predefined roles that
 /// reach outside the database: server files, programs and other sessions.
+/// Longest an `EXPLAIN` for a cost estimate may take.
+const ESTIMATE_TIMEOUT: Duration = Duration::from_secs(10);
+
 const PG_PRIVILEGES: &str = "SELECT current_user::text, r.rolsuper, r.rolreplication, \
        ARRAY(SELECT CASE WHEN m.rolsuper THEN 'member of superuser role ' || quote_ident(m.rolname) \
                          WHEN m.rolreplication THEN 'member of replication role ' || quote_ident(m.rolname) \
@@ -414,6 +418,7 @@ impl Connector for PostgresConnector {
                 .with_explain(true)
                 .with_limit_pushdown(true)
                 .with_read_only_transactions(true)
+                .with_estimate(self.engine == PgEngine::Postgres)
                 .with_run_as_role(self.engine == PgEngine::Postgres),
         }
     }
@@ -602,6 +607,49 @@ impl Connector for PostgresConnector {
             }
         }
         Ok(tables)
+    }
+
+    /// `EXPLAIN (FORMAT JSON)` in a read-only transaction as the connection's login: the plan's
+    /// rows, total cost (planner units) and rows × width as bytes. Nothing runs. `None` on
+    /// Redshift (no JSON plans).
+    async fn estimate(&self, sql: &str) -> Result<Option<CostEstimate>> {
+        if self.engine != PgEngine::Postgres {
+            return Ok(None);
+        }
+        let limits = QueryLimits::new(&self.name, QueryOptions::default());
+        self.login
+            .ensure(
+                &limits,
+                || self.detect_privileges(),
+                || self.engine.least_privilege_hint(&self.config.database),
+            )
+            .await?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| connection_error(&self.name, e))?;
+        let setup = self.engine.setup_sql(Some(ESTIMATE_TIMEOUT), None);
+        let explained = async {
+            sqlx::raw_sql(AssertSqlSafe(setup))
+                .execute(&mut *conn)
+                .await?;
+            let explain = format!("EXPLAIN (FORMAT JSON) {sql}");
+            sqlx::query_scalar::<_, serde_json::Value>(AssertSqlSafe(explain))
+                .fetch_one(&mut *conn)
+                .await
+        }
+        .await;
+        if sqlx::raw_sql(self.engine.cleanup_sql())
+            .execute(&mut *conn)
+            .await
+            .is_err()
+        {
+            // A connection whose transaction may still be open never goes back to the pool.
+            conn.close_on_drop();
+        }
+        let plan = explained.map_err(|e| query_error(&self.name, e))?;
+        Ok(estimate::parse_explain(&plan))
     }
 
     /// Fails with [`Error::PrivilegedLogin`] on a privileged login unless

@@ -109,8 +109,8 @@ use base64::Engine as _;
 use futures::StreamExt;
 use jsonwebtoken::EncodingKey;
 use metricchat_core::connector::{
-    Capabilities, Connector, ConnectorInfo, Dialect, LimitStream, QueryLimits, QueryOptions,
-    SendableRecordBatchStream, TableRef, TableSchema,
+    Capabilities, Connector, ConnectorInfo, CostEstimate, Dialect, LimitStream, QueryLimits,
+    QueryOptions, SendableRecordBatchStream, TableRef, TableSchema,
 };
 use metricchat_core::error::{Error, ErrorKind, Result};
 use reqwest::StatusCode;
@@ -131,6 +131,7 @@ use crate::rest::{
 
 mod auth;
 mod config;
+mod estimate;
 #[cfg(test)]
 mod fuzz;
 mod statement;
@@ -437,8 +438,23 @@ impl Connector for SnowflakeConnector {
             capabilities: Capabilities::none()
                 .with_cancel(true)
                 .with_explain(true)
+                .with_estimate(true)
                 .with_run_as_role(true),
         }
+    }
+
+    /// `EXPLAIN USING JSON`: the bytes and partitions the statement would scan (compiled, not
+    /// run; no warehouse time). Snowflake gives no row estimate.
+    async fn estimate(&self, sql: &str) -> Result<Option<CostEstimate>> {
+        let rows = self
+            .catalog_rows(&format!("EXPLAIN USING JSON {sql}"))
+            .await?;
+        let text = rows
+            .rows
+            .first()
+            .and_then(|r| r.first())
+            .and_then(Option::as_deref);
+        Ok(text.and_then(estimate::parse_explain))
     }
 
     async fn test_connection(&self) -> Result<()> {

@@ -490,6 +490,12 @@ async fn error_bodies_and_the_bytes_cap_are_typed() {
     );
     let dry = queries(&fake).pop().unwrap();
     assert_eq!(dry.body["dryRun"], true);
+    // The same dry run is the connector's cost estimate.
+    let estimate = bq.estimate("SELECT * FROM big").await.unwrap().unwrap();
+    assert_eq!(estimate.bytes, Some(5_000_000_000));
+    assert_eq!(estimate.source, "bigquery dry run");
+    assert!(bq.info().capabilities.estimate);
+    assert_eq!(queries(&fake).pop().unwrap().body["dryRun"], true);
     let err = bq
         .query("SELECT * FROM big", QueryOptions::default())
         .await

@@ -941,3 +941,26 @@ async fn limits_come_from_file_urls() {
         "{err}"
     );
 }
+
+/// The cost estimate is the physical plan's statistics: exact rows from Parquet footers, capped
+/// by a LIMIT; nothing runs.
+#[tokio::test]
+async fn estimate_reads_plan_statistics() {
+    let conn = sample();
+    assert!(conn.info().capabilities.estimate);
+    let e = conn
+        .estimate("SELECT * FROM flights")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.rows, Some(FLIGHTS_ROWS));
+    assert_eq!(e.source, "datafusion plan statistics (exact rows)");
+    let capped = conn
+        .estimate("SELECT * FROM flights LIMIT 10000")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(capped.rows, Some(10_000));
+    let err = conn.estimate("SELECT nope FROM flights").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::QueryFailed, "{err}");
+}

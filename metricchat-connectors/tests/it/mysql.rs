@@ -1207,3 +1207,38 @@ async fn mysql_runs_as_the_users_role_and_restores_the_session() {
     .await;
     fx.drop_schema().await;
 }
+
+/// The cost estimate is `EXPLAIN FORMAT=JSON`: rows examined (and MySQL's query cost; MariaDB
+/// before 11 has none); nothing executes.
+#[tokio::test]
+async fn mysql_estimates_from_explain_without_running() {
+    let Some(fx) = Fixture::new().await else {
+        return;
+    };
+    fx.exec(
+        "CREATE TABLE $S.big (id INT PRIMARY KEY, h VARCHAR(40)) ENGINE=InnoDB;
+         INSERT INTO $S.big SELECT seq, MD5(seq) FROM seq_1_to_20000;
+         ANALYZE TABLE $S.big;",
+    )
+    .await;
+    let s = fx.schema.clone();
+    assert!(fx.conn.info().capabilities.estimate);
+    let e = fx
+        .conn
+        .estimate(&format!("SELECT id, h FROM {s}.big"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.source, "mysql EXPLAIN");
+    assert!((10_000..=40_000).contains(&e.rows.unwrap()), "{e:?}");
+    let started = std::time::Instant::now();
+    fx.conn.estimate("SELECT SLEEP(5)").await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(3), "EXPLAIN ran it");
+    let err = fx
+        .conn
+        .estimate(&format!("SELECT nope FROM {s}.big"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::QueryFailed, "{err}");
+    fx.drop_schema().await;
+}

@@ -1058,3 +1058,59 @@ async fn postgres_runs_as_the_users_role_and_never_leaks_it() {
     .await;
     fx.drop_schema().await;
 }
+
+/// The cost estimate is `EXPLAIN (FORMAT JSON)`: plan rows, total cost, rows × width as bytes;
+/// nothing executes (a statement that would sleep returns at once) and a statement that does
+/// not plan fails as a query error.
+#[tokio::test]
+async fn postgres_estimates_from_explain_without_running() {
+    let Some(fx) = Fixture::new().await else {
+        return;
+    };
+    fx.exec(
+        "CREATE TABLE $S.big AS SELECT g AS id, md5(g::text) AS h FROM generate_series(1, 50000) g;
+         ANALYZE $S.big;",
+    )
+    .await;
+    let s = fx.schema.clone();
+    assert!(fx.conn.info().capabilities.estimate);
+    let e = fx
+        .conn
+        .estimate(&format!("SELECT id, h FROM {s}.big"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.source, "postgres EXPLAIN");
+    assert!((45_000..=55_000).contains(&e.rows.unwrap()), "{e:?}");
+    assert!(e.bytes.unwrap() > e.rows.unwrap() * 30, "{e:?}");
+    assert!(e.cost.unwrap() > 100.0, "{e:?}");
+    let small = fx
+        .conn
+        .estimate(&format!("SELECT count(*) FROM {s}.big"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(small.rows, Some(1));
+    let started = std::time::Instant::now();
+    fx.conn
+        .estimate("SELECT pg_sleep(5)")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(3), "EXPLAIN ran it");
+    let err = fx
+        .conn
+        .estimate(&format!("SELECT nope FROM {s}.big"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::QueryFailed, "{err}");
+    // The pooled connection is back to normal: a query still runs read-only.
+    run(
+        &fx.conn,
+        &format!("SELECT count(*) FROM {s}.big"),
+        QueryOptions::default(),
+    )
+    .await
+    .unwrap();
+    fx.drop_schema().await;
+}

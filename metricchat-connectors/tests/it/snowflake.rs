@@ -692,3 +692,27 @@ async fn a_query_runs_as_the_users_role() {
     assert!(!format!("{err:?}").contains("s3cr3t"));
     assert_eq!(statements(&fake).len(), 2);
 }
+
+/// The cost estimate is `EXPLAIN USING JSON` of the statement: bytes and partitions from
+/// `GlobalStats`, no rows (Snowflake's plan has none).
+#[tokio::test]
+async fn estimate_reads_explain_using_json() {
+    let fake = fake().await;
+    let plan = r#"{"GlobalStats": {"partitionsTotal": 40, "partitionsAssigned": 3,
+        "bytesAssigned": 7340032}, "Operations": [[{"id": 0, "operation": "Result"}]]}"#;
+    fake.on(
+        "EXPLAIN USING JSON SELECT * FROM ORDERS",
+        FakeStatement::rows(vec![col("content", "text", 0, 0)], vec![vec![Some(plan)]]),
+    );
+    let sf = connector(&fake);
+    assert!(sf.info().capabilities.estimate);
+    let e = sf.estimate("SELECT * FROM ORDERS").await.unwrap().unwrap();
+    assert_eq!(e.bytes, Some(7_340_032));
+    assert_eq!(e.rows, None);
+    assert_eq!(e.source, "snowflake EXPLAIN (3 of 40 partitions)");
+    let sent = statements(&fake).pop().unwrap();
+    assert_eq!(
+        sent.body["statement"],
+        "EXPLAIN USING JSON SELECT * FROM ORDERS"
+    );
+}

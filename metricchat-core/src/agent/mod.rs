@@ -100,6 +100,10 @@ pub struct AgentConfig {
     /// `schema_only` (see [`DataExposure`]). A request may override it
     /// ([`RunOptions::exposure`]).
     pub exposure: DataExposure,
+    /// Cost preflight: statements whose estimate exceeds a threshold wait for a decision
+    /// (see [`crate::approval`]). `None` (the default): nothing is estimated. A request may
+    /// override it ([`RunOptions::approval`]).
+    pub approval: Option<crate::approval::ApprovalPolicy>,
 }
 
 impl Default for AgentConfig {
@@ -118,6 +122,7 @@ impl Default for AgentConfig {
             answer_checks: true,
             dashboard_tool: false,
             exposure: DataExposure::Full,
+            approval: None,
         }
     }
 }
@@ -280,6 +285,7 @@ pub(crate) struct AgentInner {
     pub config: Arc<AgentConfig>,
     pub policy_provider: Option<Arc<dyn crate::guard::PolicyProvider>>,
     pub credential_provider: Option<Arc<dyn crate::connector::CredentialProvider>>,
+    pub approval_handler: Option<Arc<dyn crate::approval::ApprovalHandler>>,
 }
 
 /// An analytics agent: a model, connections, tools, a store. Cheap to clone; runs are
@@ -524,9 +530,25 @@ pub struct AgentBuilder {
     embedder: Option<Arc<dyn crate::context::Embedder>>,
     policy_provider: Option<Arc<dyn crate::guard::PolicyProvider>>,
     credential_provider: Option<Arc<dyn crate::connector::CredentialProvider>>,
+    approval_handler: Option<Arc<dyn crate::approval::ApprovalHandler>>,
 }
 
 impl AgentBuilder {
+    /// Cost preflight thresholds ([`AgentConfig::approval`]): a statement whose estimate exceeds
+    /// one waits for a decision, from the host ([`Run::approve`] / [`Run::deny`]) or the
+    /// [`approval_handler`](Self::approval_handler); the timeout denies it.
+    pub fn approval(mut self, policy: crate::approval::ApprovalPolicy) -> Self {
+        self.config.approval = Some(policy);
+        self
+    }
+
+    /// Decides approval requests of every run (the host may still decide through the run
+    /// handle; the first decision counts). Without one, requests wait for the host.
+    pub fn approval_handler(mut self, handler: Arc<dyn crate::approval::ApprovalHandler>) -> Self {
+        self.approval_handler = Some(handler);
+        self
+    }
+
     /// Resolves, per statement, the database role or token the request's user runs as on each
     /// connection (default: every statement runs as the connection's login). A connection that
     /// cannot honour the credentials refuses the statement with
@@ -745,6 +767,7 @@ impl AgentBuilder {
                 config: Arc::new(self.config),
                 policy_provider: self.policy_provider,
                 credential_provider: self.credential_provider,
+                approval_handler: self.approval_handler,
             }),
         })
     }
@@ -755,6 +778,7 @@ pub struct Run {
     run_id: Uuid,
     rx: mpsc::UnboundedReceiver<Event>,
     cancel: CancellationToken,
+    approvals: crate::approval::Approvals,
     handle: Option<tokio::task::JoinHandle<Result<AskResult>>>,
     guard: Option<DropGuard>,
 }
@@ -780,6 +804,29 @@ impl Run {
     /// A token that cancels this run when triggered (for wiring to signals).
     pub fn cancellation_token(&self) -> CancellationToken {
         self.cancel.clone()
+    }
+
+    /// Approves the statement of `approval.requested` `approval_id`: it runs.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when no such request waits (unknown, decided, timed out).
+    pub fn approve(&self, approval_id: Uuid) -> Result<()> {
+        self.approvals.approve(approval_id)
+    }
+
+    /// Denies the statement of `approval.requested` `approval_id`; the model reads
+    /// `not approved: <reason>` and may try a cheaper query. The denial is audited.
+    ///
+    /// # Errors
+    /// As [`Run::approve`].
+    pub fn deny(&self, approval_id: Uuid, reason: impl Into<String>) -> Result<()> {
+        self.approvals.deny(approval_id, reason)
+    }
+
+    /// The run's approval requests (pending ones, and approve/deny), to hand to another task
+    /// while this one reads the events.
+    pub fn approvals(&self) -> crate::approval::Approvals {
+        self.approvals.clone()
     }
 
     /// Drains the remaining events and returns the run's result.
@@ -816,6 +863,10 @@ impl crate::run::FinishingStream for Run {
 
     fn cancellation_token(&self) -> CancellationToken {
         self.cancel.clone()
+    }
+
+    fn approvals(&self) -> Option<crate::approval::Approvals> {
+        Some(self.approvals.clone())
     }
 
     fn finish(self) -> impl std::future::Future<Output = Result<AskResult>> + Send {

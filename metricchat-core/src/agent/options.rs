@@ -22,6 +22,9 @@ pub struct RunOptions {
     /// What the model may see of this request's results; `None` keeps the agent's
     /// [`AgentConfig::exposure`](super::AgentConfig::exposure).
     pub exposure: Option<DataExposure>,
+    /// The cost preflight for this request; `None` keeps the agent's
+    /// [`AgentConfig::approval`](super::AgentConfig::approval).
+    pub approval: Option<crate::approval::ApprovalPolicy>,
 }
 
 impl RunOptions {
@@ -39,6 +42,12 @@ impl RunOptions {
     /// What the model may see of this request's results (overrides the agent's setting).
     pub fn exposure(mut self, exposure: DataExposure) -> Self {
         self.exposure = Some(exposure);
+        self
+    }
+
+    /// The cost preflight for this request (overrides the agent's setting).
+    pub fn approval(mut self, policy: crate::approval::ApprovalPolicy) -> Self {
+        self.approval = Some(policy);
         self
     }
 }

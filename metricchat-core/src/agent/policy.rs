@@ -72,6 +72,7 @@ pub(crate) async fn query(
         source: "query".into(),
         connection: info.name.clone(),
         run_as: None,
+        approved_by: None,
     };
     let started = std::time::Instant::now();
     let guarded = match guard.check_on(sql, info.dialect, Some(&info.name)) {

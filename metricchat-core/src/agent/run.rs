@@ -34,6 +34,7 @@ pub(crate) fn start(
     let run_id = Uuid::now_v7();
     let (tx, rx) = mpsc::unbounded_channel();
     let cancel = CancellationToken::new();
+    let approvals = crate::approval::Approvals::new();
     let shared = Arc::new(RunShared {
         run_id,
         question: question.clone(),
@@ -50,6 +51,12 @@ pub(crate) fn start(
         policy_guard: std::sync::OnceLock::new(),
         exposure: options.exposure.unwrap_or(inner.config.exposure),
         credentials: inner.credential_provider.clone(),
+        approval: options
+            .approval
+            .or_else(|| inner.config.approval.clone())
+            .filter(crate::approval::ApprovalPolicy::is_active),
+        approvals: approvals.clone(),
+        approval_handler: inner.approval_handler.clone(),
     });
     let handle = tokio::spawn(async move {
         let mut l = Loop::new(inner, shared.clone(), history);
@@ -61,6 +68,7 @@ pub(crate) fn start(
         run_id,
         rx,
         cancel: cancel.clone(),
+        approvals,
         handle: Some(handle),
         guard: Some(cancel.drop_guard()),
     }

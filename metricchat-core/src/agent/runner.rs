@@ -44,6 +44,9 @@ fn timeout_error(tool: &str, what: &str, after: Duration) -> ToolError {
     }
 }
 
+/// How long a cancelled run waits for its aborted tool to be dropped.
+const UNWIND_WAIT: Duration = Duration::from_secs(1);
+
 enum AttemptEnd {
     Done(Result<serde_json::Value, ToolError>),
     Cancelled,
@@ -61,7 +64,9 @@ async fn attempt(
     let t = tool.clone();
     let c = ctx.clone();
     let mut handle = tokio::spawn(async move { t.call_json(&c, args).await });
-    let hard_deadline = Instant::now() + policy.hard_timeout;
+    let began = Instant::now();
+    // Time the tool spent waiting for a person's approval does not count against its limits.
+    let hard_deadline = || began + policy.hard_timeout + ctx.waited_for_approval();
     let mut started = false;
     activity.mark_unchanged();
     loop {
@@ -70,7 +75,7 @@ async fn attempt(
         } else {
             (policy.start_timeout, "start")
         };
-        let wait = limit.min(hard_deadline.saturating_duration_since(Instant::now()));
+        let wait = limit.min(hard_deadline().saturating_duration_since(Instant::now()));
         tokio::select! {
             res = &mut handle => {
                 return AttemptEnd::Done(match res {
@@ -90,6 +95,9 @@ async fn attempt(
             }
             () = cancel.cancelled() => {
                 handle.abort();
+                // Let the aborted tool unwind (its drop guards withdraw what it started, e.g. a
+                // pending approval, while the run's events are still open); briefly.
+                let _ = tokio::time::timeout(UNWIND_WAIT, &mut handle).await;
                 return AttemptEnd::Cancelled;
             }
             changed = tokio::time::timeout(wait, activity.changed()) => {
@@ -99,7 +107,7 @@ async fn attempt(
                     Ok(Err(_)) => started = true,
                     Err(_) => {
                         handle.abort();
-                        let (what, after) = if Instant::now() >= hard_deadline {
+                        let (what, after) = if Instant::now() >= hard_deadline() {
                             ("total", policy.hard_timeout)
                         } else {
                             (what, limit)

@@ -14,10 +14,12 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{Error, Result};
 
 mod credentials;
+mod estimate;
 mod stream;
 
 pub(crate) use credentials::resolve as resolve_credentials;
 pub use credentials::{CredentialProvider, Credentials};
+pub use estimate::{CostEstimate, whole as whole_estimate};
 pub use stream::{
     LimitStream, QueryLimits, RecordBatchStream, RecordBatchStreamAdapter,
     SendableRecordBatchStream, sleep_until,
@@ -105,8 +107,12 @@ pub struct Capabilities {
     pub cancel: bool,
     /// `EXPLAIN` is supported.
     pub explain: bool,
-    /// A dry run can estimate cost before running.
+    /// A dry run can estimate cost before running (BigQuery's bytes processed).
     pub dry_run_cost: bool,
+    /// [`Connector::estimate`] gives a [`CostEstimate`] (from `EXPLAIN` or a dry run) before a
+    /// statement runs.
+    #[serde(default)]
+    pub estimate: bool,
     /// The engine stops reading once the row cap is reached.
     pub limit_pushdown: bool,
     /// Queries run inside a read-only transaction or session.
@@ -152,6 +158,12 @@ impl Capabilities {
     /// Builder-style setter for [`Capabilities::dry_run_cost`].
     pub fn with_dry_run_cost(mut self, v: bool) -> Self {
         self.dry_run_cost = v;
+        self
+    }
+
+    /// Builder-style setter for [`Capabilities::estimate`].
+    pub fn with_estimate(mut self, v: bool) -> Self {
+        self.estimate = v;
         self
     }
 
@@ -387,6 +399,15 @@ pub trait Connector: Send + Sync + fmt::Debug {
     /// Implementations honour `opts.max_rows` (truncating), `opts.timeout` and `opts.cancel`.
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream>;
 
+    /// What the engine expects `sql` to cost, without running it (`EXPLAIN`, a dry run);
+    /// `Ok(None)` when the engine cannot tell (the default). Connectors that override it
+    /// declare [`Capabilities::estimate`]. Used by the approval preflight
+    /// ([`crate::approval::ApprovalPolicy`]); runs as the connection's login.
+    async fn estimate(&self, sql: &str) -> Result<Option<CostEstimate>> {
+        let _ = sql;
+        Ok(None)
+    }
+
     /// Returns up to `rows` rows of a table.
     async fn sample(&self, table: &TableRef, rows: usize) -> Result<QueryData> {
         let sql = format!(
@@ -467,6 +488,9 @@ impl<T: Connector + ?Sized> Connector for Arc<T> {
     }
     async fn sample(&self, table: &TableRef, rows: usize) -> Result<QueryData> {
         (**self).sample(table, rows).await
+    }
+    async fn estimate(&self, sql: &str) -> Result<Option<CostEstimate>> {
+        (**self).estimate(sql).await
     }
 }
 

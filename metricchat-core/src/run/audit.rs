@@ -23,6 +23,8 @@ pub(crate) struct Audited<'a> {
     pub connection: String,
     /// The role (or `token`) the statement ran as, when not the connection's login.
     pub run_as: Option<String>,
+    /// Who approved the statement, when its cost estimate needed a decision.
+    pub approved_by: Option<&'static str>,
 }
 
 impl Audited<'_> {
@@ -49,6 +51,12 @@ impl Audited<'_> {
             Err(e @ Error::SqlRefused { .. }) => {
                 (AuditOutcome::Refused, None, None, Some(e.to_string()))
             }
+            Err(e @ Error::NotApproved { by, .. }) => (
+                AuditOutcome::Denied,
+                None,
+                None,
+                Some(format!("{e} (by {by})")),
+            ),
             Err(e) => (AuditOutcome::Error, None, None, Some(e.to_string())),
         };
         AuditRecord {
@@ -63,6 +71,7 @@ impl Audited<'_> {
             policy: {
                 let mut p: Vec<String> = guarded.map(|g| g.policy.clone()).unwrap_or_default();
                 p.extend(self.run_as.as_ref().map(|r| format!("run as {r}")));
+                p.extend(self.approved_by.map(|by| format!("approved by {by}")));
                 p
             },
             rows,

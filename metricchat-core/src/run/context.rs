@@ -1,6 +1,7 @@
 //! [`ToolContext`]: what a tool can reach during a run.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -10,6 +11,7 @@ use uuid::Uuid;
 
 use super::artifact::{Dataset, QueryOutcome};
 use super::state::{RunShared, Terminal};
+use crate::approval::Approver;
 use crate::connector::{ConnectorRef, QueryData, QueryOptions, find_connection};
 use crate::context::ContextHub;
 use crate::data;
@@ -49,6 +51,8 @@ pub struct ToolContext {
     audit_source: String,
     iteration: u32,
     activity: Arc<watch::Sender<u64>>,
+    /// Milliseconds spent waiting for a person's approval: the tool's time limits leave it out.
+    waited_ms: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for ToolContext {
@@ -85,6 +89,7 @@ impl ToolContext {
                 audit_source,
                 iteration,
                 activity: Arc::new(tx),
+                waited_ms: Arc::new(AtomicU64::new(0)),
             },
             rx,
         )
@@ -201,6 +206,12 @@ impl ToolContext {
         self.activity.send_modify(|n| *n += 1);
     }
 
+    /// Time this call spent waiting for a person to approve a statement (see
+    /// [`crate::approval`]); the tool runner extends the tool's time limits by it.
+    pub fn waited_for_approval(&self) -> Duration {
+        Duration::from_millis(self.waited_ms.load(Ordering::Relaxed))
+    }
+
     /// Resets the idle timer without an event.
     pub fn heartbeat(&self) {
         self.activity.send_modify(|n| *n += 1);
@@ -293,8 +304,11 @@ impl ToolContext {
             source: self.audit_source.clone(),
             connection: info.name.clone(),
             run_as: None,
+            approved_by: None,
         };
-        let audit_required = self.shared.policy().is_some();
+        // A decision on a statement must reach the audit log, as a policy's rewrite must.
+        let audit_required = self.shared.policy().is_some()
+            || self.shared.approval.as_ref().is_some_and(|p| p.is_active());
         let guarded = match self
             .shared
             .guard()
@@ -325,6 +339,37 @@ impl ToolContext {
             sql: guarded.sql.clone(),
             attempt,
         });
+        let heartbeat = || self.heartbeat();
+        let preflight = super::approval::Preflight {
+            shared: &self.shared,
+            conn: &conn,
+            query_id,
+            connection: &info.name,
+            sql: &guarded.sql,
+            heartbeat: &heartbeat,
+            waited_ms: &self.waited_ms,
+        };
+        let approved_by = match preflight.run().await {
+            Ok(by) => by,
+            Err(e) => {
+                let rec = audited.record(sql, Some(&guarded), Err(&e), Duration::ZERO);
+                super::audit::append(&self.shared.store, &rec, audit_required).await?;
+                record.status = QueryStatus::Refused;
+                record.error = Some(e.to_string());
+                self.shared.scratch()?.upsert_query(record);
+                self.emit(failed_result(query_id, &e, 0));
+                return Err(match e {
+                    Error::NotApproved { by, .. } if by == Approver::Cancelled.as_str() => {
+                        Error::Cancelled
+                    }
+                    e => e,
+                });
+            }
+        };
+        let audited = super::audit::Audited {
+            approved_by: approved_by.map(Approver::as_str),
+            ..audited
+        };
         self.progress(format!("running query on {}", info.name));
         let cap = guarded.row_cap.and_then(|c| usize::try_from(c).ok());
         let opts = QueryOptions::default()

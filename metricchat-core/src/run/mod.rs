@@ -6,6 +6,7 @@
 //! read and append through the context. Neither imports the agent or the tools, so both can
 //! depend on this module without a cycle.
 
+mod approval;
 mod artifact;
 pub(crate) mod audit;
 mod context;

@@ -13,6 +13,7 @@ use tokio::sync::{Mutex, Notify, OnceCell};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::approval::Approvals;
 use crate::error::Result;
 use crate::events::Event;
 
@@ -26,6 +27,11 @@ pub trait FinishingStream: Stream<Item = Event> + Unpin + Send + 'static {
 
     /// A token that cancels the run.
     fn cancellation_token(&self) -> CancellationToken;
+
+    /// The run's approval requests, when it has any (default: none).
+    fn approvals(&self) -> Option<Approvals> {
+        None
+    }
 
     /// Drains the remaining events and returns the outcome.
     fn finish(self) -> impl Future<Output = Result<Self::Outcome>> + Send;
@@ -44,6 +50,7 @@ pub struct SharedRun<R: FinishingStream> {
 struct Inner<R: FinishingStream> {
     run_id: Uuid,
     cancel: CancellationToken,
+    approvals: Option<Approvals>,
     /// The run while it has events; `None` once its outcome is in `outcome`.
     run: Mutex<Option<R>>,
     outcome: OnceCell<Result<R::Outcome>>,
@@ -75,6 +82,7 @@ impl<R: FinishingStream> SharedRun<R> {
             inner: Arc::new(Inner {
                 run_id: run.run_id(),
                 cancel: run.cancellation_token(),
+                approvals: run.approvals(),
                 run: Mutex::new(Some(run)),
                 outcome: OnceCell::new(),
                 done: Notify::new(),
@@ -90,6 +98,33 @@ impl<R: FinishingStream> SharedRun<R> {
     /// Cancels the run; the events up to its end still arrive.
     pub fn cancel(&self) {
         self.inner.cancel.cancel();
+    }
+
+    /// Approves approval request `id` (see [`crate::Run::approve`]).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`](crate::Error::NotFound) when no such request waits.
+    pub fn approve(&self, id: Uuid) -> Result<()> {
+        self.approvals()?.approve(id)
+    }
+
+    /// Denies approval request `id` with `reason` (see [`crate::Run::deny`]).
+    ///
+    /// # Errors
+    /// As [`SharedRun::approve`].
+    pub fn deny(&self, id: Uuid, reason: impl Into<String>) -> Result<()> {
+        self.approvals()?.deny(id, reason)
+    }
+
+    /// The run's approval requests.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`](crate::Error::Unsupported) for a run without approvals.
+    pub fn approvals(&self) -> Result<Approvals> {
+        self.inner
+            .approvals
+            .clone()
+            .ok_or_else(|| crate::Error::Unsupported("this run has no approval requests".into()))
     }
 
     /// Whether cancellation was requested.

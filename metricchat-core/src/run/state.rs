@@ -155,6 +155,12 @@ pub(crate) struct RunShared {
     pub exposure: crate::exposure::DataExposure,
     /// Resolves the database identity the user's statements run as.
     pub credentials: Option<Arc<dyn crate::connector::CredentialProvider>>,
+    /// When statements need a decision before they run (`None`: never).
+    pub approval: Option<crate::approval::ApprovalPolicy>,
+    /// The statements waiting for a decision (shared with the run handle).
+    pub approvals: crate::approval::Approvals,
+    /// Decides approval requests besides the host.
+    pub approval_handler: Option<Arc<dyn crate::approval::ApprovalHandler>>,
 }
 
 impl RunShared {

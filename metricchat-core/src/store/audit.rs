@@ -27,15 +27,19 @@ pub enum AuditOutcome {
     Error,
     /// The guard refused it; nothing was executed.
     Refused,
+    /// Its cost estimate needed approval and it was denied (by the host, the approval handler
+    /// or the timeout); nothing was executed.
+    Denied,
 }
 
 impl AuditOutcome {
-    /// `success`, `error` or `refused`.
+    /// `success`, `error`, `refused` or `denied`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Success => "success",
             Self::Error => "error",
             Self::Refused => "refused",
+            Self::Denied => "denied",
         }
     }
 
@@ -45,6 +49,7 @@ impl AuditOutcome {
             "success" => Some(Self::Success),
             "error" => Some(Self::Error),
             "refused" => Some(Self::Refused),
+            "denied" => Some(Self::Denied),
             _ => None,
         }
     }

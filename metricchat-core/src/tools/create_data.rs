@@ -127,8 +127,13 @@ fn normalize_sql(sql: &str) -> String {
         .to_lowercase()
 }
 
-/// Whether feeding the error back to the model can fix the SQL.
+/// Whether feeding the error back to the model can fix the SQL. A statement denied approval is
+/// not: the planner reads the denial and decides what cheaper question to ask, rather than the
+/// SQL writer trying variations that each wait for another decision.
 fn repairable(e: &Error) -> bool {
+    if matches!(e, Error::NotApproved { .. }) {
+        return false;
+    }
     matches!(e, Error::SqlRefused { .. } | Error::Query { .. })
         || matches!(e.kind(), ErrorKind::InvalidInput | ErrorKind::QueryFailed)
             && !matches!(e, Error::Connection { .. })

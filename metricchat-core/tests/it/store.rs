@@ -1214,13 +1214,15 @@ mod behaviour {
         let a = rec(0, "alice", AuditOutcome::Success, None);
         let b = rec(1, "bob", AuditOutcome::Refused, Some(run));
         let c = rec(2, "alice", AuditOutcome::Error, Some(run));
-        for r in [&a, &b, &c] {
+        // A statement denied approval (migration 0007 widened the stores' outcome check).
+        let d = rec(3, "bob", AuditOutcome::Denied, Some(run));
+        for r in [&a, &b, &c, &d] {
             store.append_audit(r).await.unwrap();
         }
         let all = store.audit_log(&AuditFilter::new()).await.unwrap();
         assert_eq!(
             all,
-            vec![c.clone(), b.clone(), a.clone()],
+            vec![d.clone(), c.clone(), b.clone(), a.clone()],
             "newest first, every field"
         );
         let alice = store
@@ -1229,17 +1231,22 @@ mod behaviour {
             .unwrap();
         assert_eq!(alice, vec![c.clone(), a.clone()]);
         let of_run = store.audit_log(&AuditFilter::new().run(run)).await.unwrap();
-        assert_eq!(of_run, vec![c.clone(), b.clone()]);
+        assert_eq!(of_run, vec![d.clone(), c.clone(), b.clone()]);
         let refused = store
             .audit_log(&AuditFilter::new().outcome(AuditOutcome::Refused))
             .await
             .unwrap();
         assert_eq!(refused, vec![b.clone()]);
+        let denied = store
+            .audit_log(&AuditFilter::new().outcome(AuditOutcome::Denied))
+            .await
+            .unwrap();
+        assert_eq!(denied, vec![d.clone()]);
         let last = store.audit_log(&AuditFilter::new().limit(1)).await.unwrap();
-        assert_eq!(last, vec![c.clone()]);
+        assert_eq!(last, vec![d.clone()]);
         let mut since = AuditFilter::new().connection("wh");
         since.since = Some(b.at);
-        assert_eq!(store.audit_log(&since).await.unwrap(), vec![c, b]);
+        assert_eq!(store.audit_log(&since).await.unwrap(), vec![d, c, b]);
         assert!(
             store
                 .audit_log(&AuditFilter::new().connection("other"))
