@@ -607,6 +607,16 @@ def _scope(scope: Any) -> Dict[str, Any]:
     raise InvalidInputError(f"scope {scope!r}: expected None, 'global', {{'connection': ...}} or {{'tables': [...]}}")
 
 
+def _new_instruction(
+    text: str, scope: Any, labels: Iterable[str], status: Optional[str]
+) -> Dict[str, Any]:
+    """The core's new-instruction JSON (approved unless ``status="draft"``)."""
+    new: Dict[str, Any] = {"text": text, "scope": _scope(scope), "labels": list(labels)}
+    if status is not None:
+        new["status"] = status
+    return new
+
+
 def _filter(**fields: Any) -> Dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
@@ -629,10 +639,7 @@ class Instructions:
         status: Optional[str] = None,
     ) -> Dict[str, Any]:
         """Adds an instruction (approved unless ``status="draft"``); returns the stored record."""
-        new: Dict[str, Any] = {"text": text, "scope": _scope(scope), "labels": list(labels)}
-        if status is not None:
-            new["status"] = status
-        return background.run(self._native.add_instruction, new)
+        return background.run(self._native.add_instruction, _new_instruction(text, scope, labels, status))
 
     def approve(self, id: str) -> Dict[str, Any]:
         """Approves a draft: the next runs in its scope carry it."""
@@ -666,10 +673,7 @@ class Instructions:
         status: Optional[str] = None,
     ) -> Dict[str, Any]:
         """The async form of :meth:`add`."""
-        new: Dict[str, Any] = {"text": text, "scope": _scope(scope), "labels": list(labels)}
-        if status is not None:
-            new["status"] = status
-        return await self._native.add_instruction(new)
+        return await self._native.add_instruction(_new_instruction(text, scope, labels, status))
 
     async def approve_async(self, id: str) -> Dict[str, Any]:
         """The async form of :meth:`approve`."""
