@@ -24,13 +24,24 @@ impl Inner {
         )
     }
 
-    /// Sends `method url` with `body`, retrying; after a 401 a service account fetches a new
-    /// token and tries once more. Returns the parsed body or a typed error.
+    /// The bearer of a request: `user_token` (a user's OAuth access token from
+    /// [`QueryOptions::run_as`]) when given, else the connection's login.
+    async fn bearer_for(&self, user_token: Option<&SecretString>) -> Result<String> {
+        match user_token {
+            Some(t) => Ok(t.expose_secret().to_string()),
+            None => self.bearer().await,
+        }
+    }
+
+    /// Sends `method url` with `body` (authorised by `user_token` when given), retrying; after
+    /// a 401 a service account fetches a new token and tries once more. Returns the parsed
+    /// body or a typed error.
     pub(super) async fn call(
         &self,
         method: reqwest::Method,
         url: &str,
         body: Option<&Value>,
+        user_token: Option<&SecretString>,
     ) -> Result<Value> {
         let mut refreshed = false;
         loop {
@@ -38,7 +49,7 @@ impl Inner {
                 let mut req = self
                     .http
                     .request(method.clone(), url)
-                    .bearer_auth(self.bearer().await?)
+                    .bearer_auth(self.bearer_for(user_token).await?)
                     .header(reqwest::header::ACCEPT, "application/json");
                 if let Some(b) = body {
                     req = req
@@ -52,6 +63,7 @@ impl Inner {
             let text = body_text(BACKEND, &self.name, resp).await?;
             if status == StatusCode::UNAUTHORIZED
                 && !refreshed
+                && user_token.is_none()
                 && let Auth::ServiceAccount(sa) = &self.auth
             {
                 sa.invalidate().await;
@@ -66,7 +78,8 @@ impl Inner {
         }
     }
 
-    /// `jobs.query`, then polls until the job is complete; cancels it when interrupted.
+    /// `jobs.query`, then polls until the job is complete; cancels it when interrupted. A
+    /// user's token in `limits` ([`QueryOptions::run_as`]) authorises every request of the job.
     pub(super) async fn run(
         self: Arc<Self>,
         sql: &str,
@@ -94,11 +107,17 @@ impl Inner {
             body["defaultDataset"] = json!({"projectId": self.config.project, "datasetId": d});
         }
         let url = self.project_url("queries");
+        let user_token = limits.run_as.as_ref().and_then(|c| c.token.clone());
         // The POST runs in its own task: when the caller gives up first, the job it reports can
         // still be cancelled.
         let mut submit = {
             let inner = self.clone();
-            tokio::spawn(async move { inner.call(reqwest::Method::POST, &url, Some(&body)).await })
+            let token = user_token.clone();
+            tokio::spawn(async move {
+                inner
+                    .call(reqwest::Method::POST, &url, Some(&body), token.as_ref())
+                    .await
+            })
         };
         let first = match limits.race(&mut submit).await {
             Ok(joined) => joined
@@ -111,7 +130,7 @@ impl Inner {
                         && r.job_complete == Some(false)
                         && let Some(job) = r.job_reference
                     {
-                        inner.cancel(&job).await;
+                        inner.cancel(&job, user_token.as_ref()).await;
                     }
                 });
                 return Err(stop);
@@ -131,10 +150,14 @@ impl Inner {
                     "",
                 )
             })?;
-            match limits.race(self.results(&job, None, Some(limits))).await {
+            let token = limits.run_as.as_ref().and_then(|c| c.token.as_ref());
+            match limits
+                .race(self.results(&job, None, Some(limits), token))
+                .await
+            {
                 Ok(r) => resp = r?,
                 Err(stop) => {
-                    self.cancel(&job).await;
+                    self.cancel(&job, token).await;
                     return Err(stop);
                 }
             }
@@ -160,12 +183,14 @@ impl Inner {
         }
     }
 
-    /// `jobs.getQueryResults`: waits for the job (when `limits` given) or reads a page.
+    /// `jobs.getQueryResults`: waits for the job (when `limits` given) or reads a page, as the
+    /// user whose token ran the job (`user_token`) or the login.
     pub(super) async fn results(
         &self,
         job: &JobReference,
         page_token: Option<&str>,
         limits: Option<&QueryLimits>,
+        user_token: Option<&SecretString>,
     ) -> Result<QueryResponse> {
         let mut url =
             url::Url::parse(&self.project_url(&format!("queries/{}", encode(&job.job_id))))
@@ -183,7 +208,9 @@ impl Inner {
                 q.append_pair("timeoutMs", &self.wait_ms(l).to_string());
             }
         }
-        let v = self.call(reqwest::Method::GET, url.as_str(), None).await?;
+        let v = self
+            .call(reqwest::Method::GET, url.as_str(), None, user_token)
+            .await?;
         serde_json::from_value(v).map_err(|e| {
             bad_response(
                 BACKEND,
@@ -194,8 +221,9 @@ impl Inner {
         })
     }
 
-    /// `POST …/jobs/{jobId}/cancel`; failures are logged, not returned.
-    pub(super) async fn cancel(&self, job: &JobReference) {
+    /// `POST …/jobs/{jobId}/cancel` (as whoever ran the job); failures are logged, not
+    /// returned.
+    pub(super) async fn cancel(&self, job: &JobReference, user_token: Option<&SecretString>) {
         let mut url = self.project_url(&format!("jobs/{}/cancel", encode(&job.job_id)));
         if let Some(l) = job.location.as_ref().or(self.config.location.as_ref()) {
             url.push_str(&format!("?location={}", encode(l)));
@@ -203,7 +231,7 @@ impl Inner {
         let sent = async {
             self.http
                 .post(&url)
-                .bearer_auth(self.bearer().await?)
+                .bearer_auth(self.bearer_for(user_token).await?)
                 .send()
                 .await
                 .map_err(|e| transport_error(BACKEND, &self.name, e))

@@ -324,7 +324,7 @@ impl BigQueryConnector {
         let mut token = first.page_token;
         while let Some(t) = token.take() {
             let page = limits
-                .race(self.inner.results(&job, Some(&t), None))
+                .race(self.inner.results(&job, Some(&t), None, None))
                 .await??;
             rows.extend(page.rows);
             token = page.page_token;
@@ -570,7 +570,8 @@ impl Connector for BigQueryConnector {
             capabilities: Capabilities::none()
                 .with_cancel(true)
                 .with_dry_run_cost(true)
-                .with_estimate(true),
+                .with_estimate(true)
+                .with_run_as_token(true),
         }
     }
 
@@ -638,8 +639,11 @@ impl Connector for BigQueryConnector {
         self.described(&scope, None).await
     }
 
+    /// With [`QueryOptions::run_as`] holding a token (a user's OAuth access token), the job
+    /// runs as that user: the token authorises the job, its result pages and a cancel, so
+    /// BigQuery applies the user's own IAM grants and bills their quota. A role is refused
+    /// ([`Error::RunAs`]): BigQuery has no per-query role.
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
-        // No roles or per-user tokens here: refused, never run as the connection's login.
         if let Some(c) = &opts.run_as {
             c.check_supported(&self.info())?;
         }
@@ -656,6 +660,7 @@ impl Connector for BigQueryConnector {
         struct Pager {
             inner: Arc<Inner>,
             job: JobReference,
+            user_token: Option<SecretString>,
             token: Option<String>,
             fields: Arc<Vec<BqField>>,
             schema: SchemaRef,
@@ -664,6 +669,7 @@ impl Connector for BigQueryConnector {
         let pager = Pager {
             inner: self.inner.clone(),
             job: first.job_reference.unwrap_or_default(),
+            user_token: limits.run_as.as_ref().and_then(|c| c.token.clone()),
             token: first.page_token,
             fields,
             schema: schema.clone(),
@@ -675,7 +681,11 @@ impl Connector for BigQueryConnector {
             if p.left == Some(0) {
                 return None;
             }
-            let page = match p.inner.results(&p.job, Some(&token), None).await {
+            let page = match p
+                .inner
+                .results(&p.job, Some(&token), None, p.user_token.as_ref())
+                .await
+            {
                 Ok(page) => page,
                 Err(e) => return Some((Err(e), None)),
             };

@@ -311,7 +311,7 @@ impl SnowflakeConnector {
         let fetches = (1..done.partitions.len()).map(|i| {
             let inner = self.inner.clone();
             let handle = done.handle.clone();
-            async move { inner.partition(&handle, i).await }
+            async move { inner.partition(&handle, i, None).await }
         });
         let mut parts = futures::stream::iter(fetches)
             .buffered(self.inner.config.max_concurrent_partitions.max(1));
@@ -439,7 +439,8 @@ impl Connector for SnowflakeConnector {
                 .with_cancel(true)
                 .with_explain(true)
                 .with_estimate(true)
-                .with_run_as_role(true),
+                .with_run_as_role(true)
+                .with_run_as_token(true),
         }
     }
 
@@ -534,8 +535,9 @@ impl Connector for SnowflakeConnector {
     }
 
     /// With [`QueryOptions::run_as`], the statement runs with the user's role (the request's
-    /// `role` field, replacing the connection's); a per-user token is refused
-    /// ([`Error::RunAs`]).
+    /// `role` field, replacing the connection's) and, given a token, as the user: their OAuth
+    /// token authorises the statement, its polls, result partitions and cancel in place of the
+    /// connection's login (Snowflake then applies that user's grants and default role).
     async fn query(&self, sql: &str, opts: QueryOptions) -> Result<SendableRecordBatchStream> {
         if let Some(c) = &opts.run_as {
             c.check_supported(&self.info())?;
@@ -559,6 +561,7 @@ impl Connector for SnowflakeConnector {
         let row_types = Arc::new(done.row_types);
         let handle = done.handle;
         let inner = self.inner.clone();
+        let user_token = limits.run_as.as_ref().and_then(|c| c.token.clone());
         let schema_for_rest = schema.clone();
         let rest = futures::stream::iter(1..needed)
             .map(move |i| {
@@ -566,8 +569,9 @@ impl Connector for SnowflakeConnector {
                 let handle = handle.clone();
                 let row_types = row_types.clone();
                 let schema = schema_for_rest.clone();
+                let user_token = user_token.clone();
                 async move {
-                    let rows = inner.partition(&handle, i).await?;
+                    let rows = inner.partition(&handle, i, user_token.as_ref()).await?;
                     to_batch(&inner.name, &schema, &row_types, &rows)
                 }
             })

@@ -12,10 +12,13 @@ pub(super) enum Submitted {
 }
 
 impl Inner {
+    /// A request authorised by the connection's login, or by `user_token` (a user's OAuth
+    /// token from [`QueryOptions::run_as`], sent with the type `OAUTH`) when given.
     pub(super) fn request(
         &self,
         method: reqwest::Method,
         path_and_query: &str,
+        user_token: Option<&SecretString>,
     ) -> Result<reqwest::RequestBuilder> {
         let url = if path_and_query.starts_with("http://") || path_and_query.starts_with("https://")
         {
@@ -23,14 +26,15 @@ impl Inner {
         } else {
             format!("{}{path_and_query}", self.base_url)
         };
+        let (bearer, kind) = match user_token {
+            Some(t) => (t.expose_secret().to_string(), "OAUTH"),
+            None => (self.auth.bearer()?, self.auth.token_type()),
+        };
         Ok(self
             .http
             .request(method, url)
-            .bearer_auth(self.auth.bearer()?)
-            .header(
-                "X-Snowflake-Authorization-Token-Type",
-                self.auth.token_type(),
-            )
+            .bearer_auth(bearer)
+            .header("X-Snowflake-Authorization-Token-Type", kind)
             .header(reqwest::header::ACCEPT, "application/json"))
     }
 
@@ -38,10 +42,12 @@ impl Inner {
         retry_policy(self.config.max_retries, self.config.retry_base_delay)
     }
 
-    /// Sends with retries; a 401 under key-pair auth signs a fresh JWT and tries once more.
+    /// Sends with retries; a 401 under key-pair auth signs a fresh JWT and tries once more
+    /// (not when a user's token authorised the request: `as_user`).
     pub(super) async fn send<F>(
         &self,
         limits: Option<&QueryLimits>,
+        as_user: bool,
         build: F,
     ) -> Result<reqwest::Response>
     where
@@ -56,6 +62,7 @@ impl Inner {
             .await?;
             if resp.status() == StatusCode::UNAUTHORIZED
                 && matches!(self.auth, Auth::KeyPair(_))
+                && !as_user
                 && !refreshed
             {
                 self.auth.invalidate();
@@ -78,10 +85,16 @@ impl Inner {
             .map(|d| (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1));
         // The POST runs in its own task so that, when the caller gives up while Snowflake
         // still holds the request, the statement it answers with can still be cancelled.
+        let user_token = limits.run_as.as_ref().and_then(|c| c.token.clone());
         let mut submit = {
             let inner = self.clone();
             let role = limits.run_as.as_ref().and_then(|c| c.role.clone());
-            tokio::spawn(async move { inner.submit(&sql, timeout_secs, role.as_deref()).await })
+            let token = user_token.clone();
+            tokio::spawn(async move {
+                inner
+                    .submit(&sql, timeout_secs, role.as_deref(), token.as_ref())
+                    .await
+            })
         };
         let submitted = match limits.race(&mut submit).await {
             Ok(joined) => joined
@@ -90,7 +103,7 @@ impl Inner {
                 let inner = self.clone();
                 tokio::spawn(async move {
                     if let Ok(Ok(Submitted::Running(handle, _))) = submit.await {
-                        inner.cancel(&handle).await;
+                        inner.cancel(&handle, user_token.as_ref()).await;
                     }
                 });
                 return Err(stop);
@@ -114,12 +127,14 @@ impl Inner {
         })
     }
 
-    /// Posts `sql`; `run_as_role` (the user's role) replaces the connection's `role`.
+    /// Posts `sql`; `run_as_role` (the user's role) replaces the connection's `role`, and
+    /// `user_token` the connection's login.
     pub(super) async fn submit(
         &self,
         sql: &str,
         timeout_secs: Option<u64>,
         run_as_role: Option<&str>,
+        user_token: Option<&SecretString>,
     ) -> Result<Submitted> {
         let request_id = uuid::Uuid::new_v4().to_string();
         let mut body = json!({
@@ -146,13 +161,13 @@ impl Inner {
             body["role"] = json!(role);
         }
         let resp = self
-            .send(None, |attempt| {
+            .send(None, user_token.is_some(), |attempt| {
                 let mut path = format!("/api/v2/statements?requestId={request_id}");
                 if attempt > 0 {
                     path.push_str("&retry=true");
                 }
                 Ok(self
-                    .request(reqwest::Method::POST, &path)?
+                    .request(reqwest::Method::POST, &path, user_token)?
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .body(body.to_string()))
             })
@@ -184,11 +199,14 @@ impl Inner {
         limits: &QueryLimits,
     ) -> Result<StatementResponse> {
         let interval = self.config.poll_interval.max(Duration::from_millis(10));
+        let user_token = limits.run_as.as_ref().and_then(|c| c.token.as_ref());
         loop {
             let step = async {
                 tokio::time::sleep(interval).await;
                 let resp = self
-                    .send(None, |_| self.request(reqwest::Method::GET, url))
+                    .send(None, user_token.is_some(), |_| {
+                        self.request(reqwest::Method::GET, url, user_token)
+                    })
                     .await?;
                 let status = resp.status();
                 let text = body_text(BACKEND, &self.name, resp).await?;
@@ -203,19 +221,21 @@ impl Inner {
                 Ok(Ok(None)) => {}
                 Ok(Err(e)) => return Err(e),
                 Err(stop) => {
-                    self.cancel(handle).await;
+                    self.cancel(handle, user_token).await;
                     return Err(stop);
                 }
             }
         }
     }
 
-    /// `POST /api/v2/statements/{handle}/cancel`; failures are logged, not returned.
-    pub(super) async fn cancel(&self, handle: &str) {
+    /// `POST /api/v2/statements/{handle}/cancel` (as the user whose token submitted it);
+    /// failures are logged, not returned.
+    pub(super) async fn cancel(&self, handle: &str, user_token: Option<&SecretString>) {
         let sent = async {
             self.request(
                 reqwest::Method::POST,
                 &format!("/api/v2/statements/{handle}/cancel"),
+                user_token,
             )?
             .send()
             .await
@@ -235,13 +255,20 @@ impl Inner {
         }
     }
 
-    /// `GET /api/v2/statements/{handle}?partition=N`: that partition's rows.
-    pub(super) async fn partition(&self, handle: &str, index: usize) -> Result<Rows> {
+    /// `GET /api/v2/statements/{handle}?partition=N`: that partition's rows (fetched with the
+    /// token that submitted the statement).
+    pub(super) async fn partition(
+        &self,
+        handle: &str,
+        index: usize,
+        user_token: Option<&SecretString>,
+    ) -> Result<Rows> {
         let resp = self
-            .send(None, |_| {
+            .send(None, user_token.is_some(), |_| {
                 self.request(
                     reqwest::Method::GET,
                     &format!("/api/v2/statements/{handle}?partition={index}"),
+                    user_token,
                 )
             })
             .await?;

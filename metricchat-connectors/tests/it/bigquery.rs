@@ -438,6 +438,74 @@ async fn access_tokens_are_cached_and_refreshed() {
     );
 }
 
+/// Per-user credentials: a user's OAuth access token runs the job as that user — the job, its
+/// result pages — and the connection's own service-account token is never fetched for it; a
+/// token Google refuses is `Unauthorized` without the token in the error; a role is refused
+/// (BigQuery has none per query) and nothing is sent.
+#[tokio::test]
+async fn a_query_runs_with_the_users_token() {
+    use metricchat_core::connector::Credentials;
+    let fake = fake().await;
+    fake.on("FROM numbers", numbers(25));
+    let mut s = setup(&fake);
+    s.config.page_size = 10;
+    let bq = BigQueryConnector::new(s.config.clone()).unwrap();
+    assert!(bq.info().capabilities.run_as_token);
+    assert!(!bq.info().capabilities.run_as_role);
+    let as_user = |token: &str| {
+        QueryOptions::default()
+            .with_max_rows(None)
+            .with_run_as(Some(Credentials::token(token)))
+    };
+    let data = collect_stream(
+        bq.query("SELECT n FROM numbers", as_user("static-token"))
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(data.batches.iter().map(|b| b.num_rows()).sum::<usize>(), 25);
+    let sent = fake.requests();
+    assert!(sent.len() >= 3, "the job and two pages: {sent:?}");
+    for r in &sent {
+        assert_eq!(
+            r.headers["authorization"], "Bearer static-token",
+            "{} {}",
+            r.method, r.path
+        );
+    }
+    assert_eq!(
+        fake.tokens_issued(),
+        0,
+        "the login's token was never needed"
+    );
+
+    let err = rest::error_of(
+        bq.query("SELECT n FROM numbers", as_user("s3cr3t-user-token"))
+            .await
+            .map(|_| ()),
+        ErrorKind::Unauthorized,
+    );
+    assert!(!format!("{err:?}").contains("s3cr3t"), "{err:?}");
+    assert_eq!(
+        fake.tokens_issued(),
+        0,
+        "a refused user token is not replaced by the login's"
+    );
+
+    let before = fake.requests().len();
+    let err = bq
+        .query(
+            "SELECT n FROM numbers",
+            QueryOptions::default().with_run_as(Some(Credentials::role("analyst"))),
+        )
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err:?}");
+    assert_eq!(fake.requests().len(), before, "nothing sent");
+}
+
 #[tokio::test]
 async fn error_bodies_and_the_bytes_cap_are_typed() {
     let fake = fake().await;

@@ -4,7 +4,8 @@
 //! A connection logs in once, as the pool's login; with credentials a query runs as the user's
 //! own identity on that login: PostgreSQL `SET LOCAL ROLE` inside the query's read-only
 //! transaction, MySQL/MariaDB `SET ROLE` reset before the connection goes back to the pool,
-//! Snowflake's statement `role` (and an OAuth token in place of the connection's). A backend
+//! Snowflake's statement `role`; a user's OAuth token in place of the connection's login on
+//! Snowflake and BigQuery. A backend
 //! that cannot honour a credential refuses the query with [`Error::RunAs`]; it never runs as
 //! the pool's login instead. Connectors declare what they honour in
 //! [`Capabilities::run_as_role`](super::Capabilities::run_as_role) and
@@ -35,7 +36,8 @@ pub struct Credentials {
     /// The database role the query runs as (PostgreSQL `SET LOCAL ROLE`, MySQL/MariaDB
     /// `SET ROLE`, Snowflake's statement role). The pool's login must be allowed to take it.
     pub role: Option<String>,
-    /// A token that replaces the connection's own for this query (a Snowflake OAuth token).
+    /// A token that replaces the connection's own for this query: the user's OAuth access
+    /// token (Snowflake, BigQuery).
     pub token: Option<SecretString>,
 }
 
