@@ -1369,6 +1369,161 @@ async fn raw(path: &Path) -> sqlx::SqlitePool {
     sqlx::SqlitePool::connect(&url).await.unwrap()
 }
 
+/// Three audit records, one per outcome version 6 of the schema knew.
+fn v6_audit_records() -> Vec<metricchat_core::store::AuditRecord> {
+    use metricchat_core::store::{AuditOutcome, AuditRecord};
+    let run = Uuid::new_v4();
+    [
+        AuditOutcome::Success,
+        AuditOutcome::Error,
+        AuditOutcome::Refused,
+    ]
+    .into_iter()
+    .zip(0_i64..)
+    .map(|(outcome, i)| AuditRecord {
+        id: Uuid::now_v7(),
+        at: DateTime::from_timestamp(1_780_000_000 + i, 0).unwrap(),
+        user_id: Some(format!("user-{i}")),
+        run_id: (i > 0).then_some(run),
+        query_id: (i > 0).then(Uuid::new_v4),
+        source: if i > 0 { "agent" } else { "query" }.into(),
+        connection: "wh".into(),
+        sql: format!("SELECT {i} AS \"ünïcode\", 'it''s'"),
+        policy: vec![format!("t{i}: rows filtered")],
+        rows: (outcome == AuditOutcome::Success).then_some(5),
+        bytes: (outcome == AuditOutcome::Success).then_some(512),
+        duration_ms: 3,
+        outcome,
+        error: (outcome != AuditOutcome::Success).then(|| "no".to_string()),
+    })
+    .collect()
+}
+
+/// After the store is upgraded to version 7, `before` (newest last) reads back unchanged, a
+/// `denied` record appends, and the log is still append-only.
+async fn assert_audit_upgraded(store: &dyn Store, before: &[metricchat_core::store::AuditRecord]) {
+    use metricchat_core::store::{AuditFilter, AuditOutcome};
+    let mut newest_first = before.to_vec();
+    newest_first.reverse();
+    assert_eq!(
+        store.audit_log(&AuditFilter::new()).await.unwrap(),
+        newest_first,
+        "every field of every row survives migration 0007"
+    );
+    let mut denied = before[2].clone();
+    denied.id = Uuid::now_v7();
+    denied.at += TimeDelta::seconds(10);
+    denied.outcome = AuditOutcome::Denied;
+    denied.error = Some("not approved: too big (by host)".into());
+    store.append_audit(&denied).await.unwrap();
+    assert_eq!(
+        store
+            .audit_log(&AuditFilter::new().outcome(AuditOutcome::Denied))
+            .await
+            .unwrap(),
+        vec![denied]
+    );
+}
+
+/// Migration 0007 (SQLite rebuilds `audit_log` to widen its outcome check) on a store that
+/// already holds audit rows written at version 6: nothing is lost or changed, the indexes and
+/// the append-only triggers are back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_log_written_at_version_6_survives_migration_7() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let records = v6_audit_records();
+    {
+        let store = SqliteStore::open(&path).await.unwrap();
+        for r in &records {
+            store.append_audit(r).await.unwrap();
+        }
+        store.close().await;
+    }
+    // Back to version 6: the table as 0006 made it (rows kept), 0007 not applied.
+    let pool = raw(&path).await;
+    sqlx::raw_sql(
+        "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;
+         DROP INDEX audit_log_at; DROP INDEX audit_log_user; DROP INDEX audit_log_run;
+         ALTER TABLE audit_log RENAME TO audit_log_v7;
+         CREATE TABLE audit_log (
+             id TEXT NOT NULL PRIMARY KEY, at TEXT NOT NULL, user_id TEXT, run_id TEXT,
+             query_id TEXT, source TEXT NOT NULL, connection TEXT NOT NULL,
+             sql_text TEXT NOT NULL, policy TEXT NOT NULL,
+             row_count INTEGER CHECK (row_count >= 0), byte_count INTEGER CHECK (byte_count >= 0),
+             duration_ms INTEGER NOT NULL CHECK (duration_ms >= 0),
+             outcome TEXT NOT NULL CHECK (outcome IN ('success', 'error', 'refused')),
+             error TEXT);
+         INSERT INTO audit_log SELECT * FROM audit_log_v7;
+         DROP TABLE audit_log_v7;
+         CREATE INDEX audit_log_at ON audit_log (at);
+         CREATE INDEX audit_log_user ON audit_log (user_id, at);
+         CREATE INDEX audit_log_run ON audit_log (run_id);
+         CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+         CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+         DELETE FROM _sqlx_migrations WHERE version = 7;",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    // Version 6 refuses the new outcome: the upgrade below is what makes it possible.
+    let refused = sqlx::query(
+        "INSERT INTO audit_log (id, at, source, connection, sql_text, policy, duration_ms, \
+         outcome) VALUES ('x', 'x', 'query', 'wh', 'SELECT 1', '[]', 0, 'denied')",
+    )
+    .execute(&pool)
+    .await;
+    assert!(refused.is_err(), "version 6 knows no `denied`");
+    pool.close().await;
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_audit_upgraded(&store, &records).await;
+    store.close().await;
+
+    let pool = raw(&path).await;
+    let applied: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE version = 7")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(applied, 1);
+    let objects: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE tbl_name = 'audit_log' AND type IN ('index', 'trigger') \
+         AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        objects,
+        [
+            "audit_log_at",
+            "audit_log_no_delete",
+            "audit_log_no_update",
+            "audit_log_run",
+            "audit_log_user"
+        ]
+    );
+    for statement in [
+        "UPDATE audit_log SET sql_text = 'x'",
+        "DELETE FROM audit_log",
+    ] {
+        let err = sqlx::query(statement).execute(&pool).await.unwrap_err();
+        assert!(
+            err.to_string().contains("append-only"),
+            "{statement}: {err}"
+        );
+    }
+    let (integrity,): (String,) = sqlx::query_as("PRAGMA integrity_check")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    pool.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_survives_reopen_and_migrations_are_idempotent() {
     let dir = tempfile::tempdir().unwrap();
@@ -1770,6 +1925,48 @@ mod postgres {
             failed_step_rolls_back(store.as_ref()).await;
         })
         .await;
+    }
+
+    /// Migration 0007 (PostgreSQL alters the outcome check) on a store already holding audit
+    /// rows written at version 6: they read back unchanged and `denied` appends.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs MC_TEST_POSTGRES_URL; run with --ignored store::postgres"]
+    async fn postgres_audit_log_written_at_version_6_survives_migration_7() {
+        let Some(url) = url("audit_v6_upgrade") else {
+            return;
+        };
+        let schema = fresh_schema();
+        let connect =
+            || PostgresStore::connect_with(PostgresStoreConfig::new(&url).schema(&schema));
+        let result = AssertUnwindSafe(async {
+            let records = v6_audit_records();
+            let store = connect().await.unwrap();
+            for r in &records {
+                store.append_audit(r).await.unwrap();
+            }
+            store.close().await;
+            // Back to version 6: 0006's check, 0007 not applied.
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "ALTER TABLE \"{schema}\".audit_log DROP CONSTRAINT audit_log_outcome_check;
+                 ALTER TABLE \"{schema}\".audit_log ADD CONSTRAINT audit_log_outcome_check
+                     CHECK (outcome IN ('success', 'error', 'refused'));
+                 DELETE FROM \"{schema}\"._sqlx_migrations WHERE version = 7;"
+            )))
+            .execute(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+            let store = connect().await.unwrap();
+            assert_audit_upgraded(&store, &records).await;
+            store.close().await;
+        })
+        .catch_unwind()
+        .await;
+        drop_schema(&url, &schema).await;
+        if let Err(panic) = result {
+            std::panic::resume_unwind(panic);
+        }
     }
 
     /// Two schemas of one database hold two independent stores; reconnecting migrates
