@@ -166,6 +166,8 @@ export interface AgentOptions {
    * `{ maxFullTables: 4, sampleValues: 0, schemaTokens: 3000 }`. Unknown keys throw.
    */
   context?: Record<string, number | boolean | null>
+  /** What the model may see of results, for every run (a request may override it). */
+  exposure?: DataExposure
   /**
    * Cost preflight (the core `ApprovalPolicy`): a statement whose engine estimate exceeds a
    * threshold emits `approval.requested` and waits for `run.approve(id)` / `run.deny(id, reason)`
@@ -178,8 +180,28 @@ export interface AgentOptions {
    * first decision counts). Returns `true`, `false`, `[false, reason]` or
    * `{ approved, reason }`, or a promise of one; a throw denies.
    */
-  approvalHandler?: (request: ApprovalRequest) => ApprovalAnswer | Promise<ApprovalAnswer>
+  approvalHandler?: (
+    request: ApprovalRequest,
+    context: {
+      /** Aborted when the run stops waiting (the host decided first, the timeout, a cancel). */
+      signal: AbortSignal
+    },
+  ) => ApprovalAnswer | Promise<ApprovalAnswer>
+  /**
+   * What each statement runs as, per user: `null` (the connection's login), a database role
+   * name (PostgreSQL `SET LOCAL ROLE`, MariaDB/MySQL `SET ROLE`, Snowflake), or
+   * `{ role, token }` (a token replaces the connection's own where the backend supports it).
+   * Asked before every statement the agent, its tools or `agent.query` run; a throw fails the
+   * statement (nothing runs); a backend that cannot honour the answer refuses it.
+   */
+  credentials?: (
+    user: UserContext | null,
+    connection: { name: string; backend: string; dialect: string },
+  ) => CredentialsAnswer | Promise<CredentialsAnswer>
 }
+
+/** What a `credentials` callback returns. */
+export type CredentialsAnswer = null | string | { role?: string | null; token?: string | null }
 
 /** When statements need a decision before they run (the core `ApprovalPolicy`). */
 export interface ApprovalPolicy {
@@ -207,7 +229,18 @@ export interface RunOptions {
   signal?: AbortSignal
   /** Who is asking: their data policy applies, and the run and the audit log name them. */
   user?: UserContext
+  /** What the model may see of this request's results (overrides the agent's `exposure`). */
+  exposure?: DataExposure
+  /** The cost preflight for this request (overrides the agent's `approval`). */
+  approval?: ApprovalPolicy
 }
+
+/**
+ * What the model may see of results: `'full'`, `'aggregates'` (only aggregated results of at
+ * most 50 rows, or `{ aggregates: { max_rows } }`), or `'schema_only'` (names, types and row
+ * counts; the answer's values are filled in by the host).
+ */
+export type DataExposure = 'full' | 'aggregates' | 'schema_only' | { aggregates: { max_rows?: number } }
 
 /** A request's user (the core `UserContext`). */
 export interface UserContext {

@@ -74,7 +74,7 @@ function toResult(res) {
 
 /** The spec the Rust `AgentSpec` reads, from the JavaScript options. */
 function agentSpec(options) {
-  const { tools, connections, llm, titleLlm, approvalHandler, ...rest } = options;
+  const { tools, connections, llm, titleLlm, approvalHandler, credentials, ...rest } = options;
   const spec = snakeKeys(rest);
   if (llm !== undefined) spec.llm = snakeKeys(llm);
   if (titleLlm !== undefined) spec.title_llm = snakeKeys(titleLlm);
@@ -107,9 +107,19 @@ function dispatcher(handlers) {
  * `false`, `[false, reason]` or `{ approved, reason }`; a throw denies with its message.
  */
 function approvalDispatcher(handler) {
-  return async ([, requestJson]) => {
+  // The requests being decided, so that a decision made first elsewhere (the host's
+  // `run.approve`, the timeout, a cancelled run) aborts the handler's `signal`.
+  const running = new Map();
+  return async ([kind, requestJson]) => {
+    if (kind === 'approval.cancel') {
+      running.get(requestJson)?.abort(new Error('decided elsewhere: the run no longer waits'));
+      return JSON.stringify({ ok: null });
+    }
+    const request = JSON.parse(requestJson);
+    const controller = new AbortController();
+    running.set(request.approval_id, controller);
     try {
-      const out = await handler(JSON.parse(requestJson));
+      const out = await handler(request, { signal: controller.signal });
       let approved = out;
       let reason = null;
       if (Array.isArray(out)) [approved, reason = null] = out;
@@ -118,8 +128,44 @@ function approvalDispatcher(handler) {
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       return JSON.stringify({ error: message || 'the approval handler failed' });
+    } finally {
+      running.delete(request.approval_id);
     }
   };
+}
+
+/**
+ * The credentials callback native statements call: `credentials(user, connection)` may return
+ * (or resolve to) `null` (the connection's login), a role name, or `{ role, token }`; a throw
+ * fails the statement with its message.
+ */
+function credentialsDispatcher(resolve) {
+  return async ([, argsJson]) => {
+    try {
+      const { user, connection } = JSON.parse(argsJson);
+      const out = await resolve(user ?? null, connection);
+      if (out === null || out === undefined) return JSON.stringify({ ok: null });
+      if (typeof out === 'string') return JSON.stringify({ ok: { role: out } });
+      if (typeof out === 'object' && Object.keys(out).every((k) => k === 'role' || k === 'token')) {
+        return JSON.stringify({ ok: { role: out.role ?? null, token: out.token ?? null } });
+      }
+      return JSON.stringify({
+        error: `credentials must return null, a role name or { role, token }, not ${String(JSON.stringify(out)).slice(0, 80)}`,
+      });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      return JSON.stringify({ error: message || 'the credentials callback failed' });
+    }
+  };
+}
+
+/** One request's options as the core's `RunOptions` (`null` when none is set). */
+function runOptions({ user, exposure, approval } = {}) {
+  const out = {};
+  if (user != null) out.user = user;
+  if (exposure != null) out.exposure = exposure;
+  if (approval != null) out.approval = snakeKeys(approval);
+  return Object.keys(out).length ? out : null;
 }
 
 /** One run of a question: iterate it for events, then `await run.result()`. */
@@ -128,9 +174,9 @@ class Run {
   #signal;
   #result;
 
-  constructor(nativeAgent, question, signal, user) {
+  constructor(nativeAgent, question, signal, options) {
     this.#signal = signal;
-    this.#native = nativeAgent.then((a) => a.stream(question, user ?? null));
+    this.#native = nativeAgent.then((a) => a.stream(question, options));
     this.#native.catch(() => {});
   }
 
@@ -438,7 +484,11 @@ class Agent {
       throw new MetricChatError('approvalHandler must be a function', 'InvalidInput');
     }
     const approval = options.approvalHandler ? approvalDispatcher(options.approvalHandler) : undefined;
-    this.#native = call(() => native.createAgent(agentSpec(options), defs, dispatch, approval));
+    if (options.credentials != null && typeof options.credentials !== 'function') {
+      throw new MetricChatError('credentials must be a function', 'InvalidInput');
+    }
+    const creds = options.credentials ? credentialsDispatcher(options.credentials) : undefined;
+    this.#native = call(() => native.createAgent(agentSpec(options), defs, dispatch, approval, creds));
     // Errors surface on the first use (or `await agent.ready()`), never as unhandled rejections.
     this.#native.catch(() => {});
     const built = () => call(() => this.#native);
@@ -475,21 +525,27 @@ class Agent {
 
   /**
    * Runs `question` to the end. `signal` cancels the run and its query; `user` (`{ id, roles,
-   * attributes }`) is who is asking: their data policy applies and the audit log names them.
+   * attributes }`) is who is asking: their data policy applies and the audit log names them;
+   * `exposure` (`'full'`, `'aggregates'`, `{ aggregates: { max_rows } }`, `'schema_only'`)
+   * and `approval` (`{ maxRows, maxBytes, maxCost, timeout, requireEstimate }`) override the
+   * agent's settings for this request only.
    */
-  ask(question, { signal, user } = {}) {
-    return new Run(this.#native, question, signal, user).result();
+  ask(question, { signal, ...options } = {}) {
+    return new Run(this.#native, question, signal, runOptions(options)).result();
   }
 
   /** Starts `question`: `for await (const ev of agent.stream(q))`, then `await run.result()`. */
-  stream(question, { signal, user } = {}) {
-    return new Run(this.#native, question, signal, user);
+  stream(question, { signal, ...options } = {}) {
+    return new Run(this.#native, question, signal, runOptions(options));
   }
 
-  /** Runs SQL through the agent's guard on `connection` (default: the only or first one). */
+  /**
+   * Runs SQL through the agent's guard on `connection` (default: the only or first one), for
+   * `user` when given (their data policy and credentials apply; the statement is audited).
+   */
   async query(sql, { connection, user } = {}) {
     const agent = await call(() => this.#native);
-    return toResult(await call(() => agent.query(connection ?? null, sql, user ?? null)));
+    return toResult(await call(() => agent.query(connection ?? null, sql, runOptions({ user }))));
   }
 
   /** The audit log, newest first: one entry per statement run or refused (see `AuditRecord`). */

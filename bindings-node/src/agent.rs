@@ -14,7 +14,7 @@ use metricchat::instructions::{
 
 use crate::data::NativeResult;
 use crate::eval::{EvalOptions, NativeEvalRun};
-use crate::tools::{Dispatch, ToolDef, approval_handler, external_tool};
+use crate::tools::{Dispatch, ToolDef, approval_handler, credentials_provider, external_tool};
 use crate::{coded, js, js_error};
 
 /// An agent (cheap to share; runs are independent and may go on concurrently).
@@ -24,7 +24,9 @@ pub struct NativeAgent {
 }
 
 /// Builds an agent from an `AgentSpec` object (snake_case keys) and JavaScript tools, whose
-/// calls go through `dispatch`. Opens the store; makes no call to the model or the warehouses.
+/// calls go through `dispatch`; `approval` decides approval requests and `credentials`
+/// resolves what each statement runs as (see `tools.rs`). Opens the store; makes no call to
+/// the model or the warehouses.
 #[napi]
 pub async fn create_agent(
     spec: serde_json::Value,
@@ -35,6 +37,8 @@ pub async fn create_agent(
     #[napi(ts_arg_type = "((arg: [string, string, string]) => Promise<string>)")] approval: Option<
         Dispatch,
     >,
+    #[napi(ts_arg_type = "((arg: [string, string, string]) => Promise<string>)")]
+    credentials: Option<Dispatch>,
 ) -> napi::Result<NativeAgent> {
     let spec = js(AgentSpec::from_json(&spec.to_string()))?;
     let dispatch = dispatch.map(Arc::new);
@@ -49,35 +53,39 @@ pub async fn create_agent(
     if let Some(approval) = approval {
         builder = builder.approval_handler(approval_handler(Arc::new(approval)));
     }
+    if let Some(credentials) = credentials {
+        builder = builder.credential_provider(credentials_provider(Arc::new(credentials)));
+    }
     let agent = js(builder.build())?;
     Ok(NativeAgent { agent })
 }
 
 #[napi]
 impl NativeAgent {
-    /// Starts a run of `question`, for `user` (a `UserContext`: `id`, `roles`, `attributes`)
-    /// when given.
+    /// Starts a run of `question` with `options` (a `RunOptions` object: `user`, a
+    /// `UserContext`; `exposure`; `approval`) when given.
     #[napi]
     pub fn stream(
         &self,
         question: String,
-        user: Option<serde_json::Value>,
+        options: Option<serde_json::Value>,
     ) -> napi::Result<NativeRun> {
-        let options = run_options(user)?;
+        let options = run_options(options)?;
         let run = within_runtime_if_available(|| self.agent.stream_with(question, options));
         Ok(NativeRun { run: run.shared() })
     }
 
     /// Runs SQL through the agent's guard on `connection` (the only or first one when absent),
-    /// for `user` when given (their data policy rewrites it; the statement is audited).
+    /// with `options` (a `RunOptions` object) when given: its `user`'s data policy rewrites it
+    /// and their credentials apply; the statement is audited.
     #[napi]
     pub async fn query(
         &self,
         connection: Option<String>,
         sql: String,
-        user: Option<serde_json::Value>,
+        options: Option<serde_json::Value>,
     ) -> napi::Result<NativeResult> {
-        let options = run_options(user)?;
+        let options = run_options(options)?;
         let data = js(self
             .agent
             .query_with(connection.as_deref(), &sql, options)
@@ -352,16 +360,15 @@ impl NativeRun {
     }
 }
 
-/// A JavaScript object read as `T` (an `InvalidInput` error naming what did not fit).
-/// Per-request options from the optional `user`.
-fn run_options(user: Option<serde_json::Value>) -> napi::Result<metricchat::agent::RunOptions> {
-    let mut options = metricchat::agent::RunOptions::new();
-    if let Some(u) = user.filter(|u| !u.is_null()) {
-        options = options.user(from_value(u)?);
+/// Per-request options from the optional `RunOptions` object (`user`, `exposure`, `approval`).
+fn run_options(options: Option<serde_json::Value>) -> napi::Result<metricchat::agent::RunOptions> {
+    match options.filter(|o| !o.is_null()) {
+        Some(o) => from_value(o),
+        None => Ok(metricchat::agent::RunOptions::new()),
     }
-    Ok(options)
 }
 
+/// A JavaScript object read as `T` (an `InvalidInput` error naming what did not fit).
 fn from_value<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> napi::Result<T> {
     serde_json::from_value(v).map_err(|e| coded(ErrorKind::InvalidInput, e))
 }

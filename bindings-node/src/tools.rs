@@ -2,11 +2,15 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
+use metricchat::ErrorKind;
 use metricchat::approval::{ApprovalDecision, ApprovalHandler, ApprovalRequest, FnApprovalHandler};
+use metricchat::connector::{ConnectorInfo, CredentialProvider, Credentials};
+use metricchat::guard::UserContext;
 use metricchat::tools::{DynTool, ExternalCall, ExternalHandler, ExternalTool, ToolError};
 use napi::Status;
 use napi::bindgen_prelude::Promise;
-use napi::threadsafe_function::ThreadsafeFunction;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde_json::{Value, json};
 
@@ -45,17 +49,7 @@ pub fn external_tool(
             let ctx = json!({"run_id": call.run_id, "execution_id": call.execution_id,
                              "question": call.question});
             let args = (name, call.arguments.to_string(), ctx.to_string());
-            let reply = match dispatch.call_async(args).await {
-                Ok(promise) => promise.await,
-                Err(e) => Err(e),
-            }
-            .map_err(|e| ToolError::failed(format!("the JavaScript tool did not answer: {e}")))?;
-            let mut reply: Value = serde_json::from_str(&reply)
-                .map_err(|e| ToolError::failed(format!("the JavaScript tool's reply: {e}")))?;
-            match reply.get("error") {
-                Some(msg) => Err(ToolError::failed(msg.as_str().unwrap_or("tool failed"))),
-                None => Ok(reply.get_mut("ok").map(Value::take).unwrap_or(Value::Null)),
-            }
+            ask_js(&dispatch, args).await.map_err(ToolError::failed)
         })
     });
     let parameters = def.parameters.unwrap_or(Value::Null);
@@ -67,9 +61,25 @@ pub fn external_tool(
     )?))
 }
 
+/// Calls `dispatch` with `args` and reads its `{"ok": value}` / `{"error": "message"}` reply.
+async fn ask_js(dispatch: &Dispatch, args: (String, String, String)) -> Result<Value, String> {
+    let reply = match dispatch.call_async(args).await {
+        Ok(promise) => promise.await,
+        Err(e) => Err(e),
+    }
+    .map_err(|e| format!("the JavaScript callback did not answer: {e}"))?;
+    let mut reply: Value = serde_json::from_str(&reply).map_err(|e| e.to_string())?;
+    match reply.get("error") {
+        Some(msg) => Err(msg.as_str().unwrap_or("failed").to_string()),
+        None => Ok(reply.get_mut("ok").map(Value::take).unwrap_or(Value::Null)),
+    }
+}
+
 /// The agent's approval handler: `approval(["approval", requestJson, ""])` resolves to
 /// `{"ok": {"approved": bool, "reason": string | null}}` or `{"error": "message"}` (an error
-/// denies the statement).
+/// denies the statement). When the host or the timeout decides first, the core drops this
+/// handler's future and `approval(["approval.cancel", approvalId, ""])` aborts the JavaScript
+/// handler's `signal`.
 pub fn approval_handler(approval: Arc<Dispatch>) -> Arc<dyn ApprovalHandler> {
     Arc::new(FnApprovalHandler(move |request: ApprovalRequest| {
         let approval = approval.clone();
@@ -80,23 +90,89 @@ pub fn approval_handler(approval: Arc<Dispatch>) -> Arc<dyn ApprovalHandler> {
                 source: None,
             };
             let json = serde_json::to_string(&request).map_err(|e| failed(e.to_string()))?;
-            let reply = match approval
-                .call_async(("approval".into(), json, String::new()))
-                .await
-            {
-                Ok(promise) => promise.await,
-                Err(e) => Err(e),
-            }
-            .map_err(|e| failed(format!("the JavaScript handler did not answer: {e}")))?;
-            let reply: Value = serde_json::from_str(&reply).map_err(|e| failed(e.to_string()))?;
-            if let Some(msg) = reply.get("error") {
-                return Err(failed(msg.as_str().unwrap_or("failed").to_string()));
-            }
-            let ok = &reply["ok"];
+            let mut abort = AbortOnDrop {
+                dispatch: Arc::clone(&approval),
+                approval_id: request.approval_id.to_string(),
+                armed: true,
+            };
+            let ok = ask_js(&approval, ("approval".into(), json, String::new())).await;
+            abort.armed = false;
+            let ok = ok.map_err(failed)?;
             Ok(match ok["approved"].as_bool() {
                 Some(true) => ApprovalDecision::Approve,
                 _ => ApprovalDecision::deny(ok["reason"].as_str().unwrap_or("denied")),
             })
         }
     }))
+}
+
+/// Aborts the JavaScript approval handler's `signal` when its future is dropped before the
+/// handler answered.
+struct AbortOnDrop {
+    dispatch: Arc<Dispatch>,
+    approval_id: String,
+    armed: bool,
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            let args = (
+                "approval.cancel".to_string(),
+                std::mem::take(&mut self.approval_id),
+                String::new(),
+            );
+            // Queued behind the call it cancels; never waits.
+            let _ = self
+                .dispatch
+                .call(args, ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+}
+
+/// The agent's credentials provider: `credentials(["credentials", '{"user", "connection"}',
+/// ""])` resolves to `{"ok": null | {"role", "token"}}` or `{"error": "message"}` (an error
+/// fails the statement; nothing runs).
+pub fn credentials_provider(credentials: Arc<Dispatch>) -> Arc<dyn CredentialProvider> {
+    Arc::new(JsCredentials(credentials))
+}
+
+struct JsCredentials(Arc<Dispatch>);
+
+impl std::fmt::Debug for JsCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JsCredentials")
+    }
+}
+
+#[async_trait]
+impl CredentialProvider for JsCredentials {
+    async fn credentials_for(
+        &self,
+        user: Option<&UserContext>,
+        connection: &ConnectorInfo,
+    ) -> metricchat::Result<Option<Credentials>> {
+        let args = json!({"user": user, "connection": connection}).to_string();
+        let ok = ask_js(&self.0, ("credentials".into(), args, String::new()))
+            .await
+            .map_err(|reason| {
+                metricchat::Error::run_as(
+                    &connection.name,
+                    user.map_or("(no user)", |u| u.id.as_str()),
+                    format!("the credentials callback failed: {reason}"),
+                    ErrorKind::Unauthorized,
+                )
+            })?;
+        if ok.is_null() {
+            return Ok(None);
+        }
+        let mut out = Credentials::default();
+        if let Some(role) = ok["role"].as_str() {
+            out = Credentials::role(role);
+        }
+        if let Some(token) = ok["token"].as_str() {
+            out = out.with_token(token);
+        }
+        Ok(Some(out))
+    }
 }

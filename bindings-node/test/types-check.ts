@@ -7,10 +7,13 @@ import type {
   ApprovalRequest,
   AskResult,
   ChartSpec,
+  CredentialsAnswer,
+  DataExposure,
   EventType,
   MemoryRecord,
   RunRecord,
   RunStatus,
+  UserContext,
 } from '../index';
 
 export function describe(ev: AgentEvent): string {
@@ -68,4 +71,23 @@ export async function approvals(): Promise<number> {
   }
   const pending: ApprovalRequest[] = await run.pendingApprovals();
   return decided + pending.length;
+}
+
+export async function perRequest(): Promise<AskResult> {
+  const roles: Record<string, string> = { alice: 'analyst_eu' };
+  const credentials = async (user: UserContext | null, connection: { backend: string }): Promise<CredentialsAnswer> =>
+    user === null ? null : connection.backend === 'snowflake' ? { token: 'oauth' } : roles[user.id] ?? null;
+  const agent = new Agent({
+    llm: 'openai:gpt-4.1-mini',
+    exposure: { aggregates: { max_rows: 20 } },
+    credentials,
+    approvalHandler: (req: ApprovalRequest, { signal }: { signal: AbortSignal }) =>
+      new Promise<ApprovalAnswer>((resolve) => {
+        signal.addEventListener('abort', () => resolve(false));
+        if (req.reason) resolve(true);
+      }),
+  });
+  const exposure: DataExposure = 'schema_only';
+  await agent.query('SELECT 1', { user: { id: 'alice' } });
+  return agent.ask('Revenue?', { user: { id: 'alice' }, exposure, approval: { maxRows: 1000 } });
 }

@@ -31,14 +31,13 @@ pub(crate) fn from_py<T: DeserializeOwned>(what: &str, value: &Bound<'_, PyAny>)
     depythonize(value).map_err(|e| InvalidInputError::new_err(format!("{what}: {e}")))
 }
 
-/// Per-request options from the optional `user` (a `UserContext` dict: `id`, `roles`,
-/// `attributes`).
-fn run_options(user: Option<&Bound<'_, PyAny>>) -> PyResult<metricchat::agent::RunOptions> {
-    let mut options = metricchat::agent::RunOptions::new();
-    if let Some(u) = user.filter(|u| !u.is_none()) {
-        options = options.user(from_py("user", u)?);
+/// Per-request options from the optional `options` dict, the core's `RunOptions`: `user` (a
+/// `UserContext` dict: `id`, `roles`, `attributes`), `exposure`, `approval`.
+fn run_options(options: Option<&Bound<'_, PyAny>>) -> PyResult<metricchat::agent::RunOptions> {
+    match options.filter(|o| !o.is_none()) {
+        Some(o) => from_py("request options", o),
+        None => Ok(metricchat::agent::RunOptions::new()),
     }
-    Ok(options)
 }
 
 impl Agent {
@@ -60,14 +59,16 @@ impl Agent {
     /// description, parameters_json, invoke, cancel)` tuples (see `tools.rs`). Opens the store;
     /// makes no call to the model or the warehouses.
     ///
-    /// `approval_handler`, when given, is `decide(request_json) -> decision_json` (see
-    /// `approval.rs`): it decides the approval requests of every run.
+    /// `approval_handler`, when given, is an `(invoke, cancel)` pair deciding the approval
+    /// requests of every run; `credentials` one resolving what each statement runs as (see
+    /// `approval.rs`).
     #[staticmethod]
-    #[pyo3(signature = (spec, tools = Vec::new(), approval_handler = None))]
+    #[pyo3(signature = (spec, tools = Vec::new(), approval_handler = None, credentials = None))]
     fn build<'py>(
         spec: &Bound<'py, PyAny>,
         tools: Vec<Bound<'py, PyTuple>>,
-        approval_handler: Option<Py<PyAny>>,
+        approval_handler: Option<crate::approval::Callback>,
+        credentials: Option<crate::approval::Callback>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let value: serde_json::Value = from_py("agent spec", spec)?;
         let parsed = AgentSpec::from_json(&value.to_string()).map_err(err)?;
@@ -77,50 +78,54 @@ impl Agent {
             if let Some(decide) = approval_handler {
                 builder = builder.approval_handler(crate::approval::handler(decide));
             }
+            if let Some(resolve) = credentials {
+                builder = builder.credential_provider(crate::approval::credentials(resolve));
+            }
             Ok(Agent {
                 inner: builder.build().map_err(err)?,
             })
         })
     }
 
-    /// Starts a run of `question` (for `user`, a `UserContext` dict, when given); returns its
-    /// `RunHandle`.
-    #[pyo3(signature = (question, user = None))]
+    /// Starts a run of `question` with `options` (a `RunOptions` dict: `user`, `exposure`,
+    /// `approval`) when given; returns its `RunHandle`.
+    #[pyo3(signature = (question, options = None))]
     fn stream(
         &self,
         question: String,
-        user: Option<&Bound<'_, PyAny>>,
+        options: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<run::RunHandle> {
-        run::start(&self.inner, question, run_options(user)?)
+        run::start(&self.inner, question, run_options(options)?)
     }
 
     /// Awaitable: starts a follow-up of run `previous_run` (e.g. the answer to its clarifying
     /// question); resolves to its `RunHandle`.
-    #[pyo3(signature = (previous_run, question, user = None))]
+    #[pyo3(signature = (previous_run, question, options = None))]
     fn follow_up<'py>(
         &self,
         py: Python<'py>,
         previous_run: &str,
         question: String,
-        user: Option<&Bound<'py, PyAny>>,
+        options: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let previous = parse_id(previous_run)?;
-        let options = run_options(user)?;
+        let options = run_options(options)?;
         run::follow_up(py, self.inner.clone(), previous, question, options)
     }
 
-    /// Awaitable: runs `sql` on `connection` (the first when None) through the agent's guard;
-    /// resolves to a `QueryResult`.
-    #[pyo3(signature = (connection, sql, user = None))]
+    /// Awaitable: runs `sql` on `connection` (the first when None) through the agent's guard,
+    /// with `options` (a `RunOptions` dict; `user` applies) when given; resolves to a
+    /// `QueryResult`.
+    #[pyo3(signature = (connection, sql, options = None))]
     fn query<'py>(
         &self,
         py: Python<'py>,
         connection: Option<String>,
         sql: String,
-        user: Option<&Bound<'py, PyAny>>,
+        options: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let agent = self.inner.clone();
-        let options = run_options(user)?;
+        let options = run_options(options)?;
         query_into_py(py, move |_cancel| async move {
             agent.query_with(connection.as_deref(), &sql, options).await
         })

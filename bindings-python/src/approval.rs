@@ -1,19 +1,29 @@
-//! A Python callable as the agent's approval handler. The Python side passes
-//! `decide(request_json) -> decision_json` (it calls the user's sync or async function and
-//! encodes `{"approved": bool, "reason": str | None}`); the call runs on a blocking thread so
-//! the runtime never waits on the GIL. A raise denies the statement.
+//! Python callables as the agent's approval handler and credentials provider. The Python side
+//! passes `(invoke, cancel)`: `invoke(request_json, call_id) -> reply_json` calls the user's
+//! sync or async function and encodes its answer; `cancel(call_id)` stops it (see
+//! [`call_python`]). A raise denies the statement (approval) or fails it (credentials).
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use pyo3::prelude::*;
 
+use metricchat::ErrorKind;
 use metricchat::approval::{ApprovalDecision, ApprovalHandler, ApprovalRequest, FnApprovalHandler};
+use metricchat::connector::{ConnectorInfo, CredentialProvider, Credentials};
+use metricchat::guard::UserContext;
 
-/// The handler calling `decide`.
-pub(crate) fn handler(decide: Py<PyAny>) -> Arc<dyn ApprovalHandler> {
-    let decide = Arc::new(decide);
+use crate::tools::call_python;
+
+/// A Python `(invoke, cancel)` pair (see the module docs).
+pub(crate) type Callback = (Py<PyAny>, Py<PyAny>);
+
+/// The approval handler calling `decide`. When the host (or the timeout) decides first, the
+/// core drops this handler's future and the Python call is stopped.
+pub(crate) fn handler((invoke, cancel): Callback) -> Arc<dyn ApprovalHandler> {
+    let (invoke, cancel) = (Arc::new(invoke), Arc::new(cancel));
     Arc::new(FnApprovalHandler(move |request: ApprovalRequest| {
-        let decide = Arc::clone(&decide);
+        let (invoke, cancel) = (Arc::clone(&invoke), Arc::clone(&cancel));
         async move {
             let failed = |message: String| metricchat::Error::Tool {
                 tool: "approval_handler".into(),
@@ -21,17 +31,9 @@ pub(crate) fn handler(decide: Py<PyAny>) -> Arc<dyn ApprovalHandler> {
                 source: None,
             };
             let json = serde_json::to_string(&request).map_err(|e| failed(e.to_string()))?;
-            let reply = tokio::task::spawn_blocking(move || {
-                Python::attach(|py| {
-                    decide
-                        .call1(py, (json,))
-                        .and_then(|v| v.extract::<String>(py))
-                        .map_err(|e| e.to_string())
-                })
-            })
-            .await
-            .map_err(|e| failed(e.to_string()))?
-            .map_err(failed)?;
+            let reply = call_python(invoke, cancel, json)
+                .await
+                .map_err(|(message, _)| failed(message))?;
             let reply: serde_json::Value =
                 serde_json::from_str(&reply).map_err(|e| failed(e.to_string()))?;
             Ok(match reply["approved"].as_bool() {
@@ -40,4 +42,56 @@ pub(crate) fn handler(decide: Py<PyAny>) -> Arc<dyn ApprovalHandler> {
             })
         }
     }))
+}
+
+/// The credentials provider calling a Python function `(user, connection) -> None | role |
+/// {"role", "token"}`; the Python side encodes the answer as `{"role": …, "token": …}` or
+/// `null`.
+pub(crate) fn credentials((invoke, cancel): Callback) -> Arc<dyn CredentialProvider> {
+    Arc::new(PyCredentials {
+        invoke: Arc::new(invoke),
+        cancel: Arc::new(cancel),
+    })
+}
+
+#[derive(Debug)]
+struct PyCredentials {
+    invoke: Arc<Py<PyAny>>,
+    cancel: Arc<Py<PyAny>>,
+}
+
+#[async_trait]
+impl CredentialProvider for PyCredentials {
+    async fn credentials_for(
+        &self,
+        user: Option<&UserContext>,
+        connection: &ConnectorInfo,
+    ) -> metricchat::Result<Option<Credentials>> {
+        let who = user.map_or("(no user)", |u| u.id.as_str()).to_string();
+        let failed = |reason: String| {
+            metricchat::Error::run_as(
+                &connection.name,
+                &who,
+                format!("the credentials callback failed: {reason}"),
+                ErrorKind::Unauthorized,
+            )
+        };
+        let args = serde_json::json!({"user": user, "connection": connection}).to_string();
+        let reply = call_python(Arc::clone(&self.invoke), Arc::clone(&self.cancel), args)
+            .await
+            .map_err(|(message, _)| failed(message))?;
+        let reply: serde_json::Value =
+            serde_json::from_str(&reply).map_err(|e| failed(e.to_string()))?;
+        if reply.is_null() {
+            return Ok(None);
+        }
+        let mut out = Credentials::default();
+        if let Some(role) = reply["role"].as_str() {
+            out = Credentials::role(role);
+        }
+        if let Some(token) = reply["token"].as_str() {
+            out = out.with_token(token);
+        }
+        Ok(Some(out))
+    }
 }

@@ -15,9 +15,10 @@ use metricchat::tools::{
 use crate::error::{InvalidInputError, err};
 
 /// What a failed Python call reports: the message the model sees and the traceback.
-type PyFailure = (String, String);
+pub(crate) type PyFailure = (String, String);
 
-/// Ids of tool calls, shared with the Python side's `cancel(call_id)`.
+/// Ids of Python calls (tools, approval handler, credentials), shared with the Python side's
+/// `cancel(call_id)`.
 static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
 
 /// The tools given to `Agent(...)`: `(name, description, parameters_json, invoke, cancel)`
@@ -74,32 +75,44 @@ async fn run_call(
     cancel: Arc<Py<PyAny>>,
     tool_name: String,
 ) -> Result<serde_json::Value, CoreToolError> {
-    let args = call.arguments.to_string();
+    let out = tokio::select! {
+        out = call_python(invoke, cancel, call.arguments.to_string()) => out,
+        // Dropping `call_python`'s future stops the Python call.
+        () = call.cancel.cancelled() => return Err(CoreToolError::failed("cancelled")),
+    };
+    match out {
+        Ok(text) => Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))),
+        Err((message, traceback)) => Err(CoreToolError::failed(message)
+            .with_source(format!("Python tool `{tool_name}` raised:\n{traceback}"))),
+    }
+}
+
+/// Calls the Python side's `invoke(args, call_id) -> str` on a blocking thread, so the runtime
+/// never waits on the GIL. When this future is dropped before the call returned (the run was
+/// cancelled, gave up on a tool, or a host decided an approval first), `cancel(call_id)` stops
+/// the Python call: an async function's task is cancelled, a sync one gets `ToolCancelled`
+/// raised in its thread (see `metricchat/tools.py`). Tools, the approval handler and the
+/// credentials callback all go through here.
+pub(crate) async fn call_python(
+    invoke: Arc<Py<PyAny>>,
+    cancel: Arc<Py<PyAny>>,
+    args: String,
+) -> Result<String, PyFailure> {
     let id = NEXT_CALL.fetch_add(1, Ordering::Relaxed);
     let returned = Arc::new(AtomicBool::new(false));
     let worker_returned = Arc::clone(&returned);
     let worker =
         tokio::task::spawn_blocking(move || invoke_python(&invoke, args, id, &worker_returned));
-    // Armed once the call is sure to reach Python (see `CancelOnDrop`).
+    // Armed until the worker is done: dropping it stops the Python call (see `CancelOnDrop`).
     let mut guard = CancelOnDrop {
         cancel,
         id,
         returned,
         armed: true,
     };
-    let out = tokio::select! {
-        out = worker => out,
-        // The guard stops the Python call as this future ends.
-        () = call.cancel.cancelled() => return Err(CoreToolError::failed("cancelled")),
-    };
+    let out = worker.await;
     guard.armed = false;
-    let out = out
-        .map_err(|e| CoreToolError::failed("the Python tool crashed").with_source(e.to_string()))?;
-    match out {
-        Ok(text) => Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))),
-        Err((message, traceback)) => Err(CoreToolError::failed(message)
-            .with_source(format!("Python tool `{tool_name}` raised:\n{traceback}"))),
-    }
+    out.map_err(|e| ("the Python callback crashed".to_string(), e.to_string()))?
 }
 
 /// Calls `invoke(args, id)` with the GIL held; `returned` is set before the GIL is released.

@@ -37,10 +37,12 @@ from typing import (
     List,
     Optional,
     Sequence,
+    Tuple,
     Union,
 )
 
 from . import _native, llm, types
+from . import tools as _tools
 from ._loop import background
 from ._native import (
     BudgetExceededError,
@@ -458,24 +460,46 @@ class RunStream:
         return Result(native)
 
 
-def _approval_callback(handler: Callable[[Dict[str, Any]], Any]) -> Callable[[str], str]:
-    """``handler`` as the native ``decide(request_json) -> decision_json``: called on a worker
-    thread; a coroutine it returns runs to its end in a loop of that thread."""
+def _approval_callback(handler: Callable[[Dict[str, Any]], Any]) -> Tuple[Any, Any]:
+    """``handler`` as the native ``(decide, cancel)`` pair: ``decide(request_json, call_id) ->
+    decision_json`` runs on a worker thread (a coroutine the handler returns runs in a loop of
+    that thread); ``cancel(call_id)`` stops it when the host or the timeout decided first."""
     if not callable(handler):
         raise TypeError(f"approval_handler must be callable, not {type(handler).__name__}")
 
-    def decide(request_json: str) -> str:
-        out = handler(json.loads(request_json))
-        if inspect.isawaitable(out):
-            out = asyncio.run(_awaited(out))
+    def decide(request_json: str, call_id: int) -> str:
+        request = json.loads(request_json)
+        out = _tools._call_stoppably(call_id, lambda: handler(request), "approval_handler")
         approved, reason = out if isinstance(out, tuple) else (out, None)
         return json.dumps({"approved": approved is True, "reason": reason})
 
-    return decide
+    return (decide, _tools._cancel_call)
 
 
-async def _awaited(awaitable: Any) -> Any:
-    return await awaitable
+def _credentials_callback(resolve: Callable[..., Any]) -> Tuple[Any, Any]:
+    """``resolve(user, connection)`` as the native ``(invoke, cancel)`` pair; its answer (None,
+    a role name, or ``{"role": ..., "token": ...}``) is encoded as ``{"role", "token"}`` or
+    ``null``."""
+    if not callable(resolve):
+        raise TypeError(f"credentials must be callable, not {type(resolve).__name__}")
+
+    def invoke(args_json: str, call_id: int) -> str:
+        args = json.loads(args_json)
+        out = _tools._call_stoppably(
+            call_id, lambda: resolve(args["user"], args["connection"]), "credentials"
+        )
+        if out is None:
+            return "null"
+        if isinstance(out, str):
+            return json.dumps({"role": out})
+        if isinstance(out, dict) and set(out) <= {"role", "token"}:
+            return json.dumps({"role": out.get("role"), "token": out.get("token")})
+        raise TypeError(
+            "credentials must return None, a role name or {'role': ..., 'token': ...}, "
+            f"not {out!r:.80}"
+        )
+
+    return (invoke, _tools._cancel_call)
 
 
 def _wind_down(handle: Any, seconds: float = 10.0) -> None:
@@ -872,7 +896,16 @@ class Agent:
         approval_handler: decides every run's approval requests: a function (sync or async)
             taking the request dict (``approval_id``, ``sql``, ``estimate``, ``reason``, …) and
             returning ``True``, ``False`` or ``(False, "reason")``. A raise denies. The host may
-            still decide through the stream; the first decision counts.
+            still decide through the stream; the first decision counts, and a handler still
+            running then is stopped (an async one's task is cancelled, a sync one gets
+            :class:`ToolCancelled` raised in its thread, as for tools).
+        credentials: what each statement runs as, per user (issue 15's per-user
+            credentials): a function (sync or async) ``(user, connection) -> None | "role" |
+            {"role": ..., "token": ...}``, ``user`` being the request's user dict (or None)
+            and ``connection`` ``{"name", "backend", "dialect", ...}``. None runs as the
+            connection's login; a role runs the statement as that database role (PostgreSQL
+            ``SET LOCAL ROLE``, MariaDB/MySQL ``SET ROLE``, Snowflake); a raise fails the
+            statement (nothing runs). A connector that cannot run as a role refuses.
     """
 
     def __init__(
@@ -883,6 +916,7 @@ class Agent:
         rules: Iterable[str] = (),
         tools: Iterable[Any] = (),
         approval_handler: Optional[Callable[[Dict[str, Any]], Any]] = None,
+        credentials: Optional[Callable[..., Any]] = None,
         **options: Any,
     ) -> None:
         spec: Dict[str, Any] = {
@@ -898,7 +932,8 @@ class Agent:
         self.tools: List[Tool] = [_as_tool(t) for t in tools]
         tuples = [t._native_tuple() for t in self.tools]
         decide = _approval_callback(approval_handler) if approval_handler is not None else None
-        self._native = background.run(_native.Agent.build, spec, tuples, decide)
+        creds = _credentials_callback(credentials) if credentials is not None else None
+        self._native = background.run(_native.Agent.build, spec, tuples, decide, creds)
         #: The agent's rules (``agent.rules.add("…")``).
         self.rules = Rules(self._native)
         #: Run history (``agent.runs.list()``).
@@ -930,13 +965,18 @@ class Agent:
         *,
         follow_up: Optional[Union[str, Result]] = None,
         user: Optional[Dict[str, Any]] = None,
+        exposure: Optional[Union[str, Dict[str, Any]]] = None,
+        approval: Optional[Dict[str, Any]] = None,
     ) -> RunStream:
         """Starts a run and returns its event stream (see :class:`RunStream`).
 
         ``follow_up`` continues an earlier run (a ``Result`` or its ``run_id``), e.g. to answer
         its clarifying question. ``user`` (``{"id": ..., "roles": [...], "attributes":
-        {...}}``) is who is asking: their data policy applies and the audit log names them."""
-        return RunStream(self._start(question, follow_up, user))
+        {...}}``) is who is asking: their data policy applies and the audit log names them.
+        ``exposure`` (``"full"``, ``"aggregates"``, ``{"aggregates": {"max_rows": 20}}`` or
+        ``"schema_only"``) and ``approval`` (an ``approval=`` dict, see :class:`Agent`)
+        override the agent's settings for this request only."""
+        return RunStream(self._start(question, follow_up, _options(user, exposure, approval)))
 
     def ask(
         self,
@@ -944,12 +984,17 @@ class Agent:
         *,
         follow_up: Optional[Union[str, Result]] = None,
         user: Optional[Dict[str, Any]] = None,
+        exposure: Optional[Union[str, Dict[str, Any]]] = None,
+        approval: Optional[Dict[str, Any]] = None,
     ) -> Result:
         """Runs the agent to the end and returns the :class:`Result`.
 
         Blocking, with the GIL released; safe inside a running event loop (Jupyter).
-        ``KeyboardInterrupt`` cancels the run and its query. ``user``: see :meth:`stream`."""
-        return self.stream(question, follow_up=follow_up, user=user).result()
+        ``KeyboardInterrupt`` cancels the run and its query. ``user``, ``exposure``,
+        ``approval``: see :meth:`stream`."""
+        return self.stream(
+            question, follow_up=follow_up, user=user, exposure=exposure, approval=approval
+        ).result()
 
     def stream_async(
         self,
@@ -957,9 +1002,11 @@ class Agent:
         *,
         follow_up: Optional[Union[str, Result]] = None,
         user: Optional[Dict[str, Any]] = None,
+        exposure: Optional[Union[str, Dict[str, Any]]] = None,
+        approval: Optional[Dict[str, Any]] = None,
     ) -> AsyncRunStream:
         """The async form of :meth:`stream`: ``async for ev in agent.stream_async(q)``."""
-        return AsyncRunStream(self._start(question, follow_up, user))
+        return AsyncRunStream(self._start(question, follow_up, _options(user, exposure, approval)))
 
     async def ask_async(
         self,
@@ -967,9 +1014,13 @@ class Agent:
         *,
         follow_up: Optional[Union[str, Result]] = None,
         user: Optional[Dict[str, Any]] = None,
+        exposure: Optional[Union[str, Dict[str, Any]]] = None,
+        approval: Optional[Dict[str, Any]] = None,
     ) -> Result:
         """The async form of :meth:`ask`; cancelling the task cancels the run."""
-        return await self.stream_async(question, follow_up=follow_up, user=user).result()
+        return await self.stream_async(
+            question, follow_up=follow_up, user=user, exposure=exposure, approval=approval
+        ).result()
 
     def audit_log(
         self,
@@ -1020,7 +1071,7 @@ class Agent:
                 stacklevel=2,
             )
             connection = args[0]
-        return background.run(self._native.query, connection, sql, user).table()
+        return background.run(self._native.query, connection, sql, _options(user)).table()
 
     async def query_async(
         self,
@@ -1031,7 +1082,7 @@ class Agent:
     ) -> Any:
         """The async form of :meth:`query`: ``await agent.query_async(sql)`` in a running
         loop (Jupyter, FastAPI); returns a ``pyarrow.Table``."""
-        return (await self._native.query(connection, sql, user)).table()
+        return (await self._native.query(connection, sql, _options(user))).table()
 
     # --- Dashboards (issue 16)
 
@@ -1053,16 +1104,28 @@ class Agent:
         self,
         question: str,
         follow_up: Optional[Union[str, "Result"]],
-        user: Optional[Dict[str, Any]] = None,
+        options: Optional[Dict[str, Any]] = None,
     ) -> Any:
-        """The native handle of a new run (a follow-up when ``follow_up`` is given)."""
+        """The native handle of a new run (a follow-up when ``follow_up`` is given) with the
+        request's options (the core's ``RunOptions``)."""
         previous = _run_id(follow_up)
         if previous is None:
-            return self._native.stream(question, user)
-        return background.run(self._native.follow_up, previous, question, user)
+            return self._native.stream(question, options)
+        return background.run(self._native.follow_up, previous, question, options)
 
     def __repr__(self) -> str:
         return f"Agent(connections={self.connections!r}, tools={[t.name for t in self.tools]!r})"
+
+
+def _options(
+    user: Optional[Dict[str, Any]] = None,
+    exposure: Optional[Union[str, Dict[str, Any]]] = None,
+    approval: Optional[Dict[str, Any]] = None,
+) -> Optional[Dict[str, Any]]:
+    """One request's options as the core's ``RunOptions`` dict (None when all are unset)."""
+    out = {"user": user, "exposure": exposure, "approval": approval}
+    out = {k: v for k, v in out.items() if v is not None}
+    return out or None
 
 
 def _run_id(value: Optional[Union[str, Result]]) -> Optional[str]:

@@ -69,19 +69,24 @@ class EvalReport:
 
 ToolTuple = Tuple[str, str, str, Callable[[str, int], str], Callable[[int], bool]]
 
+# A Python callable bridged with its stop function: ``(invoke(json, call_id) -> json,
+# cancel(call_id) -> bool)`` (the approval handler, the credentials callback).
+Callback = Tuple[Callable[[str, int], str], Callable[[int], bool]]
+
 class Agent:
     @staticmethod
     def build(
         spec: Dict[str, Any],
         tools: Sequence[ToolTuple] = ...,
-        approval_handler: Optional[Callable[[str], str]] = None,
+        approval_handler: Optional[Callback] = None,
+        credentials: Optional[Callback] = None,
     ) -> Awaitable[Agent]: ...
-    def stream(self, question: str, user: Optional[Dict[str, Any]] = None) -> RunHandle: ...
+    def stream(self, question: str, options: Optional[Dict[str, Any]] = None) -> RunHandle: ...
     def follow_up(
-        self, previous_run: str, question: str, user: Optional[Dict[str, Any]] = None
+        self, previous_run: str, question: str, options: Optional[Dict[str, Any]] = None
     ) -> Awaitable[RunHandle]: ...
     def query(
-        self, connection: Optional[str], sql: str, user: Optional[Dict[str, Any]] = None
+        self, connection: Optional[str], sql: str, options: Optional[Dict[str, Any]] = None
     ) -> Awaitable[QueryResult]: ...
     def audit_log(self, filter: Dict[str, Any]) -> Awaitable[List[Dict[str, Any]]]: ...
     def connections(self) -> List[str]: ...

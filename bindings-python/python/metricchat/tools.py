@@ -125,6 +125,35 @@ def _run_awaitable(call: _Call, awaitable: Any) -> Any:
             loop.close()
 
 
+def _call_stoppably(call_id: int, thunk: Callable[[], Any], what: str) -> Any:
+    """Runs ``thunk()`` on this worker thread as call ``call_id`` (awaiting what it returns in
+    a loop of this thread), so that :func:`_cancel_call` can stop it: tools, the approval
+    handler and the credentials callback all run through here. Logs a raise on the
+    ``metricchat`` logger (with its traceback) and re-raises it."""
+    call = _Call()
+    with _calls_lock:
+        _calls[call_id] = call
+    try:
+        try:
+            result = thunk()
+            if inspect.isawaitable(result):
+                result = _run_awaitable(call, result)
+        finally:
+            with _calls_lock:
+                _calls.pop(call_id, None)
+                if call.exc_sent:
+                    # Sent but not raised yet: withdraw it, so it cannot hit whatever this
+                    # worker thread runs next.
+                    _set_async_exc(call.thread_id, None)
+    except (ToolCancelled, asyncio.CancelledError):
+        logger.info("metricchat %s stopped: its run no longer waits for it", what)
+        raise
+    except Exception:
+        logger.exception("metricchat %s raised", what)
+        raise
+    return result
+
+
 def _is_pydantic_model(tp: Any) -> bool:
     return inspect.isclass(tp) and hasattr(tp, "model_json_schema") and hasattr(tp, "model_validate")
 
@@ -290,30 +319,11 @@ class Tool:
         """Called by the core on a worker thread: JSON arguments in, JSON result out.
         ``call_id`` names the call for :func:`_cancel_call`."""
         args = json.loads(args_json) if args_json else {}
-        call = _Call()
-        with _calls_lock:
-            _calls[call_id] = call
-        try:
-            try:
-                if self._model is not None:
-                    result = self.fn(self._model.model_validate(args))
-                else:
-                    result = self.fn(**args)
-                if inspect.isawaitable(result):
-                    result = _run_awaitable(call, result)
-            finally:
-                with _calls_lock:
-                    _calls.pop(call_id, None)
-                    if call.exc_sent:
-                        # Sent but not raised yet: withdraw it, so it cannot hit whatever this
-                        # worker thread runs next.
-                        _set_async_exc(call.thread_id, None)
-        except (ToolCancelled, asyncio.CancelledError):
-            logger.info("metricchat tool %r stopped: its run was cancelled", self.name)
-            raise
-        except Exception:
-            logger.exception("metricchat tool %r raised", self.name)
-            raise
+        if self._model is not None:
+            thunk = lambda: self.fn(self._model.model_validate(args))  # noqa: E731
+        else:
+            thunk = lambda: self.fn(**args)  # noqa: E731
+        result = _call_stoppably(call_id, thunk, f"tool {self.name!r}")
         return json.dumps(result, default=_json_default)
 
     def _native_tuple(self) -> Tuple[str, str, str, Callable[[str, int], str], Callable[[int], bool]]:

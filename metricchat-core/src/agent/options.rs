@@ -6,6 +6,21 @@ use crate::guard::UserContext;
 
 /// Options for one request (`ask_with`, `stream_with`, `follow_up_with`, `query_with`).
 ///
+/// The bindings pass it as an object with the same keys (`user`, `exposure`, `approval`, each
+/// optional); an unknown key is an error:
+///
+/// ```
+/// use metricchat_core::agent::{DataExposure, RunOptions};
+///
+/// let opts: RunOptions = serde_json::from_str(
+///     r#"{"user": {"id": "u-17"}, "exposure": "schema_only", "approval": {"max_rows": 1000}}"#,
+/// )?;
+/// assert_eq!(opts.exposure, Some(DataExposure::SchemaOnly));
+/// assert_eq!(opts.approval.and_then(|a| a.max_rows), Some(1000));
+/// assert!(serde_json::from_str::<RunOptions>(r#"{"exposur": "full"}"#).is_err());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+///
 /// ```
 /// use metricchat_core::agent::RunOptions;
 /// use metricchat_core::guard::UserContext;
@@ -13,7 +28,8 @@ use crate::guard::UserContext;
 /// let opts = RunOptions::new().user(UserContext::new("u-17").attribute("tenant_id", 7));
 /// assert_eq!(opts.user.as_ref().map(|u| u.id.as_str()), Some("u-17"));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct RunOptions {
     /// The user the request is made for: their data policy applies, and the run, its events,
