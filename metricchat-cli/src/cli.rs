@@ -1,6 +1,7 @@
 //! The `metricchat` command line: arguments (clap) and the subcommands, each a few calls into
 //! the agent.
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,12 +11,14 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use futures::StreamExt;
-use metricchat::events::Event;
+use metricchat::approval::Approvals;
+use metricchat::events::{Event, EventKind};
 use metricchat::guard::SqlGuard;
 use metricchat::{AskResult, Error, RunStatus};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::approve::{self as approving, Answers, ApproveMode};
 use crate::config::Overrides;
 use crate::exit::{self, CliError, EXIT_CODES_HELP, Redactor};
 use crate::output::{self, Format};
@@ -101,7 +104,13 @@ Examples:
   metricchat ask --follow-up 0193c2f0-… \"And from LGA?\"
 
 Steps go to stderr (a spinner on a terminal, plain lines otherwise); the SQL, the table and the
-answer go to stdout. Ctrl-C cancels the run and its running query (exit 130).")]
+answer go to stdout. Ctrl-C cancels the run and its running query (exit 130).
+
+With an `approval` setting, a statement whose estimate exceeds it waits for a decision: on a
+terminal you are asked (y/N); otherwise it is denied unless --approve all (or --approve prompt
+with the answers piped on stdin). A denial is not an error: the agent is told and answers.
+  metricchat ask --approve all \"Rows per carrier\"
+  printf 'n\\nToo expensive\\n' | metricchat ask --approve prompt \"Every flight\"")]
     Ask(AskArgs),
     /// Run read-only SQL through the guard and write the rows (table, CSV, JSON lines, Parquet,
     /// Arrow IPC).
@@ -192,6 +201,11 @@ pub struct AskArgs {
     /// Rows of the result shown.
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub rows: usize,
+    /// Who decides a statement that waits for approval (the `approval` setting): prompt
+    /// (show it on stderr, read y/N from stdin), all (approve each one), never (deny each one;
+    /// the agent answers without it) [default: prompt when stdin is a terminal, else never].
+    #[arg(long, value_enum, value_name = "WHO")]
+    pub approve: Option<ApproveMode>,
 }
 
 /// `metricchat query`.
@@ -380,7 +394,12 @@ async fn run(cli: Cli) -> u8 {
         Command::Ask(_) | Command::Mcp(_) | Command::Eval(_) => Needs::Model,
         _ => Needs::DataOnly,
     };
-    let session = match session::open(&config, needs).await {
+    // `eval` runs many cases with no one at the terminal: its --approve decides for all.
+    let approval_handler = match &cli.command {
+        Command::Eval(args) => Some(args.approve.handler(approving::NO_ONE_IN_EVAL)),
+        _ => None,
+    };
+    let session = match session::open_with(&config, needs, approval_handler).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!(
@@ -463,9 +482,115 @@ impl Progress {
         }
     }
 
+    /// A line shown even with `--json` (on stderr), but not with `--quiet`.
+    fn notice(&self, line: &str, quiet: bool) {
+        match self {
+            Self::Silent if !quiet => eprintln!("{line}"),
+            _ => self.line(line),
+        }
+    }
+
+    /// Clears the spinner while a person answers a prompt on the terminal.
+    fn pause(&self) {
+        if let Self::Spinner(bar) = self {
+            bar.disable_steady_tick();
+            bar.finish_and_clear();
+        }
+    }
+
+    /// Shows the spinner again after [`Progress::pause`].
+    fn resume(&self) {
+        if let Self::Spinner(bar) = self {
+            bar.reset();
+            bar.enable_steady_tick(Duration::from_millis(100));
+        }
+    }
+
     fn finish(&self) {
         if let Self::Spinner(bar) = self {
             bar.finish_and_clear();
+        }
+    }
+}
+
+/// Decides the run's approval requests (`approval.requested`) as `--approve` says, through
+/// the run handle; the core does the waiting, the timeout and the audit.
+struct Decider {
+    mode: ApproveMode,
+    approvals: Approvals,
+    quiet: bool,
+    /// Stdin's lines, read once a prompt needs them.
+    answers: Option<Answers>,
+    /// Prompts waiting for an answer, by request.
+    prompts: HashMap<Uuid, tokio::task::JoinHandle<()>>,
+}
+
+impl Decider {
+    fn on_event(&mut self, ev: &Event, progress: &Progress, redactor: &Redactor) {
+        match &ev.kind {
+            EventKind::ApprovalRequested {
+                approval_id,
+                connection,
+                sql,
+                estimate,
+                reason,
+                timeout_ms,
+                ..
+            } => {
+                let id = *approval_id;
+                match self.mode {
+                    ApproveMode::All => {
+                        let line = format!(
+                            "  approving it (--approve all): {}",
+                            steps::one_line(sql, 200)
+                        );
+                        progress.notice(&redactor.apply(&line), self.quiet);
+                        let _ = self.approvals.approve(id);
+                    }
+                    ApproveMode::Never => {
+                        let line = format!("  denying it: {}", approving::NO_ONE);
+                        progress.notice(&line, self.quiet);
+                        let _ = self.approvals.deny(id, approving::NO_ONE);
+                    }
+                    ApproveMode::Prompt => {
+                        progress.pause();
+                        let text = redactor.apply(&approving::request_text(
+                            connection,
+                            sql,
+                            estimate.as_ref(),
+                            reason,
+                        ));
+                        let answers = self.answers.get_or_insert_with(Answers::stdin).clone();
+                        let approvals = self.approvals.clone();
+                        let timeout_ms = *timeout_ms;
+                        let task = tokio::spawn(async move {
+                            let decision = answers.prompt(&text, timeout_ms).await;
+                            // Decided meanwhile (timed out, cancelled): the answer is moot.
+                            let _ = approvals.decide(id, decision);
+                        });
+                        self.prompts.insert(id, task);
+                    }
+                }
+            }
+            EventKind::ApprovalResolved { approval_id, .. } => {
+                if let Some(task) = self.prompts.remove(approval_id) {
+                    if !task.is_finished() {
+                        // The timeout or Ctrl-C decided first: stop asking.
+                        task.abort();
+                        eprintln!();
+                    }
+                    progress.resume();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Drop for Decider {
+    fn drop(&mut self) {
+        for task in self.prompts.values() {
+            task.abort();
         }
     }
 }
@@ -480,6 +605,13 @@ async fn ask(session: &Session, args: AskArgs, quiet: bool) -> Result<u8, CliErr
         Progress::Silent
     } else {
         Progress::new(quiet)
+    };
+    let mut decider = Decider {
+        mode: ApproveMode::resolve(args.approve),
+        approvals: run.approvals(),
+        quiet,
+        answers: None,
+        prompts: HashMap::new(),
     };
     let cancel = run.cancellation_token();
     let ctrl_c = tokio::signal::ctrl_c();
@@ -497,6 +629,7 @@ async fn ask(session: &Session, args: AskArgs, quiet: bool) -> Result<u8, CliErr
                 } else {
                     progress.event(&ev, &session.redactor);
                 }
+                decider.on_event(&ev, &progress, &session.redactor);
             }
             _ = &mut ctrl_c, if !interrupted => {
                 interrupted = true;
@@ -507,6 +640,7 @@ async fn ask(session: &Session, args: AskArgs, quiet: bool) -> Result<u8, CliErr
         }
     }
     drop(stdout);
+    drop(decider);
     let outcome = tokio::time::timeout(CANCEL_GRACE, run.finish())
         .await
         .unwrap_or(Err(Error::Cancelled));
