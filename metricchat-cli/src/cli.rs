@@ -18,7 +18,7 @@ use metricchat::{AskResult, Error, RunStatus};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::approve::{self as approving, Answers, ApproveMode};
+use crate::approve::{self as approving, Answers, ApproveMode, Unattended};
 use crate::config::Overrides;
 use crate::exit::{self, CliError, EXIT_CODES_HELP, Redactor};
 use crate::output::{self, Format};
@@ -153,7 +153,10 @@ Examples:
   MC_MCP_TOKEN=… metricchat mcp http --bind 0.0.0.0:8765
 
 Tools: ask, run_sql, list_tables, describe_table, search_knowledge. Resources: the table
-schemas and the team's rules. A non-loopback address needs a bearer token.")]
+schemas and the team's rules. A non-loopback address needs a bearer token.
+With an `approval` setting, `ask` puts each statement that waits for approval to the client's
+user (MCP elicitation); a client without elicitation gets it denied, or approved with
+--approve all.")]
     Mcp(McpArgs),
     /// Run eval suites (questions with expected results) through the agent and report what
     /// passed; exit 6 when cases fail, for CI.
@@ -292,6 +295,17 @@ pub enum RunsCommand {
 /// `metricchat mcp`.
 #[derive(Debug, Args)]
 pub struct McpArgs {
+    /// A statement that waits for approval is put to the client's user (MCP elicitation); for
+    /// a client that cannot ask (no elicitation support) it is denied (never) or approved
+    /// (all).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t = Unattended::Never,
+        value_name = "WHO"
+    )]
+    pub approve: Unattended,
     /// The transport.
     #[command(subcommand)]
     pub transport: Option<McpTransport>,
@@ -960,10 +974,10 @@ async fn runs(session: &Session, cmd: RunsCommand) -> Result<u8, CliError> {
 }
 
 async fn mcp(session: &Session, args: McpArgs) -> Result<u8, CliError> {
-    let agent = session.agent.clone();
+    let server = crate::mcp::McpServer::new(session.agent.clone()).approve_unattended(args.approve);
     match args.transport.unwrap_or(McpTransport::Stdio) {
         McpTransport::Stdio => {
-            crate::mcp::serve_stdio(agent).await?;
+            crate::mcp::serve_stdio(server).await?;
             Ok(exit::OK)
         }
         McpTransport::Http { bind, token } => {
@@ -981,7 +995,7 @@ async fn mcp(session: &Session, args: McpArgs) -> Result<u8, CliError> {
                     eprintln!("metricchat MCP server listening on http://{addr}/mcp");
                 })),
             };
-            match crate::mcp::serve_http(agent, bind, opts).await {
+            match crate::mcp::serve_http(server, bind, opts).await {
                 Ok(()) if shutdown.is_cancelled() => Ok(exit::INTERRUPTED),
                 Ok(()) => Ok(exit::OK),
                 Err(e @ crate::mcp::HttpServeError::TokenRequired(_)) => {
