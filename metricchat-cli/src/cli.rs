@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -535,75 +536,81 @@ struct Decider {
     quiet: bool,
     /// Stdin's lines, read once a prompt needs them.
     answers: Option<Answers>,
-    /// Prompts waiting for an answer, by request.
-    prompts: HashMap<Uuid, tokio::task::JoinHandle<()>>,
+    /// Prompts, by request, and whether each got its answer.
+    prompts: HashMap<Uuid, (tokio::task::JoinHandle<()>, Arc<AtomicBool>)>,
 }
 
 impl Decider {
-    fn on_event(&mut self, ev: &Event, progress: &Progress, redactor: &Redactor) {
-        match &ev.kind {
-            EventKind::ApprovalRequested {
-                approval_id,
-                connection,
-                sql,
-                estimate,
-                reason,
-                timeout_ms,
-                ..
-            } => {
-                let id = *approval_id;
-                match self.mode {
-                    ApproveMode::All => {
-                        let line = format!(
-                            "  approving it (--approve all): {}",
-                            steps::one_line(sql, 200)
-                        );
-                        progress.notice(&redactor.apply(&line), self.quiet);
-                        let _ = self.approvals.approve(id);
-                    }
-                    ApproveMode::Never => {
-                        let line = format!("  denying it: {}", approving::NO_ONE);
-                        progress.notice(&line, self.quiet);
-                        let _ = self.approvals.deny(id, approving::NO_ONE);
-                    }
-                    ApproveMode::Prompt => {
-                        progress.pause();
-                        let text = redactor.apply(&approving::request_text(
-                            connection,
-                            sql,
-                            estimate.as_ref(),
-                            reason,
-                        ));
-                        let answers = self.answers.get_or_insert_with(Answers::stdin).clone();
-                        let approvals = self.approvals.clone();
-                        let timeout_ms = *timeout_ms;
-                        let task = tokio::spawn(async move {
-                            let decision = answers.prompt(&text, timeout_ms).await;
-                            // Decided meanwhile (timed out, cancelled): the answer is moot.
-                            let _ = approvals.decide(id, decision);
-                        });
-                        self.prompts.insert(id, task);
-                    }
+    /// Before `ev` is shown: a prompt whose request was decided elsewhere (the timeout, Ctrl-C)
+    /// stops asking, so the step line saying so starts on a line of its own.
+    fn settle(&mut self, ev: &Event, progress: &Progress) {
+        if let EventKind::ApprovalResolved { approval_id, .. } = &ev.kind
+            && let Some((task, answered)) = self.prompts.remove(approval_id)
+        {
+            if !answered.load(Ordering::SeqCst) {
+                task.abort();
+                eprintln!();
+            }
+            progress.resume();
+        }
+    }
+
+    /// After `ev` is shown: decides a new request as `--approve` says.
+    fn decide(&mut self, ev: &Event, progress: &Progress, redactor: &Redactor) {
+        if let EventKind::ApprovalRequested {
+            approval_id,
+            connection,
+            sql,
+            estimate,
+            reason,
+            timeout_ms,
+            ..
+        } = &ev.kind
+        {
+            let id = *approval_id;
+            match self.mode {
+                ApproveMode::All => {
+                    let line = format!(
+                        "  approving it (--approve all): {}",
+                        steps::one_line(sql, 200)
+                    );
+                    progress.notice(&redactor.apply(&line), self.quiet);
+                    let _ = self.approvals.approve(id);
+                }
+                ApproveMode::Never => {
+                    let line = format!("  denying it: {}", approving::NO_ONE);
+                    progress.notice(&line, self.quiet);
+                    let _ = self.approvals.deny(id, approving::NO_ONE);
+                }
+                ApproveMode::Prompt => {
+                    progress.pause();
+                    let text = redactor.apply(&approving::request_text(
+                        connection,
+                        sql,
+                        estimate.as_ref(),
+                        reason,
+                    ));
+                    let answers = self.answers.get_or_insert_with(Answers::stdin).clone();
+                    let approvals = self.approvals.clone();
+                    let timeout_ms = *timeout_ms;
+                    let answered = Arc::new(AtomicBool::new(false));
+                    let done = Arc::clone(&answered);
+                    let task = tokio::spawn(async move {
+                        let decision = answers.prompt(&text, timeout_ms).await;
+                        done.store(true, Ordering::SeqCst);
+                        // Decided meanwhile (timed out, cancelled): the answer is moot.
+                        let _ = approvals.decide(id, decision);
+                    });
+                    self.prompts.insert(id, (task, answered));
                 }
             }
-            EventKind::ApprovalResolved { approval_id, .. } => {
-                if let Some(task) = self.prompts.remove(approval_id) {
-                    if !task.is_finished() {
-                        // The timeout or Ctrl-C decided first: stop asking.
-                        task.abort();
-                        eprintln!();
-                    }
-                    progress.resume();
-                }
-            }
-            _ => {}
         }
     }
 }
 
 impl Drop for Decider {
     fn drop(&mut self) {
-        for task in self.prompts.values() {
+        for (task, _) in self.prompts.values() {
             task.abort();
         }
     }
@@ -636,6 +643,7 @@ async fn ask(session: &Session, args: AskArgs, quiet: bool) -> Result<u8, CliErr
         tokio::select! {
             ev = run.next() => {
                 let Some(ev) = ev else { break };
+                decider.settle(&ev, &progress);
                 if args.json {
                     let line = serde_json::to_string(&ev).unwrap_or_default();
                     let _ = writeln!(stdout, "{}", session.redactor.apply(&line));
@@ -643,7 +651,7 @@ async fn ask(session: &Session, args: AskArgs, quiet: bool) -> Result<u8, CliErr
                 } else {
                     progress.event(&ev, &session.redactor);
                 }
-                decider.on_event(&ev, &progress, &session.redactor);
+                decider.decide(&ev, &progress, &session.redactor);
             }
             _ = &mut ctrl_c, if !interrupted => {
                 interrupted = true;
