@@ -49,9 +49,9 @@ impl ApproveMode {
 /// cannot be asked): approve or deny every statement that waits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Unattended {
-    /// Approve every statement.
+    /// Approve each statement no one can be asked about.
     All,
-    /// Deny every statement (the default).
+    /// Deny each statement no one can be asked about (the default).
     #[default]
     Never,
 }
