@@ -1,21 +1,25 @@
 //! The `metricchat` command line: arguments (clap) and the subcommands, each a few calls into
 //! the agent.
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use futures::StreamExt;
-use metricchat::events::Event;
+use metricchat::approval::Approvals;
+use metricchat::events::{Event, EventKind};
 use metricchat::guard::SqlGuard;
 use metricchat::{AskResult, Error, RunStatus};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::approve::{self as approving, Answers, ApproveMode, Unattended};
 use crate::config::Overrides;
 use crate::exit::{self, CliError, EXIT_CODES_HELP, Redactor};
 use crate::output::{self, Format};
@@ -101,7 +105,13 @@ Examples:
   metricchat ask --follow-up 0193c2f0-… \"And from LGA?\"
 
 Steps go to stderr (a spinner on a terminal, plain lines otherwise); the SQL, the table and the
-answer go to stdout. Ctrl-C cancels the run and its running query (exit 130).")]
+answer go to stdout. Ctrl-C cancels the run and its running query (exit 130).
+
+With an `approval` setting, a statement whose estimate exceeds it waits for a decision: on a
+terminal you are asked (y/N); otherwise it is denied unless --approve all (or --approve prompt
+with the answers piped on stdin). A denial is not an error: the agent is told and answers.
+  metricchat ask --approve all \"Rows per carrier\"
+  printf 'n\\nToo expensive\\n' | metricchat ask --approve prompt \"Every flight\"")]
     Ask(AskArgs),
     /// Run read-only SQL through the guard and write the rows (table, CSV, JSON lines, Parquet,
     /// Arrow IPC).
@@ -144,7 +154,10 @@ Examples:
   MC_MCP_TOKEN=… metricchat mcp http --bind 0.0.0.0:8765
 
 Tools: ask, run_sql, list_tables, describe_table, search_knowledge. Resources: the table
-schemas and the team's rules. A non-loopback address needs a bearer token.")]
+schemas and the team's rules. A non-loopback address needs a bearer token.
+With an `approval` setting, `ask` puts each statement that waits for approval to the client's
+user (MCP elicitation); a client without elicitation gets it denied, or approved with
+--approve all.")]
     Mcp(McpArgs),
     /// Run eval suites (questions with expected results) through the agent and report what
     /// passed; exit 6 when cases fail, for CI.
@@ -192,6 +205,11 @@ pub struct AskArgs {
     /// Rows of the result shown.
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub rows: usize,
+    /// Who decides a statement that waits for approval (the `approval` setting): prompt
+    /// (show it on stderr, read y/N from stdin), all (approve each one), never (deny each one;
+    /// the agent answers without it) [default: prompt when stdin is a terminal, else never].
+    #[arg(long, value_enum, value_name = "WHO")]
+    pub approve: Option<ApproveMode>,
 }
 
 /// `metricchat query`.
@@ -278,6 +296,17 @@ pub enum RunsCommand {
 /// `metricchat mcp`.
 #[derive(Debug, Args)]
 pub struct McpArgs {
+    /// A statement that waits for approval is put to the client's user (MCP elicitation); for
+    /// a client that cannot ask (no elicitation support) it is denied (never) or approved
+    /// (all).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t = Unattended::Never,
+        value_name = "WHO"
+    )]
+    pub approve: Unattended,
     /// The transport.
     #[command(subcommand)]
     pub transport: Option<McpTransport>,
@@ -380,7 +409,12 @@ async fn run(cli: Cli) -> u8 {
         Command::Ask(_) | Command::Mcp(_) | Command::Eval(_) => Needs::Model,
         _ => Needs::DataOnly,
     };
-    let session = match session::open(&config, needs).await {
+    // `eval` runs many cases with no one at the terminal: its --approve decides for all.
+    let approval_handler = match &cli.command {
+        Command::Eval(args) => Some(args.approve.handler(approving::NO_ONE_IN_EVAL)),
+        _ => None,
+    };
+    let session = match session::open_with(&config, needs, approval_handler).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!(
@@ -463,9 +497,121 @@ impl Progress {
         }
     }
 
+    /// A line shown even with `--json` (on stderr), but not with `--quiet`.
+    fn notice(&self, line: &str, quiet: bool) {
+        match self {
+            Self::Silent if !quiet => eprintln!("{line}"),
+            _ => self.line(line),
+        }
+    }
+
+    /// Clears the spinner while a person answers a prompt on the terminal.
+    fn pause(&self) {
+        if let Self::Spinner(bar) = self {
+            bar.disable_steady_tick();
+            bar.finish_and_clear();
+        }
+    }
+
+    /// Shows the spinner again after [`Progress::pause`].
+    fn resume(&self) {
+        if let Self::Spinner(bar) = self {
+            bar.reset();
+            bar.enable_steady_tick(Duration::from_millis(100));
+        }
+    }
+
     fn finish(&self) {
         if let Self::Spinner(bar) = self {
             bar.finish_and_clear();
+        }
+    }
+}
+
+/// Decides the run's approval requests (`approval.requested`) as `--approve` says, through
+/// the run handle; the core does the waiting, the timeout and the audit.
+struct Decider {
+    mode: ApproveMode,
+    approvals: Approvals,
+    quiet: bool,
+    /// Stdin's lines, read once a prompt needs them.
+    answers: Option<Answers>,
+    /// Prompts, by request, and whether each got its answer.
+    prompts: HashMap<Uuid, (tokio::task::JoinHandle<()>, Arc<AtomicBool>)>,
+}
+
+impl Decider {
+    /// Before `ev` is shown: a prompt whose request was decided elsewhere (the timeout, Ctrl-C)
+    /// stops asking, so the step line saying so starts on a line of its own.
+    fn settle(&mut self, ev: &Event, progress: &Progress) {
+        if let EventKind::ApprovalResolved { approval_id, .. } = &ev.kind
+            && let Some((task, answered)) = self.prompts.remove(approval_id)
+        {
+            if !answered.load(Ordering::SeqCst) {
+                task.abort();
+                eprintln!();
+            }
+            progress.resume();
+        }
+    }
+
+    /// After `ev` is shown: decides a new request as `--approve` says.
+    fn decide(&mut self, ev: &Event, progress: &Progress, redactor: &Redactor) {
+        if let EventKind::ApprovalRequested {
+            approval_id,
+            connection,
+            sql,
+            estimate,
+            reason,
+            timeout_ms,
+            ..
+        } = &ev.kind
+        {
+            let id = *approval_id;
+            match self.mode {
+                ApproveMode::All => {
+                    let line = format!(
+                        "  approving it (--approve all): {}",
+                        steps::one_line(sql, 200)
+                    );
+                    progress.notice(&redactor.apply(&line), self.quiet);
+                    let _ = self.approvals.approve(id);
+                }
+                ApproveMode::Never => {
+                    let line = format!("  denying it: {}", approving::NO_ONE);
+                    progress.notice(&line, self.quiet);
+                    let _ = self.approvals.deny(id, approving::NO_ONE);
+                }
+                ApproveMode::Prompt => {
+                    progress.pause();
+                    let text = redactor.apply(&approving::request_text(
+                        connection,
+                        sql,
+                        estimate.as_ref(),
+                        reason,
+                    ));
+                    let answers = self.answers.get_or_insert_with(Answers::stdin).clone();
+                    let approvals = self.approvals.clone();
+                    let timeout_ms = *timeout_ms;
+                    let answered = Arc::new(AtomicBool::new(false));
+                    let done = Arc::clone(&answered);
+                    let task = tokio::spawn(async move {
+                        let decision = answers.prompt(&text, timeout_ms).await;
+                        done.store(true, Ordering::SeqCst);
+                        // Decided meanwhile (timed out, cancelled): the answer is moot.
+                        let _ = approvals.decide(id, decision);
+                    });
+                    self.prompts.insert(id, (task, answered));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Decider {
+    fn drop(&mut self) {
+        for (task, _) in self.prompts.values() {
+            task.abort();
         }
     }
 }
@@ -481,6 +627,13 @@ async fn ask(session: &Session, args: AskArgs, quiet: bool) -> Result<u8, CliErr
     } else {
         Progress::new(quiet)
     };
+    let mut decider = Decider {
+        mode: ApproveMode::resolve(args.approve),
+        approvals: run.approvals(),
+        quiet,
+        answers: None,
+        prompts: HashMap::new(),
+    };
     let cancel = run.cancellation_token();
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
@@ -490,6 +643,7 @@ async fn ask(session: &Session, args: AskArgs, quiet: bool) -> Result<u8, CliErr
         tokio::select! {
             ev = run.next() => {
                 let Some(ev) = ev else { break };
+                decider.settle(&ev, &progress);
                 if args.json {
                     let line = serde_json::to_string(&ev).unwrap_or_default();
                     let _ = writeln!(stdout, "{}", session.redactor.apply(&line));
@@ -497,6 +651,7 @@ async fn ask(session: &Session, args: AskArgs, quiet: bool) -> Result<u8, CliErr
                 } else {
                     progress.event(&ev, &session.redactor);
                 }
+                decider.decide(&ev, &progress, &session.redactor);
             }
             _ = &mut ctrl_c, if !interrupted => {
                 interrupted = true;
@@ -507,6 +662,7 @@ async fn ask(session: &Session, args: AskArgs, quiet: bool) -> Result<u8, CliErr
         }
     }
     drop(stdout);
+    drop(decider);
     let outcome = tokio::time::timeout(CANCEL_GRACE, run.finish())
         .await
         .unwrap_or(Err(Error::Cancelled));
@@ -826,10 +982,10 @@ async fn runs(session: &Session, cmd: RunsCommand) -> Result<u8, CliError> {
 }
 
 async fn mcp(session: &Session, args: McpArgs) -> Result<u8, CliError> {
-    let agent = session.agent.clone();
+    let server = crate::mcp::McpServer::new(session.agent.clone()).approve_unattended(args.approve);
     match args.transport.unwrap_or(McpTransport::Stdio) {
         McpTransport::Stdio => {
-            crate::mcp::serve_stdio(agent).await?;
+            crate::mcp::serve_stdio(server).await?;
             Ok(exit::OK)
         }
         McpTransport::Http { bind, token } => {
@@ -847,7 +1003,7 @@ async fn mcp(session: &Session, args: McpArgs) -> Result<u8, CliError> {
                     eprintln!("metricchat MCP server listening on http://{addr}/mcp");
                 })),
             };
-            match crate::mcp::serve_http(agent, bind, opts).await {
+            match crate::mcp::serve_http(server, bind, opts).await {
                 Ok(()) if shutdown.is_cancelled() => Ok(exit::INTERRUPTED),
                 Ok(()) => Ok(exit::OK),
                 Err(e @ crate::mcp::HttpServeError::TokenRequired(_)) => {

@@ -73,6 +73,10 @@ pub struct EvalArgs {
     /// Do not keep the report in the store.
     #[arg(long)]
     pub no_store: bool,
+    /// A statement that waits for approval (the `approval` setting) is denied at once
+    /// (never: the case goes on without it) or approved (all); no one is asked.
+    #[arg(long, value_enum, default_value_t = crate::approve::Unattended::Never, value_name = "WHO")]
+    pub approve: crate::approve::Unattended,
 }
 
 /// The planner's decision protocol, as a flag value.

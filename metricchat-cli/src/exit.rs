@@ -10,6 +10,9 @@
 //! | 5 | a named thing (table, run, connection, dashboard) does not exist |
 //! | 6 | `eval`: the suite ran and cases failed (with `--compare`: a case regressed; with `--min-pass-rate`: too few passed) |
 //! | 130 | interrupted (Ctrl-C): the run and its query were cancelled |
+//!
+//! A statement denied approval (`--approve`, see [`crate::approve`]) is not an error of the
+//! command: the agent reads the denial and answers, and `ask` exits 0 when the run completes.
 
 use std::fmt;
 use std::process::ExitCode;

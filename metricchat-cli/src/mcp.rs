@@ -11,6 +11,15 @@
 //! cancels the run and its running query. Bad requests get JSON-RPC errors and the server goes
 //! on serving.
 //!
+//! When the agent has an `approval` setting, a statement of `ask` whose estimate exceeds it is
+//! put to the client's user with MCP elicitation (`elicitation/create`: the connection, the SQL,
+//! the estimate and the reason; a form with `approve` and an optional `reason`). Accepting
+//! with `approve: true` runs it; anything else (approve false, decline, cancel, an error) denies
+//! it and the agent answers without it. A client that did not declare elicitation gets the
+//! statement denied ("the MCP client cannot approve (no elicitation support)") unless the server
+//! was told to approve for such clients ([`McpServer::approve_unattended`],
+//! `metricchat mcp --approve all`). The policy's timeout denies a statement no one decides.
+//!
 //! A Rust service serves its own agent with [`serve_stdio`] or [`serve_http`]:
 //!
 //! ```no_run
@@ -22,15 +31,19 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{Request, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use metricchat::approval::{ApprovalDecision, Approvals};
 use metricchat::connector::{TableRef, find_connection};
+use metricchat::events::{Event, EventKind};
 use metricchat::guard::SqlGuard;
 use metricchat::instructions::{InstructionFilter, InstructionStatus};
 use metricchat::{Agent, AskResult, Error, RunStatus};
@@ -43,7 +56,8 @@ use rmcp::model::{
     ReadResourceResult, Resource, ResourceContents, ServerCapabilities, ServerInfo,
 };
 use rmcp::model::{ClientRequest, ErrorCode, JsonRpcMessage, ServerJsonRpcMessage};
-use rmcp::service::{RequestContext, RxJsonRpcMessage, TxJsonRpcMessage};
+use rmcp::model::{ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationSchema};
+use rmcp::service::{ElicitationMode, Peer, RequestContext, RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use rmcp::transport::async_rw::AsyncRwTransport;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -57,6 +71,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::approve::{Unattended, request_text};
 use crate::output::{json_rows, markdown_table};
 use crate::steps::step_line;
 
@@ -66,11 +81,21 @@ const TABLE_ROWS: usize = 20;
 /// How long a cancelled run may take to close its records before the call returns.
 const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// The denial when the client cannot ask its user (it declared no elicitation support).
+pub const NO_ELICITATION: &str = "the MCP client cannot approve (no elicitation support)";
+
 /// The MCP server over one [`Agent`]: cheap to clone, one clone per session.
 #[derive(Clone)]
 pub struct McpServer {
     agent: Agent,
+    unattended: Unattended,
     tool_router: ToolRouter<Self>,
+}
+
+impl From<Agent> for McpServer {
+    fn from(agent: Agent) -> Self {
+        Self::new(agent)
+    }
 }
 
 impl std::fmt::Debug for McpServer {
@@ -155,8 +180,17 @@ impl McpServer {
     pub fn new(agent: Agent) -> Self {
         Self {
             agent,
+            unattended: Unattended::Never,
             tool_router: Self::tool_router(),
         }
+    }
+
+    /// What becomes of a statement waiting for approval when the client cannot ask its user
+    /// (no elicitation support): denied ([`Unattended::Never`], the default) or approved
+    /// ([`Unattended::All`]). Clients that can ask always do.
+    pub fn approve_unattended(mut self, unattended: Unattended) -> Self {
+        self.unattended = unattended;
+        self
     }
 
     /// The agent it serves.
@@ -196,6 +230,12 @@ impl McpServer {
         };
         let progress = ctx.meta.get_progress_token();
         let cancel = run.cancellation_token();
+        let mut asking = ClientApprovals {
+            peer: ctx.peer.clone(),
+            approvals: run.approvals(),
+            unattended: self.unattended,
+            pending: HashMap::new(),
+        };
         let mut run = run;
         let mut step = 0u32;
         let mut cancelled = false;
@@ -203,6 +243,7 @@ impl McpServer {
             tokio::select! {
                 ev = run.next() => {
                     let Some(ev) = ev else { break };
+                    asking.on_event(&ev);
                     if let (Some(token), Some(line)) = (&progress, step_line(&ev)) {
                         step += 1;
                         let _ = ctx
@@ -220,6 +261,7 @@ impl McpServer {
                 }
             }
         }
+        drop(asking);
         let outcome = if cancelled {
             tokio::time::timeout(CANCEL_GRACE, run.finish())
                 .await
@@ -367,6 +409,133 @@ impl McpServer {
             CallToolResult::success(vec![text(body)]),
             json!({"results": hits}),
         ))
+    }
+}
+
+/// Puts a run's approval requests to the client's user, one task per request.
+struct ClientApprovals {
+    peer: Peer<RoleServer>,
+    approvals: Approvals,
+    unattended: Unattended,
+    /// Elicitations waiting for the user, by request.
+    pending: HashMap<Uuid, tokio::task::JoinHandle<()>>,
+}
+
+impl ClientApprovals {
+    fn on_event(&mut self, ev: &Event) {
+        match &ev.kind {
+            EventKind::ApprovalRequested {
+                approval_id,
+                connection,
+                sql,
+                estimate,
+                reason,
+                timeout_ms,
+                ..
+            } => {
+                let id = *approval_id;
+                let message = format!(
+                    "{}\nApprove to run this statement; deny it (with a reason if you like) \
+                     and the agent answers without it.",
+                    request_text(connection, sql, estimate.as_ref(), reason)
+                );
+                let timeout = Duration::from_millis(*timeout_ms);
+                let (peer, approvals, unattended) =
+                    (self.peer.clone(), self.approvals.clone(), self.unattended);
+                let task = tokio::spawn(async move {
+                    let decision = ask_client(&peer, unattended, message, timeout).await;
+                    // Decided meanwhile (timed out, cancelled): the answer is moot.
+                    let _ = approvals.decide(id, decision);
+                });
+                self.pending.insert(id, task);
+            }
+            EventKind::ApprovalResolved { approval_id, .. } => {
+                if let Some(task) = self.pending.remove(approval_id) {
+                    task.abort();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Drop for ClientApprovals {
+    fn drop(&mut self) {
+        for task in self.pending.values() {
+            task.abort();
+        }
+    }
+}
+
+/// The client's user's decision on a statement (`message` describes it), or `unattended`'s
+/// when the client cannot ask.
+async fn ask_client(
+    peer: &Peer<RoleServer>,
+    unattended: Unattended,
+    message: String,
+    timeout: Duration,
+) -> ApprovalDecision {
+    if !peer
+        .supported_elicitation_modes()
+        .contains(&ElicitationMode::Form)
+    {
+        return match unattended {
+            Unattended::All => ApprovalDecision::Approve,
+            Unattended::Never => ApprovalDecision::deny(NO_ELICITATION),
+        };
+    }
+    let schema = ElicitationSchema::builder()
+        .title("Run this SQL statement?")
+        .required_bool_with("approve", |b| {
+            b.title("Approve")
+                .description("true runs the statement; false denies it")
+        })
+        .optional_string_with("reason", |s| {
+            s.title("Reason")
+                .description("Why not (the agent reads it); optional")
+        })
+        .build();
+    let requested_schema = match schema {
+        Ok(s) => s,
+        Err(e) => return ApprovalDecision::deny(format!("cannot ask the MCP client: {e}")),
+    };
+    let params = ElicitRequestParams::FormElicitationParams {
+        meta: None,
+        message,
+        requested_schema,
+    };
+    match peer
+        .create_elicitation_with_timeout(params, Some(timeout))
+        .await
+    {
+        Ok(result) => client_decision(&result),
+        Err(e) => ApprovalDecision::deny(format!("the MCP client could not ask for approval: {e}")),
+    }
+}
+
+/// The decision an elicitation result means: only an accepted form with `approve: true`
+/// approves.
+fn client_decision(result: &ElicitResult) -> ApprovalDecision {
+    let field = |name: &str| result.content.as_ref().and_then(|c| c.get(name));
+    match result.action {
+        ElicitationAction::Accept if field("approve").and_then(Value::as_bool) == Some(true) => {
+            ApprovalDecision::Approve
+        }
+        ElicitationAction::Accept => {
+            let reason = field("reason")
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|r| !r.is_empty());
+            ApprovalDecision::Deny(match reason {
+                Some(r) => format!("the MCP client's user did not approve: {r}"),
+                None => "the MCP client's user did not approve".to_string(),
+            })
+        }
+        ElicitationAction::Decline => ApprovalDecision::deny("the MCP client's user declined"),
+        ElicitationAction::Cancel => {
+            ApprovalDecision::deny("the MCP client's user cancelled the approval request")
+        }
+        _ => ApprovalDecision::deny("the MCP client gave no decision"),
     }
 }
 
@@ -593,9 +762,9 @@ impl ServerHandler for McpServer {
     }
 }
 
-/// Serves `agent` over the process's stdin and stdout until the client closes them. Logs go to
-/// stderr; nothing else may write to stdout meanwhile.
-pub async fn serve_stdio(agent: Agent) -> std::io::Result<()> {
+/// Serves `server` (an [`McpServer`], or just an [`Agent`]) over the process's stdin and stdout
+/// until the client closes them. Logs go to stderr; nothing else may write to stdout meanwhile.
+pub async fn serve_stdio(server: impl Into<McpServer>) -> std::io::Result<()> {
     // Standard input and output as tokio files (duplicated descriptors), which keeps tokio's
     // feature set (no `io-std`) the same as the rest of the workspace.
     let stdin = tokio::fs::File::from_std(std::fs::File::from(
@@ -608,7 +777,8 @@ pub async fn serve_stdio(agent: Agent) -> std::io::Result<()> {
         inner: AsyncRwTransport::<RoleServer, _, _>::new_server(stdin, stdout),
         initialized: false,
     };
-    let service = McpServer::new(agent)
+    let service = server
+        .into()
         .serve(transport)
         .await
         .map_err(std::io::Error::other)?;
@@ -714,14 +884,15 @@ impl std::fmt::Display for HttpServeError {
     }
 }
 
-/// Serves `agent` over Streamable HTTP at `http://addr/mcp` until `opts.shutdown` is cancelled.
-/// Loopback addresses serve without a token unless one is given; any other address needs one,
-/// checked on every request.
+/// Serves `server` (an [`McpServer`], or just an [`Agent`]) over Streamable HTTP at
+/// `http://addr/mcp` until `opts.shutdown` is cancelled. Loopback addresses serve without a
+/// token unless one is given; any other address needs one, checked on every request.
 pub async fn serve_http(
-    agent: Agent,
+    server: impl Into<McpServer>,
     addr: SocketAddr,
     opts: HttpOptions,
 ) -> Result<(), HttpServeError> {
+    let server: McpServer = server.into();
     let token = opts.token.clone().filter(|t| !t.is_empty());
     if !addr.ip().is_loopback() && token.is_none() {
         return Err(HttpServeError::TokenRequired(addr));
@@ -733,7 +904,7 @@ pub async fn serve_http(
         config = config.disable_allowed_hosts();
     }
     let service: StreamableHttpService<McpServer, LocalSessionManager> = StreamableHttpService::new(
-        move || Ok(McpServer::new(agent.clone())),
+        move || Ok(server.clone()),
         Arc::new(LocalSessionManager::default()),
         config,
     );
@@ -855,5 +1026,38 @@ mod tests {
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+
+    #[test]
+    fn only_an_accepted_approve_true_approves() {
+        let answer = |action, content: Option<Value>| {
+            let mut r = ElicitResult::new(action);
+            r.content = content;
+            client_decision(&r)
+        };
+        let approve = json!({"approve": true});
+        assert_eq!(
+            answer(ElicitationAction::Accept, Some(approve.clone())),
+            ApprovalDecision::Approve
+        );
+        assert_eq!(
+            answer(
+                ElicitationAction::Accept,
+                Some(json!({"approve": false, "reason": " too big "}))
+            ),
+            ApprovalDecision::deny("the MCP client's user did not approve: too big")
+        );
+        assert_eq!(
+            answer(ElicitationAction::Accept, None),
+            ApprovalDecision::deny("the MCP client's user did not approve")
+        );
+        assert_eq!(
+            answer(ElicitationAction::Decline, Some(approve)),
+            ApprovalDecision::deny("the MCP client's user declined")
+        );
+        assert!(matches!(
+            answer(ElicitationAction::Cancel, None),
+            ApprovalDecision::Deny(r) if r.contains("cancelled")
+        ));
     }
 }

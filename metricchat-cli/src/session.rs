@@ -2,8 +2,10 @@
 //! each connection opened and checked, the store opened.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use metricchat::approval::ApprovalHandler;
 use metricchat::llm::{LlmSource, LlmSpec, Provider};
 use metricchat::{Agent, ConnectorRef, ErrorKind};
 
@@ -68,6 +70,16 @@ pub fn load(sources: &Sources) -> Result<LoadedConfig, ConfigError> {
 /// Builds the agent: opens every connection (the bundled sample when none is configured) and
 /// checks that it answers, builds the model client and opens the store.
 pub async fn open(config: &LoadedConfig, needs: Needs) -> Result<Session, CliError> {
+    open_with(config, needs, None).await
+}
+
+/// [`open`], with an approval handler deciding every run's approval requests (`eval
+/// --approve`).
+pub async fn open_with(
+    config: &LoadedConfig,
+    needs: Needs,
+    approval_handler: Option<Arc<dyn ApprovalHandler>>,
+) -> Result<Session, CliError> {
     let spec = &config.spec;
     let mut redactor = Redactor::new(config.secrets.clone());
     let urls: Vec<String> = if spec.connections.is_empty() {
@@ -154,6 +166,9 @@ pub async fn open(config: &LoadedConfig, needs: Needs) -> Result<Session, CliErr
     let agent_config = spec
         .agent_config()
         .map_err(|e| CliError::usage(redactor.apply(&e.to_string())))?;
+    if let Some(handler) = approval_handler {
+        builder = builder.approval_handler(handler);
+    }
     let agent = builder
         .config(agent_config)
         .build()

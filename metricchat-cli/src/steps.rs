@@ -56,6 +56,29 @@ pub fn step_line(event: &Event) -> Option<String> {
                 if *truncated { " (row cap reached)" } else { "" }
             ),
         },
+        EventKind::ApprovalRequested {
+            connection,
+            estimate,
+            reason,
+            ..
+        } => format!(
+            "  ⏸ waiting for approval on {connection}: {} · estimate {}",
+            one_line(reason, 200),
+            crate::approve::estimate_text(estimate.as_ref())
+        ),
+        EventKind::ApprovalResolved {
+            approved: true, by, ..
+        } => format!("  ✓ approved (by {})", by.as_str()),
+        EventKind::ApprovalResolved {
+            approved: false,
+            by,
+            reason,
+            ..
+        } => format!(
+            "  ✗ not approved (by {}): {}",
+            by.as_str(),
+            one_line(reason.as_deref().unwrap_or("denied"), 300)
+        ),
         EventKind::VisualizationCreated { spec, .. } => format!(
             "  chart: {:?} of {} by {}",
             spec.chart_type,
@@ -101,7 +124,11 @@ pub fn activity(event: &Event) -> Option<&'static str> {
     Some(match &event.kind {
         EventKind::RunStarted { .. } | EventKind::ToolFinished { .. } => "thinking…",
         EventKind::DecisionPartial { .. } => "thinking…",
-        EventKind::QueryCreated { .. } => "running SQL…",
+        EventKind::QueryCreated { .. } | EventKind::ApprovalResolved { approved: true, .. } => {
+            "running SQL…"
+        }
+        EventKind::ApprovalResolved { .. } => "thinking…",
+        EventKind::ApprovalRequested { .. } => "waiting for approval…",
         EventKind::ToolStarted { .. } => "working…",
         EventKind::BlockUpsert { .. } => "writing the answer…",
         _ => return None,

@@ -116,7 +116,9 @@ def fake_llm(tmp_path: Path, script):
         proc.wait(10)
 
 
-def write_workdir(tmp_path: Path, base_url: str) -> Path:
+def write_workdir(tmp_path: Path, base_url: str, extra: str = "") -> Path:
+    """A working directory whose `metricchat.toml` points at the fake model; `extra` is appended
+    (TOML tables such as `[approval]`)."""
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     (work / "metricchat.toml").write_text(
@@ -124,7 +126,7 @@ def write_workdir(tmp_path: Path, base_url: str) -> Path:
         'protocol = "native_tools"\n'
         "generate_title = false\n"
         "answer_checks = false\n"
-        'rules = ["Delays are in minutes; negative delays are early departures."]\n'
+        'rules = ["Delays are in minutes; negative delays are early departures."]\n' + extra
     )
     return work
 
