@@ -704,7 +704,10 @@ async fn a_query_runs_as_the_users_role_or_token() {
     )
     .await
     .unwrap();
-    assert_eq!(batches.batches.iter().map(|b| b.num_rows()).sum::<usize>(), 7);
+    assert_eq!(
+        batches.batches.iter().map(|b| b.num_rows()).sum::<usize>(),
+        7
+    );
     let of_statement = &fake.requests()[before..];
     assert!(
         of_statement.len() >= 5,
