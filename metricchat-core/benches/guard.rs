@@ -7,6 +7,9 @@
 //! 1 ms at p99. Besides criterion's estimate it prints p50/p99 of 20,000 single checks of each
 //! kind measured in the same run. Timings are reported, never asserted.
 
+// A bench whose fixed query or policy stopped passing should stop loudly.
+#![allow(clippy::expect_used)]
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
