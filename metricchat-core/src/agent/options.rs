@@ -7,19 +7,8 @@ use crate::guard::UserContext;
 /// Options for one request (`ask_with`, `stream_with`, `follow_up_with`, `query_with`).
 ///
 /// The bindings pass it as an object with the same keys (`user`, `exposure`, `approval`, each
-/// optional); an unknown key is an error:
-///
-/// ```
-/// use metricchat_core::agent::{DataExposure, RunOptions};
-///
-/// let opts: RunOptions = serde_json::from_str(
-///     r#"{"user": {"id": "u-17"}, "exposure": "schema_only", "approval": {"max_rows": 1000}}"#,
-/// )?;
-/// assert_eq!(opts.exposure, Some(DataExposure::SchemaOnly));
-/// assert_eq!(opts.approval.and_then(|a| a.max_rows), Some(1000));
-/// assert!(serde_json::from_str::<RunOptions>(r#"{"exposur": "full"}"#).is_err());
-/// # Ok::<(), serde_json::Error>(())
-/// ```
+/// optional; an unknown key is an error), e.g.
+/// `{"user": {"id": "u-17"}, "exposure": "schema_only", "approval": {"max_rows": 1000}}`.
 ///
 /// ```
 /// use metricchat_core::agent::RunOptions;
@@ -65,5 +54,28 @@ impl RunOptions {
     pub fn approval(mut self, policy: crate::approval::ApprovalPolicy) -> Self {
         self.approval = Some(policy);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn reads_the_bindings_object_and_refuses_unknown_keys() {
+        let opts: RunOptions = serde_json::from_str(
+            r#"{"user": {"id": "u-17"}, "exposure": "schema_only", "approval": {"max_rows": 1000}}"#,
+        )
+        .unwrap();
+        assert_eq!(opts.user.map(|u| u.id), Some("u-17".to_string()));
+        assert_eq!(opts.exposure, Some(DataExposure::SchemaOnly));
+        assert_eq!(opts.approval.and_then(|a| a.max_rows), Some(1000));
+        assert_eq!(
+            serde_json::from_str::<RunOptions>("{}").unwrap(),
+            RunOptions::new()
+        );
+        assert!(serde_json::from_str::<RunOptions>(r#"{"exposur": "full"}"#).is_err());
+        assert!(serde_json::from_str::<RunOptions>(r#"{"exposure": "everything"}"#).is_err());
     }
 }
