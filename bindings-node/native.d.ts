@@ -4,15 +4,16 @@
 /** An agent (cheap to share; runs are independent and may go on concurrently). */
 export declare class NativeAgent {
   /**
-   * Starts a run of `question`, for `user` (a `UserContext`: `id`, `roles`, `attributes`)
-   * when given.
+   * Starts a run of `question` with `options` (a `RunOptions` object: `user`, a
+   * `UserContext`; `exposure`; `approval`) when given.
    */
-  stream(question: string, user?: any | undefined | null): NativeRun
+  stream(question: string, options?: any | undefined | null): NativeRun
   /**
    * Runs SQL through the agent's guard on `connection` (the only or first one when absent),
-   * for `user` when given (their data policy rewrites it; the statement is audited).
+   * with `options` (a `RunOptions` object) when given: its `user`'s data policy rewrites it
+   * and their credentials apply; the statement is audited.
    */
-  query(connection: string | undefined | null, sql: string, user?: any | undefined | null): Promise<NativeResult>
+  query(connection: string | undefined | null, sql: string, options?: any | undefined | null): Promise<NativeResult>
   /**
    * The audit log entries matching an `AuditFilter` (`user_id`, `run_id`, `connection`,
    * `outcome`, `since`, `until`, `limit`), newest first.
@@ -178,9 +179,11 @@ export interface ConnectOptions {
 
 /**
  * Builds an agent from an `AgentSpec` object (snake_case keys) and JavaScript tools, whose
- * calls go through `dispatch`. Opens the store; makes no call to the model or the warehouses.
+ * calls go through `dispatch`; `approval` decides approval requests and `credentials`
+ * resolves what each statement runs as (see `tools.rs`). Opens the store; makes no call to
+ * the model or the warehouses.
  */
-export declare function createAgent(spec: any, tools: Array<ToolDef>, dispatch?: ((arg: [string, string, string]) => Promise<string>), approval?: ((arg: [string, string, string]) => Promise<string>)): Promise<NativeAgent>
+export declare function createAgent(spec: any, tools: Array<ToolDef>, dispatch?: ((arg: [string, string, string]) => Promise<string>), approval?: ((arg: [string, string, string]) => Promise<string>), credentials?: ((arg: [string, string, string]) => Promise<string>)): Promise<NativeAgent>
 
 /**
  * The dashboard checked, with defaults filled in; `parameters` (name to value) are set first,

@@ -362,10 +362,10 @@ impl NativeRun {
 
 /// Per-request options from the optional `RunOptions` object (`user`, `exposure`, `approval`).
 fn run_options(options: Option<serde_json::Value>) -> napi::Result<metricchat::agent::RunOptions> {
-    match options.filter(|o| !o.is_null()) {
-        Some(o) => from_value(o),
-        None => Ok(metricchat::agent::RunOptions::new()),
-    }
+    options.map_or_else(
+        || Ok(metricchat::agent::RunOptions::new()),
+        |o| js(metricchat::agent::RunOptions::from_value(o)),
+    )
 }
 
 /// A JavaScript object read as `T` (an `InvalidInput` error naming what did not fit).

@@ -35,7 +35,9 @@ pub(crate) fn from_py<T: DeserializeOwned>(what: &str, value: &Bound<'_, PyAny>)
 /// `UserContext` dict: `id`, `roles`, `attributes`), `exposure`, `approval`.
 fn run_options(options: Option<&Bound<'_, PyAny>>) -> PyResult<metricchat::agent::RunOptions> {
     match options.filter(|o| !o.is_none()) {
-        Some(o) => from_py("request options", o),
+        Some(o) => {
+            metricchat::agent::RunOptions::from_value(from_py("request options", o)?).map_err(err)
+        }
         None => Ok(metricchat::agent::RunOptions::new()),
     }
 }

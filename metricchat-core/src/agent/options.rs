@@ -38,6 +38,44 @@ impl RunOptions {
         Self::default()
     }
 
+    /// Reads the bindings' object form, naming the key at fault in the error (`user: unknown
+    /// field `tenant`…`); `null` is no options.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a value that is not an object,
+    /// an unknown key, or a key whose value does not fit.
+    pub fn from_value(value: serde_json::Value) -> crate::Result<Self> {
+        let map = match value {
+            serde_json::Value::Null => return Ok(Self::new()),
+            serde_json::Value::Object(map) => map,
+            other => {
+                return Err(crate::Error::invalid_input(format!(
+                    "request options must be an object with `user`, `exposure`, `approval`, \
+                     not {other}"
+                )));
+            }
+        };
+        let mut out = Self::new();
+        for (key, v) in map {
+            let bad = |e: serde_json::Error| crate::Error::invalid_input(format!("{key}: {e}"));
+            if v.is_null() {
+                continue;
+            }
+            match key.as_str() {
+                "user" => out.user = Some(serde_json::from_value(v).map_err(bad)?),
+                "exposure" => out.exposure = Some(serde_json::from_value(v).map_err(bad)?),
+                "approval" => out.approval = Some(serde_json::from_value(v).map_err(bad)?),
+                _ => {
+                    return Err(crate::Error::invalid_input(format!(
+                        "unknown request option `{key}`; expected `user`, `exposure` or \
+                         `approval`"
+                    )));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The request is made for `user`.
     pub fn user(mut self, user: UserContext) -> Self {
         self.user = Some(user);
@@ -77,5 +115,33 @@ mod tests {
         );
         assert!(serde_json::from_str::<RunOptions>(r#"{"exposur": "full"}"#).is_err());
         assert!(serde_json::from_str::<RunOptions>(r#"{"exposure": "everything"}"#).is_err());
+    }
+
+    #[test]
+    fn from_value_names_the_key_at_fault() {
+        let err = |v: serde_json::Value| RunOptions::from_value(v).unwrap_err().to_string();
+        assert!(
+            err(serde_json::json!({"user": {"id": "x", "tenant": 1}}))
+                .contains("user: unknown field `tenant`")
+        );
+        assert!(err(serde_json::json!({"exposure": "everything"})).contains("exposure: "));
+        assert!(
+            err(serde_json::json!({"approval": {"max_row": 1}}))
+                .contains("approval: unknown field `max_row`")
+        );
+        assert!(
+            err(serde_json::json!({"exposur": "full"}))
+                .contains("unknown request option `exposur`")
+        );
+        assert!(err(serde_json::json!([1])).contains("must be an object"));
+        assert_eq!(
+            RunOptions::from_value(serde_json::Value::Null).unwrap(),
+            RunOptions::new()
+        );
+        let opts =
+            RunOptions::from_value(serde_json::json!({"user": {"id": "u"}, "exposure": null}))
+                .unwrap();
+        assert_eq!(opts.user.map(|u| u.id).as_deref(), Some("u"));
+        assert_eq!(opts.exposure, None);
     }
 }
