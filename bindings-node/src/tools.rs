@@ -163,16 +163,6 @@ impl CredentialProvider for JsCredentials {
                     ErrorKind::Unauthorized,
                 )
             })?;
-        if ok.is_null() {
-            return Ok(None);
-        }
-        let mut out = Credentials::default();
-        if let Some(role) = ok["role"].as_str() {
-            out = Credentials::role(role);
-        }
-        if let Some(token) = ok["token"].as_str() {
-            out = out.with_token(token);
-        }
-        Ok(Some(out))
+        Credentials::from_answer(&ok)
     }
 }

@@ -82,16 +82,6 @@ impl CredentialProvider for PyCredentials {
             .map_err(|(message, _)| failed(message))?;
         let reply: serde_json::Value =
             serde_json::from_str(&reply).map_err(|e| failed(e.to_string()))?;
-        if reply.is_null() {
-            return Ok(None);
-        }
-        let mut out = Credentials::default();
-        if let Some(role) = reply["role"].as_str() {
-            out = Credentials::role(role);
-        }
-        if let Some(token) = reply["token"].as_str() {
-            out = out.with_token(token);
-        }
-        Ok(Some(out))
+        Credentials::from_answer(&reply)
     }
 }

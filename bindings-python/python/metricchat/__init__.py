@@ -478,8 +478,8 @@ def _approval_callback(handler: Callable[[Dict[str, Any]], Any]) -> Tuple[Any, A
 
 def _credentials_callback(resolve: Callable[..., Any]) -> Tuple[Any, Any]:
     """``resolve(user, connection)`` as the native ``(invoke, cancel)`` pair; its answer (None,
-    a role name, or ``{"role": ..., "token": ...}``) is encoded as ``{"role", "token"}`` or
-    ``null``."""
+    a role name, or ``{"role": ..., "token": ...}``) goes to the core as JSON, which checks
+    its shape."""
     if not callable(resolve):
         raise TypeError(f"credentials must be callable, not {type(resolve).__name__}")
 
@@ -488,16 +488,7 @@ def _credentials_callback(resolve: Callable[..., Any]) -> Tuple[Any, Any]:
         out = _tools._call_stoppably(
             call_id, lambda: resolve(args["user"], args["connection"]), "credentials"
         )
-        if out is None:
-            return "null"
-        if isinstance(out, str):
-            return json.dumps({"role": out})
-        if isinstance(out, dict) and set(out) <= {"role", "token"}:
-            return json.dumps({"role": out.get("role"), "token": out.get("token")})
-        raise TypeError(
-            "credentials must return None, a role name or {'role': ..., 'token': ...}, "
-            f"not {out!r:.80}"
-        )
+        return json.dumps(out)
 
     return (invoke, _tools._cancel_call)
 

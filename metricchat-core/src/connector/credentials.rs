@@ -73,6 +73,59 @@ impl Credentials {
         self
     }
 
+    /// A host callback's answer as the bindings pass it: `null` (the pool's login), a role
+    /// name, or `{"role": …, "token": …}` (either may be null or absent).
+    ///
+    /// ```
+    /// use metricchat_core::connector::Credentials;
+    /// use serde_json::json;
+    ///
+    /// assert_eq!(Credentials::from_answer(&json!("analyst")).unwrap().unwrap().role.as_deref(), Some("analyst"));
+    /// assert!(Credentials::from_answer(&json!(null)).unwrap().is_none());
+    /// let both = Credentials::from_answer(&json!({"role": "r", "token": "t"})).unwrap().unwrap();
+    /// assert!(both.token.is_some());
+    /// assert!(Credentials::from_answer(&json!(42)).is_err());
+    /// assert!(Credentials::from_answer(&json!({"rol": "r"})).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for any other shape (naming what came, never a token).
+    pub fn from_answer(answer: &serde_json::Value) -> Result<Option<Self>> {
+        use serde_json::Value;
+        let text = |v: Option<&Value>| -> Result<Option<String>> {
+            match v {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(Error::invalid_input(
+                    "credentials: `role` and `token` must be strings or null",
+                )),
+            }
+        };
+        match answer {
+            Value::Null => Ok(None),
+            Value::String(role) => Ok(Some(Self::role(role.clone()))),
+            Value::Object(m) if m.keys().all(|k| k == "role" || k == "token") => {
+                let mut out = Self::default();
+                out.role = text(m.get("role"))?;
+                out.token = text(m.get("token"))?.map(SecretString::from);
+                Ok((!out.is_empty()).then_some(out))
+            }
+            Value::Object(m) => Err(Error::invalid_input(format!(
+                "credentials must return null, a role name or {{role, token}}, not an object \
+                 with keys {:?}",
+                m.keys().collect::<Vec<_>>()
+            ))),
+            other => Err(Error::invalid_input(format!(
+                "credentials must return null, a role name or {{role, token}}, not {}",
+                match other {
+                    Value::Bool(_) => "a boolean",
+                    Value::Number(_) => "a number",
+                    _ => "a list",
+                }
+            ))),
+        }
+    }
+
     /// Whether this asks for nothing (the pool's login).
     pub fn is_empty(&self) -> bool {
         self.role.is_none() && self.token.is_none()
