@@ -105,9 +105,10 @@ impl Credentials {
             Value::Null => Ok(None),
             Value::String(role) => Ok(Some(Self::role(role.clone()))),
             Value::Object(m) if m.keys().all(|k| k == "role" || k == "token") => {
-                let mut out = Self::default();
-                out.role = text(m.get("role"))?;
-                out.token = text(m.get("token"))?.map(SecretString::from);
+                let out = Self {
+                    role: text(m.get("role"))?,
+                    token: text(m.get("token"))?.map(SecretString::from),
+                };
                 Ok((!out.is_empty()).then_some(out))
             }
             Value::Object(m) => Err(Error::invalid_input(format!(
