@@ -21,7 +21,8 @@
 //! `--judge-model NAME` (score rubrics with that model at the same base URL),
 //! `--llm-timeout SECS` (first byte from the model; default 600: a small model on a busy CPU
 //! reads a long prompt for minutes), `--no-answer-checks` (the plain loop, for before/after),
-//! `--protocol auto|native_tools|json_text|sql_first` (the planner's decision protocol).
+//! `--protocol auto|native_tools|json_text|sql_first` (the planner's decision protocol),
+//! `--candidates N` (SQL candidates per need, voted on by their results).
 //! On a terminal a progress line updates in place; piped, each case is one line.
 //! Exit codes: 0 done, 1 a regression against `--compare`, 2 bad arguments or setup.
 
@@ -55,6 +56,7 @@ struct Args {
     llm_timeout: f64,
     no_answer_checks: bool,
     protocol: Option<String>,
+    candidates: Option<u32>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -105,6 +107,13 @@ fn parse() -> Result<Args, String> {
             }
             "--no-answer-checks" => a.no_answer_checks = true,
             "--protocol" => a.protocol = Some(val("--protocol")?),
+            "--candidates" => {
+                a.candidates = Some(
+                    val("--candidates")?
+                        .parse()
+                        .map_err(|_| "--candidates takes a number")?,
+                );
+            }
             "-h" | "--help" => return Err(String::new()),
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
             s => {
@@ -130,7 +139,7 @@ fn usage(msg: &str) -> ! {
          [--concurrency N] [--timeout SECS] [--only ID,ID] [--label TEXT] [--cassette PATH \
          [--record]] [--out JSON] [--md PATH] [--html PATH] [--compare BEFORE.json] \
          [--store sqlite://PATH] [--judge-model NAME] [--llm-timeout SECS] [--no-answer-checks] \
-         [--protocol auto|native_tools|json_text|sql_first]\n\
+         [--protocol auto|native_tools|json_text|sql_first] [--candidates N]\n\
          model: MC_LLM_BASE_URL and MC_LLM_MODEL (an OpenAI-compatible server) or OPENAI_API_KEY"
     );
     std::process::exit(2)
@@ -169,6 +178,9 @@ async fn run(args: Args) -> Result<i32, Box<dyn std::error::Error>> {
         .generate_title(false)
         .answer_checks(!args.no_answer_checks)
         .max_wall_time(Some(Duration::from_secs(3_600)));
+    if let Some(n) = args.candidates {
+        builder = builder.sql_candidates(n);
+    }
     if let Some(p) = &args.protocol {
         builder = builder.protocol(
             serde_json::from_value(serde_json::Value::String(p.clone()))

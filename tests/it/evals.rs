@@ -224,7 +224,8 @@ async fn csv_headers_suite_passes_on_the_tool_calling_path() {
 }
 
 /// Replays a recorded local-model run and fails on any regression against its committed
-/// report.
+/// report. A run named `….sql_first` was recorded with the SQL-first protocol; the others with
+/// the default one.
 async fn replay(run: &str, suite_name: &str, conn: ConnectorRef) {
     let cassette = root().join(format!("evals/cassettes/{run}.jsonl"));
     let committed = root().join(format!("evals/results/{run}.json"));
@@ -245,12 +246,14 @@ async fn replay(run: &str, suite_name: &str, conn: ConnectorRef) {
             )
             .unwrap(),
         );
-    let agent = Agent::builder()
+    let mut builder = Agent::builder()
         .llm(llm)
         .connection(conn)
-        .generate_title(false)
-        .build()
-        .unwrap();
+        .generate_title(false);
+    if run.ends_with(".sql_first") {
+        builder = builder.protocol(DecisionProtocol::SqlFirst);
+    }
+    let agent = builder.build().unwrap();
     let ids: Vec<String> = before.cases.iter().map(|c| c.id.clone()).collect();
     let mut evaluator = Evaluator::new(agent).concurrency(4).only(ids);
     if before.mode == metricchat::eval::EvalMode::Baseline {
@@ -298,7 +301,11 @@ async fn replay(run: &str, suite_name: &str, conn: ConnectorRef) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recorded_local_model_runs_do_not_regress() {
-    for run in ["flights.qwen", "flights.qwen.baseline"] {
+    for run in [
+        "flights.qwen",
+        "flights.qwen.sql_first",
+        "flights.qwen.baseline",
+    ] {
         replay(
             run,
             "flights",

@@ -34,4 +34,5 @@ mod meaning_checks;
 mod policy_escape;
 mod real_llm;
 mod secrets;
+mod sql_candidates;
 mod typegen;

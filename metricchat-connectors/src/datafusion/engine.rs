@@ -64,7 +64,12 @@ impl Engine {
         let ext = f.extension.as_str();
         let res = match f.format {
             FileFormat::Parquet => {
-                let opts = ParquetReadOptions::default().file_extension(ext);
+                // Keep the file's Arrow metadata: its `description`/`comment` entries are the
+                // table's and the columns' documentation (one file per table, so no two
+                // files' metadata can conflict).
+                let opts = ParquetReadOptions::default()
+                    .file_extension(ext)
+                    .skip_metadata(false);
                 self.ctx.register_parquet(table, &f.location, opts).await
             }
             FileFormat::Csv if f.csv.null_value.is_some() => {

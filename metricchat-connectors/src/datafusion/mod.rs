@@ -94,6 +94,31 @@ use files::exact_regex;
 use files::resolve_location;
 pub use files::{FileFormat, SOURCE_NAME_KEY, sql_friendly_schema};
 
+/// Metadata keys a file's writer documents a table or a column with (Arrow schema and field
+/// metadata, as pyarrow, Spark and pandas write it), in the order they are read.
+pub const DOCUMENTATION_KEYS: [&str; 2] = ["description", "comment"];
+
+/// The documentation in a schema's or a field's metadata, if any.
+fn documentation(meta: &std::collections::HashMap<String, String>) -> Option<String> {
+    DOCUMENTATION_KEYS
+        .iter()
+        .find_map(|k| meta.get(*k))
+        .map(|d| d.trim().to_string())
+        .filter(|d| !d.is_empty())
+}
+
+/// A column's comment: its documentation, and the header it had in the source file when that
+/// had to be renamed to work in SQL.
+fn column_comment(meta: &std::collections::HashMap<String, String>) -> Option<String> {
+    let source = meta
+        .get(SOURCE_NAME_KEY)
+        .map(|h| format!("`{h}` in the source file"));
+    match (documentation(meta), source) {
+        (Some(d), Some(s)) => Some(format!("{d} ({s})")),
+        (d, s) => d.or(s),
+    }
+}
+
 pub use limits::{CAPPED_FUNCTIONS, DataFusionLimits, MEMORY_LIMIT_CODE, VALUE_LIMIT_CODE};
 
 /// The backend name in [`ConnectorInfo::backend`].
@@ -522,10 +547,7 @@ impl Connector for DataFusionConnector {
                 name: f.name().clone(),
                 data_type: sql_type_name(f.data_type()),
                 nullable: f.is_nullable(),
-                comment: f
-                    .metadata()
-                    .get(SOURCE_NAME_KEY)
-                    .map(|h| format!("`{h}` in the source file")),
+                comment: column_comment(f.metadata()),
             })
             .collect();
         // Exact row counts come for free from Parquet footers and in-memory batches.
@@ -538,7 +560,7 @@ impl Connector for DataFusionConnector {
             table: TableRef::bare(name),
             kind: TableKind::Table,
             columns,
-            comment: None,
+            comment: documentation(schema.metadata()),
             primary_key: Vec::new(),
             foreign_keys: Vec::new(),
             row_estimate,

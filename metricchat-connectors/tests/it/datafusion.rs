@@ -106,6 +106,26 @@ async fn flights_schema_has_sql_types_and_exact_rows() {
     assert_eq!(err.kind(), ErrorKind::NotFound);
 }
 
+/// A Parquet file's own documentation (Arrow `description` metadata, as pyarrow writes it) is
+/// the table's and the columns' comment, as a warehouse's catalog comments are.
+#[tokio::test]
+async fn the_files_documentation_is_the_tables_and_columns_comment() {
+    let conn = sample();
+    let s = conn.table_schema(&TableRef::bare("planes")).await.unwrap();
+    assert_eq!(
+        s.comment.as_deref(),
+        Some("Planes by tail number, from the FAA aircraft registry")
+    );
+    let year = s.columns.iter().find(|c| c.name == "year").unwrap();
+    assert_eq!(
+        year.comment.as_deref(),
+        Some("year the plane was manufactured")
+    );
+    // The documentation does not change what queries return.
+    let d = run_default(&conn, "SELECT COUNT(*) AS n FROM planes WHERE year IS NULL").await;
+    assert_eq!(d.num_rows(), 1);
+}
+
 #[tokio::test]
 async fn sample_rows_and_local_time_hour() {
     let conn = sample();

@@ -104,6 +104,13 @@ pub struct AgentConfig {
     /// (see [`crate::approval`]). `None` (the default): nothing is estimated. A request may
     /// override it ([`RunOptions::approval`]).
     pub approval: Option<crate::approval::ApprovalPolicy>,
+    /// SQL candidates `create_data` writes for a need it is given in words (1, the default:
+    /// one). Above 1 the first is written greedily and the others sampled from the same
+    /// prompt; each runs as an exploratory query and the result most of them agree on becomes
+    /// the dataset (self-consistency: a small model's one-off mistakes rarely agree with each
+    /// other). Stops early once two candidates agree. SQL the model hands over itself is
+    /// never re-sampled.
+    pub sql_candidates: u32,
 }
 
 impl Default for AgentConfig {
@@ -123,6 +130,7 @@ impl Default for AgentConfig {
             dashboard_tool: false,
             exposure: DataExposure::Full,
             approval: None,
+            sql_candidates: 1,
         }
     }
 }
@@ -690,6 +698,12 @@ impl AgentBuilder {
     /// Turns title generation on or off.
     pub fn generate_title(mut self, on: bool) -> Self {
         self.config.generate_title = on;
+        self
+    }
+
+    /// SQL candidates per need, voted on by their results ([`AgentConfig::sql_candidates`]).
+    pub fn sql_candidates(mut self, n: u32) -> Self {
+        self.config.sql_candidates = n.max(1);
         self
     }
 

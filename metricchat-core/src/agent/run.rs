@@ -57,6 +57,7 @@ pub(crate) fn start(
             .filter(crate::approval::ApprovalPolicy::is_active),
         approvals: approvals.clone(),
         approval_handler: inner.approval_handler.clone(),
+        sql_candidates: inner.config.sql_candidates.max(1),
     });
     let handle = tokio::spawn(async move {
         let mut l = Loop::new(inner, shared.clone(), history);

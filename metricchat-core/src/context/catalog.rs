@@ -103,21 +103,10 @@ impl TableDescription {
         self.render_focused(usize::MAX, &[])
     }
 
-    /// Compact text for prompts with at most `max_columns` columns described: keys and the
-    /// `focus` columns first, then table order; the others are named on one line.
-    pub fn render_focused(&self, max_columns: usize, focus: &[String]) -> String {
-        let mut out = format!("Table {}", self.table);
-        if let Some(n) = self.row_estimate {
-            let _ = write!(out, " ({n} rows)");
-        }
-        if self.kind == TableKind::View {
-            out.push_str(" [view]");
-        }
-        if let Some(c) = &self.comment {
-            let _ = write!(out, " -- {}", one_line(c, 300));
-        }
-        out.push('\n');
-        let shown: Vec<&ColumnDescription> = if self.columns.len() <= max_columns {
+    /// The columns a prompt describes, at most `max_columns`: keys and the `focus` columns
+    /// first, then table order; shown in table order.
+    fn shown_columns(&self, max_columns: usize, focus: &[String]) -> Vec<&ColumnDescription> {
+        if self.columns.len() <= max_columns {
             self.columns.iter().collect()
         } else {
             let fk_cols: HashSet<String> = self
@@ -148,7 +137,24 @@ impl TableDescription {
             let mut keep: Vec<usize> = ranked.iter().take(max_columns).map(|r| r.1).collect();
             keep.sort_unstable();
             keep.iter().map(|&i| &self.columns[i]).collect()
-        };
+        }
+    }
+
+    /// Compact text for prompts with at most `max_columns` columns described: keys and the
+    /// `focus` columns first, then table order; the others are named on one line.
+    pub fn render_focused(&self, max_columns: usize, focus: &[String]) -> String {
+        let mut out = format!("Table {}", self.table);
+        if let Some(n) = self.row_estimate {
+            let _ = write!(out, " ({n} rows)");
+        }
+        if self.kind == TableKind::View {
+            out.push_str(" [view]");
+        }
+        if let Some(c) = &self.comment {
+            let _ = write!(out, " -- {}", one_line(c, 300));
+        }
+        out.push('\n');
+        let shown = self.shown_columns(max_columns, focus);
         for c in &shown {
             let _ = write!(out, "  {} {}", c.name, c.data_type);
             if let Some(cm) = &c.comment {
@@ -182,6 +188,90 @@ impl TableDescription {
         for n in &self.notes {
             let _ = writeln!(out, "  {n}");
         }
+        out
+    }
+}
+
+impl TableDescription {
+    /// The table as SQL for a SQL-writing prompt, the form code models learned SQL from:
+    /// `CREATE TABLE` with each described column's type, its comment and sample values as SQL
+    /// comments, and the keys as constraints. The same columns as
+    /// [`TableDescription::render_focused`]; the others are named in a comment.
+    pub fn render_ddl(&self, max_columns: usize, focus: &[String]) -> String {
+        let mut about: Vec<String> = Vec::new();
+        if let Some(c) = &self.comment {
+            about.push(one_line(c, 300));
+        }
+        if let Some(n) = self.row_estimate {
+            about.push(format!("{n} rows"));
+        }
+        let kind = if self.kind == TableKind::View {
+            "VIEW"
+        } else {
+            "TABLE"
+        };
+        let mut out = format!("CREATE {kind} {} (", self.table);
+        if !about.is_empty() {
+            let _ = write!(out, " -- {}", about.join("; "));
+        }
+        out.push('\n');
+        // Items, each with its comment: the last one takes no comma.
+        let mut items: Vec<(String, String)> = Vec::new();
+        let shown = self.shown_columns(max_columns, focus);
+        for c in &shown {
+            let mut notes: Vec<String> = Vec::new();
+            if let Some(cm) = &c.comment {
+                notes.push(one_line(cm, 200));
+            }
+            if !c.samples.is_empty() {
+                notes.push(format!("e.g. {}", c.samples.join(", ")));
+            }
+            items.push((format!("{} {}", c.name, c.data_type), notes.join("; ")));
+        }
+        if !self.primary_key.is_empty() {
+            items.push((
+                format!("PRIMARY KEY ({})", self.primary_key.join(", ")),
+                String::new(),
+            ));
+        }
+        for fk in &self.foreign_keys {
+            let item = match fk.split_once(" -> ") {
+                Some((cols, target)) => format!("FOREIGN KEY ({cols}) REFERENCES {target}"),
+                None => format!("-- foreign key: {fk}"),
+            };
+            items.push((item, String::new()));
+        }
+        let n = items.len();
+        for (i, (item, note)) in items.into_iter().enumerate() {
+            let comma = if i + 1 < n && !item.starts_with("--") {
+                ","
+            } else {
+                ""
+            };
+            let _ = write!(out, "  {item}{comma}");
+            if !note.is_empty() {
+                let _ = write!(out, " -- {note}");
+            }
+            out.push('\n');
+        }
+        if shown.len() < self.columns.len() {
+            let names: Vec<&str> = self
+                .columns
+                .iter()
+                .filter(|c| !shown.iter().any(|s| s.name == c.name))
+                .map(|c| c.name.as_str())
+                .collect();
+            let _ = writeln!(
+                out,
+                "  -- … {} more columns: {}",
+                names.len(),
+                names.join(", ")
+            );
+        }
+        for n in &self.notes {
+            let _ = writeln!(out, "  -- {}", one_line(n, 300));
+        }
+        out.push_str(");\n");
         out
     }
 }

@@ -50,7 +50,7 @@ pub use self::catalog::{ColumnDescription, TableDescription};
 pub use self::config::ContextConfig;
 pub use self::embed::Embedder;
 pub use self::knowledge::KnowledgeHit;
-pub use self::plan::{ContextPlan, FamilySummary, PromptSection, TableSelection};
+pub use self::plan::{ContextPlan, FamilySummary, PromptSection, TableDdl, TableSelection};
 pub use self::schema_index::TableFamily;
 
 use self::catalog::CatalogCache;
@@ -311,6 +311,56 @@ mod tests {
             path: None,
             meta: Default::default(),
         }
+    }
+
+    #[test]
+    fn a_table_renders_as_ddl_with_comments_samples_and_keys() {
+        let d = TableDescription {
+            connection: "db".into(),
+            table: "planes".into(),
+            kind: Default::default(),
+            row_estimate: Some(3322),
+            comment: Some("Planes by tail number".into()),
+            columns: vec![
+                ColumnDescription {
+                    name: "tailnum".into(),
+                    data_type: "VARCHAR".into(),
+                    nullable: false,
+                    comment: None,
+                    samples: vec!["N10156".into(), "N102UW".into()],
+                },
+                ColumnDescription {
+                    name: "year".into(),
+                    data_type: "INT".into(),
+                    nullable: true,
+                    comment: Some("year the plane was manufactured".into()),
+                    samples: Vec::new(),
+                },
+                ColumnDescription {
+                    name: "maker_id".into(),
+                    data_type: "INT".into(),
+                    nullable: true,
+                    comment: None,
+                    samples: Vec::new(),
+                },
+            ],
+            primary_key: vec!["tailnum".into()],
+            foreign_keys: vec!["maker_id -> makers(id)".into()],
+            notes: Vec::new(),
+        };
+        assert_eq!(
+            d.render_ddl(10, &[]),
+            "CREATE TABLE planes ( -- Planes by tail number; 3322 rows\n\
+             \x20 tailnum VARCHAR, -- e.g. N10156, N102UW\n\
+             \x20 year INT, -- year the plane was manufactured\n\
+             \x20 maker_id INT,\n\
+             \x20 PRIMARY KEY (tailnum),\n\
+             \x20 FOREIGN KEY (maker_id) REFERENCES makers(id)\n\
+             );\n"
+        );
+        // The columns left out are named, as in the compact form (keys are kept first).
+        let narrow = d.render_ddl(2, &[]);
+        assert!(narrow.contains("  -- … 1 more columns: year\n"), "{narrow}");
     }
 
     #[test]

@@ -79,6 +79,22 @@ pub struct ContextPlan {
     /// The whole system prompt, when the agent built one from this plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_prompt: Option<String>,
+    /// The chosen tables as SQL DDL, for SQL-writing prompts ([`ContextPlan::sql_schema_for`]);
+    /// rendered with the schema section, not stored.
+    #[serde(skip)]
+    pub ddl: Vec<TableDdl>,
+}
+
+/// A chosen table as `CREATE TABLE` text ([`super::TableDescription::render_ddl`]), with the
+/// same columns, comments and sample values the schema section shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableDdl {
+    /// The connection.
+    pub connection: String,
+    /// The table as named in SQL.
+    pub table: String,
+    /// The DDL.
+    pub ddl: String,
 }
 
 impl ContextPlan {
@@ -121,6 +137,63 @@ impl ContextPlan {
                 out
             }
         }
+    }
+
+    /// [`ContextPlan::schema_for`] with the tables in name order rather than by relevance to
+    /// the question: the same tables render the same text whatever the question, so a model
+    /// server's prefix cache keeps a prompt that starts with them across questions (on a CPU,
+    /// reading the schema is most of a small model's time).
+    pub fn schema_for_stable(&self, connection: &str) -> String {
+        let text = self.schema_for(Some(connection));
+        let mut blocks: Vec<String> = Vec::new();
+        let mut tail = String::new();
+        for line in text.lines() {
+            if line.starts_with("Table ") {
+                blocks.push(String::new());
+            } else if !line.starts_with("  ") {
+                // The index of other tables (and anything else not a table's block) stays last.
+                tail.push_str(line);
+                tail.push('\n');
+                continue;
+            }
+            match blocks.last_mut() {
+                Some(b) => {
+                    b.push_str(line);
+                    b.push('\n');
+                }
+                None => {
+                    tail.push_str(line);
+                    tail.push('\n');
+                }
+            }
+        }
+        blocks.sort_by_key(|b| b.lines().next().map(table_name).unwrap_or_default());
+        blocks.concat() + &tail
+    }
+
+    /// The schema for a prompt that writes SQL against `connection`: the chosen tables as
+    /// `CREATE TABLE` statements in name order (stable across questions, like
+    /// [`ContextPlan::schema_for_stable`]), then the names of the other tables as a comment.
+    /// Plans without DDL (read back from a store) give [`ContextPlan::schema_for_stable`].
+    pub fn sql_schema_for(&self, connection: &str) -> String {
+        let mut blocks: Vec<&TableDdl> = self
+            .ddl
+            .iter()
+            .filter(|d| d.connection.eq_ignore_ascii_case(connection))
+            .collect();
+        if blocks.is_empty() {
+            return self.schema_for_stable(connection);
+        }
+        blocks.sort_by_key(|d| d.table.to_lowercase());
+        let mut out: String = blocks.iter().map(|d| d.ddl.as_str()).collect();
+        let multi = self.section("table_index").contains("Other tables of `");
+        for line in self.section("table_index").lines() {
+            let ours = !multi || line.contains(&format!("`{connection}`"));
+            if ours && let Some((_, names)) = line.split_once("): ") {
+                out.push_str(&format!("-- Other tables: {names}\n"));
+            }
+        }
+        out
     }
 
     /// A developer's view of the plan: each section's tokens against its budget, each table
@@ -183,5 +256,91 @@ impl ContextPlan {
             }
         }
         out
+    }
+}
+
+/// The table a schema block's first line (`Table name (N rows) -- comment`) names.
+fn table_name(line: &str) -> String {
+    line.trim_start_matches("Table ")
+        .split([' ', '\t'])
+        .next()
+        .unwrap_or_default()
+        .to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(schema: &str, index: &str) -> ContextPlan {
+        let section = |name: &str, text: &str| PromptSection {
+            name: name.into(),
+            text: text.into(),
+            tokens: 0,
+            budget: 0,
+            items: 0,
+            omitted: 0,
+        };
+        ContextPlan {
+            question: String::new(),
+            tables: Vec::new(),
+            instructions: Vec::new(),
+            memories: Vec::new(),
+            resources: Vec::new(),
+            sections: vec![section("schema", schema), section("table_index", index)],
+            tokenizer: "test".into(),
+            context_window: None,
+            system_prompt: None,
+            ddl: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_stable_schema_is_the_same_whatever_the_relevance_order() {
+        let index = "Other tables (use describe_tables to see columns): logs\n";
+        let by_question_a = plan(
+            "Table flights (10 rows)\n  carrier VARCHAR\nTable airlines (2 rows) -- carriers\n  carrier VARCHAR\n  name VARCHAR\n",
+            index,
+        );
+        let by_question_b = plan(
+            "Table airlines (2 rows) -- carriers\n  carrier VARCHAR\n  name VARCHAR\nTable flights (10 rows)\n  carrier VARCHAR\n",
+            index,
+        );
+        let a = by_question_a.schema_for_stable("db");
+        assert_eq!(a, by_question_b.schema_for_stable("db"));
+        assert_eq!(
+            a,
+            "Table airlines (2 rows) -- carriers\n  carrier VARCHAR\n  name VARCHAR\n\
+             Table flights (10 rows)\n  carrier VARCHAR\n{index}"
+                .replace("{index}", index)
+        );
+    }
+
+    #[test]
+    fn the_sql_schema_is_ddl_in_name_order_then_the_other_tables() {
+        let mut p = plan(
+            "Table b\n  x INT\nTable a\n  y INT\n",
+            "Other tables (use describe_tables to see columns): logs, events\n",
+        );
+        assert_eq!(
+            p.sql_schema_for("db"),
+            p.schema_for_stable("db"),
+            "without DDL, the stable compact form"
+        );
+        for (t, ddl) in [
+            ("b", "CREATE TABLE b (\n  x INT\n);\n"),
+            ("a", "CREATE TABLE a (\n  y INT\n);\n"),
+        ] {
+            p.ddl.push(TableDdl {
+                connection: "db".into(),
+                table: t.into(),
+                ddl: ddl.into(),
+            });
+        }
+        assert_eq!(
+            p.sql_schema_for("DB"),
+            "CREATE TABLE a (\n  y INT\n);\nCREATE TABLE b (\n  x INT\n);\n\
+             -- Other tables: logs, events\n"
+        );
     }
 }

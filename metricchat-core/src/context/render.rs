@@ -53,6 +53,7 @@ impl ContextHub {
         // Schema: chosen tables per connection, then the name index of the rest.
         let multi = connections.len() > 1;
         let mut schema = String::new();
+        let mut ddl: Vec<super::plan::TableDdl> = Vec::new();
         let mut index_text = String::new();
         let mut index_items = 0;
         let mut index_omitted = 0;
@@ -83,18 +84,25 @@ impl ContextHub {
                     if !samples {
                         super::visibility::drop_samples(&mut d);
                     }
+                    let family = t.family.as_ref().map(|f| TableFamily {
+                        pattern: f.pattern.clone(),
+                        members: f.tables.clone(),
+                    });
                     schema.push_str(&render_selected(
                         &d,
-                        t.family
-                            .as_ref()
-                            .map(|f| TableFamily {
-                                pattern: f.pattern.clone(),
-                                members: f.tables.clone(),
-                            })
-                            .as_ref(),
+                        family.as_ref(),
                         cfg.max_columns_per_table,
                         &t.columns,
                     ));
+                    let mut text = d.render_ddl(cfg.max_columns_per_table, &t.columns);
+                    if let Some(f) = &family {
+                        text.push_str(&format!("-- {}\n", family_note(f)));
+                    }
+                    ddl.push(super::plan::TableDdl {
+                        connection: conn.clone(),
+                        table: d.table.clone(),
+                        ddl: text,
+                    });
                 }
             }
             // Name index of the rest, families collapsed.
@@ -311,6 +319,7 @@ impl ContextHub {
             tokenizer: counter.name().to_string(),
             context_window: cfg.context_window,
             system_prompt: None,
+            ddl,
         }
     }
 
@@ -437,23 +446,27 @@ pub(super) fn render_selected(
 ) -> String {
     let mut text = d.render_focused(max_columns, focus);
     if let Some(f) = family {
-        let first = f
-            .members
-            .first()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        let last = f
-            .members
-            .last()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        let _ = writeln!(
-            text,
-            "  (one of {} tables {} with these columns, {first} … {last}; query the ones the \
-             question needs, or UNION them)",
-            f.members.len(),
-            f.pattern
-        );
+        let _ = writeln!(text, "  ({})", family_note(f));
     }
     text
+}
+
+/// What a family's one shown table stands for.
+fn family_note(f: &TableFamily) -> String {
+    let first = f
+        .members
+        .first()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let last = f
+        .members
+        .last()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    format!(
+        "one of {} tables {} with these columns, {first} … {last}; query the ones the \
+         question needs, or UNION them",
+        f.members.len(),
+        f.pattern
+    )
 }

@@ -34,12 +34,11 @@
 //!
 //! [`Agent`]: crate::Agent
 
-mod compare;
 mod report;
 mod runner;
 mod suite;
 
-pub use compare::{DEFAULT_TOLERANCE, TablePreview};
+pub use crate::compare::{DEFAULT_TOLERANCE, TablePreview};
 pub use report::{
     CaseResult, Change, Check, Comparison, EvalMode, EvalReport, FailureClass, JudgeScore, Summary,
 };

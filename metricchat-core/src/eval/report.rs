@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::compare::TablePreview;
 use super::suite::{Case, Suite};
+use crate::compare::TablePreview;
 use crate::error::{Error, Result};
 use crate::store::EvalRunRecord;
 

@@ -8,10 +8,10 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::compare::{self, DEFAULT_TOLERANCE, Table};
 use super::report::{CaseResult, EvalMode, EvalReport, FailureClass, JudgeScore};
 use super::suite::{Case, Suite};
 use crate::agent::Agent;
+use crate::compare::{self, DEFAULT_TOLERANCE, Table};
 use crate::connector::{ConnectorRef, Dialect, QueryData};
 use crate::error::{Error, Result};
 use crate::events::{EventKind, RunStatus};

@@ -89,7 +89,7 @@ pub(crate) fn decide(input: &PlannerInput) -> PlannerDecision {
             "create_data",
             serde_json::json!({
                 "title": title,
-                "description": format!("{question}\n{}", crate::prompts::SQL_RULES),
+                "description": format!("{question}\n{}", crate::prompts::SQL_FIRST_RULES),
             }),
             "Write one SQL query that answers the question.".into(),
         );
@@ -134,7 +134,7 @@ pub(crate) fn decide(input: &PlannerInput) -> PlannerDecision {
                 "description": format!(
                     "{question}{previous}\nAttempt {attempt} of {MAX_DATA_STEPS}; it needs \
                      fixing: {problem}\n{how}, only the SQL, in a ```sql block.\n{}",
-                    crate::prompts::SQL_RULES
+                    crate::prompts::SQL_FIRST_RULES
                 ),
             }),
             format!("Fix the query: {problem}"),

@@ -508,6 +508,25 @@ impl ToolContext {
             .concat()
     }
 
+    /// SQL candidates to write per need ([`crate::agent::AgentConfig::sql_candidates`]).
+    pub fn sql_candidates(&self) -> u32 {
+        self.shared.sql_candidates
+    }
+
+    /// Makes exploratory query `winner` this run's dataset titled `title` and forgets the
+    /// exploratory `losers` (their records and events stay; the answer no longer sees them).
+    pub(crate) fn adopt_candidate(&self, winner: Uuid, title: &str, losers: &[Uuid]) -> Result<()> {
+        let mut s = self.shared.scratch()?;
+        s.queries.retain(|q| !losers.contains(&q.query_id));
+        // The winner moves to the end: the latest titled query is the run's final dataset.
+        if let Some(at) = s.queries.iter().position(|q| q.query_id == winner) {
+            let mut q = s.queries.remove(at);
+            q.title = Some(title.to_string());
+            s.queries.push(q);
+        }
+        Ok(())
+    }
+
     /// The datasets this run has made so far, in order (for the `create_dashboard` tool).
     pub fn datasets(&self) -> Vec<Dataset> {
         self.shared

@@ -161,6 +161,8 @@ pub(crate) struct RunShared {
     pub approvals: crate::approval::Approvals,
     /// Decides approval requests besides the host.
     pub approval_handler: Option<Arc<dyn crate::approval::ApprovalHandler>>,
+    /// SQL candidates `create_data` writes per need ([`crate::agent::AgentConfig::sql_candidates`]).
+    pub sql_candidates: u32,
 }
 
 impl RunShared {

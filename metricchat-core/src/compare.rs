@@ -1,4 +1,5 @@
-//! Comparing a run's dataset with a reference result, and an answer's text with expected values.
+//! Comparing results: a run's dataset with a reference (evals), SQL candidates' results with
+//! each other (`create_data`'s vote), and an answer's text with expected values.
 
 use std::cmp::Ordering;
 
@@ -93,6 +94,19 @@ impl Table {
 
     pub fn rows(&self) -> usize {
         self.cells.first().map_or(0, Vec::len)
+    }
+
+    /// Whether the result says nothing: no rows, or one row of only zeros and NULLs (a COUNT
+    /// or a SUM over a filter that matched nothing).
+    pub fn is_nothing(&self) -> bool {
+        match self.rows() {
+            0 => true,
+            1 => self.cells.iter().all(|c| {
+                matches!(c[0], Cell::Null | Cell::Int(0))
+                    || matches!(c[0], Cell::Num(f) if f == 0.0)
+            }),
+            _ => false,
+        }
     }
 
     /// The table as display strings, at most `limit` rows.
@@ -307,6 +321,19 @@ pub(crate) fn compare_tables(
             },
         })
     }
+}
+
+/// Whether two results say the same thing: as many rows, and every column of the narrower one
+/// holds the same values as a column of the other, together in the same rows (names, column
+/// order and row order ignored; numbers within `tol`). Extra columns (a count beside a name)
+/// do not make two results disagree.
+pub(crate) fn tables_agree(a: &Table, b: &Table, tol: f64) -> bool {
+    let (narrow, wide) = if a.columns.len() <= b.columns.len() {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    compare_tables(narrow, wide, false, tol).is_ok()
 }
 
 fn column_matches(e: &[Cell], g: &[Cell], ordered: bool, tol: f64) -> bool {
@@ -529,6 +556,42 @@ mod tests {
     }
     fn i(v: &[i64]) -> ArrayRef {
         Arc::new(Int64Array::from(v.to_vec()))
+    }
+
+    /// Candidates agree on what they say, not on how they name or order it.
+    #[test]
+    fn results_agree_whatever_their_names_order_or_extra_columns() {
+        let a = table(vec![
+            ("name", s(&["Frontier", "ExpressJet"])),
+            ("n", i(&[2, 1])),
+        ]);
+        let b = table(vec![
+            ("airline", s(&["ExpressJet", "Frontier"])),
+            ("cnt", i(&[1, 2])),
+        ]);
+        let narrow = table(vec![("x", s(&["Frontier", "ExpressJet"]))]);
+        assert!(tables_agree(&a, &b, 1e-6));
+        assert!(tables_agree(&narrow, &a, 1e-6) && tables_agree(&a, &narrow, 1e-6));
+        let other = table(vec![
+            ("name", s(&["Frontier", "ExpressJet"])),
+            ("n", i(&[1, 2])),
+        ]);
+        assert!(
+            !tables_agree(&a, &other, 1e-6),
+            "the same names with other counts"
+        );
+        let shorter = table(vec![("name", s(&["Frontier"]))]);
+        assert!(!tables_agree(&a, &shorter, 1e-6));
+    }
+
+    #[test]
+    fn zeros_and_nulls_in_one_row_say_nothing() {
+        assert!(table(vec![("n", i(&[0]))]).is_nothing());
+        assert!(table(vec![("n", i(&[0])), ("avg", f(&[0.0]))]).is_nothing());
+        assert!(table(vec![("n", i(&[]))]).is_nothing());
+        assert!(!table(vec![("n", i(&[3]))]).is_nothing());
+        assert!(!table(vec![("n", i(&[0, 0]))]).is_nothing());
+        assert!(!table(vec![("name", s(&["x"])), ("n", i(&[0]))]).is_nothing());
     }
 
     #[test]
