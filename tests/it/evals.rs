@@ -301,11 +301,7 @@ async fn replay(run: &str, suite_name: &str, conn: ConnectorRef) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recorded_local_model_runs_do_not_regress() {
-    for run in [
-        "flights.qwen",
-        "flights.qwen.sql_first",
-        "flights.qwen.baseline",
-    ] {
+    for run in ["flights.qwen.sql_first", "flights.qwen.baseline"] {
         replay(
             run,
             "flights",

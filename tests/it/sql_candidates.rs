@@ -43,6 +43,14 @@ fn sql_writer(greedy: bool) -> Matcher {
     }
 }
 
+/// The answer writer's reply.
+fn answer() -> Exchange {
+    Exchange::when(
+        Matcher::body_contains("You are a data analyst"),
+        Reply::text("111,279 flights left JFK in 2013."),
+    )
+}
+
 fn sql(text: &str) -> Reply {
     Reply::text(format!("```sql\n{text}\n```"))
 }
@@ -60,10 +68,7 @@ async fn the_result_most_candidates_agree_on_is_the_dataset() {
         Exchange::when(sql_writer(true), sql(WRONG)),
         Exchange::when(sql_writer(false), sql(RIGHT)),
         Exchange::when(sql_writer(false), sql(RIGHT_TOO)),
-        Exchange::when(
-            Matcher::body_contains("You are a data analyst"),
-            Reply::text("111,279 flights left JFK in 2013."),
-        ),
+        answer(),
     ])
     .await;
     let mut run = agent(&server, 3).stream(QUESTION);
@@ -109,10 +114,7 @@ async fn a_count_of_nothing_gets_no_vote() {
         Exchange::when(sql_writer(true), sql(nothing)),
         Exchange::when(sql_writer(false), sql(nothing_too)),
         Exchange::when(sql_writer(false), sql(RIGHT)),
-        Exchange::when(
-            Matcher::body_contains("You are a data analyst"),
-            Reply::text("111,279 flights left JFK in 2013."),
-        ),
+        answer(),
     ])
     .await;
     let result = agent(&server, 3).ask(QUESTION).await.unwrap();
@@ -132,10 +134,7 @@ async fn two_agreeing_candidates_of_three_end_the_vote() {
     let server = FakeLlmServer::start(vec![
         Exchange::when(sql_writer(true), sql(RIGHT)),
         Exchange::when(sql_writer(false), sql(RIGHT_TOO)),
-        Exchange::when(
-            Matcher::body_contains("You are a data analyst"),
-            Reply::text("111,279 flights left JFK in 2013."),
-        ),
+        answer(),
     ])
     .await;
     let result = agent(&server, 3).ask(QUESTION).await.unwrap();
@@ -152,14 +151,8 @@ async fn two_agreeing_candidates_of_three_end_the_vote() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_one_candidate_nothing_is_sampled() {
-    let server = FakeLlmServer::start(vec![
-        Exchange::when(sql_writer(true), sql(RIGHT)),
-        Exchange::when(
-            Matcher::body_contains("You are a data analyst"),
-            Reply::text("111,279 flights left JFK in 2013."),
-        ),
-    ])
-    .await;
+    let server =
+        FakeLlmServer::start(vec![Exchange::when(sql_writer(true), sql(RIGHT)), answer()]).await;
     let result = agent(&server, 1).ask(QUESTION).await.unwrap();
     server.verify().unwrap();
     assert!(result.sql().unwrap().starts_with(RIGHT));

@@ -140,6 +140,17 @@ impl TableDescription {
         }
     }
 
+    /// `… N more columns: a, b` for the columns `shown` leaves out, if any.
+    fn not_shown(&self, shown: &[&ColumnDescription]) -> Option<String> {
+        let names: Vec<&str> = self
+            .columns
+            .iter()
+            .filter(|c| !shown.iter().any(|s| s.name == c.name))
+            .map(|c| c.name.as_str())
+            .collect();
+        (!names.is_empty()).then(|| format!("… {} more columns: {}", names.len(), names.join(", ")))
+    }
+
     /// Compact text for prompts with at most `max_columns` columns described: keys and the
     /// `focus` columns first, then table order; the others are named on one line.
     pub fn render_focused(&self, max_columns: usize, focus: &[String]) -> String {
@@ -165,19 +176,8 @@ impl TableDescription {
             }
             out.push('\n');
         }
-        if shown.len() < self.columns.len() {
-            let names: Vec<&str> = self
-                .columns
-                .iter()
-                .filter(|c| !shown.iter().any(|s| s.name == c.name))
-                .map(|c| c.name.as_str())
-                .collect();
-            let _ = writeln!(
-                out,
-                "  … {} more columns: {}",
-                names.len(),
-                names.join(", ")
-            );
+        if let Some(rest) = self.not_shown(&shown) {
+            let _ = writeln!(out, "  {rest}");
         }
         if !self.primary_key.is_empty() {
             let _ = writeln!(out, "  primary key: {}", self.primary_key.join(", "));
@@ -254,19 +254,8 @@ impl TableDescription {
             }
             out.push('\n');
         }
-        if shown.len() < self.columns.len() {
-            let names: Vec<&str> = self
-                .columns
-                .iter()
-                .filter(|c| !shown.iter().any(|s| s.name == c.name))
-                .map(|c| c.name.as_str())
-                .collect();
-            let _ = writeln!(
-                out,
-                "  -- … {} more columns: {}",
-                names.len(),
-                names.join(", ")
-            );
+        if let Some(rest) = self.not_shown(&shown) {
+            let _ = writeln!(out, "  -- {rest}");
         }
         for n in &self.notes {
             let _ = writeln!(out, "  -- {}", one_line(n, 300));
