@@ -59,14 +59,17 @@ async fn agent(runs: usize, dir: &std::path::Path) -> (Agent, ScriptedLlm) {
         .with_batches("kpi", vec![batch])
         .unwrap();
     let llm = ScriptedLlm::new(turns(runs), true);
-    let store = SqliteStore::open(dir.join("bench.db")).await.unwrap();
-    let agent = Agent::builder()
+    let builder = Agent::builder()
         .llm(llm.clone())
         .connection(Arc::new(conn))
-        .store(store)
-        .generate_title(false)
-        .build()
-        .unwrap();
+        .generate_title(false);
+    // MC_BENCH_STORE=memory: the same loop without the SQLite store's writes.
+    let builder = if std::env::var("MC_BENCH_STORE").is_ok_and(|s| s == "memory") {
+        builder.store(metricchat::store::MemoryStore::new())
+    } else {
+        builder.store(SqliteStore::open(dir.join("bench.db")).await.unwrap())
+    };
+    let agent = builder.build().unwrap();
     (agent, llm)
 }
 
@@ -134,7 +137,12 @@ fn main() {
             query.push(q);
         }
     });
-    println!("agent loop, instant in-process model (ScriptedLlm), SQLite store on disk:");
+    let store = if std::env::var("MC_BENCH_STORE").is_ok_and(|s| s == "memory") {
+        "in-memory store"
+    } else {
+        "SQLite store on disk"
+    };
+    println!("agent loop, instant in-process model (ScriptedLlm), {store}:");
     report("overhead per iteration", overhead);
     report("time to first event (stream())", ttfe);
     report("one-row DataFusion query (excluded)", query);

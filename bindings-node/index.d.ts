@@ -155,8 +155,16 @@ export interface AgentOptions {
   queryTimeoutSecs?: number
   /** Lets the agent's SQL write (off by default). */
   allowWrites?: boolean
-  /** How decisions are asked of the model. */
-  protocol?: 'auto' | 'native_tools' | 'json_text'
+  /**
+   * How decisions are asked of the model: `sql_first` is fixed steps (write SQL, check it,
+   * answer) for small local models without tool calling.
+   */
+  protocol?: 'auto' | 'native_tools' | 'json_text' | 'sql_first'
+  /**
+   * SQL candidates written per need and voted on by their results (the greedy one and sampled
+   * ones; the result most agree on is the dataset). Default 1 (off).
+   */
+  sqlCandidates?: number
   /** Whether runs get a generated title. */
   generateTitle?: boolean
   /** Whether the agent checks what its SQL means before answering (default true). */

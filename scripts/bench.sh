@@ -4,7 +4,8 @@
 #
 #   scripts/bench.sh            everything below
 #   scripts/bench.sh agent      the agent loop: overhead per iteration, time to first event
-#   scripts/bench.sh load       1,000 concurrent runs: memory per run, tasks and sockets after
+#   scripts/bench.sh load       1,000 concurrent runs: memory per run, tasks and sockets after;
+#                               then 100 through the Python binding (asyncio) and through Node
 #   scripts/bench.sh read       PostgreSQL / SQLite / MariaDB -> Arrow (-> pandas): metricchat
 #                               against ConnectorX, ADBC and pandas.read_sql, each in a fresh
 #                               process, time and peak RSS, MC_BENCH_REPS runs each (default 3,
@@ -29,12 +30,29 @@ echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, load
 
 if [ "$what" = all ] || [ "$what" = agent ]; then
   echo "== agent loop (cargo bench --bench agent)"
-  cargo bench --features all-but-duckdb --bench agent
+  cargo bench --workspace --features metricchat/all-but-duckdb --bench agent
 fi
 
 if [ "$what" = all ] || [ "$what" = load ]; then
   echo "== concurrency (cargo bench --bench concurrency)"
-  cargo bench --features all-but-duckdb --bench concurrency
+  cargo bench --workspace --features metricchat/all-but-duckdb --bench concurrency
+  # The same through the bindings, 100 runs each (MC_BENCH_BINDING_RUNS): Python's asyncio and
+  # Node's promises, with whatever build of each package is installed (say which in the table).
+  cargo build --quiet --release --workspace --features metricchat/all-but-duckdb --bin mc-fake-llm
+  export MC_FAKE_LLM_BIN="$CARGO_TARGET_DIR/release/mc-fake-llm" MC_FAKE_LLM="$CARGO_TARGET_DIR/release/mc-fake-llm"
+  py="${MC_BENCH_PYTHON:-$VENV/bin/python}"
+  if "$py" -c "import metricchat" 2>/dev/null; then
+    echo "== concurrency through Python ($py)"
+    "$py" bindings-python/bench/concurrency.py --runs "${MC_BENCH_BINDING_RUNS:-100}"
+  else
+    echo "!! SKIPPED Python concurrency: no metricchat package for $py (set MC_BENCH_PYTHON)"
+  fi
+  if [ -f bindings-node/metricchat.node ]; then
+    echo "== concurrency through Node"
+    node --expose-gc bindings-node/bench/concurrency.mjs --runs "${MC_BENCH_BINDING_RUNS:-100}"
+  else
+    echo "!! SKIPPED Node concurrency: bindings-node/metricchat.node is not built (npm run build)"
+  fi
 fi
 
 if [ "$what" = all ] || [ "$what" = read ]; then
@@ -45,12 +63,12 @@ if [ "$what" = all ] || [ "$what" = read ]; then
   "$VENV/bin/pip" install --quiet --disable-pip-version-check connectorx adbc-driver-postgresql \
     adbc-driver-sqlite adbc-driver-manager pandas "psycopg[binary]" pyarrow pymysql sqlalchemy
   "$VENV/bin/python" benches/peers/prepare.py "$PG" "$MY" "$SQLITE" data/nycflights13/flights.parquet
-  cargo bench --features all-but-duckdb --bench read_arrow --no-run 2>&1 | tail -n 1
+  cargo bench --workspace --features metricchat/all-but-duckdb --bench read_arrow --no-run 2>&1 | tail -n 1
   median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
   one() { # tool source url sql -> "seconds rss"
     local tool=$1 src=$2 url=$3 sql=$4 out
     if [ "$tool" = metricchat ]; then
-      out=$(MC_BENCH_URL="$url" MC_BENCH_SQL="$sql" cargo bench --quiet --features all-but-duckdb --bench read_arrow 2>/dev/null | grep '^{')
+      out=$(MC_BENCH_URL="$url" MC_BENCH_SQL="$sql" cargo bench --quiet --workspace --features metricchat/all-but-duckdb --bench read_arrow 2>/dev/null | grep '^{')
     else
       out=$("$VENV/bin/python" benches/peers/read.py "$tool" "$src" "$url" "$sql")
     fi

@@ -240,3 +240,33 @@ test('errors carry the ErrorKind name as code', async () => {
   assert.equal(runs[0].status, 'failed');
 });
 
+
+test('sql_first with sqlCandidates adopts the result most candidates agree on', async () => {
+  // The greedy candidate (temperature 0) names the wrong airport; the two sampled ones agree.
+  const zero = { type: 'json_pointer', pointer: '/temperature', value: 0.0 };
+  const writer = (greedy, sql) => ({
+    matcher: {
+      type: 'all',
+      matchers: [{ type: 'body_contains', text: 'You write one read-only SQL query' },
+        greedy ? zero : { type: 'not', matcher: zero }],
+    },
+    reply: text('```sql\n' + sql + '\n```'),
+  });
+  const right = "SELECT COUNT(*) AS flights FROM flights WHERE origin = 'JFK'";
+  const own = await startFake([
+    writer(true, "SELECT COUNT(*) AS flights FROM flights WHERE origin = 'EWR'"),
+    writer(false, right),
+    writer(false, "SELECT COUNT(1) AS n FROM flights WHERE origin IN ('JFK')"),
+    { matcher: { type: 'body_contains', text: 'You are a data analyst' }, reply: text('111,279 flights left JFK in 2013.') },
+  ]);
+  try {
+    const agent = new Agent(fakeAgent(own.baseUrl, { protocol: 'sql_first', sqlCandidates: 3 }));
+    const result = await agent.ask('How many flights left JFK in 2013?');
+    assert.equal(result.status, 'completed');
+    assert.ok(result.sql.startsWith(right), result.sql);
+    assert.deepEqual(result.rows(), [{ flights: 111279 }]);
+    assert.match(result.answer, /111,279/);
+  } finally {
+    await own.close();
+  }
+});

@@ -329,3 +329,34 @@ def test_query_takes_the_connection_by_keyword(fake_llm):
     with pytest.warns(DeprecationWarning, match="connection="):
         old = agent.query("SELECT 2 AS two", "flights")
     assert old.to_pylist() == [{"two": 2}]
+
+
+def test_sql_first_with_sql_candidates_adopts_the_result_most_agree_on(fake_llm):
+    # SQL-first's writer is asked for three candidates: the greedy one (temperature 0) names the
+    # wrong airport, the two sampled ones agree; their result is the dataset.
+    def writer(greedy, sql):
+        zero = {"type": "json_pointer", "pointer": "/temperature", "value": 0.0}
+        temp = zero if greedy else {"type": "not", "matcher": zero}
+        return {
+            "matcher": {"type": "all", "matchers": [{"type": "body_contains", "text": "You write one read-only SQL query"}, temp]},
+            "reply": {"type": "text", "text": f"```sql\n{sql}\n```"},
+        }
+
+    right = "SELECT COUNT(*) AS flights FROM flights WHERE origin = 'JFK'"
+    server = fake_llm(
+        [
+            writer(True, "SELECT COUNT(*) AS flights FROM flights WHERE origin = 'EWR'"),
+            writer(False, right),
+            writer(False, "SELECT COUNT(1) AS n FROM flights WHERE origin IN ('JFK')"),
+            {"matcher": {"type": "body_contains", "text": "You are a data analyst"},
+             "reply": {"type": "text", "text": "111,279 flights left JFK in 2013."}},
+        ]
+    )
+    agent = make_agent(server, protocol="sql_first", sql_candidates=3)
+    result = agent.ask("How many flights left JFK in 2013?")
+    assert result.status == "completed"
+    assert result.sql.startswith(right)
+    assert result.data.to_pylist() == [{"flights": 111279}]
+    assert "111,279" in result.answer
+    with pytest.raises(mc.InvalidInputError):
+        make_agent(server, sql_candidates="three")

@@ -424,34 +424,8 @@ fn rows_match(expected: &Table, got: &Table, cols: &[usize], ordered: bool, tol:
 /// Whether the outermost query of `sql` orders its rows (an `ORDER BY` outside parentheses,
 /// quotes and comments).
 pub(crate) fn orders_rows(sql: &str) -> bool {
-    let mut depth = 0i32;
-    let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' | '"' | '`' => {
-                for d in chars.by_ref() {
-                    if d == c {
-                        break;
-                    }
-                }
-                out.push(' ');
-            }
-            '-' if chars.peek() == Some(&'-') => {
-                for d in chars.by_ref() {
-                    if d == '\n' {
-                        break;
-                    }
-                }
-                out.push(' ');
-            }
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            _ if depth == 0 => out.push(c.to_ascii_uppercase()),
-            _ => {}
-        }
-    }
-    out.split_whitespace()
+    crate::text::outermost_query(sql)
+        .split_whitespace()
         .collect::<Vec<_>>()
         .windows(2)
         .any(|w| w[0] == "ORDER" && w[1] == "BY")

@@ -46,9 +46,67 @@ pub(crate) fn truncate(s: &str, max_chars: usize) -> String {
     }
 }
 
+/// The outermost query of `sql`, upper-cased, for keyword checks: quoted text becomes ` X `,
+/// `--` comments are dropped, and what stands inside parentheses is left out (the parentheses
+/// stay, as ` ( ` and ` ) `), so `ORDER BY` in a subquery or a string is not seen.
+pub(crate) fn outermost_query(sql: &str) -> String {
+    let mut depth = 0i32;
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' | '`' => {
+                for d in chars.by_ref() {
+                    if d == c {
+                        break;
+                    }
+                }
+                if depth == 0 {
+                    out.push_str(" X ");
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        break;
+                    }
+                }
+                out.push(' ');
+            }
+            '(' => {
+                if depth == 0 {
+                    out.push_str(" ( ");
+                }
+                depth += 1;
+            }
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    out.push_str(" ) ");
+                }
+            }
+            _ if depth == 0 => out.push(c.to_ascii_uppercase()),
+            _ => {}
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_outermost_query_leaves_out_subqueries_strings_and_comments() {
+        assert_eq!(
+            outermost_query(
+                "select a from (select b from t order by b) s -- order by\nwhere x = 'order by'"
+            )
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+            ["SELECT", "A", "FROM", "(", ")", "S", "WHERE", "X", "=", "X"]
+        );
+    }
 
     #[test]
     fn words_split_identifiers() {

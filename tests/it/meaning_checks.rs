@@ -187,3 +187,59 @@ async fn a_repeated_call_is_not_run_again_and_an_exploratory_result_backs_the_an
     assert_eq!(ds.data.num_rows(), 1);
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_filtered_on_a_code_column_is_found_in_the_table_that_holds_it() {
+    // The model filters the destination code column on an airport's name; nothing like it is
+    // in that column, and the check says which row of which table holds it (with its code).
+    let wrong =
+        "SELECT COUNT(*) AS flights FROM flights WHERE dest = 'Hartsfield Jackson Atlanta Intl'";
+    let right = "SELECT COUNT(*) AS flights FROM flights WHERE dest = 'ATL'";
+    let server = FakeLlmServer::start(vec![
+        Exchange::when(
+            Matcher::All {
+                matchers: vec![
+                    check_sent("matched no rows"),
+                    check_sent("rows of another table hold"),
+                    check_sent("faa = 'ATL'"),
+                    Matcher::Not {
+                        matcher: Box::new(check_sent("17215")),
+                    },
+                ],
+            },
+            Reply::tool_call(
+                "create_data",
+                json!({"title": "Flights to ATL", "sql": right}),
+            ),
+        ),
+        Exchange::when(
+            check_sent("17215"),
+            Reply::text("17,215 flights went to Atlanta in 2013."),
+        ),
+        Exchange::when(
+            Matcher::Not {
+                matcher: Box::new(check_sent("\"role\":\"tool\"")),
+            },
+            Reply::tool_call(
+                "create_data",
+                json!({"title": "Flights to ATL", "sql": wrong}),
+            ),
+        ),
+        Exchange::any(Reply::text("No flights went there.")),
+    ])
+    .await;
+    let result = agent(&server)
+        .ask("How many flights to Hartsfield Jackson Atlanta Intl were there in 2013?")
+        .await
+        .unwrap();
+    let sent: Vec<String> = server.requests().iter().map(|r| r.to_string()).collect();
+    assert_eq!(sent.len(), 3, "{sent:#?}");
+    assert!(
+        sent[1].contains("is not a value of flights.dest"),
+        "{}",
+        sent[1]
+    );
+    assert!(result.sql().unwrap().starts_with(right));
+    assert!(result.answer.unwrap().contains("17,215"));
+    server.shutdown().await;
+}

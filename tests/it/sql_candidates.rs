@@ -158,3 +158,80 @@ async fn with_one_candidate_nothing_is_sampled() {
     assert!(result.sql().unwrap().starts_with(RIGHT));
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_candidate_the_model_fails_to_write_is_no_vote() {
+    // The first sampled candidate's request fails (a 400: not retried); the vote goes on with
+    // the next one, which agrees with the greedy candidate.
+    let server = FakeLlmServer::start(vec![
+        Exchange::when(sql_writer(true), sql(RIGHT)),
+        Exchange::when(sql_writer(false), Reply::status(400)),
+        Exchange::when(sql_writer(false), sql(RIGHT_TOO)),
+        answer(),
+    ])
+    .await;
+    let result = agent(&server, 3).ask(QUESTION).await.unwrap();
+    server.verify().unwrap();
+    assert!(
+        result.sql().unwrap().starts_with(RIGHT),
+        "{:?}",
+        result.sql()
+    );
+    assert_eq!(result.datasets.len(), 1);
+    assert!(result.answer.unwrap().contains("111,279"));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_every_candidate_fails_the_greedy_ones_error_is_repaired() {
+    // No candidate runs: the greedy one names a table that does not exist (twice: the same SQL
+    // is one candidate of weight two), the other a column. The repair gets the greedy SQL and
+    // its error, and its correction is the dataset.
+    let missing_table = "SELECT COUNT(*) AS flights FROM flight WHERE origin = 'JFK'";
+    let missing_column = "SELECT COUNT(*) AS flights FROM flights WHERE airport = 'JFK'";
+    let repair = Matcher::All {
+        matchers: vec![sql_writer(true), Matcher::body_contains("This SQL failed")],
+    };
+    let server = FakeLlmServer::start(vec![
+        Exchange::when(repair, sql(RIGHT)),
+        Exchange::when(sql_writer(true), sql(missing_table)),
+        Exchange::when(sql_writer(false), sql(missing_table)),
+        Exchange::when(sql_writer(false), sql(missing_column)),
+        answer(),
+    ])
+    .await;
+    let mut run = agent(&server, 3).stream(QUESTION);
+    let events = run.collect_events().await;
+    let result = run.finish().await.unwrap();
+    server.verify().unwrap();
+    let ran: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::QueryCreated { sql, .. } => Some(sql.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ran.len(),
+        3,
+        "two distinct failed candidates and the repair: {ran:#?}"
+    );
+    let repair_request = server
+        .requests()
+        .into_iter()
+        .map(|r| r.to_string())
+        .find(|r| r.contains("This SQL failed"))
+        .unwrap();
+    assert!(
+        repair_request.contains("FROM flight WHERE"),
+        "{repair_request}"
+    );
+    assert!(
+        result.sql().unwrap().starts_with(RIGHT),
+        "{:?}",
+        result.sql()
+    );
+    assert_eq!(result.datasets.len(), 1);
+    assert!(result.answer.unwrap().contains("111,279"));
+    server.shutdown().await;
+}

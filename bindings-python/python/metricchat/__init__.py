@@ -874,7 +874,9 @@ class Agent:
         tools: extra tools: functions (optionally ``@mc.tool``-decorated).
         **options: ``max_rows``, ``query_timeout_secs``, ``max_iterations``, ``max_tokens``,
             ``max_wall_time_secs``, ``max_cost_usd``, ``protocol`` (``"auto"``,
-            ``"native_tools"``, ``"json_text"``), ``generate_title``, ``instructions``,
+            ``"native_tools"``, ``"json_text"``, ``"sql_first"``: fixed steps for small local
+            models), ``sql_candidates`` (SQL candidates written per need and voted on by their
+            results; default 1, off), ``generate_title``, ``instructions``,
             ``title_llm``, ``allow_writes``, ``knowledge`` (paths: dbt ``manifest.json`` or
             project, LookML files or folders, Tableau ``.tds``/``.twb``), ``answer_checks``
             (default True), ``context`` (the context hub's settings, the core ``ContextConfig``:

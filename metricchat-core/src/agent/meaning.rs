@@ -28,6 +28,8 @@ pub(crate) enum Problem {
     Direction,
     /// A division of integers that came out 0.
     IntegerDivision,
+    /// The question asks for an average and the query computes none.
+    NoAverage,
     /// Codes where the question asks for names.
     CodesNotNames,
     /// A clarifying question although a result already answers.
@@ -45,6 +47,11 @@ struct Wants {
     name: bool,
     /// The question itself asks for codes.
     codes_ok: bool,
+    /// "oldest / earliest" (`Some(false)`) or "newest / latest / youngest / most recent"
+    /// (`Some(true)`): which way a date or an age sorts depends on the column.
+    recent: Option<bool>,
+    /// The question asks for an average.
+    average: bool,
 }
 
 fn words(text: &str) -> Vec<String> {
@@ -133,49 +140,71 @@ fn wants(question: &str) -> Wants {
     out.codes_ok = w
         .iter()
         .any(|x| x.starts_with("code") || x == "abbreviation" || x == "id" || x == "ids");
+    let (old, new) = (
+        has(&["oldest", "earliest"]),
+        has(&["newest", "latest", "youngest", "recent"]),
+    );
+    if old != new {
+        out.recent = Some(new);
+    }
+    out.average = has(&["average", "averages", "avg"]);
     out
 }
 
-/// The SQL with quoted text and parenthesised parts blanked, upper-cased: the outermost query.
-fn outer(sql: &str) -> String {
-    let mut depth = 0i32;
-    let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' | '"' | '`' => {
-                for d in chars.by_ref() {
-                    if d == c {
-                        break;
-                    }
-                }
-                out.push_str(" X ");
-            }
-            '(' => {
-                depth += 1;
-                out.push_str(" ( ");
-            }
-            ')' => {
-                depth -= 1;
-                out.push_str(" ) ");
-            }
-            _ if depth == 0 => out.push(c.to_ascii_uppercase()),
-            _ => {}
-        }
+/// How a sort key reads time: a date, time or year (`Some(Time)`), an age (`Some(Age)`), or
+/// neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TimeKey {
+    /// Larger is more recent (a date, a timestamp, a year).
+    Time,
+    /// Larger is older (an age in years).
+    Age,
+}
+
+fn time_key(key: &str, result: &arrow::datatypes::Schema) -> Option<TimeKey> {
+    let name = key
+        .rsplit('.')
+        .next()
+        .unwrap_or(key)
+        .trim_matches(|c| c == '"' || c == '`')
+        .to_lowercase();
+    if name == "age" || name.starts_with("age_") || name.ends_with("_age") {
+        return Some(TimeKey::Age);
     }
-    out
+    let temporal_type = result.fields().iter().any(|f| {
+        f.name().eq_ignore_ascii_case(&name)
+            && matches!(
+                f.data_type(),
+                DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)
+            )
+    });
+    let temporal_name = [
+        "date", "year", "time", "day", "month", "created", "built", "founded", "born", "birth",
+    ]
+    .iter()
+    .any(|k| name.contains(k))
+        || name.ends_with("_at")
+        || name.ends_with("_on");
+    (temporal_type || temporal_name).then_some(TimeKey::Time)
 }
 
 /// The direction of the outermost ORDER BY's first key (`Some(true)` = DESC) and whether a
 /// LIMIT follows.
+#[cfg(test)]
 fn ordering(sql: &str) -> (Option<bool>, bool) {
-    let o = outer(sql);
+    let (desc, limited, _) = ordering_key(sql);
+    (desc, limited)
+}
+
+/// [`ordering`], with the first key's first word (`P.YEAR`), when there is one.
+fn ordering_key(sql: &str) -> (Option<bool>, bool, Option<String>) {
+    let o = crate::text::outermost_query(sql);
     let toks: Vec<&str> = o.split_whitespace().collect();
     let Some(at) = toks
         .windows(2)
         .rposition(|w| w[0] == "ORDER" && w[1] == "BY")
     else {
-        return (None, toks.contains(&"LIMIT"));
+        return (None, toks.contains(&"LIMIT"), None);
     };
     let rest = &toks[at + 2..];
     let mut first_key: Vec<&str> = Vec::new();
@@ -189,7 +218,8 @@ fn ordering(sql: &str) -> (Option<bool>, bool) {
         }
     }
     let desc = first_key.contains(&"DESC");
-    (Some(desc), rest.contains(&"LIMIT"))
+    let key = first_key.first().map(|k| (*k).to_string());
+    (Some(desc), rest.contains(&"LIMIT"), key)
 }
 
 fn is_code(s: &str) -> bool {
@@ -301,9 +331,9 @@ pub(crate) fn review(
     if rows == 0 {
         return None;
     }
-    let (desc, limited) = ordering(&q.sql);
+    let (desc, limited, key) = ordering_key(&q.sql);
     let fields = q.data.schema.fields();
-    let grouped_by = outer(&q.sql)
+    let grouped_by = crate::text::outermost_query(&q.sql)
         .split_once("GROUP BY")
         .map(|(_, g)| g.to_string())
         .unwrap_or_default();
@@ -342,6 +372,46 @@ pub(crate) fn review(
                     .to_string()
             },
         ));
+    }
+    if let (Some(recent), Some(got), Some(key)) = (w.recent, desc, key.as_deref())
+        && limited
+        && fresh(Problem::Direction)
+        && let Some(kind) = time_key(key, &q.data.schema)
+    {
+        // A date or year: the most recent is the largest. An age: the oldest is the largest.
+        let wanted = match kind {
+            TimeKey::Time => recent,
+            TimeKey::Age => !recent,
+        };
+        if wanted != got {
+            let (asked, order) = match (recent, wanted) {
+                (true, true) => ("the most recent", "DESC (largest first)"),
+                (true, false) => ("the youngest", "ASC (smallest age first)"),
+                (false, true) => ("the oldest", "DESC (largest age first)"),
+                (false, false) => ("the oldest / earliest", "ASC (earliest first)"),
+            };
+            return Some((
+                Problem::Direction,
+                format!(
+                    "the question asks for {asked}, but the query sorts by `{}` {}. Use ORDER BY \
+                     … {order} and run create_data again",
+                    key.to_lowercase(),
+                    if got { "descending" } else { "ascending" }
+                ),
+            ));
+        }
+    }
+    if w.average && fresh(Problem::NoAverage) {
+        let upper = q.sql.to_uppercase();
+        if !upper.contains("AVG") && !upper.contains("MEAN") && !upper.contains('/') {
+            return Some((
+                Problem::NoAverage,
+                "the question asks for an average, but the query computes none: it ranks or \
+                 lists single rows. Use AVG(…) (grouped by what the question compares) and run \
+                 create_data again"
+                    .to_string(),
+            ));
+        }
     }
     if values && rows == 1 && q.sql.contains('/') && fresh(Problem::IntegerDivision) {
         let nums = first_row_numbers(q);
@@ -493,6 +563,7 @@ pub(crate) fn literal_words(lit: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -542,6 +613,113 @@ mod tests {
             (Some(false), false)
         );
         assert_eq!(ordering("SELECT 'order by x desc' FROM t"), (None, false));
+    }
+
+    fn one_row(sql: &str) -> Dataset {
+        use std::sync::Arc;
+        let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+            arrow::datatypes::Field::new("tailnum", DataType::Utf8, true),
+        ]));
+        let batch = arrow::array::RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(arrow::array::StringArray::from(vec!["N14558"]))],
+        )
+        .unwrap();
+        Dataset {
+            query_id: uuid::Uuid::now_v7(),
+            title: Some("t".into()),
+            connection: "c".into(),
+            sql: sql.into(),
+            data: crate::connector::QueryData {
+                schema,
+                batches: vec![batch],
+            },
+            truncated: false,
+            duration: std::time::Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn oldest_and_newest_sort_by_what_the_key_is() {
+        let review_of = |question: &str, sql: &str| {
+            review(
+                question,
+                None,
+                &[one_row(sql)],
+                &BTreeSet::new(),
+                false,
+                true,
+            )
+        };
+        // A year: the oldest is the smallest.
+        let (p, m) = review_of(
+            "What is the tail number of the oldest plane?",
+            "SELECT tailnum FROM planes ORDER BY year DESC LIMIT 1",
+        )
+        .unwrap();
+        assert_eq!(p, Problem::Direction);
+        assert!(m.contains("ASC"), "{m}");
+        assert!(
+            review_of(
+                "What is the tail number of the oldest plane?",
+                "SELECT tailnum FROM planes p WHERE year IS NOT NULL ORDER BY p.year LIMIT 1",
+            )
+            .is_none()
+        );
+        assert!(
+            review_of(
+                "Which plane is the newest?",
+                "SELECT tailnum FROM planes ORDER BY year DESC LIMIT 1",
+            )
+            .is_none()
+        );
+        // An age: the oldest is the largest.
+        let (_, m) = review_of(
+            "Who is the oldest employee?",
+            "SELECT tailnum FROM staff ORDER BY age ASC LIMIT 1",
+        )
+        .unwrap();
+        assert!(m.contains("DESC"), "{m}");
+        // Neither a date nor an age: no opinion.
+        assert!(
+            review_of(
+                "Which is the oldest route?",
+                "SELECT tailnum FROM routes ORDER BY distance DESC LIMIT 1",
+            )
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn an_average_question_needs_an_average() {
+        let review_of = |question: &str, sql: &str| {
+            review(
+                question,
+                None,
+                &[one_row(sql)],
+                &BTreeSet::new(),
+                false,
+                true,
+            )
+            .map(|(p, _)| p)
+        };
+        assert_eq!(
+            review_of(
+                "Which airline had the worst average departure delay?",
+                "SELECT a.name FROM flights f JOIN airlines a ON f.carrier = a.carrier \
+                 ORDER BY dep_delay DESC LIMIT 1",
+            ),
+            Some(Problem::NoAverage)
+        );
+        for sql in [
+            "SELECT carrier FROM flights GROUP BY carrier ORDER BY AVG(dep_delay) DESC LIMIT 1",
+            "SELECT carrier FROM flights GROUP BY carrier ORDER BY SUM(dep_delay) / COUNT(*) DESC LIMIT 1",
+        ] {
+            assert_eq!(
+                review_of("Which airline had the worst average departure delay?", sql),
+                None
+            );
+        }
     }
 
     #[test]

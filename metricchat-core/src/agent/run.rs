@@ -702,6 +702,7 @@ impl Loop {
             let any =
                 format!("SELECT DISTINCT {qcol} FROM {qtable} WHERE {qcol} IS NOT NULL LIMIT 15");
             let mut values = Vec::new();
+            let mut alike = false;
             for sql in similar.into_iter().chain(std::iter::once(any)) {
                 // The run's guard: the user's row filters apply to the probe too.
                 if let Ok(data) = self
@@ -721,6 +722,7 @@ impl Loop {
                             })
                         })
                         .collect();
+                    alike = sql.contains(" LIKE ");
                     break;
                 }
             }
@@ -730,8 +732,136 @@ impl Loop {
                     values.join(", ")
                 ));
             }
+            if !alike {
+                // Nothing like the literal in this column: it may be a value of another table
+                // (a name where the column holds codes); say where it is.
+                out.push_str(&self.literal_elsewhere(conn, &table, &col, &literal).await);
+            }
         }
         out
+    }
+
+    /// Where else a text literal is found among the run's chosen tables of `conn`: up to three
+    /// rows, each of another table whose text columns hold the literal's words (the most words
+    /// first), shown with their first columns, so the model can join that table or filter on
+    /// the code the row gives.
+    async fn literal_elsewhere(
+        &self,
+        conn: &crate::connector::ConnectorRef,
+        table: &crate::connector::TableRef,
+        column: &str,
+        literal: &str,
+    ) -> String {
+        const TABLES: usize = 6;
+        let words = super::meaning::literal_words(literal);
+        if words.is_empty() {
+            return String::new();
+        }
+        let info = conn.info();
+        let dialect = info.dialect;
+        let tables: Vec<crate::connector::TableRef> = self
+            .shared
+            .plan
+            .get()
+            .map(|p| {
+                p.tables
+                    .iter()
+                    .filter(|t| t.connection == info.name)
+                    .map(|t| t.table.clone())
+                    .take(TABLES)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut found: Vec<(usize, String)> = Vec::new();
+        for t in &tables {
+            let Ok(schema) = conn.table_schema(t).await else {
+                continue;
+            };
+            let texts: Vec<&str> = schema
+                .columns
+                .iter()
+                .filter(|c| is_text_type(&c.data_type))
+                .filter(|c| !(schema.table == *table && c.name.eq_ignore_ascii_case(column)))
+                .map(|c| c.name.as_str())
+                .collect();
+            if texts.is_empty() {
+                continue;
+            }
+            let like: Vec<String> = texts
+                .iter()
+                .flat_map(|c| {
+                    let q = crate::connector::quote_ident(dialect, c);
+                    words
+                        .iter()
+                        .map(move |w| format!("LOWER({q}) LIKE '%{w}%'"))
+                })
+                .collect();
+            // The rows that hold the most of the words first.
+            let score: Vec<String> = like
+                .iter()
+                .map(|l| format!("CASE WHEN {l} THEN 1 ELSE 0 END"))
+                .collect();
+            let sql = format!(
+                "SELECT * FROM {} WHERE {} ORDER BY {} DESC LIMIT 20",
+                crate::connector::quote_table(dialect, &schema.table),
+                like.join(" OR "),
+                score.join(" + ")
+            );
+            let Ok(data) = self
+                .shared
+                .guard()
+                .run(conn, &sql, Some(self.shared.cancel.clone()))
+                .await
+            else {
+                continue;
+            };
+            let names: Vec<String> = data
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            for row in crate::data::batches_to_json_rows(&data.batches, 20).unwrap_or_default() {
+                let Some(obj) = row.as_object() else { continue };
+                let score = texts
+                    .iter()
+                    .filter_map(|c| obj.get(*c).and_then(|v| v.as_str()))
+                    .map(|v| {
+                        let v = v.to_lowercase();
+                        words.iter().filter(|w| v.contains(w.as_str())).count()
+                    })
+                    .max()
+                    .unwrap_or(0);
+                let shown: Vec<String> = names
+                    .iter()
+                    .take(5)
+                    .filter_map(|n| {
+                        obj.get(n).map(|v| match v {
+                            serde_json::Value::String(s) => format!("{n} = '{s}'"),
+                            other => format!("{n} = {other}"),
+                        })
+                    })
+                    .collect();
+                found.push((score, format!("{}: {}", schema.table, shown.join(", "))));
+            }
+        }
+        let best = found.iter().map(|(s, _)| *s).max().unwrap_or(0);
+        // Most of the literal's words, or all of them when it has one or two.
+        if best == 0 || best * 2 < words.len() {
+            return String::new();
+        }
+        let rows: Vec<&str> = found
+            .iter()
+            .filter(|(s, _)| *s == best)
+            .map(|(_, r)| r.as_str())
+            .take(3)
+            .collect();
+        format!(
+            "\n'{literal}' is not a value of {table}.{column}, but rows of another table hold \
+             it: {}. Join that table and filter on its column, or filter {column} on the \
+             code that row gives",
+            rows.join("; ")
+        )
     }
 
     fn results_digest(&self) -> String {
@@ -1109,4 +1239,12 @@ impl Loop {
             iterations: summary.iterations,
         })
     }
+}
+
+/// Whether an engine's type name is a text type (`VARCHAR`, `TEXT`, `Utf8`, `STRING`, …).
+fn is_text_type(data_type: &str) -> bool {
+    let t = data_type.to_ascii_lowercase();
+    ["char", "text", "utf8", "string"]
+        .iter()
+        .any(|k| t.contains(k))
 }

@@ -43,11 +43,22 @@ impl TokenCounter for CharEstimate {
 }
 
 /// A tiktoken BPE, optionally with a safety margin (in percent) for other model families.
+///
+/// Counts of longer texts are remembered (by a hash of the text and its length, up to
+/// 4,096 of them): a run counts the same system prompt, tool specifications and
+/// earlier messages at every iteration, and BPE encoding was the largest part of the loop's
+/// own time (issue 18's bench).
 pub struct BpeCounter {
     bpe: &'static CoreBPE,
     name: String,
     margin_percent: usize,
+    memo: std::sync::Mutex<std::collections::HashMap<(u64, usize), usize>>,
 }
+
+/// Texts shorter than this are encoded every time (cheaper than remembering them).
+const MEMO_MIN_BYTES: usize = 128;
+/// Remembered counts per counter; the memo starts over when it is full.
+const MEMO_ENTRIES: usize = 4096;
 
 impl fmt::Debug for BpeCounter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -64,6 +75,7 @@ impl BpeCounter {
             bpe: tiktoken_rs::o200k_base_singleton(),
             name: "o200k_base".into(),
             margin_percent: 0,
+            memo: std::sync::Mutex::default(),
         }
     }
 
@@ -73,6 +85,7 @@ impl BpeCounter {
             bpe: tiktoken_rs::cl100k_base_singleton(),
             name: "cl100k_base".into(),
             margin_percent: 0,
+            memo: std::sync::Mutex::default(),
         }
     }
 
@@ -83,14 +96,37 @@ impl BpeCounter {
             bpe: tiktoken_rs::cl100k_base_singleton(),
             name: format!("cl100k_base+{margin_percent}%"),
             margin_percent,
+            memo: std::sync::Mutex::default(),
         }
     }
 }
 
 impl TokenCounter for BpeCounter {
     fn count(&self, text: &str) -> usize {
-        let n = self.bpe.encode_ordinary(text).len();
-        n + (n * self.margin_percent).div_ceil(100)
+        let encode = || {
+            let n = self.bpe.encode_ordinary(text).len();
+            n + (n * self.margin_percent).div_ceil(100)
+        };
+        if text.len() < MEMO_MIN_BYTES {
+            return encode();
+        }
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            text.hash(&mut h);
+            (h.finish(), text.len())
+        };
+        if let Some(n) = self.memo.lock().ok().and_then(|m| m.get(&key).copied()) {
+            return n;
+        }
+        let n = encode();
+        if let Ok(mut m) = self.memo.lock() {
+            if m.len() >= MEMO_ENTRIES {
+                m.clear();
+            }
+            m.insert(key, n);
+        }
+        n
     }
 
     fn name(&self) -> &str {
@@ -122,7 +158,16 @@ mod tests {
 
     #[test]
     fn openai_models_count_exactly() {
+        let long = "SELECT carrier, AVG(dep_delay) FROM flights GROUP BY carrier; ".repeat(8);
         let c = counter_for("openai", "gpt-4o-mini");
+        // A remembered count is the count.
+        assert_eq!(c.count(&long), c.count(&long));
+        assert_eq!(
+            c.count(&long),
+            tiktoken_rs::o200k_base_singleton()
+                .encode_ordinary(&long)
+                .len()
+        );
         assert_eq!(c.name(), "o200k_base");
         // "hello world" is two tokens in both OpenAI vocabularies.
         assert_eq!(c.count("hello world"), 2);
